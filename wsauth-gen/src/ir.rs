@@ -1,0 +1,461 @@
+//! The resolved API: what every backend and the proc-macro read.
+//!
+//! # Motivation
+//!
+//! The spec as written has shorthands, defaults, inheritance (endpoint
+//! limits over spec limits over framework defaults), wildcards (`admin: ["*"]`)
+//! and cross-references by name. Every consumer would otherwise re-derive
+//! them, and sooner or later two would derive them differently. The IR is that
+//! derivation done once, after validation, so that:
+//!
+//! - every name it contains is known to exist (a backend may index freely);
+//! - every default is filled in (the close-code catalogue lists every
+//!   [`FailureKind`], limits have no gaps);
+//! - order is the spec's own, deterministic, so generated files are stable.
+//!
+//! Items keep a [`Loc`] (line and column in the spec) so the proc-macro can
+//! point from a Rust error to the spec line; locations are left out of the
+//! serialized form, which therefore describes the API's meaning only.
+
+use serde::Serialize;
+
+pub use crate::spec::model::{
+    Access, Algorithm, Binding, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback,
+    Frames, KeyFamily, ParamType, SchemaType, SourceKind, TokenSource,
+};
+
+/// A position in the spec file, 1-based.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Loc {
+    /// Line number.
+    pub line: usize,
+    /// Column, in characters.
+    pub column: usize,
+}
+
+/// A whole validated API.
+#[derive(Clone, Debug, Serialize)]
+pub struct Api {
+    /// Machine name (`prsm`).
+    pub name: String,
+    /// Human title; the name when the spec gives none.
+    pub title: String,
+    /// API version.
+    pub version: String,
+    /// Markdown description.
+    pub description: Option<String>,
+    /// Servers, in spec order.
+    pub servers: Vec<Server>,
+    /// Authentication; `None` when every endpoint is anonymous.
+    pub auth: Option<Auth>,
+    /// Declared permissions, in spec order.
+    pub permissions: Vec<Permission>,
+    /// Roles with their permissions expanded, in spec order.
+    pub roles: Vec<Role>,
+    /// Named resource checks, in spec order.
+    pub checks: Vec<Check>,
+    /// One entry per [`FailureKind`], in the kinds' declaration order.
+    pub close_codes: Vec<CloseCode>,
+    /// Spec-wide limits with defaults filled in.
+    pub limits: Limits,
+    /// The statistics endpoint, if any.
+    pub stats: Option<Stats>,
+    /// Endpoints, in spec order.
+    pub endpoints: Vec<Endpoint>,
+    /// Messages, in spec order.
+    pub messages: Vec<Message>,
+    /// Named schemas, in spec order.
+    pub schemas: Vec<NamedSchema>,
+}
+
+/// A server.
+#[derive(Clone, Debug, Serialize)]
+pub struct Server {
+    /// Key in `servers`.
+    pub name: String,
+    /// `ws://` or `wss://` URL.
+    pub url: String,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// Authentication settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct Auth {
+    /// Token sources in precedence order.
+    pub sources: Vec<TokenSource>,
+    /// Local JWT verification, if configured.
+    pub jwt: Option<Jwt>,
+    /// Remote introspection, if configured.
+    pub introspection: Option<Introspection>,
+    /// Behaviour at `exp` on a live connection.
+    pub on_expiry: ExpiryPolicy,
+    /// Role granted to anonymous connections.
+    pub anonymous_role: Option<String>,
+    /// Where clients get tokens.
+    pub token_url: Option<String>,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// JWT verification settings with defaults applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct Jwt {
+    /// Key slots; a spec with bare `algorithms` has one, named `default`.
+    pub keys: Vec<JwtKey>,
+    /// Required `iss`.
+    pub issuer: Option<String>,
+    /// Accepted audiences; empty means `aud` is not checked.
+    pub audience: Vec<String>,
+    /// Clock skew allowance in seconds (default 0).
+    pub leeway_s: u64,
+    /// Longest token lifetime in seconds, if bounded.
+    pub max_ttl_s: Option<u64>,
+    /// Claim holding the subject.
+    pub subject_claim: String,
+    /// Claim holding the roles.
+    pub roles_claim: String,
+    /// Shape of the roles claim.
+    pub roles_shape: ClaimShape,
+}
+
+/// A key slot.
+#[derive(Clone, Debug, Serialize)]
+pub struct JwtKey {
+    /// Slot name, matched against `kid`.
+    pub name: String,
+    /// The family all its algorithms belong to.
+    pub family: KeyFamily,
+    /// Allowed algorithms.
+    pub algorithms: Vec<Algorithm>,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// Remote introspection settings.
+#[derive(Clone, Debug, Serialize)]
+pub struct Introspection {
+    /// Behaviour when the service is unreachable.
+    pub fallback: Fallback,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// A declared permission.
+#[derive(Clone, Debug, Serialize)]
+pub struct Permission {
+    /// Dotted name.
+    pub name: String,
+    /// What it allows.
+    pub description: String,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// A role and everything it grants.
+#[derive(Clone, Debug, Serialize)]
+pub struct Role {
+    /// Role name as found in tokens.
+    pub name: String,
+    /// For docs.
+    pub description: Option<String>,
+    /// True when the role was granted `*` (including permissions added later).
+    pub all: bool,
+    /// Every permission granted, wildcards expanded, in declaration order.
+    pub permissions: Vec<String>,
+}
+
+/// A named resource check.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// Name; the application implements a function of this name.
+    pub name: String,
+    /// What it decides.
+    pub description: String,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// How one failure kind closes a connection.
+#[derive(Clone, Debug, Serialize)]
+pub struct CloseCode {
+    /// The failure.
+    pub kind: FailureKind,
+    /// Close code.
+    pub code: u16,
+    /// Close reason (generic, at most 123 bytes).
+    pub reason: String,
+    /// Client behaviour.
+    pub client: ClientAction,
+    /// For docs.
+    pub description: Option<String>,
+    /// True when the spec sets it, false for a framework default.
+    pub from_spec: bool,
+}
+
+/// Limits with every value resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Connections per user.
+    pub max_connections_per_user: u32,
+    /// Largest message in bytes.
+    pub max_message_bytes: u32,
+    /// Sustained client messages per second.
+    pub messages_per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+    /// Seconds between pings.
+    pub ping_interval_s: u32,
+    /// Seconds of silence before closing.
+    pub idle_timeout_s: u32,
+    /// Outgoing queue length per connection.
+    pub send_queue: u32,
+}
+
+impl Limits {
+    /// The framework's defaults.
+    pub const DEFAULT: Limits = Limits {
+        max_connections_per_user: 10,
+        max_message_bytes: 65_536,
+        messages_per_second: 20,
+        burst: 40,
+        ping_interval_s: 25,
+        idle_timeout_s: 60,
+        send_queue: 64,
+    };
+}
+
+/// The statistics endpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct Stats {
+    /// HTTP path.
+    pub path: String,
+    /// Permission needed.
+    pub perm: String,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// A WebSocket endpoint.
+#[derive(Clone, Debug, Serialize)]
+pub struct Endpoint {
+    /// Name.
+    pub name: String,
+    /// For docs.
+    pub description: Option<String>,
+    /// Path template, e.g. `/ws/{user_id}`.
+    pub path: String,
+    /// The path split into literal and parameter segments.
+    pub segments: Vec<Segment>,
+    /// Parameters in path order.
+    pub params: Vec<Param>,
+    /// Who may connect.
+    pub access: Access,
+    /// Token sources in precedence order (empty for anonymous endpoints).
+    pub sources: Vec<TokenSource>,
+    /// Permission needed to connect.
+    pub perm: Option<String>,
+    /// Roles that hold `perm` (every role when there is none), for docs.
+    pub roles: Vec<String>,
+    /// Resource checks in order.
+    pub checks: Vec<String>,
+    /// Welcome message.
+    pub welcome: Option<String>,
+    /// Messages the client may send.
+    pub receives: Vec<String>,
+    /// Messages the server may send, the welcome first.
+    pub sends: Vec<String>,
+    /// Frame format.
+    pub frames: Frames,
+    /// Text keepalive.
+    pub heartbeat: Option<Heartbeat>,
+    /// Effective limits.
+    pub limits: Limits,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// One segment of an endpoint path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Segment {
+    /// Matched exactly.
+    Literal(String),
+    /// A `{param}`.
+    Param(String),
+}
+
+/// A path parameter.
+#[derive(Clone, Debug, Serialize)]
+pub struct Param {
+    /// Name.
+    pub name: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    /// Binding to the token subject.
+    pub equals: Option<Binding>,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// A text keepalive.
+#[derive(Clone, Debug, Serialize)]
+pub struct Heartbeat {
+    /// Client's text.
+    pub ping: String,
+    /// Server's reply.
+    pub pong: String,
+}
+
+/// A message type.
+#[derive(Clone, Debug, Serialize)]
+pub struct Message {
+    /// The `type` value on the wire.
+    pub name: String,
+    /// For docs.
+    pub description: Option<String>,
+    /// Permission a client needs to send it.
+    pub perm: Option<String>,
+    /// Direction, from the endpoints that use it.
+    pub direction: Direction,
+    /// The fields beside `type`: an object, or a reference to a named object.
+    pub payload: Schema,
+    /// An example message without `type`.
+    pub example: Option<serde_json::Value>,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// Who sends a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Client → server only.
+    ClientToServer,
+    /// Server → client only.
+    ServerToClient,
+    /// Both ways.
+    Both,
+    /// No endpoint uses it.
+    Unused,
+}
+
+/// A named, reusable schema.
+#[derive(Clone, Debug, Serialize)]
+pub struct NamedSchema {
+    /// Name, as in `#/schemas/Name`.
+    pub name: String,
+    /// The schema.
+    pub schema: Schema,
+}
+
+/// A resolved payload schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Schema {
+    /// For docs.
+    pub description: Option<String>,
+    /// What it is.
+    pub kind: SchemaKind,
+}
+
+/// The shape of a schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum SchemaKind {
+    /// An object; `fields` in spec order.
+    Object {
+        /// Fields.
+        fields: Vec<Field>,
+    },
+    /// A string.
+    String {
+        /// Allowed values, when it is an enum.
+        values: Vec<String>,
+        /// Shortest length.
+        min_length: Option<u64>,
+        /// Longest length.
+        max_length: Option<u64>,
+        /// Format name.
+        format: Option<String>,
+    },
+    /// A whole number.
+    Integer {
+        /// Smallest.
+        minimum: Option<f64>,
+        /// Largest.
+        maximum: Option<f64>,
+    },
+    /// Any number.
+    Number {
+        /// Smallest.
+        minimum: Option<f64>,
+        /// Largest.
+        maximum: Option<f64>,
+    },
+    /// A boolean.
+    Boolean,
+    /// A list.
+    Array {
+        /// Element schema.
+        items: Box<Schema>,
+        /// Fewest items.
+        min_items: Option<u64>,
+        /// Most items.
+        max_items: Option<u64>,
+    },
+    /// A named schema from [`Api::schemas`].
+    Ref {
+        /// Its name.
+        name: String,
+    },
+}
+
+/// A field of an object schema.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Field {
+    /// JSON name.
+    pub name: String,
+    /// Whether it must be present.
+    pub required: bool,
+    /// Its schema.
+    pub schema: Schema,
+}
+
+impl Api {
+    /// The endpoint called `name`.
+    pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// The message called `name`.
+    pub fn message(&self, name: &str) -> Option<&Message> {
+        self.messages.iter().find(|m| m.name == name)
+    }
+
+    /// The named schema called `name`.
+    pub fn schema(&self, name: &str) -> Option<&Schema> {
+        self.schemas
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| &s.schema)
+    }
+
+    /// The close behaviour for a failure kind.
+    /// Validation fills in every kind, so for a validated `Api` this is
+    /// always `Some`.
+    pub fn close_code(&self, kind: FailureKind) -> Option<&CloseCode> {
+        self.close_codes.iter().find(|c| c.kind == kind)
+    }
+
+    /// Whether `role` grants `perm`.
+    pub fn role_grants(&self, role: &str, perm: &str) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r.name == role && (r.all || r.permissions.iter().any(|p| p == perm)))
+    }
+}
