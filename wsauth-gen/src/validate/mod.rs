@@ -993,13 +993,24 @@ impl Validator<'_> {
             );
             return (segments, params);
         }
-        // Offset of the path text inside the quoted scalar, to span params exactly.
-        let raw = &self.source.text()[path.span.offset..][..path.span.len];
-        let inner = raw.find(path.value.as_str()).unwrap_or(0);
-        let mut offset = path.span.offset + inner + 1;
+        // Where the path's text starts inside the (possibly quoted) scalar,
+        // to underline one segment; a path written with escapes has no such
+        // place, and its segments are reported on the whole path.
+        let raw = self
+            .source
+            .text()
+            .get(path.span.offset..path.span.offset + path.span.len)
+            .unwrap_or_default();
+        let start = raw
+            .find(path.value.as_str())
+            .map(|i| path.span.offset + i + 1);
+        let mut offset = start.unwrap_or(path.span.offset);
         let mut in_path: Vec<&str> = Vec::new();
         for seg in path.value[1..].split('/') {
-            let seg_span = Span::new(offset, seg.len());
+            let seg_span = match start {
+                Some(_) => Span::new(offset, seg.len()),
+                None => path.span,
+            };
             offset += seg.len() + 1;
             if let Some(p) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 segments.push(ir::Segment::Param(p.to_owned()));
