@@ -22,8 +22,12 @@ use saphyr::YamlData;
 use schemars::{JsonSchema, Schema as JsonSchemaDoc, SchemaGenerator, json_schema};
 use serde::Serialize;
 
-use super::yaml::{Cx, Decode, Fields, Keyword, Node, as_str, decode_keywords, one_or_many};
+use super::yaml::{Cx, Decode, Fields, Node, as_str, decode_keywords, one_or_many};
 use crate::diagnostic::Span;
+pub use wsauth_spec::{
+    Access, Algorithm, Binding, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback,
+    Frames, KeyFamily, Keyword, ParamType, SchemaType, SourceKind, TokenSource,
+};
 
 /// A value and the bytes of the spec it was read from.
 ///
@@ -285,48 +289,6 @@ impl Decode for Auth {
     }
 }
 
-/// One place a token may travel.
-///
-/// Written as a bare word (`header`, `query`, `cookie`, `subprotocol`) for
-/// the defaults, or as a one-key mapping to name the parameter, cookie or
-/// marker protocol: `{ query: access_token }`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TokenSource {
-    /// `Authorization: Bearer <token>` (the scheme is case-insensitive).
-    Header,
-    /// A query parameter of the upgrade request, by name.
-    Query(String),
-    /// A cookie, by name. Cookie tokens require an origin allow-list.
-    Cookie(String),
-    /// A `Sec-WebSocket-Protocol` entry `<marker>.bearer.<token>` beside the
-    /// marker protocol `<marker>`; the 101 response selects the marker, never
-    /// the token.
-    Subprotocol(String),
-}
-
-impl TokenSource {
-    /// The kind of source, without its name.
-    pub fn kind(&self) -> SourceKind {
-        match self {
-            TokenSource::Header => SourceKind::Header,
-            TokenSource::Query(_) => SourceKind::Query,
-            TokenSource::Cookie(_) => SourceKind::Cookie,
-            TokenSource::Subprotocol(_) => SourceKind::Subprotocol,
-        }
-    }
-
-    /// The source a bare word stands for.
-    pub fn default_for(kind: SourceKind) -> Self {
-        match kind {
-            SourceKind::Header => TokenSource::Header,
-            SourceKind::Query => TokenSource::Query("token".into()),
-            SourceKind::Cookie => TokenSource::Cookie("access_token".into()),
-            SourceKind::Subprotocol => TokenSource::Subprotocol("wsauth".into()),
-        }
-    }
-}
-
 impl Decode for TokenSource {
     fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
         if as_str(node).is_some() {
@@ -367,56 +329,6 @@ impl Decode for TokenSource {
         }
         found.pop()
     }
-}
-
-impl JsonSchema for TokenSource {
-    fn schema_name() -> Cow<'static, str> {
-        "TokenSource".into()
-    }
-    fn json_schema(_: &mut SchemaGenerator) -> JsonSchemaDoc {
-        json_schema!({
-            "description": "Where a token may travel: a bare word for the default name, or a one-key mapping naming the query parameter, cookie or marker subprotocol.",
-            "oneOf": [
-                { "enum": ["header", "query", "cookie", "subprotocol"] },
-                {
-                    "type": "object",
-                    "minProperties": 1,
-                    "maxProperties": 1,
-                    "additionalProperties": false,
-                    "properties": {
-                        "header": { "type": "string", "description": "Always `Authorization` (Bearer scheme)." },
-                        "query": { "type": "string", "description": "Query parameter name." },
-                        "cookie": { "type": "string", "description": "Cookie name." },
-                        "subprotocol": { "type": "string", "description": "Marker protocol the server selects." }
-                    }
-                }
-            ]
-        })
-    }
-}
-
-/// The kind of a token source, used where an endpoint narrows `auth.sources`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    /// `Authorization: Bearer`.
-    Header,
-    /// A query parameter.
-    Query,
-    /// A cookie.
-    Cookie,
-    /// A `Sec-WebSocket-Protocol` entry.
-    Subprotocol,
-}
-
-impl Keyword for SourceKind {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("header", SourceKind::Header),
-        ("query", SourceKind::Query),
-        ("cookie", SourceKind::Cookie),
-        ("subprotocol", SourceKind::Subprotocol),
-    ];
-    const WHAT: &'static str = "token source";
 }
 
 /// Local JWT verification settings.
@@ -501,83 +413,6 @@ impl Decode for JwtKey {
     }
 }
 
-/// A JWS algorithm wsauth verifies. `none` is never one of them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
-pub enum Algorithm {
-    /// HMAC with SHA-256.
-    HS256,
-    /// HMAC with SHA-384.
-    HS384,
-    /// HMAC with SHA-512.
-    HS512,
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    RS256,
-    /// RSASSA-PKCS1-v1_5 with SHA-384.
-    RS384,
-    /// RSASSA-PKCS1-v1_5 with SHA-512.
-    RS512,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// RSASSA-PSS with SHA-384.
-    PS384,
-    /// RSASSA-PSS with SHA-512.
-    PS512,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// ECDSA P-384 with SHA-384.
-    ES384,
-    /// Ed25519.
-    EdDSA,
-}
-
-/// A family of algorithms that share one kind of key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyFamily {
-    /// A shared secret (HS*).
-    Hmac,
-    /// An RSA key (RS*, PS*).
-    Rsa,
-    /// An elliptic-curve key (ES*).
-    Ec,
-    /// An Ed25519 key (EdDSA).
-    Okp,
-}
-
-impl Algorithm {
-    /// The kind of key the algorithm needs.
-    pub fn family(self) -> KeyFamily {
-        use Algorithm::*;
-        match self {
-            HS256 | HS384 | HS512 => KeyFamily::Hmac,
-            RS256 | RS384 | RS512 | PS256 | PS384 | PS512 => KeyFamily::Rsa,
-            ES256 | ES384 => KeyFamily::Ec,
-            EdDSA => KeyFamily::Okp,
-        }
-    }
-}
-
-impl Keyword for Algorithm {
-    const ALL: &'static [(&'static str, Self)] = {
-        use Algorithm::*;
-        &[
-            ("HS256", HS256),
-            ("HS384", HS384),
-            ("HS512", HS512),
-            ("RS256", RS256),
-            ("RS384", RS384),
-            ("RS512", RS512),
-            ("PS256", PS256),
-            ("PS384", PS384),
-            ("PS512", PS512),
-            ("ES256", ES256),
-            ("ES384", ES384),
-            ("EdDSA", EdDSA),
-        ]
-    };
-    const WHAT: &'static str = "algorithm";
-}
-
 /// Where the roles are in the token.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields, transform = or_string)]
@@ -605,22 +440,6 @@ impl Decode for RolesClaim {
     }
 }
 
-/// Whether a claim holds one string or an array of strings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClaimShape {
-    /// `"roles": ["user", "admin"]`.
-    Array,
-    /// `"role": "admin"`.
-    String,
-}
-
-impl Keyword for ClaimShape {
-    const ALL: &'static [(&'static str, Self)] =
-        &[("array", ClaimShape::Array), ("string", ClaimShape::String)];
-    const WHAT: &'static str = "claim shape";
-}
-
 /// Remote token introspection.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -644,40 +463,6 @@ impl Decode for Introspection {
             description,
         })
     }
-}
-
-/// Behaviour when the introspection service is unreachable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Fallback {
-    /// Reject the connection (server error).
-    None,
-    /// Verify the token locally with `auth.jwt`.
-    Jwt,
-}
-
-impl Keyword for Fallback {
-    const ALL: &'static [(&'static str, Self)] =
-        &[("none", Fallback::None), ("jwt", Fallback::Jwt)];
-    const WHAT: &'static str = "introspection fallback";
-}
-
-/// What happens when a live connection's token expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ExpiryPolicy {
-    /// Close with the `token_expired` code at `exp`.
-    Close,
-    /// The client sends a fresh token in-band before `exp`; otherwise close.
-    Refresh,
-}
-
-impl Keyword for ExpiryPolicy {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("close", ExpiryPolicy::Close),
-        ("refresh", ExpiryPolicy::Refresh),
-    ];
-    const WHAT: &'static str = "expiry policy";
 }
 
 /// A role: the permissions it grants. Written as a bare list, or with a
@@ -737,97 +522,6 @@ impl Decode for Check {
     }
 }
 
-/// Every way the framework can end a connection on its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    /// No token was presented.
-    AuthRequired,
-    /// The token did not verify (signature, claims, lifetime).
-    AuthFailed,
-    /// The token expired while the connection was open.
-    TokenExpired,
-    /// The user is unknown to the user store or inactive.
-    UserInactive,
-    /// A path parameter bound to the subject differs from it.
-    SubjectMismatch,
-    /// A permission or resource check denied access.
-    Forbidden,
-    /// A resource check found no such resource.
-    NotFound,
-    /// The `Origin` header is not allowed.
-    OriginRejected,
-    /// The user has too many open connections.
-    TooManyConnections,
-    /// The client sent messages faster than the rate limit.
-    RateLimited,
-    /// A message exceeded the size limit.
-    MessageTooBig,
-    /// A message could not be decoded or has an unknown type.
-    InvalidMessage,
-    /// The client did not read fast enough; its send queue filled up.
-    SlowConsumer,
-    /// Nothing was received within the idle timeout.
-    IdleTimeout,
-    /// The server is shutting down.
-    GoingAway,
-    /// Something failed on the server (including a failing user lookup).
-    ServerError,
-    /// The server finished the conversation (e.g. a stream ended).
-    Completed,
-}
-
-impl Keyword for FailureKind {
-    const ALL: &'static [(&'static str, Self)] = {
-        use FailureKind::*;
-        &[
-            ("auth_required", AuthRequired),
-            ("auth_failed", AuthFailed),
-            ("token_expired", TokenExpired),
-            ("user_inactive", UserInactive),
-            ("subject_mismatch", SubjectMismatch),
-            ("forbidden", Forbidden),
-            ("not_found", NotFound),
-            ("origin_rejected", OriginRejected),
-            ("too_many_connections", TooManyConnections),
-            ("rate_limited", RateLimited),
-            ("message_too_big", MessageTooBig),
-            ("invalid_message", InvalidMessage),
-            ("slow_consumer", SlowConsumer),
-            ("idle_timeout", IdleTimeout),
-            ("going_away", GoingAway),
-            ("server_error", ServerError),
-            ("completed", Completed),
-        ]
-    };
-    const WHAT: &'static str = "failure kind";
-}
-
-impl FailureKind {
-    /// The framework's default code, reason and client behaviour.
-    pub fn default_close(self) -> (u16, &'static str, ClientAction) {
-        use ClientAction::*;
-        use FailureKind::*;
-        match self {
-            AuthRequired => (4001, "authentication required", RefreshToken),
-            AuthFailed => (4001, "invalid or expired token", RefreshToken),
-            TokenExpired => (4001, "token expired", RefreshToken),
-            UserInactive => (4002, "user inactive", Stop),
-            SubjectMismatch | Forbidden | OriginRejected => (4003, "forbidden", Stop),
-            NotFound => (4004, "not found", Stop),
-            TooManyConnections => (4008, "too many connections", Backoff),
-            RateLimited => (4029, "rate limit exceeded", Backoff),
-            MessageTooBig => (1009, "message too big", Stop),
-            InvalidMessage => (1007, "invalid message", Stop),
-            SlowConsumer => (1013, "try again later", Backoff),
-            IdleTimeout => (1001, "idle timeout", Backoff),
-            GoingAway => (1001, "server shutting down", Backoff),
-            ServerError => (1011, "server error", Backoff),
-            Completed => (1000, "done", Stop),
-        }
-    }
-}
-
 /// How one kind of failure closes the connection.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -858,27 +552,6 @@ impl Decode for CloseCode {
             description,
         })
     }
-}
-
-/// What a generated client does when the server closes with a code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAction {
-    /// Obtain a fresh token, then reconnect.
-    RefreshToken,
-    /// Reconnect after an exponential backoff with jitter.
-    Backoff,
-    /// Do not reconnect; surface a typed error.
-    Stop,
-}
-
-impl Keyword for ClientAction {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("refresh_token", ClientAction::RefreshToken),
-        ("backoff", ClientAction::Backoff),
-        ("stop", ClientAction::Stop),
-    ];
-    const WHAT: &'static str = "client behaviour";
 }
 
 /// Resource limits. Every field is optional; unset fields inherit (endpoint
@@ -1035,43 +708,6 @@ impl Decode for Endpoint {
     }
 }
 
-/// Who may open an endpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    /// A valid token is required.
-    Required,
-    /// A token is verified when presented (an invalid one is still
-    /// rejected); without one the connection is anonymous.
-    Optional,
-    /// No token is read; every connection is anonymous.
-    Anonymous,
-}
-
-impl Keyword for Access {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("required", Access::Required),
-        ("optional", Access::Optional),
-        ("anonymous", Access::Anonymous),
-    ];
-    const WHAT: &'static str = "endpoint access";
-}
-
-/// How an endpoint's frames are read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Frames {
-    /// JSON text frames `{"type": ..., ...}` decoded into the spec's messages.
-    Json,
-    /// Any text or binary frame, handed over undecoded.
-    Raw,
-}
-
-impl Keyword for Frames {
-    const ALL: &'static [(&'static str, Self)] = &[("json", Frames::Json), ("raw", Frames::Raw)];
-    const WHAT: &'static str = "frame format";
-}
-
 /// An application-level text keepalive.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -1123,40 +759,6 @@ impl Decode for Param {
             description,
         })
     }
-}
-
-/// The type of a path parameter.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ParamType {
-    /// Any non-empty segment.
-    String,
-    /// A signed 64-bit integer in canonical decimal (no sign, no leading zeros).
-    Integer,
-    /// A UUID in canonical hyphenated lower-case form.
-    Uuid,
-}
-
-impl Keyword for ParamType {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("string", ParamType::String),
-        ("integer", ParamType::Integer),
-        ("uuid", ParamType::Uuid),
-    ];
-    const WHAT: &'static str = "parameter type";
-}
-
-/// What a path parameter is bound to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Binding {
-    /// The token's subject.
-    Subject,
-}
-
-impl Keyword for Binding {
-    const ALL: &'static [(&'static str, Self)] = &[("subject", Binding::Subject)];
-    const WHAT: &'static str = "parameter binding";
 }
 
 /// A message type.
@@ -1271,36 +873,6 @@ impl Decode for Schema {
     }
 }
 
-/// The types a payload schema may have.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SchemaType {
-    /// A JSON object with named fields.
-    Object,
-    /// A string.
-    String,
-    /// A whole number (64-bit).
-    Integer,
-    /// Any number.
-    Number,
-    /// `true` or `false`.
-    Boolean,
-    /// A list of `items`.
-    Array,
-}
-
-impl Keyword for SchemaType {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("object", SchemaType::Object),
-        ("string", SchemaType::String),
-        ("integer", SchemaType::Integer),
-        ("number", SchemaType::Number),
-        ("boolean", SchemaType::Boolean),
-        ("array", SchemaType::Array),
-    ];
-    const WHAT: &'static str = "schema type";
-}
-
 impl Decode for Algorithm {
     fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
         if as_str(node).is_some_and(|w| w.eq_ignore_ascii_case("none")) {
@@ -1371,43 +943,3 @@ decode_keywords!(
     Binding,
     SchemaType,
 );
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The words the decoder accepts are the words serde writes, so a
-    /// serialized spec reads back and the JSON Schema lists the same words.
-    fn words_match_serde<T: Keyword + Serialize + PartialEq>() {
-        for (word, value) in T::ALL {
-            assert_eq!(serde_json::to_value(value).ok(), Some((*word).into()));
-        }
-    }
-
-    #[test]
-    fn keywords_serialize_as_they_are_read() {
-        words_match_serde::<SourceKind>();
-        words_match_serde::<Algorithm>();
-        words_match_serde::<ClaimShape>();
-        words_match_serde::<Fallback>();
-        words_match_serde::<ExpiryPolicy>();
-        words_match_serde::<FailureKind>();
-        words_match_serde::<ClientAction>();
-        words_match_serde::<Access>();
-        words_match_serde::<Frames>();
-        words_match_serde::<ParamType>();
-        words_match_serde::<Binding>();
-        words_match_serde::<SchemaType>();
-    }
-
-    #[test]
-    fn default_close_codes_agree_on_client_behaviour() {
-        for (_, a) in FailureKind::ALL {
-            for (_, b) in FailureKind::ALL {
-                let (ca, _, xa) = a.default_close();
-                let (cb, _, xb) = b.default_close();
-                assert!(ca != cb || xa == xb, "{a:?} and {b:?} disagree");
-            }
-        }
-    }
-}

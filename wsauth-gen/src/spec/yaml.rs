@@ -19,6 +19,7 @@ use saphyr::{MarkedYaml, Scalar, YamlData};
 
 use super::model::Spanned;
 use crate::diagnostic::{Diagnostic, Span};
+use wsauth_spec::Keyword;
 
 /// A node of the YAML tree being read.
 pub(crate) type Node<'a> = MarkedYaml<'a>;
@@ -385,25 +386,6 @@ impl<'n, 'a> Fields<'n, 'a> {
             };
             cx.error(d);
         }
-    }
-}
-
-/// A closed set of words, read from a string scalar.
-pub(crate) trait Keyword: Sized + Copy + 'static {
-    /// Every accepted word and its value, in the order help lists them.
-    const ALL: &'static [(&'static str, Self)];
-    /// What the words name, for messages ("client behaviour").
-    const WHAT: &'static str;
-
-    /// The word for a value.
-    fn word(self) -> &'static str
-    where
-        Self: PartialEq,
-    {
-        Self::ALL
-            .iter()
-            .find(|(_, v)| *v == self)
-            .map_or("?", |(w, _)| w)
     }
 }
 

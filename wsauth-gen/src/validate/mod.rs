@@ -22,7 +22,7 @@ use crate::spec::model::{
     self, Access, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames, Name, SourceKind,
     Spanned, TokenSource,
 };
-use crate::spec::yaml::Keyword;
+use wsauth_spec::Keyword;
 
 /// Longest close reason RFC 6455 allows (a control frame payload is 125
 /// bytes, two of which are the code).

@@ -11,7 +11,7 @@ use super::Validator;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{self, SchemaKind};
 use crate::spec::model::{self, Name, SchemaType, Spanned};
-use crate::spec::yaml::Keyword;
+use wsauth_spec::Keyword;
 
 /// String formats generators understand.
 pub(crate) const FORMATS: &[&str] = &["date-time", "date", "uuid", "uri", "email"];
