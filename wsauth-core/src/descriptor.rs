@@ -1,0 +1,209 @@
+//! What the runtime enforces: a spec, resolved, as plain `'static` data.
+//!
+//! # Motivation
+//!
+//! The runtime never reads YAML. The proc-macro (through `wsauth-gen`) reads
+//! the spec at compile time and emits these descriptors as constants, so a
+//! running server carries exactly the rules that were checked when it was
+//! built, and nothing can fail to parse at start-up. Tests and applications
+//! that build descriptors by hand use the same types.
+//!
+//! Everything is borrowed for `'static`: a descriptor is a `const`, costs
+//! nothing to share, and is never mutated. Look-ups the hot path needs
+//! (message permissions by type) are compiled into maps once, when the router
+//! is built, not here.
+
+use wsauth_spec::{
+    Access, Algorithm, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames,
+    ParamType, TokenSource,
+};
+
+/// A whole API.
+#[derive(Clone, Copy, Debug)]
+pub struct ApiDescriptor {
+    /// Machine name, e.g. `prsm`.
+    pub name: &'static str,
+    /// Authentication; `None` when every endpoint is anonymous.
+    pub auth: Option<AuthDescriptor>,
+    /// Roles and what they grant.
+    pub roles: &'static [RoleDescriptor],
+    /// How each failure kind closes a connection; every kind is present.
+    pub close_codes: &'static [CloseDescriptor],
+    /// The statistics endpoint, if the spec has one.
+    pub stats: Option<StatsDescriptor>,
+    /// The endpoints.
+    pub endpoints: &'static [EndpointDescriptor],
+}
+
+/// Authentication settings.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthDescriptor {
+    /// Token sources in precedence order (an endpoint may narrow them).
+    pub sources: &'static [TokenSource<&'static str>],
+    /// Local JWT verification.
+    pub jwt: Option<JwtDescriptor>,
+    /// Remote introspection and its fallback, when configured.
+    pub introspection: Option<Fallback>,
+    /// What happens at `exp` on a live connection.
+    pub on_expiry: ExpiryPolicy,
+    /// Role whose permissions anonymous connections get.
+    pub anonymous_role: Option<&'static str>,
+}
+
+/// What a JWT must satisfy.
+#[derive(Clone, Copy, Debug)]
+pub struct JwtDescriptor {
+    /// Key slots, matched by `kid`; a single slot also takes tokens without `kid`.
+    pub keys: &'static [KeySlot],
+    /// Required `iss`.
+    pub issuer: Option<&'static str>,
+    /// Accepted `aud` values; empty: `aud` is not checked.
+    pub audience: &'static [&'static str],
+    /// Clock skew allowed on `exp`/`nbf`, seconds.
+    pub leeway_s: u64,
+    /// Longest lifetime (`exp - iat`), seconds.
+    pub max_ttl_s: Option<u64>,
+    /// Claim holding the subject.
+    pub subject_claim: &'static str,
+    /// Claim holding the roles.
+    pub roles_claim: &'static str,
+    /// Whether that claim is an array or one string.
+    pub roles_shape: ClaimShape,
+}
+
+/// A named key slot and the algorithms it may verify (one family).
+#[derive(Clone, Copy, Debug)]
+pub struct KeySlot {
+    /// Slot name; the token's `kid` selects it.
+    pub name: &'static str,
+    /// Allowed algorithms.
+    pub algorithms: &'static [Algorithm],
+}
+
+/// A role.
+#[derive(Clone, Copy, Debug)]
+pub struct RoleDescriptor {
+    /// Name as found in tokens.
+    pub name: &'static str,
+    /// Granted `*`.
+    pub all: bool,
+    /// Granted permissions (wildcards expanded).
+    pub permissions: &'static [&'static str],
+}
+
+/// How one failure kind closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseDescriptor {
+    /// The failure.
+    pub kind: FailureKind,
+    /// WebSocket close code.
+    pub code: u16,
+    /// Generic reason (at most 123 bytes).
+    pub reason: &'static str,
+    /// What clients do.
+    pub client: ClientAction,
+}
+
+/// The statistics endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct StatsDescriptor {
+    /// HTTP path.
+    pub path: &'static str,
+    /// Permission needed.
+    pub perm: &'static str,
+}
+
+/// A WebSocket endpoint.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointDescriptor {
+    /// Name.
+    pub name: &'static str,
+    /// Route, with `{param}` segments (axum's syntax).
+    pub path: &'static str,
+    /// Path parameters in path order.
+    pub params: &'static [ParamDescriptor],
+    /// Who may connect.
+    pub access: Access,
+    /// Token sources in precedence order.
+    pub sources: &'static [TokenSource<&'static str>],
+    /// Permission needed to connect.
+    pub perm: Option<&'static str>,
+    /// Resource checks, in order.
+    pub checks: &'static [&'static str],
+    /// Welcome message type.
+    pub welcome: Option<&'static str>,
+    /// Messages the client may send, with the permission each needs.
+    pub receives: &'static [ReceiveDescriptor],
+    /// Messages the server may send.
+    pub sends: &'static [&'static str],
+    /// Frame format.
+    pub frames: Frames,
+    /// Text keepalive `(ping, pong)`.
+    pub heartbeat: Option<(&'static str, &'static str)>,
+    /// Effective limits.
+    pub limits: Limits,
+}
+
+/// A path parameter.
+#[derive(Clone, Copy, Debug)]
+pub struct ParamDescriptor {
+    /// Name.
+    pub name: &'static str,
+    /// Type; the segment must be in its canonical form.
+    pub ty: ParamType,
+    /// Must equal the token's subject.
+    pub equals_subject: bool,
+}
+
+/// A message a client may send.
+#[derive(Clone, Copy, Debug)]
+pub struct ReceiveDescriptor {
+    /// The `type` on the wire.
+    pub name: &'static str,
+    /// Permission needed to send it.
+    pub perm: Option<&'static str>,
+}
+
+/// Resource limits, all in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Open connections per user.
+    pub max_connections_per_user: u32,
+    /// Largest accepted message, bytes.
+    pub max_message_bytes: u32,
+    /// Sustained client messages per second.
+    pub messages_per_second: u32,
+    /// Burst above the sustained rate.
+    pub burst: u32,
+    /// Seconds between server pings.
+    pub ping_interval_s: u32,
+    /// Seconds of silence before closing.
+    pub idle_timeout_s: u32,
+    /// Outgoing messages queued before the client counts as a slow reader.
+    pub send_queue: u32,
+}
+
+impl ApiDescriptor {
+    /// The close behaviour for `kind`. Generated descriptors list every kind;
+    /// a hand-built one missing a kind gets the framework default.
+    pub fn close(&self, kind: FailureKind) -> CloseDescriptor {
+        self.close_codes
+            .iter()
+            .find(|c| c.kind == kind)
+            .copied()
+            .unwrap_or_else(|| {
+                let (code, reason, client) = kind.default_close();
+                CloseDescriptor {
+                    kind,
+                    code,
+                    reason,
+                    client,
+                }
+            })
+    }
+
+    /// The endpoint called `name`.
+    pub fn endpoint(&self, name: &str) -> Option<&'static EndpointDescriptor> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+}
