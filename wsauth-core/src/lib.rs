@@ -1,12 +1,59 @@
 //! The wsauth runtime: authenticated, authorized WebSocket endpoints on axum.
 //!
 //! A spec, resolved at compile time into a [`descriptor::ApiDescriptor`], is
-//! enforced on every connection and every message: token extraction
-//! ([`token`]), JWT verification ([`jwt`]), and the rest of the pipeline as
-//! it lands. Nothing here reads YAML at run time.
+//! enforced on every connection and every message. The handshake runs, in
+//! order: origin allow-list, token extraction ([`token`]), verification
+//! ([`jwt`], or any [`Authenticator`]), path binding, user lookup
+//! ([`store::UserStore`]), endpoint permission ([`principal`]), resource
+//! checks ([`store::Checks`]) and the per-user connection limit
+//! ([`limits`]). A refused connection is upgraded and closed at once with the
+//! spec's code and generic reason; an admitted one reaches its handler as a
+//! [`Session`], which only the pipeline can create. Every decision is an audit
+//! event ([`audit`]). Nothing here reads YAML at run time.
+//!
+//! ```no_run
+//! # use wsauth_core::{WsAuth, Session, HandlerResult};
+//! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+//! async fn echo(mut session: Session) -> HandlerResult {
+//!     while let Some(message) = session.recv().await { /* ... */ }
+//!     Ok(())
+//! }
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = WsAuth::builder(&API).allow_any_origin().build()?;
+//! let app: axum::Router = server.router();
+//! # Ok(()) }
+//! ```
 
+pub mod audit;
+mod connection;
 pub mod descriptor;
 pub mod jwt;
+pub mod limits;
+pub mod principal;
+pub mod reject;
+pub mod server;
+pub mod session;
+pub mod store;
 pub mod token;
 
+pub use connection::HandlerResult;
+pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
+pub use session::{Incoming, SendError, Session};
 pub use wsauth_spec as spec;
+
+/// Reads a spec at compile time and defines its runtime descriptor.
+///
+/// ```ignore
+/// wsauth_core::include_spec!("specs/prsm.yaml");             // pub static API
+/// wsauth_core::include_spec!("specs/prsm.yaml" as PRSM);     // pub static PRSM
+/// wsauth_core::include_spec!("specs/prsm.yaml", crate = "my::reexport");
+/// ```
+///
+/// The path is relative to the invoking crate's `Cargo.toml`. The spec is
+/// read and validated by the same code as `wsauth-gen check`; every problem
+/// becomes a compile error on the path literal, with the spec's file, line
+/// and column and a suggestion. The file is `include_str!`-ed, so editing it
+/// rebuilds the crate. The result is a `static` [`descriptor::ApiDescriptor`]
+/// built from plain Rust values: nothing is parsed at run time.
+pub use wsauth_macros::include_spec;

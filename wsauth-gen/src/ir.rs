@@ -408,6 +408,8 @@ pub enum SchemaKind {
         /// Most items.
         max_items: Option<u64>,
     },
+    /// Any JSON value.
+    Any,
     /// A named schema from [`Api::schemas`].
     Ref {
         /// Its name.

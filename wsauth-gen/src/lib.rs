@@ -1,9 +1,11 @@
 #![doc = include_str!("../README.md")]
 
 pub mod diagnostic;
+pub mod expand;
 pub mod format_schema;
 pub mod ir;
 pub mod output;
+pub mod rust;
 pub mod spec;
 pub mod suggest;
 pub mod validate;

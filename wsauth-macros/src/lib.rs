@@ -1,7 +1,14 @@
-//! Procedural macros that bind wsauth handlers to their spec at compile time.
+//! Procedural macros that bind wsauth servers to their spec at compile time.
 //!
-//! The crate is thin on purpose: the macros will forward to `wsauth-gen`'s
-//! spec model (loaded relative to `CARGO_MANIFEST_DIR`, validated, resolved
-//! into the same IR every generator reads), so a handler that disagrees with
-//! its spec fails to compile with the spec's own diagnostics. No macro is
-//! exported yet; `#[ws_endpoint]` arrives with the runtime.
+//! Thin on purpose: every macro forwards to `wsauth_gen::expand`, which reads
+//! the spec with the same reader and validator as the `wsauth-gen` command,
+//! so there is one parser of the spec. Use the macros through `wsauth-core`,
+//! where they are documented.
+
+use proc_macro::TokenStream;
+
+/// See `wsauth_core::include_spec`.
+#[proc_macro]
+pub fn include_spec(input: TokenStream) -> TokenStream {
+    wsauth_gen::expand::include_spec(input.into()).into()
+}

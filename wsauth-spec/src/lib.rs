@@ -485,6 +485,8 @@ pub enum SchemaType {
     Boolean,
     /// A list of `items`.
     Array,
+    /// Any JSON value (no constraints; generated as a JSON value type).
+    Any,
 }
 
 impl Keyword for SchemaType {
@@ -495,6 +497,7 @@ impl Keyword for SchemaType {
         ("number", SchemaType::Number),
         ("boolean", SchemaType::Boolean),
         ("array", SchemaType::Array),
+        ("any", SchemaType::Any),
     ];
     const WHAT: &'static str = "schema type";
 }

@@ -53,7 +53,7 @@ impl Validator<'_> {
                     self.schema_span(s),
                     "a schema needs a `type` or a `$ref`",
                 )
-                .help("add `type: object` (or string, integer, number, boolean, array), or `$ref: \"#/schemas/Name\"`"),
+                .help("add `type: object` (or string, integer, number, boolean, array, any), or `$ref: \"#/schemas/Name\"`"),
             );
             return None;
         };
@@ -129,6 +129,7 @@ impl Validator<'_> {
                 }
             }
             SchemaType::Boolean => SchemaKind::Boolean,
+            SchemaType::Any => SchemaKind::Any,
             SchemaType::Array => {
                 self.ordered(&s.min_items, &s.max_items, "minItems", "maxItems");
                 let Some(items) = &s.items else {

@@ -1,0 +1,801 @@
+//! Mounting a spec on axum: the builder, the router, the handshake.
+//!
+//! # Motivation
+//!
+//! Every WebSocket handshake runs the same stages in the same order (origin,
+//! token, verification, path binding, user, permission, resource checks,
+//! connection limit), each ending, when it fails, in one failure kind and so
+//! in the spec's close code. Doing them here, once, is the point of wsauth:
+//! handlers only ever see connections that passed all of them.
+//!
+//! A refused handshake is still upgraded, then closed at once with the
+//! spec's code and generic reason: browsers cannot read the status of a
+//! failed upgrade, only a close code, and clients act on the code.
+//!
+//! Configuration mistakes (an endpoint without a handler, a cookie token
+//! source without an origin allow-list, a spec that needs tokens and a server
+//! with no way to verify them) stop [`Builder::build`], not the first
+//! connection.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::HeaderValue;
+use http::header::{ORIGIN, USER_AGENT};
+use tokio::sync::{mpsc, watch};
+use wsauth_spec::{Access, FailureKind, ParamType, TokenSource};
+
+use crate::audit::{self, AuditContext};
+use crate::connection::{Connection, ConnectionContext, HandlerResult};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::jwt::{Claims, Verifier};
+use crate::limits::{ConnectionLimiter, Slot};
+use crate::principal::Principal;
+use crate::reject::Rejection;
+use crate::session::{Session, Signals};
+use crate::store::{BoxFuture, CheckContext, CheckOutcome, Checks, UserStatus, UserStore};
+use crate::token::{self, TokenError};
+
+/// Verifies a token and says who it belongs to.
+pub trait Authenticator: Send + Sync + 'static {
+    /// The token's claims, or why it was refused.
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>>;
+}
+
+/// A token was refused, or could not be checked.
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct AuthError {
+    server_error: bool,
+    detail: String,
+}
+
+impl AuthError {
+    /// The token is not acceptable (closes with `auth_failed`).
+    pub fn invalid(detail: impl Into<String>) -> Self {
+        AuthError {
+            server_error: false,
+            detail: detail.into(),
+        }
+    }
+
+    /// The token could not be checked (closes with `server_error`).
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        AuthError {
+            server_error: true,
+            detail: detail.into(),
+        }
+    }
+
+    /// Whether the failure was the server's, not the token's.
+    pub fn is_server_error(&self) -> bool {
+        self.server_error
+    }
+}
+
+impl Authenticator for Verifier {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>> {
+        Box::pin(async move {
+            self.verify(token).await.map_err(|e| AuthError {
+                server_error: e.is_server_error(),
+                detail: e.to_string(),
+            })
+        })
+    }
+}
+
+type Handler = Arc<dyn Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// Which origins may open connections.
+#[derive(Clone, Debug)]
+enum Origins {
+    Unset,
+    Any,
+    Exact(Vec<HeaderValue>),
+}
+
+/// Why a server could not be built.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BuildError {
+    /// An endpoint of the spec has no handler.
+    #[error("endpoint `{0}` has no handler")]
+    MissingHandler(&'static str),
+    /// A handler was given for an endpoint the spec does not have.
+    #[error("the spec has no endpoint `{0}`")]
+    UnknownEndpoint(String),
+    /// The spec requires tokens and no authenticator was configured.
+    #[error("the spec requires tokens but no authenticator is configured")]
+    NoAuthenticator,
+    /// Tokens are required and no user store was configured.
+    #[error("the spec requires tokens but no user store is configured")]
+    NoUserStore,
+    /// An endpoint names resource checks and none were configured.
+    #[error("endpoint `{0}` runs resource checks but no checks are configured")]
+    NoChecks(&'static str),
+    /// No origin policy was chosen.
+    #[error(
+        "no origin policy: call `allow_origins([...])` (or `allow_any_origin()` when no cookie carries tokens)"
+    )]
+    NoOriginPolicy,
+    /// Cookies may carry tokens and any origin is allowed.
+    #[error("endpoint `{0}` accepts cookie tokens, which requires an origin allow-list")]
+    CookieWithoutOrigins(&'static str),
+}
+
+/// Configures a server for one spec.
+pub struct Builder {
+    api: &'static ApiDescriptor,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    users: Option<Arc<dyn UserStore>>,
+    checks: Option<Arc<dyn Checks>>,
+    origins: Origins,
+    handlers: HashMap<String, Handler>,
+}
+
+impl Builder {
+    /// A server for `api`.
+    pub fn new(api: &'static ApiDescriptor) -> Self {
+        Builder {
+            api,
+            authenticator: None,
+            users: None,
+            checks: None,
+            origins: Origins::Unset,
+            handlers: HashMap::new(),
+        }
+    }
+
+    /// How tokens are verified (usually a [`Verifier`]).
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(Arc::new(authenticator));
+        self
+    }
+
+    /// Where users are looked up.
+    pub fn users(mut self, users: impl UserStore) -> Self {
+        self.users = Some(Arc::new(users));
+        self
+    }
+
+    /// The resource checks the spec names.
+    pub fn checks(mut self, checks: impl Checks) -> Self {
+        self.checks = Some(Arc::new(checks));
+        self
+    }
+
+    /// Only these exact origins (`scheme://host[:port]`) may connect; a
+    /// request without `Origin` (not a browser) is allowed.
+    pub fn allow_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.origins = Origins::Exact(
+            origins
+                .into_iter()
+                .filter_map(|o| HeaderValue::from_str(o.as_ref()).ok())
+                .collect(),
+        );
+        self
+    }
+
+    /// Any origin may connect. Refused when a cookie may carry tokens.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.origins = Origins::Any;
+        self
+    }
+
+    /// The handler for `endpoint`: an async function of the [`Session`].
+    pub fn handler<F, Fut>(mut self, endpoint: &str, handler: F) -> Self
+    where
+        F: Fn(Session) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        let handler: Handler = Arc::new(move |session| Box::pin(handler(session)));
+        self.handlers.insert(endpoint.to_owned(), handler);
+        self
+    }
+
+    /// Checks the configuration against the spec.
+    pub fn build(mut self) -> Result<WsAuth, BuildError> {
+        if let Some(name) = self
+            .handlers
+            .keys()
+            .find(|n| self.api.endpoint(n).is_none())
+        {
+            return Err(BuildError::UnknownEndpoint(name.clone()));
+        }
+        let mut endpoints = Vec::new();
+        for endpoint in self.api.endpoints {
+            let Some(handler) = self.handlers.remove(endpoint.name) else {
+                return Err(BuildError::MissingHandler(endpoint.name));
+            };
+            if endpoint.access != Access::Anonymous {
+                if self.authenticator.is_none() {
+                    return Err(BuildError::NoAuthenticator);
+                }
+                if self.users.is_none() {
+                    return Err(BuildError::NoUserStore);
+                }
+            }
+            if !endpoint.checks.is_empty() && self.checks.is_none() {
+                return Err(BuildError::NoChecks(endpoint.name));
+            }
+            let cookie = endpoint
+                .sources
+                .iter()
+                .any(|s| matches!(s, TokenSource::Cookie(_)));
+            match self.origins {
+                Origins::Unset => return Err(BuildError::NoOriginPolicy),
+                Origins::Any if cookie => {
+                    return Err(BuildError::CookieWithoutOrigins(endpoint.name));
+                }
+                _ => {}
+            }
+            endpoints.push((endpoint, handler));
+        }
+        let (shutdown, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            api: self.api,
+            authenticator: self.authenticator,
+            users: self.users,
+            checks: self.checks,
+            origins: self.origins,
+            limiter: Arc::new(ConnectionLimiter::default()),
+            open: self
+                .api
+                .endpoints
+                .iter()
+                .map(|_| AtomicUsize::new(0))
+                .collect(),
+            shutdown,
+        });
+        let endpoints = endpoints
+            .into_iter()
+            .enumerate()
+            .map(|(index, (descriptor, handler))| {
+                Arc::new(EndpointState {
+                    shared: Arc::clone(&shared),
+                    descriptor,
+                    index,
+                    handler,
+                })
+            })
+            .collect();
+        Ok(WsAuth { shared, endpoints })
+    }
+}
+
+struct Shared {
+    api: &'static ApiDescriptor,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    users: Option<Arc<dyn UserStore>>,
+    checks: Option<Arc<dyn Checks>>,
+    origins: Origins,
+    limiter: Arc<ConnectionLimiter>,
+    /// Open connections per endpoint, by index in the descriptor.
+    open: Vec<AtomicUsize>,
+    shutdown: watch::Sender<bool>,
+}
+
+struct EndpointState {
+    shared: Arc<Shared>,
+    descriptor: &'static EndpointDescriptor,
+    index: usize,
+    handler: Handler,
+}
+
+/// A configured server: mount [`WsAuth::router`] in an axum app.
+#[derive(Clone)]
+pub struct WsAuth {
+    shared: Arc<Shared>,
+    endpoints: Vec<Arc<EndpointState>>,
+}
+
+/// Connection counts.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Stats {
+    /// Open connections.
+    pub active_connections: usize,
+    /// Users with at least one open connection.
+    pub unique_users: usize,
+    /// Open connections per endpoint, in spec order.
+    pub per_endpoint: Vec<EndpointStats>,
+}
+
+/// Open connections on one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct EndpointStats {
+    /// Endpoint name.
+    pub endpoint: &'static str,
+    /// Open connections.
+    pub active: usize,
+}
+
+impl WsAuth {
+    /// Starts configuring a server for `api`.
+    pub fn builder(api: &'static ApiDescriptor) -> Builder {
+        Builder::new(api)
+    }
+
+    /// A router with one route per endpoint, and the statistics endpoint
+    /// when the spec declares one.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let mut router = Router::new();
+        for endpoint in &self.endpoints {
+            let state = Arc::clone(endpoint);
+            router = router.route(
+                endpoint.descriptor.path,
+                get(move |request: Request| handshake(state, request)),
+            );
+        }
+        if let Some(stats) = self.shared.api.stats {
+            let server = self.clone();
+            router = router.route(
+                stats.path,
+                get(move |request: Request| server.serve_stats(request, stats.perm)),
+            );
+        }
+        router
+    }
+
+    /// `GET` on the spec's stats path: a bearer token in `Authorization`,
+    /// verified like a connection's, whose holder has the stats permission.
+    async fn serve_stats(self, request: Request, perm: &'static str) -> Response {
+        use http::StatusCode;
+        let deny = |status: StatusCode, body: &'static str| {
+            let mut response =
+                (status, axum::Json(serde_json::json!({ "error": body }))).into_response();
+            response.headers_mut().insert(
+                http::header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            );
+            response
+        };
+        let mut audit = AuditContext {
+            endpoint: "stats",
+            peer: request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+            ..AuditContext::default()
+        };
+        let header = [TokenSource::Header];
+        let extracted = match token::extract(request.headers(), request.uri(), &header) {
+            Ok(extracted) => extracted,
+            Err(e) => {
+                audit::rejected(&audit, FailureKind::AuthRequired, &e.to_string());
+                return deny(StatusCode::UNAUTHORIZED, "authentication required");
+            }
+        };
+        let Some(authenticator) = &self.shared.authenticator else {
+            return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
+        };
+        let claims = match authenticator.authenticate(extracted.token.as_str()).await {
+            Ok(claims) => claims,
+            Err(e) if e.is_server_error() => {
+                audit::rejected(&audit, FailureKind::ServerError, &e.to_string());
+                return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
+            }
+            Err(e) => {
+                audit::rejected(&audit, FailureKind::AuthFailed, &e.to_string());
+                return deny(StatusCode::UNAUTHORIZED, "invalid or expired token");
+            }
+        };
+        audit.subject = Some(claims.subject.clone());
+        if let Some(users) = &self.shared.users {
+            match users.status(&claims.subject).await {
+                Ok(UserStatus::Active) => {}
+                Ok(_) => {
+                    audit::rejected(
+                        &audit,
+                        FailureKind::UserInactive,
+                        "user inactive or unknown",
+                    );
+                    return deny(StatusCode::FORBIDDEN, "forbidden");
+                }
+                Err(e) => {
+                    audit::rejected(&audit, FailureKind::ServerError, &e.to_string());
+                    return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
+                }
+            }
+        }
+        let principal = Principal::new(Some(&claims.subject), claims.roles, self.shared.api.roles);
+        if !principal.has(perm) {
+            audit::rejected(
+                &audit,
+                FailureKind::Forbidden,
+                &format!("lacks permission `{perm}`"),
+            );
+            return deny(StatusCode::FORBIDDEN, "forbidden");
+        }
+        let mut response = axum::Json(self.stats()).into_response();
+        response.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        );
+        response
+    }
+
+    /// Current connection counts.
+    pub fn stats(&self) -> Stats {
+        let per_endpoint: Vec<EndpointStats> = self
+            .shared
+            .api
+            .endpoints
+            .iter()
+            .zip(&self.shared.open)
+            .map(|(e, n)| EndpointStats {
+                endpoint: e.name,
+                active: n.load(Ordering::Relaxed),
+            })
+            .collect();
+        Stats {
+            active_connections: per_endpoint.iter().map(|e| e.active).sum(),
+            unique_users: self.shared.limiter.unique_users(),
+            per_endpoint,
+        }
+    }
+
+    /// Closes every open connection with the spec's `going_away` code (1001
+    /// by default) and waits, at most `grace`, until they have all ended.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.shutdown.send_replace(true);
+        let drained = async {
+            while self.stats().active_connections > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, drained).await;
+    }
+}
+
+/// What passed the handshake.
+struct Admitted {
+    principal: Principal,
+    params: Vec<(&'static str, String)>,
+    expires_at: Option<u64>,
+    slot: Option<Slot>,
+}
+
+async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let endpoint = state.descriptor;
+    let limits = endpoint.limits;
+    let max = limits.max_message_bytes as usize;
+    upgrade = upgrade
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max);
+    // Always select a protocol when the client offered any (browsers fail
+    // the handshake otherwise), and never the one that carries the token.
+    if let Some(protocol) = token::select_protocol_header(&parts.headers, endpoint.sources) {
+        upgrade.set_selected_protocol(protocol);
+    }
+    let mut audit = AuditContext {
+        endpoint: endpoint.name,
+        peer: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0),
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect()),
+        subject: None,
+    };
+    let admitted = admit(&state, &parts, &mut audit).await;
+    let api = state.shared.api;
+    match admitted {
+        Err(rejection) => {
+            audit::rejected(&audit, rejection.kind, &rejection.detail);
+            upgrade.on_upgrade(move |mut ws: WebSocket| async move {
+                crate::connection::close(&mut ws, api, rejection.kind).await;
+            })
+        }
+        Ok(admitted) => {
+            audit::accepted(&audit);
+            upgrade.on_upgrade(move |ws| serve(state, ws, admitted, audit))
+        }
+    }
+}
+
+/// Runs an admitted connection: the loop, the handler, the bookkeeping.
+async fn serve(state: Arc<EndpointState>, ws: WebSocket, admitted: Admitted, audit: AuditContext) {
+    let shared = &state.shared;
+    let open = &shared.open[state.index];
+    open.fetch_add(1, Ordering::Relaxed);
+    let (incoming_tx, incoming_rx) = mpsc::channel(8);
+    let (outgoing_tx, outgoing_rx) =
+        mpsc::channel(state.descriptor.limits.send_queue.max(1) as usize);
+    let signals = Arc::new(Signals::default());
+    let session = Session::new(
+        admitted.principal.clone(),
+        admitted.params,
+        state.descriptor,
+        incoming_rx,
+        outgoing_tx,
+        Arc::clone(&signals),
+    );
+    let connection = Connection {
+        cx: ConnectionContext {
+            api: shared.api,
+            endpoint: state.descriptor,
+            principal: admitted.principal,
+            audit,
+            authenticator: shared.authenticator.clone(),
+        },
+        expires_at: admitted.expires_at,
+        shutdown: shared.shutdown.subscribe(),
+        incoming: incoming_tx,
+        outgoing: outgoing_rx,
+        signals,
+    };
+    connection.run(ws, (state.handler)(session)).await;
+    drop(admitted.slot);
+    open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The handshake's checks, in the spec's order.
+async fn admit(
+    state: &EndpointState,
+    parts: &http::request::Parts,
+    audit: &mut AuditContext,
+) -> Result<Admitted, Rejection> {
+    let shared = &state.shared;
+    let api = shared.api;
+    let endpoint = state.descriptor;
+
+    if let (Origins::Exact(allowed), Some(origin)) = (&shared.origins, parts.headers.get(ORIGIN)) {
+        if !allowed.iter().any(|a| a == origin) {
+            return Err(Rejection::new(
+                FailureKind::OriginRejected,
+                "origin not in the allow-list",
+            ));
+        }
+    }
+
+    let raw = raw_params(endpoint, parts.uri.path())
+        .ok_or_else(|| Rejection::new(FailureKind::NotFound, "path does not match the endpoint"))?;
+
+    let (principal, expires_at) = match (
+        endpoint.access,
+        token::extract(&parts.headers, &parts.uri, endpoint.sources),
+    ) {
+        (Access::Anonymous, _) | (Access::Optional, Err(TokenError::Missing)) => {
+            let role = api.auth.and_then(|a| a.anonymous_role);
+            (
+                Principal::new(
+                    None,
+                    role.map(str::to_owned).into_iter().collect(),
+                    api.roles,
+                ),
+                None,
+            )
+        }
+        (_, Err(TokenError::Missing)) => {
+            return Err(Rejection::new(
+                FailureKind::AuthRequired,
+                "no token presented",
+            ));
+        }
+        (_, Err(e)) => return Err(Rejection::new(FailureKind::AuthFailed, e.to_string())),
+        (_, Ok(extracted)) => {
+            let authenticator = shared
+                .authenticator
+                .as_ref()
+                .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no authenticator"))?;
+            let claims = authenticator
+                .authenticate(extracted.token.as_str())
+                .await
+                .map_err(|e| {
+                    let kind = if e.is_server_error() {
+                        FailureKind::ServerError
+                    } else {
+                        FailureKind::AuthFailed
+                    };
+                    Rejection::new(kind, e.to_string())
+                })?;
+            audit.subject = Some(claims.subject.clone());
+            (
+                Principal::new(Some(&claims.subject), claims.roles, api.roles),
+                Some(claims.exp),
+            )
+        }
+    };
+
+    let mut params = Vec::with_capacity(raw.len());
+    for (param, value) in endpoint.params.iter().zip(raw) {
+        if param.equals_subject && principal.subject() != Some(value) {
+            return Err(Rejection::new(
+                FailureKind::SubjectMismatch,
+                "path parameter differs from the subject",
+            ));
+        }
+        if !canonical(param.ty, value) {
+            return Err(Rejection::new(
+                FailureKind::NotFound,
+                "path parameter is not in canonical form",
+            ));
+        }
+        params.push((param.name, value.to_owned()));
+    }
+
+    if let Some(subject) = principal.subject() {
+        let users = shared
+            .users
+            .as_ref()
+            .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no user store"))?;
+        match users.status(subject).await {
+            Ok(UserStatus::Active) => {}
+            Ok(UserStatus::Inactive) => {
+                return Err(Rejection::new(FailureKind::UserInactive, "user inactive"));
+            }
+            Ok(UserStatus::Unknown) => {
+                return Err(Rejection::new(FailureKind::UserInactive, "user unknown"));
+            }
+            Err(e) => {
+                return Err(Rejection::new(
+                    FailureKind::ServerError,
+                    format!("user store: {e}"),
+                ));
+            }
+        }
+    }
+
+    if let Some(perm) = endpoint.perm {
+        if !principal.has(perm) {
+            return Err(Rejection::new(
+                FailureKind::Forbidden,
+                format!("lacks permission `{perm}`"),
+            ));
+        }
+    }
+
+    if !endpoint.checks.is_empty() {
+        let checks = shared
+            .checks
+            .as_ref()
+            .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no checks"))?;
+        let cx = CheckContext {
+            principal: &principal,
+            params: &params,
+        };
+        for &name in endpoint.checks {
+            match checks.check(name, &cx).await {
+                Ok(CheckOutcome::Allow) => {}
+                Ok(CheckOutcome::Forbidden) => {
+                    return Err(Rejection::new(
+                        FailureKind::Forbidden,
+                        format!("check `{name}` denied"),
+                    ));
+                }
+                Ok(CheckOutcome::NotFound) => {
+                    return Err(Rejection::new(
+                        FailureKind::NotFound,
+                        format!("check `{name}` found nothing"),
+                    ));
+                }
+                Err(e) => {
+                    return Err(Rejection::new(
+                        FailureKind::ServerError,
+                        format!("check `{name}`: {e}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    let slot = match principal.subject() {
+        Some(subject) => Some(
+            shared
+                .limiter
+                .try_acquire(subject, endpoint.limits.max_connections_per_user)
+                .ok_or_else(|| {
+                    audit::limit_hit(audit, FailureKind::TooManyConnections);
+                    Rejection::new(FailureKind::TooManyConnections, "connection limit reached")
+                })?,
+        ),
+        None => None,
+    };
+
+    Ok(Admitted {
+        principal,
+        params,
+        expires_at,
+        slot,
+    })
+}
+
+/// The raw (still percent-encoded) path segments under the endpoint's
+/// parameters, in order; `None` when the path does not match the template.
+fn raw_params<'p>(endpoint: &EndpointDescriptor, path: &'p str) -> Option<Vec<&'p str>> {
+    let template = endpoint.path.trim_start_matches('/').split('/');
+    let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let template: Vec<&str> = template.collect();
+    if template.len() != actual.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (t, a) in template.iter().zip(&actual) {
+        if t.starts_with('{') {
+            out.push(*a);
+        } else if t != a {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Whether `value` is the one canonical spelling of a `ty` value: no
+/// percent-encoding, no sign or leading zeros, lower-case UUIDs.
+fn canonical(ty: ParamType, value: &str) -> bool {
+    if value.is_empty() || value.contains('%') {
+        return false;
+    }
+    match ty {
+        ParamType::String => true,
+        ParamType::Integer => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+                && value != "-0"
+                && value.parse::<i64>().is_ok()
+        }
+        ParamType::Uuid => {
+            value.len() == 36
+                && value.char_indices().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == '-',
+                    _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_params_pass() {
+        assert!(canonical(ParamType::Integer, "42"));
+        assert!(canonical(ParamType::Integer, "0"));
+        assert!(canonical(ParamType::Integer, "-7"));
+        for bad in [
+            "042",
+            "+42",
+            "-0",
+            "4 2",
+            "%34%32",
+            "",
+            "99999999999999999999",
+        ] {
+            assert!(!canonical(ParamType::Integer, bad), "{bad}");
+        }
+        assert!(canonical(
+            ParamType::Uuid,
+            "123e4567-e89b-12d3-a456-426614174000"
+        ));
+        assert!(!canonical(
+            ParamType::Uuid,
+            "123E4567-E89B-12D3-A456-426614174000"
+        ));
+        assert!(!canonical(ParamType::String, "%34%32"));
+        assert!(canonical(ParamType::String, "alice"));
+    }
+}

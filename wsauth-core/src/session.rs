@@ -1,0 +1,176 @@
+//! What a handler holds: the proof that a connection passed every check,
+//! and the only way to talk to it.
+//!
+//! A [`Session`] is created by the pipeline after authentication,
+//! authorization and admission, and by nothing else (it has no public
+//! constructor), so a handler that receives one cannot have skipped a check.
+//! Incoming messages arrive already decoded, size- and rate-limited and
+//! permission-checked; outgoing messages are restricted to what the endpoint
+//! may send and go through a bounded queue, so a client that stops reading is
+//! dropped instead of growing the server's memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc};
+
+use crate::descriptor::EndpointDescriptor;
+use crate::principal::Principal;
+
+/// A message from the client, checked against the spec.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A typed message: its `type` and the whole JSON object.
+    Message {
+        /// The message type, as the spec names it.
+        kind: &'static str,
+        /// The decoded JSON object, `type` included.
+        value: serde_json::Value,
+    },
+    /// A text frame on a `frames: raw` endpoint.
+    Text(String),
+    /// A binary frame on a `frames: raw` endpoint.
+    Binary(Bytes),
+}
+
+/// Why a message could not be queued.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    /// The endpoint's spec does not list this message in `sends`.
+    #[error("endpoint `{endpoint}` may not send `{kind}`")]
+    NotAllowed {
+        /// Endpoint name.
+        endpoint: &'static str,
+        /// Message type.
+        kind: String,
+    },
+    /// The spec's welcome message must be the first message sent.
+    #[error("the welcome message `{0}` must be sent first")]
+    WelcomeFirst(&'static str),
+    /// The payload did not serialize to a JSON object.
+    #[error("the payload of `{0}` is not a JSON object")]
+    NotAnObject(String),
+    /// The client is not reading; the connection is being closed.
+    #[error("the client is not reading; the connection is closing")]
+    SlowConsumer,
+    /// The connection has ended.
+    #[error("the connection has ended")]
+    Closed,
+}
+
+/// Signals from the session to its connection loop.
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    pub(crate) slow: AtomicBool,
+    pub(crate) wake: Notify,
+}
+
+/// An admitted connection, as its handler sees it.
+#[derive(Debug)]
+pub struct Session {
+    principal: Principal,
+    params: Vec<(&'static str, String)>,
+    endpoint: &'static EndpointDescriptor,
+    incoming: mpsc::Receiver<Incoming>,
+    outgoing: mpsc::Sender<Message>,
+    signals: Arc<Signals>,
+    welcomed: bool,
+}
+
+impl Session {
+    pub(crate) fn new(
+        principal: Principal,
+        params: Vec<(&'static str, String)>,
+        endpoint: &'static EndpointDescriptor,
+        incoming: mpsc::Receiver<Incoming>,
+        outgoing: mpsc::Sender<Message>,
+        signals: Arc<Signals>,
+    ) -> Self {
+        Session {
+            principal,
+            params,
+            endpoint,
+            incoming,
+            outgoing,
+            signals,
+            welcomed: endpoint.welcome.is_none(),
+        }
+    }
+
+    /// Who is connected.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// The endpoint this session is on.
+    pub fn endpoint(&self) -> &'static EndpointDescriptor {
+        self.endpoint
+    }
+
+    /// The raw value of path parameter `name` (validated for its type, and
+    /// equal to the subject when the spec binds it).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The next message from the client; `None` once the connection ends.
+    pub async fn recv(&mut self) -> Option<Incoming> {
+        self.incoming.recv().await
+    }
+
+    /// Queues message `kind` with `payload`'s fields beside `"type": kind`.
+    pub fn send(&mut self, kind: &str, payload: &impl Serialize) -> Result<(), SendError> {
+        let Some(&name) = self.endpoint.sends.iter().find(|s| **s == kind) else {
+            return Err(SendError::NotAllowed {
+                endpoint: self.endpoint.name,
+                kind: kind.to_owned(),
+            });
+        };
+        if !self.welcomed {
+            match self.endpoint.welcome {
+                Some(welcome) if welcome != name => return Err(SendError::WelcomeFirst(welcome)),
+                _ => self.welcomed = true,
+            }
+        }
+        let text = encode(name, payload)?;
+        self.queue(Message::Text(text.into()))
+    }
+
+    /// Queues a raw frame (for `frames: raw` endpoints).
+    pub fn send_raw(&mut self, message: Message) -> Result<(), SendError> {
+        self.queue(message)
+    }
+
+    fn queue(&mut self, message: Message) -> Result<(), SendError> {
+        match self.outgoing.try_send(message) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.signals.slow.store(true, Ordering::Release);
+                self.signals.wake.notify_one();
+                Err(SendError::SlowConsumer)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
+        }
+    }
+}
+
+/// `{"type": kind, ...payload}` as JSON text.
+pub(crate) fn encode(kind: &str, payload: &impl Serialize) -> Result<String, SendError> {
+    let value =
+        serde_json::to_value(payload).map_err(|_| SendError::NotAnObject(kind.to_owned()))?;
+    let fields = match value {
+        serde_json::Value::Object(map) => map,
+        serde_json::Value::Null => serde_json::Map::new(),
+        _ => return Err(SendError::NotAnObject(kind.to_owned())),
+    };
+    let mut object = serde_json::Map::with_capacity(fields.len() + 1);
+    object.insert("type".to_owned(), kind.into());
+    object.extend(fields.into_iter().filter(|(k, _)| k != "type"));
+    Ok(serde_json::Value::Object(object).to_string())
+}

@@ -1,0 +1,55 @@
+//! Every example spec compiles into a runtime descriptor through the macro,
+//! and the descriptor says what the spec says.
+
+use wsauth_core::spec::{Access, ExpiryPolicy, FailureKind, TokenSource};
+
+wsauth_core::include_spec!("../specs/prsm.yaml" as PRSM);
+wsauth_core::include_spec!("../specs/songnodes.yaml" as SONGNODES);
+wsauth_core::include_spec!("../specs/shipvox.yaml" as SHIPVOX);
+wsauth_core::include_spec!("../specs/reflections.yaml" as REFLECTIONS);
+wsauth_core::include_spec!("../specs/mcp-status.yaml" as MCP_STATUS);
+
+#[test]
+fn prsm_descriptor_carries_the_spec() {
+    assert_eq!(PRSM.name, "prsm");
+    assert_eq!(PRSM.close(FailureKind::TooManyConnections).code, 4008);
+    assert_eq!(PRSM.close(FailureKind::NotFound).code, 4003);
+    assert_eq!(PRSM.close_codes.len(), 17, "every failure kind is listed");
+    let conversation = PRSM
+        .endpoint("conversation")
+        .map(|e| (e.path, e.perm, e.checks, e.welcome));
+    assert_eq!(
+        conversation,
+        Some((
+            "/ws/conversation/{user_id}/{conversation_id}",
+            Some("conversation.read"),
+            &["conversation_access"][..],
+            Some("connected")
+        ))
+    );
+    let send = PRSM
+        .endpoint("conversation")
+        .and_then(|e| e.receives.iter().find(|r| r.name == "send_message"))
+        .and_then(|r| r.perm);
+    assert_eq!(send, Some("conversation.write"), "per-message permission");
+    assert_eq!(PRSM.auth.map(|a| a.on_expiry), Some(ExpiryPolicy::Refresh));
+    assert_eq!(PRSM.stats.map(|s| s.path), Some("/ws/stats"));
+}
+
+#[test]
+fn the_other_examples_compile_to_what_they_declare() {
+    let anonymous = SONGNODES.endpoint("anonymous").map(|e| e.access);
+    assert_eq!(anonymous, Some(Access::Anonymous));
+    assert_eq!(SONGNODES.close(FailureKind::SubjectMismatch).code, 1008);
+    assert_eq!(
+        SHIPVOX.auth.map(|a| a.sources),
+        Some(&[TokenSource::Query("token")][..])
+    );
+    assert_eq!(REFLECTIONS.close(FailureKind::Completed).code, 1000);
+    let role = MCP_STATUS.auth.and_then(|a| a.jwt).map(|j| j.roles_claim);
+    assert_eq!(role, Some("role"));
+    assert_eq!(
+        MCP_STATUS.endpoint("status").and_then(|e| e.heartbeat),
+        Some(("ping", "pong"))
+    );
+}

@@ -1,0 +1,655 @@
+//! The handshake pipeline and the connection loop, over real sockets.
+//!
+//! A server built from a hand-written descriptor runs on 127.0.0.1; a real
+//! WebSocket client (tokio-tungstenite) connects and checks the close code
+//! of every failure, the message loop's limits, expiry, refresh and shutdown.
+//! Tokens here are verified by a test authenticator (`subject:roles:exp`),
+//! so these tests are about the pipeline, not about JWTs; the JWT verifier
+//! has its own tests, and the prsm example runs both together.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wsauth_core::descriptor::*;
+use wsauth_core::jwt::Claims;
+use wsauth_core::spec::{
+    Access, ClientAction, ExpiryPolicy, FailureKind, Frames, ParamType, TokenSource,
+};
+use wsauth_core::store::{
+    BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
+};
+use wsauth_core::{AuthError, Authenticator, Incoming, Session, WsAuth};
+
+type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const LIMITS: Limits = Limits {
+    max_connections_per_user: 3,
+    max_message_bytes: 1024,
+    messages_per_second: 50,
+    burst: 50,
+    ping_interval_s: 25,
+    idle_timeout_s: 60,
+    send_queue: 4,
+};
+
+const SOURCES: &[TokenSource<&str>] = &[TokenSource::Header, TokenSource::Query("token")];
+
+const ROOM: EndpointDescriptor = EndpointDescriptor {
+    name: "room",
+    path: "/ws/{user_id}/{room_id}",
+    params: &[
+        ParamDescriptor {
+            name: "user_id",
+            ty: ParamType::String,
+            equals_subject: true,
+        },
+        ParamDescriptor {
+            name: "room_id",
+            ty: ParamType::Integer,
+            equals_subject: false,
+        },
+    ],
+    access: Access::Required,
+    sources: SOURCES,
+    perm: Some("room.read"),
+    checks: &["room_member"],
+    welcome: Some("hello"),
+    receives: &[
+        ReceiveDescriptor {
+            name: "say",
+            perm: Some("room.write"),
+        },
+        ReceiveDescriptor {
+            name: "flood",
+            perm: None,
+        },
+    ],
+    sends: &["hello", "said", "error"],
+    frames: Frames::Json,
+    heartbeat: Some(("ping", "pong")),
+    limits: LIMITS,
+};
+
+const API: ApiDescriptor = ApiDescriptor {
+    name: "test",
+    auth: Some(AuthDescriptor {
+        sources: SOURCES,
+        jwt: None,
+        introspection: None,
+        on_expiry: ExpiryPolicy::Refresh,
+        anonymous_role: None,
+    }),
+    roles: &[
+        RoleDescriptor {
+            name: "user",
+            all: false,
+            permissions: &["room.read", "room.write"],
+        },
+        RoleDescriptor {
+            name: "reader",
+            all: false,
+            permissions: &["room.read"],
+        },
+    ],
+    close_codes: &[
+        CloseDescriptor {
+            kind: FailureKind::SubjectMismatch,
+            code: 4013,
+            reason: "user mismatch",
+            client: ClientAction::Stop,
+        },
+        CloseDescriptor {
+            kind: FailureKind::NotFound,
+            code: 4004,
+            reason: "no such room",
+            client: ClientAction::Stop,
+        },
+    ],
+    stats: None,
+    endpoints: &[ROOM],
+};
+
+static STATIC_API: ApiDescriptor = API;
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `subject:role,role:exp` tokens, so tests can mint any claim set.
+struct TestTokens;
+
+impl Authenticator for TestTokens {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>> {
+        Box::pin(async move {
+            let mut parts = token.split(':');
+            let (Some(sub), Some(roles), Some(exp)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(AuthError::invalid("malformed test token"));
+            };
+            let exp: u64 = exp.parse().map_err(|_| AuthError::invalid("bad exp"))?;
+            if exp <= now() {
+                return Err(AuthError::invalid("expired"));
+            }
+            Ok(Claims {
+                subject: sub.to_owned(),
+                roles: roles
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                exp,
+                iat: None,
+                claims: serde_json::Map::new(),
+            })
+        })
+    }
+}
+
+struct Users;
+
+impl UserStore for Users {
+    fn status<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<UserStatus, StoreError>> {
+        Box::pin(async move {
+            match subject {
+                "alice" | "bob" => Ok(UserStatus::Active),
+                "mallory" => Ok(UserStatus::Inactive),
+                "broken" => Err(StoreError::new("database down")),
+                _ => Ok(UserStatus::Unknown),
+            }
+        })
+    }
+}
+
+struct Rooms;
+
+impl Checks for Rooms {
+    fn check<'a>(
+        &'a self,
+        _name: &'static str,
+        cx: &'a CheckContext<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+        Box::pin(async move {
+            match (cx.param("room_id"), cx.principal.subject()) {
+                (Some("1"), Some("alice" | "bob")) => Ok(CheckOutcome::Allow),
+                (Some("2"), Some("bob")) => Ok(CheckOutcome::Allow),
+                (Some("2"), _) => Ok(CheckOutcome::Forbidden),
+                _ => Ok(CheckOutcome::NotFound),
+            }
+        })
+    }
+}
+
+/// The handler: welcome, then echo `say` as `said`; `flood` makes it queue
+/// more than the send queue holds.
+async fn room(mut session: Session) -> wsauth_core::HandlerResult {
+    let user = session.principal().subject().unwrap_or_default().to_owned();
+    session.send("hello", &serde_json::json!({ "user": user }))?;
+    while let Some(message) = session.recv().await {
+        if let Incoming::Message { kind, value } = message {
+            match kind {
+                "say" => session.send("said", &serde_json::json!({ "text": value["text"] }))?,
+                "flood" => {
+                    for i in 0..1000 {
+                        if session
+                            .send("said", &serde_json::json!({ "text": i }))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn start(
+    configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
+) -> (SocketAddr, WsAuth) {
+    let builder = WsAuth::builder(&STATIC_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .handler("room", room);
+    let server = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
+    let app = server.router::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (addr, server)
+}
+
+async fn default_server() -> (SocketAddr, WsAuth) {
+    start(|b| b.allow_origins(["https://app.example"])).await
+}
+
+fn token(sub: &str, roles: &str, ttl: u64) -> String {
+    format!("{sub}:{roles}:{}", now() + ttl)
+}
+
+async fn connect(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Client {
+    let mut request = format!("ws://{addr}{path}")
+        .into_client_request()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(t) = bearer {
+        let value = format!("Bearer {t}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        request.headers_mut().insert("authorization", value);
+    }
+    let (client, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+}
+
+/// Reads until the close frame; returns the data messages seen before it and
+/// the close code and reason.
+async fn until_close(client: &mut Client) -> (Vec<serde_json::Value>, Option<(u16, String)>) {
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(frame) = client.next().await {
+            match frame {
+                Ok(Message::Text(t)) => {
+                    seen.push(serde_json::from_str(t.as_str()).unwrap_or_default())
+                }
+                Ok(Message::Close(frame)) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    let close = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or(None);
+    (seen, close)
+}
+
+async fn next_json(client: &mut Client) -> serde_json::Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+        match frame {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return serde_json::from_str(t.as_str()).unwrap_or_default();
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+async fn rejected_with(addr: SocketAddr, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut client = connect(addr, path, bearer).await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(
+        seen.is_empty(),
+        "a rejected client receives nothing: {seen:?}"
+    );
+    close.unwrap_or_else(|| panic!("no close frame for {path}"))
+}
+
+#[tokio::test]
+async fn every_handshake_failure_gets_its_close_code() {
+    let (addr, _server) = default_server().await;
+    let alice = token("alice", "user", 600);
+    let cases: Vec<(&str, Option<String>, u16, &str)> = vec![
+        ("/ws/alice/1", None, 4001, "authentication required"),
+        (
+            "/ws/alice/1",
+            Some("garbage".into()),
+            4001,
+            "invalid or expired token",
+        ),
+        (
+            "/ws/alice/1",
+            Some(format!("alice:user:{}", now() - 1)),
+            4001,
+            "invalid or expired token",
+        ),
+        ("/ws/bob/1", Some(alice.clone()), 4013, "user mismatch"),
+        ("/ws/%61lice/1", Some(alice.clone()), 4013, "user mismatch"),
+        ("/ws/alice/01", Some(alice.clone()), 4004, "no such room"),
+        (
+            "/ws/mallory/1",
+            Some(token("mallory", "user", 600)),
+            4002,
+            "user inactive",
+        ),
+        (
+            "/ws/carol/1",
+            Some(token("carol", "user", 600)),
+            4002,
+            "user inactive",
+        ),
+        (
+            "/ws/broken/1",
+            Some(token("broken", "user", 600)),
+            1011,
+            "server error",
+        ),
+        (
+            "/ws/alice/1",
+            Some(token("alice", "guest", 600)),
+            4003,
+            "forbidden",
+        ),
+        ("/ws/alice/2", Some(alice.clone()), 4003, "forbidden"),
+        ("/ws/alice/3", Some(alice.clone()), 4004, "no such room"),
+    ];
+    for (path, bearer, code, reason) in cases {
+        let got = rejected_with(addr, path, bearer.as_deref()).await;
+        assert_eq!(got, (code, reason.to_owned()), "{path} with {bearer:?}");
+    }
+}
+
+#[tokio::test]
+async fn admitted_connection_gets_welcome_then_messages() {
+    let (addr, _server) = default_server().await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!({"type": "hello", "user": "alice"})
+    );
+    client
+        .send(Message::text(r#"{"type":"say","text":"hi"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!({"type": "said", "text": "hi"})
+    );
+    client
+        .send(Message::text("ping"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let pong = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    assert!(
+        matches!(pong, Ok(Some(Ok(Message::Text(ref t)))) if t.as_str() == "pong"),
+        "{pong:?}"
+    );
+}
+
+#[tokio::test]
+async fn token_in_query_works_and_conflicting_tokens_are_refused() {
+    let (addr, _server) = default_server().await;
+    let alice = token("alice", "user", 600);
+    let mut client = connect(addr, &format!("/ws/alice/1?token={alice}"), None).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    let other = token("alice", "reader", 600);
+    let got = rejected_with(addr, &format!("/ws/alice/1?token={other}"), Some(&alice)).await;
+    assert_eq!(
+        got.0, 4001,
+        "two different tokens are refused, not resolved by order"
+    );
+}
+
+#[tokio::test]
+async fn per_message_permission_and_bad_messages_get_typed_errors() {
+    let (addr, _server) = default_server().await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "reader", 600))).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    client
+        .send(Message::text(r#"{"type":"say","text":"hi"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!({"type": "error", "code": "forbidden", "message": "forbidden"})
+    );
+    for bad in ["not json", r#"{"no":"type"}"#, r#"{"type":"unknown"}"#] {
+        client
+            .send(Message::text(bad))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            next_json(&mut client).await["code"],
+            "invalid_message",
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn oversized_message_closes_with_1009() {
+    let (addr, _server) = default_server().await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    let big = format!(r#"{{"type":"say","text":"{}"}}"#, "x".repeat(2000));
+    client
+        .send(Message::text(big))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, close) = until_close(&mut client).await;
+    assert_eq!(close.map(|c| c.0), Some(1009));
+}
+
+#[tokio::test]
+async fn connection_limit_admits_exactly_the_limit_under_a_race() {
+    let (addr, server) = default_server().await;
+    let bob = token("bob", "user", 600);
+    let attempts = (0..LIMITS.max_connections_per_user + 1).map(|_| {
+        let bob = bob.clone();
+        tokio::spawn(async move {
+            let mut client = connect(addr, "/ws/bob/1", Some(&bob)).await;
+            let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+            let admitted = matches!(first, Ok(Some(Ok(Message::Text(_)))));
+            let code = match first {
+                Ok(Some(Ok(Message::Close(Some(f))))) => Some(u16::from(f.code)),
+                _ => None,
+            };
+            (admitted, code, client)
+        })
+    });
+    let mut results = Vec::new();
+    for attempt in attempts {
+        results.push(attempt.await.unwrap_or_else(|e| panic!("{e}")));
+    }
+    let admitted = results.iter().filter(|r| r.0).count();
+    assert_eq!(admitted, LIMITS.max_connections_per_user as usize);
+    assert!(
+        results.iter().any(|r| r.1 == Some(4008)),
+        "the extra one gets 4008"
+    );
+    assert_eq!(server.stats().active_connections, admitted);
+    // Abrupt disconnects free the slots.
+    drop(results);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.stats().unique_users, 0);
+    let mut again = connect(addr, "/ws/bob/1", Some(&bob)).await;
+    assert_eq!(next_json(&mut again).await["type"], "hello");
+}
+
+#[tokio::test]
+async fn expiry_closes_a_live_connection_and_refresh_extends_it() {
+    let (addr, _server) = default_server().await;
+    let mut expiring = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 2))).await;
+    assert_eq!(next_json(&mut expiring).await["type"], "hello");
+    let mut refreshed = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 2))).await;
+    assert_eq!(next_json(&mut refreshed).await["type"], "hello");
+    let fresh = token("alice", "user", 600);
+    refreshed
+        .send(Message::text(
+            serde_json::json!({"type": "wsauth.refresh", "token": fresh}).to_string(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut refreshed).await["type"], "wsauth.refreshed");
+    let (_, close) = until_close(&mut expiring).await;
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(4001),
+        "expired token closes with the spec's code"
+    );
+    refreshed
+        .send(Message::text(r#"{"type":"say","text":"still here"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut refreshed).await["text"], "still here");
+    // A refresh for another subject is refused and closes.
+    refreshed
+        .send(Message::text(
+            serde_json::json!({"type": "wsauth.refresh", "token": token("bob", "user", 600)})
+                .to_string(),
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, close) = until_close(&mut refreshed).await;
+    assert_eq!(close.map(|c| c.0), Some(4001));
+}
+
+#[tokio::test]
+async fn slow_reader_is_dropped_not_buffered() {
+    let (addr, _server) = default_server().await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    client
+        .send(Message::text(r#"{"type":"flood"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (seen, close) = until_close(&mut client).await;
+    assert!(
+        seen.len() <= LIMITS.send_queue as usize + 1,
+        "queue bounded: {}",
+        seen.len()
+    );
+    assert_eq!(close.map(|c| c.0), Some(1013));
+}
+
+#[tokio::test]
+async fn origin_allow_list_is_exact() {
+    let (addr, _server) = default_server().await;
+    for (origin, admitted) in [
+        ("https://app.example", true),
+        ("https://app.example.evil", false),
+        ("http://app.example", false),
+    ] {
+        let mut request = format!("ws://{addr}/ws/alice/1")
+            .into_client_request()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let bearer = format!("Bearer {}", token("alice", "user", 600));
+        request.headers_mut().insert(
+            "authorization",
+            bearer.parse().unwrap_or_else(|e| panic!("{e}")),
+        );
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
+        let (mut client, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+        let got_welcome = matches!(first, Ok(Some(Ok(Message::Text(_)))));
+        assert_eq!(got_welcome, admitted, "{origin}");
+    }
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_sockets_with_1001() {
+    let (addr, server) = default_server().await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    let shutdown = tokio::spawn(async move { server.shutdown(Duration::from_secs(5)).await });
+    let (_, close) = until_close(&mut client).await;
+    assert_eq!(close, Some((1001, "server shutting down".to_owned())));
+    shutdown.await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn configuration_mistakes_stop_the_build() {
+    let no_handler = WsAuth::builder(&STATIC_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .allow_any_origin()
+        .build();
+    assert_eq!(
+        no_handler.err(),
+        Some(wsauth_core::BuildError::MissingHandler("room"))
+    );
+    let no_origins = WsAuth::builder(&STATIC_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .handler("room", room)
+        .build();
+    assert_eq!(
+        no_origins.err(),
+        Some(wsauth_core::BuildError::NoOriginPolicy)
+    );
+}
+
+/// A `tracing` writer that keeps everything written, to search it.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn audit_events_never_contain_the_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (addr, _server) = default_server().await;
+    let secret_marker = "SECRETMARKER";
+    let good = format!("alice:user,{secret_marker}:{}", now() + 600);
+    let mut client = connect(addr, "/ws/alice/1", Some(&good)).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    drop(client);
+    let bad = format!("{secret_marker}-not-a-token");
+    let _ = rejected_with(addr, &format!("/ws/alice/1?token={bad}"), None).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = String::from_utf8(
+        captured
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone(),
+    )
+    .unwrap_or_default();
+    assert!(
+        log.contains("\"event\":\"accepted\""),
+        "audit events were captured: {log}"
+    );
+    assert!(log.contains("\"event\":\"rejected\""), "{log}");
+    assert!(
+        !log.contains(secret_marker),
+        "a token reached the log:\n{log}"
+    );
+}

@@ -1,0 +1,243 @@
+//! The [`Api`] as a `wsauth_core::descriptor::ApiDescriptor` constant.
+//!
+//! Only what the runtime enforces is emitted (docs and schemas stay out of
+//! the binary); every failure kind's close code is listed, defaults included,
+//! so the running server and the generated clients read the same table.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use wsauth_spec::{
+    Access, Algorithm, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames,
+    ParamType, TokenSource,
+};
+
+use crate::ir::{self, Api};
+
+/// `static NAME: ApiDescriptor = ...;` for `api`, with runtime paths under `krate`.
+pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> TokenStream {
+    let d = quote!(#krate::descriptor);
+    let api_name = &api.name;
+    let auth = match &api.auth {
+        Some(a) => {
+            let body = auth(a, krate);
+            quote!(::core::option::Option::Some(#body))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let roles = api.roles.iter().map(|r| {
+        let (name, all, perms) = (&r.name, r.all, &r.permissions);
+        quote!(#d::RoleDescriptor { name: #name, all: #all, permissions: &[#(#perms),*] })
+    });
+    let closes = api.close_codes.iter().map(|c| {
+        let kind = failure_kind(c.kind, krate);
+        let (code, reason) = (c.code, &c.reason);
+        let client = client_action(c.client, krate);
+        quote!(#d::CloseDescriptor { kind: #kind, code: #code, reason: #reason, client: #client })
+    });
+    let stats = match &api.stats {
+        Some(s) => {
+            let (path, perm) = (&s.path, &s.perm);
+            quote!(::core::option::Option::Some(#d::StatsDescriptor { path: #path, perm: #perm }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let endpoints = api.endpoints.iter().map(|e| endpoint(api, e, krate));
+    let doc = format!(
+        "The runtime descriptor of the `{}` spec ({} {}), generated from the spec at compile time.",
+        api.name, api.title, api.version
+    );
+    quote! {
+        #[doc = #doc]
+        pub static #name: #d::ApiDescriptor = #d::ApiDescriptor {
+            name: #api_name,
+            auth: #auth,
+            roles: &[#(#roles),*],
+            close_codes: &[#(#closes),*],
+            stats: #stats,
+            endpoints: &[#(#endpoints),*],
+        };
+    }
+}
+
+fn option_str(value: Option<&str>) -> TokenStream {
+    match value {
+        Some(v) => quote!(::core::option::Option::Some(#v)),
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+fn auth(a: &ir::Auth, krate: &TokenStream) -> TokenStream {
+    let d = quote!(#krate::descriptor);
+    let sources = sources(&a.sources, krate);
+    let jwt = match &a.jwt {
+        Some(j) => {
+            let keys = j.keys.iter().map(|k| {
+                let name = &k.name;
+                let algs = k.algorithms.iter().map(|alg| algorithm(*alg, krate));
+                quote!(#d::KeySlot { name: #name, algorithms: &[#(#algs),*] })
+            });
+            let issuer = option_str(j.issuer.as_deref());
+            let audience = &j.audience;
+            let leeway = j.leeway_s;
+            let max_ttl = match j.max_ttl_s {
+                Some(t) => quote!(::core::option::Option::Some(#t)),
+                None => quote!(::core::option::Option::None),
+            };
+            let (sub, roles) = (&j.subject_claim, &j.roles_claim);
+            let shape = match j.roles_shape {
+                ClaimShape::Array => quote!(#krate::spec::ClaimShape::Array),
+                ClaimShape::String => quote!(#krate::spec::ClaimShape::String),
+            };
+            quote!(::core::option::Option::Some(#d::JwtDescriptor {
+                keys: &[#(#keys),*],
+                issuer: #issuer,
+                audience: &[#(#audience),*],
+                leeway_s: #leeway,
+                max_ttl_s: #max_ttl,
+                subject_claim: #sub,
+                roles_claim: #roles,
+                roles_shape: #shape,
+            }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let introspection = match a.introspection.as_ref().map(|i| i.fallback) {
+        Some(Fallback::Jwt) => quote!(::core::option::Option::Some(#krate::spec::Fallback::Jwt)),
+        Some(Fallback::None) => quote!(::core::option::Option::Some(#krate::spec::Fallback::None)),
+        None => quote!(::core::option::Option::None),
+    };
+    let on_expiry = match a.on_expiry {
+        ExpiryPolicy::Close => quote!(#krate::spec::ExpiryPolicy::Close),
+        ExpiryPolicy::Refresh => quote!(#krate::spec::ExpiryPolicy::Refresh),
+    };
+    let anonymous = option_str(a.anonymous_role.as_deref());
+    quote!(#d::AuthDescriptor {
+        sources: #sources,
+        jwt: #jwt,
+        introspection: #introspection,
+        on_expiry: #on_expiry,
+        anonymous_role: #anonymous,
+    })
+}
+
+fn sources(sources: &[TokenSource], krate: &TokenStream) -> TokenStream {
+    let items = sources.iter().map(|s| match s {
+        TokenSource::Header => quote!(#krate::spec::TokenSource::Header),
+        TokenSource::Query(n) => quote!(#krate::spec::TokenSource::Query(#n)),
+        TokenSource::Cookie(n) => quote!(#krate::spec::TokenSource::Cookie(#n)),
+        TokenSource::Subprotocol(n) => quote!(#krate::spec::TokenSource::Subprotocol(#n)),
+    });
+    quote!(&[#(#items),*])
+}
+
+fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
+    let d = quote!(#krate::descriptor);
+    let name = &e.name;
+    let path = &e.path;
+    let params = e.params.iter().map(|p| {
+        let pname = &p.name;
+        let ty = match p.ty {
+            ParamType::String => quote!(#krate::spec::ParamType::String),
+            ParamType::Integer => quote!(#krate::spec::ParamType::Integer),
+            ParamType::Uuid => quote!(#krate::spec::ParamType::Uuid),
+        };
+        let bound = p.equals.is_some();
+        quote!(#d::ParamDescriptor { name: #pname, ty: #ty, equals_subject: #bound })
+    });
+    let access = match e.access {
+        Access::Required => quote!(#krate::spec::Access::Required),
+        Access::Optional => quote!(#krate::spec::Access::Optional),
+        Access::Anonymous => quote!(#krate::spec::Access::Anonymous),
+    };
+    let sources = sources(&e.sources, krate);
+    let perm = option_str(e.perm.as_deref());
+    let checks = &e.checks;
+    let welcome = option_str(e.welcome.as_deref());
+    let receives = e.receives.iter().map(|r| {
+        let perm = option_str(api.message(r).and_then(|m| m.perm.as_deref()));
+        quote!(#d::ReceiveDescriptor { name: #r, perm: #perm })
+    });
+    let sends = &e.sends;
+    let frames = match e.frames {
+        Frames::Json => quote!(#krate::spec::Frames::Json),
+        Frames::Raw => quote!(#krate::spec::Frames::Raw),
+    };
+    let heartbeat = match &e.heartbeat {
+        Some(h) => {
+            let (ping, pong) = (&h.ping, &h.pong);
+            quote!(::core::option::Option::Some((#ping, #pong)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let l = e.limits;
+    let (conns, bytes, rate, burst, ping, idle, queue) = (
+        l.max_connections_per_user,
+        l.max_message_bytes,
+        l.messages_per_second,
+        l.burst,
+        l.ping_interval_s,
+        l.idle_timeout_s,
+        l.send_queue,
+    );
+    quote!(#d::EndpointDescriptor {
+        name: #name,
+        path: #path,
+        params: &[#(#params),*],
+        access: #access,
+        sources: #sources,
+        perm: #perm,
+        checks: &[#(#checks),*],
+        welcome: #welcome,
+        receives: &[#(#receives),*],
+        sends: &[#(#sends),*],
+        frames: #frames,
+        heartbeat: #heartbeat,
+        limits: #d::Limits {
+            max_connections_per_user: #conns,
+            max_message_bytes: #bytes,
+            messages_per_second: #rate,
+            burst: #burst,
+            ping_interval_s: #ping,
+            idle_timeout_s: #idle,
+            send_queue: #queue,
+        },
+    })
+}
+
+fn algorithm(alg: Algorithm, krate: &TokenStream) -> TokenStream {
+    let word = syn::Ident::new(
+        wsauth_spec::Keyword::word(alg),
+        proc_macro2::Span::call_site(),
+    );
+    quote!(#krate::spec::Algorithm::#word)
+}
+
+fn failure_kind(kind: FailureKind, krate: &TokenStream) -> TokenStream {
+    let variant = syn::Ident::new(
+        &camel(wsauth_spec::Keyword::word(kind)),
+        proc_macro2::Span::call_site(),
+    );
+    quote!(#krate::spec::FailureKind::#variant)
+}
+
+fn client_action(action: ClientAction, krate: &TokenStream) -> TokenStream {
+    let variant = syn::Ident::new(
+        &camel(wsauth_spec::Keyword::word(action)),
+        proc_macro2::Span::call_site(),
+    );
+    quote!(#krate::spec::ClientAction::#variant)
+}
+
+/// `too_many_connections` → `TooManyConnections`.
+pub(crate) fn camel(snake: &str) -> String {
+    snake
+        .split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}

@@ -1,0 +1,10 @@
+//! Rust output: the runtime descriptor of a spec, as tokens.
+//!
+//! The proc-macro (and, later, the generated Rust client) emit Rust from the
+//! IR with `quote!`. Paths are absolute and rooted at a crate path the caller
+//! chooses (`::wsauth_core` by default; a `crate = "..."` override for
+//! re-exports), so generated code never depends on what the user imported.
+
+mod descriptor;
+
+pub use descriptor::descriptor_tokens;
