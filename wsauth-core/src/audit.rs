@@ -116,3 +116,15 @@ pub fn closed(cx: &AuditContext, kind: FailureKind) {
         subject = cx.subject.as_deref().unwrap_or(""),
     );
 }
+
+/// The client closed the connection (or it dropped).
+pub fn client_closed(cx: &AuditContext) {
+    tracing::info!(
+        target: "wsauth::audit",
+        event = "closed",
+        kind = "client",
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}

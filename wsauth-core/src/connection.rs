@@ -29,8 +29,8 @@ use crate::limits::{RateLimiter, WRITE_TIMEOUT};
 use crate::principal::Principal;
 use crate::reject::close_message;
 use crate::server::Authenticator;
-use crate::session::{Incoming, Signals, encode};
-use crate::store::BoxFuture;
+use crate::session::{Incoming, Signals, encode, error_reply};
+use crate::store::{BoxFuture, UserStatus, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// `Err` with the server-error code. The error is logged, never sent.
@@ -68,6 +68,7 @@ pub(crate) struct ConnectionContext {
     pub(crate) principal: Principal,
     pub(crate) audit: AuditContext,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
+    pub(crate) users: Option<Arc<dyn UserStore>>,
 }
 
 fn unix_now() -> u64 {
@@ -139,6 +140,7 @@ impl Connection {
                 close(&mut ws, cx.api, kind).await;
             }
             End::Gone => {
+                audit::client_closed(&cx.audit);
                 // The client closed first; finish reading so its close
                 // handshake completes.
                 let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
@@ -167,6 +169,11 @@ async fn run_loop(
     let mut last_seen = Instant::now();
     let mut expiry = expires_at.map(deadline);
     let mut pending: Option<Incoming> = None;
+    // A shutdown that began before this connection subscribed is not a
+    // change the receiver will see; it is checked here instead.
+    if *shutdown.borrow_and_update() {
+        return End::Close(FailureKind::GoingAway);
+    }
     loop {
         tokio::select! {
             biased;
@@ -175,6 +182,9 @@ async fn run_loop(
                 if signals.slow.load(Ordering::Acquire) {
                     audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
                     return End::Close(FailureKind::SlowConsumer);
+                }
+                if signals.invalid.load(Ordering::Acquire) {
+                    return End::Close(FailureKind::InvalidMessage);
                 }
             }
             result = &mut handler => {
@@ -312,13 +322,9 @@ impl ConnectionContext {
     /// Refuses one message: with a typed `error` reply when the endpoint may
     /// send one (the connection stays open), else by closing with the code.
     async fn refuse(&mut self, ws: &mut WebSocket, kind: FailureKind) -> Result<(), End> {
-        if !self.endpoint.sends.contains(&"error") {
+        let Some(text) = error_reply(self.api, self.endpoint, kind) else {
             return Err(End::Close(kind));
-        }
-        let reason = self.api.close(kind).reason;
-        let payload =
-            serde_json::json!({ "code": wsauth_spec::Keyword::word(kind), "message": reason });
-        let text = encode("error", &payload).map_err(|_| End::Close(kind))?;
+        };
         send(ws, Message::Text(text.into()))
             .await
             .map_err(|()| End::Gone)
@@ -351,6 +357,42 @@ impl ConnectionContext {
         }
         match authenticator.authenticate(token).await {
             Ok(claims) if Some(claims.subject.as_str()) == self.principal.subject() => {
+                // The new token is checked like the first one: the user must
+                // still be active and still hold the endpoint's permission,
+                // and its roles replace the old ones for every later message.
+                if let Some(users) = &self.users {
+                    match users.status(&claims.subject).await {
+                        Ok(UserStatus::Active) => {}
+                        Ok(_) => {
+                            audit::rejected(
+                                &self.audit,
+                                FailureKind::UserInactive,
+                                "user inactive at refresh",
+                            );
+                            return Err(End::Close(FailureKind::UserInactive));
+                        }
+                        Err(e) => {
+                            audit::rejected(
+                                &self.audit,
+                                FailureKind::ServerError,
+                                &format!("user store: {e}"),
+                            );
+                            return Err(End::Close(FailureKind::ServerError));
+                        }
+                    }
+                }
+                let principal = Principal::new(Some(&claims.subject), claims.roles, self.api.roles);
+                if let Some(perm) = self.endpoint.perm {
+                    if !principal.has(perm) {
+                        audit::rejected(
+                            &self.audit,
+                            FailureKind::Forbidden,
+                            &format!("refreshed token lacks `{perm}`"),
+                        );
+                        return Err(End::Close(FailureKind::Forbidden));
+                    }
+                }
+                self.principal = principal;
                 *expiry = Some(deadline(claims.exp));
                 audit::refreshed(&self.audit, claims.exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": claims.exp }))

@@ -36,10 +36,21 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod typed;
 
 pub use connection::HandlerResult;
 pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
+pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};
+
+/// What generated code uses; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::store::BoxFuture;
+    pub use crate::typed::{__str_eq, SessionOf};
+    pub use serde;
+    pub use serde_json;
+}
 pub use wsauth_spec as spec;
 
 /// Reads a spec at compile time and defines its runtime descriptor.
@@ -57,3 +68,39 @@ pub use wsauth_spec as spec;
 /// rebuilds the crate. The result is a `static` [`descriptor::ApiDescriptor`]
 /// built from plain Rust values: nothing is parsed at run time.
 pub use wsauth_macros::include_spec;
+
+/// Binds a handler to an endpoint of a spec, checked at compile time.
+///
+/// ```ignore
+/// mod prsm { wsauth_core::include_spec!("specs/prsm.yaml"); }
+///
+/// #[wsauth_core::ws_endpoint(spec = "specs/prsm.yaml", endpoint = "conversation", perm = "conversation.read")]
+/// async fn conversation(mut session: prsm::endpoints::conversation::Session) -> wsauth_core::HandlerResult {
+///     session.send(prsm::messages::Connected { /* ... */ })?;          // the welcome comes first
+///     while let Some(message) = session.recv().await {
+///         match message {
+///             prsm::endpoints::conversation::Incoming::SendMessage(m) => { /* ... */ }
+///             _ => {}
+///         }
+///     }
+///     Ok(())
+/// }
+///
+/// let server = prsm::Handlers { conversation, notifications, web3 }
+///     .into_builder()
+///     .authenticator(verifier).users(users).checks(checks).allow_origins([...])
+///     .build()?;
+/// ```
+///
+/// At compile time: the spec is loaded and validated (its problems are
+/// errors on `spec`); an unknown `endpoint` is an error on its literal with
+/// a "did you mean"; `perm` must be stated and must equal the permission the
+/// spec requires, or it is an error on its literal; the handler must be an
+/// `async fn` taking exactly that endpoint's `Session`, so it can only
+/// receive the endpoint's `Incoming` messages and only send what converts
+/// into its `Outgoing`. The function becomes a value implementing
+/// [`EndpointHandler`], which is what the spec's `Handlers` accepts; a
+/// `Handlers` missing an endpoint does not compile. A handler only ever
+/// receives a session the pipeline admitted: there is no other way to make
+/// one.
+pub use wsauth_macros::ws_endpoint;

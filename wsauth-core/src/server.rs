@@ -498,7 +498,14 @@ async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
             .map(|s| s.chars().take(200).collect()),
         subject: None,
     };
-    let admitted = admit(&state, &parts, &mut audit).await;
+    let admitted = if *state.shared.shutdown.borrow() {
+        Err(Rejection::new(
+            FailureKind::GoingAway,
+            "server shutting down",
+        ))
+    } else {
+        admit(&state, &parts, &mut audit).await
+    };
     let api = state.shared.api;
     match admitted {
         Err(rejection) => {
@@ -524,6 +531,7 @@ async fn serve(state: Arc<EndpointState>, ws: WebSocket, admitted: Admitted, aud
         mpsc::channel(state.descriptor.limits.send_queue.max(1) as usize);
     let signals = Arc::new(Signals::default());
     let session = Session::new(
+        shared.api,
         admitted.principal.clone(),
         admitted.params,
         state.descriptor,
@@ -538,6 +546,7 @@ async fn serve(state: Arc<EndpointState>, ws: WebSocket, admitted: Admitted, aud
             principal: admitted.principal,
             audit,
             authenticator: shared.authenticator.clone(),
+            users: shared.users.clone(),
         },
         expires_at: admitted.expires_at,
         shutdown: shared.shutdown.subscribe(),

@@ -17,7 +17,9 @@ use bytes::Bytes;
 use serde::Serialize;
 use tokio::sync::{Notify, mpsc};
 
-use crate::descriptor::EndpointDescriptor;
+use wsauth_spec::{FailureKind, Keyword};
+
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::principal::Principal;
 
 /// A message from the client, checked against the spec.
@@ -64,13 +66,18 @@ pub enum SendError {
 /// Signals from the session to its connection loop.
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
+    /// The send queue overflowed: close as a slow consumer.
     pub(crate) slow: AtomicBool,
+    /// A message failed typed decoding and the endpoint has no `error`
+    /// message to report it with: close as an invalid message.
+    pub(crate) invalid: AtomicBool,
     pub(crate) wake: Notify,
 }
 
 /// An admitted connection, as its handler sees it.
 #[derive(Debug)]
 pub struct Session {
+    api: &'static ApiDescriptor,
     principal: Principal,
     params: Vec<(&'static str, String)>,
     endpoint: &'static EndpointDescriptor,
@@ -82,6 +89,7 @@ pub struct Session {
 
 impl Session {
     pub(crate) fn new(
+        api: &'static ApiDescriptor,
         principal: Principal,
         params: Vec<(&'static str, String)>,
         endpoint: &'static EndpointDescriptor,
@@ -90,6 +98,7 @@ impl Session {
         signals: Arc<Signals>,
     ) -> Self {
         Session {
+            api,
             principal,
             params,
             endpoint,
@@ -126,6 +135,39 @@ impl Session {
 
     /// Queues message `kind` with `payload`'s fields beside `"type": kind`.
     pub fn send(&mut self, kind: &str, payload: &impl Serialize) -> Result<(), SendError> {
+        let text = self.prepare(kind, payload)?;
+        self.queue(Message::Text(text.into()))
+    }
+
+    /// Refuses a message the handler could not use, as the loop refuses
+    /// one that fails its own checks: a typed `error` reply when the
+    /// endpoint may send one, else closing with the `invalid_message` code.
+    pub fn refuse_invalid(&mut self) {
+        match error_reply(self.api, self.endpoint, FailureKind::InvalidMessage) {
+            Some(text) => {
+                let _ = self.queue(Message::Text(text.into()));
+            }
+            None => {
+                self.signals.invalid.store(true, Ordering::Release);
+                self.signals.wake.notify_one();
+            }
+        }
+    }
+
+    /// Like [`Session::send`], but waits for room in the send queue instead
+    /// of failing when it is full: for handlers that stream many messages
+    /// at once. A client that stops reading still ends the connection (its
+    /// writes time out), so the wait is bounded.
+    pub async fn deliver(&mut self, kind: &str, payload: &impl Serialize) -> Result<(), SendError> {
+        let text = self.prepare(kind, payload)?;
+        self.outgoing
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|_| SendError::Closed)
+    }
+
+    /// Checks `kind` against the endpoint and the welcome rule; encodes.
+    fn prepare(&mut self, kind: &str, payload: &impl Serialize) -> Result<String, SendError> {
         let Some(&name) = self.endpoint.sends.iter().find(|s| **s == kind) else {
             return Err(SendError::NotAllowed {
                 endpoint: self.endpoint.name,
@@ -138,8 +180,7 @@ impl Session {
                 _ => self.welcomed = true,
             }
         }
-        let text = encode(name, payload)?;
-        self.queue(Message::Text(text.into()))
+        encode(name, payload)
     }
 
     /// Queues a raw frame (for `frames: raw` endpoints).
@@ -158,6 +199,20 @@ impl Session {
             Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
         }
     }
+}
+
+/// The typed `error` message refusing one message for `kind`, when the
+/// endpoint may send `error`: `{"type":"error","code":<kind>,"message":<reason>}`.
+pub(crate) fn error_reply(
+    api: &ApiDescriptor,
+    endpoint: &EndpointDescriptor,
+    kind: FailureKind,
+) -> Option<String> {
+    if !endpoint.sends.contains(&"error") {
+        return None;
+    }
+    let payload = serde_json::json!({ "code": kind.word(), "message": api.close(kind).reason });
+    encode("error", &payload).ok()
 }
 
 /// `{"type": kind, ...payload}` as JSON text.

@@ -1,13 +1,30 @@
 //! Every example spec compiles into a runtime descriptor through the macro,
-//! and the descriptor says what the spec says.
+//! and the descriptor says what the spec says. Each spec gets a module of
+//! its own, as the generated items (`messages`, `endpoints`, ...) would
+//! otherwise collide.
 
 use wsauth_core::spec::{Access, ExpiryPolicy, FailureKind, TokenSource};
 
-wsauth_core::include_spec!("../specs/prsm.yaml" as PRSM);
-wsauth_core::include_spec!("../specs/songnodes.yaml" as SONGNODES);
-wsauth_core::include_spec!("../specs/shipvox.yaml" as SHIPVOX);
-wsauth_core::include_spec!("../specs/reflections.yaml" as REFLECTIONS);
-wsauth_core::include_spec!("../specs/mcp-status.yaml" as MCP_STATUS);
+mod prsm {
+    wsauth_core::include_spec!("../specs/prsm.yaml");
+}
+use prsm::API as PRSM;
+mod songnodes {
+    wsauth_core::include_spec!("../specs/songnodes.yaml");
+}
+use songnodes::API as SONGNODES;
+mod shipvox {
+    wsauth_core::include_spec!("../specs/shipvox.yaml");
+}
+use shipvox::API as SHIPVOX;
+mod reflections {
+    wsauth_core::include_spec!("../specs/reflections.yaml");
+}
+use reflections::API as REFLECTIONS;
+mod mcp_status {
+    wsauth_core::include_spec!("../specs/mcp-status.yaml");
+}
+use mcp_status::API as MCP_STATUS;
 
 #[test]
 fn prsm_descriptor_carries_the_spec() {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned as _;
 use syn::{Ident, LitStr, Token};
 
 use crate::{Api, LoadError};
@@ -115,10 +116,212 @@ pub fn include_spec(input: TokenStream) -> TokenStream {
     };
     let full = full.display().to_string();
     let descriptor = crate::rust::descriptor_tokens(&api, &args.krate, &args.name);
+    let server = crate::rust::server_tokens(&api, &args.krate, &args.name);
     quote! {
         const _: &str = ::core::include_str!(#full);
         #descriptor
+        #server
     }
+}
+
+/// The arguments of `#[ws_endpoint(...)]`.
+struct EndpointArgs {
+    spec: LitStr,
+    endpoint: LitStr,
+    perm: Option<LitStr>,
+    krate: TokenStream,
+}
+
+impl Parse for EndpointArgs {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let (mut spec, mut endpoint, mut perm) = (None, None, None);
+        let mut krate = quote!(::wsauth_core);
+        let all = input.span();
+        while !input.is_empty() {
+            let key: Ident = if input.peek(Token![crate]) {
+                let k: Token![crate] = input.parse()?;
+                Ident::new("crate", k.span)
+            } else {
+                input.parse()?
+            };
+            input.parse::<Token![=]>()?;
+            let value: LitStr = input.parse()?;
+            match key.to_string().as_str() {
+                "spec" => spec = Some(value),
+                "endpoint" => endpoint = Some(value),
+                "perm" => perm = Some(value),
+                "crate" => {
+                    let path: syn::Path = value.parse()?;
+                    krate = quote!(#path);
+                }
+                other => {
+                    let known = ["spec", "endpoint", "perm", "crate"];
+                    let help = crate::suggest::closest(other, known)
+                        .map(|k| format!("; did you mean `{k}`?"))
+                        .unwrap_or_default();
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown argument `{other}`{help} (expected `spec`, `endpoint`, `perm`, `crate`)"
+                        ),
+                    ));
+                }
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+        let spec =
+            spec.ok_or_else(|| syn::Error::new(all, "missing `spec = \"path/to/spec.yaml\"`"))?;
+        let endpoint =
+            endpoint.ok_or_else(|| syn::Error::new(all, "missing `endpoint = \"name\"`"))?;
+        Ok(EndpointArgs {
+            spec,
+            endpoint,
+            perm,
+            krate,
+        })
+    }
+}
+
+/// Expands `#[ws_endpoint(spec = ..., endpoint = ..., perm = ...)]`.
+///
+/// The handler is checked against the spec here (the endpoint exists, the
+/// permission is the one the spec requires), and bound to its endpoint's
+/// types by the compiler (its parameter must be that endpoint's `Session`).
+/// The function becomes a unit value implementing `EndpointHandler`, to be
+/// given to the spec's `Handlers`. On an error the function is re-emitted
+/// unchanged, so one mistake does not cascade into others.
+pub fn ws_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => return with_item(e, item),
+    };
+    match endpoint_checked(attr, &function) {
+        Ok(tokens) => tokens,
+        Err(e) => with_item(e, quote!(#function)),
+    }
+}
+
+fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
+    let error = error.to_compile_error();
+    quote!(#error #item)
+}
+
+fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<TokenStream> {
+    let args: EndpointArgs = syn::parse2(attr)?;
+    let (api, _) = load_for_macro(&args.spec)?;
+    let name = args.endpoint.value();
+    let Some(endpoint) = api.endpoint(&name) else {
+        let known = api.endpoints.iter().map(|e| e.name.as_str());
+        let help = match crate::suggest::closest(&name, known.clone()) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None => format!(
+                "the spec's endpoints are {}",
+                known
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        return Err(syn::Error::new(
+            args.endpoint.span(),
+            format!(
+                "unknown endpoint `{name}` in {}\n  help: {help}",
+                args.spec.value()
+            ),
+        ));
+    };
+    let at = format!("{}:{}", args.spec.value(), endpoint.loc.line);
+    match (&args.perm, &endpoint.perm) {
+        (Some(given), Some(required)) if given.value() != *required => {
+            let declared = api.permissions.iter().map(|p| p.name.as_str());
+            let hint = match crate::suggest::closest(&given.value(), declared) {
+                Some(best) if best == required => format!("did you mean `{best}`?"),
+                _ => format!("write `perm = \"{required}\"`"),
+            };
+            return Err(syn::Error::new(
+                given.span(),
+                format!(
+                    "endpoint `{name}` requires `{required}`, not `{}`\n  help: {hint} ({at})",
+                    given.value()
+                ),
+            ));
+        }
+        (None, Some(required)) => {
+            return Err(syn::Error::new(
+                args.endpoint.span(),
+                format!(
+                    "endpoint `{name}` requires permission `{required}`; state it so the handler shows what guards it\n  help: add `perm = \"{required}\"` ({at})"
+                ),
+            ));
+        }
+        (Some(given), None) => {
+            return Err(syn::Error::new(
+                given.span(),
+                format!(
+                    "endpoint `{name}` requires no permission in the spec\n  help: remove `perm`, or add it to the endpoint ({at})"
+                ),
+            ));
+        }
+        _ => {}
+    }
+    let sig = &function.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            sig.fn_token,
+            "a `#[ws_endpoint]` handler must be an `async fn`",
+        ));
+    }
+    let inputs: Vec<&syn::FnArg> = sig.inputs.iter().collect();
+    let session_ty = match inputs.as_slice() {
+        [syn::FnArg::Typed(arg)] => &arg.ty,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &sig.inputs,
+                format!(
+                    "a `#[ws_endpoint]` handler takes exactly one argument, the endpoint's session (`endpoints::{name}::Session`)"
+                ),
+            ));
+        }
+    };
+    let krate = &args.krate;
+    let vis = &function.vis;
+    let ident = &sig.ident;
+    let attrs = &function.attrs;
+    let mut inner = function.clone();
+    inner.sig.ident = Ident::new("__wsauth_handler", ident.span());
+    inner.vis = syn::Visibility::Inherited;
+    inner.attrs.clear();
+    let assert_ty = quote::quote_spanned! {session_ty.span()=>
+        <#session_ty as #krate::__private::SessionOf>::Endpoint
+    };
+    let message = format!(
+        "the handler's session is not the session of endpoint `{name}`: use `endpoints::{name}::Session`"
+    );
+    Ok(quote! {
+        #(#attrs)*
+        #[allow(non_camel_case_types)]
+        #[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+        #vis struct #ident;
+
+        const _: () = {
+            impl #krate::EndpointHandler for #ident {
+                type Endpoint = #assert_ty;
+                fn call(
+                    &self,
+                    session: #krate::TypedSession<Self::Endpoint>,
+                ) -> #krate::__private::BoxFuture<'static, #krate::HandlerResult> {
+                    #inner
+                    ::std::boxed::Box::pin(__wsauth_handler(session))
+                }
+            }
+            const _: () = ::core::assert!(
+                #krate::__private::__str_eq(<#assert_ty as #krate::Endpoint>::NAME, #name),
+                #message
+            );
+        };
+    })
 }
 
 #[cfg(test)]

@@ -12,3 +12,9 @@ use proc_macro::TokenStream;
 pub fn include_spec(input: TokenStream) -> TokenStream {
     wsauth_gen::expand::include_spec(input.into()).into()
 }
+
+/// See `wsauth_core::ws_endpoint`.
+#[proc_macro_attribute]
+pub fn ws_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
+    wsauth_gen::expand::ws_endpoint(attr.into(), item.into()).into()
+}

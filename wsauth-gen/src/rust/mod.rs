@@ -6,5 +6,7 @@
 //! re-exports), so generated code never depends on what the user imported.
 
 mod descriptor;
+mod server;
 
 pub use descriptor::descriptor_tokens;
+pub use server::server_tokens;

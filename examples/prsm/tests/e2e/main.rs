@@ -1,0 +1,20 @@
+//! The prsm app end to end: the real app on 127.0.0.1, real HS256 JWTs,
+//! real WebSocket and HTTP clients.
+//!
+//! One test binary, one module per concern:
+//! - `handshake`: admission and every close code a refusal can get;
+//! - `sources`: header, query and cookie tokens, origins, conflicts;
+//! - `messages`: welcomes, streams, relays, per-message permission, limits;
+//! - `refresh`: expiry on live connections and in-band refresh;
+//! - `stats`: `/ws/stats`;
+//! - `lifecycle`: shutdown, and the binary itself.
+//!
+//! The audit log test is `tests/audit.rs`, alone in its process.
+
+mod common;
+mod handshake;
+mod lifecycle;
+mod messages;
+mod refresh;
+mod sources;
+mod stats;

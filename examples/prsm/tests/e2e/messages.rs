@@ -1,0 +1,337 @@
+//! What admitted connections say and hear.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[tokio::test]
+async fn welcome_message_has_exactly_the_spec_fields() {
+    let app = start().await;
+    for (path, endpoint) in [
+        ("/ws/alice", "notifications"),
+        ("/ws/conversation/alice/1", "conversation"),
+        ("/api/v1/web3/ws/alice", "web3"),
+    ] {
+        let before = prsm::time::rfc3339(SystemTime::now());
+        let mut client = connect_as(app.addr, path, &token("alice", &["user"])).await;
+        let welcome = next_json(&mut client).await;
+        let after = prsm::time::rfc3339(SystemTime::now());
+        let keys: Vec<&str> = welcome
+            .as_object()
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            keys,
+            ["type", "user_id", "endpoint", "server_time"],
+            "{welcome}"
+        );
+        assert_eq!(welcome["type"], "connected");
+        assert_eq!(welcome["user_id"], "alice");
+        assert_eq!(welcome["endpoint"], endpoint);
+        let time = welcome["server_time"].as_str().unwrap_or_default();
+        let shape = time.len() == 20
+            && time.bytes().enumerate().all(|(i, b)| match i {
+                4 | 7 => b == b'-',
+                10 => b == b'T',
+                13 | 16 => b == b':',
+                19 => b == b'Z',
+                _ => b.is_ascii_digit(),
+            });
+        assert!(shape, "RFC 3339 UTC: {time}");
+        assert!(
+            before.as_str() <= time && time <= after.as_str(),
+            "{before} <= {time} <= {after}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn notifications_follow_the_welcome_and_the_stream_stays_open() {
+    let app = start().await;
+    let mut client = connect_as(app.addr, "/ws/bob", &token("bob", &["user"])).await;
+    expect_welcome(&mut client, "bob", "notifications").await;
+    let first = next_json(&mut client).await;
+    assert_eq!(first["type"], "notification", "{first}");
+    assert_eq!(first["id"], 1);
+    assert!(
+        first["title"].is_string() && first["body"].is_string(),
+        "{first}"
+    );
+    let second = next_json(&mut client).await;
+    assert_eq!(
+        (second["type"].as_str(), second["id"].as_i64()),
+        (Some("notification"), Some(2))
+    );
+    assert!(
+        quiet_for(&mut client, Duration::from_millis(300)).await,
+        "open and quiet"
+    );
+    assert_eq!(app.server.stats().active_connections, 1);
+    // The endpoint receives nothing: a client message is refused by closing
+    // (there is no `error` message to send on it).
+    send_json(
+        &mut client,
+        json!({"type": "typing", "user_id": "bob", "active": true}),
+    )
+    .await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(close, Some((1007, "invalid message".to_owned())));
+}
+
+/// Reads an answer stream: the tokens in order, then `ai_done`.
+async fn read_answer(client: &mut Client) -> (i64, Vec<String>) {
+    let mut tokens = Vec::new();
+    let mut id = None;
+    loop {
+        let message = next_json(client).await;
+        let message_id = message["message_id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{message}"));
+        assert_eq!(
+            *id.get_or_insert(message_id),
+            message_id,
+            "one message id per answer"
+        );
+        match message["type"].as_str() {
+            Some("ai_token") => {
+                assert_eq!(
+                    message["index"],
+                    tokens.len(),
+                    "tokens arrive in order: {message}"
+                );
+                tokens.push(message["token"].as_str().unwrap_or_default().to_owned());
+            }
+            Some("ai_done") => {
+                assert_eq!(message["tokens"], tokens.len(), "{message}");
+                return (message_id, tokens);
+            }
+            _ => panic!("unexpected {message}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn send_message_streams_tokens_in_order_then_done() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "conversation").await;
+    send_json(
+        &mut client,
+        json!({"type": "subscribe_conversation", "since": 0}),
+    )
+    .await;
+    send_json(
+        &mut client,
+        json!({"type": "send_message", "text": "Summarise the last block."}),
+    )
+    .await;
+    let (first_id, tokens) = read_answer(&mut client).await;
+    assert_eq!(
+        tokens,
+        ["You", " said:", " Summarise", " the", " last", " block."]
+    );
+    // A long answer (more tokens than the send queue holds) arrives whole.
+    let long: Vec<String> = (0..300).map(|i| format!("w{i}")).collect();
+    send_json(
+        &mut client,
+        json!({"type": "send_message", "text": long.join(" ")}),
+    )
+    .await;
+    let (second_id, tokens) = read_answer(&mut client).await;
+    assert_ne!(first_id, second_id, "every answer has its own id");
+    assert_eq!(tokens.len(), 302);
+    assert_eq!(tokens.concat(), format!("You said: {}", long.join(" ")));
+}
+
+#[tokio::test]
+async fn typing_is_relayed_stamped_with_the_sender() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "conversation").await;
+    send_json(&mut client, json!({"type": "subscribe_conversation"})).await;
+    send_json(
+        &mut client,
+        json!({"type": "typing", "user_id": "alice", "active": true}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({"type": "typing", "user_id": "alice", "active": true})
+    );
+    // The relayed user is the authenticated one, not what the client claims.
+    send_json(
+        &mut client,
+        json!({"type": "typing", "user_id": "bob", "active": false}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({"type": "typing", "user_id": "alice", "active": false})
+    );
+}
+
+#[tokio::test]
+async fn moderator_cannot_post_but_stays_connected() {
+    // Participation is checked for moderators too: make `mod` take part.
+    let app = start_with(|mut c| {
+        c.store = prsm::Store::seeded().conversation(1, ["alice", "mod"]);
+        c
+    })
+    .await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/mod/1",
+        &token("mod", &["moderator"]),
+    )
+    .await;
+    expect_welcome(&mut client, "mod", "conversation").await;
+    send_json(
+        &mut client,
+        json!({"type": "send_message", "text": "hello"}),
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({"type": "error", "code": "forbidden", "message": "forbidden"})
+    );
+    // Still connected, and still allowed what conversation.read allows.
+    send_json(
+        &mut client,
+        json!({"type": "typing", "user_id": "mod", "active": true}),
+    )
+    .await;
+    assert_eq!(next_json(&mut client).await["type"], "typing");
+    assert_eq!(app.server.stats().active_connections, 1);
+    // The same message from a user is answered.
+    let mut alice = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut alice, "alice", "conversation").await;
+    send_json(&mut alice, json!({"type": "send_message", "text": "hello"})).await;
+    assert_eq!(next_json(&mut alice).await["type"], "ai_token");
+}
+
+#[tokio::test]
+async fn bad_messages_get_typed_errors_and_the_connection_stays_open() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "conversation").await;
+    let bad: [Value; 7] = [
+        json!("not json {"),
+        json!({"no": "type"}),
+        json!({"type": "unknown"}),
+        json!({"type": "subscribe_wallet", "address": "0x"}),
+        json!({"type": "send_message"}),
+        json!({"type": "send_message", "text": ""}),
+        json!({"type": "typing", "user_id": "alice"}),
+    ];
+    for message in bad {
+        let text = match &message {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        send_text(&mut client, text.clone()).await;
+        let reply = next_json(&mut client).await;
+        assert_eq!(reply["type"], "error", "{text}: {reply}");
+        assert_eq!(reply["code"], "invalid_message", "{text}: {reply}");
+        assert!(reply["message"].is_string(), "{reply}");
+    }
+    send_json(
+        &mut client,
+        json!({"type": "typing", "user_id": "alice", "active": true}),
+    )
+    .await;
+    assert_eq!(next_json(&mut client).await["type"], "typing", "still open");
+}
+
+#[tokio::test]
+async fn subscribe_wallet_sends_balance_then_transaction() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/api/v1/web3/ws/alice",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "web3").await;
+    let address = "0x52908400098527886E0F7030069857D2E4169EE7";
+    send_json(
+        &mut client,
+        json!({"type": "subscribe_wallet", "address": address}),
+    )
+    .await;
+    let balance = next_json(&mut client).await;
+    assert_eq!(balance["type"], "balance_update", "{balance}");
+    assert_eq!(balance["address"], address);
+    assert!(
+        balance["balance"]
+            .as_str()
+            .is_some_and(|b| b.parse::<f64>().is_ok()),
+        "{balance}"
+    );
+    assert!(["ETH", "USDC", "FTNS"].contains(&balance["token"].as_str().unwrap_or_default()));
+    let transaction = next_json(&mut client).await;
+    assert_eq!(transaction["type"], "transaction", "{transaction}");
+    for field in ["hash", "from", "to", "amount", "status"] {
+        assert!(transaction[field].is_string(), "{field}: {transaction}");
+    }
+    assert_eq!(transaction["to"], address);
+    assert!(
+        ["pending", "confirmed", "failed"]
+            .contains(&transaction["status"].as_str().unwrap_or_default())
+    );
+    send_json(
+        &mut client,
+        json!({"type": "subscribe_wallet", "address": "0x1234"}),
+    )
+    .await;
+    assert_eq!(next_json(&mut client).await["code"], "invalid_message");
+}
+
+#[tokio::test]
+async fn messages_over_64_kib_close_with_1009() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "conversation").await;
+    // Exactly max_message_bytes passes...
+    let frame = |size: usize| {
+        let empty =
+            json!({"type": "typing", "user_id": "alice", "active": true, "pad": ""}).to_string();
+        json!({"type": "typing", "user_id": "alice", "active": true, "pad": "x".repeat(size - empty.len())}).to_string()
+    };
+    let exact = frame(65_536);
+    assert_eq!(exact.len(), 65_536);
+    send_text(&mut client, exact).await;
+    assert_eq!(next_json(&mut client).await["type"], "typing");
+    // ...one byte more closes.
+    send_text(&mut client, frame(65_537)).await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(close, Some((1009, "message too big".to_owned())));
+}

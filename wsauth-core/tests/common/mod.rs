@@ -1,0 +1,303 @@
+//! The server and client fixtures the socket tests share.
+#![allow(dead_code, unreachable_pub, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wsauth_core::descriptor::*;
+use wsauth_core::jwt::Claims;
+use wsauth_core::spec::{
+    Access, ClientAction, ExpiryPolicy, FailureKind, Frames, ParamType, TokenSource,
+};
+use wsauth_core::store::{
+    BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
+};
+use wsauth_core::{AuthError, Authenticator, Incoming, Session, WsAuth};
+
+pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+pub const LIMITS: Limits = Limits {
+    max_connections_per_user: 3,
+    max_message_bytes: 1024,
+    messages_per_second: 50,
+    burst: 50,
+    ping_interval_s: 25,
+    idle_timeout_s: 60,
+    send_queue: 4,
+};
+
+pub const SOURCES: &[TokenSource<&str>] = &[TokenSource::Header, TokenSource::Query("token")];
+
+pub const ROOM: EndpointDescriptor = EndpointDescriptor {
+    name: "room",
+    path: "/ws/{user_id}/{room_id}",
+    params: &[
+        ParamDescriptor {
+            name: "user_id",
+            ty: ParamType::String,
+            equals_subject: true,
+        },
+        ParamDescriptor {
+            name: "room_id",
+            ty: ParamType::Integer,
+            equals_subject: false,
+        },
+    ],
+    access: Access::Required,
+    sources: SOURCES,
+    perm: Some("room.read"),
+    checks: &["room_member"],
+    welcome: Some("hello"),
+    receives: &[
+        ReceiveDescriptor {
+            name: "say",
+            perm: Some("room.write"),
+        },
+        ReceiveDescriptor {
+            name: "flood",
+            perm: None,
+        },
+    ],
+    sends: &["hello", "said", "error"],
+    frames: Frames::Json,
+    heartbeat: Some(("ping", "pong")),
+    limits: LIMITS,
+};
+
+pub const API: ApiDescriptor = ApiDescriptor {
+    name: "test",
+    auth: Some(AuthDescriptor {
+        sources: SOURCES,
+        jwt: None,
+        introspection: None,
+        on_expiry: ExpiryPolicy::Refresh,
+        anonymous_role: None,
+    }),
+    roles: &[
+        RoleDescriptor {
+            name: "user",
+            all: false,
+            permissions: &["room.read", "room.write"],
+        },
+        RoleDescriptor {
+            name: "reader",
+            all: false,
+            permissions: &["room.read"],
+        },
+    ],
+    close_codes: &[
+        CloseDescriptor {
+            kind: FailureKind::SubjectMismatch,
+            code: 4013,
+            reason: "user mismatch",
+            client: ClientAction::Stop,
+        },
+        CloseDescriptor {
+            kind: FailureKind::NotFound,
+            code: 4004,
+            reason: "no such room",
+            client: ClientAction::Stop,
+        },
+    ],
+    stats: None,
+    endpoints: &[ROOM],
+};
+
+pub static STATIC_API: ApiDescriptor = API;
+
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// `subject:role,role:exp` tokens, so tests can mint any claim set.
+pub struct TestTokens;
+
+impl Authenticator for TestTokens {
+    fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>> {
+        Box::pin(async move {
+            let mut parts = token.split(':');
+            let (Some(sub), Some(roles), Some(exp)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(AuthError::invalid("malformed test token"));
+            };
+            let exp: u64 = exp.parse().map_err(|_| AuthError::invalid("bad exp"))?;
+            if exp <= now() {
+                return Err(AuthError::invalid("expired"));
+            }
+            Ok(Claims {
+                subject: sub.to_owned(),
+                roles: roles
+                    .split(',')
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+                exp,
+                iat: None,
+                claims: serde_json::Map::new(),
+            })
+        })
+    }
+}
+
+pub struct Users;
+
+impl UserStore for Users {
+    fn status<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<UserStatus, StoreError>> {
+        Box::pin(async move {
+            match subject {
+                "alice" | "bob" => Ok(UserStatus::Active),
+                "mallory" => Ok(UserStatus::Inactive),
+                "broken" => Err(StoreError::new("database down")),
+                _ => Ok(UserStatus::Unknown),
+            }
+        })
+    }
+}
+
+pub struct Rooms;
+
+impl Checks for Rooms {
+    fn check<'a>(
+        &'a self,
+        _name: &'static str,
+        cx: &'a CheckContext<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+        Box::pin(async move {
+            match (cx.param("room_id"), cx.principal.subject()) {
+                (Some("1"), Some("alice" | "bob")) => Ok(CheckOutcome::Allow),
+                (Some("2"), Some("bob")) => Ok(CheckOutcome::Allow),
+                (Some("2"), _) => Ok(CheckOutcome::Forbidden),
+                _ => Ok(CheckOutcome::NotFound),
+            }
+        })
+    }
+}
+
+/// The handler: welcome, then echo `say` as `said`; `flood` makes it queue
+/// more than the send queue holds.
+pub async fn room(mut session: Session) -> wsauth_core::HandlerResult {
+    let user = session.principal().subject().unwrap_or_default().to_owned();
+    session.send("hello", &serde_json::json!({ "user": user }))?;
+    while let Some(message) = session.recv().await {
+        if let Incoming::Message { kind, value } = message {
+            match kind {
+                "say" => session.send("said", &serde_json::json!({ "text": value["text"] }))?,
+                "flood" => {
+                    for i in 0..1000 {
+                        if session
+                            .send("said", &serde_json::json!({ "text": i }))
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn start(
+    configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
+) -> (SocketAddr, WsAuth) {
+    let builder = WsAuth::builder(&STATIC_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .handler("room", room);
+    let server = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
+    let app = server.router::<()>();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (addr, server)
+}
+
+pub async fn default_server() -> (SocketAddr, WsAuth) {
+    start(|b| b.allow_origins(["https://app.example"])).await
+}
+
+pub fn token(sub: &str, roles: &str, ttl: u64) -> String {
+    format!("{sub}:{roles}:{}", now() + ttl)
+}
+
+pub async fn connect(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Client {
+    let mut request = format!("ws://{addr}{path}")
+        .into_client_request()
+        .unwrap_or_else(|e| panic!("{e}"));
+    if let Some(t) = bearer {
+        let value = format!("Bearer {t}")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        request.headers_mut().insert("authorization", value);
+    }
+    let (client, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+}
+
+/// Reads until the close frame; returns the data messages seen before it and
+/// the close code and reason.
+pub async fn until_close(client: &mut Client) -> (Vec<serde_json::Value>, Option<(u16, String)>) {
+    let mut seen = Vec::new();
+    let read = async {
+        while let Some(frame) = client.next().await {
+            match frame {
+                Ok(Message::Text(t)) => {
+                    seen.push(serde_json::from_str(t.as_str()).unwrap_or_default())
+                }
+                Ok(Message::Close(frame)) => {
+                    return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
+                }
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    };
+    let close = tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .unwrap_or(None);
+    (seen, close)
+}
+
+pub async fn next_json(client: &mut Client) -> serde_json::Value {
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+        match frame {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                return serde_json::from_str(t.as_str()).unwrap_or_default();
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+}
+
+pub async fn rejected_with(addr: SocketAddr, path: &str, bearer: Option<&str>) -> (u16, String) {
+    let mut client = connect(addr, path, bearer).await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(
+        seen.is_empty(),
+        "a rejected client receives nothing: {seen:?}"
+    );
+    close.unwrap_or_else(|| panic!("no close frame for {path}"))
+}

@@ -1,0 +1,345 @@
+//! The typed server side of a spec: message types, endpoint types and the
+//! `Handlers` struct that `include_spec!` emits beside the descriptor.
+//!
+//! Layout of the generated items (relative to where the macro is invoked):
+//!
+//! - `messages::SendMessage`, one type per message (its payload fields);
+//! - `schemas::Problem`, one type per named schema;
+//! - `endpoints::conversation::{Endpoint, Session, Incoming, Outgoing}`;
+//! - `Handlers { conversation, ... }`, one field per endpoint, so that a
+//!   server cannot be assembled while an endpoint lacks a handler.
+//!
+//! Inline objects and string enums get types named after where they appear
+//! (`GraphUpdateNodesItem`). Generated code names nothing from the user's
+//! scope: serde is reached through `wsauth_core::__private`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote};
+use syn::Ident;
+
+use super::descriptor::camel;
+use crate::ir::{self, Api, SchemaKind};
+
+/// Items generated for one spec.
+pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
+    let serde = quote!(#krate::__private::serde);
+    let mut messages = Types::new(krate);
+    for m in &api.messages {
+        let name = type_ident(&m.name);
+        messages.top_level(
+            &name,
+            &m.payload,
+            m.description.as_deref(),
+            "super::schemas",
+        );
+    }
+    let mut schemas = Types::new(krate);
+    for s in &api.schemas {
+        let name = type_ident(&s.name);
+        schemas.top_level(&name, &s.schema, s.schema.description.as_deref(), "self");
+    }
+    let message_items = messages.items;
+    let schema_items = schemas.items;
+    let endpoints = api
+        .endpoints
+        .iter()
+        .map(|e| endpoint_module(e, krate, &serde));
+    let handlers = handlers(api, krate, descriptor);
+    quote! {
+        /// The messages of the spec, one type per message (its fields beside `type`).
+        #[allow(dead_code, missing_docs, clippy::all)]
+        pub mod messages {
+            #(#message_items)*
+        }
+        /// The named schemas of the spec.
+        #[allow(dead_code, missing_docs, clippy::all)]
+        pub mod schemas {
+            #(#schema_items)*
+        }
+        /// One module per endpoint: its marker type, session and message enums.
+        #[allow(dead_code, missing_docs, clippy::all)]
+        pub mod endpoints {
+            #(#endpoints)*
+        }
+        #handlers
+    }
+}
+
+/// `send_message` → `SendMessage`.
+fn type_ident(name: &str) -> Ident {
+    let mut camel = String::new();
+    for part in name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+    {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            camel.push(first.to_ascii_uppercase());
+            camel.push_str(chars.as_str());
+        }
+    }
+    if camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit()) {
+        camel.insert(0, 'V');
+    }
+    Ident::new(&camel, Span::call_site())
+}
+
+/// A field name as a Rust identifier (raw when it is a keyword) and, when
+/// the JSON name is not already snake case, the name to rename it from.
+fn field_ident(name: &str) -> (Ident, Option<String>) {
+    let mut snake = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                snake.push('_');
+            }
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    let rename = (snake != name).then(|| name.to_owned());
+    let ident = syn::parse_str::<Ident>(&snake)
+        .unwrap_or_else(|_| Ident::new_raw(&snake, Span::call_site()));
+    (ident, rename)
+}
+
+fn doc(text: Option<&str>) -> TokenStream {
+    match text {
+        Some(t) => {
+            let t = format!(" {}", t.trim());
+            quote!(#[doc = #t])
+        }
+        None => TokenStream::new(),
+    }
+}
+
+/// Types being generated into one module.
+struct Types {
+    krate: TokenStream,
+    items: Vec<TokenStream>,
+}
+
+impl Types {
+    fn new(krate: &TokenStream) -> Self {
+        Types {
+            krate: krate.clone(),
+            items: Vec::new(),
+        }
+    }
+
+    /// A named top-level type for `schema`: a struct for an object, else an
+    /// alias to the type the schema maps to.
+    fn top_level(
+        &mut self,
+        name: &Ident,
+        schema: &ir::Schema,
+        description: Option<&str>,
+        schemas: &str,
+    ) {
+        let schemas: TokenStream = schemas.parse().unwrap_or_default();
+        match &schema.kind {
+            SchemaKind::Object { fields } => self.object(name, fields, description, &schemas),
+            SchemaKind::String { values, .. } if !values.is_empty() => {
+                self.string_enum(name, values, description);
+            }
+            _ => {
+                let ty = self.rust_type(schema, &name.to_string(), &schemas);
+                let doc = doc(description);
+                self.items.push(quote!(#doc pub type #name = #ty;));
+            }
+        }
+    }
+
+    fn object(
+        &mut self,
+        name: &Ident,
+        fields: &[ir::Field],
+        description: Option<&str>,
+        schemas: &TokenStream,
+    ) {
+        let serde = {
+            let krate = &self.krate;
+            quote!(#krate::__private::serde)
+        };
+        let serde_path = serde.to_string().replace(' ', "");
+        let mut members = Vec::new();
+        for f in fields {
+            let (ident, rename) = field_ident(&f.name);
+            let hint = format!("{name}{}", type_ident(&f.name));
+            let ty = self.rust_type(&f.schema, &hint, schemas);
+            let doc = doc(f.schema.description.as_deref());
+            let rename = rename.map(|r| quote!(#[serde(rename = #r)]));
+            if f.required {
+                members.push(quote!(#doc #rename pub #ident: #ty,));
+            } else {
+                members.push(quote! {
+                    #doc #rename
+                    #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+                    pub #ident: ::core::option::Option<#ty>,
+                });
+            }
+        }
+        let doc = doc(description);
+        self.items.push(quote! {
+            #doc
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize, #serde::Deserialize)]
+            #[serde(crate = #serde_path, deny_unknown_fields)]
+            pub struct #name { #(#members)* }
+        });
+    }
+
+    fn string_enum(&mut self, name: &Ident, values: &[String], description: Option<&str>) {
+        let krate = &self.krate;
+        let serde = quote!(#krate::__private::serde);
+        let serde_path = serde.to_string().replace(' ', "");
+        let variants = values.iter().map(|v| {
+            let variant = type_ident(v);
+            quote!(#[serde(rename = #v)] #variant,)
+        });
+        let doc = doc(description);
+        self.items.push(quote! {
+            #doc
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash, #serde::Serialize, #serde::Deserialize)]
+            #[serde(crate = #serde_path)]
+            pub enum #name { #(#variants)* }
+        });
+    }
+
+    /// The Rust type for `schema`, generating named types for inline
+    /// objects and enums (named by `hint`).
+    fn rust_type(&mut self, schema: &ir::Schema, hint: &str, schemas: &TokenStream) -> TokenStream {
+        let krate = self.krate.clone();
+        match &schema.kind {
+            SchemaKind::Object { fields } => {
+                let name = Ident::new(hint, Span::call_site());
+                self.object(&name, fields, schema.description.as_deref(), schemas);
+                quote!(#name)
+            }
+            SchemaKind::String { values, .. } if !values.is_empty() => {
+                let name = Ident::new(hint, Span::call_site());
+                self.string_enum(&name, values, schema.description.as_deref());
+                quote!(#name)
+            }
+            SchemaKind::String { .. } => quote!(::std::string::String),
+            SchemaKind::Integer { .. } => quote!(i64),
+            SchemaKind::Number { .. } => quote!(f64),
+            SchemaKind::Boolean => quote!(bool),
+            SchemaKind::Any => quote!(#krate::__private::serde_json::Value),
+            SchemaKind::Array { items, .. } => {
+                let inner = self.rust_type(items, &format!("{hint}Item"), schemas);
+                quote!(::std::vec::Vec<#inner>)
+            }
+            SchemaKind::Ref { name } => {
+                let ident = type_ident(name);
+                quote!(#schemas::#ident)
+            }
+        }
+    }
+}
+
+fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -> TokenStream {
+    let module = format_ident!("{}", e.name);
+    let name = &e.name;
+    let serde_path = serde.to_string().replace(' ', "");
+    let variant = |m: &String| {
+        let v = type_ident(m);
+        quote!(#[serde(rename = #m)] #v(super::super::messages::#v),)
+    };
+    let incoming = e.receives.iter().map(variant);
+    let outgoing = e.sends.iter().map(variant);
+    let kinds = e.sends.iter().map(|m| {
+        let v = type_ident(m);
+        quote!(Outgoing::#v(_) => #m,)
+    });
+    let froms = e.sends.iter().map(|m| {
+        let v = type_ident(m);
+        quote! {
+            impl ::core::convert::From<super::super::messages::#v> for Outgoing {
+                fn from(message: super::super::messages::#v) -> Self { Outgoing::#v(message) }
+            }
+        }
+    });
+    let doc = format!(" The `{name}` endpoint (`{}`).", e.path);
+    quote! {
+        #[doc = #doc]
+        pub mod #module {
+            /// The endpoint, as a type.
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
+            pub struct Endpoint;
+
+            impl #krate::Endpoint for Endpoint {
+                const NAME: &'static str = #name;
+                type Incoming = Incoming;
+                type Outgoing = Outgoing;
+            }
+
+            /// What a handler of this endpoint receives.
+            pub type Session = #krate::TypedSession<Endpoint>;
+
+            /// Messages the client may send.
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Deserialize)]
+            #[serde(crate = #serde_path, tag = "type")]
+            pub enum Incoming { #(#incoming)* }
+
+            /// Messages the server may send.
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize)]
+            #[serde(crate = #serde_path, tag = "type")]
+            pub enum Outgoing { #(#outgoing)* }
+
+            impl #krate::MessageKind for Outgoing {
+                fn kind(&self) -> &'static str {
+                    match *self { #(#kinds)* }
+                }
+            }
+
+            #(#froms)*
+        }
+    }
+}
+
+fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
+    let params: Vec<Ident> = api
+        .endpoints
+        .iter()
+        .map(|e| Ident::new(&camel(&e.name), Span::call_site()))
+        .collect();
+    let fields: Vec<Ident> = api
+        .endpoints
+        .iter()
+        .map(|e| format_ident!("{}", e.name))
+        .collect();
+    let names: Vec<&String> = api.endpoints.iter().map(|e| &e.name).collect();
+    let docs = api
+        .endpoints
+        .iter()
+        .map(|e| format!(" Handler of `{}` (`{}`).", e.name, e.path));
+    let bounds = params
+        .iter()
+        .zip(&fields)
+        .map(|(p, f)| quote!(#p: #krate::EndpointHandler<Endpoint = endpoints::#f::Endpoint>));
+    let bounds: Vec<TokenStream> = bounds.collect();
+    quote! {
+        /// One handler per endpoint of the spec. Every field must be given,
+        /// so a server cannot be built while an endpoint has no handler, and
+        /// each must be a `#[ws_endpoint]` function of that endpoint.
+        pub struct Handlers<#(#params),*> {
+            #(#[doc = #docs] pub #fields: #params,)*
+        }
+
+        impl<#(#params),*> Handlers<#(#params),*> where #(#bounds),* {
+            /// A server builder with every handler registered; configure
+            /// authentication, stores and origins on it, then `build()`.
+            pub fn into_builder(self) -> #krate::Builder {
+                let builder = #krate::Builder::new(&#descriptor);
+                #(
+                    let handler = ::std::sync::Arc::new(self.#fields);
+                    let builder = builder.handler(#names, move |session| {
+                        #krate::EndpointHandler::call(&*handler, #krate::TypedSession::__new(session))
+                    });
+                )*
+                builder
+            }
+        }
+    }
+}
