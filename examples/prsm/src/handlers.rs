@@ -1,80 +1,111 @@
-//! The endpoints' handlers, over the untyped [`Session`] API.
+//! The endpoints' handlers, over the typed layer `include_spec!` generates.
 //!
 //! Every handler runs after the pipeline admitted the connection, so the
 //! subject, the endpoint permission and (for `conversation`) participation
 //! are already checked, and every incoming message already passed its
 //! per-message permission. What is left here is the application: the
-//! welcome, the canned AI answer, the wallet events. Message bodies are built
-//! by small pure functions so they can move to a typed layer unchanged.
+//! welcome, the canned AI answer, the wallet events.
 //!
-//! Payload fields are checked here: the pipeline checks a message's `type`
-//! and permission, not its fields. A bad payload gets an `error` reply with
-//! code `invalid_message` where the endpoint may send `error`.
+//! Each handler is bound to its endpoint with `#[ws_endpoint]`, which checks
+//! the endpoint name and its permission against the spec at compile time and
+//! turns the function into a value for [`crate::Handlers`]. A handler only
+//! receives its endpoint's [`Incoming`](ep::conversation::Incoming) messages
+//! and can only send what converts into its
+//! [`Outgoing`](ep::conversation::Outgoing).
+//!
+//! Message shapes are the generated types' job: a message whose fields are
+//! missing, of the wrong type or unknown is refused with the spec's
+//! `invalid_message` handling before the handler sees it. What the types
+//! cannot say is checked here: string lengths and the wallet address format.
+//! Such a message gets an `error` reply with code `invalid_message` (both
+//! endpoints that receive messages may send `error`), and the connection
+//! stays open.
 
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use serde_json::{Value, json};
-use wsauth_core::{HandlerResult, Incoming, SendError, Session};
+use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
 
+use crate::endpoints as ep;
+use crate::messages;
+use crate::schemas::{Problem, ProblemCode};
 use crate::time::now_rfc3339;
 
 /// Longest `send_message` text, in characters (the spec's `maxLength`).
 pub const MAX_TEXT_CHARS: usize = 4000;
 
+/// The next `message_id` of an answer. A `#[ws_endpoint]` handler takes
+/// nothing but its session, so the counter is process-wide: ids are unique
+/// across every server in the process.
+static NEXT_MESSAGE_ID: AtomicI64 = AtomicI64::new(1);
+
 /// The `connected` welcome: who, where, and the server's clock.
-pub fn welcome_payload(user_id: &str, endpoint: &str, server_time: &str) -> Value {
-    json!({ "user_id": user_id, "endpoint": endpoint, "server_time": server_time })
+pub fn welcome_payload(user_id: &str, endpoint: &str, server_time: &str) -> messages::Connected {
+    messages::Connected {
+        user_id: user_id.to_owned(),
+        endpoint: endpoint.to_owned(),
+        server_time: server_time.to_owned(),
+    }
+}
+
+/// The authenticated subject (every prsm endpoint requires one).
+fn subject<E: Endpoint>(session: &TypedSession<E>) -> String {
+    session.principal().subject().unwrap_or_default().to_owned()
 }
 
 /// Sends the `connected` welcome, which must come first on every endpoint.
-fn welcome(session: &mut Session) -> Result<(), SendError> {
-    let user = session.principal().subject().unwrap_or_default().to_owned();
-    let endpoint = session.endpoint().name;
-    session.send(
-        "connected",
-        &welcome_payload(&user, endpoint, &now_rfc3339()),
-    )
+fn welcome<E: Endpoint>(session: &mut TypedSession<E>) -> Result<(), SendError>
+where
+    messages::Connected: Into<E::Outgoing>,
+{
+    let user = subject(session);
+    session.send(welcome_payload(&user, E::NAME, &now_rfc3339()))
 }
 
-/// Replies `error {code: invalid_message}` to a message whose fields are
-/// wrong; the connection stays open.
-fn invalid(session: &mut Session, message: &str) -> Result<(), SendError> {
-    session.send(
-        "error",
-        &json!({ "code": "invalid_message", "message": message }),
-    )
+/// The `error {code: invalid_message}` reply to a message whose fields have
+/// the right types but values the spec does not allow.
+fn invalid(message: &str) -> messages::Error {
+    Problem {
+        code: ProblemCode::InvalidMessage,
+        message: message.to_owned(),
+    }
 }
 
 /// The notifications a user finds on connecting.
-pub fn initial_notifications(user_id: &str) -> Vec<Value> {
+pub fn initial_notifications(user_id: &str) -> Vec<messages::Notification> {
     vec![
-        json!({
-            "id": 1,
-            "title": "Welcome to PRSM",
-            "body": format!("Signed in as {user_id}."),
-        }),
-        json!({
-            "id": 2,
-            "title": "New answer in conversation 1",
-            "body": "The assistant has replied.",
-        }),
+        messages::Notification {
+            id: 1,
+            title: "Welcome to PRSM".to_owned(),
+            body: Some(format!("Signed in as {user_id}.")),
+        },
+        messages::Notification {
+            id: 2,
+            title: "New answer in conversation 1".to_owned(),
+            body: Some("The assistant has replied.".to_owned()),
+        },
     ]
 }
 
 /// `notifications` (`/ws/{user_id}`): the welcome, the pending
 /// notifications, then the connection stays open until the client leaves.
-pub async fn notifications(mut session: Session) -> HandlerResult {
+#[ws_endpoint(
+    spec = "../../specs/prsm.yaml",
+    endpoint = "notifications",
+    perm = "notifications.read"
+)]
+pub async fn notifications(mut session: ep::notifications::Session) -> HandlerResult {
     welcome(&mut session)?;
-    let user = session.principal().subject().unwrap_or_default().to_owned();
+    let user = subject(&session);
     for notification in initial_notifications(&user) {
-        session.send("notification", &notification)?;
+        session.send(notification)?;
     }
-    // The endpoint receives nothing: the pipeline refuses any message, so
-    // this only waits for the end.
-    while session.recv().await.is_some() {}
+    // The endpoint receives nothing: its `Incoming` has no variant (the
+    // pipeline closes on any client message), so `recv` can only return
+    // `None`, once the connection ends.
+    if let Some(message) = session.recv().await {
+        match message {}
+    }
     Ok(())
 }
 
@@ -95,75 +126,69 @@ pub fn answer_tokens(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `text` of a `send_message`, if it is a string of 1 to
-/// [`MAX_TEXT_CHARS`] characters.
-fn message_text(value: &Value) -> Option<&str> {
-    let text = value.get("text")?.as_str()?;
-    let chars = text.chars().count();
-    (1..=MAX_TEXT_CHARS).contains(&chars).then_some(text)
+/// Whether `text` has 1 to [`MAX_TEXT_CHARS`] characters (the spec's
+/// `minLength` and `maxLength` of `send_message.text`).
+fn is_message_text(text: &str) -> bool {
+    (1..=MAX_TEXT_CHARS).contains(&text.chars().count())
 }
 
-/// Streams the answer to `text` as `ai_token`s, then `ai_done`.
+/// Streams the answer to `text` as `ai_token`s, then `ai_done`. Each token
+/// waits for room in the send queue, so a long answer never overflows it.
 async fn stream_answer(
-    session: &mut Session,
-    message_id: u64,
+    session: &mut ep::conversation::Session,
+    message_id: i64,
     text: &str,
-    pace: Duration,
 ) -> Result<(), SendError> {
     let tokens = answer_tokens(text);
-    for (index, token) in tokens.iter().enumerate() {
-        session.send(
-            "ai_token",
-            &json!({ "message_id": message_id, "index": index, "token": token }),
-        )?;
-        // `Session::send` only queues; pausing lets the connection write the
-        // token out, so a long answer never outgrows the send queue.
-        if pace.is_zero() {
-            tokio::task::yield_now().await;
-        } else {
-            tokio::time::sleep(pace).await;
-        }
+    let count = tokens.len();
+    for (index, token) in (0..).zip(tokens) {
+        session
+            .deliver(messages::AiToken {
+                message_id,
+                index,
+                token,
+            })
+            .await?;
     }
-    session.send(
-        "ai_done",
-        &json!({ "message_id": message_id, "tokens": tokens.len() }),
-    )
+    session
+        .deliver(messages::AiDone {
+            message_id,
+            tokens: i64::try_from(count).unwrap_or(i64::MAX),
+        })
+        .await
 }
 
 /// `conversation`: the welcome, then `send_message` streams an answer,
 /// `typing` is relayed back stamped with the sender's subject, and
-/// `subscribe_conversation` is accepted without a reply. Message ids come
-/// from `message_ids`, shared by the whole server.
-pub async fn conversation(
-    mut session: Session,
-    message_ids: Arc<AtomicU64>,
-    pace: Duration,
-) -> HandlerResult {
+/// `subscribe_conversation` is accepted without a reply. Message ids are
+/// unique in the process.
+#[ws_endpoint(
+    spec = "../../specs/prsm.yaml",
+    endpoint = "conversation",
+    perm = "conversation.read"
+)]
+pub async fn conversation(mut session: ep::conversation::Session) -> HandlerResult {
     welcome(&mut session)?;
-    let user = session.principal().subject().unwrap_or_default().to_owned();
-    while let Some(incoming) = session.recv().await {
-        let Incoming::Message { kind, value } = incoming else {
-            continue;
-        };
-        match kind {
-            "subscribe_conversation" => {}
-            "send_message" => match message_text(&value) {
-                Some(text) => {
-                    let id = message_ids.fetch_add(1, Ordering::Relaxed);
-                    stream_answer(&mut session, id, text, pace).await?;
-                }
-                None => invalid(
-                    &mut session,
+    let user = subject(&session);
+    while let Some(message) = session.recv().await {
+        match message {
+            ep::conversation::Incoming::SubscribeConversation(_) => {}
+            ep::conversation::Incoming::SendMessage(m) if is_message_text(&m.text) => {
+                let id = NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed);
+                stream_answer(&mut session, id, &m.text).await?;
+            }
+            ep::conversation::Incoming::SendMessage(_) => {
+                session.send(invalid(
                     "send_message needs a `text` of 1 to 4000 characters",
-                )?,
-            },
-            "typing" => match value.get("active").and_then(Value::as_bool) {
-                Some(active) => {
-                    session.send("typing", &json!({ "user_id": user, "active": active }))?;
-                }
-                None => invalid(&mut session, "typing needs a boolean `active`")?,
-            },
-            _ => {}
+                ))?;
+            }
+            ep::conversation::Incoming::Typing(t) => {
+                // The relayed user is the authenticated one, not the claimed one.
+                session.send(messages::Typing {
+                    user_id: user.clone(),
+                    active: t.active,
+                })?;
+            }
         }
     }
     Ok(())
@@ -178,50 +203,45 @@ pub fn is_wallet_address(address: &str) -> bool {
 
 /// The events a new wallet subscription receives: its balance and its
 /// latest transaction (deterministic, derived from the address).
-pub fn wallet_events(address: &str) -> (Value, Value) {
+pub fn wallet_events(address: &str) -> (messages::BalanceUpdate, messages::Transaction) {
     let mut hasher = DefaultHasher::new();
     address.to_ascii_lowercase().hash(&mut hasher);
     let seed = hasher.finish();
-    let balance = json!({
-        "address": address,
-        "balance": format!("{}.{:04}", seed % 100, seed / 100 % 10_000),
-        "token": "ETH",
-    });
-    let hash: String = (0..4u64)
-        .map(|i| format!("{:016x}", seed.rotate_left(16 * i as u32) ^ i))
+    let balance = messages::BalanceUpdate {
+        address: address.to_owned(),
+        balance: format!("{}.{:04}", seed % 100, seed / 100 % 10_000),
+        token: messages::BalanceUpdateToken::ETH,
+    };
+    let hash: String = (0..4u32)
+        .map(|i| format!("{:016x}", seed.rotate_left(16 * i) ^ u64::from(i)))
         .collect();
-    let transaction = json!({
-        "hash": format!("0x{hash}"),
-        "from": "0x000000000000000000000000000000000000dead",
-        "to": address,
-        "amount": "0.5000",
-        "status": "confirmed",
-    });
+    let transaction = messages::Transaction {
+        hash: format!("0x{hash}"),
+        from: "0x000000000000000000000000000000000000dead".to_owned(),
+        to: address.to_owned(),
+        amount: "0.5000".to_owned(),
+        status: messages::TransactionStatus::Confirmed,
+    };
     (balance, transaction)
 }
 
 /// `web3`: the welcome, then each `subscribe_wallet` gets a
 /// `balance_update` and a `transaction`.
-pub async fn web3(mut session: Session) -> HandlerResult {
+#[ws_endpoint(spec = "../../specs/prsm.yaml", endpoint = "web3", perm = "web3.read")]
+pub async fn web3(mut session: ep::web3::Session) -> HandlerResult {
     welcome(&mut session)?;
-    while let Some(incoming) = session.recv().await {
-        let Incoming::Message {
-            kind: "subscribe_wallet",
-            value,
-        } = incoming
-        else {
-            continue;
-        };
-        match value.get("address").and_then(Value::as_str) {
-            Some(address) if is_wallet_address(address) => {
-                let (balance, transaction) = wallet_events(address);
-                session.send("balance_update", &balance)?;
-                session.send("transaction", &transaction)?;
+    while let Some(message) = session.recv().await {
+        match message {
+            ep::web3::Incoming::SubscribeWallet(m) if is_wallet_address(&m.address) => {
+                let (balance, transaction) = wallet_events(&m.address);
+                session.send(balance)?;
+                session.send(transaction)?;
             }
-            _ => invalid(
-                &mut session,
-                "subscribe_wallet needs an `address`: 0x and 40 hex digits",
-            )?,
+            ep::web3::Incoming::SubscribeWallet(_) => {
+                session.send(invalid(
+                    "subscribe_wallet needs an `address`: 0x and 40 hex digits",
+                ))?;
+            }
         }
     }
     Ok(())
@@ -229,6 +249,8 @@ pub async fn web3(mut session: Session) -> HandlerResult {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::{Value, json};
+
     use super::*;
 
     #[test]
@@ -238,9 +260,16 @@ mod tests {
         assert_eq!(tokens.concat(), "You said: hello there world");
     }
 
+    /// The text of a `send_message` as the handler takes it: decoded into
+    /// the generated type, then checked for its length.
+    fn message_text(value: &Value) -> Option<String> {
+        let message: messages::SendMessage = serde_json::from_value(value.clone()).ok()?;
+        is_message_text(&message.text).then_some(message.text)
+    }
+
     #[test]
     fn message_text_bounds() {
-        assert_eq!(message_text(&json!({"text": "hi"})), Some("hi"));
+        assert_eq!(message_text(&json!({"text": "hi"})).as_deref(), Some("hi"));
         assert_eq!(message_text(&json!({"text": ""})), None);
         assert_eq!(message_text(&json!({"text": 5})), None);
         assert_eq!(message_text(&json!({})), None);
@@ -260,9 +289,9 @@ mod tests {
             "0xZZ908400098527886E0F7030069857D2E4169EE7"
         ));
         let (balance, transaction) = wallet_events(address);
-        assert_eq!(balance["address"], address);
-        assert_eq!(transaction["to"], address);
-        assert_eq!(transaction["hash"].as_str().map(str::len), Some(66));
+        assert_eq!(balance.address, address);
+        assert_eq!(transaction.to, address);
+        assert_eq!(transaction.hash.len(), 66);
         assert_eq!(
             wallet_events(address),
             (balance, transaction),

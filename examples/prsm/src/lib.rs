@@ -5,6 +5,13 @@
 //! spec's `/ws/stats` endpoint, authenticated with HS256 JWTs and authorized
 //! by roles, a user store and the `conversation_access` check.
 //!
+//! The spec is compiled in: `include_spec!` generates the descriptor
+//! [`API`], one type per message ([`messages`]) and named schema
+//! ([`schemas`]), one module per endpoint ([`endpoints`]) with its typed
+//! session, and [`Handlers`], which takes one `#[ws_endpoint]` handler per
+//! endpoint (see [`handlers`]). A handler that sends a message its endpoint
+//! may not send, or that names the wrong permission, does not compile.
+//!
 //! [`app`] builds the router and the [`WsAuth`] server from a [`Config`];
 //! [`serve`] runs them until a shutdown signal, then closes every open socket
 //! with 1001. The binary (`src/main.rs`) only reads its arguments and the
@@ -20,8 +27,6 @@
 //! ```
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
@@ -55,19 +60,16 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Users and conversations.
     pub store: Store,
-    /// Pause between two streamed `ai_token`s.
-    pub token_pace: Duration,
 }
 
 impl Config {
-    /// The defaults for `secret`: [`DEFAULT_ORIGINS`], the seeded
-    /// [`Store`], 15 ms between streamed tokens.
+    /// The defaults for `secret`: [`DEFAULT_ORIGINS`] and the seeded
+    /// [`Store`].
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Config {
             secret: secret.into(),
             allowed_origins: DEFAULT_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
             store: Store::seeded(),
-            token_pace: Duration::from_millis(15),
         }
     }
 }
@@ -119,19 +121,17 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
     let verifier = Verifier::new(jwt, keys)?;
     let store = store::Shared::new(config.store);
-    let message_ids = Arc::new(AtomicU64::new(1));
-    let pace = config.token_pace;
-    let server = WsAuth::builder(&API)
-        .authenticator(verifier)
-        .users(store.clone())
-        .checks(store)
-        .allow_origins(&config.allowed_origins)
-        .handler("notifications", handlers::notifications)
-        .handler("conversation", move |session| {
-            handlers::conversation(session, Arc::clone(&message_ids), pace)
-        })
-        .handler("web3", handlers::web3)
-        .build()?;
+    let server = Handlers {
+        notifications: handlers::notifications,
+        conversation: handlers::conversation,
+        web3: handlers::web3,
+    }
+    .into_builder()
+    .authenticator(verifier)
+    .users(store.clone())
+    .checks(store)
+    .allow_origins(&config.allowed_origins)
+    .build()?;
     Ok((server.router(), server))
 }
 
@@ -160,8 +160,8 @@ pub async fn serve(
     tracing::info!("shutting down");
     // Stop accepting first, so no handshake starts after the sockets are told
     // to go; HTTP connections finish, upgraded ones are not waited for. (An
-    // upgrade still in flight can miss the signal: a framework limitation,
-    // see the ignored test `connections_admitted_after_shutdown_began_...`.)
+    // upgrade still in flight when the signal comes is closed with 1001 as
+    // soon as it starts: see `connections_admitted_after_shutdown_began_...`.)
     let _ = stop.send(());
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await;
     server.shutdown(SHUTDOWN_GRACE).await;

@@ -323,7 +323,7 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
         /// One handler per endpoint of the spec. Every field must be given,
         /// so a server cannot be built while an endpoint has no handler, and
         /// each must be a `#[ws_endpoint]` function of that endpoint.
-        pub struct Handlers<#(#params),*> {
+        pub struct Handlers<#(#params),*> where #(#bounds),* {
             #(#[doc = #docs] pub #fields: #params,)*
         }
 

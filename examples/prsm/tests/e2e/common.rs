@@ -50,7 +50,6 @@ impl App {
 fn test_config() -> prsm::Config {
     let mut config = prsm::Config::new(SECRET);
     config.store = prsm::Store::seeded().unavailable_conversation(FAULTY_CONVERSATION);
-    config.token_pace = Duration::from_millis(1);
     config
 }
 

@@ -35,10 +35,10 @@ async fn shutdown_closes_open_sockets_with_1001_and_stops_serving() {
     );
 }
 
-/// `WsAuth::shutdown` subscribes each connection to the shutdown signal when
-/// it starts, and a `watch` receiver created after the signal does not see
-/// it: a connection admitted once shutdown has begun is never closed, and
-/// `shutdown` waits its whole grace for it.
+/// Each connection subscribes to the shutdown signal when it starts, and a
+/// `watch` receiver created after the signal does not see it as a change: a
+/// connection admitted once shutdown has begun must still be closed (not
+/// left open while `shutdown` waits its whole grace for it).
 #[tokio::test]
 async fn connections_admitted_after_shutdown_began_are_closed_too() {
     let app = start().await;

@@ -1,0 +1,12 @@
+mod prsm {
+    wsauth_core::include_spec!("../../../../specs/prsm.yaml");
+}
+use prsm::endpoints as ep;
+
+#[wsauth_core::ws_endpoint(spec = "../../../../specs/prsm.yaml", endpoint = "conversation", perm = "conversation.read")]
+async fn conversation(mut session: ep::conversation::Session) -> wsauth_core::HandlerResult {
+    if let Some(ep::conversation::Incoming::SubscribeWallet(_)) = session.recv().await {}
+    Ok(())
+}
+
+fn main() {}

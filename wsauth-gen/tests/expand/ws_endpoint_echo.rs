@@ -1,0 +1,29 @@
+#[allow(non_camel_case_types)]
+#[derive(::core::clone::Clone, ::core::marker::Copy, ::core::fmt::Debug)]
+pub struct echo;
+const _: () = {
+    impl ::wsauth_core::EndpointHandler for echo {
+        type Endpoint = <echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf>::Endpoint;
+        fn call(
+            &self,
+            session: ::wsauth_core::TypedSession<Self::Endpoint>,
+        ) -> ::wsauth_core::__private::BoxFuture<'static, ::wsauth_core::HandlerResult> {
+            async fn __wsauth_handler(
+                mut session: echo::endpoints::echo::Session,
+            ) -> wsauth_core::HandlerResult {
+                while let Some(message) = session.recv().await {
+                    let echo::endpoints::echo::Incoming::Echo(m) = message;
+                    session.send(m)?;
+                }
+                Ok(())
+            }
+            ::std::boxed::Box::pin(__wsauth_handler(session))
+        }
+    }
+    const _: () = ::core::assert!(
+        ::wsauth_core::__private::__str_eq(< < echo::endpoints::echo::Session as
+        ::wsauth_core::__private::SessionOf > ::Endpoint as ::wsauth_core::Endpoint >
+        ::NAME, "echo"),
+        "the handler's session is not the session of endpoint `echo`: use `endpoints::echo::Session`"
+    );
+};

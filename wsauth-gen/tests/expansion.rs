@@ -1,0 +1,61 @@
+//! Expansion snapshots: what `include_spec!` and `#[ws_endpoint]` generate
+//! for the echo spec, pretty-printed and compared with the files in
+//! `tests/expand/`. Regenerate with `WSAUTH_BLESS=1` after an intended
+//! change and review the diff: these files are the generated code users get.
+
+use std::path::Path;
+
+use quote::quote;
+
+fn pretty(tokens: proc_macro2::TokenStream) -> String {
+    let file: syn::File =
+        syn::parse2(tokens).unwrap_or_else(|e| panic!("expansion does not parse: {e}"));
+    let text = prettyplease::unparse(&file);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).display().to_string();
+    text.replace(&root, "$CARGO_MANIFEST_DIR")
+}
+
+fn check(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/expand")
+        .join(name);
+    if std::env::var_os("WSAUTH_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        expected == actual,
+        "{} changed (WSAUTH_BLESS=1 to accept):\n{}",
+        path.display(),
+        similar::TextDiff::from_lines(expected.as_str(), actual).unified_diff()
+    );
+}
+
+#[test]
+fn include_spec_of_the_echo_spec() {
+    let out = wsauth_gen::expand::include_spec(quote!("../specs/echo.yaml"));
+    check("include_spec_echo.rs", &pretty(out));
+}
+
+#[test]
+fn ws_endpoint_on_an_echo_handler() {
+    let attr = quote!(
+        spec = "../specs/echo.yaml",
+        endpoint = "echo",
+        perm = "echo.use"
+    );
+    let item = quote! {
+        pub async fn echo(mut session: echo::endpoints::echo::Session) -> wsauth_core::HandlerResult {
+            while let Some(message) = session.recv().await {
+                let echo::endpoints::echo::Incoming::Echo(m) = message;
+                session.send(m)?;
+            }
+            Ok(())
+        }
+    };
+    check(
+        "ws_endpoint_echo.rs",
+        &pretty(wsauth_gen::expand::ws_endpoint(attr, item)),
+    );
+}
