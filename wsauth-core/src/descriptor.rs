@@ -13,6 +13,7 @@
 //! (message permissions by type) are compiled into maps once, when the router
 //! is built, not here.
 
+pub use wsauth_spec::Limits;
 use wsauth_spec::{
     Access, Algorithm, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames,
     ParamType, TokenSource,
@@ -162,25 +163,6 @@ pub struct ReceiveDescriptor {
     pub name: &'static str,
     /// Permission needed to send it.
     pub perm: Option<&'static str>,
-}
-
-/// Resource limits, all in force.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Open connections per user.
-    pub max_connections_per_user: u32,
-    /// Largest accepted message, bytes.
-    pub max_message_bytes: u32,
-    /// Sustained client messages per second.
-    pub messages_per_second: u32,
-    /// Burst above the sustained rate.
-    pub burst: u32,
-    /// Seconds between server pings.
-    pub ping_interval_s: u32,
-    /// Seconds of silence before closing.
-    pub idle_timeout_s: u32,
-    /// Outgoing messages queued before the client counts as a slow reader.
-    pub send_queue: u32,
 }
 
 impl ApiDescriptor {

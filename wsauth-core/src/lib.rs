@@ -30,6 +30,7 @@ mod connection;
 pub mod descriptor;
 pub mod jwt;
 pub mod limits;
+pub mod openapi;
 pub mod principal;
 pub mod reject;
 pub mod server;

@@ -301,7 +301,7 @@ pub struct WsAuth {
 }
 
 /// Connection counts.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Stats {
     /// Open connections.
     pub active_connections: usize,
@@ -312,7 +312,7 @@ pub struct Stats {
 }
 
 /// Open connections on one endpoint.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct EndpointStats {
     /// Endpoint name.
     pub endpoint: &'static str,
@@ -423,6 +423,11 @@ impl WsAuth {
             HeaderValue::from_static("no-store"),
         );
         response
+    }
+
+    /// The OpenAPI document of the statistics endpoint, when the spec has one.
+    pub fn openapi(&self) -> Option<utoipa::openapi::OpenApi> {
+        crate::openapi::stats_openapi(self.shared.api)
     }
 
     /// Current connection counts.

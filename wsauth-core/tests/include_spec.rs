@@ -70,3 +70,35 @@ fn the_other_examples_compile_to_what_they_declare() {
         Some(("ping", "pong"))
     );
 }
+
+#[test]
+fn stats_endpoint_is_documented_in_openapi() {
+    let doc =
+        wsauth_core::openapi::stats_openapi(&PRSM).unwrap_or_else(|| panic!("prsm has stats"));
+    let json = serde_json::to_value(&doc).unwrap_or_default();
+    let get = &json["paths"]["/ws/stats"]["get"];
+    assert_eq!(
+        get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Stats"
+    );
+    assert!(
+        get["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("system.monitor"))
+    );
+    assert_eq!(get["security"][0]["bearer"], serde_json::json!([]));
+    for code in ["401", "403"] {
+        assert!(get["responses"][code].is_object(), "{code} documented");
+    }
+    let stats = &json["components"]["schemas"]["Stats"]["properties"];
+    for field in ["active_connections", "unique_users", "per_endpoint"] {
+        assert!(
+            stats[field].is_object(),
+            "Stats.{field} in the schema: {stats}"
+        );
+    }
+    assert!(
+        wsauth_core::openapi::stats_openapi(&SHIPVOX).is_none(),
+        "no stats, no document"
+    );
+}

@@ -23,6 +23,7 @@ pub use crate::spec::model::{
     Access, Algorithm, Binding, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback,
     Frames, KeyFamily, ParamType, SchemaType, SourceKind, TokenSource,
 };
+pub use wsauth_spec::Limits;
 
 /// A position in the spec file, 1-based.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -193,38 +194,6 @@ pub struct CloseCode {
     pub description: Option<String>,
     /// True when the spec sets it, false for a framework default.
     pub from_spec: bool,
-}
-
-/// Limits with every value resolved.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Connections per user.
-    pub max_connections_per_user: u32,
-    /// Largest message in bytes.
-    pub max_message_bytes: u32,
-    /// Sustained client messages per second.
-    pub messages_per_second: u32,
-    /// Burst above the sustained rate.
-    pub burst: u32,
-    /// Seconds between pings.
-    pub ping_interval_s: u32,
-    /// Seconds of silence before closing.
-    pub idle_timeout_s: u32,
-    /// Outgoing queue length per connection.
-    pub send_queue: u32,
-}
-
-impl Limits {
-    /// The framework's defaults.
-    pub const DEFAULT: Limits = Limits {
-        max_connections_per_user: 10,
-        max_message_bytes: 65_536,
-        messages_per_second: 20,
-        burst: 40,
-        ping_interval_s: 25,
-        idle_timeout_s: 60,
-        send_queue: 64,
-    };
 }
 
 /// The statistics endpoint.

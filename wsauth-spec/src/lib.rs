@@ -502,6 +502,41 @@ impl Keyword for SchemaType {
     const WHAT: &'static str = "schema type";
 }
 
+/// Resource limits with every value resolved: what an endpoint enforces.
+/// The spec's `limits` fill in these over [`Limits::DEFAULT`], and an
+/// endpoint's over the spec's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Limits {
+    /// Open connections one user may hold at once.
+    pub max_connections_per_user: u32,
+    /// Largest accepted message, in bytes (larger closes with 1009).
+    pub max_message_bytes: u32,
+    /// Sustained client messages per second.
+    pub messages_per_second: u32,
+    /// Client messages accepted in a burst above the sustained rate.
+    pub burst: u32,
+    /// Seconds between server pings.
+    pub ping_interval_s: u32,
+    /// Seconds without any frame from the client before it is closed.
+    pub idle_timeout_s: u32,
+    /// Outgoing messages queued for one client before it is dropped as a
+    /// slow reader.
+    pub send_queue: u32,
+}
+
+impl Limits {
+    /// The framework's defaults: limits are always on.
+    pub const DEFAULT: Limits = Limits {
+        max_connections_per_user: 10,
+        max_message_bytes: 65_536,
+        messages_per_second: 20,
+        burst: 40,
+        ping_interval_s: 25,
+        idle_timeout_s: 60,
+        send_queue: 64,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,8 +107,9 @@ fn is_origin(origin: &str) -> bool {
     })
 }
 
-/// Builds the app: the router (every endpoint and `/ws/stats`) and the server
-/// handle (for [`WsAuth::stats`] and [`WsAuth::shutdown`]).
+/// Builds the app: the router (every endpoint, `/ws/stats`, and its OpenAPI
+/// document at `/openapi.json`) and the server handle (for [`WsAuth::stats`]
+/// and [`WsAuth::shutdown`]).
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     if let Some(bad) = config.allowed_origins.iter().find(|o| !is_origin(o)) {
         return Err(AppError::BadOrigin(bad.clone()));
@@ -132,7 +133,22 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     .checks(store)
     .allow_origins(&config.allowed_origins)
     .build()?;
-    Ok((server.router(), server))
+    let openapi = server
+        .openapi()
+        .map(|doc| doc.to_pretty_json().unwrap_or_default());
+    let mut router = server.router();
+    if let Some(doc) = openapi {
+        router = router.route(
+            "/openapi.json",
+            axum::routing::get(move || async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    doc,
+                )
+            }),
+        );
+    }
+    Ok((router, server))
 }
 
 /// Serves `router` on `listener` until `signal` completes, then stops

@@ -62,3 +62,18 @@ async fn stats_are_for_monitors_only_and_never_cached() {
         );
     }
 }
+
+#[tokio::test]
+async fn stats_endpoint_is_described_by_the_served_openapi_document() {
+    let app = start().await;
+    let response = http_get(app.addr, "/openapi.json", None).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let doc: serde_json::Value = serde_json::from_str(&response.body).unwrap_or_default();
+    let get = &doc["paths"]["/ws/stats"]["get"];
+    assert_eq!(get["security"][0]["bearer"], json!([]));
+    assert_eq!(
+        get["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Stats"
+    );
+    assert!(doc["components"]["schemas"]["EndpointStats"]["properties"]["active"].is_object());
+}
