@@ -1,0 +1,926 @@
+//! `wsauth-bench`: wsauth's authenticated echo against a tuned bare axum
+//! echo, in one run, on this machine. See `bench/README.md` for how to read
+//! the output.
+//!
+//! ```text
+//! cargo run --release -p wsauth-bench                      # everything, ~30 s
+//! cargo run --release -p wsauth-bench -- --help            # knobs
+//! cargo run --release -p wsauth-bench -- --rounds 5        # medians, noisy machines
+//! cargo run --release -p wsauth-bench -- --diagnostics     # + /ws/raw, JWT cost
+//! cargo run --release -p wsauth-bench --features count-allocs -- --only memory --diagnostics
+//! ```
+//!
+//! Each server runs as its own process (this binary re-executed as
+//! `wsauth-bench serve --kind bare|wsauth`, see `servers.rs`), pinned to
+//! one core; the load generator (tokio-tungstenite clients on a
+//! single-threaded runtime, `load.rs`) is pinned to another. Both talk over
+//! 127.0.0.1. Measured, for each server:
+//!
+//! - **handshakes/s**: `--concurrency` clients in a loop connect, upgrade,
+//!   receive the welcome (wsauth: `/ws/echo/{user}?token=JWT`, so JWT HS256
+//!   verification, user look-up, permission, connection limit, welcome) or
+//!   one echo (bare), then close and wait for the server to end the stream;
+//! - **echo round trips/s**: `--echo-connections` established connections,
+//!   one message of `--payload-bytes` in flight on each (the same JSON
+//!   `{"type":"echo","payload":"..."}` text for both servers);
+//! - **idle memory**: a fresh server process, `VmRSS` before and after
+//!   `--idle-connections` connections are opened and made ready (welcome
+//!   received / first echo answered), divided by their number. This includes
+//!   everything the server keeps per connection: socket wrappers, buffers,
+//!   the task, and for wsauth the principal, audit context, channels,
+//!   timers, limiter entry (one user per connection) and handler state.
+//!
+//! For throughput, each process's CPU time over the window is read from
+//! `/proc`, so the table shows both the rate and the server CPU per
+//! operation, and how busy each side was: a rate only compares servers when
+//! the server, not the load generator, is the saturated side. Server CPU
+//! per operation is meaningful either way.
+//!
+//! Tokens are minted here with a random throwaway secret, one user per
+//! connection (`u0`, `u1`, ...). The numbers are printed, never asserted:
+//! this is a tool, not a test.
+
+mod load;
+mod procfs;
+mod servers;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, ChildStdin, ChildStdout, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::load::{Endpoint, Summary, Throughput};
+use crate::servers::{Kind, ServeArgs, Target};
+
+#[cfg(feature = "count-allocs")]
+#[global_allocator]
+static GLOBAL: &stats_alloc::StatsAlloc<std::alloc::System> = &stats_alloc::INSTRUMENTED_SYSTEM;
+
+/// Live heap bytes and allocations so far, when counted.
+#[cfg(feature = "count-allocs")]
+pub(crate) fn heap_stats() -> Option<(i64, u64)> {
+    let s = GLOBAL.stats();
+    // `bytes_allocated`/`bytes_deallocated` already include reallocations.
+    let live = s.bytes_allocated as i64 - s.bytes_deallocated as i64;
+    Some((live, s.allocations as u64))
+}
+
+/// Live heap bytes and allocations so far, when counted.
+#[cfg(not(feature = "count-allocs"))]
+pub(crate) fn heap_stats() -> Option<(i64, u64)> {
+    None
+}
+
+/// Benchmarks wsauth's authenticated echo against a tuned bare axum echo.
+#[derive(Debug, Parser)]
+#[command(name = "wsauth-bench", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    bench: BenchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run one server under test (used by the benchmark itself).
+    Serve(ServeArgs),
+}
+
+/// What to measure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Phase {
+    Handshake,
+    Echo,
+    Memory,
+}
+
+#[derive(Clone, Debug, clap::Args)]
+struct BenchArgs {
+    /// Only these measurements (repeatable; default all).
+    #[arg(long, value_enum)]
+    only: Vec<Phase>,
+    /// Measurement window of each throughput run, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    duration_s: f64,
+    /// Warm-up before each throughput window, seconds.
+    #[arg(long, default_value_t = 1.0)]
+    warmup_s: f64,
+    /// Clients doing handshakes at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Connections doing echo round trips.
+    #[arg(long, default_value_t = 64)]
+    echo_connections: usize,
+    /// Payload of each echo message, bytes.
+    #[arg(long, default_value_t = 64)]
+    payload_bytes: usize,
+    /// Idle connections opened for the memory measurement.
+    #[arg(long, default_value_t = 5000)]
+    idle_connections: usize,
+    /// Core for the servers (an id from the allowed set; default the first).
+    #[arg(long)]
+    server_core: Option<usize>,
+    /// Core for the load generator (default the second allowed one).
+    #[arg(long)]
+    load_core: Option<usize>,
+    /// Repeat the throughput runs this many times (alternating servers) and
+    /// report medians over the rounds no other process disturbed: for
+    /// shared or noisy machines.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
+    /// Tokio worker threads of each server.
+    #[arg(long, default_value_t = 1)]
+    server_workers: usize,
+    /// Let wsauth format its audit events as JSON (to a sink), as a
+    /// deployment that logs them would.
+    #[arg(long)]
+    audit_log: bool,
+    /// Also measure wsauth's anonymous `/ws/raw` endpoint (the framework
+    /// without token, user look-up or welcome), time JWT verification alone,
+    /// and, when built with `--features count-allocs`, count allocations.
+    #[arg(long)]
+    diagnostics: bool,
+}
+
+/// Pins the calling thread (and the threads it creates later) to core `id`.
+pub(crate) fn pin_to(id: usize) -> Result<(), String> {
+    if core_affinity::set_for_current(core_affinity::CoreId { id }) {
+        Ok(())
+    } else {
+        Err(format!("cannot pin to core {id}"))
+    }
+}
+
+/// Raises the soft open-files limit to the hard one; returns the soft limit.
+pub(crate) fn raise_fd_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
+}
+
+/// A random throwaway secret (hex of 32 bytes from the OS).
+fn throwaway_secret() -> Result<String, String> {
+    let mut bytes = [0_u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("/dev/urandom: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn mint_tokens(secret: &str, users: usize) -> Result<Vec<(String, String)>, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let key = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes());
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    (0..users)
+        .map(|i| {
+            let user = format!("u{i}");
+            let claims =
+                serde_json::json!({ "sub": user, "role": "user", "iat": now, "exp": now + 3600 });
+            let token =
+                jsonwebtoken::encode(&header, &claims, &key).map_err(|e| format!("token: {e}"))?;
+            Ok((user, token))
+        })
+        .collect()
+}
+
+/// A server process; killed and reaped when dropped.
+struct Server {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn spawn(
+        kind: Kind,
+        args: &BenchArgs,
+        core: Option<usize>,
+        secret: &str,
+    ) -> Result<Server, String> {
+        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+        // A profiling aid: `WSAUTH_BENCH_SERVER_WRAPPER="heaptrack -o /tmp/h"`
+        // runs each server under that command (CPU and RSS figures are then
+        // the wrapper's, not the server's).
+        let wrapper = std::env::var("WSAUTH_BENCH_SERVER_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut command = match words.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(words).arg(exe);
+                command
+            }
+            None => Command::new(exe),
+        };
+        command
+            .args(["serve", "--kind"])
+            .arg(match kind {
+                Kind::Bare => "bare",
+                Kind::Wsauth => "wsauth",
+            })
+            .args(["--workers", &args.server_workers.to_string()])
+            .env(echo::SECRET_ENV, secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(core) = core {
+            command.args(["--core", &core.to_string()]);
+        }
+        if args.audit_log {
+            command.arg("--audit-log");
+        }
+        let mut child = command.spawn().map_err(|e| format!("spawn server: {e}"))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("server pipes".to_owned());
+        };
+        let mut server = Server {
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        // A wrapper may print lines of its own first.
+        let mut line = server.read_line();
+        for _ in 0..20 {
+            if line.starts_with("listening ") || line.is_empty() {
+                break;
+            }
+            line = server.read_line();
+        }
+        match line.strip_prefix("listening ").and_then(|a| a.parse().ok()) {
+            Some(addr) => {
+                server.addr = addr;
+                Ok(server)
+            }
+            None => Err(format!("the {kind:?} server did not start (said {line:?})")),
+        }
+    }
+
+    fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        let _ = self.stdout.read_line(&mut line);
+        line.trim().to_owned()
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Live heap bytes and allocation count, when the build counts them.
+    fn heap(&mut self) -> Option<(i64, u64)> {
+        let stdin = self.stdin.as_mut()?;
+        stdin
+            .write_all(b"stats\n")
+            .and_then(|()| stdin.flush())
+            .ok()?;
+        let line = self.read_line();
+        let mut fields = line.strip_prefix("stats ")?.split(' ');
+        Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Closing its standard input makes the server exit (and a profiling
+        // wrapper write its data); kill it if it does not.
+        drop(self.stdin.take());
+        let patience = if std::env::var_os("WSAUTH_BENCH_SERVER_WRAPPER").is_some() {
+            Duration::from_secs(120)
+        } else {
+            Duration::from_secs(2)
+        };
+        let deadline = Instant::now() + patience;
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One target's idle-memory measurement.
+#[derive(Clone, Debug, Default)]
+struct Memory {
+    connections: usize,
+    rss_before: u64,
+    rss_after: u64,
+    heap: Option<(i64, i64)>,
+}
+
+impl Memory {
+    fn per_connection(&self) -> f64 {
+        (self.rss_after.saturating_sub(self.rss_before)) as f64 / (self.connections.max(1) as f64)
+    }
+
+    fn heap_per_connection(&self) -> Option<f64> {
+        self.heap
+            .map(|(before, after)| (after - before) as f64 / (self.connections.max(1) as f64))
+    }
+}
+
+/// Allocation counts from short sequential runs (`count-allocs` builds).
+#[derive(Clone, Debug, Default)]
+struct Allocations {
+    per_handshake: f64,
+    per_round_trip: f64,
+    live_after_handshakes: i64,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Measured {
+    handshake: Option<Summary>,
+    echo: Option<Summary>,
+    memory: Option<Memory>,
+    allocations: Option<Allocations>,
+}
+
+fn endpoint(
+    target: Target,
+    addr: SocketAddr,
+    tokens: &[(String, String)],
+    message: &Arc<str>,
+) -> Arc<Endpoint> {
+    let urls = match target {
+        Target::WsauthRaw => vec![format!("ws://{addr}/ws/raw")],
+        Target::Bare | Target::Wsauth => tokens
+            .iter()
+            .map(|(user, token)| format!("ws://{addr}/ws/echo/{user}?token={token}"))
+            .collect(),
+    };
+    Arc::new(Endpoint {
+        target,
+        urls: Arc::new(urls),
+        message: Arc::clone(message),
+    })
+}
+
+/// Everything one run needs.
+struct Plan<'a> {
+    args: &'a BenchArgs,
+    phases: &'a [Phase],
+    server_core: Option<usize>,
+    secret: &'a str,
+    tokens: &'a [(String, String)],
+    message: Arc<str>,
+}
+
+impl Plan<'_> {
+    fn wants(&self, phase: Phase) -> bool {
+        self.phases.contains(&phase)
+    }
+
+    /// One round of the throughput runs on a fresh server: handshakes and
+    /// round trips, as asked.
+    async fn throughput(
+        &self,
+        target: Target,
+    ) -> Result<(Option<Throughput>, Option<Throughput>), String> {
+        let warmup = Duration::from_secs_f64(self.args.warmup_s);
+        let window = Duration::from_secs_f64(self.args.duration_s);
+        let server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        let (mut handshake, mut echo) = (None, None);
+        if self.wants(Phase::Handshake) {
+            eprintln!("handshakes: {} ...", target.label());
+            let run = load::handshakes(
+                &endpoint,
+                server.pid(),
+                self.args.concurrency,
+                warmup,
+                window,
+            )
+            .await;
+            handshake = Some(run);
+        }
+        if self.wants(Phase::Echo) {
+            eprintln!("echo round trips: {} ...", target.label());
+            let connections = self.args.echo_connections;
+            let run =
+                load::round_trips(&endpoint, server.pid(), connections, warmup, window).await?;
+            echo = Some(run);
+        }
+        Ok((handshake, echo))
+    }
+
+    async fn memory(&self, target: Target, measured: &mut Measured) -> Result<(), String> {
+        let count = self.args.idle_connections;
+        eprintln!("idle memory: {} ({count} connections) ...", target.label());
+        let mut server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        // A few sequential connections first, so lazily initialised state
+        // (runtime, verifier, allocator arenas) is not counted.
+        for i in 0..20 {
+            let client = load::open(&endpoint, self.tokens.len() - 1 - i).await?;
+            load::close(client).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rss = |pid| procfs::rss_bytes(pid).ok_or("cannot read the server's VmRSS");
+        let rss_before = rss(server.pid())?;
+        let heap_before = server.heap();
+        let clients = load::open_many(&endpoint, count, 64).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss_after = rss(server.pid())?;
+        let heap_after = server.heap();
+        measured.memory = Some(Memory {
+            connections: clients.len(),
+            rss_before,
+            rss_after,
+            heap: heap_before.zip(heap_after).map(|(b, a)| (b.0, a.0)),
+        });
+        drop(clients);
+        Ok(())
+    }
+
+    /// Sequential handshakes and round trips against an otherwise idle
+    /// server, counting the server's allocations (`count-allocs` builds).
+    async fn allocations(&self, target: Target, measured: &mut Measured) -> Result<(), String> {
+        const HANDSHAKES: usize = 500;
+        const ROUND_TRIPS: usize = 2000;
+        let mut server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        if server.heap().is_none() {
+            return Ok(());
+        }
+        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        for i in 0..20 {
+            load::close(load::open(&endpoint, i).await?).await;
+        }
+        let settle = Duration::from_millis(200);
+        tokio::time::sleep(settle).await;
+        let (live0, allocs0) = server.heap().ok_or("stats")?;
+        for i in 0..HANDSHAKES {
+            load::close(load::open(&endpoint, i).await?).await;
+        }
+        tokio::time::sleep(settle).await;
+        let (live1, allocs1) = server.heap().ok_or("stats")?;
+        let mut client = load::open(&endpoint, 0).await?;
+        tokio::time::sleep(settle).await;
+        let (_, allocs2) = server.heap().ok_or("stats")?;
+        for _ in 0..ROUND_TRIPS {
+            load::round_trip(&mut client, &self.message).await?;
+        }
+        let (_, allocs3) = server.heap().ok_or("stats")?;
+        load::close(client).await;
+        measured.allocations = Some(Allocations {
+            per_handshake: (allocs1 - allocs0) as f64 / HANDSHAKES as f64,
+            per_round_trip: (allocs3 - allocs2) as f64 / ROUND_TRIPS as f64,
+            live_after_handshakes: live1 - live0,
+        });
+        Ok(())
+    }
+}
+
+/// Times JWT verification alone, as the wsauth server does it (µs per token).
+async fn verify_cost(secret: &str, tokens: &[(String, String)]) -> Result<f64, String> {
+    use wsauth_core::jwt::{KeySet, Verifier};
+    let jwt = echo::API
+        .auth
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .ok_or("the echo spec has no jwt section")?;
+    let keys = KeySet::new()
+        .hmac(echo::KEY_SLOT, secret.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let verifier = Verifier::new(jwt, keys).map_err(|e| e.to_string())?;
+    const N: usize = 20_000;
+    let start = Instant::now();
+    for i in 0..N {
+        verifier
+            .verify(&tokens[i % tokens.len()].1)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e6 / N as f64)
+}
+
+fn ratio(bare: f64, wsauth: f64) -> String {
+    if bare > 0.0 {
+        format!("{:.2}", wsauth / bare)
+    } else {
+        "-".to_owned()
+    }
+}
+
+fn row(metric: &str, bare: String, wsauth: String, ratio: String) {
+    println!("{metric:<38} {bare:>15} {wsauth:>15} {ratio:>7}");
+}
+
+/// A round counts as clean when other processes used less than this share
+/// of a core (percent) during both servers' windows.
+const CLEAN_OTHER_PERCENT: f64 = 10.0;
+
+/// The rounds of two servers, paired by round, kept to the clean ones (all
+/// of them when none is clean), and the median of the per-round rate ratios.
+struct Paired {
+    bare: Summary,
+    wsauth: Summary,
+    clean: usize,
+    total: usize,
+    rate_ratio: f64,
+}
+
+fn paired(bare: &Summary, wsauth: &Summary) -> Paired {
+    let total = bare.rounds.len().min(wsauth.rounds.len());
+    let is_clean = |i: &usize| {
+        bare.rounds[*i].other_busy() < CLEAN_OTHER_PERCENT
+            && wsauth.rounds[*i].other_busy() < CLEAN_OTHER_PERCENT
+    };
+    let mut keep: Vec<usize> = (0..total).filter(is_clean).collect();
+    let clean = keep.len();
+    if keep.is_empty() {
+        keep = (0..total).collect();
+    }
+    let pick = |s: &Summary| Summary {
+        rounds: keep.iter().map(|i| s.rounds[*i].clone()).collect(),
+    };
+    let mut per_round: Vec<f64> = keep
+        .iter()
+        .map(|i| wsauth.rounds[*i].rate() / bare.rounds[*i].rate().max(1e-9))
+        .collect();
+    per_round.sort_by(f64::total_cmp);
+    let rate_ratio = match per_round.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => per_round[n / 2],
+        n => (per_round[n / 2 - 1] + per_round[n / 2]) / 2.0,
+    };
+    Paired {
+        bare: pick(bare),
+        wsauth: pick(wsauth),
+        clean,
+        total,
+        rate_ratio,
+    }
+}
+
+fn throughput_rows(name: &str, unit: &str, bare: Option<&Summary>, wsauth: Option<&Summary>) {
+    let (Some(bare), Some(wsauth)) = (bare, wsauth) else {
+        return;
+    };
+    let paired = paired(bare, wsauth);
+    let (bare, wsauth) = (&paired.bare, &paired.wsauth);
+    row(
+        &format!("{name}/s"),
+        format!("{:.0}", bare.rate()),
+        format!("{:.0}", wsauth.rate()),
+        format!("{:.2}", paired.rate_ratio),
+    );
+    if paired.total > 1 {
+        let range = |s: &Summary| {
+            let (min, max) = s.rate_range();
+            format!("{min:.0}-{max:.0}")
+        };
+        let used = if paired.clean > 0 {
+            format!("{} clean of {} rounds", paired.clean, paired.total)
+        } else {
+            format!("{} rounds, none clean", paired.total)
+        };
+        row(
+            &format!("  range, {used}"),
+            range(bare),
+            range(wsauth),
+            String::new(),
+        );
+    }
+    row(
+        &format!("  server CPU µs per {unit}"),
+        format!("{:.1}", bare.server_us_per_op()),
+        format!("{:.1}", wsauth.server_us_per_op()),
+        ratio(bare.server_us_per_op(), wsauth.server_us_per_op()),
+    );
+    let busy = |s: &Summary| {
+        format!(
+            "{:.0}/{:.0}/{:.0}",
+            s.server_busy(),
+            s.load_busy(),
+            s.other_busy()
+        )
+    };
+    row(
+        "  CPU % server / load / other",
+        busy(bare),
+        busy(wsauth),
+        String::new(),
+    );
+    if bare.errors() + wsauth.errors() > 0 {
+        row(
+            "  errors",
+            bare.errors().to_string(),
+            wsauth.errors().to_string(),
+            String::new(),
+        );
+    }
+    for (run, label) in [(bare, "bare"), (wsauth, "wsauth")] {
+        if let Some(e) = run.first_error() {
+            println!("  first {label} error: {e}");
+        }
+    }
+}
+
+fn report(args: &BenchArgs, bare: &Measured, wsauth: &Measured) {
+    println!();
+    row(
+        "metric",
+        "bare axum".into(),
+        "wsauth".into(),
+        "ratio".into(),
+    );
+    println!("{}", "-".repeat(78));
+    throughput_rows(
+        "handshakes",
+        "handshake",
+        bare.handshake.as_ref(),
+        wsauth.handshake.as_ref(),
+    );
+    throughput_rows(
+        "echo round trips",
+        "round trip",
+        bare.echo.as_ref(),
+        wsauth.echo.as_ref(),
+    );
+    if let (Some(b), Some(w)) = (&bare.memory, &wsauth.memory) {
+        row(
+            "idle connection, server RSS bytes",
+            format!("{:.0}", b.per_connection()),
+            format!("{:.0}", w.per_connection()),
+            ratio(b.per_connection(), w.per_connection()),
+        );
+        if let (Some(bh), Some(wh)) = (b.heap_per_connection(), w.heap_per_connection()) {
+            row(
+                "  of which live heap bytes",
+                format!("{bh:.0}"),
+                format!("{wh:.0}"),
+                ratio(bh, wh),
+            );
+        }
+        let mib = |b: u64| format!("{:.1}", b as f64 / (1024.0 * 1024.0));
+        row(
+            &format!("  server RSS MiB, 0 -> {} idle", w.connections),
+            format!("{}->{}", mib(b.rss_before), mib(b.rss_after)),
+            format!("{}->{}", mib(w.rss_before), mib(w.rss_after)),
+            String::new(),
+        );
+    }
+    if let (Some(b), Some(w)) = (&bare.allocations, &wsauth.allocations) {
+        row(
+            "allocations per handshake",
+            format!("{:.1}", b.per_handshake),
+            format!("{:.1}", w.per_handshake),
+            ratio(b.per_handshake, w.per_handshake),
+        );
+        row(
+            "allocations per round trip",
+            format!("{:.1}", b.per_round_trip),
+            format!("{:.1}", w.per_round_trip),
+            ratio(b.per_round_trip, w.per_round_trip),
+        );
+        row(
+            "  heap growth after 500 handshakes",
+            b.live_after_handshakes.to_string(),
+            w.live_after_handshakes.to_string(),
+            String::new(),
+        );
+    }
+    println!();
+    if std::env::var_os("WSAUTH_BENCH_SERVER_WRAPPER").is_some() {
+        println!(
+            "WSAUTH_BENCH_SERVER_WRAPPER is set: CPU and RSS figures are the wrapper's, not the servers'."
+        );
+    }
+    if bare.handshake.is_some() || bare.echo.is_some() {
+        println!(
+            "ratio = wsauth / bare. Throughput: {} s window after {} s warm-up{}; {} handshake clients; \
+             {} echo connections, {}-byte payload. CPU % is of one core; a rate compares servers only \
+             when the server side is the saturated one; 'other' is everything else on the machine \
+             (noise when large).",
+            args.duration_s,
+            args.warmup_s,
+            if args.rounds > 1 {
+                format!(
+                    ", medians over the rounds where other processes used < {CLEAN_OTHER_PERCENT}% \
+                     of a core (ratio: median of per-round ratios)"
+                )
+            } else {
+                String::new()
+            },
+            args.concurrency,
+            args.echo_connections,
+            args.payload_bytes
+        );
+    }
+    if let (Some(b), Some(w)) = (&bare.handshake, &wsauth.handshake) {
+        let r = paired(b, w).rate_ratio;
+        let verdict = if r >= 0.9 { "met" } else { "MISSED" };
+        println!("target: wsauth handshake rate >= 0.9x bare axum: {verdict} ({r:.2}x)");
+    }
+    if let Some(w) = &wsauth.memory {
+        let bytes = w.per_connection();
+        let verdict = if bytes <= 8192.0 { "met" } else { "MISSED" };
+        println!(
+            "target: idle authenticated wsauth connection <= 8 KiB: {verdict} ({bytes:.0} bytes)"
+        );
+    }
+}
+
+fn report_diagnostics(raw: &Measured, verify_us: Option<f64>) {
+    println!();
+    println!("diagnostics");
+    if let Some(us) = verify_us {
+        println!(
+            "  JWT HS256 verification alone (Verifier::verify, load core): {us:.1} µs per token"
+        );
+    }
+    let label = Target::WsauthRaw.label();
+    let clean = |s: &Summary| {
+        let kept: Vec<Throughput> = s
+            .rounds
+            .iter()
+            .filter(|r| r.other_busy() < CLEAN_OTHER_PERCENT)
+            .cloned()
+            .collect();
+        if kept.is_empty() {
+            s.clone()
+        } else {
+            Summary { rounds: kept }
+        }
+    };
+    if let Some(h) = raw.handshake.as_ref().map(clean) {
+        println!(
+            "  {label} (anonymous, no welcome) handshakes/s: {:.0}, server CPU µs per handshake {:.1} (CPU % {:.0}/{:.0}/{:.0})",
+            h.rate(),
+            h.server_us_per_op(),
+            h.server_busy(),
+            h.load_busy(),
+            h.other_busy()
+        );
+    }
+    if let Some(e) = raw.echo.as_ref().map(clean) {
+        println!(
+            "  {label} round trips/s: {:.0}, server CPU µs per round trip {:.1} (CPU % {:.0}/{:.0}/{:.0})",
+            e.rate(),
+            e.server_us_per_op(),
+            e.server_busy(),
+            e.load_busy(),
+            e.other_busy()
+        );
+    }
+    if let Some(m) = &raw.memory {
+        print!(
+            "  {label} idle connection: {:.0} RSS bytes",
+            m.per_connection()
+        );
+        if let Some(h) = m.heap_per_connection() {
+            print!(", {h:.0} live heap bytes");
+        }
+        println!();
+    }
+    if let Some(a) = &raw.allocations {
+        println!(
+            "  {label} allocations per handshake {:.1}, per round trip {:.1}",
+            a.per_handshake, a.per_round_trip
+        );
+    }
+    let incoming = std::mem::size_of::<wsauth_core::Incoming>();
+    let message = std::mem::size_of::<axum::extract::ws::Message>();
+    println!(
+        "  per-connection channel blocks allocated up front by tokio mpsc (32 slots each): \
+         incoming 32 x {incoming} = {} bytes, outgoing 32 x {message} = {} bytes",
+        32 * incoming,
+        32 * message
+    );
+}
+
+fn bench(args: &BenchArgs) -> Result<(), String> {
+    let phases: Vec<Phase> = if args.only.is_empty() {
+        vec![Phase::Handshake, Phase::Echo, Phase::Memory]
+    } else {
+        args.only.clone()
+    };
+    let allowed: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    let two = allowed.len() > 1;
+    let server_core = args
+        .server_core
+        .or_else(|| allowed.first().copied().filter(|_| two));
+    let load_core = args.load_core.or_else(|| allowed.get(1).copied());
+    match (server_core, load_core) {
+        (Some(s), Some(l)) => eprintln!("servers pinned to core {s}, load generator to core {l}"),
+        _ => eprintln!("warning: fewer than two cores allowed ({allowed:?}); nothing is pinned"),
+    }
+
+    let mut args = args.clone();
+    let limit = usize::try_from(raise_fd_limit()).unwrap_or(usize::MAX);
+    let needed = args.idle_connections.max(args.echo_connections) + 256;
+    if limit < needed {
+        let fewer = limit.saturating_sub(256);
+        eprintln!(
+            "warning: the open-files limit is {limit}; using {fewer} connections instead of {}",
+            args.idle_connections
+        );
+        args.idle_connections = fewer;
+        args.echo_connections = args.echo_connections.min(fewer);
+    }
+
+    let secret = throwaway_secret()?;
+    let tokens = mint_tokens(&secret, args.idle_connections.max(1000) + 20)?;
+    if let Some(core) = load_core {
+        pin_to(core)?;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    let message: Arc<str> =
+        serde_json::json!({ "type": "echo", "payload": "x".repeat(args.payload_bytes) })
+            .to_string()
+            .into();
+    let plan = Plan {
+        args: &args,
+        phases: &phases,
+        server_core,
+        secret: &secret,
+        tokens: &tokens,
+        message,
+    };
+    let targets: &[Target] = if args.diagnostics {
+        &[Target::Bare, Target::Wsauth, Target::WsauthRaw]
+    } else {
+        &[Target::Bare, Target::Wsauth]
+    };
+    let (measured, verify_us) = runtime.block_on(async {
+        let mut measured = vec![Measured::default(); targets.len()];
+        if plan.wants(Phase::Handshake) || plan.wants(Phase::Echo) {
+            for round in 0..args.rounds.max(1) {
+                if args.rounds > 1 {
+                    eprintln!("round {} of {}", round + 1, args.rounds);
+                }
+                for (target, m) in targets.iter().zip(&mut measured) {
+                    let (handshake, echo) = plan.throughput(*target).await?;
+                    let runs = [
+                        ("handshakes", &mut m.handshake, handshake),
+                        ("round trips", &mut m.echo, echo),
+                    ];
+                    for (what, kept, new) in runs {
+                        if let Some(new) = new {
+                            if args.rounds > 1 {
+                                eprintln!(
+                                    "  {} {what}: {:.0}/s, {:.1} µs server CPU per op, CPU % {:.0}/{:.0}/{:.0}",
+                                    target.label(),
+                                    new.rate(),
+                                    new.server_us_per_op(),
+                                    new.server_busy(),
+                                    new.load_busy(),
+                                    new.other_busy()
+                                );
+                            }
+                            kept.get_or_insert_with(Summary::default).rounds.push(new);
+                        }
+                    }
+                }
+            }
+        }
+        if plan.wants(Phase::Memory) {
+            for (target, m) in targets.iter().zip(&mut measured) {
+                plan.memory(*target, m).await?;
+            }
+        }
+        let mut verify_us = None;
+        if args.diagnostics {
+            for (target, m) in targets.iter().zip(&mut measured) {
+                plan.allocations(*target, m).await?;
+            }
+            verify_us = Some(verify_cost(&secret, &tokens).await?);
+        }
+        Ok::<_, String>((measured, verify_us))
+    })?;
+    report(&args, &measured[0], &measured[1]);
+    if args.diagnostics {
+        report_diagnostics(&measured[2], verify_us);
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Some(Cmd::Serve(serve)) => servers::run(serve),
+        None => bench(&cli.bench),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wsauth-bench: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! The servers under test, each run as its own process (`wsauth-bench serve`)
+//! so that CPU pinning, CPU time and resident memory are per server.
+//!
+//! - `bare`: a tuned axum echo without authentication. The upgrade uses the
+//!   same WebSocket settings as wsauth's handshake (4 KiB read buffer, no
+//!   write buffering, the echo spec's 16 MiB message and frame limits); the
+//!   handler echoes text and binary frames and nothing else. It answers on
+//!   the same path as wsauth (`/ws/echo/{user_id}`) and ignores the token, so
+//!   both servers get byte-identical requests.
+//! - `wsauth`: the echo example's app (`echo::app`), unchanged: JWT HS256
+//!   verification, user look-up (every subject active), permission, the
+//!   per-user connection limit, the welcome, the connection loop.
+//!
+//! Both listen on `127.0.0.1:0` with `TCP_NODELAY` and are served by
+//! `axum::serve` with connect info. No tracing subscriber is installed, so
+//! wsauth's audit events cost only their construction unless
+//! `--audit-log` is given (then they are formatted as JSON and discarded).
+//! The process prints `listening ADDR` and runs until its standard input
+//! closes (the benchmark holds the other end). A `stats` line on standard
+//! input is answered with `stats LIVE_HEAP_BYTES ALLOCATIONS` when the
+//! benchmark was built with the `count-allocs` feature, `stats -` otherwise.
+
+use std::io::BufRead;
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+
+/// The echo spec's `max_message_bytes`, which wsauth also uses as the frame limit.
+pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Which server a process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Kind {
+    /// Tuned bare axum echo, no authentication.
+    Bare,
+    /// The wsauth echo example.
+    Wsauth,
+}
+
+/// What the load generator talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The bare echo; ready after one echo.
+    Bare,
+    /// wsauth's authenticated `/ws/echo/{user}?token=`; ready after the welcome.
+    Wsauth,
+    /// wsauth's anonymous `/ws/raw` (no token, no welcome); ready after one
+    /// echo. A diagnostic: the framework without authentication.
+    WsauthRaw,
+}
+
+impl Target {
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Target::Bare => "bare axum",
+            Target::Wsauth => "wsauth",
+            Target::WsauthRaw => "wsauth /ws/raw",
+        }
+    }
+
+    pub(crate) fn kind(self) -> Kind {
+        match self {
+            Target::Bare => Kind::Bare,
+            Target::Wsauth | Target::WsauthRaw => Kind::Wsauth,
+        }
+    }
+}
+
+/// `serve` options.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// The server to run.
+    #[arg(long, value_enum)]
+    pub(crate) kind: Kind,
+    /// Pin the process to this core (an index into the allowed cores).
+    #[arg(long)]
+    pub(crate) core: Option<usize>,
+    /// Tokio worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) workers: usize,
+    /// Format wsauth's audit events as JSON (written to a sink).
+    #[arg(long)]
+    pub(crate) audit_log: bool,
+}
+
+/// The bare echo's upgrade handler.
+async fn bare_upgrade(upgrade: WebSocketUpgrade) -> Response {
+    upgrade
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(bare_echo)
+}
+
+async fn bare_echo(mut socket: WebSocket) {
+    while let Some(Ok(message)) = socket.recv().await {
+        if matches!(message, Message::Text(_) | Message::Binary(_))
+            && socket.send(message).await.is_err()
+        {
+            break;
+        }
+    }
+}
+
+fn router(kind: Kind) -> Result<Router, String> {
+    match kind {
+        Kind::Bare => Ok(Router::new().route("/ws/echo/{user_id}", get(bare_upgrade))),
+        Kind::Wsauth => {
+            let secret = std::env::var(echo::SECRET_ENV)
+                .map_err(|_| format!("{} is not set", echo::SECRET_ENV))?;
+            let (router, _server) =
+                echo::app(secret.as_bytes(), echo::Users::any()).map_err(|e| e.to_string())?;
+            Ok(router)
+        }
+    }
+}
+
+/// Runs a server until standard input closes.
+pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
+    if let Some(core) = args.core {
+        crate::pin_to(core)?;
+    }
+    crate::raise_fd_limit();
+    let app = router(args.kind)?;
+    if args.audit_log {
+        tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::sink)
+            .init();
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.workers.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    // Answer `stats` requests; exit when the benchmark closes our standard
+    // input (or dies).
+    std::thread::spawn(|| {
+        let mut line = String::new();
+        let mut stdin = std::io::stdin().lock();
+        while stdin.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if line.trim() == "stats" {
+                match crate::heap_stats() {
+                    Some((live, allocations)) => println!("stats {live} {allocations}"),
+                    None => println!("stats -"),
+                }
+            }
+            line.clear();
+        }
+        std::process::exit(0);
+    });
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("bind: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| format!("bind: {e}"))?;
+        println!("listening {addr}");
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .map_err(|e| format!("serve: {e}"))
+    })
+}

@@ -1,0 +1,211 @@
+//! The echo example: the smallest authenticated wsauth API, from
+//! `specs/echo.yaml`, used by the benchmarks (`wsauth-bench`) and by the
+//! Autobahn conformance run (`.ci/autobahn.sh`).
+//!
+//! Two endpoints:
+//!
+//! - `/ws/echo/{user_id}?token=JWT`: an HS256 JWT whose `sub` equals
+//!   `user_id` and whose `role` claim (one string) grants `echo.use`
+//!   (`user` or `admin`). The server first sends
+//!   `{"type":"connected","user_id":...,"authenticated":true}`, then answers
+//!   every `{"type":"echo","payload":...}` with the same message.
+//! - `/ws/raw`: anonymous; every text or binary frame is sent back verbatim.
+//!
+//! Users live in memory ([`Users`]). By default **every subject is active**:
+//! whoever holds a token signed with the server's secret may connect, which is
+//! what a benchmark that mints many subjects wants. [`Users::only`] restricts
+//! the store to a fixed list, and the binary's `--users` flag exposes it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let secret = std::env::var(echo::SECRET_ENV)?;
+//! let (router, _server) = echo::app(secret.as_bytes(), echo::Users::any())?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! axum::serve(
+//!     listener,
+//!     router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::Message;
+use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
+use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BuildError, HandlerResult, Incoming, Session, WsAuth};
+
+wsauth_core::include_spec!("../../specs/echo.yaml");
+
+/// The environment variable holding the HS256 secret.
+pub const SECRET_ENV: &str = "WSAUTH_JWT_SECRET";
+
+/// The key slot the spec's `jwt.algorithms` shorthand defines.
+pub const KEY_SLOT: &str = "default";
+
+/// Shortest secret accepted, in bytes.
+pub const MIN_SECRET_BYTES: usize = wsauth_core::jwt::MIN_HMAC_SECRET_BYTES;
+
+/// An in-memory user store.
+///
+/// [`Users::any`] treats every subject as active (the token's signature is
+/// the only gate); [`Users::only`] knows a fixed set of active subjects and
+/// reports every other one as unknown (close code 4002).
+#[derive(Clone, Debug, Default)]
+pub struct Users {
+    known: Option<Arc<HashSet<String>>>,
+}
+
+impl Users {
+    /// Every subject is active.
+    pub fn any() -> Self {
+        Users { known: None }
+    }
+
+    /// Exactly these subjects are active; others are unknown.
+    pub fn only<I, S>(subjects: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Users {
+            known: Some(Arc::new(subjects.into_iter().map(Into::into).collect())),
+        }
+    }
+
+    fn status_of(&self, subject: &str) -> UserStatus {
+        match &self.known {
+            None => UserStatus::Active,
+            Some(known) if known.contains(subject) => UserStatus::Active,
+            Some(_) => UserStatus::Unknown,
+        }
+    }
+}
+
+impl UserStore for Users {
+    fn status<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<UserStatus, StoreError>> {
+        let status = self.status_of(subject);
+        Box::pin(async move { Ok(status) })
+    }
+}
+
+/// Why the app could not be set up; the server must not start.
+#[derive(Debug)]
+pub enum AppError {
+    /// The secret or the spec's key configuration was refused.
+    Keys(ConfigError),
+    /// The spec declares no JWT verification (it does; this guards edits).
+    NoJwt,
+    /// The server configuration does not match the spec.
+    Build(BuildError),
+}
+
+impl fmt::Display for AppError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AppError::Keys(e) => write!(f, "invalid JWT key configuration: {e}"),
+            AppError::NoJwt => write!(f, "the echo spec declares no JWT verification"),
+            AppError::Build(e) => write!(f, "invalid server configuration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AppError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            AppError::Keys(e) => Some(e),
+            AppError::NoJwt => None,
+            AppError::Build(e) => Some(e),
+        }
+    }
+}
+
+/// The configured wsauth server for the echo spec, with `secret` as the
+/// HS256 key (at least [`MIN_SECRET_BYTES`]) and `users` as the store.
+pub fn server(secret: &[u8], users: Users) -> Result<WsAuth, AppError> {
+    let jwt = API
+        .auth
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .ok_or(AppError::NoJwt)?;
+    let keys = KeySet::new()
+        .hmac(KEY_SLOT, secret)
+        .map_err(AppError::Keys)?;
+    let verifier = Verifier::new(jwt, keys).map_err(AppError::Keys)?;
+    WsAuth::builder(&API)
+        .authenticator(verifier)
+        .users(users)
+        .allow_any_origin()
+        .handler("echo", echo)
+        .handler("raw", raw)
+        .build()
+        .map_err(AppError::Build)
+}
+
+/// The axum router serving both endpoints, and the server (for
+/// [`WsAuth::shutdown`] and [`WsAuth::stats`]). Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so audit events
+/// carry the peer address.
+pub fn app(secret: &[u8], users: Users) -> Result<(Router, WsAuth), AppError> {
+    let server = server(secret, users)?;
+    Ok((server.router(), server))
+}
+
+/// `echo`: the welcome, then every `echo` message sent back unchanged.
+async fn echo(mut session: Session) -> HandlerResult {
+    let user_id = session.param("user_id").unwrap_or_default().to_owned();
+    session.send(
+        "connected",
+        &serde_json::json!({ "user_id": user_id, "authenticated": true }),
+    )?;
+    while let Some(message) = session.recv().await {
+        if let Incoming::Message {
+            kind: "echo",
+            value,
+        } = message
+        {
+            session.send("echo", &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// `raw`: every text or binary frame sent back verbatim.
+async fn raw(mut session: Session) -> HandlerResult {
+    while let Some(message) = session.recv().await {
+        let frame = match message {
+            Incoming::Text(text) => Message::Text(text.into()),
+            Incoming::Binary(bytes) => Message::Binary(bytes),
+            Incoming::Message { .. } => continue,
+        };
+        session.send_raw(frame)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let err = server(b"too short", Users::any()).err();
+        assert!(
+            matches!(err, Some(AppError::Keys(ConfigError::ShortSecret { .. }))),
+            "{err:?}"
+        );
+        assert!(server(&[7; MIN_SECRET_BYTES], Users::any()).is_ok());
+    }
+
+    #[test]
+    fn user_store_modes() {
+        assert_eq!(Users::any().status_of("anyone"), UserStatus::Active);
+        let only = Users::only(["alice"]);
+        assert_eq!(only.status_of("alice"), UserStatus::Active);
+        assert_eq!(only.status_of("bob"), UserStatus::Unknown);
+    }
+}

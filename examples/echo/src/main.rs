@@ -1,0 +1,133 @@
+//! `echo`: serves `specs/echo.yaml` (see the library docs).
+//!
+//! ```text
+//! WSAUTH_JWT_SECRET=$(head -c 32 /dev/urandom | base64) echo --addr 127.0.0.1:8000
+//! ```
+//!
+//! Prints `listening on ws://ADDR` once bound (with `--addr 127.0.0.1:0`
+//! the port the OS chose), logs audit events as JSON lines on standard
+//! output (`RUST_LOG` filters them, default `info`), and on SIGINT or SIGTERM
+//! closes open connections with 1001 and exits.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::serve::ListenerExt;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Serves the echo API: `/ws/echo/{user_id}?token=JWT` and `/ws/raw`.
+#[derive(Debug, Parser)]
+#[command(name = "echo", version, about)]
+struct Args {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    addr: SocketAddr,
+    /// Only these subjects are active (comma-separated); by default every
+    /// subject holding a valid token is.
+    #[arg(long, value_delimiter = ',')]
+    users: Option<Vec<String>>,
+    /// Grace period for open connections at shutdown, in seconds.
+    #[arg(long, default_value_t = 5)]
+    grace_s: u64,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let Some(secret) = std::env::var_os(echo::SECRET_ENV) else {
+        eprintln!(
+            "echo: error: {} is not set; it must hold the HS256 secret (at least {} bytes)",
+            echo::SECRET_ENV,
+            echo::MIN_SECRET_BYTES
+        );
+        return ExitCode::from(2);
+    };
+    let secret = secret.into_encoded_bytes();
+    if secret.len() < echo::MIN_SECRET_BYTES {
+        eprintln!(
+            "echo: error: {} is {} bytes; at least {} are required",
+            echo::SECRET_ENV,
+            secret.len(),
+            echo::MIN_SECRET_BYTES
+        );
+        return ExitCode::from(2);
+    }
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .init();
+    let users = args
+        .users
+        .clone()
+        .map_or_else(echo::Users::any, echo::Users::only);
+    let (router, server) = match echo::app(&secret, users) {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("echo: error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("echo: error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let grace = Duration::from_secs(args.grace_s);
+    let result = runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        println!("listening on ws://{}", listener.local_addr()?);
+        // Small frames (the welcome right after the 101) go out at once.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let shutdown = async move {
+            stop_signal().await;
+            server.shutdown(grace).await;
+        };
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("echo: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
