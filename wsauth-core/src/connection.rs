@@ -6,8 +6,8 @@
 //! a limit, the token expiring, the server shutting down) races everything
 //! else. Doing it all in one task, in one `select!`, gives each event one
 //! place and one close code, and costs one task per connection. The handler
-//! runs as a future polled by this same task; messages reach it through a
-//! small channel, and its outgoing messages come back through a bounded one.
+//! runs as a future polled by this same task; messages reach it, and its
+//! outgoing messages come back, through a [`Link`].
 //!
 //! The loop never awaits the handler's queue while the handler needs to run:
 //! a decoded message waits in `pending`, and the socket is not read again
@@ -19,17 +19,18 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket};
-use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, timeout};
+use tokio::sync::watch;
+use tokio::time::timeout;
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::limits::{RateLimiter, WRITE_TIMEOUT};
+use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::close_message;
 use crate::server::Authenticator;
-use crate::session::{Incoming, Signals, encode, error_reply};
+use crate::session::{Incoming, encode, error_reply};
 use crate::store::{BoxFuture, UserStatus, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
@@ -56,9 +57,7 @@ pub(crate) struct Connection {
     pub(crate) cx: ConnectionContext,
     pub(crate) expires_at: Option<u64>,
     pub(crate) shutdown: watch::Receiver<bool>,
-    pub(crate) incoming: mpsc::Sender<Incoming>,
-    pub(crate) outgoing: mpsc::Receiver<Message>,
-    pub(crate) signals: Arc<Signals>,
+    pub(crate) link: Arc<Link>,
 }
 
 /// Who the connection is and what governs it; read by every frame check.
@@ -119,21 +118,9 @@ impl Connection {
             mut cx,
             expires_at,
             mut shutdown,
-            incoming,
-            mut outgoing,
-            signals,
+            link,
         } = self;
-        let end = run_loop(
-            &mut cx,
-            &mut ws,
-            handler,
-            expires_at,
-            &mut shutdown,
-            &incoming,
-            &mut outgoing,
-            &signals,
-        )
-        .await;
+        let end = run_loop(&mut cx, &mut ws, handler, expires_at, &mut shutdown, &link).await;
         match end {
             End::Close(kind) => {
                 audit::closed(&cx.audit, kind);
@@ -157,17 +144,19 @@ async fn run_loop(
     mut handler: BoxFuture<'static, HandlerResult>,
     expires_at: Option<u64>,
     shutdown: &mut watch::Receiver<bool>,
-    incoming: &mpsc::Sender<Incoming>,
-    outgoing: &mut mpsc::Receiver<Message>,
-    signals: &Signals,
+    link: &Link,
 ) -> End {
     let limits = cx.endpoint.limits;
     let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
     let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
     let ping_every = Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
     let mut ping = tokio::time::interval_at((Instant::now() + ping_every).into(), ping_every);
-    let mut last_seen = Instant::now();
+    // One timer each, reset rather than re-created on every iteration.
+    let idle_timer = tokio::time::sleep(idle);
+    tokio::pin!(idle_timer);
     let mut expiry = expires_at.map(deadline);
+    let expiry_timer = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now).into());
+    tokio::pin!(expiry_timer);
     let mut pending: Option<Incoming> = None;
     // A shutdown that began before this connection subscribed is not a
     // change the receiver will see; it is checked here instead.
@@ -178,18 +167,23 @@ async fn run_loop(
         tokio::select! {
             biased;
             _ = shutdown.changed() => return End::Close(FailureKind::GoingAway),
-            () = signals.wake.notified() => {
-                if signals.slow.load(Ordering::Acquire) {
+            () = link.ready() => {
+                if link.slow.load(Ordering::Acquire) {
                     audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
                     return End::Close(FailureKind::SlowConsumer);
                 }
-                if signals.invalid.load(Ordering::Acquire) {
+                if link.invalid.load(Ordering::Acquire) {
                     return End::Close(FailureKind::InvalidMessage);
+                }
+                while let Some(message) = link.pop() {
+                    if send(ws, message).await.is_err() {
+                        return End::Gone;
+                    }
                 }
             }
             result = &mut handler => {
                 // Deliver what the handler queued before it returned.
-                while let Ok(message) = outgoing.try_recv() {
+                while let Some(message) = link.pop() {
                     if send(ws, message).await.is_err() {
                         return End::Gone;
                     }
@@ -202,18 +196,13 @@ async fn run_loop(
                     }
                 };
             }
-            permit = incoming.reserve(), if pending.is_some() => {
-                if let (Ok(permit), Some(message)) = (permit, pending.take()) {
-                    permit.send(message);
-                }
-            }
-            Some(message) = outgoing.recv() => {
-                if send(ws, message).await.is_err() {
-                    return End::Gone;
+            () = link.emptied(), if pending.is_some() => {
+                if let Some(message) = pending.take() {
+                    pending = link.put(message).err();
                 }
             }
             frame = ws.recv(), if pending.is_none() => {
-                last_seen = Instant::now();
+                idle_timer.as_mut().reset((Instant::now() + idle).into());
                 let frame = match frame {
                     None => return End::Gone,
                     Some(Err(e)) if too_big(&e) => {
@@ -234,8 +223,14 @@ async fn run_loop(
                     return End::Close(FailureKind::RateLimited);
                 }
                 match cx.frame(ws, frame, &mut expiry).await {
-                    Ok(next) => pending = next,
+                    Ok(Some(message)) => pending = link.put(message).err(),
+                    Ok(None) => {}
                     Err(end) => return end,
+                }
+                if let Some(at) = expiry {
+                    if at != expiry_timer.deadline().into_std() {
+                        expiry_timer.as_mut().reset(at.into());
+                    }
                 }
             }
             _ = ping.tick() => {
@@ -243,11 +238,11 @@ async fn run_loop(
                     return End::Gone;
                 }
             }
-            () = sleep_until((last_seen + idle).into()) => {
+            () = &mut idle_timer => {
                 audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
                 return End::Close(FailureKind::IdleTimeout);
             }
-            () = sleep_until(expiry.unwrap_or_else(Instant::now).into()), if expiry.is_some() => {
+            () = &mut expiry_timer, if expiry.is_some() => {
                 audit::expired(&cx.audit);
                 return End::Close(FailureKind::TokenExpired);
             }

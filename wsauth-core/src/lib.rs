@@ -30,6 +30,7 @@ mod connection;
 pub mod descriptor;
 pub mod jwt;
 pub mod limits;
+mod link;
 pub mod openapi;
 pub mod principal;
 pub mod reject;

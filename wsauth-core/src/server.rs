@@ -30,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::HeaderValue;
 use http::header::{ORIGIN, USER_AGENT};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use wsauth_spec::{Access, FailureKind, ParamType, TokenSource};
 
 use crate::audit::{self, AuditContext};
@@ -38,9 +38,10 @@ use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::jwt::{Claims, Verifier};
 use crate::limits::{ConnectionLimiter, Slot};
+use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
-use crate::session::{Session, Signals};
+use crate::session::Session;
 use crate::store::{BoxFuture, CheckContext, CheckOutcome, Checks, UserStatus, UserStore};
 use crate::token::{self, TokenError};
 
@@ -531,18 +532,13 @@ async fn serve(state: Arc<EndpointState>, ws: WebSocket, admitted: Admitted, aud
     let shared = &state.shared;
     let open = &shared.open[state.index];
     open.fetch_add(1, Ordering::Relaxed);
-    let (incoming_tx, incoming_rx) = mpsc::channel(8);
-    let (outgoing_tx, outgoing_rx) =
-        mpsc::channel(state.descriptor.limits.send_queue.max(1) as usize);
-    let signals = Arc::new(Signals::default());
+    let link = Arc::new(Link::new(state.descriptor.limits.send_queue as usize));
     let session = Session::new(
         shared.api,
         admitted.principal.clone(),
         admitted.params,
         state.descriptor,
-        incoming_rx,
-        outgoing_tx,
-        Arc::clone(&signals),
+        Arc::clone(&link),
     );
     let connection = Connection {
         cx: ConnectionContext {
@@ -555,9 +551,7 @@ async fn serve(state: Arc<EndpointState>, ws: WebSocket, admitted: Admitted, aud
         },
         expires_at: admitted.expires_at,
         shutdown: shared.shutdown.subscribe(),
-        incoming: incoming_tx,
-        outgoing: outgoing_rx,
-        signals,
+        link,
     };
     connection.run(ws, (state.handler)(session)).await;
     drop(admitted.slot);

@@ -10,16 +10,15 @@
 //! dropped instead of growing the server's memory.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::ws::Message;
 use bytes::Bytes;
 use serde::Serialize;
-use tokio::sync::{Notify, mpsc};
 
 use wsauth_spec::{FailureKind, Keyword};
 
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::link::{Link, QueueError};
 use crate::principal::Principal;
 
 /// A message from the client, checked against the spec.
@@ -58,20 +57,6 @@ pub enum SendError {
     /// The client is not reading; the connection is being closed.
     #[error("the client is not reading; the connection is closing")]
     SlowConsumer,
-    /// The connection has ended.
-    #[error("the connection has ended")]
-    Closed,
-}
-
-/// Signals from the session to its connection loop.
-#[derive(Debug, Default)]
-pub(crate) struct Signals {
-    /// The send queue overflowed: close as a slow consumer.
-    pub(crate) slow: AtomicBool,
-    /// A message failed typed decoding and the endpoint has no `error`
-    /// message to report it with: close as an invalid message.
-    pub(crate) invalid: AtomicBool,
-    pub(crate) wake: Notify,
 }
 
 /// An admitted connection, as its handler sees it.
@@ -81,9 +66,7 @@ pub struct Session {
     principal: Principal,
     params: Vec<(&'static str, String)>,
     endpoint: &'static EndpointDescriptor,
-    incoming: mpsc::Receiver<Incoming>,
-    outgoing: mpsc::Sender<Message>,
-    signals: Arc<Signals>,
+    link: Arc<Link>,
     welcomed: bool,
 }
 
@@ -93,18 +76,14 @@ impl Session {
         principal: Principal,
         params: Vec<(&'static str, String)>,
         endpoint: &'static EndpointDescriptor,
-        incoming: mpsc::Receiver<Incoming>,
-        outgoing: mpsc::Sender<Message>,
-        signals: Arc<Signals>,
+        link: Arc<Link>,
     ) -> Self {
         Session {
             api,
             principal,
             params,
             endpoint,
-            incoming,
-            outgoing,
-            signals,
+            link,
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -128,9 +107,11 @@ impl Session {
             .map(|(_, v)| v.as_str())
     }
 
-    /// The next message from the client; `None` once the connection ends.
+    /// The next message from the client. When the connection ends the
+    /// handler is dropped where it waits, so a handler's receive loop needs
+    /// no exit of its own; `Option` keeps `while let` loops natural.
     pub async fn recv(&mut self) -> Option<Incoming> {
-        self.incoming.recv().await
+        Some(self.link.take().await)
     }
 
     /// Queues message `kind` with `payload`'s fields beside `"type": kind`.
@@ -147,10 +128,7 @@ impl Session {
             Some(text) => {
                 let _ = self.queue(Message::Text(text.into()));
             }
-            None => {
-                self.signals.invalid.store(true, Ordering::Release);
-                self.signals.wake.notify_one();
-            }
+            None => self.link.raise(&self.link.invalid),
         }
     }
 
@@ -160,10 +138,8 @@ impl Session {
     /// writes time out), so the wait is bounded.
     pub async fn deliver(&mut self, kind: &str, payload: &impl Serialize) -> Result<(), SendError> {
         let text = self.prepare(kind, payload)?;
-        self.outgoing
-            .send(Message::Text(text.into()))
-            .await
-            .map_err(|_| SendError::Closed)
+        self.link.push_wait(Message::Text(text.into())).await;
+        Ok(())
     }
 
     /// Checks `kind` against the endpoint and the welcome rule; encodes.
@@ -189,14 +165,12 @@ impl Session {
     }
 
     fn queue(&mut self, message: Message) -> Result<(), SendError> {
-        match self.outgoing.try_send(message) {
+        match self.link.push(message) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.signals.slow.store(true, Ordering::Release);
-                self.signals.wake.notify_one();
+            Err(QueueError::Full) => {
+                self.link.raise(&self.link.slow);
                 Err(SendError::SlowConsumer)
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(SendError::Closed),
         }
     }
 }
