@@ -38,6 +38,7 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod trace;
 pub mod typed;
 
 pub use connection::HandlerResult;

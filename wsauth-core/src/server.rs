@@ -473,6 +473,12 @@ struct Admitted {
 }
 
 async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
+    use tracing::Instrument as _;
+    let span = crate::trace::make_span(&request);
+    handshake_in_span(state, request).instrument(span).await
+}
+
+async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,

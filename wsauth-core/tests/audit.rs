@@ -62,4 +62,8 @@ async fn audit_events_never_contain_the_token() {
         !log.contains(secret_marker),
         "a token reached the log:\n{log}"
     );
+    assert!(
+        log.contains("token=<redacted>"),
+        "handshakes run in a span with the query redacted:\n{log}"
+    );
 }
