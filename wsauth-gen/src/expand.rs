@@ -13,6 +13,18 @@ use syn::{Ident, LitStr, Token};
 
 use crate::{Api, LoadError};
 
+/// `key =` in a macro's arguments, where the key may be the keyword `crate`.
+fn parse_key(input: ParseStream<'_>) -> syn::Result<Ident> {
+    let key = if input.peek(Token![crate]) {
+        let k: Token![crate] = input.parse()?;
+        Ident::new("crate", k.span)
+    } else {
+        input.parse()?
+    };
+    input.parse::<Token![=]>()?;
+    Ok(key)
+}
+
 /// `include_spec!("specs/prsm.yaml")`, optionally `as NAME` and
 /// `, crate = path`.
 struct IncludeSpec {
@@ -35,13 +47,7 @@ impl Parse for IncludeSpec {
             if input.is_empty() {
                 break;
             }
-            let key: Ident = if input.peek(Token![crate]) {
-                let k: Token![crate] = input.parse()?;
-                Ident::new("crate", k.span)
-            } else {
-                input.parse()?
-            };
-            input.parse::<Token![=]>()?;
+            let key = parse_key(input)?;
             match key.to_string().as_str() {
                 "crate" => {
                     let value: LitStr = input.parse()?;
@@ -138,13 +144,7 @@ impl Parse for EndpointArgs {
         let mut krate = quote!(::wsauth_core);
         let all = input.span();
         while !input.is_empty() {
-            let key: Ident = if input.peek(Token![crate]) {
-                let k: Token![crate] = input.parse()?;
-                Ident::new("crate", k.span)
-            } else {
-                input.parse()?
-            };
-            input.parse::<Token![=]>()?;
+            let key = parse_key(input)?;
             let value: LitStr = input.parse()?;
             match key.to_string().as_str() {
                 "spec" => spec = Some(value),
