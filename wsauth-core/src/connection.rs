@@ -25,13 +25,15 @@ use wsauth_spec::{ExpiryPolicy, FailureKind, Frames};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::identity;
 use crate::limits::{RateLimiter, WRITE_TIMEOUT};
 use crate::link::Link;
 use crate::principal::Principal;
+use crate::reject::Rejection;
 use crate::reject::close_message;
 use crate::server::Authenticator;
 use crate::session::{Incoming, encode, error_reply};
-use crate::store::{BoxFuture, UserStatus, UserStore};
+use crate::store::{BoxFuture, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// `Err` with the server-error code. The error is logged, never sent.
@@ -336,83 +338,60 @@ impl ConnectionContext {
             .api
             .auth
             .is_some_and(|a| a.on_expiry == ExpiryPolicy::Refresh);
-        let (Some(authenticator), true) = (&self.authenticator, refresh_allowed) else {
+        if !refresh_allowed || self.authenticator.is_none() {
             return self.refuse(ws, FailureKind::InvalidMessage).await;
-        };
+        }
         let Some(token) = value.get("token").and_then(serde_json::Value::as_str) else {
             return self.refuse(ws, FailureKind::InvalidMessage).await;
         };
-        if token.len() > crate::token::MAX_TOKEN_BYTES {
-            audit::rejected(
-                &self.audit,
-                FailureKind::AuthFailed,
-                "refresh token too long",
-            );
-            return Err(End::Close(FailureKind::AuthFailed));
-        }
-        match authenticator.authenticate(token).await {
-            Ok(claims) if Some(claims.subject.as_str()) == self.principal.subject() => {
-                // The new token is checked like the first one: the user must
-                // still be active and still hold the endpoint's permission,
-                // and its roles replace the old ones for every later message.
-                if let Some(users) = &self.users {
-                    match users.status(&claims.subject).await {
-                        Ok(UserStatus::Active) => {}
-                        Ok(_) => {
-                            audit::rejected(
-                                &self.audit,
-                                FailureKind::UserInactive,
-                                "user inactive at refresh",
-                            );
-                            return Err(End::Close(FailureKind::UserInactive));
-                        }
-                        Err(e) => {
-                            audit::rejected(
-                                &self.audit,
-                                FailureKind::ServerError,
-                                &format!("user store: {e}"),
-                            );
-                            return Err(End::Close(FailureKind::ServerError));
-                        }
-                    }
-                }
-                let principal = Principal::new(Some(&claims.subject), claims.roles, self.api.roles);
-                if let Some(perm) = self.endpoint.perm {
-                    if !principal.has(perm) {
-                        audit::rejected(
-                            &self.audit,
-                            FailureKind::Forbidden,
-                            &format!("refreshed token lacks `{perm}`"),
-                        );
-                        return Err(End::Close(FailureKind::Forbidden));
-                    }
-                }
-                self.principal = principal;
-                *expiry = Some(deadline(claims.exp));
-                audit::refreshed(&self.audit, claims.exp);
-                let text = encode(REFRESHED, &serde_json::json!({ "exp": claims.exp }))
+        match self.reidentify(token).await {
+            Ok(exp) => {
+                *expiry = Some(deadline(exp));
+                audit::refreshed(&self.audit, exp);
+                let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
                 send(ws, Message::Text(text.into()))
                     .await
                     .map_err(|()| End::Gone)
             }
-            Ok(_) => {
-                audit::rejected(
-                    &self.audit,
-                    FailureKind::AuthFailed,
-                    "refresh token has another subject",
-                );
-                Err(End::Close(FailureKind::AuthFailed))
-            }
-            Err(e) => {
-                let kind = if e.is_server_error() {
-                    FailureKind::ServerError
-                } else {
-                    FailureKind::AuthFailed
-                };
-                audit::rejected(&self.audit, kind, &e.to_string());
-                Err(End::Close(kind))
+            Err(rejection) => {
+                audit::rejected(&self.audit, rejection.kind, &rejection.detail);
+                Err(End::Close(rejection.kind))
             }
         }
+    }
+
+    /// Checks a refresh token like the first one (same subject, user still
+    /// active, endpoint permission still held) and, if it passes, replaces
+    /// the principal: the new roles govern every later message. Returns the
+    /// new `exp`.
+    async fn reidentify(&mut self, token: &str) -> Result<u64, Rejection> {
+        if token.len() > crate::token::MAX_TOKEN_BYTES {
+            return Err(Rejection::new(
+                FailureKind::AuthFailed,
+                "refresh token too long",
+            ));
+        }
+        let claims = identity::verify(self.authenticator.as_ref(), token).await?;
+        if Some(claims.subject.as_str()) != self.principal.subject() {
+            return Err(Rejection::new(
+                FailureKind::AuthFailed,
+                "refresh token has another subject",
+            ));
+        }
+        if self.users.is_some() {
+            identity::check_user(self.users.as_ref(), &claims.subject).await?;
+        }
+        let principal = Principal::new(Some(&claims.subject), claims.roles, self.api.roles);
+        if let Some(perm) = self.endpoint.perm {
+            if !principal.has(perm) {
+                return Err(Rejection::new(
+                    FailureKind::Forbidden,
+                    format!("refreshed token lacks `{perm}`"),
+                ));
+            }
+        }
+        self.principal = principal;
+        Ok(claims.exp)
     }
 }

@@ -28,6 +28,7 @@
 pub mod audit;
 mod connection;
 pub mod descriptor;
+mod identity;
 pub mod jwt;
 pub mod limits;
 mod link;

@@ -36,13 +36,14 @@ use wsauth_spec::{Access, FailureKind, ParamType, TokenSource};
 use crate::audit::{self, AuditContext};
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::identity;
 use crate::jwt::{Claims, Verifier};
 use crate::limits::{ConnectionLimiter, Slot};
 use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::session::Session;
-use crate::store::{BoxFuture, CheckContext, CheckOutcome, Checks, UserStatus, UserStore};
+use crate::store::{BoxFuture, CheckContext, CheckOutcome, Checks, UserStore};
 use crate::token::{self, TokenError};
 
 /// Verifies a token and says who it belongs to.
@@ -377,36 +378,27 @@ impl WsAuth {
                 return deny(StatusCode::UNAUTHORIZED, "authentication required");
             }
         };
-        let Some(authenticator) = &self.shared.authenticator else {
-            return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
-        };
-        let claims = match authenticator.authenticate(extracted.token.as_str()).await {
-            Ok(claims) => claims,
-            Err(e) if e.is_server_error() => {
-                audit::rejected(&audit, FailureKind::ServerError, &e.to_string());
-                return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
-            }
-            Err(e) => {
-                audit::rejected(&audit, FailureKind::AuthFailed, &e.to_string());
-                return deny(StatusCode::UNAUTHORIZED, "invalid or expired token");
+        let refused = |audit: &AuditContext, rejection: Rejection| {
+            audit::rejected(audit, rejection.kind, &rejection.detail);
+            match rejection.kind {
+                FailureKind::ServerError => deny(StatusCode::INTERNAL_SERVER_ERROR, "server error"),
+                FailureKind::UserInactive => deny(StatusCode::FORBIDDEN, "forbidden"),
+                _ => deny(StatusCode::UNAUTHORIZED, "invalid or expired token"),
             }
         };
+        let claims =
+            match identity::verify(self.shared.authenticator.as_ref(), extracted.token.as_str())
+                .await
+            {
+                Ok(claims) => claims,
+                Err(rejection) => return refused(&audit, rejection),
+            };
         audit.subject = Some(claims.subject.clone());
-        if let Some(users) = &self.shared.users {
-            match users.status(&claims.subject).await {
-                Ok(UserStatus::Active) => {}
-                Ok(_) => {
-                    audit::rejected(
-                        &audit,
-                        FailureKind::UserInactive,
-                        "user inactive or unknown",
-                    );
-                    return deny(StatusCode::FORBIDDEN, "forbidden");
-                }
-                Err(e) => {
-                    audit::rejected(&audit, FailureKind::ServerError, &e.to_string());
-                    return deny(StatusCode::INTERNAL_SERVER_ERROR, "server error");
-                }
+        if self.shared.users.is_some() {
+            if let Err(rejection) =
+                identity::check_user(self.shared.users.as_ref(), &claims.subject).await
+            {
+                return refused(&audit, rejection);
             }
         }
         let principal = Principal::new(Some(&claims.subject), claims.roles, self.shared.api.roles);
@@ -609,21 +601,8 @@ async fn admit(
         }
         (_, Err(e)) => return Err(Rejection::new(FailureKind::AuthFailed, e.to_string())),
         (_, Ok(extracted)) => {
-            let authenticator = shared
-                .authenticator
-                .as_ref()
-                .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no authenticator"))?;
-            let claims = authenticator
-                .authenticate(extracted.token.as_str())
-                .await
-                .map_err(|e| {
-                    let kind = if e.is_server_error() {
-                        FailureKind::ServerError
-                    } else {
-                        FailureKind::AuthFailed
-                    };
-                    Rejection::new(kind, e.to_string())
-                })?;
+            let claims =
+                identity::verify(shared.authenticator.as_ref(), extracted.token.as_str()).await?;
             audit.subject = Some(claims.subject.clone());
             (
                 Principal::new(Some(&claims.subject), claims.roles, api.roles),
@@ -650,25 +629,7 @@ async fn admit(
     }
 
     if let Some(subject) = principal.subject() {
-        let users = shared
-            .users
-            .as_ref()
-            .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no user store"))?;
-        match users.status(subject).await {
-            Ok(UserStatus::Active) => {}
-            Ok(UserStatus::Inactive) => {
-                return Err(Rejection::new(FailureKind::UserInactive, "user inactive"));
-            }
-            Ok(UserStatus::Unknown) => {
-                return Err(Rejection::new(FailureKind::UserInactive, "user unknown"));
-            }
-            Err(e) => {
-                return Err(Rejection::new(
-                    FailureKind::ServerError,
-                    format!("user store: {e}"),
-                ));
-            }
-        }
+        identity::check_user(shared.users.as_ref(), subject).await?;
     }
 
     if let Some(perm) = endpoint.perm {
