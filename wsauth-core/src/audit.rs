@@ -9,10 +9,15 @@
 //! the application's logs.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use wsauth_spec::{FailureKind, Keyword};
 
 /// Who and where an event is about.
+///
+/// A connection keeps its context for its whole life, so the strings are
+/// compact: the user agent is boxed to its length and the subject is the
+/// one the connection's principal and connection-limit slot share.
 #[derive(Clone, Debug, Default)]
 pub struct AuditContext {
     /// Endpoint name.
@@ -20,9 +25,9 @@ pub struct AuditContext {
     /// Peer address, when the server was started with connect info.
     pub peer: Option<SocketAddr>,
     /// `User-Agent`, truncated.
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Box<str>>,
     /// Token subject, once known.
-    pub subject: Option<String>,
+    pub subject: Option<Arc<str>>,
 }
 
 impl AuditContext {

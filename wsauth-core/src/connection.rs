@@ -14,19 +14,23 @@
 //! until the handler has taken it (which is also what pushes back on a
 //! client that sends faster than the handler reads).
 
+use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::Sink;
 use tokio::sync::watch;
-use tokio::time::timeout;
+use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::identity;
-use crate::limits::{RateLimiter, WRITE_TIMEOUT};
+use crate::limits::{RateLimiter, Slot, WRITE_TIMEOUT};
 use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
@@ -54,12 +58,35 @@ enum End {
     Gone,
 }
 
-/// Everything the loop needs besides the socket and the handler.
+/// What one data frame asks of the loop.
+enum Step {
+    /// Hand this message to the handler.
+    Deliver(Incoming),
+    /// Answer with this frame (a heartbeat pong or a typed `error`).
+    Reply(Message),
+    /// An in-band token refresh (rare: run as a boxed future).
+    Refresh(serde_json::Value),
+    /// The connection ends.
+    End(End),
+}
+
+/// An admitted connection: everything its task keeps while it lives.
+///
+/// The task's future holds this struct once, and the loop borrows it: an
+/// idle connection is paid for by the size of that future, so the loop keeps
+/// one timer (not one per deadline), sends through the socket's `Sink`
+/// directly (a write timer is allocated only when a write stalls), and runs
+/// the rare paths (token refresh) as boxed futures.
 pub(crate) struct Connection {
     pub(crate) cx: ConnectionContext,
+    pub(crate) ws: WebSocket,
+    pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) link: Arc<Link>,
+    /// The user's connection-limit slot, freed when the connection ends.
+    #[expect(dead_code, reason = "held for its `Drop`, which frees the slot")]
+    pub(crate) slot: Option<Slot>,
 }
 
 /// Who the connection is and what governs it; read by every frame check.
@@ -83,12 +110,36 @@ fn deadline(exp: u64) -> Instant {
     Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now()))
 }
 
-/// Sends one message, giving up on a client that does not read.
-async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
-    match timeout(WRITE_TIMEOUT, ws.send(message)).await {
-        Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+/// One step of sending `message` (taken on the first call) through the
+/// socket's `Sink`: ready, start, flush.
+fn poll_send(
+    ws: &mut WebSocket,
+    message: &mut Option<Message>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), axum::Error>> {
+    let mut ws = Pin::new(ws);
+    if message.is_some() {
+        ready!(ws.as_mut().poll_ready(cx))?;
+        if let Some(message) = message.take() {
+            ws.as_mut().start_send(message)?;
+        }
     }
+    ws.poll_flush(cx)
+}
+
+/// Sends one message, giving up on a client that does not read. The write
+/// timer is only allocated when the write does not complete at once.
+async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
+    let mut message = Some(message);
+    let mut stalled: Option<Pin<Box<Sleep>>> = None;
+    poll_fn(|cx| {
+        if let Poll::Ready(result) = poll_send(ws, &mut message, cx) {
+            return Poll::Ready(result.map_err(|_| ()));
+        }
+        let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_TIMEOUT)));
+        timer.as_mut().poll(cx).map(|()| Err(()))
+    })
+    .await
 }
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
@@ -97,6 +148,11 @@ pub(crate) async fn close(ws: &mut WebSocket, api: &ApiDescriptor, kind: Failure
     if send(ws, close_message(api, kind)).await.is_err() {
         return;
     }
+    drain(ws).await;
+}
+
+/// Reads until the client completes the close handshake, or a timeout.
+async fn drain(ws: &mut WebSocket) {
     let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
     let _ = timeout(CLOSE_TIMEOUT, drain).await;
 }
@@ -113,236 +169,249 @@ fn too_big(error: &axum::Error) -> bool {
     false
 }
 
+/// The deadlines the loop's one timer serves.
+struct Deadlines {
+    /// No frame for `idle`: the connection is closed.
+    idle: Instant,
+    /// The next protocol ping.
+    ping: Instant,
+    /// The token's expiry, when it has one.
+    expiry: Option<Instant>,
+}
+
+impl Deadlines {
+    fn next(&self) -> Instant {
+        let first = self.idle.min(self.ping);
+        self.expiry.map_or(first, |e| e.min(first))
+    }
+}
+
 impl Connection {
     /// Runs the connection to its end.
-    pub(crate) async fn run(self, mut ws: WebSocket, handler: BoxFuture<'static, HandlerResult>) {
-        let Connection {
-            mut cx,
-            expires_at,
-            mut shutdown,
-            link,
-        } = self;
-        let end = run_loop(&mut cx, &mut ws, handler, expires_at, &mut shutdown, &link).await;
+    pub(crate) async fn run(&mut self) {
+        let end = self.run_loop().await;
+        let Connection { cx, ws, .. } = self;
         match end {
             End::Close(kind) => {
                 audit::closed(&cx.audit, kind);
-                close(&mut ws, cx.api, kind).await;
+                close(ws, cx.api, kind).await;
             }
             End::Gone => {
                 audit::client_closed(&cx.audit);
                 // The client closed first; finish reading so its close
                 // handshake completes.
-                let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
-                let _ = timeout(CLOSE_TIMEOUT, drain).await;
+                drain(ws).await;
             }
         }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-async fn run_loop(
-    cx: &mut ConnectionContext,
-    ws: &mut WebSocket,
-    mut handler: BoxFuture<'static, HandlerResult>,
-    expires_at: Option<u64>,
-    shutdown: &mut watch::Receiver<bool>,
-    link: &Link,
-) -> End {
-    let limits = cx.endpoint.limits;
-    let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
-    let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
-    let ping_every = Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
-    let mut ping = tokio::time::interval_at((Instant::now() + ping_every).into(), ping_every);
-    // One timer each, reset rather than re-created on every iteration.
-    let idle_timer = tokio::time::sleep(idle);
-    tokio::pin!(idle_timer);
-    let mut expiry = expires_at.map(deadline);
-    let expiry_timer = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now).into());
-    tokio::pin!(expiry_timer);
-    let mut pending: Option<Incoming> = None;
-    // A shutdown that began before this connection subscribed is not a
-    // change the receiver will see; it is checked here instead.
-    if *shutdown.borrow_and_update() {
-        return End::Close(FailureKind::GoingAway);
-    }
-    loop {
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => return End::Close(FailureKind::GoingAway),
-            () = link.ready() => {
-                if link.slow.load(Ordering::Acquire) {
-                    audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
-                    return End::Close(FailureKind::SlowConsumer);
+    async fn run_loop(&mut self) -> End {
+        let Connection {
+            cx,
+            ws,
+            handler,
+            expires_at,
+            shutdown,
+            link,
+            ..
+        } = self;
+        let link: &Link = link;
+        let limits = cx.endpoint.limits;
+        let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
+        let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
+        let ping_every = Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
+        let now = Instant::now();
+        let mut at = Deadlines {
+            idle: now + idle,
+            ping: now + ping_every,
+            expiry: expires_at.map(deadline),
+        };
+        // One timer for every deadline, moved rather than re-created.
+        let timer = tokio::time::sleep_until(at.next());
+        tokio::pin!(timer);
+        let mut pending: Option<Incoming> = None;
+        // A shutdown that began before this connection subscribed is not a
+        // change the receiver will see; it is checked here instead.
+        if *shutdown.borrow_and_update() {
+            return End::Close(FailureKind::GoingAway);
+        }
+        loop {
+            let next = at.next();
+            if timer.deadline() != next {
+                timer.as_mut().reset(next);
+            }
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => return End::Close(FailureKind::GoingAway),
+                () = link.ready() => {
+                    if link.slow.load(Ordering::Acquire) {
+                        audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
+                        return End::Close(FailureKind::SlowConsumer);
+                    }
+                    if link.invalid.load(Ordering::Acquire) {
+                        return End::Close(FailureKind::InvalidMessage);
+                    }
+                    while let Some(message) = link.pop() {
+                        if send(ws, message).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
                 }
-                if link.invalid.load(Ordering::Acquire) {
-                    return End::Close(FailureKind::InvalidMessage);
+                result = &mut *handler => {
+                    // Deliver what the handler queued before it returned.
+                    while let Some(message) = link.pop() {
+                        if send(ws, message).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                    return match result {
+                        Ok(()) => End::Close(FailureKind::Completed),
+                        Err(e) => {
+                            audit::rejected(&cx.audit, FailureKind::ServerError, &e.to_string());
+                            End::Close(FailureKind::ServerError)
+                        }
+                    };
                 }
-                while let Some(message) = link.pop() {
-                    if send(ws, message).await.is_err() {
+                () = link.emptied(), if pending.is_some() => {
+                    if let Some(message) = pending.take() {
+                        pending = link.put(message).err();
+                    }
+                }
+                frame = ws.recv(), if pending.is_none() => {
+                    at.idle = Instant::now() + idle;
+                    let frame = match frame {
+                        None => return End::Gone,
+                        Some(Err(e)) if too_big(&e) => {
+                            audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
+                            return End::Close(FailureKind::MessageTooBig);
+                        }
+                        Some(Err(_)) => return End::Gone,
+                        Some(Ok(frame)) => frame,
+                    };
+                    if matches!(frame, Message::Close(_)) {
+                        return End::Gone;
+                    }
+                    if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+                        continue;
+                    }
+                    if !rate.allow() {
+                        audit::limit_hit(&cx.audit, FailureKind::RateLimited);
+                        return End::Close(FailureKind::RateLimited);
+                    }
+                    let reply = match cx.frame(frame) {
+                        Step::Deliver(message) => {
+                            pending = link.put(message).err();
+                            None
+                        }
+                        Step::Reply(reply) => Some(reply),
+                        Step::Refresh(value) => {
+                            match Box::pin(cx.refresh(&value, &mut at.expiry)).await {
+                                Ok(reply) => Some(reply),
+                                Err(end) => return end,
+                            }
+                        }
+                        Step::End(end) => return end,
+                    };
+                    if let Some(reply) = reply
+                        && send(ws, reply).await.is_err()
+                    {
                         return End::Gone;
                     }
                 }
-            }
-            result = &mut handler => {
-                // Deliver what the handler queued before it returned.
-                while let Some(message) = link.pop() {
-                    if send(ws, message).await.is_err() {
-                        return End::Gone;
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if at.idle <= now {
+                        audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
+                        return End::Close(FailureKind::IdleTimeout);
+                    }
+                    if at.expiry.is_some_and(|e| e <= now) {
+                        audit::expired(&cx.audit);
+                        return End::Close(FailureKind::TokenExpired);
+                    }
+                    if at.ping <= now {
+                        at.ping = now + ping_every;
+                        if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
+                            return End::Gone;
+                        }
                     }
                 }
-                return match result {
-                    Ok(()) => End::Close(FailureKind::Completed),
-                    Err(e) => {
-                        audit::rejected(&cx.audit, FailureKind::ServerError, &e.to_string());
-                        End::Close(FailureKind::ServerError)
-                    }
-                };
-            }
-            () = link.emptied(), if pending.is_some() => {
-                if let Some(message) = pending.take() {
-                    pending = link.put(message).err();
-                }
-            }
-            frame = ws.recv(), if pending.is_none() => {
-                idle_timer.as_mut().reset((Instant::now() + idle).into());
-                let frame = match frame {
-                    None => return End::Gone,
-                    Some(Err(e)) if too_big(&e) => {
-                        audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
-                        return End::Close(FailureKind::MessageTooBig);
-                    }
-                    Some(Err(_)) => return End::Gone,
-                    Some(Ok(frame)) => frame,
-                };
-                if matches!(frame, Message::Close(_)) {
-                    return End::Gone;
-                }
-                if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
-                    continue;
-                }
-                if !rate.allow() {
-                    audit::limit_hit(&cx.audit, FailureKind::RateLimited);
-                    return End::Close(FailureKind::RateLimited);
-                }
-                match cx.frame(ws, frame, &mut expiry).await {
-                    Ok(Some(message)) => pending = link.put(message).err(),
-                    Ok(None) => {}
-                    Err(end) => return end,
-                }
-                if let Some(at) = expiry {
-                    if at != expiry_timer.deadline().into_std() {
-                        expiry_timer.as_mut().reset(at.into());
-                    }
-                }
-            }
-            _ = ping.tick() => {
-                if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
-                    return End::Gone;
-                }
-            }
-            () = &mut idle_timer => {
-                audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
-                return End::Close(FailureKind::IdleTimeout);
-            }
-            () = &mut expiry_timer, if expiry.is_some() => {
-                audit::expired(&cx.audit);
-                return End::Close(FailureKind::TokenExpired);
             }
         }
     }
 }
 
 impl ConnectionContext {
-    /// Checks one data frame; `Ok(Some)` is a message for the handler.
-    async fn frame(
-        &mut self,
-        ws: &mut WebSocket,
-        frame: Message,
-        expiry: &mut Option<Instant>,
-    ) -> Result<Option<Incoming>, End> {
+    /// Checks one data frame and says what the loop does with it.
+    fn frame(&mut self, frame: Message) -> Step {
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(bytes) if self.endpoint.frames == Frames::Raw => {
-                return Ok(Some(Incoming::Binary(bytes)));
+                return Step::Deliver(Incoming::Binary(bytes));
             }
-            _ => {
-                return self
-                    .refuse(ws, FailureKind::InvalidMessage)
-                    .await
-                    .map(|()| None);
-            }
+            _ => return self.refuse(FailureKind::InvalidMessage),
         };
-        if let Some((ping, pong)) = self.endpoint.heartbeat {
-            if text.as_str() == ping {
-                return match send(ws, Message::Text(pong.into())).await {
-                    Ok(()) => Ok(None),
-                    Err(()) => Err(End::Gone),
-                };
-            }
+        if let Some((ping, pong)) = self.endpoint.heartbeat
+            && text.as_str() == ping
+        {
+            return Step::Reply(Message::Text(pong.into()));
         }
         if self.endpoint.frames == Frames::Raw {
-            return Ok(Some(Incoming::Text(text.as_str().to_owned())));
+            return Step::Deliver(Incoming::Text(text.as_str().to_owned()));
         }
         let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
-            return self
-                .refuse(ws, FailureKind::InvalidMessage)
-                .await
-                .map(|()| None);
+            return self.refuse(FailureKind::InvalidMessage);
         };
         let Some(kind) = value.get("type").and_then(serde_json::Value::as_str) else {
-            return self
-                .refuse(ws, FailureKind::InvalidMessage)
-                .await
-                .map(|()| None);
+            return self.refuse(FailureKind::InvalidMessage);
         };
         if kind == REFRESH {
-            return self.refresh(ws, &value, expiry).await.map(|()| None);
+            return Step::Refresh(value);
         }
         let Some(spec) = self.endpoint.receives.iter().find(|r| r.name == kind) else {
-            return self
-                .refuse(ws, FailureKind::InvalidMessage)
-                .await
-                .map(|()| None);
+            return self.refuse(FailureKind::InvalidMessage);
         };
-        if let Some(perm) = spec.perm {
-            if !self.principal.has(perm) {
-                audit::permission_denied(&self.audit, spec.name, perm);
-                return self.refuse(ws, FailureKind::Forbidden).await.map(|()| None);
-            }
+        if let Some(perm) = spec.perm
+            && !self.principal.has(perm)
+        {
+            audit::permission_denied(&self.audit, spec.name, perm);
+            return self.refuse(FailureKind::Forbidden);
         }
-        Ok(Some(Incoming::Message {
+        Step::Deliver(Incoming::Message {
             kind: spec.name,
             value,
-        }))
+        })
     }
 
     /// Refuses one message: with a typed `error` reply when the endpoint may
     /// send one (the connection stays open), else by closing with the code.
-    async fn refuse(&mut self, ws: &mut WebSocket, kind: FailureKind) -> Result<(), End> {
-        let Some(text) = error_reply(self.api, self.endpoint, kind) else {
-            return Err(End::Close(kind));
-        };
-        send(ws, Message::Text(text.into()))
-            .await
-            .map_err(|()| End::Gone)
+    fn refuse(&self, kind: FailureKind) -> Step {
+        match error_reply(self.api, self.endpoint, kind) {
+            Some(text) => Step::Reply(Message::Text(text.into())),
+            None => Step::End(End::Close(kind)),
+        }
     }
 
     /// In-band token refresh: same subject, verified like the first token.
+    /// Returns the reply to send (`wsauth.refreshed`, or a typed `error`).
     async fn refresh(
         &mut self,
-        ws: &mut WebSocket,
         value: &serde_json::Value,
         expiry: &mut Option<Instant>,
-    ) -> Result<(), End> {
+    ) -> Result<Message, End> {
+        let refused = |step: Step| match step {
+            Step::Reply(reply) => Ok(reply),
+            Step::End(end) => Err(end),
+            _ => Err(End::Close(FailureKind::ServerError)),
+        };
         let refresh_allowed = self
             .api
             .auth
             .is_some_and(|a| a.on_expiry == ExpiryPolicy::Refresh);
         if !refresh_allowed || self.authenticator.is_none() {
-            return self.refuse(ws, FailureKind::InvalidMessage).await;
+            return refused(self.refuse(FailureKind::InvalidMessage));
         }
         let Some(token) = value.get("token").and_then(serde_json::Value::as_str) else {
-            return self.refuse(ws, FailureKind::InvalidMessage).await;
+            return refused(self.refuse(FailureKind::InvalidMessage));
         };
         match self.reidentify(token).await {
             Ok(exp) => {
@@ -350,9 +419,7 @@ impl ConnectionContext {
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
-                send(ws, Message::Text(text.into()))
-                    .await
-                    .map_err(|()| End::Gone)
+                Ok(Message::Text(text.into()))
             }
             Err(rejection) => {
                 audit::rejected(&self.audit, rejection.kind, &rejection.detail);
@@ -382,14 +449,18 @@ impl ConnectionContext {
         if self.users.is_some() {
             identity::check_user(self.users.as_ref(), &claims.subject).await?;
         }
-        let principal = Principal::new(Some(&claims.subject), claims.roles, self.api.roles);
-        if let Some(perm) = self.endpoint.perm {
-            if !principal.has(perm) {
-                return Err(Rejection::new(
-                    FailureKind::Forbidden,
-                    format!("refreshed token lacks `{perm}`"),
-                ));
-            }
+        let principal = Principal::shared(
+            self.principal.shared_subject().cloned(),
+            claims.roles,
+            self.api.roles,
+        );
+        if let Some(perm) = self.endpoint.perm
+            && !principal.has(perm)
+        {
+            return Err(Rejection::new(
+                FailureKind::Forbidden,
+                format!("refreshed token lacks `{perm}`"),
+            ));
         }
         self.principal = principal;
         Ok(claims.exp)

@@ -28,10 +28,25 @@ pub struct Slot {
 impl ConnectionLimiter {
     /// Admits one more connection for `user` unless they already hold `max`.
     pub fn try_acquire(self: &Arc<Self>, user: &str, max: u32) -> Option<Slot> {
+        self.acquire(user, max, || Arc::from(user))
+    }
+
+    /// Like [`ConnectionLimiter::try_acquire`], keeping the caller's shared
+    /// name as the key when the user has no open connection yet (no copy).
+    pub(crate) fn try_acquire_shared(self: &Arc<Self>, user: &Arc<str>, max: u32) -> Option<Slot> {
+        self.acquire(user, max, || Arc::clone(user))
+    }
+
+    fn acquire(
+        self: &Arc<Self>,
+        user: &str,
+        max: u32,
+        new_key: impl FnOnce() -> Arc<str>,
+    ) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let key: Arc<str> = match open.get_key_value(user) {
             Some((k, _)) => Arc::clone(k),
-            None => Arc::from(user),
+            None => new_key(),
         };
         let count = open.entry(Arc::clone(&key)).or_insert(0);
         if *count >= max {

@@ -7,14 +7,18 @@
 //! has taken the message, which is the backpressure), an outbox bounded by
 //! the spec's `send_queue`, and two flags the handler raises for the loop.
 //! Tokio's bounded channels allocate a 32-slot block up front; an idle
-//! connection here holds one small allocation and an empty `VecDeque`.
+//! connection here holds one small allocation. The outbox keeps its first
+//! message inline, so the usual one message in flight (a reply, the
+//! welcome) allocates nothing; only a backlog spills into a `VecDeque`.
 
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::task::Poll;
 
 use axum::extract::ws::Message;
-use tokio::sync::Notify;
+use futures_util::task::AtomicWaker;
 
 use crate::session::Incoming;
 
@@ -22,23 +26,55 @@ use crate::session::Incoming;
 const KEEP_CAPACITY: usize = 8;
 
 /// Shared by a connection's loop and its session.
+///
+/// Each side waits on a condition of the link's state (not on a stored
+/// notification), registering its task in its own [`AtomicWaker`] before it
+/// looks; the other side wakes it after every change. Waiting costs the
+/// waiting future a reference, and the link two wakers.
 #[derive(Debug)]
 pub(crate) struct Link {
     inbox: Mutex<Option<Incoming>>,
-    /// The inbox was filled (wakes the handler).
-    filled: Notify,
-    /// The inbox was emptied (wakes the loop).
-    emptied: Notify,
-    outbox: Mutex<VecDeque<Message>>,
+    outbox: Mutex<Outbox>,
     capacity: usize,
-    /// The outbox has messages, or a flag was raised (wakes the loop).
-    ready: Notify,
-    /// The outbox has room again (wakes a waiting `deliver`).
-    space: Notify,
+    /// Wakes the loop: the outbox was filled, the inbox emptied, or a flag
+    /// raised.
+    to_loop: AtomicWaker,
+    /// Wakes the handler: the inbox was filled, or the outbox has room.
+    to_handler: AtomicWaker,
     /// The outbox overflowed: the client is not reading.
     pub(crate) slow: AtomicBool,
     /// A message failed typed decoding and cannot be answered with `error`.
     pub(crate) invalid: AtomicBool,
+}
+
+/// Messages waiting to be sent, oldest first: `head`, then `rest`.
+#[derive(Debug, Default)]
+struct Outbox {
+    head: Option<Message>,
+    rest: VecDeque<Message>,
+}
+
+impl Outbox {
+    fn len(&self) -> usize {
+        usize::from(self.head.is_some()) + self.rest.len()
+    }
+
+    fn push(&mut self, message: Message) {
+        if self.head.is_none() && self.rest.is_empty() {
+            self.head = Some(message);
+        } else {
+            self.rest.push_back(message);
+        }
+    }
+
+    fn pop(&mut self) -> Option<Message> {
+        let message = self.head.take()?;
+        self.head = self.rest.pop_front();
+        if self.rest.is_empty() && self.rest.capacity() > KEEP_CAPACITY {
+            self.rest.shrink_to(KEEP_CAPACITY);
+        }
+        Some(message)
+    }
 }
 
 /// Why a message could not be queued.
@@ -56,12 +92,10 @@ impl Link {
     pub(crate) fn new(capacity: usize) -> Self {
         Link {
             inbox: Mutex::new(None),
-            filled: Notify::new(),
-            emptied: Notify::new(),
-            outbox: Mutex::new(VecDeque::new()),
+            outbox: Mutex::new(Outbox::default()),
             capacity: capacity.max(1),
-            ready: Notify::new(),
-            space: Notify::new(),
+            to_loop: AtomicWaker::new(),
+            to_handler: AtomicWaker::new(),
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
         }
@@ -77,34 +111,42 @@ impl Link {
         }
         *inbox = Some(message);
         drop(inbox);
-        self.filled.notify_one();
+        self.to_handler.wake();
         Ok(())
     }
 
     /// Resolves once the handler has taken the inbox's message.
     pub(crate) async fn emptied(&self) {
-        let notified = self.emptied.notified();
-        if lock(&self.inbox).is_none() {
-            return;
-        }
-        notified.await;
+        poll_fn(|cx| {
+            self.to_loop.register(cx.waker());
+            if lock(&self.inbox).is_none() {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// Resolves when there is something to send or a flag to look at.
     pub(crate) async fn ready(&self) {
-        self.ready.notified().await;
+        poll_fn(|cx| {
+            self.to_loop.register(cx.waker());
+            let raised = self.slow.load(Ordering::Acquire) || self.invalid.load(Ordering::Acquire);
+            if raised || lock(&self.outbox).len() > 0 {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
     }
 
     /// The next message to send, if any.
     pub(crate) fn pop(&self) -> Option<Message> {
-        let mut outbox = lock(&self.outbox);
-        let message = outbox.pop_front();
-        if outbox.is_empty() && outbox.capacity() > KEEP_CAPACITY {
-            outbox.shrink_to(KEEP_CAPACITY);
-        }
-        drop(outbox);
+        let message = lock(&self.outbox).pop();
         if message.is_some() {
-            self.space.notify_one();
+            self.to_handler.wake();
         }
         message
     }
@@ -112,21 +154,24 @@ impl Link {
     /// Raises a flag for the loop.
     pub(crate) fn raise(&self, flag: &AtomicBool) {
         flag.store(true, Ordering::Release);
-        self.ready.notify_one();
+        self.to_loop.wake();
     }
 
     // The handler's side.
 
     /// Takes the inbox's message, waiting for one.
     pub(crate) async fn take(&self) -> Incoming {
-        loop {
-            let notified = self.filled.notified();
-            if let Some(message) = lock(&self.inbox).take() {
-                self.emptied.notify_one();
-                return message;
+        poll_fn(|cx| {
+            self.to_handler.register(cx.waker());
+            match lock(&self.inbox).take() {
+                Some(message) => {
+                    self.to_loop.wake();
+                    Poll::Ready(message)
+                }
+                None => Poll::Pending,
             }
-            notified.await;
-        }
+        })
+        .await
     }
 
     /// Queues a message, failing when the outbox is full.
@@ -135,29 +180,28 @@ impl Link {
         if outbox.len() >= self.capacity {
             return Err(QueueError::Full);
         }
-        outbox.push_back(message);
+        outbox.push(message);
         drop(outbox);
-        self.ready.notify_one();
+        self.to_loop.wake();
         Ok(())
     }
 
     /// Queues a message, waiting for room.
     pub(crate) async fn push_wait(&self, message: Message) {
         let mut message = Some(message);
-        loop {
-            let notified = self.space.notified();
-            {
-                let mut outbox = lock(&self.outbox);
-                if outbox.len() < self.capacity {
-                    if let Some(m) = message.take() {
-                        outbox.push_back(m);
-                    }
-                    drop(outbox);
-                    self.ready.notify_one();
-                    return;
-                }
+        poll_fn(|cx| {
+            self.to_handler.register(cx.waker());
+            let mut outbox = lock(&self.outbox);
+            if outbox.len() >= self.capacity {
+                return Poll::Pending;
             }
-            notified.await;
-        }
+            if let Some(m) = message.take() {
+                outbox.push(m);
+            }
+            drop(outbox);
+            self.to_loop.wake();
+            Poll::Ready(())
+        })
+        .await;
     }
 }

@@ -2,21 +2,33 @@
 //!
 //! A [`Principal`] is built once per connection, after the token verified
 //! and the user was found active: the subject, the roles from the token, and
-//! the permissions those roles grant under the spec, resolved into a set so
-//! that per-message checks are a lookup.
+//! which of the spec's roles those are, so that a per-message permission
+//! check reads the spec's (static) permission lists of the held roles and
+//! allocates nothing.
+//!
+//! A principal lives as long as its connection, in both the connection's
+//! loop and the handler's session, so it is one shared allocation: cloning
+//! it is a reference count, and the subject is shared with the audit context
+//! and the connection limiter.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::descriptor::RoleDescriptor;
 
 /// An authenticated (or explicitly anonymous) connection's identity.
 #[derive(Clone, Debug)]
-pub struct Principal {
+pub struct Principal(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
     subject: Option<Arc<str>>,
     roles: Vec<String>,
     all: bool,
-    permissions: HashSet<&'static str>,
+    spec_roles: &'static [RoleDescriptor],
+    /// The held spec roles among the first 64, by index (bit `i` = role `i`).
+    held: u64,
+    /// Held spec roles from index 64 on (specs rarely have that many).
+    held_beyond: Box<[usize]>,
 }
 
 impl Principal {
@@ -27,41 +39,79 @@ impl Principal {
         roles: Vec<String>,
         spec_roles: &'static [RoleDescriptor],
     ) -> Self {
+        Self::shared(subject.map(Arc::from), roles, spec_roles)
+    }
+
+    /// Like [`Principal::new`], keeping the caller's shared subject.
+    pub(crate) fn shared(
+        subject: Option<Arc<str>>,
+        roles: Vec<String>,
+        spec_roles: &'static [RoleDescriptor],
+    ) -> Self {
         let mut all = false;
-        let mut permissions = HashSet::new();
-        for role in spec_roles
-            .iter()
-            .filter(|r| roles.iter().any(|held| held == r.name))
-        {
-            all |= role.all;
-            permissions.extend(role.permissions.iter().copied());
+        let mut held = 0u64;
+        let mut held_beyond = Vec::new();
+        for (index, role) in spec_roles.iter().enumerate() {
+            if roles.iter().any(|r| r == role.name) {
+                all |= role.all;
+                if index < 64 {
+                    held |= 1 << index;
+                } else {
+                    held_beyond.push(index);
+                }
+            }
         }
-        Principal {
-            subject: subject.map(Arc::from),
+        Principal(Arc::new(Inner {
+            subject,
             roles,
             all,
-            permissions,
-        }
+            spec_roles,
+            held,
+            held_beyond: held_beyond.into_boxed_slice(),
+        }))
     }
 
     /// The token's subject; `None` for anonymous connections.
     pub fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        self.0.subject.as_deref()
+    }
+
+    /// The subject, shared.
+    pub(crate) fn shared_subject(&self) -> Option<&Arc<str>> {
+        self.0.subject.as_ref()
     }
 
     /// Whether the connection authenticated with a token.
     pub fn is_authenticated(&self) -> bool {
-        self.subject.is_some()
+        self.0.subject.is_some()
     }
 
     /// The roles the token carried.
     pub fn roles(&self) -> &[String] {
-        &self.roles
+        &self.0.roles
     }
 
     /// Whether the principal holds `perm`.
     pub fn has(&self, perm: &str) -> bool {
-        self.all || self.permissions.contains(perm)
+        let inner = &*self.0;
+        if inner.all {
+            return true;
+        }
+        let grants = |index: usize| {
+            inner
+                .spec_roles
+                .get(index)
+                .is_some_and(|r| r.permissions.contains(&perm))
+        };
+        let mut bits = inner.held;
+        while bits != 0 {
+            let index = bits.trailing_zeros() as usize;
+            if grants(index) {
+                return true;
+            }
+            bits &= bits - 1;
+        }
+        inner.held_beyond.iter().any(|&index| grants(index))
     }
 
     /// Every permission held, sorted (for welcome messages and docs).
@@ -102,5 +152,24 @@ mod tests {
         assert!(admin.has("system.monitor"), "`*` grants everything");
         let nobody = Principal::new(None, vec![], ROLES);
         assert!(!nobody.has("conversation.read") && !nobody.is_authenticated());
+    }
+
+    #[test]
+    fn roles_beyond_the_first_64_count() {
+        let roles: &'static [RoleDescriptor] = Box::leak(
+            (0..70)
+                .map(|i| RoleDescriptor {
+                    name: Box::leak(format!("r{i}").into_boxed_str()),
+                    all: false,
+                    permissions: if i == 68 { &["late"] } else { &["early"] },
+                })
+                .collect::<Vec<_>>()
+                .into_boxed_slice(),
+        );
+        let late = Principal::new(Some("a"), vec!["r68".into()], roles);
+        assert!(late.has("late") && !late.has("early"));
+        let early = Principal::new(Some("a"), vec!["r3".into()], roles);
+        assert!(early.has("early") && !early.has("late"));
+        assert_eq!(early.clone().subject(), Some("a"));
     }
 }

@@ -647,17 +647,18 @@ impl Validator<'_> {
             );
         }
         let jwt = auth.jwt.as_ref().map(|j| self.jwt(j));
-        if let Some(intro) = &auth.introspection {
-            if intro.fallback.value == Fallback::Jwt && auth.jwt.is_none() {
-                self.error(
-                    Diagnostic::new(
-                        "wsauth::fallback_without_jwt",
-                        intro.fallback.span,
-                        "introspection falls back to `jwt`, but `auth.jwt` is not configured",
-                    )
-                    .help("add `auth.jwt`, or set `fallback: none`"),
-                );
-            }
+        if let Some(intro) = &auth.introspection
+            && intro.fallback.value == Fallback::Jwt
+            && auth.jwt.is_none()
+        {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::fallback_without_jwt",
+                    intro.fallback.span,
+                    "introspection falls back to `jwt`, but `auth.jwt` is not configured",
+                )
+                .help("add `auth.jwt`, or set `fallback: none`"),
+            );
         }
         if auth.jwt.is_none() && auth.introspection.is_none() {
             self.error(
@@ -669,11 +670,11 @@ impl Validator<'_> {
                 .help("add `auth.jwt` (local verification) or `auth.introspection`"),
             );
         }
-        if let Some(role) = &auth.anonymous_role {
-            if !self.spec.roles.contains_key(role.value.as_str()) {
-                let known: Vec<&str> = self.spec.roles.keys().map(|k| k.value.as_str()).collect();
-                self.unknown("role", role, known, "roles");
-            }
+        if let Some(role) = &auth.anonymous_role
+            && !self.spec.roles.contains_key(role.value.as_str())
+        {
+            let known: Vec<&str> = self.spec.roles.keys().map(|k| k.value.as_str()).collect();
+            self.unknown("role", role, known, "roles");
         }
         Some(ir::Auth {
             sources: auth.sources.iter().map(|s| s.value.clone()).collect(),
@@ -725,13 +726,13 @@ impl Validator<'_> {
                 .help("add `algorithms: [HS256]` (or `keys` with their algorithms) under `auth.jwt`"),
             ),
         }
-        if let Some(ttl) = &jwt.max_ttl_s {
-            if ttl.value == 0 {
-                self.error(
-                    Diagnostic::new("wsauth::zero_ttl", ttl.span, "`max_ttl_s` is 0")
-                        .help("set the longest lifetime a token may have, e.g. `3600`"),
-                );
-            }
+        if let Some(ttl) = &jwt.max_ttl_s
+            && ttl.value == 0
+        {
+            self.error(
+                Diagnostic::new("wsauth::zero_ttl", ttl.span, "`max_ttl_s` is 0")
+                    .help("set the longest lifetime a token may have, e.g. `3600`"),
+            );
         }
         let roles = jwt.roles_claim.clone();
         ir::Jwt {
@@ -885,10 +886,11 @@ impl Validator<'_> {
             }
             let access = endpoint.auth.as_ref().map_or(Access::Required, |a| a.value);
             let sources = self.endpoint_sources(name, endpoint, access, auth);
-            if let Some(perm) = &endpoint.perm {
-                if self.known_permission(perm) && access != Access::Required {
-                    self.anonymous_can(name, perm, auth);
-                }
+            if let Some(perm) = &endpoint.perm
+                && self.known_permission(perm)
+                && access != Access::Required
+            {
+                self.anonymous_can(name, perm, auth);
             }
             if access == Access::Anonymous {
                 for (pname, param) in &endpoint.params {
@@ -1289,14 +1291,14 @@ impl Validator<'_> {
                 (false, true) => Direction::ServerToClient,
                 (false, false) => Direction::Unused,
             };
-            if m.direction == Direction::ServerToClient {
-                if let Some(perm) = self
+            if m.direction == Direction::ServerToClient
+                && let Some(perm) = self
                     .spec
                     .messages
                     .get(m.name.as_str())
                     .and_then(|x| x.perm.as_ref())
-                {
-                    self.error(
+            {
+                self.error(
                         Diagnostic::new(
                             "wsauth::perm_on_server_message",
                             perm.span,
@@ -1304,7 +1306,6 @@ impl Validator<'_> {
                         )
                         .help("`perm` guards what a client may send; guard who receives it with the endpoint's `perm`"),
                     );
-                }
             }
         }
     }

@@ -63,25 +63,25 @@ impl Validator<'_> {
                 fields: self.fields(s),
             },
             SchemaType::String => {
-                if let Some(f) = &s.format {
-                    if !FORMATS.contains(&f.value.as_str()) {
-                        self.error(
-                            Diagnostic::new(
-                                "wsauth::unknown_format",
-                                f.span,
-                                format!("unknown string format `{}`", f.value),
-                            )
-                            .suggest(&f.value, FORMATS.iter().copied())
-                            .help_if_none(format!(
-                                "use one of {}",
-                                FORMATS
-                                    .iter()
-                                    .map(|f| format!("`{f}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            )),
-                        );
-                    }
+                if let Some(f) = &s.format
+                    && !FORMATS.contains(&f.value.as_str())
+                {
+                    self.error(
+                        Diagnostic::new(
+                            "wsauth::unknown_format",
+                            f.span,
+                            format!("unknown string format `{}`", f.value),
+                        )
+                        .suggest(&f.value, FORMATS.iter().copied())
+                        .help_if_none(format!(
+                            "use one of {}",
+                            FORMATS
+                                .iter()
+                                .map(|f| format!("`{f}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
                 }
                 self.ordered(&s.min_length, &s.max_length, "minLength", "maxLength");
                 let mut seen = HashSet::new();
@@ -105,18 +105,18 @@ impl Validator<'_> {
                 }
             }
             SchemaType::Integer | SchemaType::Number => {
-                if let (Some(lo), Some(hi)) = (&s.minimum, &s.maximum) {
-                    if lo.value > hi.value {
-                        self.error(
-                            Diagnostic::new(
-                                "wsauth::empty_range",
-                                lo.span,
-                                format!("`minimum` {} is above `maximum` {}", lo.value, hi.value),
-                            )
-                            .also(hi.span, "maximum")
-                            .help("no value could satisfy both; swap them"),
-                        );
-                    }
+                if let (Some(lo), Some(hi)) = (&s.minimum, &s.maximum)
+                    && lo.value > hi.value
+                {
+                    self.error(
+                        Diagnostic::new(
+                            "wsauth::empty_range",
+                            lo.span,
+                            format!("`minimum` {} is above `maximum` {}", lo.value, hi.value),
+                        )
+                        .also(hi.span, "maximum")
+                        .help("no value could satisfy both; swap them"),
+                    );
                 }
                 let (minimum, maximum) = (
                     s.minimum.as_ref().map(|v| v.value),
@@ -268,18 +268,18 @@ impl Validator<'_> {
         lo_key: &str,
         hi_key: &str,
     ) {
-        if let (Some(lo), Some(hi)) = (lo, hi) {
-            if lo.value > hi.value {
-                self.error(
-                    Diagnostic::new(
-                        "wsauth::empty_range",
-                        lo.span,
-                        format!("`{lo_key}` {} is above `{hi_key}` {}", lo.value, hi.value),
-                    )
-                    .also(hi.span, hi_key.to_owned())
-                    .help("no value could satisfy both; swap them"),
-                );
-            }
+        if let (Some(lo), Some(hi)) = (lo, hi)
+            && lo.value > hi.value
+        {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::empty_range",
+                    lo.span,
+                    format!("`{lo_key}` {} is above `{hi_key}` {}", lo.value, hi.value),
+                )
+                .also(hi.span, hi_key.to_owned())
+                .help("no value could satisfy both; swap them"),
+            );
         }
     }
 
