@@ -11,6 +11,8 @@
 //! [`Session`], which only the pipeline can create. Every decision is an audit
 //! event ([`audit`]). Nothing here reads YAML at run time.
 //!
+//! Features: `client` adds the `client` module, the runtime of generated Rust clients.
+//!
 //! ```no_run
 //! # use wsauth_core::{WsAuth, Session, HandlerResult};
 //! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
@@ -26,6 +28,8 @@
 //! ```
 
 pub mod audit;
+#[cfg(feature = "client")]
+pub mod client;
 mod connection;
 pub mod descriptor;
 mod identity;

@@ -408,6 +408,16 @@ impl Api {
         self.messages.iter().find(|m| m.name == name)
     }
 
+    /// The resource check called `name`.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The role called `name`.
+    pub fn role(&self, name: &str) -> Option<&Role> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
     /// The named schema called `name`.
     pub fn schema(&self, name: &str) -> Option<&Schema> {
         self.schemas

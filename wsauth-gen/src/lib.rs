@@ -3,8 +3,11 @@
 pub mod diagnostic;
 pub mod expand;
 pub mod format_schema;
+#[cfg(feature = "generators")]
+pub mod generate;
 pub mod ir;
 pub mod output;
+pub mod payload;
 pub mod rust;
 pub mod spec;
 pub mod suggest;

@@ -3,12 +3,14 @@
 //! A thin layer over the `wsauth_gen` library: parse arguments, call it,
 //! turn its results into output and an exit code.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use miette::GraphicalTheme;
+use wsauth_gen::Api;
+use wsauth_gen::generate::{self, GenError};
 use wsauth_gen::output::{self, Mode, Outcome};
 
 #[derive(Parser)]
@@ -25,6 +27,63 @@ enum Command {
         /// Spec files (YAML).
         #[arg(required = true)]
         specs: Vec<PathBuf>,
+    },
+    /// Write every client and doc of each spec into `<OUTPUT>/<name>/`.
+    Build {
+        /// Spec files (YAML).
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+        /// The output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write nothing; fail with a diff if any file is not current.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write the TypeScript client of a spec as `<OUTPUT>/<name>.ts`.
+    Ts {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write nothing; fail with a diff if the file is not current.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write the Rust client of a spec to a file.
+    Rust {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write nothing; fail with a diff if the file is not current.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write the AsyncAPI 3.0 document of a spec: JSON when the file name
+    /// ends in `.json`, YAML otherwise.
+    Asyncapi {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write nothing; fail with a diff if the file is not current.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Write the documentation page of a spec as `<OUTPUT>/index.html`.
+    Html {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The output folder.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Write nothing; fail with a diff if the file is not current.
+        #[arg(long)]
+        check: bool,
     },
     /// Print or write the JSON Schema of the spec format, for editors.
     Schema {
@@ -50,33 +109,122 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check { specs } => check(&specs),
+        Command::Build {
+            specs,
+            output,
+            check,
+        } => build(&specs, &output, mode(check)),
+        Command::Ts {
+            spec,
+            output,
+            check,
+        } => single(&spec, mode(check), |api| {
+            let path = output.join(generate::typescript_file_name(api));
+            Ok((path, generate::typescript::generate(api)?))
+        }),
+        Command::Rust {
+            spec,
+            output,
+            check,
+        } => single(&spec, mode(check), |api| {
+            Ok((output.clone(), wsauth_gen::rust::client::generate(api)?))
+        }),
+        Command::Asyncapi {
+            spec,
+            output,
+            check,
+        } => single(&spec, mode(check), |api| {
+            let json = output.extension().is_some_and(|e| e == "json");
+            let text = if json {
+                generate::asyncapi::json(api)?
+            } else {
+                generate::asyncapi::yaml(api)?
+            };
+            Ok((output.clone(), text))
+        }),
+        Command::Html {
+            spec,
+            output,
+            check,
+        } => single(&spec, mode(check), |api| {
+            Ok((output.join("index.html"), generate::html::generate(api)?))
+        }),
         Command::Schema { output, check } => {
             let text = wsauth_gen::format_schema::format_schema_text();
             let Some(path) = output else {
                 print!("{text}");
                 return Ok(ExitCode::SUCCESS);
             };
-            let mode = if check { Mode::Check } else { Mode::Write };
-            report(&path, output::emit(&path, &text, mode)?)
+            report(&path, output::emit(&path, &text, mode(check))?)
         }
     }
+}
+
+fn mode(check: bool) -> Mode {
+    if check { Mode::Check } else { Mode::Write }
+}
+
+/// Loads a spec; `None` (after printing its problems) when it is invalid.
+fn load(path: &Path) -> anyhow::Result<Option<Api>> {
+    match wsauth_gen::load(path) {
+        Ok(api) => Ok(Some(api)),
+        Err(wsauth_gen::LoadError::Invalid(errors)) => {
+            eprint!("{}", errors.render(GraphicalTheme::default()));
+            Ok(None)
+        }
+        Err(e) => Err(e).context("loading the spec"),
+    }
+}
+
+/// One backend over one spec, written to (or checked against) one file.
+fn single(
+    spec: &Path,
+    mode: Mode,
+    backend: impl FnOnce(&Api) -> Result<(PathBuf, String), GenError>,
+) -> anyhow::Result<ExitCode> {
+    let Some(api) = load(spec)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let (path, text) =
+        backend(&api).with_context(|| format!("generating from {}", spec.display()))?;
+    report(&path, output::emit(&path, &text, mode)?)
+}
+
+/// Every backend over every spec, into `<output>/<name>/`; every stale file
+/// is reported before failing.
+fn build(specs: &[PathBuf], output: &Path, mode: Mode) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for spec in specs {
+        let Some(api) = load(spec)? else {
+            failed = true;
+            continue;
+        };
+        let files =
+            generate::build(&api).with_context(|| format!("generating from {}", spec.display()))?;
+        for file in files {
+            let path = output.join(&file.path);
+            failed |=
+                report(&path, output::emit(&path, &file.contents, mode)?)? != ExitCode::SUCCESS;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn check(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for path in specs {
-        match wsauth_gen::load(path) {
-            Ok(api) => println!(
+        match load(path)? {
+            Some(api) => println!(
                 "ok: {} ({} endpoints, {} messages)",
                 path.display(),
                 api.endpoints.len(),
                 api.messages.len()
             ),
-            Err(wsauth_gen::LoadError::Invalid(errors)) => {
-                failed = true;
-                eprint!("{}", errors.render(GraphicalTheme::default()));
-            }
-            Err(e) => return Err(e).context("checking specs"),
+            None => failed = true,
         }
     }
     Ok(if failed {
@@ -87,7 +235,7 @@ fn check(specs: &[PathBuf]) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints what happened to a generated file; a stale file fails the run.
-fn report(path: &std::path::Path, outcome: Outcome) -> anyhow::Result<ExitCode> {
+fn report(path: &Path, outcome: Outcome) -> anyhow::Result<ExitCode> {
     Ok(match outcome {
         Outcome::Unchanged => {
             println!("up to date: {}", path.display());

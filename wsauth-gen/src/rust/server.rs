@@ -23,6 +23,27 @@ use crate::ir::{self, Api, SchemaKind};
 /// Items generated for one spec.
 pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
     let serde = quote!(#krate::__private::serde);
+    let types = types_tokens(api, krate);
+    let endpoints = api
+        .endpoints
+        .iter()
+        .map(|e| endpoint_module(e, krate, &serde));
+    let handlers = handlers(api, krate, descriptor);
+    quote! {
+        #types
+        /// One module per endpoint: its marker type, session and message enums.
+        #[allow(dead_code, missing_docs, clippy::all)]
+        pub mod endpoints {
+            #(#endpoints)*
+        }
+        #handlers
+    }
+}
+
+/// The `messages` and `schemas` modules: one type per message (its payload
+/// fields) and per named schema. The server and the generated Rust client
+/// share them, so both sides of a connection read the same types.
+pub(super) fn types_tokens(api: &Api, krate: &TokenStream) -> TokenStream {
     let mut messages = Types::new(krate);
     for m in &api.messages {
         let name = type_ident(&m.name);
@@ -40,11 +61,6 @@ pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> Toke
     }
     let message_items = messages.items;
     let schema_items = schemas.items;
-    let endpoints = api
-        .endpoints
-        .iter()
-        .map(|e| endpoint_module(e, krate, &serde));
-    let handlers = handlers(api, krate, descriptor);
     quote! {
         /// The messages of the spec, one type per message (its fields beside `type`).
         #[allow(dead_code, missing_docs, clippy::all)]
@@ -56,17 +72,11 @@ pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> Toke
         pub mod schemas {
             #(#schema_items)*
         }
-        /// One module per endpoint: its marker type, session and message enums.
-        #[allow(dead_code, missing_docs, clippy::all)]
-        pub mod endpoints {
-            #(#endpoints)*
-        }
-        #handlers
     }
 }
 
 /// `send_message` → `SendMessage`.
-fn type_ident(name: &str) -> Ident {
+pub(super) fn type_ident(name: &str) -> Ident {
     let mut camel = String::new();
     for part in name
         .split(|c: char| !c.is_ascii_alphanumeric())
@@ -86,7 +96,7 @@ fn type_ident(name: &str) -> Ident {
 
 /// A field name as a Rust identifier (raw when it is a keyword) and, when
 /// the JSON name is not already snake case, the name to rename it from.
-fn field_ident(name: &str) -> (Ident, Option<String>) {
+pub(super) fn field_ident(name: &str) -> (Ident, Option<String>) {
     let mut snake = String::new();
     for (i, c) in name.chars().enumerate() {
         if c.is_ascii_uppercase() {
@@ -104,7 +114,7 @@ fn field_ident(name: &str) -> (Ident, Option<String>) {
     (ident, rename)
 }
 
-fn doc(text: Option<&str>) -> TokenStream {
+pub(super) fn doc(text: Option<&str>) -> TokenStream {
     match text {
         Some(t) => {
             let t = format!(" {}", t.trim());

@@ -1,0 +1,388 @@
+//! The client side: connect to a wsauth server and keep the connection
+//! alive the way the spec says.
+//!
+//! # Motivation
+//!
+//! A spec does not only say what a server refuses; it says what a client
+//! should do about it (`client: refresh_token | backoff | stop` per close
+//! code), how tokens travel (subprotocol, query, header) and whether tokens
+//! are refreshed in-band. Every client of every spec needs the same
+//! machinery for that, so it lives here, once; the Rust client that
+//! `wsauth-gen` generates from a spec only adds the spec's types (messages,
+//! path parameters, close codes) and a thin typed layer over [`Client`].
+//!
+//! # Shape
+//!
+//! [`Connect`] (usually made by a generated `connect` function) spawns one
+//! Tokio task, the driver, which owns the socket across reconnections. The
+//! [`Client`] handle talks to it through two channels: [`Client::send`]
+//! (acknowledged once written) and [`Client::recv`], which yields
+//! [`Event`]s: the socket opened, a message, a refresh, a reconnection (with
+//! the close that caused it and the delay), and finally how it ended.
+//!
+//! The rules (identical in the generated TypeScript client):
+//!
+//! - the token travels as the subprotocol pair `<marker>`,
+//!   `<marker>.bearer.<token>` when the endpoint allows it, else in the query,
+//!   else in the `Authorization` header, else as a cookie;
+//! - a close code in the spec's catalogue takes its action
+//!   ([`CloseAction`]): `refresh_token` asks the provider for a fresh token
+//!   and reconnects at once (a second `refresh_token` close in a row ends
+//!   the client), `backoff` reconnects after an exponential backoff with full
+//!   jitter (reset by a connection that got its welcome), `stop` ends with
+//!   [`ClientError::Closed`]; other codes: 1000 ends normally, 1001, 1006
+//!   (network), 1012 and 1013 back off, anything else stops;
+//! - with `auth.on_expiry: refresh`, a fresh token is sent in-band
+//!   (`wsauth.refresh`) at the later of `exp - 30 s` and 80 % of the token's
+//!   remaining life, and rescheduled on `wsauth.refreshed`;
+//! - an endpoint with a text heartbeat gets its ping every
+//!   `ping_interval_s` (the pong is swallowed).
+//!
+//! ```no_run
+//! # use wsauth_core::client::{Client, Connect, Event, Json, Token};
+//! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! type Messages = Json<serde_json::Value, serde_json::Value>;
+//! let mut client: Client<Messages> = Connect::new(&API, "chat", "ws://127.0.0.1:8000")
+//!     .param("room", "1")
+//!     .token(Token::from_fn(|| async { Ok::<_, std::io::Error>("a jwt".to_owned()) }))
+//!     .start()?;
+//! while let Some(event) = client.recv().await {
+//!     match event {
+//!         Event::Message(message) => println!("{message}"),
+//!         Event::Failed(error) => return Err(error.into()),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod close;
+mod codec;
+mod driver;
+mod token;
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+pub use close::{ABNORMAL, Backoff, CloseAction, NO_STATUS, ServerClose};
+pub use codec::{Codec, EncodeError, Frame, Json, Raw, Unexpected};
+pub use token::{FnProvider, Token, TokenError, TokenProvider, refresh_delay, unverified_exp};
+
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+
+/// Something that happened to a client, in order.
+#[derive(Debug)]
+pub enum Event<M> {
+    /// The socket opened (attempt 0 is the first connection). Admission is
+    /// confirmed by the endpoint's welcome message, which follows; a refused
+    /// connection is closed right after opening.
+    Open {
+        /// How many connections this client opened before.
+        attempt: u32,
+    },
+    /// A message from the server.
+    Message(M),
+    /// A frame that is not one of the endpoint's messages.
+    Unexpected(Unexpected),
+    /// The server accepted an in-band refresh; the token now expires at `exp`.
+    Refreshed {
+        /// The new expiry, unix seconds.
+        exp: u64,
+    },
+    /// The connection ended and the client reconnects after `delay`.
+    Reconnecting {
+        /// Why it ended.
+        close: ServerClose,
+        /// How long the client waits first (zero for `refresh_token`).
+        delay: Duration,
+    },
+    /// The client ended normally: the last event.
+    Closed(Closed),
+    /// The client ended on an error: the last event.
+    Failed(ClientError),
+}
+
+/// How a client ended normally.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Closed {
+    /// [`Client::close`] was called.
+    ByClient,
+    /// The server closed with a normal code (1000).
+    ByServer(ServerClose),
+}
+
+/// Why a running client ended.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server closed with a code whose action is `stop`, with an
+    /// unknown code, or with `refresh_token` right after a refresh.
+    #[error("the server closed the connection with {} ({})", .0.code, .0.reason)]
+    Closed(ServerClose),
+    /// [`Options::max_reconnects`] backoff attempts in a row failed.
+    #[error("gave up after {attempts} reconnection attempts")]
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+        /// How the last one ended.
+        last: ServerClose,
+    },
+    /// The token provider failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The token cannot travel in a header (it is not visible ASCII).
+    #[error("the token cannot be sent in a handshake header")]
+    TokenNotSendable,
+    /// The server answered the upgrade request with an HTTP status instead
+    /// of switching protocols.
+    #[error("the server refused the upgrade with HTTP {status}")]
+    Handshake {
+        /// The status code.
+        status: u16,
+    },
+}
+
+/// Why a client could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The descriptor has no endpoint of that name.
+    #[error("the API has no endpoint `{0}`")]
+    UnknownEndpoint(String),
+    /// A path parameter was not given.
+    #[error("path parameter `{0}` is missing")]
+    MissingParam(&'static str),
+    /// The base URL is not `ws://` or `wss://`.
+    #[error("`{0}` is not a ws:// or wss:// URL")]
+    Url(String),
+    /// Not called inside a Tokio runtime.
+    #[error("a client must be started inside a Tokio runtime")]
+    NoRuntime,
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The client is between connections (or not yet connected).
+    #[error("the connection is not open")]
+    NotOpen,
+    /// The client has ended.
+    #[error("the client has ended")]
+    Ended,
+    /// The message could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The socket failed while sending.
+    #[error("the socket failed")]
+    Socket(#[source] tokio_tungstenite::tungstenite::Error),
+}
+
+/// How a client behaves; the defaults follow the spec.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Reconnection pacing (500 ms base, 30 s cap).
+    pub backoff: Backoff,
+    /// Backoff attempts in a row before giving up (`None`: never give up).
+    pub max_reconnects: Option<u32>,
+    /// Heartbeat period for endpoints with a text heartbeat (`None`: the
+    /// endpoint's `ping_interval_s`).
+    pub heartbeat: Option<Duration>,
+    /// How long one connection attempt may take before it counts as 1006.
+    pub connect_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            backoff: Backoff::default(),
+            max_reconnects: None,
+            heartbeat: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Starts a client of one endpoint; generated `connect` functions fill it in.
+#[must_use = "a client starts with `start()`"]
+pub struct Connect<C> {
+    api: &'static ApiDescriptor,
+    endpoint: &'static str,
+    base_url: String,
+    params: Vec<(&'static str, String)>,
+    token: Token,
+    options: Options,
+    codec: PhantomData<fn() -> C>,
+}
+
+impl<C: Codec> Connect<C> {
+    /// A client of `endpoint` of `api` on the server at `base_url`
+    /// (`ws://host:port`, without the endpoint's path).
+    pub fn new(api: &'static ApiDescriptor, endpoint: &'static str, base_url: &str) -> Self {
+        Connect {
+            api,
+            endpoint,
+            base_url: base_url.to_owned(),
+            params: Vec::new(),
+            token: Token::none(),
+            options: Options::default(),
+            codec: PhantomData,
+        }
+    }
+
+    /// Sets path parameter `name`.
+    pub fn param(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.params.push((name, value.to_string()));
+        self
+    }
+
+    /// Authenticates with `token` (a string, or a [`Token`] provider).
+    pub fn token(mut self, token: impl Into<Token>) -> Self {
+        self.token = token.into();
+        self
+    }
+
+    /// Replaces every option.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sets the backoff's base and cap.
+    pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.options.backoff = Backoff { base, cap };
+        self
+    }
+
+    /// Gives up after `attempts` failed backoff reconnections in a row.
+    pub fn max_reconnects(mut self, attempts: u32) -> Self {
+        self.options.max_reconnects = Some(attempts);
+        self
+    }
+
+    /// Spawns the driver on the current Tokio runtime and returns the handle.
+    pub fn start(self) -> Result<Client<C>, ConnectError> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
+        let endpoint = self
+            .api
+            .endpoints
+            .iter()
+            .find(|e| e.name == self.endpoint)
+            .ok_or_else(|| ConnectError::UnknownEndpoint(self.endpoint.to_owned()))?;
+        let url = endpoint_url(&self.base_url, endpoint, &self.params)?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::unbounded_channel();
+        let driver = driver::Driver::new(
+            self.api,
+            endpoint,
+            url,
+            self.token,
+            self.options,
+            command_rx,
+            event_tx,
+        );
+        runtime.spawn(driver.run());
+        Ok(Client {
+            commands,
+            events,
+            codec: PhantomData,
+        })
+    }
+}
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `base_url` + the endpoint's path with its parameters filled in.
+fn endpoint_url(
+    base_url: &str,
+    endpoint: &EndpointDescriptor,
+    params: &[(&'static str, String)],
+) -> Result<String, ConnectError> {
+    if !(base_url.starts_with("ws://") || base_url.starts_with("wss://")) {
+        return Err(ConnectError::Url(base_url.to_owned()));
+    }
+    let mut url = base_url.trim_end_matches('/').to_owned();
+    for segment in endpoint.path.split('/').filter(|s| !s.is_empty()) {
+        url.push('/');
+        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => {
+                let spec = endpoint.params.iter().find(|p| p.name == name);
+                let value = params
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v)
+                    .ok_or(ConnectError::MissingParam(spec.map_or("?", |p| p.name)))?;
+                url.extend(percent_encoding::utf8_percent_encode(value, SEGMENT));
+            }
+            None => url.push_str(segment),
+        }
+    }
+    if endpoint.path.ends_with('/') && endpoint.path.len() > 1 {
+        url.push('/');
+    }
+    Ok(url)
+}
+
+/// What the handle asks of the driver.
+enum Command {
+    /// Write a frame; the answer says whether it was written.
+    Send(Frame, oneshot::Sender<Result<(), SendError>>),
+    /// Close the connection (1000) and end.
+    Close,
+}
+
+/// A running client of one endpoint. Dropping it closes the connection.
+pub struct Client<C: Codec> {
+    commands: mpsc::UnboundedSender<Command>,
+    events: mpsc::UnboundedReceiver<Event<Frame>>,
+    codec: PhantomData<fn() -> C>,
+}
+
+impl<C: Codec> std::fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").finish_non_exhaustive()
+    }
+}
+
+impl<C: Codec> Client<C> {
+    /// Sends `message`; resolves once it is written to the open socket.
+    pub async fn send(&self, message: impl Into<C::Send>) -> Result<(), SendError> {
+        let frame = C::encode(&message.into())?;
+        let (ack, written) = oneshot::channel();
+        self.commands
+            .send(Command::Send(frame, ack))
+            .map_err(|_| SendError::Ended)?;
+        written.await.unwrap_or(Err(SendError::Ended))
+    }
+
+    /// The next event; `None` after the last one ([`Event::Closed`] or
+    /// [`Event::Failed`]).
+    pub async fn recv(&mut self) -> Option<Event<C::Receive>> {
+        let event = self.events.recv().await?;
+        Some(match event {
+            Event::Message(frame) => match C::decode(frame) {
+                Ok(message) => Event::Message(message),
+                Err(unexpected) => Event::Unexpected(unexpected),
+            },
+            Event::Open { attempt } => Event::Open { attempt },
+            Event::Unexpected(u) => Event::Unexpected(u),
+            Event::Refreshed { exp } => Event::Refreshed { exp },
+            Event::Reconnecting { close, delay } => Event::Reconnecting { close, delay },
+            Event::Closed(c) => Event::Closed(c),
+            Event::Failed(e) => Event::Failed(e),
+        })
+    }
+
+    /// Closes the connection with 1000 and stops reconnecting; the last
+    /// event is then [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
+}

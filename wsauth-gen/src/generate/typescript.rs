@@ -1,0 +1,841 @@
+//! The TypeScript client: one self-contained module per spec.
+//!
+//! # Motivation
+//!
+//! A frontend engineer should get, from the same spec the server enforces, a
+//! client that cannot send a message the endpoint does not accept, that
+//! narrows what it receives by `type`, and that reacts to every close code
+//! the way the spec says (refresh the token, back off, or stop with a typed
+//! error) — without adding a dependency to the app. So the module carries
+//! its own small runtime (`Connection`) and runs on whatever `WebSocket`
+//! the host has: browsers, Node with `--experimental-websocket`, or the `ws`
+//! package.
+//!
+//! # Shape
+//!
+//! [`generate`] turns the [`Api`] into a [`Module`] view: every name, type
+//! expression, doc comment and string literal already rendered as
+//! TypeScript, so the askama templates (`templates/ts/`) only lay them out.
+//! The templates escape nothing (`escape = "none"`), on purpose: a string
+//! from the spec reaches the output only through [`literal`] (a JSON string,
+//! which is a valid TypeScript string literal) or [`doc`] (a doc comment
+//! that cannot be closed early).
+//!
+//! Generated names follow one rule so they never collide: a message `m`
+//! becomes `<M>Message`, an endpoint `e` gives `<E>Connection`,
+//! `<E>Params`, `<E>ServerMessage`, `<E>ClientMessage` and `connect<E>`;
+//! the runtime's public names are fixed ([`RESERVED`]); private ones start
+//! with `__wsauth`. A named schema keeps its name unless it would collide
+//! with one of those, in which case it takes a `Schema` suffix.
+
+use std::collections::BTreeSet;
+
+use askama::Template;
+use wsauth_spec::Keyword;
+
+use super::GenError;
+use crate::ir::{
+    Access, Api, ClientAction, Endpoint, ExpiryPolicy, FailureKind, Field, Frames, ParamType,
+    Schema, SchemaKind, TokenSource,
+};
+
+/// Names the module defines whatever the spec says, and global names a
+/// schema must not shadow.
+const RESERVED: &[&str] = &[
+    // The runtime's public names.
+    "BackoffOptions",
+    "ClientAction",
+    "CloseCode",
+    "CloseDecision",
+    "CloseError",
+    "CloseOutcome",
+    "ConnectOptions",
+    "Connection",
+    "ConnectionEvent",
+    "EndpointDescriptor",
+    "FailureKind",
+    "OptionalTokenOptions",
+    "StopReason",
+    "Token",
+    "TokenOptions",
+    "TokenProvider",
+    "TokenTransport",
+    "WebSocketConstructor",
+    // Globals the module uses.
+    "Array",
+    "ArrayBuffer",
+    "ArrayBufferView",
+    "Date",
+    "Error",
+    "Exclude",
+    "Extract",
+    "JSON",
+    "Map",
+    "Math",
+    "Omit",
+    "Promise",
+    "Record",
+    "Set",
+    "String",
+];
+
+/// The TypeScript module for `api`.
+pub fn generate(api: &Api) -> Result<String, GenError> {
+    let mut text = Module::new(api)
+        .render()
+        .map_err(|source| GenError::Template {
+            backend: "typescript",
+            source,
+        })?;
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The whole module, ready to lay out.
+#[derive(Template)]
+#[template(path = "ts/client.ts", escape = "none", whitespace = "preserve")]
+struct Module {
+    title: String,
+    name: String,
+    /// Description lines, each with its leading space (or empty).
+    description: Vec<String>,
+    default_base_url: String,
+    failure_kinds: Vec<String>,
+    close_codes: Vec<CodeView>,
+    aliases: Vec<AliasView>,
+    interfaces: Vec<InterfaceView>,
+    endpoints: Vec<EndpointView>,
+}
+
+/// One distinct close code.
+struct CodeView {
+    doc: String,
+    name: String,
+    code: u16,
+    action: String,
+    kinds: String,
+}
+
+/// `export type Name = ...;`
+struct AliasView {
+    doc: String,
+    name: String,
+    ty: String,
+}
+
+/// `export interface Name extends ... { fields }`
+struct InterfaceView {
+    doc: String,
+    name: String,
+    extends: String,
+    fields: Vec<FieldView>,
+}
+
+/// One property of an interface.
+struct FieldView {
+    doc: String,
+    prop: String,
+    optional: &'static str,
+    ty: String,
+}
+
+/// A typed `send...` method.
+struct SendView {
+    doc: String,
+    method: String,
+    type_name: String,
+    literal: String,
+    default: &'static str,
+}
+
+/// Everything generated for one endpoint.
+struct EndpointView {
+    name: String,
+    name_literal: String,
+    path: String,
+    doc: String,
+    connect_doc: String,
+    class_name: String,
+    connect_fn: String,
+    descriptor: String,
+    params_name: String,
+    params: Vec<FieldView>,
+    params_arg: String,
+    options_type: &'static str,
+    path_expr: String,
+    server_union_name: String,
+    server_union: String,
+    client_union_name: String,
+    client_union: String,
+    transport: String,
+    welcome: String,
+    sends: String,
+    raw: bool,
+    refresh: bool,
+    heartbeat: String,
+    send_methods: Vec<SendView>,
+}
+
+/// Resolves names: message and schema type names, collision-free.
+struct Names<'a> {
+    api: &'a Api,
+    taken: BTreeSet<String>,
+}
+
+impl<'a> Names<'a> {
+    fn new(api: &'a Api) -> Self {
+        let mut taken: BTreeSet<String> = RESERVED.iter().map(|s| (*s).to_owned()).collect();
+        for message in &api.messages {
+            taken.insert(message_type(&message.name));
+        }
+        for endpoint in &api.endpoints {
+            let e = pascal(&endpoint.name);
+            for suffix in ["Connection", "Params", "ServerMessage", "ClientMessage"] {
+                taken.insert(format!("{e}{suffix}"));
+            }
+        }
+        Names { api, taken }
+    }
+
+    /// The TypeScript name of named schema `name`.
+    fn schema(&self, name: &str) -> String {
+        let mut ts = pascal(name);
+        while self.taken.contains(&ts) {
+            ts.push_str("Schema");
+        }
+        ts
+    }
+
+    /// The TypeScript type of `schema`.
+    fn ty(&self, schema: &Schema) -> String {
+        match &schema.kind {
+            SchemaKind::Object { fields } if fields.is_empty() => "Record<string, never>".into(),
+            SchemaKind::Object { fields } => {
+                let fields: Vec<String> = fields
+                    .iter()
+                    .map(|f| {
+                        format!(
+                            "{}{}: {}",
+                            property(&f.name),
+                            optional(f),
+                            self.ty(&f.schema)
+                        )
+                    })
+                    .collect();
+                format!("{{ {} }}", fields.join("; "))
+            }
+            SchemaKind::String { values, .. } if !values.is_empty() => values
+                .iter()
+                .map(|v| literal(v))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            SchemaKind::String { .. } => "string".into(),
+            SchemaKind::Integer { .. } | SchemaKind::Number { .. } => "number".into(),
+            SchemaKind::Boolean => "boolean".into(),
+            SchemaKind::Array { items, .. } => format!("Array<{}>", self.ty(items)),
+            SchemaKind::Any => "unknown".into(),
+            SchemaKind::Ref { name } => self.schema(name),
+        }
+    }
+
+    fn fields(&self, fields: &[Field]) -> Vec<FieldView> {
+        fields
+            .iter()
+            .map(|f| FieldView {
+                doc: doc(f.schema.description.as_deref(), "  "),
+                prop: property(&f.name),
+                optional: optional(f),
+                ty: self.ty(&f.schema),
+            })
+            .collect()
+    }
+
+    /// The named schemas: objects as interfaces, the rest as aliases.
+    fn schemas(&self) -> (Vec<AliasView>, Vec<InterfaceView>) {
+        let mut aliases = Vec::new();
+        let mut interfaces = Vec::new();
+        for named in &self.api.schemas {
+            let doc = doc(named.schema.description.as_deref(), "");
+            let name = self.schema(&named.name);
+            match &named.schema.kind {
+                SchemaKind::Object { fields } => interfaces.push(InterfaceView {
+                    doc,
+                    name,
+                    extends: String::new(),
+                    fields: self.fields(fields),
+                }),
+                _ => aliases.push(AliasView {
+                    doc,
+                    name,
+                    ty: self.ty(&named.schema),
+                }),
+            }
+        }
+        (aliases, interfaces)
+    }
+
+    /// One interface per message: `type` beside the payload's fields, or
+    /// extending the named object the payload refers to.
+    fn messages(&self) -> Vec<InterfaceView> {
+        self.api
+            .messages
+            .iter()
+            .map(|m| {
+                let type_field = FieldView {
+                    doc: doc(Some("The message type on the wire."), "  "),
+                    prop: "type".into(),
+                    optional: "",
+                    ty: literal(&m.name),
+                };
+                let (extends, fields) = match &m.payload.kind {
+                    SchemaKind::Object { fields } => (String::new(), self.fields(fields)),
+                    SchemaKind::Ref { name } => (format!(" extends {}", self.schema(name)), vec![]),
+                    // Validation only admits object payloads.
+                    _ => (String::new(), vec![]),
+                };
+                let mut all = vec![type_field];
+                all.extend(fields);
+                InterfaceView {
+                    doc: doc(
+                        Some(&with_default(
+                            m.description.as_deref(),
+                            &format!("The `{}` message.", m.name),
+                        )),
+                        "",
+                    ),
+                    name: message_type(&m.name),
+                    extends,
+                    fields: all,
+                }
+            })
+            .collect()
+    }
+
+    /// Whether every payload field of message `name` is optional (its
+    /// `send...` method may then be called without an argument).
+    fn all_optional(&self, name: &str) -> bool {
+        let Some(message) = self.api.message(name) else {
+            return false;
+        };
+        let fields = match &message.payload.kind {
+            SchemaKind::Object { fields } => fields,
+            SchemaKind::Ref { name } => match self.api.schema(name).map(|s| &s.kind) {
+                Some(SchemaKind::Object { fields }) => fields,
+                _ => return false,
+            },
+            _ => return false,
+        };
+        fields.iter().all(|f| !f.required)
+    }
+}
+
+impl Module {
+    fn new(api: &Api) -> Self {
+        let names = Names::new(api);
+        let (aliases, mut interfaces) = names.schemas();
+        interfaces.extend(names.messages());
+        Module {
+            title: format!("{} {}", api.title, api.version).replace(['\n', '\r'], " "),
+            name: api.name.clone(),
+            description: api
+                .description
+                .as_deref()
+                .map(|d| {
+                    std::iter::once(String::new())
+                        .chain(d.trim_end().lines().map(|l| {
+                            if l.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" {l}")
+                            }
+                        }))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            default_base_url: literal(
+                api.servers
+                    .first()
+                    .map_or("ws://127.0.0.1:8000", |s| s.url.as_str()),
+            ),
+            failure_kinds: FailureKind::ALL.iter().map(|(w, _)| literal(w)).collect(),
+            close_codes: close_codes(api),
+            aliases,
+            interfaces,
+            endpoints: api
+                .endpoints
+                .iter()
+                .map(|e| endpoint(api, &names, e))
+                .collect(),
+        }
+    }
+}
+
+/// One entry per distinct code, in the order codes first appear.
+fn close_codes(api: &Api) -> Vec<CodeView> {
+    let mut codes: Vec<u16> = Vec::new();
+    for c in &api.close_codes {
+        if !codes.contains(&c.code) {
+            codes.push(c.code);
+        }
+    }
+    codes
+        .into_iter()
+        .map(|code| {
+            let group: Vec<_> = api.close_codes.iter().filter(|c| c.code == code).collect();
+            let kinds: Vec<FailureKind> = group.iter().map(|c| c.kind).collect();
+            // Validation guarantees one action per code.
+            let action = group.first().map_or(ClientAction::Stop, |c| c.client);
+            let listed = kinds
+                .iter()
+                .map(|k| format!("`{}`", k.word()))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let mut text = format!("{listed}: {}.", action_text(action));
+            for c in &group {
+                if let Some(d) = &c.description {
+                    text.push_str(&format!("\n\n`{}`: {}", c.kind.word(), d.trim_end()));
+                }
+            }
+            CodeView {
+                doc: doc(Some(&text), "  "),
+                name: code_name(&kinds),
+                code,
+                action: literal(action.word()),
+                kinds: kinds
+                    .iter()
+                    .map(|k| literal(k.word()))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
+        .collect()
+}
+
+/// What a client action means, for doc comments.
+fn action_text(action: ClientAction) -> &'static str {
+    match action {
+        ClientAction::RefreshToken => "get a fresh token and reconnect at once",
+        ClientAction::Backoff => "reconnect after a backoff with jitter",
+        ClientAction::Stop => "stop, with a `CloseError`",
+    }
+}
+
+/// The `CloseCode` member for the kinds sharing a code: the kind itself
+/// when it is alone, else the most general of them.
+fn code_name(kinds: &[FailureKind]) -> String {
+    const UMBRELLAS: [FailureKind; 4] = [
+        FailureKind::Forbidden,
+        FailureKind::AuthFailed,
+        FailureKind::GoingAway,
+        FailureKind::ServerError,
+    ];
+    let kind = UMBRELLAS
+        .iter()
+        .find(|u| kinds.len() > 1 && kinds.contains(u))
+        .or(kinds.first())
+        .map_or("Unknown", |k| k.word());
+    pascal(kind)
+}
+
+fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
+    let p = pascal(&e.name);
+    let class_name = format!("{p}Connection");
+    let params_name = format!("{p}Params");
+    let union = |messages: &[String]| {
+        if messages.is_empty() {
+            "never".to_owned()
+        } else {
+            messages
+                .iter()
+                .map(|m| message_type(m))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }
+    };
+    let raw = e.frames == Frames::Raw;
+    let anonymous = e.access == Access::Anonymous;
+    let refresh = !anonymous
+        && api
+            .auth
+            .as_ref()
+            .is_some_and(|a| a.on_expiry == ExpiryPolicy::Refresh);
+    let path_expr = path_expression(e);
+    let params = e
+        .params
+        .iter()
+        .map(|param| FieldView {
+            doc: doc(param.description.as_deref(), "  "),
+            prop: property(&param.name),
+            optional: "",
+            ty: match param.ty {
+                ParamType::Integer => "number".into(),
+                ParamType::String | ParamType::Uuid => "string".into(),
+            },
+        })
+        .collect::<Vec<_>>();
+    let send_methods = e
+        .receives
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let message = api.message(m);
+            let mut text = format!("Sends `{m}`");
+            if let Some(perm) = message.and_then(|m| m.perm.as_deref()) {
+                text.push_str(&format!(" (needs `{perm}`)"));
+            }
+            text.push_str("; `false` when no socket is open.");
+            if let Some(d) = message.and_then(|m| m.description.as_deref()) {
+                text.push_str("\n\n");
+                text.push_str(d.trim_end());
+            }
+            // A blank line between methods.
+            let gap = if i == 0 { "" } else { "\n" };
+            SendView {
+                doc: format!("{gap}{}", doc(Some(&text), "  ")),
+                method: format!("send{}", pascal(m)),
+                type_name: message_type(m),
+                literal: literal(m),
+                default: if names.all_optional(m) { " = {}" } else { "" },
+            }
+        })
+        .collect();
+    let transport = if anonymous {
+        r#"{ kind: "none" }"#.to_owned()
+    } else {
+        transport(&e.sources)
+    };
+    let heartbeat = e.heartbeat.as_ref().map_or("null".to_owned(), |h| {
+        format!(
+            "{{ ping: {}, pong: {}, intervalMs: {} }}",
+            literal(&h.ping),
+            literal(&h.pong),
+            u64::from(e.limits.ping_interval_s) * 1000
+        )
+    });
+    let options_type = match e.access {
+        Access::Required => "TokenOptions",
+        Access::Optional => "OptionalTokenOptions",
+        Access::Anonymous => "ConnectOptions = {}",
+    };
+    let mut connect_text = format!("Connects to `{}` (`{}`).", e.name, e.path);
+    match e.access {
+        Access::Required => connect_text.push_str(&format!(" Needs a token{}.", token_note(e))),
+        Access::Optional => {
+            connect_text.push_str(&format!(" A token is optional{}.", token_note(e)));
+        }
+        Access::Anonymous => connect_text.push_str(" Anonymous: no token is sent."),
+    }
+    if let Some(perm) = &e.perm {
+        connect_text.push_str(&format!(" Permission: `{perm}`."));
+    }
+    EndpointView {
+        name: e.name.clone(),
+        name_literal: literal(&e.name),
+        path: e.path.replace(['\n', '\r'], " "),
+        doc: doc(
+            Some(&with_default(
+                e.description.as_deref(),
+                &format!("A connection to `{}`.", e.name),
+            )),
+            "",
+        ),
+        connect_doc: doc(Some(&connect_text), ""),
+        connect_fn: format!("connect{p}"),
+        descriptor: format!("__wsauthEndpoint{p}"),
+        params_arg: if e.params.is_empty() {
+            String::new()
+        } else {
+            format!("params: {params_name}, ")
+        },
+        params_name,
+        params,
+        options_type,
+        path_expr,
+        server_union_name: format!("{p}ServerMessage"),
+        server_union: if raw { "never".into() } else { union(&e.sends) },
+        client_union_name: format!("{p}ClientMessage"),
+        client_union: if raw {
+            "never".into()
+        } else {
+            union(&e.receives)
+        },
+        transport,
+        welcome: e.welcome.as_deref().map_or("null".to_owned(), literal),
+        sends: e
+            .sends
+            .iter()
+            .map(|m| literal(m))
+            .collect::<Vec<_>>()
+            .join(", "),
+        raw,
+        refresh,
+        heartbeat,
+        send_methods,
+        class_name,
+    }
+}
+
+/// The TypeScript expression of an endpoint's path, from `params`: literal
+/// runs as string literals, parameters percent-encoded.
+fn path_expression(e: &Endpoint) -> String {
+    let mut pieces = Vec::new();
+    let mut run = String::new();
+    for segment in &e.segments {
+        run.push('/');
+        match segment {
+            crate::ir::Segment::Literal(text) => run.push_str(text),
+            crate::ir::Segment::Param(name) => {
+                pieces.push(literal(&run));
+                run.clear();
+                pieces.push(format!(
+                    "encodeURIComponent(String(params{}))",
+                    access(name)
+                ));
+            }
+        }
+    }
+    if !run.is_empty() || pieces.is_empty() {
+        pieces.push(literal(if run.is_empty() { "/" } else { &run }));
+    }
+    pieces.join(" + ")
+}
+
+/// How the token travels, for the connect function's doc.
+fn token_note(e: &Endpoint) -> String {
+    match preferred_source(&e.sources) {
+        Some(TokenSource::Subprotocol(marker)) => {
+            format!(", sent in the `{marker}` subprotocol")
+        }
+        Some(TokenSource::Query(name)) => format!(", sent as the `{name}` query parameter"),
+        Some(TokenSource::Header) => {
+            ", sent as `Authorization: Bearer` (needs a WebSocket that takes headers, like the `ws` package)".into()
+        }
+        Some(TokenSource::Cookie(name)) => {
+            format!(" in the `{name}` cookie, which the browser sends")
+        }
+        None => String::new(),
+    }
+}
+
+/// The source a generated client uses: subprotocol, else query, else
+/// header, else cookie (which the browser sends by itself).
+fn preferred_source(sources: &[TokenSource]) -> Option<&TokenSource> {
+    let find = |want: fn(&TokenSource) -> bool| sources.iter().find(|s| want(s));
+    find(|s| matches!(s, TokenSource::Subprotocol(_)))
+        .or_else(|| find(|s| matches!(s, TokenSource::Query(_))))
+        .or_else(|| find(|s| matches!(s, TokenSource::Header)))
+        .or_else(|| find(|s| matches!(s, TokenSource::Cookie(_))))
+}
+
+/// The `TokenTransport` literal for an endpoint's sources.
+fn transport(sources: &[TokenSource]) -> String {
+    match preferred_source(sources) {
+        Some(TokenSource::Subprotocol(marker)) => {
+            format!(r#"{{ kind: "subprotocol", marker: {} }}"#, literal(marker))
+        }
+        Some(TokenSource::Query(name)) => {
+            format!(r#"{{ kind: "query", name: {} }}"#, literal(name))
+        }
+        Some(TokenSource::Header) => r#"{ kind: "header" }"#.into(),
+        Some(TokenSource::Cookie(_)) => r#"{ kind: "cookie" }"#.into(),
+        None => r#"{ kind: "none" }"#.into(),
+    }
+}
+
+fn with_default(text: Option<&str>, default: &str) -> String {
+    text.map_or_else(|| default.to_owned(), |t| t.trim_end().to_owned())
+}
+
+fn optional(field: &Field) -> &'static str {
+    if field.required { "" } else { "?" }
+}
+
+/// `text` as a TypeScript string literal (JSON's syntax is a subset).
+fn literal(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+}
+
+/// Whether `name` can be written bare as a property name or after a dot.
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
+/// A property name in a type or an object literal.
+fn property(name: &str) -> String {
+    if is_identifier(name) {
+        name.to_owned()
+    } else {
+        literal(name)
+    }
+}
+
+/// Property access on a value: `.name` or `["na-me"]`.
+fn access(name: &str) -> String {
+    if is_identifier(name) {
+        format!(".{name}")
+    } else {
+        format!("[{}]", literal(name))
+    }
+}
+
+/// `snake_case`, `kebab-case` or `dotted.name` as `PascalCase`, always a
+/// valid identifier.
+fn pascal(name: &str) -> String {
+    let mut out = String::new();
+    for part in name.split(|c: char| !c.is_ascii_alphanumeric()) {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            out.push(first.to_ascii_uppercase());
+            out.extend(chars);
+        }
+    }
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+        out.insert(0, '_');
+    }
+    out
+}
+
+/// The interface of message `name`: `<Name>Message`.
+fn message_type(name: &str) -> String {
+    format!("{}Message", pascal(name))
+}
+
+/// A `/** */` doc comment for `text`, every line indented by `indent`,
+/// ending with a newline; empty without text. `*/` in the text cannot end
+/// the comment.
+fn doc(text: Option<&str>, indent: &str) -> String {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return String::new();
+    };
+    let text = text.replace("*/", "*\\/");
+    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    if let [line] = lines.as_slice() {
+        return format!("{indent}/** {line} */\n");
+    }
+    let mut out = format!("{indent}/**\n");
+    for line in lines {
+        if line.is_empty() {
+            out.push_str(&format!("{indent} *\n"));
+        } else {
+            out.push_str(&format!("{indent} * {line}\n"));
+        }
+    }
+    out.push_str(&format!("{indent} */\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_identifiers() {
+        assert_eq!(pascal("ai_token"), "AiToken");
+        assert_eq!(pascal("mcp-status"), "McpStatus");
+        assert_eq!(pascal("wsauth.refresh"), "WsauthRefresh");
+        assert_eq!(pascal("2fa"), "_2fa");
+        assert_eq!(message_type("send_message"), "SendMessageMessage");
+        assert_eq!(property("user_id"), "user_id");
+        assert_eq!(property("latency-ms"), r#""latency-ms""#);
+        assert_eq!(access("user_id"), ".user_id");
+        assert_eq!(access("a b"), r#"["a b"]"#);
+    }
+
+    #[test]
+    fn strings_become_literals_and_docs_stay_closed() {
+        assert_eq!(literal(r#"say "hi"\n"#), r#""say \"hi\"\\n""#);
+        assert_eq!(literal("a\nb"), r#""a\nb""#);
+        assert_eq!(doc(None, ""), "");
+        assert_eq!(doc(Some("  "), ""), "");
+        assert_eq!(doc(Some("one */ line"), "  "), "  /** one *\\/ line */\n");
+        assert_eq!(
+            doc(Some("first\n\nthird"), ""),
+            "/**\n * first\n *\n * third\n */\n"
+        );
+    }
+
+    #[test]
+    fn close_code_names_prefer_the_general_kind() {
+        use FailureKind::*;
+        assert_eq!(
+            code_name(&[AuthRequired, AuthFailed, TokenExpired]),
+            "AuthFailed"
+        );
+        assert_eq!(code_name(&[UserInactive, Forbidden, NotFound]), "Forbidden");
+        assert_eq!(code_name(&[IdleTimeout, GoingAway]), "GoingAway");
+        assert_eq!(code_name(&[TooManyConnections]), "TooManyConnections");
+    }
+
+    #[test]
+    fn sources_prefer_subprotocol_then_query() {
+        let all = [
+            TokenSource::Header,
+            TokenSource::Query("token".into()),
+            TokenSource::Cookie("c".into()),
+            TokenSource::Subprotocol("prsm".into()),
+        ];
+        assert_eq!(
+            transport(&all),
+            r#"{ kind: "subprotocol", marker: "prsm" }"#
+        );
+        assert_eq!(transport(&all[..2]), r#"{ kind: "query", name: "token" }"#);
+        assert_eq!(transport(&all[..1]), r#"{ kind: "header" }"#);
+        assert_eq!(transport(&all[2..3]), r#"{ kind: "cookie" }"#);
+        assert_eq!(transport(&[]), r#"{ kind: "none" }"#);
+    }
+
+    fn spec(name: &str) -> Api {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../specs")
+            .join(format!("{name}.yaml"));
+        crate::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn schemas_yield_to_generated_names() {
+        let mut api = spec("prsm");
+        let problem = api.schemas[0].schema.clone();
+        api.schemas.push(crate::ir::NamedSchema {
+            name: "CloseError".into(),
+            schema: problem.clone(),
+        });
+        api.schemas.push(crate::ir::NamedSchema {
+            name: "ConnectedMessage".into(),
+            schema: problem,
+        });
+        let names = Names::new(&api);
+        assert_eq!(names.schema("Problem"), "Problem");
+        assert_eq!(names.schema("CloseError"), "CloseErrorSchema");
+        assert_eq!(names.schema("ConnectedMessage"), "ConnectedMessageSchema");
+    }
+
+    #[test]
+    fn prsm_module_has_typed_sends_and_codes() {
+        let ts = generate(&spec("prsm")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ts.contains("export function connectConversation(params: ConversationParams, options: TokenOptions): ConversationConnection"), "{ts}");
+        assert!(
+            ts.contains("sendSendMessage(payload: Omit<SendMessageMessage, \"type\">): boolean")
+        );
+        assert!(ts.contains(
+            "sendSubscribeConversation(payload: Omit<SubscribeConversationMessage, \"type\"> = {}): boolean"
+        ));
+        assert!(ts.contains("export interface ErrorMessage extends Problem {"));
+        assert!(ts.contains("  AuthFailed: 4001,"));
+        assert!(ts.contains("  4008: { action: \"backoff\", kinds: [\"too_many_connections\"] },"));
+        assert!(ts.contains(
+            "\"/ws/conversation/\" + encodeURIComponent(String(params.user_id)) + \"/\" + encodeURIComponent(String(params.conversation_id))"
+        ));
+        // web3 takes no subprotocol: the token goes in the query.
+        assert!(ts.contains(r#"transport: { kind: "query", name: "token" },"#));
+        assert!(
+            !ts.contains("sendAiToken"),
+            "only the endpoint's receives are sendable"
+        );
+    }
+}

@@ -1,0 +1,644 @@
+{% raw %}
+
+// ---------------------------------------------------------------------------
+// The connection runtime: the same in every generated module, so that each
+// module stands alone (no npm dependency). Private names start with
+// `__wsauth` (or `#`), so names from the spec cannot collide with them.
+// ---------------------------------------------------------------------------
+
+/** What the client does when the server closes with a code. */
+export type ClientAction = "refresh_token" | "backoff" | "stop";
+
+/**
+ * A token, or a function that returns one (called before every connection
+ * attempt and before every in-band refresh, so it can hand out fresh ones).
+ */
+export type Token = string | TokenProvider;
+
+/** Returns a current token. */
+export type TokenProvider = () => string | Promise<string>;
+
+/**
+ * A WebSocket constructor: `globalThis.WebSocket` (browsers, Node 22+, Node 20
+ * with `--experimental-websocket`) or the `ws` package's `WebSocket`.
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => unknown;
+
+/** Reconnection delays: exponential backoff with full jitter. */
+export interface BackoffOptions {
+  /** First delay ceiling, in milliseconds (default 500). */
+  baseMs?: number;
+  /** Largest delay ceiling, in milliseconds (default 30000). */
+  capMs?: number;
+  /** Source of randomness in [0, 1) (default `Math.random`). */
+  random?: () => number;
+}
+
+/** Options every endpoint takes. */
+export interface ConnectOptions {
+  /** `ws(s)://host[:port]` (`http(s)://` is accepted); default: the spec's first server. */
+  baseUrl?: string;
+  /** The WebSocket implementation (default `globalThis.WebSocket`). */
+  WebSocket?: WebSocketConstructor;
+  /** Reconnection delays. */
+  backoff?: BackoffOptions;
+  /** Set to `false` to never reconnect: a close that would reconnect stops instead. */
+  reconnect?: boolean;
+  /** Heartbeat period in milliseconds, where the endpoint declares one (default: the spec's ping interval). */
+  heartbeatIntervalMs?: number;
+}
+
+/** Options of an endpoint that requires a token. */
+export interface TokenOptions extends ConnectOptions {
+  /** The token, or a provider of fresh ones. */
+  token: Token;
+}
+
+/** Options of an endpoint that verifies a token when one is given. */
+export interface OptionalTokenOptions extends ConnectOptions {
+  /** The token, or a provider of fresh ones; without one the connection is anonymous. */
+  token?: Token;
+}
+
+/** Why a connection stopped with an error. */
+export type StopReason =
+  /** The spec says `stop` for this code. */
+  | "stop"
+  /** The code is in no catalogue and is not a transient one. */
+  | "unknown_code"
+  /** A reconnect with a fresh token was refused again with a `refresh_token` code. */
+  | "refresh_failed"
+  /** The close asked for a reconnect and `reconnect: false` was set. */
+  | "no_reconnect";
+
+/** The typed error a connection stops with. */
+export class CloseError extends Error {
+  /** The close code. */
+  readonly code: number;
+  /** The close reason the server gave. */
+  readonly reason: string;
+  /** The failure kinds the spec maps to this code (empty when it maps none). */
+  readonly kinds: readonly FailureKind[];
+  /** What the catalogue says to do for this code, if it lists it. */
+  readonly action: ClientAction | null;
+  /** Why the client stopped. */
+  readonly why: StopReason;
+
+  constructor(code: number, reason: string, kinds: readonly FailureKind[], action: ClientAction | null, why: StopReason) {
+    super("connection closed with " + String(code) + (reason === "" ? "" : " (" + reason + ")"));
+    this.name = "CloseError";
+    this.code = code;
+    this.reason = reason;
+    this.kinds = kinds;
+    this.action = action;
+    this.why = why;
+  }
+}
+
+/** How a connection ended for good. */
+export type CloseOutcome =
+  /** Closed normally: by `close()`, or by the server with 1000. */
+  | { kind: "closed"; code: number; reason: string }
+  /** Stopped on a close code, with a typed error. */
+  | { kind: "stopped"; error: CloseError }
+  /** Could not connect at all (no WebSocket, the token provider failed, a bad URL). */
+  | { kind: "failed"; error: unknown };
+
+/** What a close code makes the client do. */
+export interface CloseDecision {
+  /** The action, or `closed` for a normal closure. */
+  action: ClientAction | "closed";
+  /** The failure kinds the spec maps to the code. */
+  kinds: readonly FailureKind[];
+  /** Whether the code is in the spec's catalogue. */
+  known: boolean;
+}
+
+/** Lifecycle events, for logs, UIs and tests. */
+export type ConnectionEvent =
+  /** An attempt starts (1 for the first connection). */
+  | { kind: "connecting"; attempt: number }
+  /** The socket opened (the server may still refuse and close it). */
+  | { kind: "open" }
+  /** The server admitted the connection: its welcome (or first message) arrived. */
+  | { kind: "established" }
+  /** A fresh token was sent in-band. */
+  | { kind: "refreshing" }
+  /** The server accepted the in-band token; it now expires at `exp` (unix seconds). */
+  | { kind: "refreshed"; exp: number }
+  /** The token provider failed during an in-band refresh (the server will close at `exp`). */
+  | { kind: "refresh_error"; error: unknown }
+  /** The socket closed, and what the client does about it. */
+  | { kind: "close"; code: number; reason: string; action: ClientAction | "closed"; kinds: readonly FailureKind[] }
+  /** A new attempt is scheduled. */
+  | { kind: "reconnecting"; action: "refresh_token" | "backoff"; delayMs: number; attempt: number }
+  /** The server answered the text heartbeat. */
+  | { kind: "pong" }
+  /** A frame that is not a message this endpoint may receive. */
+  | { kind: "invalid"; data: string }
+  /** The connection ended for good. */
+  | { kind: "stopped"; outcome: CloseOutcome };
+
+/** What a close code makes the client do, per the spec's catalogue. */
+export function closeDecision(code: number): CloseDecision {
+  const rule = __wsauthCloseRules[code];
+  if (code === 1000) {
+    // A normal closure (the handler finished: `completed`) ends the
+    // connection without an error, whatever the catalogue's action.
+    return { action: "closed", kinds: rule?.kinds ?? [], known: rule !== undefined };
+  }
+  if (rule !== undefined) {
+    return { action: rule.action, kinds: rule.kinds, known: true };
+  }
+  if (code === 1001 || code === 1006 || code === 1012 || code === 1013) {
+    return { action: "backoff", kinds: [], known: false };
+  }
+  return { action: "stop", kinds: [], known: false };
+}
+
+interface __WsauthCloseRule {
+  readonly action: ClientAction;
+  readonly kinds: readonly FailureKind[];
+}
+
+/** How an endpoint's token travels (internal: read by {@link Connection}). */
+export type TokenTransport =
+  | { readonly kind: "subprotocol"; readonly marker: string }
+  | { readonly kind: "query"; readonly name: string }
+  | { readonly kind: "header" }
+  | { readonly kind: "cookie" }
+  | { readonly kind: "none" };
+
+/** What {@link Connection} needs to know about an endpoint (internal: generated below). */
+export interface EndpointDescriptor {
+  readonly name: string;
+  readonly transport: TokenTransport;
+  readonly welcome: string | null;
+  readonly sends: readonly string[];
+  readonly raw: boolean;
+  readonly refresh: boolean;
+  readonly heartbeat: { readonly ping: string; readonly pong: string; readonly intervalMs: number } | null;
+}
+
+interface __WsauthSocket {
+  binaryType: string;
+  send(data: string | ArrayBuffer | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  readonly readyState: number;
+}
+
+type __WsauthSocketConstructor = new (url: string, protocols?: string | string[], options?: unknown) => __WsauthSocket;
+
+interface __WsauthGlobals {
+  readonly WebSocket?: unknown;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+  setInterval(callback: () => void, ms: number): unknown;
+  clearInterval(handle: unknown): void;
+  atob(data: string): string;
+}
+
+// The host's timers, WebSocket and base64 decoder, read through globalThis so
+// that the module needs neither the DOM nor the Node type definitions.
+const __wsauthGlobal = globalThis as unknown as __WsauthGlobals;
+
+const __wsauthOpen = 1;
+
+/** The `exp` claim of a JWT (unix seconds), read without verifying it: only to schedule a refresh. */
+function __wsauthTokenExp(token: string): number | null {
+  const part = token.split(".")[1];
+  if (part === undefined) {
+    return null;
+  }
+  try {
+    const base64 = part.replace(/-/g, "+").replace(/_/g, "/");
+    const padded = base64 + "===".slice((base64.length + 3) % 4);
+    const claims: unknown = JSON.parse(__wsauthGlobal.atob(padded));
+    if (typeof claims === "object" && claims !== null && "exp" in claims && typeof claims.exp === "number") {
+      return claims.exp;
+    }
+  } catch {
+    // Not a JWT: no refresh is scheduled.
+  }
+  return null;
+}
+
+/** `ws(s)://` from `ws(s)://` or `http(s)://`, without a trailing slash. */
+function __wsauthBase(url: string): string {
+  const trimmed = url.replace(/\/+$/, "");
+  if (trimmed.startsWith("https://")) {
+    return "wss://" + trimmed.slice("https://".length);
+  }
+  if (trimmed.startsWith("http://")) {
+    return "ws://" + trimmed.slice("http://".length);
+  }
+  return trimmed;
+}
+
+/**
+ * A live connection to one endpoint: reconnects, refreshes its token and
+ * dispatches messages as the spec says. `S` is what the server may send, `C`
+ * what the client may send. Create one with the endpoint's `connect...`
+ * function.
+ */
+export class Connection<S extends { type: string }, C extends { type: string }> {
+  /** Resolves once the connection has ended for good. */
+  readonly closed: Promise<CloseOutcome>;
+
+  readonly #endpoint: EndpointDescriptor;
+  readonly #path: string;
+  readonly #options: OptionalTokenOptions;
+  readonly #handlers = new Map<string, Set<(message: S) => void>>();
+  readonly #messageHandlers = new Set<(message: S) => void>();
+  readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
+  readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
+  #resolveClosed: (outcome: CloseOutcome) => void = () => {};
+  #socket: __WsauthSocket | null = null;
+  #token: string | null = null;
+  #attempt = 0;
+  #backoffAttempts = 0;
+  #refreshRetry = false;
+  #established = false;
+  #userClose: { code: number; reason: string } | null = null;
+  #done = false;
+  #reconnectTimer: unknown = null;
+  #refreshTimer: unknown = null;
+  #heartbeatTimer: unknown = null;
+
+  /** Use the endpoint's `connect...` function instead. */
+  constructor(endpoint: EndpointDescriptor, path: string, options: OptionalTokenOptions) {
+    this.#endpoint = endpoint;
+    this.#path = path;
+    this.#options = options;
+    this.closed = new Promise<CloseOutcome>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    // Start after the caller has attached its handlers.
+    void Promise.resolve().then(() => this.#connect());
+  }
+
+  /** The endpoint's name in the spec. */
+  get endpoint(): string {
+    return this.#endpoint.name;
+  }
+
+  /** Whether a socket is open and may send. */
+  get isOpen(): boolean {
+    return this.#socket !== null && this.#socket.readyState === __wsauthOpen;
+  }
+
+  /** Calls `handler` with every message of type `type`; returns a function that removes it. */
+  on<T extends S["type"]>(type: T, handler: (message: Extract<S, { type: T }>) => void): () => void {
+    const set = this.#handlers.get(type) ?? new Set<(message: S) => void>();
+    this.#handlers.set(type, set);
+    const stored = handler as unknown as (message: S) => void;
+    set.add(stored);
+    return () => {
+      set.delete(stored);
+    };
+  }
+
+  /** Calls `handler` with every message (switch on `message.type`); returns a function that removes it. */
+  onMessage(handler: (message: S) => void): () => void {
+    this.#messageHandlers.add(handler);
+    return () => {
+      this.#messageHandlers.delete(handler);
+    };
+  }
+
+  /** Calls `listener` with every lifecycle event; returns a function that removes it. */
+  onEvent(listener: (event: ConnectionEvent) => void): () => void {
+    this.#eventListeners.add(listener);
+    return () => {
+      this.#eventListeners.delete(listener);
+    };
+  }
+
+  /** Sends a message; `false` when no socket is open (it is dropped). */
+  send(message: C): boolean {
+    return this.__wsauthSendData(JSON.stringify(message));
+  }
+
+  /** Closes the connection for good (default code 1000). */
+  close(code = 1000, reason = ""): void {
+    if (this.#done || this.#userClose !== null) {
+      return;
+    }
+    this.#userClose = { code, reason };
+    this.#clearTimers();
+    const socket = this.#socket;
+    if (socket !== null) {
+      socket.close(code, reason);
+    } else {
+      this.#finish({ kind: "closed", code, reason });
+    }
+  }
+
+  /** Sends a raw frame (raw endpoints). */
+  protected __wsauthSendData(data: string | ArrayBuffer | ArrayBufferView): boolean {
+    const socket = this.#socket;
+    if (socket === null || socket.readyState !== __wsauthOpen) {
+      return false;
+    }
+    socket.send(data);
+    return true;
+  }
+
+  /** Registers a raw frame handler (raw endpoints). */
+  protected __wsauthOnData(handler: (data: string | ArrayBuffer) => void): () => void {
+    this.#dataHandlers.add(handler);
+    return () => {
+      this.#dataHandlers.delete(handler);
+    };
+  }
+
+  #emit(event: ConnectionEvent): void {
+    for (const listener of [...this.#eventListeners]) {
+      listener(event);
+    }
+  }
+
+  #clearTimers(): void {
+    if (this.#reconnectTimer !== null) {
+      __wsauthGlobal.clearTimeout(this.#reconnectTimer);
+      this.#reconnectTimer = null;
+    }
+    this.#stopSocketTimers();
+  }
+
+  #stopSocketTimers(): void {
+    if (this.#refreshTimer !== null) {
+      __wsauthGlobal.clearTimeout(this.#refreshTimer);
+      this.#refreshTimer = null;
+    }
+    if (this.#heartbeatTimer !== null) {
+      __wsauthGlobal.clearInterval(this.#heartbeatTimer);
+      this.#heartbeatTimer = null;
+    }
+  }
+
+  #finish(outcome: CloseOutcome): void {
+    if (this.#done) {
+      return;
+    }
+    this.#done = true;
+    this.#clearTimers();
+    this.#socket = null;
+    this.#emit({ kind: "stopped", outcome });
+    this.#resolveClosed(outcome);
+  }
+
+  async #currentToken(): Promise<string | null> {
+    const token = this.#options.token;
+    if (token === undefined || this.#endpoint.transport.kind === "none") {
+      return null;
+    }
+    return typeof token === "string" ? token : await token();
+  }
+
+  /** Ends the connection if the user closed it; whether it did. */
+  #endIfUserClosed(): boolean {
+    const userClose = this.#userClose;
+    if (userClose === null) {
+      return false;
+    }
+    this.#finish({ kind: "closed", code: userClose.code, reason: userClose.reason });
+    return true;
+  }
+
+  async #connect(): Promise<void> {
+    this.#reconnectTimer = null;
+    if (this.#done || this.#endIfUserClosed()) {
+      return;
+    }
+    this.#attempt += 1;
+    this.#established = false;
+    this.#emit({ kind: "connecting", attempt: this.#attempt });
+    let socket: __WsauthSocket;
+    try {
+      const token = await this.#currentToken();
+      if (this.#done || this.#endIfUserClosed()) {
+        return;
+      }
+      this.#token = token;
+      socket = this.#open(token);
+    } catch (error) {
+      this.#finish({ kind: "failed", error });
+      return;
+    }
+    this.#socket = socket;
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => this.#opened(socket);
+    socket.onmessage = (event) => this.#received(socket, event.data);
+    socket.onerror = () => {
+      // A close event follows with the code (1006 when the network failed).
+    };
+    socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
+  }
+
+  #open(token: string | null): __WsauthSocket {
+    const Ctor = (this.#options.WebSocket ?? __wsauthGlobal.WebSocket) as __WsauthSocketConstructor | undefined;
+    if (typeof Ctor !== "function") {
+      throw new Error("no WebSocket implementation: pass `WebSocket` in the options (e.g. the `ws` package's)");
+    }
+    let url = __wsauthBase(this.#options.baseUrl ?? __wsauthDefaultBaseUrl) + this.#path;
+    const transport = this.#endpoint.transport;
+    if (token !== null && transport.kind === "subprotocol") {
+      return new Ctor(url, [transport.marker, transport.marker + ".bearer." + token]);
+    }
+    if (token !== null && transport.kind === "query") {
+      url += (url.includes("?") ? "&" : "?") + encodeURIComponent(transport.name) + "=" + encodeURIComponent(token);
+      return new Ctor(url);
+    }
+    if (token !== null && transport.kind === "header") {
+      // Browsers cannot set headers; the `ws` package takes them as a third argument.
+      return new Ctor(url, [], { headers: { Authorization: "Bearer " + token } });
+    }
+    return new Ctor(url);
+  }
+
+  #opened(socket: __WsauthSocket): void {
+    if (socket !== this.#socket) {
+      return;
+    }
+    this.#emit({ kind: "open" });
+    const heartbeat = this.#endpoint.heartbeat;
+    if (heartbeat !== null) {
+      const every = this.#options.heartbeatIntervalMs ?? heartbeat.intervalMs;
+      this.#heartbeatTimer = __wsauthGlobal.setInterval(() => {
+        if (socket.readyState === __wsauthOpen) {
+          socket.send(heartbeat.ping);
+        }
+      }, every);
+    }
+    this.#scheduleRefresh(this.#token);
+  }
+
+  #establish(): void {
+    if (this.#established) {
+      return;
+    }
+    this.#established = true;
+    this.#backoffAttempts = 0;
+    this.#refreshRetry = false;
+    this.#emit({ kind: "established" });
+  }
+
+  #received(socket: __WsauthSocket, data: unknown): void {
+    if (socket !== this.#socket) {
+      return;
+    }
+    if (this.#endpoint.raw) {
+      this.#establish();
+      if (typeof data === "string" || data instanceof ArrayBuffer) {
+        for (const handler of [...this.#dataHandlers]) {
+          handler(data);
+        }
+      }
+      return;
+    }
+    if (typeof data !== "string") {
+      this.#emit({ kind: "invalid", data: "(binary frame)" });
+      return;
+    }
+    const heartbeat = this.#endpoint.heartbeat;
+    if (heartbeat !== null && data === heartbeat.pong) {
+      this.#emit({ kind: "pong" });
+      return;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data);
+    } catch {
+      this.#emit({ kind: "invalid", data });
+      return;
+    }
+    if (typeof parsed !== "object" || parsed === null || !("type" in parsed) || typeof parsed.type !== "string") {
+      this.#emit({ kind: "invalid", data });
+      return;
+    }
+    if (this.#endpoint.refresh && parsed.type === "wsauth.refreshed") {
+      const exp = "exp" in parsed && typeof parsed.exp === "number" ? parsed.exp : 0;
+      this.#emit({ kind: "refreshed", exp });
+      this.#scheduleRefresh(this.#token);
+      return;
+    }
+    if (!this.#endpoint.sends.includes(parsed.type)) {
+      this.#emit({ kind: "invalid", data });
+      return;
+    }
+    if (this.#endpoint.welcome === null || parsed.type === this.#endpoint.welcome) {
+      this.#establish();
+    }
+    const message = parsed as S;
+    for (const handler of [...(this.#handlers.get(message.type) ?? [])]) {
+      handler(message);
+    }
+    for (const handler of [...this.#messageHandlers]) {
+      handler(message);
+    }
+  }
+
+  /** Schedules the in-band refresh of `token`: at the later of exp - 30 s and 80 % of its remaining life. */
+  #scheduleRefresh(token: string | null): void {
+    if (this.#refreshTimer !== null) {
+      __wsauthGlobal.clearTimeout(this.#refreshTimer);
+      this.#refreshTimer = null;
+    }
+    if (!this.#endpoint.refresh || token === null || typeof this.#options.token !== "function") {
+      return;
+    }
+    const exp = __wsauthTokenExp(token);
+    if (exp === null) {
+      return;
+    }
+    const now = Date.now();
+    const remaining = exp * 1000 - now;
+    if (remaining <= 1000) {
+      return;
+    }
+    const at = Math.max(exp * 1000 - 30000, now + 0.8 * remaining);
+    this.#refreshTimer = __wsauthGlobal.setTimeout(() => {
+      this.#refreshTimer = null;
+      void this.#refresh();
+    }, at - now);
+  }
+
+  async #refresh(): Promise<void> {
+    const socket = this.#socket;
+    if (socket === null) {
+      return;
+    }
+    let fresh: string | null;
+    try {
+      fresh = await this.#currentToken();
+    } catch (error) {
+      this.#emit({ kind: "refresh_error", error });
+      return;
+    }
+    if (fresh === null || socket !== this.#socket || socket.readyState !== __wsauthOpen) {
+      return;
+    }
+    this.#token = fresh;
+    this.#emit({ kind: "refreshing" });
+    socket.send(JSON.stringify({ type: "wsauth.refresh", token: fresh }));
+  }
+
+  #closedWith(socket: __WsauthSocket, code: number, reason: string): void {
+    if (socket !== this.#socket) {
+      return;
+    }
+    this.#socket = null;
+    this.#stopSocketTimers();
+    if (this.#userClose !== null) {
+      this.#emit({ kind: "close", code, reason, action: "closed", kinds: [] });
+      this.#finish({ kind: "closed", code, reason });
+      return;
+    }
+    const decision = closeDecision(code);
+    this.#emit({ kind: "close", code, reason, action: decision.action, kinds: decision.kinds });
+    const rule = decision.known && decision.action !== "closed" ? decision.action : null;
+    const stop = (why: StopReason) =>
+      this.#finish({ kind: "stopped", error: new CloseError(code, reason, decision.kinds, rule, why) });
+    switch (decision.action) {
+      case "closed":
+        this.#finish({ kind: "closed", code, reason });
+        return;
+      case "stop":
+        stop(decision.known ? "stop" : "unknown_code");
+        return;
+      case "refresh_token":
+        if (this.#options.reconnect === false) {
+          stop("no_reconnect");
+        } else if (this.#refreshRetry) {
+          stop("refresh_failed");
+        } else {
+          this.#refreshRetry = true;
+          this.#emit({ kind: "reconnecting", action: "refresh_token", delayMs: 0, attempt: this.#attempt + 1 });
+          void this.#connect();
+        }
+        return;
+      case "backoff": {
+        if (this.#options.reconnect === false) {
+          stop("no_reconnect");
+          return;
+        }
+        const backoff = this.#options.backoff ?? {};
+        const base = backoff.baseMs ?? 500;
+        const cap = backoff.capMs ?? 30000;
+        const random = backoff.random ?? Math.random;
+        const ceiling = Math.min(cap, base * 2 ** this.#backoffAttempts);
+        this.#backoffAttempts += 1;
+        const delayMs = Math.floor(random() * ceiling);
+        this.#emit({ kind: "reconnecting", action: "backoff", delayMs, attempt: this.#attempt + 1 });
+        this.#reconnectTimer = __wsauthGlobal.setTimeout(() => void this.#connect(), delayMs);
+        return;
+      }
+    }
+  }
+}
+{% endraw %}
