@@ -41,6 +41,7 @@ pub mod principal;
 pub mod reject;
 pub mod server;
 pub mod session;
+mod state;
 pub mod store;
 pub mod token;
 pub mod trace;

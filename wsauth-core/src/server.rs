@@ -43,6 +43,7 @@ use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::session::Session;
+use crate::state::AppState;
 use crate::store::{BoxFuture, CheckContext, CheckOutcome, Checks, UserStore};
 use crate::token::{self, TokenError};
 
@@ -140,6 +141,7 @@ pub struct Builder {
     checks: Option<Arc<dyn Checks>>,
     origins: Origins,
     handlers: HashMap<String, Handler>,
+    state: AppState,
 }
 
 impl Builder {
@@ -152,7 +154,18 @@ impl Builder {
             checks: None,
             origins: Origins::Unset,
             handlers: HashMap::new(),
+            state: AppState::default(),
         }
+    }
+
+    /// Application state every handler can read with
+    /// [`Session::state`](crate::Session::state): a store, a broadcast hub,
+    /// configuration. One value per type; a second of the same type
+    /// replaces the first. Handlers take only their session, so this is how
+    /// they reach the application without process-wide statics.
+    pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
     }
 
     /// How tokens are verified (usually a [`Verifier`]).
@@ -247,6 +260,7 @@ impl Builder {
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             api: self.api,
+            state: Arc::new(self.state),
             authenticator: self.authenticator,
             users: self.users,
             checks: self.checks,
@@ -278,6 +292,7 @@ impl Builder {
 
 struct Shared {
     api: &'static ApiDescriptor,
+    state: Arc<AppState>,
     authenticator: Option<Arc<dyn Authenticator>>,
     users: Option<Arc<dyn UserStore>>,
     checks: Option<Arc<dyn Checks>>,
@@ -544,6 +559,7 @@ fn serve(
         admitted.params,
         state.descriptor,
         Arc::clone(&link),
+        Arc::clone(&shared.state),
     );
     let mut connection = Connection {
         cx: ConnectionContext {

@@ -20,6 +20,7 @@ use wsauth_spec::{FailureKind, Keyword};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::link::{Link, QueueError};
 use crate::principal::Principal;
+use crate::state::AppState;
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]
@@ -67,6 +68,7 @@ pub struct Session {
     params: Vec<(&'static str, String)>,
     endpoint: &'static EndpointDescriptor,
     link: Arc<Link>,
+    state: Arc<AppState>,
     welcomed: bool,
 }
 
@@ -77,6 +79,7 @@ impl Session {
         params: Vec<(&'static str, String)>,
         endpoint: &'static EndpointDescriptor,
         link: Arc<Link>,
+        state: Arc<AppState>,
     ) -> Self {
         Session {
             api,
@@ -84,6 +87,7 @@ impl Session {
             params,
             endpoint,
             link,
+            state,
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -91,6 +95,13 @@ impl Session {
     /// Who is connected.
     pub fn principal(&self) -> &Principal {
         &self.principal
+    }
+
+    /// The application state of type `T` given to
+    /// [`Builder::state`](crate::Builder::state); `None` when the server was
+    /// built without one.
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.state.get::<T>()
     }
 
     /// The endpoint this session is on.

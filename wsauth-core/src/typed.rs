@@ -61,6 +61,11 @@ impl<E: Endpoint> TypedSession<E> {
         self.inner.principal()
     }
 
+    /// The application state of type `T` (see [`Session::state`]).
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.inner.state::<T>()
+    }
+
     /// The raw value of a path parameter.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.inner.param(name)

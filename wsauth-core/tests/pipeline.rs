@@ -99,6 +99,25 @@ async fn admitted_connection_gets_welcome_then_messages() {
 }
 
 #[tokio::test]
+async fn handlers_read_the_application_state_given_to_the_builder() {
+    let (addr, _server) = start(|b| {
+        b.allow_origins(["https://app.example"])
+            .state(Prefix("from state: "))
+    })
+    .await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    next_json(&mut client).await;
+    client
+        .send(Message::text(r#"{"type":"say","text":"hi"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!({"type": "said", "text": "from state: hi"})
+    );
+}
+
+#[tokio::test]
 async fn token_in_query_works_and_conflicting_tokens_are_refused() {
     let (addr, _server) = default_server().await;
     let alice = token("alice", "user", 600);

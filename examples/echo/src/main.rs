@@ -16,6 +16,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
+use wsauth_example_support as support;
 
 /// Serves the echo API: `/ws/echo/{user_id}?token=JWT` and `/ws/raw`.
 #[derive(Debug, Parser)]
@@ -35,24 +36,13 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let Some(secret) = std::env::var_os(echo::SECRET_ENV) else {
-        eprintln!(
-            "echo: error: {} is not set; it must hold the HS256 secret (at least {} bytes)",
-            echo::SECRET_ENV,
-            echo::MIN_SECRET_BYTES
-        );
-        return ExitCode::from(2);
+    let secret = match support::secret_from_env() {
+        Ok(secret) => secret,
+        Err(message) => {
+            eprintln!("echo: error: {message}");
+            return ExitCode::from(2);
+        }
     };
-    let secret = secret.into_encoded_bytes();
-    if secret.len() < echo::MIN_SECRET_BYTES {
-        eprintln!(
-            "echo: error: {} is {} bytes; at least {} are required",
-            echo::SECRET_ENV,
-            secret.len(),
-            echo::MIN_SECRET_BYTES
-        );
-        return ExitCode::from(2);
-    }
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(
@@ -89,7 +79,7 @@ fn main() -> ExitCode {
             let _ = tcp.set_nodelay(true);
         });
         let shutdown = async move {
-            stop_signal().await;
+            support::shutdown_signal().await;
             server.shutdown(grace).await;
         };
         axum::serve(
@@ -105,29 +95,5 @@ fn main() -> ExitCode {
             eprintln!("echo: error: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// SIGINT or SIGTERM.
-async fn stop_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = interrupt => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = interrupt.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = interrupt.await;
     }
 }

@@ -246,5 +246,5 @@ fn the_binary_refuses_to_start_without_a_proper_secret() {
     assert!(stderr.contains("WSAUTH_JWT_SECRET is not set"), "{stderr}");
     let (code, stderr) = run(Some("short"));
     assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("at least 32 are required"), "{stderr}");
+    assert!(stderr.contains("must have at least 32"), "{stderr}");
 }

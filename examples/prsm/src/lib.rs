@@ -26,12 +26,10 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
 use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
 use wsauth_core::{BuildError, WsAuth};
+use wsauth_example_support::is_origin;
+pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod handlers;
 pub mod store;
@@ -43,9 +41,6 @@ wsauth_core::include_spec!("../../specs/prsm.yaml");
 
 /// The key slot of a spec whose `jwt` lists bare `algorithms`.
 const KEY_SLOT: &str = "default";
-
-/// How long [`serve`] waits for open sockets to finish their close handshake.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Origins allowed by default: the example server's own address.
 pub const DEFAULT_ORIGINS: [&str; 2] = ["http://127.0.0.1:8000", "http://localhost:8000"];
@@ -93,20 +88,6 @@ pub enum AppError {
     BadOrigin(String),
 }
 
-/// Whether `origin` has the form browsers send: `http(s)://host[:port]`,
-/// nothing after it.
-fn is_origin(origin: &str) -> bool {
-    let rest = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    rest.is_some_and(|host| {
-        !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@'))
-    })
-}
-
 /// Builds the app: the router (every endpoint, `/ws/stats`, and its OpenAPI
 /// document at `/openapi.json`) and the server handle (for [`WsAuth::stats`]
 /// and [`WsAuth::shutdown`]).
@@ -151,63 +132,9 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     Ok((router, server))
 }
 
-/// Serves `router` on `listener` until `signal` completes, then stops
-/// accepting, closes every open socket with 1001 and waits for them (at most
-/// [`SHUTDOWN_GRACE`]). Audit events carry the peer address.
-pub async fn serve(
-    listener: TcpListener,
-    router: axum::Router,
-    server: WsAuth,
-    signal: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stopped.await;
-    });
-    let mut http = tokio::spawn(http.into_future());
-    tokio::select! {
-        () = signal => {}
-        result = &mut http => return result.map_err(std::io::Error::other)?,
-    }
-    tracing::info!("shutting down");
-    // Stop accepting first, so no handshake starts after the sockets are told
-    // to go; HTTP connections finish, upgraded ones are not waited for. (An
-    // upgrade still in flight when the signal comes is closed with 1001 as
-    // soon as it starts: see `connections_admitted_after_shutdown_began_...`.)
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await;
-    server.shutdown(SHUTDOWN_GRACE).await;
-    http.abort();
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn origins_must_be_what_browsers_send() {
-        for good in DEFAULT_ORIGINS
-            .iter()
-            .chain(&["https://app.prsm.example", "http://[::1]:8000"])
-        {
-            assert!(is_origin(good), "{good}");
-        }
-        for bad in [
-            "127.0.0.1:8000",
-            "http://",
-            "https://app.example/",
-            "https://a b",
-            "ftp://x",
-            "https://u@x",
-        ] {
-            assert!(!is_origin(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn short_secrets_and_bad_origins_stop_the_app() {

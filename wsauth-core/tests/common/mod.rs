@@ -180,15 +180,25 @@ impl Checks for Rooms {
     }
 }
 
-/// The handler: welcome, then echo `say` as `said`; `flood` makes it queue
-/// more than the send queue holds.
+/// Application state for [`room`]: put before every `said` text.
+pub struct Prefix(pub &'static str);
+
+/// The handler: welcome, then echo `say` as `said` (after the [`Prefix`]
+/// state, when the server has one); `flood` makes it queue more than the
+/// send queue holds.
 pub async fn room(mut session: Session) -> wsauth_core::HandlerResult {
     let user = session.principal().subject().unwrap_or_default().to_owned();
     session.send("hello", &serde_json::json!({ "user": user }))?;
     while let Some(message) = session.recv().await {
         if let Incoming::Message { kind, value } = message {
             match kind {
-                "say" => session.send("said", &serde_json::json!({ "text": value["text"] }))?,
+                "say" => {
+                    let text = match (session.state::<Prefix>(), value["text"].as_str()) {
+                        (Some(Prefix(prefix)), Some(text)) => format!("{prefix}{text}").into(),
+                        _ => value["text"].clone(),
+                    };
+                    session.send("said", &serde_json::json!({ "text": text }))?;
+                }
                 "flood" => {
                     for i in 0..1000 {
                         if session

@@ -86,7 +86,7 @@ fn the_binary_refuses_to_start_without_a_usable_secret() {
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&short.stderr);
     assert!(!short.status.success());
-    assert!(stderr.contains("WSAUTH_JWT_SECRET refused"), "{stderr}");
+    assert!(stderr.contains("WSAUTH_JWT_SECRET is 10 bytes"), "{stderr}");
     assert!(stderr.contains("at least 32"), "{stderr}");
     assert!(
         !stderr.contains("s3cr3t-XYZ"),

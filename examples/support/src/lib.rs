@@ -1,0 +1,165 @@
+//! What the example servers share, so each example is only its own app.
+//!
+//! Every example binary reads its HS256 secret from `WSAUTH_JWT_SECRET`,
+//! logs to stderr (audit events have target `wsauth::audit`), and on Ctrl-C
+//! or SIGTERM stops accepting, closes every open socket with 1001 and waits
+//! for the close handshakes. None of this is the framework's business (an
+//! application has its own configuration and logging), which is why it lives
+//! here and not in `wsauth-core`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+use wsauth_core::WsAuth;
+
+/// The environment variable holding the HS256 secret.
+pub const SECRET_ENV: &str = "WSAUTH_JWT_SECRET";
+
+/// The shortest HS256 secret the verifier accepts.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// How long [`serve`] waits for open sockets to finish their close handshake.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// The HS256 secret from [`SECRET_ENV`], or a message saying what is wrong
+/// (never the secret).
+pub fn secret_from_env() -> Result<Vec<u8>, String> {
+    let secret = match std::env::var(SECRET_ENV) {
+        Ok(secret) => secret,
+        Err(std::env::VarError::NotPresent) => {
+            return Err(format!(
+                "{SECRET_ENV} is not set; set it to an HS256 secret of at least {MIN_SECRET_BYTES} bytes"
+            ));
+        }
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(format!("{SECRET_ENV} is not valid UTF-8"));
+        }
+    };
+    if secret.len() < MIN_SECRET_BYTES {
+        return Err(format!(
+            "{SECRET_ENV} is {} bytes; HS256 secrets must have at least {MIN_SECRET_BYTES}",
+            secret.len()
+        ));
+    }
+    Ok(secret.into_bytes())
+}
+
+/// Logs to stderr, `info` and up unless `RUST_LOG` says otherwise (colours
+/// only on a terminal), as text or as JSON lines.
+pub fn init_logging(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Whether `origin` has the form browsers send: `http(s)://host[:port]`,
+/// nothing after it (anything else in an allow-list would never match).
+pub fn is_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    rest.is_some_and(|host| {
+        !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@'))
+    })
+}
+
+/// Serves `router` on `listener` until `signal` completes, then stops
+/// accepting, closes every open socket with 1001 and waits for them (at most
+/// [`SHUTDOWN_GRACE`]). Audit events carry the peer address.
+pub async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    server: WsAuth,
+    signal: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stopped.await;
+    });
+    let mut http = tokio::spawn(http.into_future());
+    tokio::select! {
+        () = signal => {}
+        result = &mut http => return result.map_err(std::io::Error::other)?,
+    }
+    tracing::info!("shutting down");
+    // Stop accepting first, so no handshake starts after the sockets are told
+    // to go; HTTP connections finish, upgraded ones are not waited for. (An
+    // upgrade still in flight when the signal comes is closed with 1001 as
+    // soon as it starts.)
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await;
+    server.shutdown(SHUTDOWN_GRACE).await;
+    http.abort();
+    Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for Ctrl-C: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_origin;
+
+    #[test]
+    fn origins_must_be_what_browsers_send() {
+        for good in [
+            "http://127.0.0.1:8000",
+            "https://app.prsm.example",
+            "http://[::1]:8000",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "127.0.0.1:8000",
+            "http://",
+            "http://host/",
+            "http://host?x",
+            "http://user@host",
+            "ftp://host",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+}
