@@ -135,6 +135,13 @@ export interface BackoffOptions {
   capMs?: number;
   /** Source of randomness in [0, 1) (default `Math.random`). */
   random?: () => number;
+  /**
+   * How long an admitted connection must stay open to start the backoff
+   * from `baseMs` again, in milliseconds (default 10000): a server that
+   * admits and then fails every connection at once is not retried at the
+   * base delay forever.
+   */
+  stableMs?: number;
 }
 
 /** Options every endpoint takes. */
@@ -366,6 +373,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #backoffAttempts = 0;
   #refreshRetry = false;
   #established = false;
+  #establishedAt = 0;
   #userClose: { code: number; reason: string } | null = null;
   #done = false;
   #reconnectTimer: unknown = null;
@@ -586,7 +594,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     this.#established = true;
-    this.#backoffAttempts = 0;
+    this.#establishedAt = Date.now();
     this.#refreshRetry = false;
     this.#emit({ kind: "established" });
   }
@@ -731,6 +739,9 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
           return;
         }
         const backoff = this.#options.backoff ?? {};
+        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? 10000)) {
+          this.#backoffAttempts = 0;
+        }
         const base = backoff.baseMs ?? 500;
         const cap = backoff.capMs ?? 30000;
         const random = backoff.random ?? Math.random;

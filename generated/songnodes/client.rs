@@ -44,6 +44,7 @@ pub mod messages {
         #[serde(rename = "artists")]
         Artists,
     }
+    /// Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -55,7 +56,7 @@ pub mod messages {
     pub struct Subscribe {
         pub channel: SubscribeChannel,
     }
-    /// Anonymous connections may send it but lack the permission, so they get an `error`.
+    /// Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -69,6 +70,7 @@ pub mod messages {
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub limit: ::core::option::Option<i64>,
     }
+    /// Adds a track to one of the sender's own playlists (adding it twice changes nothing), answered with `playlist_updated`; every subscriber of the track's channels gets the track's new weight in a `graph_update`. Another user's playlist is `forbidden`; an unknown playlist or track is `not_found`.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -131,6 +133,8 @@ pub mod messages {
     pub enum ErrorCode {
         #[serde(rename = "forbidden")]
         Forbidden,
+        #[serde(rename = "not_found")]
+        NotFound,
         #[serde(rename = "invalid_message")]
         InvalidMessage,
         #[serde(rename = "rate_limited")]
@@ -642,13 +646,13 @@ pub mod endpoints {
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum ClientMessage {
-            /// `subscribe`.
+            /// `subscribe`: Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends.
             #[serde(rename = "subscribe")]
             Subscribe(super::super::messages::Subscribe),
-            /// `search`: Anonymous connections may send it but lack the permission, so they get an `error`.
+            /// `search`: Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`.
             #[serde(rename = "search")]
             Search(super::super::messages::Search),
-            /// `add_to_playlist`.
+            /// `add_to_playlist`: Adds a track to one of the sender's own playlists (adding it twice changes nothing), answered with `playlist_updated`; every subscriber of the track's channels gets the track's new weight in a `graph_update`. Another user's playlist is `forbidden`; an unknown playlist or track is `not_found`.
             #[serde(rename = "add_to_playlist")]
             AddToPlaylist(super::super::messages::AddToPlaylist),
         }
@@ -718,7 +722,7 @@ pub mod endpoints {
     }
     /// The `anonymous` endpoint (`/ws/anonymous`).
     ///
-    /// The public graph, without a token. An explicit choice, not a fallback.
+    /// The public graph, without a token. An explicit choice, not a fallback: a token sent here is not read, and the connection gets the `guest` role's permissions only.
     pub mod anonymous {
         /// Messages this client may send (the endpoint's `receives`).
         #[derive(
@@ -729,10 +733,10 @@ pub mod endpoints {
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum ClientMessage {
-            /// `subscribe`.
+            /// `subscribe`: Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends.
             #[serde(rename = "subscribe")]
             Subscribe(super::super::messages::Subscribe),
-            /// `search`: Anonymous connections may send it but lack the permission, so they get an `error`.
+            /// `search`: Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`.
             #[serde(rename = "search")]
             Search(super::super::messages::Search),
         }

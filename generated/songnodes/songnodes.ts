@@ -117,14 +117,14 @@ export interface WelcomeMessage {
   permissions: Array<string>;
 }
 
-/** The `subscribe` message. */
+/** Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends. */
 export interface SubscribeMessage {
   /** The message type on the wire. */
   type: "subscribe";
   channel: "graph" | "tracks" | "artists";
 }
 
-/** Anonymous connections may send it but lack the permission, so they get an `error`. */
+/** Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`. */
 export interface SearchMessage {
   /** The message type on the wire. */
   type: "search";
@@ -132,7 +132,7 @@ export interface SearchMessage {
   limit?: number;
 }
 
-/** The `add_to_playlist` message. */
+/** Adds a track to one of the sender's own playlists (adding it twice changes nothing), answered with `playlist_updated`; every subscriber of the track's channels gets the track's new weight in a `graph_update`. Another user's playlist is `forbidden`; an unknown playlist or track is `not_found`. */
 export interface AddToPlaylistMessage {
   /** The message type on the wire. */
   type: "add_to_playlist";
@@ -168,7 +168,7 @@ export interface PlaylistUpdatedMessage {
 export interface ErrorMessage {
   /** The message type on the wire. */
   type: "error";
-  code: "forbidden" | "invalid_message" | "rate_limited";
+  code: "forbidden" | "not_found" | "invalid_message" | "rate_limited";
   message: string;
 }
 
@@ -204,6 +204,13 @@ export interface BackoffOptions {
   capMs?: number;
   /** Source of randomness in [0, 1) (default `Math.random`). */
   random?: () => number;
+  /**
+   * How long an admitted connection must stay open to start the backoff
+   * from `baseMs` again, in milliseconds (default 10000): a server that
+   * admits and then fails every connection at once is not retried at the
+   * base delay forever.
+   */
+  stableMs?: number;
 }
 
 /** Options every endpoint takes. */
@@ -435,6 +442,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #backoffAttempts = 0;
   #refreshRetry = false;
   #established = false;
+  #establishedAt = 0;
   #userClose: { code: number; reason: string } | null = null;
   #done = false;
   #reconnectTimer: unknown = null;
@@ -655,7 +663,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     this.#established = true;
-    this.#backoffAttempts = 0;
+    this.#establishedAt = Date.now();
     this.#refreshRetry = false;
     this.#emit({ kind: "established" });
   }
@@ -800,6 +808,9 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
           return;
         }
         const backoff = this.#options.backoff ?? {};
+        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? 10000)) {
+          this.#backoffAttempts = 0;
+        }
         const base = backoff.baseMs ?? 500;
         const cap = backoff.capMs ?? 30000;
         const random = backoff.random ?? Math.random;
@@ -842,7 +853,11 @@ const __wsauthEndpointUser: EndpointDescriptor = {
 
 /** A signed-in user's channel. */
 export class UserConnection extends Connection<UserServerMessage, UserClientMessage> {
-  /** Sends `subscribe`; `false` when no socket is open. */
+  /**
+   * Sends `subscribe`; `false` when no socket is open.
+   *
+   * Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends.
+   */
   sendSubscribe(payload: Omit<SubscribeMessage, "type">): boolean {
     return this.send({ type: "subscribe", ...payload });
   }
@@ -850,13 +865,17 @@ export class UserConnection extends Connection<UserServerMessage, UserClientMess
   /**
    * Sends `search` (needs `graph.search`); `false` when no socket is open.
    *
-   * Anonymous connections may send it but lack the permission, so they get an `error`.
+   * Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`.
    */
   sendSearch(payload: Omit<SearchMessage, "type">): boolean {
     return this.send({ type: "search", ...payload });
   }
 
-  /** Sends `add_to_playlist` (needs `playlist.write`); `false` when no socket is open. */
+  /**
+   * Sends `add_to_playlist` (needs `playlist.write`); `false` when no socket is open.
+   *
+   * Adds a track to one of the sender's own playlists (adding it twice changes nothing), answered with `playlist_updated`; every subscriber of the track's channels gets the track's new weight in a `graph_update`. Another user's playlist is `forbidden`; an unknown playlist or track is `not_found`.
+   */
   sendAddToPlaylist(payload: Omit<AddToPlaylistMessage, "type">): boolean {
     return this.send({ type: "add_to_playlist", ...payload });
   }
@@ -887,9 +906,13 @@ const __wsauthEndpointAnonymous: EndpointDescriptor = {
   heartbeat: null,
 };
 
-/** The public graph, without a token. An explicit choice, not a fallback. */
+/** The public graph, without a token. An explicit choice, not a fallback: a token sent here is not read, and the connection gets the `guest` role's permissions only. */
 export class AnonymousConnection extends Connection<AnonymousServerMessage, AnonymousClientMessage> {
-  /** Sends `subscribe`; `false` when no socket is open. */
+  /**
+   * Sends `subscribe`; `false` when no socket is open.
+   *
+   * Follows a channel: the server answers with a `graph_update` holding the channel's current nodes and edges, then sends a `graph_update` for every change to them until the connection ends.
+   */
   sendSubscribe(payload: Omit<SubscribeMessage, "type">): boolean {
     return this.send({ type: "subscribe", ...payload });
   }
@@ -897,7 +920,7 @@ export class AnonymousConnection extends Connection<AnonymousServerMessage, Anon
   /**
    * Sends `search` (needs `graph.search`); `false` when no socket is open.
    *
-   * Anonymous connections may send it but lack the permission, so they get an `error`.
+   * Case-insensitive search over node labels, answered with `search_results` (at most `limit` nodes, 10 by default). Anonymous connections may send it but lack the permission, so they get an `error`.
    */
   sendSearch(payload: Omit<SearchMessage, "type">): boolean {
     return this.send({ type: "search", ...payload });

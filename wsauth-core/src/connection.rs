@@ -106,9 +106,21 @@ fn unix_now() -> u64 {
 }
 
 /// The instant a unix time `exp` falls on.
-fn deadline(exp: u64) -> Instant {
-    Instant::now() + Duration::from_secs(exp.saturating_sub(unix_now()))
+///
+/// `None` when `exp` is further away than [`EXPIRY_HORIZON`]: such a token
+/// (a signed `exp` of year 9999, or `u64::MAX` where the spec sets no
+/// `max_ttl_s`) has no deadline a timer can hold, and adding it to `now`
+/// would overflow.
+fn deadline(exp: u64) -> Option<Instant> {
+    let left = Duration::from_secs(exp.saturating_sub(unix_now()));
+    if left > EXPIRY_HORIZON {
+        return None;
+    }
+    Instant::now().checked_add(left)
 }
+
+/// The furthest expiry a live connection is timed for (ten years).
+const EXPIRY_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// One step of sending `message` (taken on the first call) through the
 /// socket's `Sink`: ready, start, flush.
@@ -224,7 +236,7 @@ impl Connection {
         let mut at = Deadlines {
             idle: now + idle,
             ping: now + ping_every,
-            expiry: expires_at.map(deadline),
+            expiry: expires_at.and_then(deadline),
         };
         // One timer for every deadline, moved rather than re-created.
         let timer = tokio::time::sleep_until(at.next());
@@ -415,7 +427,7 @@ impl ConnectionContext {
         };
         match self.reidentify(token).await {
             Ok(exp) => {
-                *expiry = Some(deadline(exp));
+                *expiry = deadline(exp);
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
@@ -464,5 +476,18 @@ impl ConnectionContext {
         }
         self.principal = principal;
         Ok(claims.exp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{deadline, unix_now};
+
+    #[test]
+    fn far_or_absurd_expiries_have_no_deadline_instead_of_overflowing() {
+        assert!(deadline(u64::MAX).is_none());
+        assert!(deadline(253_402_300_799).is_none()); // 9999-12-31T23:59:59Z
+        assert!(deadline(unix_now() + 60).is_some());
+        assert!(deadline(0).is_some()); // already passed: due now
     }
 }

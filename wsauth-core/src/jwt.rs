@@ -40,6 +40,10 @@
 //! Signatures are checked by `jsonwebtoken` (RustCrypto backend); the
 //! time-based claims are checked here, against an explicit `now`, because
 //! `jsonwebtoken` reads the system clock.
+//!
+//! The one way around a default is in [`dangerous`], named so that it shows
+//! in review: [`dangerous::accept_non_expiring`] lets a development server
+//! accept a single token without `exp`.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -589,7 +593,8 @@ impl JwksSource {
     }
 }
 
-fn is_loopback(url: &reqwest::Url) -> bool {
+/// Whether `url` points at this machine (plain http is allowed there only).
+pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
     match url.host_str() {
         Some("localhost") => true,
         Some(host) => host
@@ -908,12 +913,18 @@ struct Inner {
 #[derive(Clone)]
 pub struct Verifier {
     inner: Arc<Inner>,
+    /// The `jti` of the one token accepted without `exp`, when
+    /// [`dangerous::accept_non_expiring`] asked for one.
+    non_expiring: Option<Arc<str>>,
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let slots: Vec<&str> = self.inner.slots.iter().map(|s| s.name).collect();
-        f.debug_struct("Verifier").field("slots", &slots).finish()
+        f.debug_struct("Verifier")
+            .field("slots", &slots)
+            .field("accepts_non_expiring", &self.non_expiring.is_some())
+            .finish()
     }
 }
 
@@ -1009,6 +1020,7 @@ impl Verifier {
         }
         Ok(Self {
             inner: Arc::new(Inner { descriptor, slots }),
+            non_expiring: None,
         })
     }
 
@@ -1091,7 +1103,7 @@ impl Verifier {
         validation.required_spec_claims.clear();
         let data = jsonwebtoken::decode::<StrictObject>(token, &entry.key, &validation)
             .map_err(|e| backend_error(&e))?;
-        check_claims(descriptor, data.claims.0, now)
+        check_claims(descriptor, data.claims.0, now, self.non_expiring.as_deref())
     }
 
     /// The key `kid` selects: a static slot of that name, else a key of that
@@ -1188,7 +1200,7 @@ fn decode_object(segment: &str) -> Result<Map<String, Value>, JwtError> {
 
 /// A NumericDate claim: a non-negative number, fractions rounded the safe
 /// way (`round_up` for `nbf`).
-fn numeric_date(
+pub(crate) fn numeric_date(
     claims: &Map<String, Value>,
     claim: &'static str,
     round_up: bool,
@@ -1211,15 +1223,23 @@ fn numeric_date(
     }
 }
 
+/// Checks the claims of a token whose signature verified. `non_expiring` is
+/// the `jti` of the one token that may lack `exp` (see [`dangerous`]).
 fn check_claims(
     d: &'static JwtDescriptor,
     claims: Map<String, Value>,
     now: u64,
+    non_expiring: Option<&str>,
 ) -> Result<Claims, JwtError> {
     let leeway = d.leeway_s;
     // Valid while now < exp + leeway (RFC 7519: "on or after" exp is expired).
-    let exp =
-        numeric_date(&claims, "exp", false)?.ok_or(JwtError::MissingClaim { claim: "exp" })?;
+    let (exp, expires) = match numeric_date(&claims, "exp", false)? {
+        Some(exp) => (exp, true),
+        None if dangerous::is_the_non_expiring_token(&claims, non_expiring) => {
+            (dangerous::NON_EXPIRING_EXP, false)
+        }
+        None => return Err(JwtError::MissingClaim { claim: "exp" }),
+    };
     if now >= exp.saturating_add(leeway) {
         return Err(JwtError::Expired);
     }
@@ -1234,13 +1254,56 @@ fn check_claims(
     {
         return Err(JwtError::IssuedInFuture);
     }
-    if let Some(max_ttl) = d.max_ttl_s {
+    if let Some(max_ttl) = d.max_ttl_s.filter(|_| expires) {
         let iat = iat.ok_or(JwtError::MissingClaim { claim: "iat" })?;
         if exp.saturating_sub(iat) > max_ttl {
             return Err(JwtError::LifetimeTooLong);
         }
     }
-    if let Some(issuer) = d.issuer {
+    let (subject, roles) = check_identity(
+        &claims,
+        &IdentityRules {
+            issuer: d.issuer,
+            audience: d.audience,
+            subject: d.subject_claim,
+            roles: d.roles_claim,
+            shape: d.roles_shape,
+        },
+    )?;
+    if !expires {
+        tracing::warn!(
+            target: "wsauth::dangerous",
+            subject = %subject,
+            "accepted the non-expiring development token"
+        );
+    }
+    Ok(Claims {
+        subject,
+        roles,
+        exp,
+        iat,
+        claims,
+    })
+}
+
+/// What identifies a principal in a set of claims, and whose they must be:
+/// the spec's issuer, audiences, subject claim and roles claim.
+pub(crate) struct IdentityRules<'a> {
+    pub(crate) issuer: Option<&'a str>,
+    pub(crate) audience: &'a [&'a str],
+    pub(crate) subject: &'static str,
+    pub(crate) roles: &'static str,
+    pub(crate) shape: ClaimShape,
+}
+
+/// Checks `iss` and `aud` (each required when the spec configures it, of
+/// the right JSON type) and reads the subject and roles: the part of claim
+/// checking shared by local verification and introspection answers.
+pub(crate) fn check_identity(
+    claims: &Map<String, Value>,
+    rules: &IdentityRules<'_>,
+) -> Result<(String, Vec<String>), JwtError> {
+    if let Some(issuer) = rules.issuer {
         match claims.get("iss") {
             None => return Err(JwtError::MissingClaim { claim: "iss" }),
             Some(Value::String(iss)) if iss == issuer => {}
@@ -1248,8 +1311,8 @@ fn check_claims(
             Some(_) => return Err(JwtError::ClaimType { claim: "iss" }),
         }
     }
-    if !d.audience.is_empty() {
-        let matches = |aud: &str| d.audience.contains(&aud);
+    if !rules.audience.is_empty() {
+        let matches = |aud: &str| rules.audience.contains(&aud);
         let ok = match claims.get("aud") {
             None => return Err(JwtError::MissingClaim { claim: "aud" }),
             Some(Value::String(aud)) => matches(aud),
@@ -1269,24 +1332,22 @@ fn check_claims(
             return Err(JwtError::WrongAudience);
         }
     }
-    let subject = match claims.get(d.subject_claim) {
+    let subject = match claims.get(rules.subject) {
         None => {
             return Err(JwtError::MissingClaim {
-                claim: d.subject_claim,
+                claim: rules.subject,
             });
         }
         Some(Value::String(s)) if s.is_empty() => return Err(JwtError::EmptySubject),
         Some(Value::String(s)) => s.clone(),
         Some(_) => {
             return Err(JwtError::ClaimType {
-                claim: d.subject_claim,
+                claim: rules.subject,
             });
         }
     };
-    let wrong_roles = JwtError::ClaimType {
-        claim: d.roles_claim,
-    };
-    let roles = match (d.roles_shape, claims.get(d.roles_claim)) {
+    let wrong_roles = JwtError::ClaimType { claim: rules.roles };
+    let roles = match (rules.shape, claims.get(rules.roles)) {
         (_, None) => Vec::new(),
         (ClaimShape::Array, Some(Value::Array(items))) => items
             .iter()
@@ -1298,13 +1359,67 @@ fn check_claims(
         (ClaimShape::String, Some(Value::String(role))) => vec![role.clone()],
         (_, Some(_)) => return Err(wrong_roles),
     };
-    Ok(Claims {
-        subject,
-        roles,
-        exp,
-        iat,
-        claims,
-    })
+    Ok((subject, roles))
+}
+
+/// Conveniences that weaken verification on purpose, for development
+/// servers only; every use should be visible in review and loud at run
+/// time.
+///
+/// # Motivation
+///
+/// Every token must carry `exp` (and, with `max_ttl_s`, a bounded
+/// lifetime): a stolen token stops working on its own. A developer poking at
+/// a server by hand, though, wants one token that keeps working while the
+/// server runs. [`accept_non_expiring`](dangerous::accept_non_expiring) allows exactly that and nothing
+/// wider: one token, named by a `jti` the server chose (unguessable, fresh
+/// at every start), signed with the server's own key, and otherwise checked
+/// like any other (issuer, audience, subject, roles, `nbf`, `iat`). Tokens
+/// without `exp` and with any other `jti` are still refused, and a restart
+/// with a new `jti` retires the old token.
+pub mod dangerous {
+    use serde_json::{Map, Value};
+
+    use super::Verifier;
+
+    /// The `exp` reported in [`Claims`](super::Claims) for the non-expiring
+    /// token: 9999-12-31T23:59:59Z, far enough never to come, near enough
+    /// that adding it to a clock cannot overflow.
+    pub const NON_EXPIRING_EXP: u64 = 253_402_300_799;
+
+    /// The claim naming the non-expiring token.
+    pub const MARKER_CLAIM: &str = "jti";
+
+    /// `verifier`, also accepting the one token that has no `exp` and whose
+    /// `jti` claim is `jti` (every other check still applies; the lifetime
+    /// limit does not, since there is no lifetime). Its claims report
+    /// [`NON_EXPIRING_EXP`] as `exp`, so a connection opened with it is not
+    /// closed for expiry. Each acceptance logs a warning (target
+    /// `wsauth::dangerous`).
+    ///
+    /// `jti` should be random and fresh for each run (at least 128 bits);
+    /// an empty `jti` accepts nothing. Only for development servers, behind
+    /// an explicit flag.
+    pub fn accept_non_expiring(verifier: Verifier, jti: &str) -> Verifier {
+        Verifier {
+            non_expiring: (!jti.is_empty()).then(|| jti.into()),
+            ..verifier
+        }
+    }
+
+    /// Whether `claims` (without `exp`) name the token `non_expiring`
+    /// allows.
+    pub(super) fn is_the_non_expiring_token(
+        claims: &Map<String, Value>,
+        non_expiring: Option<&str>,
+    ) -> bool {
+        match (non_expiring, claims.get(MARKER_CLAIM)) {
+            (Some(allowed), Some(Value::String(jti))) => {
+                !allowed.is_empty() && allowed.as_bytes() == jti.as_bytes()
+            }
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -2136,6 +2251,105 @@ mod tests {
         let keys = KeySet::new().jwks("default", source).expect("keys");
         let err = Verifier::new(leak(descriptor(HS256_ONLY)), keys).expect_err("hmac jwks");
         assert!(matches!(err, ConfigError::JwksSymmetric { .. }));
+    }
+
+    // ---- dangerous: the non-expiring token ------------------------------
+
+    const DEV_JTI: &str = "d7c1a0f5e3b94b2c8a6f1e0d9c8b7a65";
+
+    fn dev_verifier() -> Verifier {
+        let mut d = descriptor(HS256_ONLY);
+        d.max_ttl_s = Some(600);
+        dangerous::accept_non_expiring(hmac_verifier(d), DEV_JTI)
+    }
+
+    fn dev_claims() -> Value {
+        with(without(claims(), "exp"), "jti", json!(DEV_JTI))
+    }
+
+    #[tokio::test]
+    async fn the_non_expiring_token_is_accepted_only_when_asked_for() {
+        let mut d = descriptor(HS256_ONLY);
+        d.max_ttl_s = Some(600);
+        let plain = hmac_verifier(d);
+        assert_eq!(
+            check(&plain, &dev_claims()).await,
+            Err(JwtError::MissingClaim { claim: "exp" }),
+            "the default verifier refuses every token without exp"
+        );
+        let v = dev_verifier();
+        assert!(format!("{v:?}").contains("accepts_non_expiring: true"));
+        let got = check(&v, &dev_claims()).await.expect("accepted");
+        assert_eq!(got.exp, dangerous::NON_EXPIRING_EXP);
+        assert_eq!(got.subject, "alice");
+        // Still accepted long after: no lifetime, no expiry.
+        let token = hs256(&dev_claims());
+        let later = NOW + 100 * 365 * 86_400;
+        assert!(v.verify_at(&token, later).await.is_ok());
+        // Adding the reported exp to a clock cannot overflow.
+        assert!(
+            std::time::Instant::now()
+                .checked_add(Duration::from_secs(dangerous::NON_EXPIRING_EXP))
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_non_expiring_option_is_narrow() {
+        let v = dev_verifier();
+        let missing_exp = Err(JwtError::MissingClaim { claim: "exp" });
+        // Another jti, a jti of another type, no jti: exp is required.
+        for claims in [
+            with(dev_claims(), "jti", json!("another")),
+            with(
+                dev_claims(),
+                "jti",
+                json!(["d7c1a0f5e3b94b2c8a6f1e0d9c8b7a65"]),
+            ),
+            with(dev_claims(), "jti", json!("")),
+            without(dev_claims(), "jti"),
+        ] {
+            assert_eq!(check(&v, &claims).await, missing_exp, "{claims}");
+        }
+        // An empty jti enables nothing.
+        let none = dangerous::accept_non_expiring(hmac_verifier(descriptor(HS256_ONLY)), "");
+        let empty = with(dev_claims(), "jti", json!(""));
+        assert_eq!(check(&none, &empty).await, missing_exp);
+        // The marked token with an exp is an ordinary token: it expires and
+        // its lifetime is bounded.
+        let expired = with(dev_claims(), "exp", json!(NOW - 60));
+        assert_eq!(check(&v, &expired).await, Err(JwtError::Expired));
+        let long = with(dev_claims(), "exp", json!(NOW + 601));
+        assert_eq!(check(&v, &long).await, Err(JwtError::LifetimeTooLong));
+        // Every other check still applies.
+        assert_eq!(
+            check(&v, &with(dev_claims(), "iss", json!("https://evil.test"))).await,
+            Err(JwtError::WrongIssuer)
+        );
+        assert_eq!(
+            check(&v, &with(dev_claims(), "aud", json!("elsewhere"))).await,
+            Err(JwtError::WrongAudience)
+        );
+        assert_eq!(
+            check(&v, &with(dev_claims(), "nbf", json!(NOW + 3600))).await,
+            Err(JwtError::NotYetValid)
+        );
+        assert_eq!(
+            check(&v, &without(dev_claims(), "sub")).await,
+            Err(JwtError::MissingClaim { claim: "sub" })
+        );
+        let forged = mint(
+            J::HS256,
+            None,
+            &dev_claims(),
+            &EncodingKey::from_secret(OTHER_SECRET),
+        );
+        assert_eq!(v.verify_at(&forged, NOW).await, Err(JwtError::BadSignature));
+        // Clones share the option; the original verifier is unchanged.
+        let plain = hmac_verifier(descriptor(HS256_ONLY));
+        let dev = dangerous::accept_non_expiring(plain.clone(), DEV_JTI);
+        assert!(check(&dev.clone(), &dev_claims()).await.is_ok());
+        assert_eq!(check(&plain, &dev_claims()).await, missing_exp);
     }
 
     // ---- JWKS ----------------------------------------------------------

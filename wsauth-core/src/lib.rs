@@ -33,6 +33,7 @@ pub mod client;
 mod connection;
 pub mod descriptor;
 mod identity;
+pub mod introspection;
 pub mod jwt;
 pub mod limits;
 mod link;

@@ -33,7 +33,7 @@ pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod handlers;
 pub mod store;
-pub mod time;
+pub use wsauth_example_support::time;
 
 pub use store::Store;
 

@@ -31,13 +31,7 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     support::init_logging(args.log_json);
-    match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("prsm: error: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    support::exit_code("prsm", run(args))
 }
 
 fn run(args: Args) -> Result<(), String> {
@@ -50,15 +44,7 @@ fn run(args: Args) -> Result<(), String> {
         prsm::AppError::Jwt(e) => format!("{} refused: {e}", support::SECRET_ENV),
         e => e.to_string(),
     })?;
-    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
-    runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.addr)
-            .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
-        let addr = listener.local_addr().unwrap_or(args.addr);
+    support::run_until_shutdown(args.addr, router, server, |addr| {
         tracing::info!(%addr, allowed_origins = %origins, "prsm listening");
-        prsm::serve(listener, router, server, support::shutdown_signal())
-            .await
-            .map_err(|e| format!("server: {e}"))
     })
 }

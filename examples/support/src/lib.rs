@@ -7,6 +7,10 @@
 //! application has its own configuration and logging), which is why it lives
 //! here and not in `wsauth-core`.
 
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod time;
+
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -54,6 +58,10 @@ pub fn init_logging(json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
+        // A closed stderr (piped into `head`, say) must not take requests
+        // down with it: tracing-subscriber would report the failed write
+        // itself, through the same broken pipe.
+        .log_internal_errors(false)
         .with_writer(std::io::stderr);
     if json {
         builder.json().init();
@@ -108,6 +116,40 @@ pub async fn serve(
     server.shutdown(SHUTDOWN_GRACE).await;
     http.abort();
     Ok(())
+}
+
+/// What an example binary's `main` does once its app is built: on a new
+/// Tokio runtime, listens on `addr`, calls `listening` with the bound address
+/// (to log it), and [`serve`]s until [`shutdown_signal`]. Errors are messages
+/// for the user (`cannot listen on ...`, `server: ...`).
+pub fn run_until_shutdown(
+    addr: SocketAddr,
+    router: axum::Router,
+    server: WsAuth,
+    listening: impl FnOnce(SocketAddr),
+) -> Result<(), String> {
+    let runtime = tokio::runtime::Runtime::new().map_err(|e| format!("tokio runtime: {e}"))?;
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        listening(listener.local_addr().unwrap_or(addr));
+        serve(listener, router, server, shutdown_signal())
+            .await
+            .map_err(|e| format!("server: {e}"))
+    })
+}
+
+/// The exit code for `result`, printing `<name>: error: <message>` on
+/// failure.
+pub fn exit_code(name: &str, result: Result<(), String>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{name}: error: {message}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM on Unix.

@@ -94,12 +94,21 @@ impl ServerClose {
 
 /// Exponential backoff with full jitter: attempt `n` waits a uniformly
 /// random time in `[0, min(cap, base * 2^n)]`.
+///
+/// The attempts start again from 0 after a connection that was admitted (its
+/// welcome, or first message, arrived) *and* stayed open for `stable`: a
+/// server that admits and then fails every connection at once (a stream
+/// whose generation always breaks) must not be retried at the base delay
+/// forever.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     /// The first attempt's upper bound (default 500 ms).
     pub base: Duration,
     /// The largest upper bound (default 30 s).
     pub cap: Duration,
+    /// How long an admitted connection must last to reset the attempts
+    /// (default 10 s).
+    pub stable: Duration,
 }
 
 impl Default for Backoff {
@@ -107,6 +116,7 @@ impl Default for Backoff {
         Backoff {
             base: Duration::from_millis(500),
             cap: Duration::from_secs(30),
+            stable: Duration::from_secs(10),
         }
     }
 }

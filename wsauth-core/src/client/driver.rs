@@ -133,6 +133,7 @@ impl Driver {
             )
             .await;
             let mut admitted = false;
+            let opened_at = tokio::time::Instant::now();
             let end = match connected {
                 Ok(Ok((socket, _))) => {
                     self.emit(Event::Open { attempt: opened });
@@ -151,8 +152,12 @@ impl Driver {
                 SessionEnd::Dropped => return,
             };
             if admitted {
-                attempt = 0;
+                // The token worked: a later refresh_token close may fetch
+                // a new one again.
                 after_refresh = false;
+                if opened_at.elapsed() >= self.options.backoff.stable {
+                    attempt = 0;
+                }
             }
             let delay = match close.action {
                 CloseAction::Closed => return self.emit(Event::Closed(Closed::ByServer(close))),

@@ -29,7 +29,8 @@
 //!   ([`CloseAction`]): `refresh_token` asks the provider for a fresh token
 //!   and reconnects at once (a second `refresh_token` close in a row ends
 //!   the client), `backoff` reconnects after an exponential backoff with full
-//!   jitter (reset by a connection that got its welcome), `stop` ends with
+//!   jitter (reset by a connection that got its welcome and stayed open
+//!   for [`Backoff::stable`], 10 s), `stop` ends with
 //!   [`ClientError::Closed`]; other codes: 1000 ends normally, 1001, 1006
 //!   (network), 1012 and 1013 back off, anything else stops;
 //! - with `auth.on_expiry: refresh`, a fresh token is sent in-band
@@ -249,9 +250,10 @@ impl<C: Codec> Connect<C> {
         self
     }
 
-    /// Sets the backoff's base and cap.
+    /// Sets the backoff's base and cap (see [`Backoff`]).
     pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
-        self.options.backoff = Backoff { base, cap };
+        self.options.backoff.base = base;
+        self.options.backoff.cap = cap;
         self
     }
 

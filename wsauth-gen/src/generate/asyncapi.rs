@@ -25,12 +25,12 @@
 //! # Shape
 //!
 //! The YAML comes from the askama template `asyncapi/asyncapi.yaml`, which
-//! holds the skeleton of the document; the [`Document`] view computes every
+//! holds the skeleton of the document; the `Document` view computes every
 //! value first. Values are encoded here, not escaped by askama (the template
 //! sets `escape = "none"`): a string is written plain when YAML cannot read
 //! it as anything else, as a literal block when it spans lines, and as a JSON
 //! string (which is also a YAML double-quoted scalar) otherwise. Schemas,
-//! examples and other data go through the small block writer in [`text`].
+//! examples and other data go through the small block writer in `text`.
 //!
 //! The JSON is the YAML read back (with saphyr) and pretty-printed, so the
 //! two say the same by construction, and reading the YAML back doubles as a

@@ -12,10 +12,10 @@
 //!
 //! # Shape
 //!
-//! [`generate`] turns the [`Api`] into a [`Page`] view, and the askama
+//! [`generate`] turns the [`Api`] into a `Page` view, and the askama
 //! template `templates/html/page.html` lays the view out. HTML escaping is
 //! on: every string from the spec reaches the page as text. The one kind of
-//! pre-rendered HTML is [`Markup`], which only this module's escaping
+//! pre-rendered HTML is `Markup`, which only this module's escaping
 //! constructors make: descriptions (a small, safe Markdown subset:
 //! paragraphs, `-` lists and `` `code` ``), sentences with links and code
 //! spans, and highlighted example frames. Everything the page decides (who

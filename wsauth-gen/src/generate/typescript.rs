@@ -13,18 +13,18 @@
 //!
 //! # Shape
 //!
-//! [`generate`] turns the [`Api`] into a [`Module`] view: every name, type
+//! [`generate`] turns the [`Api`] into a `Module` view: every name, type
 //! expression, doc comment and string literal already rendered as
 //! TypeScript, so the askama templates (`templates/ts/`) only lay them out.
 //! The templates escape nothing (`escape = "none"`), on purpose: a string
-//! from the spec reaches the output only through [`literal`] (a JSON string,
-//! which is a valid TypeScript string literal) or [`doc`] (a doc comment
+//! from the spec reaches the output only through `literal` (a JSON string,
+//! which is a valid TypeScript string literal) or `doc` (a doc comment
 //! that cannot be closed early).
 //!
 //! Generated names follow one rule so they never collide: a message `m`
 //! becomes `<M>Message`, an endpoint `e` gives `<E>Connection`,
 //! `<E>Params`, `<E>ServerMessage`, `<E>ClientMessage` and `connect<E>`;
-//! the runtime's public names are fixed ([`RESERVED`]); private ones start
+//! the runtime's public names are fixed (`RESERVED`); private ones start
 //! with `__wsauth`. A named schema keeps its name unless it would collide
 //! with one of those, in which case it takes a `Schema` suffix.
 

@@ -13,7 +13,7 @@
 //! # Layout of the generated module
 //!
 //! - `messages::*`, `schemas::*`: the same types the server side gets from
-//!   `include_spec!` (one code path, [`super::server`]);
+//!   `include_spec!` (one code path, `super::server`);
 //! - `API`: the spec's runtime descriptor (the same table the server
 //!   enforces; the client reads its close codes, token sources, expiry
 //!   policy and heartbeat from it);

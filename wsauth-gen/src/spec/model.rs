@@ -2,7 +2,7 @@
 //! remembering where it came from.
 //!
 //! This is the *unvalidated* model. Names may be undeclared, codes out of
-//! range, paths inconsistent with their params: [`crate::validate`] checks
+//! range, paths inconsistent with their params: [`crate::validate()`] checks
 //! all of that and produces the resolved [`crate::ir::Api`], which is what
 //! backends read. The types also derive `Serialize` and `JsonSchema`: the
 //! first gives a canonical JSON form (used to test round trips), the second

@@ -10,7 +10,7 @@
 //! what would be right, and every check runs even after others failed.
 //!
 //! The output is built while checking; when no problem was found it is the
-//! [`Api`] backends read. Schemas are resolved in [`schema`].
+//! [`Api`] backends read. Schemas are resolved in `schema`.
 
 mod schema;
 

@@ -1,7 +1,6 @@
 //! Shutdown, and the binary as an operator starts it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::common::*;
@@ -62,52 +61,27 @@ async fn connections_admitted_after_shutdown_began_are_closed_too() {
 }
 
 fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_prsm"));
-    command
-        .env_remove("WSAUTH_JWT_SECRET")
-        .env("RUST_LOG", "info");
-    command
+    wsauth_example_support::testing::binary(env!("CARGO_BIN_EXE_prsm"))
 }
 
 #[test]
 fn the_binary_refuses_to_start_without_a_usable_secret() {
-    let unset = binary()
-        .args(["--addr", "127.0.0.1:0"])
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&unset.stderr);
-    assert!(!unset.status.success());
-    assert!(stderr.contains("WSAUTH_JWT_SECRET is not set"), "{stderr}");
+    assert_refuses_unusable_secrets(binary);
 
-    let short = binary()
-        .args(["--addr", "127.0.0.1:0"])
-        .env("WSAUTH_JWT_SECRET", "s3cr3t-XYZ")
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&short.stderr);
-    assert!(!short.status.success());
-    assert!(stderr.contains("WSAUTH_JWT_SECRET is 10 bytes"), "{stderr}");
-    assert!(stderr.contains("at least 32"), "{stderr}");
-    assert!(
-        !stderr.contains("s3cr3t-XYZ"),
-        "the secret is not echoed: {stderr}"
+    let (code, stderr) = output(
+        binary()
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--allow-origin",
+                "https://app.example/",
+            ])
+            .env(
+                "WSAUTH_JWT_SECRET",
+                std::str::from_utf8(SECRET).unwrap_or_default(),
+            ),
     );
-
-    let origin = binary()
-        .args([
-            "--addr",
-            "127.0.0.1:0",
-            "--allow-origin",
-            "https://app.example/",
-        ])
-        .env(
-            "WSAUTH_JWT_SECRET",
-            std::str::from_utf8(SECRET).unwrap_or_default(),
-        )
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = String::from_utf8_lossy(&origin.stderr);
-    assert!(!origin.status.success());
+    assert_ne!(code, Some(0), "{stderr}");
     assert!(stderr.contains("https://app.example/"), "{stderr}");
 }
 
@@ -116,61 +90,21 @@ fn the_binary_refuses_to_start_without_a_usable_secret() {
 #[cfg(unix)]
 #[tokio::test]
 async fn the_binary_serves_and_stops_on_sigterm() {
-    let mut child = binary()
-        .args(["--addr", "127.0.0.1:0", "--log-json"])
-        .env(
+    let spawned = spawn_listening(
+        binary().args(["--addr", "127.0.0.1:0", "--log-json"]).env(
             "WSAUTH_JWT_SECRET",
             std::str::from_utf8(SECRET).unwrap_or_default(),
-        )
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let stderr = child.stderr.take().unwrap_or_else(|| panic!("no stderr"));
-    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.recv())
-            .await
-            .unwrap_or_else(|e| panic!("no start-up line: {e}"))
-            .unwrap_or_else(|| panic!("the binary exited"));
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-        if event["fields"]["message"] == "prsm listening" {
-            let addr = event["fields"]["addr"].as_str().unwrap_or_default();
-            break addr
-                .parse::<std::net::SocketAddr>()
-                .unwrap_or_else(|e| panic!("{e}: {line}"));
-        }
-    };
+        ),
+        "prsm listening",
+    )
+    .await;
+    let addr = spawned.addr;
     let mut client = connect_as(addr, "/ws/alice", &token("alice", &["user"])).await;
     expect_welcome(&mut client, "alice", "notifications").await;
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert!(status.success());
+    spawned.sigterm();
     let (_, close) = until_close(&mut client).await;
     assert_eq!(close, Some((1001, "server shutting down".to_owned())));
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
-            exited = Some(status);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let Some(status) = exited else {
-        let _ = child.kill();
-        panic!("the binary did not exit after SIGTERM");
-    };
-    assert!(status.success(), "{status}");
-    let mut log = Vec::new();
-    while let Ok(line) = lines.try_recv() {
-        log.push(line);
-    }
+    let log = spawned.exits_cleanly().await;
     assert!(
         log.iter().any(|l| l.contains("wsauth::audit")),
         "audit events are logged: {log:?}"

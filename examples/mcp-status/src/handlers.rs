@@ -1,0 +1,52 @@
+//! The `status` endpoint's handler, over the typed layer `include_spec!`
+//! generates.
+//!
+//! The pipeline has already done everything the spec asks before a handler
+//! runs: the token (introspected, or verified locally), the user directory,
+//! the role → `mcp.status.read` check, and the text keepalive (`ping` is
+//! answered with `pong` by the connection loop; the handler never sees it).
+//! What is left is the application: the table at connect time, then every
+//! change as it happens.
+
+use tokio::sync::broadcast::error::RecvError;
+use wsauth_core::{HandlerResult, ws_endpoint};
+
+use crate::endpoints as ep;
+use crate::messages;
+use crate::status::{StatusBoard, Update};
+
+/// The server was built without a [`StatusBoard`] (`app` always adds one).
+#[derive(Debug, thiserror::Error)]
+#[error("the server has no status board")]
+pub struct NoBoard;
+
+/// `status` (`/ws/mcp-status`): `initial_status` with every server, then
+/// each `mcp_status_change` and `health_event` as the board publishes them.
+/// A watcher that falls more than
+/// [`UPDATE_BACKLOG`](crate::status::UPDATE_BACKLOG) updates behind gets
+/// the whole table again as a fresh `initial_status` instead of a gap.
+#[ws_endpoint(
+    spec = "../../specs/mcp-status.yaml",
+    endpoint = "status",
+    perm = "mcp.status.read"
+)]
+pub async fn status(mut session: ep::status::Session) -> HandlerResult {
+    let board = session.state::<StatusBoard>().ok_or(NoBoard)?.clone();
+    let (servers, mut updates) = board.watch();
+    session.send(messages::InitialStatus { servers })?;
+    // The endpoint receives nothing but the keepalive, which the loop
+    // answers; when the connection ends this future is dropped where it
+    // waits.
+    loop {
+        match updates.recv().await {
+            Ok(Update::Change(change)) => session.send(change)?,
+            Ok(Update::Health(event)) => session.send(event)?,
+            Err(RecvError::Lagged(_)) => {
+                let (servers, fresh) = board.watch();
+                updates = fresh;
+                session.send(messages::InitialStatus { servers })?;
+            }
+            Err(RecvError::Closed) => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! What an admitted client receives: `initial_status`, then
+//! `mcp_status_change` and `health_event` as they happen; and the text
+//! keepalive.
+
+use std::time::Duration;
+
+use mcp_status::messages::HealthEventLevel;
+use mcp_status::schemas::State;
+use serde_json::{Value, json};
+use wsauth_core::spec::FailureKind;
+
+use crate::common::*;
+
+/// Whether `at` looks like the RFC 3339 UTC timestamps the app sends.
+fn is_timestamp(at: &Value) -> bool {
+    at.as_str()
+        .is_some_and(|s| s.len() == 20 && s.ends_with('Z') && s.as_bytes().get(10) == Some(&b'T'))
+}
+
+#[tokio::test]
+async fn initial_status_lists_every_server() {
+    let app = start().await;
+    let mut client = connect_as(app.addr, &token("admin", "admin")).await;
+    let welcome = expect_initial_status(&mut client).await;
+    let servers = welcome["servers"].as_array().cloned().unwrap_or_default();
+    let summary: Vec<(String, String)> = servers
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or_default().to_owned(),
+                s["state"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("filesystem", "healthy"),
+        ("github", "healthy"),
+        ("postgres", "degraded"),
+        ("slack", "starting"),
+    ]
+    .map(|(n, s)| (n.to_owned(), s.to_owned()));
+    assert_eq!(summary, expected);
+    for server in &servers {
+        assert!(is_timestamp(&server["last_checked"]), "{server}");
+        let fields: Vec<&String> = server
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        for field in fields {
+            assert!(
+                ["name", "state", "latency_ms", "last_checked"].contains(&field.as_str()),
+                "unexpected field {field} in {server}"
+            );
+        }
+    }
+    assert_eq!(servers[0]["latency_ms"], json!(12.0));
+    assert!(
+        servers[3].get("latency_ms").is_none(),
+        "no latency while starting"
+    );
+    // The table reflects changes made before connecting.
+    app.board
+        .set_state("slack", State::Healthy, Some(30.0))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut later = connect_as(app.addr, &token("dba", "dba")).await;
+    let welcome = expect_initial_status(&mut later).await;
+    assert_eq!(welcome["servers"][3]["state"], "healthy");
+}
+
+#[tokio::test]
+async fn changes_and_health_events_reach_every_watcher() {
+    let app = start().await;
+    let mut admin = admitted(app.addr, &token("admin", "admin")).await;
+    let mut dev = admitted(app.addr, &token("dev", "developer")).await;
+
+    app.board
+        .set_state("github", State::Down, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+    app.board
+        .health("github", HealthEventLevel::Critical, "connection refused")
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Same state again: a check, not a change; nothing is sent.
+    app.board
+        .set_state("github", State::Down, None)
+        .unwrap_or_else(|e| panic!("{e}"));
+
+    for client in [&mut admin, &mut dev] {
+        let change = next_json(client).await;
+        assert_eq!(change["type"], "mcp_status_change");
+        assert_eq!(change["server"], "github");
+        assert_eq!(change["previous"], "healthy");
+        assert_eq!(change["current"], "down");
+        assert!(is_timestamp(&change["at"]), "{change}");
+        assert_eq!(change.as_object().map(|o| o.len()), Some(5), "{change}");
+
+        let event = next_json(client).await;
+        assert_eq!(event["type"], "health_event");
+        assert_eq!(event["server"], "github");
+        assert_eq!(event["level"], "critical");
+        assert_eq!(event["message"], "connection refused");
+        assert!(is_timestamp(&event["at"]), "{event}");
+        assert_eq!(event.as_object().map(|o| o.len()), Some(5), "{event}");
+
+        assert!(quiet_for(client, Duration::from_millis(200)).await);
+    }
+}
+
+#[tokio::test]
+async fn the_simulation_produces_both_kinds_of_update() {
+    let app = start().await;
+    let mut client = admitted(app.addr, &token("admin", "admin")).await;
+    let simulation = app.board.simulate(Duration::from_millis(50));
+    // Step 0 moves `filesystem` (healthy) to degraded, with a warning.
+    let change = next_json(&mut client).await;
+    assert_eq!(
+        (
+            &change["type"],
+            &change["server"],
+            &change["previous"],
+            &change["current"]
+        ),
+        (
+            &json!("mcp_status_change"),
+            &json!("filesystem"),
+            &json!("healthy"),
+            &json!("degraded")
+        )
+    );
+    let event = next_json(&mut client).await;
+    assert_eq!(
+        (&event["type"], &event["server"], &event["level"]),
+        (
+            &json!("health_event"),
+            &json!("filesystem"),
+            &json!("warning")
+        )
+    );
+    simulation.abort();
+}
+
+#[tokio::test]
+async fn ping_is_answered_with_pong() {
+    let app = start().await;
+    let mut client = admitted(app.addr, &token("dba", "dba")).await;
+    for _ in 0..3 {
+        send_text(&mut client, "ping").await;
+        assert_eq!(next_text(&mut client).await, "pong");
+    }
+    // The connection stays open and keeps receiving updates.
+    app.board
+        .health("postgres", HealthEventLevel::Info, "vacuum finished")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut client).await["type"], "health_event");
+}
+
+#[tokio::test]
+async fn any_other_client_message_closes_with_the_invalid_message_code() {
+    let app = start().await;
+    let expected = mcp_status::API.close(FailureKind::InvalidMessage);
+    for text in [r#"{"type":"subscribe"}"#, "PING", "hello"] {
+        let mut client = admitted(app.addr, &token("admin", "admin")).await;
+        send_text(&mut client, text).await;
+        let (seen, close) = until_close(&mut client).await;
+        assert!(seen.is_empty(), "{text}: {seen:?}");
+        assert_eq!(
+            close,
+            Some((expected.code, expected.reason.to_owned())),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! Every `say` is relayed to every connected client, stamped by the server.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// Whether `at` is `YYYY-MM-DDTHH:MM:SSZ` within a minute of now (the
+/// comparison is on the text, as the clock's own format).
+fn is_recent_timestamp(at: &str) -> bool {
+    let now = shipvox::time::now_rfc3339();
+    at.len() == 20 && at.ends_with('Z') && at[..16] <= now[..16] && at.as_bytes()[10] == b'T'
+}
+
+fn is_uuid_v4(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('-').collect();
+    parts.iter().map(|p| p.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
+        && parts[2].starts_with('4')
+        && id.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+}
+
+fn assert_relayed(message: &Value, from: &str, text: &str) {
+    assert_eq!(message["type"], "relayed", "{message}");
+    assert_eq!(message["from"], from, "{message}");
+    assert_eq!(message["text"], text, "{message}");
+    let at = message["at"].as_str().unwrap_or_default();
+    assert!(is_recent_timestamp(at), "{message}");
+    let id = message["request_id"].as_str().unwrap_or_default();
+    assert!(is_uuid_v4(id), "{message}");
+    assert_eq!(
+        message.as_object().map(|o| o.len()),
+        Some(5),
+        "type, from, at, request_id, text: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_say_reaches_every_connected_client_stamped() {
+    let app = start().await;
+    let mut clients = Vec::new();
+    for (i, user) in ["alice", "bob", "mod"].into_iter().enumerate() {
+        let token = sign_in(&app, user).await;
+        let mut client = connect_with(app.addr, &token).await;
+        let welcome = expect_welcome(&mut client, user).await;
+        assert_eq!(welcome["listeners"], i + 1, "{welcome}");
+        clients.push(client);
+    }
+    send_json(&mut clients[0], json!({"type": "say", "text": "Ship it."})).await;
+    let mut ids = Vec::new();
+    for client in &mut clients {
+        let message = next_json(client).await;
+        assert_relayed(&message, "alice", "Ship it.");
+        ids.push(message["request_id"].clone());
+    }
+    assert!(
+        ids.iter().all(|id| *id == ids[0]),
+        "one id per message: {ids:?}"
+    );
+
+    send_json(&mut clients[1], json!({"type": "say", "text": "On it."})).await;
+    for client in &mut clients {
+        let message = next_json(client).await;
+        assert_relayed(&message, "bob", "On it.");
+        assert_ne!(message["request_id"], ids[0], "a new id per message");
+    }
+    // Nothing else arrives.
+    for client in &mut clients {
+        assert!(quiet_for(client, Duration::from_millis(200)).await);
+    }
+}
+
+#[tokio::test]
+async fn messages_arrive_in_order_and_leavers_stop_counting() {
+    let app = start().await;
+    let alice = sign_in(&app, "alice").await;
+    let bob = sign_in(&app, "bob").await;
+    let mut a = connect_with(app.addr, &alice).await;
+    expect_welcome(&mut a, "alice").await;
+    let mut b = connect_with(app.addr, &bob).await;
+    expect_welcome(&mut b, "bob").await;
+    for i in 0..5 {
+        send_json(&mut a, json!({"type": "say", "text": format!("m{i}")})).await;
+    }
+    for client in [&mut a, &mut b] {
+        for i in 0..5 {
+            assert_relayed(&next_json(client).await, "alice", &format!("m{i}"));
+        }
+    }
+    drop(b);
+    wait_for_active(&app.server, 1).await;
+    let mut c = connect_with(app.addr, &bob).await;
+    let welcome = expect_welcome(&mut c, "bob").await;
+    assert_eq!(welcome["listeners"], 2, "{welcome}");
+}
+
+#[tokio::test]
+async fn the_sender_cannot_choose_its_stamps() {
+    let app = start().await;
+    let mut listener = connect_with(app.addr, &sign_in(&app, "bob").await).await;
+    expect_welcome(&mut listener, "bob").await;
+    let mut speaker = connect_with(app.addr, &sign_in(&app, "alice").await).await;
+    expect_welcome(&mut speaker, "alice").await;
+    // Fields the spec does not give `say` are refused, not relayed.
+    send_json(
+        &mut speaker,
+        json!({"type": "say", "text": "hi", "from": "admin", "request_id": "mine"}),
+    )
+    .await;
+    let (seen, close) = until_close(&mut speaker).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(close.map(|c| c.0), Some(1007));
+    assert!(quiet_for(&mut listener, Duration::from_millis(300)).await);
+}

@@ -1,0 +1,278 @@
+//! `POST /token`: the password grant, uniform refusals, throttling,
+//! no-store, and its OpenAPI document.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// The headers of an answer, except the date, as sorted `name: value`.
+fn header_set(answer: &Answer) -> Vec<String> {
+    let mut set: Vec<String> = answer
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != "date")
+        .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or("?")))
+        .collect();
+    set.sort();
+    set
+}
+
+fn assert_no_store(answer: &Answer) {
+    assert_eq!(
+        answer.header("cache-control"),
+        Some("no-store"),
+        "{answer:?}"
+    );
+    assert_eq!(answer.header("pragma"), Some("no-cache"), "{answer:?}");
+}
+
+#[tokio::test]
+async fn the_password_grant_issues_a_bearer_token() {
+    let app = start().await;
+    let answer = post_token(&app, "alice", "password").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_no_store(&answer);
+    assert_eq!(
+        answer.header("content-type"),
+        Some("application/json;charset=UTF-8")
+    );
+    let body = answer.json();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(
+        body.as_object().map(|o| o.len()),
+        Some(3),
+        "exactly access_token, token_type, expires_in: {body}"
+    );
+    let claims = payload(body["access_token"].as_str().unwrap_or_default());
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["iss"], "shipvox");
+    assert_eq!(claims["aud"], "shipvox-ws");
+    assert_eq!(claims["roles"], serde_json::json!(["user"]));
+    let (iat, exp) = (claims["iat"].as_i64(), claims["exp"].as_i64());
+    assert_eq!(exp.zip(iat).map(|(e, i)| e - i), Some(900), "{claims}");
+    assert!(iat.is_some_and(|i| (i - now()).abs() <= 5));
+    // Every seeded user but mallory has the password `password`.
+    for (user, role) in [("bob", "user"), ("mod", "moderator"), ("admin", "admin")] {
+        let token = sign_in(&app, user).await;
+        assert_eq!(payload(&token)["roles"], serde_json::json!([role]));
+    }
+}
+
+#[tokio::test]
+async fn unknown_user_wrong_password_and_inactive_user_are_indistinguishable() {
+    let app = start().await;
+    let cases = [
+        ("unknown user", "carol", "password"),
+        ("wrong password", "alice", "not-the-password"),
+        ("inactive user", "mallory", "password"),
+    ];
+    // Warm up (connection pool, first hash), on a name of its own.
+    let _ = post_token(&app, "warm-up", "x").await;
+    // Rounds interleave the cases, so load from other tests weighs on all
+    // three alike; five attempts stay under the throttle's limit.
+    let mut times = vec![Vec::new(); cases.len()];
+    let mut answers = Vec::new();
+    for round in 0..5 {
+        for (i, (what, user, password)) in cases.iter().enumerate() {
+            let started = Instant::now();
+            let answer = post_token(&app, user, password).await;
+            times[i].push(started.elapsed());
+            assert_eq!(answer.status, 400, "{what}: {answer:?}");
+            assert_eq!(answer.body, r#"{"error":"invalid_grant"}"#, "{what}");
+            assert_no_store(&answer);
+            if round == 0 {
+                answers.push((*what, answer));
+            }
+        }
+    }
+    let medians: Vec<(&str, Duration)> = cases
+        .iter()
+        .zip(&mut times)
+        .map(|((what, ..), t)| {
+            t.sort();
+            (*what, t[t.len() / 2])
+        })
+        .collect();
+    let (first_what, first) = &answers[0];
+    for (what, answer) in &answers[1..] {
+        assert_eq!(answer.status, first.status, "{what} vs {first_what}");
+        assert_eq!(answer.body, first.body, "{what} vs {first_what}");
+        assert_eq!(
+            header_set(answer),
+            header_set(first),
+            "{what} vs {first_what}"
+        );
+    }
+    // Each case checks one argon2id hash of the same cost: the medians are
+    // within a generous factor of each other (a missing hash check would be
+    // orders of magnitude faster).
+    let fastest = medians.iter().map(|(_, t)| *t).min().unwrap_or_default();
+    let slowest = medians.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    eprintln!("token refusal medians: {medians:?}");
+    assert!(
+        fastest >= Duration::from_millis(2) && slowest <= fastest * 3,
+        "{medians:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_are_invalid_request() {
+    let app = start().await;
+    let form = "application/x-www-form-urlencoded";
+    let cases: [(&str, &str, String, &str); 8] = [
+        (
+            "json body",
+            "application/json",
+            r#"{"grant_type":"password"}"#.into(),
+            "invalid_request",
+        ),
+        (
+            "no grant_type",
+            form,
+            "username=alice&password=password".into(),
+            "invalid_request",
+        ),
+        (
+            "no password",
+            form,
+            "grant_type=password&username=alice".into(),
+            "invalid_request",
+        ),
+        (
+            "no username",
+            form,
+            "grant_type=password&password=password".into(),
+            "invalid_request",
+        ),
+        (
+            "repeated parameter",
+            form,
+            "grant_type=password&username=alice&username=bob&password=password".into(),
+            "invalid_request",
+        ),
+        (
+            "too large",
+            form,
+            format!(
+                "grant_type=password&username=alice&password={}",
+                "x".repeat(5000)
+            ),
+            "invalid_request",
+        ),
+        (
+            "long username",
+            form,
+            format!(
+                "grant_type=password&username={}&password=x",
+                "u".repeat(300)
+            ),
+            "invalid_request",
+        ),
+        (
+            "other grant",
+            form,
+            "grant_type=client_credentials&client_id=x".into(),
+            "unsupported_grant_type",
+        ),
+    ];
+    for (what, content_type, body, error) in cases {
+        let answer = post_token_raw(&app, content_type, body).await;
+        assert_eq!(answer.status, 400, "{what}: {answer:?}");
+        assert_eq!(answer.json()["error"], error, "{what}");
+        assert_no_store(&answer);
+    }
+    // A charset parameter on the content type is fine.
+    let answer = post_token_raw(
+        &app,
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "grant_type=password&username=bob&password=password".into(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    // The endpoint is POST only.
+    assert_eq!(get(&app, "/token").await.status, 405);
+}
+
+#[tokio::test]
+async fn attempts_are_throttled_per_username_whether_it_exists_or_not() {
+    let app = start().await;
+    let mut throttled = Vec::new();
+    for user in ["alice", "nobody-here", "mallory"] {
+        for attempt in 1..=5 {
+            let answer = post_token(&app, user, "wrong").await;
+            assert_eq!(answer.status, 400, "{user} attempt {attempt}: {answer:?}");
+        }
+        // The sixth attempt is refused before any hash is checked, even
+        // with the right password.
+        let answer = post_token(&app, user, "password").await;
+        assert_eq!(answer.status, 429, "{user}: {answer:?}");
+        assert_no_store(&answer);
+        assert_eq!(answer.json()["error"], "invalid_grant");
+        let retry: u64 = answer
+            .header("retry-after")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("Retry-After: {answer:?}"));
+        assert!((800..=900).contains(&retry), "{retry}");
+        throttled.push(answer);
+    }
+    // Throttled answers do not tell existing names from unknown ones.
+    for answer in &throttled[1..] {
+        assert_eq!(answer.body, throttled[0].body);
+        let names = |a: &Answer| a.headers.keys().map(|k| k.to_string()).collect::<Vec<_>>();
+        assert_eq!(names(answer), names(&throttled[0]));
+    }
+    // Other accounts are not affected.
+    assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_successful_sign_in_clears_the_count() {
+    let app = start_with(|mut c| {
+        c.throttle = shipvox::ThrottlePolicy {
+            max_failures: 3,
+            window: Duration::from_secs(60),
+        };
+        c
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(post_token(&app, "bob", "wrong").await.status, 400);
+    }
+    assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+    for _ in 0..2 {
+        assert_eq!(post_token(&app, "bob", "wrong").await.status, 400);
+    }
+    assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_token() {
+    let app = start().await;
+    let answer = get(&app, "/openapi.json").await;
+    assert_eq!(answer.status, 200);
+    let doc = answer.json();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    let op = &doc["paths"]["/token"]["post"];
+    let form = &op["requestBody"]["content"]["application/x-www-form-urlencoded"]["schema"];
+    assert_eq!(form["$ref"], "#/components/schemas/TokenRequest", "{op}");
+    let request = &doc["components"]["schemas"]["TokenRequest"];
+    for field in ["grant_type", "username", "password"] {
+        assert!(
+            request["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|f| f == field)),
+            "{request}"
+        );
+    }
+    for status in ["200", "400", "429", "500"] {
+        let response = &op["responses"][status];
+        assert!(response["headers"]["Cache-Control"].is_object(), "{status}");
+        assert!(response["headers"]["Pragma"].is_object(), "{status}");
+    }
+    assert!(op["responses"]["429"]["headers"]["Retry-After"].is_object());
+    let ok = &doc["components"]["schemas"]["TokenResponse"]["properties"];
+    for field in ["access_token", "token_type", "expires_in"] {
+        assert!(ok[field].is_object(), "{ok}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The songnodes example: the SongNodes live music graph as a wsauth server.
+//!
+//! SongNodes pushes graph updates to browsers over WebSockets. Signed-in
+//! users follow `/ws/{user_id}`, with the token in the query (as the
+//! original web client sent it), a subprotocol or the `Authorization`
+//! header, and the path's user must be the token's subject (1008
+//! otherwise). Anyone may watch the public graph on `/ws/anonymous`
+//! without a token: the spec makes that an explicit endpoint with the
+//! `guest` role's (fewer) permissions, not a fallback for a missing or bad
+//! token. Both endpoints welcome the client with what the server decided:
+//! whether it authenticated, as whom, and which permissions it holds.
+//!
+//! The spec (`specs/songnodes.yaml`) is compiled in: `include_spec!`
+//! generates the descriptor [`API`], the message types ([`messages`],
+//! [`schemas`]), one module per endpoint ([`endpoints`]) and [`Handlers`];
+//! [`handlers`] implements the two endpoints over the [`store`], which
+//! reaches them through [`Builder::state`](wsauth_core::Builder::state).
+//!
+//! [`app`] builds the router and the [`WsAuth`] server from a [`Config`];
+//! [`serve`] runs them until a shutdown signal, then closes every open socket
+//! with 1001. The binary (`src/main.rs`) only reads its arguments and the
+//! environment; tests start the same app in-process.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = songnodes::Config::new(std::env::var("WSAUTH_JWT_SECRET")?.into_bytes());
+//! let (router, server) = songnodes::app(config)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! songnodes::serve(listener, router, server, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
+use wsauth_core::{BuildError, WsAuth};
+use wsauth_example_support::is_origin;
+pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
+
+pub mod handlers;
+pub mod store;
+
+pub use store::Store;
+
+wsauth_core::include_spec!("../../specs/songnodes.yaml");
+
+/// The key slot of a spec whose `jwt` lists bare `algorithms`.
+const KEY_SLOT: &str = "default";
+
+/// Origins allowed by default: the example server's own address.
+pub const DEFAULT_ORIGINS: [&str; 2] = ["http://127.0.0.1:8000", "http://localhost:8000"];
+
+/// Run-time configuration: what the spec leaves to the operator.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The HS256 secret (at least 32 bytes).
+    pub secret: Vec<u8>,
+    /// Exact origins (`scheme://host[:port]`) browsers may connect from;
+    /// clients that send no `Origin` (not browsers) are not affected.
+    pub allowed_origins: Vec<String>,
+    /// Users, the graph and playlists.
+    pub store: Store,
+}
+
+impl Config {
+    /// The defaults for `secret`: [`DEFAULT_ORIGINS`] and the seeded
+    /// [`Store`].
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Config {
+            secret: secret.into(),
+            allowed_origins: DEFAULT_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
+            store: Store::seeded(),
+        }
+    }
+}
+
+/// Why the app could not be built; the server must not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The secret or the JWT settings were refused (a secret shorter than 32
+    /// bytes, say).
+    #[error("JWT configuration: {0}")]
+    Jwt(#[from] ConfigError),
+    /// The spec declares no JWT settings (it always does; a guard).
+    #[error("the spec has no JWT settings")]
+    NoJwt,
+    /// The server configuration does not match the spec.
+    #[error("server configuration: {0}")]
+    Build(#[from] BuildError),
+    /// An allowed origin is not `scheme://host[:port]` (browsers send
+    /// exactly that, so anything else would never match).
+    #[error("allowed origin `{0}` is not `http(s)://host[:port]`")]
+    BadOrigin(String),
+}
+
+/// Builds the app: the router (both endpoints) and the server handle (for
+/// [`WsAuth::stats`] and [`WsAuth::shutdown`]).
+pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
+    if let Some(bad) = config.allowed_origins.iter().find(|o| !is_origin(o)) {
+        return Err(AppError::BadOrigin(bad.clone()));
+    }
+    let jwt = API
+        .auth
+        .as_ref()
+        .and_then(|a| a.jwt.as_ref())
+        .ok_or(AppError::NoJwt)?;
+    let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
+    let verifier = Verifier::new(jwt, keys)?;
+    let store = store::Shared::new(config.store);
+    let server = Handlers {
+        user: handlers::user,
+        anonymous: handlers::anonymous,
+    }
+    .into_builder()
+    .authenticator(verifier)
+    .users(store.clone())
+    .state(store)
+    .allow_origins(&config.allowed_origins)
+    .build()?;
+    let router = server.router();
+    Ok((router, server))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_secrets_and_bad_origins_stop_the_app() {
+        let short = app(Config::new("too short"));
+        assert!(matches!(
+            short,
+            Err(AppError::Jwt(ConfigError::ShortSecret { len: 9, .. }))
+        ));
+        let mut config = Config::new([7u8; 32]);
+        config.allowed_origins.push("https://app.example/".into());
+        assert!(matches!(app(config), Err(AppError::BadOrigin(_))));
+        assert!(app(Config::new([7u8; 32])).is_ok());
+    }
+}

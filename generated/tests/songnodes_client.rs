@@ -1,0 +1,397 @@
+//! The generated Rust client of songnodes against the running songnodes
+//! example: the welcome on both endpoints, every message type, the
+//! anonymous endpoint's refusal, and the close codes a client of
+//! `/ws/{user_id}` can meet, with the action the client takes for each.
+
+use std::fmt::Debug;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::json;
+use wsauth_core::client::{Client, ClientError, CloseAction, Closed, Codec, Event, Token};
+use wsauth_core::spec::{ClientAction, FailureKind};
+use wsauth_generated::songnodes::endpoints::{anonymous, user};
+use wsauth_generated::songnodes::{CloseCode, messages};
+
+const SECRET: &str = "songnodes-client-test-secret-0123456789";
+const BASE: Duration = Duration::from_millis(50);
+const CAP: Duration = Duration::from_millis(200);
+const USER_PERMISSIONS: [&str; 3] = ["graph.read", "graph.search", "playlist.write"];
+
+/// The example, in-process on 127.0.0.1:0; its `ws://` base URL.
+async fn start() -> String {
+    let config = songnodes::Config::new(SECRET);
+    let (router, server) = songnodes::app(config).unwrap_or_else(|e| panic!("{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(songnodes::serve(
+        listener,
+        router,
+        server,
+        std::future::pending::<()>(),
+    ));
+    base(addr)
+}
+
+fn base(addr: SocketAddr) -> String {
+    format!("ws://{addr}")
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// An HS256 token for `sub` with `roles`, expiring in `ttl` s.
+fn token_for(sub: &str, roles: &[&str], ttl: i64) -> String {
+    let iat = if ttl < 0 { now() + ttl - 60 } else { now() };
+    let claims = json!({
+        "sub": sub, "iat": iat, "exp": now() + ttl,
+        "iss": "songnodes", "aud": "songnodes-ws", "roles": roles,
+    });
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn params(user_id: &str) -> user::Params {
+    user::Params {
+        user_id: user_id.to_owned(),
+    }
+}
+
+/// The next event (at most 10 s).
+async fn next<C: Codec>(client: &mut Client<C>) -> Event<C::Receive> {
+    tokio::time::timeout(Duration::from_secs(10), client.recv())
+        .await
+        .unwrap_or_else(|_| panic!("no event within 10 s"))
+        .unwrap_or_else(|| panic!("the client ended"))
+}
+
+/// The next event, which must be a message.
+async fn message<C: Codec>(client: &mut Client<C>) -> C::Receive
+where
+    C::Receive: Debug,
+{
+    match next(client).await {
+        Event::Message(m) => m,
+        other => panic!("expected a message, got {other:?}"),
+    }
+}
+
+/// `Open { attempt }`, then the welcome.
+async fn welcomed(client: &mut user::Client, attempt: u32) -> messages::Welcome {
+    match next(client).await {
+        Event::Open { attempt: a } => assert_eq!(a, attempt),
+        other => panic!("expected the socket to open, got {other:?}"),
+    }
+    match message(client).await {
+        user::ServerMessage::Welcome(w) => w,
+        other => panic!("expected the welcome, got {other:?}"),
+    }
+}
+
+fn permissions(list: &[&str]) -> Vec<String> {
+    list.iter().map(|p| (*p).to_owned()).collect()
+}
+
+async fn close<C: Codec>(mut client: Client<C>)
+where
+    C::Receive: Debug,
+{
+    client.close();
+    loop {
+        match next(&mut client).await {
+            Event::Closed(Closed::ByClient) => break,
+            Event::Message(_) => {}
+            other => panic!("expected the client's close, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn users_and_guests_exchange_every_message() {
+    let url = start().await;
+    let mut alice = user::connect(&url, params("alice"), token_for("alice", &["user"], 600))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        welcomed(&mut alice, 0).await,
+        messages::Welcome {
+            authenticated: true,
+            user_id: Some("alice".to_owned()),
+            permissions: permissions(&USER_PERMISSIONS),
+        }
+    );
+
+    let mut guest = anonymous::connect(&url)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(next(&mut guest).await, Event::Open { attempt: 0 }));
+    assert_eq!(
+        message(&mut guest).await,
+        anonymous::ServerMessage::Welcome(messages::Welcome {
+            authenticated: false,
+            user_id: None,
+            permissions: permissions(&["graph.read"]),
+        })
+    );
+    let tracks = messages::Subscribe {
+        channel: messages::SubscribeChannel::Tracks,
+    };
+    guest.send(tracks).await.unwrap_or_else(|e| panic!("{e}"));
+    match message(&mut guest).await {
+        anonymous::ServerMessage::GraphUpdate(g) => assert_eq!(g.nodes.len(), 5),
+        other => panic!("expected graph_update, got {other:?}"),
+    }
+    // A guest may send `search` but lacks `graph.search`.
+    let search = messages::Search {
+        query: "daft".to_owned(),
+        limit: None,
+    };
+    guest.send(search).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        message(&mut guest).await,
+        anonymous::ServerMessage::Error(messages::Error {
+            code: messages::ErrorCode::Forbidden,
+            message: "forbidden".to_owned(),
+        })
+    );
+
+    let graph = messages::Subscribe {
+        channel: messages::SubscribeChannel::Graph,
+    };
+    alice.send(graph).await.unwrap_or_else(|e| panic!("{e}"));
+    match message(&mut alice).await {
+        user::ServerMessage::GraphUpdate(g) => assert_eq!((g.nodes.len(), g.edges.len()), (10, 12)),
+        other => panic!("expected graph_update, got {other:?}"),
+    }
+    let search = messages::Search {
+        query: "kraft".to_owned(),
+        limit: Some(5),
+    };
+    alice.send(search).await.unwrap_or_else(|e| panic!("{e}"));
+    match message(&mut alice).await {
+        user::ServerMessage::SearchResults(r) => {
+            assert_eq!(r.query, "kraft");
+            assert_eq!(
+                r.nodes.first().map(|n| n.id.as_str()),
+                Some("artist:kraftwerk")
+            );
+        }
+        other => panic!("expected search_results, got {other:?}"),
+    }
+    let add = messages::AddToPlaylist {
+        playlist_id: songnodes::store::ALICE_PLAYLIST.to_owned(),
+        track_id: "track:computer-love".to_owned(),
+    };
+    alice.send(add).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        message(&mut alice).await,
+        user::ServerMessage::PlaylistUpdated(messages::PlaylistUpdated {
+            playlist_id: songnodes::store::ALICE_PLAYLIST.to_owned(),
+            tracks: 2,
+        })
+    );
+    // Alice follows the whole graph, the guest its tracks: both see the
+    // track's new weight.
+    match message(&mut alice).await {
+        user::ServerMessage::GraphUpdate(g) => {
+            assert_eq!(g.nodes.first().and_then(|n| n.weight), Some(1.0));
+        }
+        other => panic!("expected graph_update, got {other:?}"),
+    }
+    match message(&mut guest).await {
+        anonymous::ServerMessage::GraphUpdate(g) => {
+            assert_eq!(
+                g.nodes.first().map(|n| n.id.as_str()),
+                Some("track:computer-love")
+            );
+        }
+        other => panic!("expected graph_update, got {other:?}"),
+    }
+    let foreign = messages::AddToPlaylist {
+        playlist_id: songnodes::store::BOB_PLAYLIST.to_owned(),
+        track_id: "track:computer-love".to_owned(),
+    };
+    alice.send(foreign).await.unwrap_or_else(|e| panic!("{e}"));
+    match message(&mut alice).await {
+        user::ServerMessage::Error(e) => assert_eq!(e.code, messages::ErrorCode::Forbidden),
+        other => panic!("expected error, got {other:?}"),
+    }
+    close(alice).await;
+    close(guest).await;
+}
+
+/// A client of `user_id` with `token` that must stop on its first
+/// connection, and the close it stopped on.
+async fn stops_with(url: &str, user_id: &str, token: Token) -> wsauth_core::client::ServerClose {
+    let mut client = user::connect(url, params(user_id), token)
+        .backoff(BASE, CAP)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        next(&mut client).await,
+        Event::Open { attempt: 0 }
+    ));
+    match next(&mut client).await {
+        Event::Failed(ClientError::Closed(close)) => close,
+        other => panic!("expected the client to stop, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn refusals_stop_with_the_spec_close() {
+    let url = start().await;
+    let cases = [
+        (
+            "alice",
+            "bob",
+            &["user"][..],
+            1008,
+            "user mismatch",
+            FailureKind::SubjectMismatch,
+        ),
+        (
+            "alice",
+            "%61lice",
+            &["user"],
+            1008,
+            "user mismatch",
+            FailureKind::SubjectMismatch,
+        ),
+        (
+            "42",
+            "042",
+            &["user"],
+            1008,
+            "user mismatch",
+            FailureKind::SubjectMismatch,
+        ),
+        (
+            "mallory",
+            "mallory",
+            &["user"],
+            4002,
+            "user inactive",
+            FailureKind::UserInactive,
+        ),
+        (
+            "alice",
+            "alice",
+            &[],
+            4003,
+            "forbidden",
+            FailureKind::Forbidden,
+        ),
+    ];
+    for (subject, path_user, roles, code, reason, kind) in cases {
+        let token = token_for(subject, roles, 600);
+        let close = stops_with(&url, path_user, token.into()).await;
+        assert_eq!(
+            (close.code, close.reason.as_str(), close.action),
+            (code, reason, CloseAction::Stop),
+            "{subject} on {path_user}"
+        );
+        assert!(close.kinds.contains(&kind), "{:?}", close.kinds);
+    }
+    assert_eq!(
+        CloseCode::from_code(1008).map(|c| (c.action(), c.kinds())),
+        Some((ClientAction::Stop, &[FailureKind::SubjectMismatch][..]))
+    );
+    // No token: nothing to refresh with, so the client stops at once.
+    let close = stops_with(&url, "alice", Token::none()).await;
+    assert_eq!(
+        (close.code, close.reason.as_str(), close.action),
+        (4001, "authentication required", CloseAction::RefreshToken)
+    );
+}
+
+/// A provider that hands out `tokens` in order (the last one forever) and
+/// counts its calls.
+fn provider(tokens: Vec<String>) -> (Token, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let tokens = Arc::new(tokens);
+    let token = Token::from_fn(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        let tokens = tokens.clone();
+        async move {
+            tokens
+                .get(n.min(tokens.len().saturating_sub(1)))
+                .cloned()
+                .ok_or_else(|| std::io::Error::other("no tokens"))
+        }
+    });
+    (token, calls)
+}
+
+#[tokio::test]
+async fn bad_and_expiring_tokens_refresh_and_reconnect() {
+    let url = start().await;
+    // A bad token, then a good one: one refresh_token close, one reconnect.
+    let (token, calls) = provider(vec![
+        "not-a-jwt".to_owned(),
+        token_for("alice", &["user"], 600),
+    ]);
+    let mut client = user::connect(&url, params("alice"), token)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        next(&mut client).await,
+        Event::Open { attempt: 0 }
+    ));
+    match next(&mut client).await {
+        Event::Reconnecting { close, delay } => assert_eq!(
+            (close.code, close.reason.as_str(), close.action, delay),
+            (
+                4001,
+                "invalid or expired token",
+                CloseAction::RefreshToken,
+                Duration::ZERO
+            )
+        ),
+        other => panic!("expected a reconnection, got {other:?}"),
+    }
+    assert!(welcomed(&mut client, 1).await.authenticated);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    close(client).await;
+
+    // The spec closes at `exp` (no in-band refresh): the client gets a
+    // fresh token and reconnects.
+    let (token, calls) = provider(vec![
+        token_for("alice", &["user"], 2),
+        token_for("alice", &["user"], 600),
+    ]);
+    let mut client = user::connect(&url, params("alice"), token)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(welcomed(&mut client, 0).await.authenticated);
+    match next(&mut client).await {
+        Event::Reconnecting { close, delay } => {
+            assert_eq!(
+                (close.code, close.reason.as_str(), close.action, delay),
+                (
+                    4001,
+                    "token expired",
+                    CloseAction::RefreshToken,
+                    Duration::ZERO
+                )
+            );
+            assert!(close.kinds.contains(&FailureKind::TokenExpired));
+        }
+        other => panic!("expected a reconnection, got {other:?}"),
+    }
+    assert!(welcomed(&mut client, 1).await.authenticated);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    close(client).await;
+}
