@@ -272,6 +272,10 @@ impl Introspector {
         let client = reqwest::Client::builder()
             .timeout(endpoint.timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // Tokens go to the configured service and nowhere else: an
+            // `HTTP_PROXY` in the environment would otherwise receive them,
+            // in clear text where plain http to loopback is allowed.
+            .no_proxy()
             .build()
             .map_err(ConfigError::HttpClient)?;
         Ok(Introspector {

@@ -20,7 +20,10 @@
 //! An attempt counts when it starts (not when it fails), so a burst of
 //! parallel guesses cannot slip past the limit; a successful sign-in clears
 //! the account's count. The table holds at most [`MAX_TRACKED`] names; when
-//! it is full, expired entries go first, then the oldest.
+//! it is full, expired entries go first, then the oldest entry that is not
+//! locked. A locked name is never evicted inside its window (thousands of
+//! made-up names must not buy a locked account new guesses); when every
+//! entry is locked, a new name is refused until one expires.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -89,13 +92,25 @@ impl Throttle {
         };
         if !entries.contains_key(username) && entries.len() >= MAX_TRACKED {
             entries.retain(|_, e| now.saturating_duration_since(e.since) < window);
-            if entries.len() >= MAX_TRACKED
-                && let Some(oldest) = entries
+            if entries.len() >= MAX_TRACKED {
+                let max = self.policy.max_failures;
+                let unlocked = entries
                     .iter()
+                    .filter(|(_, e)| e.attempts < max)
                     .min_by_key(|(_, e)| e.since)
-                    .map(|(name, _)| name.clone())
-            {
-                entries.remove(&oldest);
+                    .map(|(name, _)| name.clone());
+                match unlocked {
+                    Some(oldest) => {
+                        entries.remove(&oldest);
+                    }
+                    None => {
+                        let soonest = entries.values().map(|e| e.since).min().unwrap_or(now);
+                        let left = window.saturating_sub(now.saturating_duration_since(soonest));
+                        return Err(Throttled {
+                            retry_after: left.max(Duration::from_secs(1)),
+                        });
+                    }
+                }
             }
         }
         let entry = entries.entry(username.to_owned()).or_insert(fresh);
@@ -166,19 +181,31 @@ mod tests {
     }
 
     #[test]
-    fn the_table_is_bounded() {
+    fn the_table_is_bounded_and_flooding_it_frees_no_locked_name() {
         let t = Throttle::new(ThrottlePolicy {
-            max_failures: 1,
+            max_failures: 2,
             window: Duration::from_secs(60),
         });
         let t0 = Instant::now();
+        // The victim is locked; the flood of made-up names is not.
+        assert_eq!(t.begin("victim", t0), Ok(()));
         assert_eq!(t.begin("victim", t0), Ok(()));
         for i in 0..MAX_TRACKED {
             let _ = t.begin(&format!("u{i}"), t0 + Duration::from_millis(1));
         }
         assert_eq!(t.tracked(), MAX_TRACKED);
-        // The oldest entry was evicted to make room.
-        assert_eq!(t.begin("victim", t0 + Duration::from_millis(2)), Ok(()));
+        // Unlocked names made room; the victim is still locked.
+        assert!(t.begin("victim", t0 + Duration::from_millis(2)).is_err());
+        // When every entry is locked, a new name waits instead of evicting.
+        let locked = Throttle::new(ThrottlePolicy {
+            max_failures: 1,
+            window: Duration::from_secs(60),
+        });
+        for i in 0..MAX_TRACKED {
+            assert_eq!(locked.begin(&format!("u{i}"), t0), Ok(()));
+        }
+        assert!(locked.begin("one-more", t0).is_err());
+        assert!(locked.begin("u0", t0).is_err());
         // Expired entries are dropped first when the table is full.
         let later = t0 + Duration::from_secs(120);
         assert_eq!(t.begin("late", later), Ok(()));

@@ -62,18 +62,17 @@ pub struct ServerClose {
 }
 
 impl ServerClose {
-    /// Classifies `code` with the spec's catalogue: a code in the catalogue
-    /// takes its action (1000 with `stop` is a normal end); other codes:
-    /// 1000 ends normally, 1001, 1006, 1012 and 1013 back off, anything
-    /// else stops.
+    /// Classifies `code` with the spec's catalogue: 1000 is a normal end
+    /// whatever the catalogue says (the TypeScript client does the same); a
+    /// code in the catalogue takes its action; other codes: 1001, 1006, 1012
+    /// and 1013 back off, anything else stops.
     pub fn classify(catalogue: &[CloseDescriptor], code: u16, reason: impl Into<String>) -> Self {
         let entries: Vec<&CloseDescriptor> = catalogue.iter().filter(|c| c.code == code).collect();
         let kinds = entries.iter().map(|c| c.kind).collect();
         let action = match entries.first() {
-            Some(c) if code == 1000 && c.client == ClientAction::Stop => CloseAction::Closed,
+            _ if code == 1000 => CloseAction::Closed,
             Some(c) => c.client.into(),
             None => match code {
-                1000 => CloseAction::Closed,
                 1001 | ABNORMAL | 1012 | 1013 => CloseAction::Backoff,
                 _ => CloseAction::Stop,
             },

@@ -47,12 +47,15 @@ enum SessionEnd {
     Dropped,
 }
 
-/// Only the `type` of a JSON frame.
+/// Only the `type` of a JSON frame, and the fields the client itself reads.
+/// `exp` is read leniently: on any message but `wsauth.refreshed` it is the
+/// application's field, whatever its type, and must not make the frame
+/// unreadable (that would hide a welcome, and with it the admission).
 #[derive(serde::Deserialize)]
 struct Head {
     #[serde(rename = "type")]
     kind: Option<String>,
-    exp: Option<u64>,
+    exp: Option<serde_json::Value>,
 }
 
 pub(super) struct Driver {
@@ -101,6 +104,7 @@ impl Driver {
     /// Whether tokens are refreshed in-band on this endpoint.
     fn refreshes(&self) -> bool {
         self.sends_token()
+            && self.token.can_refresh()
             && self
                 .api
                 .auth
@@ -139,6 +143,14 @@ impl Driver {
                     self.emit(Event::Open { attempt: opened });
                     opened = opened.saturating_add(1);
                     self.session(socket, &mut admitted).await
+                }
+                // A proxy or load balancer answering 5xx or 429 during a
+                // deploy is temporary (a browser sees it as 1006 and backs
+                // off); any other refusal of the upgrade is final.
+                Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response)))
+                    if response.status().is_server_error() || response.status().as_u16() == 429 =>
+                {
+                    SessionEnd::Server(self.classify(ABNORMAL, ""))
                 }
                 Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
                     let status = response.status().as_u16();
@@ -264,6 +276,13 @@ impl Driver {
             return None;
         }
         let exp = unverified_exp(token?)?;
+        // Within a second of `exp` there is no time left to refresh (and a
+        // provider that keeps answering with the same cached token must not
+        // be asked in a tight loop): the server closes at `exp`, and that
+        // close asks for a new token.
+        if exp.saturating_mul(1000).saturating_sub(now_ms()) <= 1000 {
+            return None;
+        }
         Some(Instant::now() + refresh_delay(exp, now_ms()))
     }
 
@@ -322,7 +341,8 @@ impl Driver {
                                 }
                                 let exp = head
                                     .as_ref()
-                                    .and_then(|h| h.exp)
+                                    .and_then(|h| h.exp.as_ref())
+                                    .and_then(serde_json::Value::as_u64)
                                     .or_else(|| self.current.as_deref().and_then(unverified_exp));
                                 refresh_at = self.refresh_at(self.current.as_deref());
                                 self.emit(Event::Refreshed { exp: exp.unwrap_or(0) });

@@ -65,6 +65,9 @@ where
 #[derive(Clone, Default)]
 pub struct Token {
     provider: Option<Arc<dyn TokenProvider>>,
+    /// A fixed string: asking again gives the same token, so in-band
+    /// refresh is pointless.
+    fixed: bool,
 }
 
 impl std::fmt::Debug for Token {
@@ -82,13 +85,26 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// No token (anonymous, or to see the server refuse).
     pub fn none() -> Self {
-        Token { provider: None }
+        Token {
+            provider: None,
+            fixed: false,
+        }
     }
 
     /// Tokens from `provider`.
     pub fn provider(provider: impl TokenProvider) -> Self {
         Token {
             provider: Some(Arc::new(provider)),
+            fixed: false,
+        }
+    }
+
+    /// A fixed token (what `From<String>` gives): sent on every connection,
+    /// never refreshed in-band.
+    pub fn fixed(token: impl Into<String>) -> Self {
+        Token {
+            provider: Some(Arc::new(token.into())),
+            fixed: true,
         }
     }
 
@@ -108,6 +124,12 @@ impl Token {
         self.provider.is_some()
     }
 
+    /// Whether asking again may give a fresher token (a provider, not a
+    /// fixed string).
+    pub fn can_refresh(&self) -> bool {
+        self.provider.is_some() && !self.fixed
+    }
+
     /// Asks the provider; `Ok(None)` without one.
     pub(crate) async fn get(&self) -> Result<Option<String>, TokenError> {
         match &self.provider {
@@ -119,13 +141,13 @@ impl Token {
 
 impl From<String> for Token {
     fn from(token: String) -> Self {
-        Token::provider(token)
+        Token::fixed(token)
     }
 }
 
 impl From<&str> for Token {
     fn from(token: &str) -> Self {
-        Token::provider(token.to_owned())
+        Token::fixed(token)
     }
 }
 
@@ -133,6 +155,7 @@ impl From<Arc<dyn TokenProvider>> for Token {
     fn from(provider: Arc<dyn TokenProvider>) -> Self {
         Token {
             provider: Some(provider),
+            fixed: false,
         }
     }
 }

@@ -32,8 +32,8 @@ pub struct Output {
     pub contents: String,
 }
 
-/// A backend could not produce its file. Either is a bug in wsauth-gen (a
-/// validated spec always generates), reported instead of a panic.
+/// A backend could not produce its file: two spec names that one language
+/// cannot tell apart, or a bug in wsauth-gen, reported instead of a panic.
 #[derive(Debug, thiserror::Error)]
 pub enum GenError {
     /// An askama template failed to render.
@@ -44,6 +44,20 @@ pub enum GenError {
         /// What askama said.
         #[source]
         source: askama::Error,
+    },
+    /// Two names in the spec become the same name in the generated code.
+    #[error(
+        "the {backend} client would declare `{name}` for both {first} and {second}; rename one of them in the spec"
+    )]
+    NameClash {
+        /// Which backend.
+        backend: &'static str,
+        /// The generated name.
+        name: String,
+        /// What claimed it first.
+        first: String,
+        /// What claimed it again.
+        second: String,
     },
     /// The generated Rust did not parse.
     #[error("the generated Rust client does not parse")]

@@ -28,7 +28,7 @@
 //! with `__wsauth`. A named schema keeps its name unless it would collide
 //! with one of those, in which case it takes a `Schema` suffix.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use askama::Template;
 use wsauth_spec::Keyword;
@@ -81,7 +81,7 @@ const RESERVED: &[&str] = &[
 
 /// The TypeScript module for `api`.
 pub fn generate(api: &Api) -> Result<String, GenError> {
-    let mut text = Module::new(api)
+    let mut text = Module::new(api)?
         .render()
         .map_err(|source| GenError::Template {
             backend: "typescript",
@@ -185,18 +185,46 @@ struct Names<'a> {
 }
 
 impl<'a> Names<'a> {
-    fn new(api: &'a Api) -> Self {
+    /// Fails when two spec names would become one TypeScript name (`a_1`
+    /// and `a1`, or message `chat_server` beside endpoint `chat`'s
+    /// `ChatServerMessage` union): valid spec names, but one module cannot
+    /// declare both.
+    fn new(api: &'a Api) -> Result<Self, GenError> {
         let mut taken: BTreeSet<String> = RESERVED.iter().map(|s| (*s).to_owned()).collect();
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        let mut claim = |ts: String, owner: String| match owners.get(&ts) {
+            Some(first) => Err(GenError::NameClash {
+                backend: "TypeScript",
+                name: ts,
+                first: first.clone(),
+                second: owner,
+            }),
+            None => {
+                owners.insert(ts, owner);
+                Ok(())
+            }
+        };
         for message in &api.messages {
-            taken.insert(message_type(&message.name));
+            claim(
+                message_type(&message.name),
+                format!("message `{}`", message.name),
+            )?;
         }
         for endpoint in &api.endpoints {
             let e = pascal(&endpoint.name);
             for suffix in ["Connection", "Params", "ServerMessage", "ClientMessage"] {
-                taken.insert(format!("{e}{suffix}"));
+                claim(
+                    format!("{e}{suffix}"),
+                    format!("endpoint `{}`", endpoint.name),
+                )?;
             }
+            claim(
+                format!("connect{e}"),
+                format!("endpoint `{}`", endpoint.name),
+            )?;
         }
-        Names { api, taken }
+        taken.extend(owners.into_keys());
+        Ok(Names { api, taken })
     }
 
     /// The TypeScript name of named schema `name`.
@@ -332,19 +360,22 @@ impl<'a> Names<'a> {
 }
 
 impl Module {
-    fn new(api: &Api) -> Self {
-        let names = Names::new(api);
+    fn new(api: &Api) -> Result<Self, GenError> {
+        let names = Names::new(api)?;
         let (aliases, mut interfaces) = names.schemas();
         interfaces.extend(names.messages());
-        Module {
+        Ok(Module {
             title: format!("{} {}", api.title, api.version).replace(['\n', '\r'], " "),
             name: api.name.clone(),
             description: api
                 .description
                 .as_deref()
                 .map(|d| {
+                    // Each line becomes a `//` comment, so every character
+                    // JavaScript ends a line at must end one here too.
+                    let d = d.trim_end().replace("\r\n", "\n");
                     std::iter::once(String::new())
-                        .chain(d.trim_end().lines().map(|l| {
+                        .chain(d.split(['\n', '\r', '\u{2028}', '\u{2029}']).map(|l| {
                             if l.is_empty() {
                                 String::new()
                             } else {
@@ -368,7 +399,7 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
-        }
+        })
     }
 }
 
@@ -798,6 +829,32 @@ mod tests {
     }
 
     #[test]
+    fn names_one_module_cannot_tell_apart_are_an_error_not_broken_code() {
+        // Message `conversation_server` would be `ConversationServerMessage`,
+        // already endpoint `conversation`'s union of server messages.
+        let mut api = spec("prsm");
+        let mut clash = api.messages[0].clone();
+        clash.name = "conversation_server".into();
+        api.messages.push(clash);
+        let error = generate(&api).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "the TypeScript client would declare `ConversationServerMessage` for both \
+                 message `conversation_server` and endpoint `conversation`; rename one of them in the spec"
+            )
+        );
+        // `a_1` and `a1` are both `A1`.
+        let mut api = spec("prsm");
+        for name in ["a_1", "a1"] {
+            let mut message = api.messages[0].clone();
+            message.name = name.into();
+            api.messages.push(message);
+        }
+        assert!(matches!(generate(&api), Err(GenError::NameClash { .. })));
+    }
+
+    #[test]
     fn schemas_yield_to_generated_names() {
         let mut api = spec("prsm");
         let problem = api.schemas[0].schema.clone();
@@ -809,7 +866,7 @@ mod tests {
             name: "ConnectedMessage".into(),
             schema: problem,
         });
-        let names = Names::new(&api);
+        let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names.schema("Problem"), "Problem");
         assert_eq!(names.schema("CloseError"), "CloseErrorSchema");
         assert_eq!(names.schema("ConnectedMessage"), "ConnectedMessageSchema");
