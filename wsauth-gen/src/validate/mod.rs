@@ -69,6 +69,21 @@ struct NameRule {
     test: fn(&str) -> bool,
 }
 
+/// The type name generated code gives `name`: its alphanumeric runs, each
+/// capitalised (`ai_token` → `AiToken`).
+fn type_name(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .flat_map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase())
+                .into_iter()
+                .chain(chars)
+        })
+        .collect()
+}
+
 fn is_snake(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase())
@@ -153,6 +168,32 @@ impl Validator<'_> {
                 )
                 .help(format!("use {}", rule.shape)),
             );
+        }
+    }
+
+    /// Reports names that differ in the spec but become the same type name
+    /// in generated code (`a_1` and `a1` are both `A1`): every backend
+    /// would otherwise emit two declarations of one name.
+    fn distinct_type_names<'n>(&mut self, what: &str, names: impl IntoIterator<Item = &'n Name>) {
+        let mut seen: HashMap<String, &Name> = HashMap::new();
+        for name in names {
+            let ty = type_name(&name.value);
+            if let Some(first) = seen.get(&ty) {
+                self.error(
+                    Diagnostic::new(
+                        "wsauth::name_clash",
+                        name.span,
+                        format!(
+                            "{what} `{}` and {what} `{}` both become `{ty}` in generated code",
+                            name.value, first.value
+                        ),
+                    )
+                    .also(first.span, "this one")
+                    .help("rename one of them"),
+                );
+            } else {
+                seen.insert(ty, name);
+            }
         }
     }
 
@@ -802,6 +843,7 @@ impl Validator<'_> {
 
     fn named_schemas(&mut self) -> Vec<ir::NamedSchema> {
         let mut out = Vec::new();
+        self.distinct_type_names("schema", self.spec.schemas.keys());
         for (name, schema) in &self.spec.schemas {
             if !(name.starts_with(|c: char| c.is_ascii_uppercase())
                 && name.chars().all(|c| c.is_ascii_alphanumeric()))
@@ -828,6 +870,7 @@ impl Validator<'_> {
 
     fn messages(&mut self, schemas: &[ir::NamedSchema]) -> Vec<ir::Message> {
         let mut out = Vec::new();
+        self.distinct_type_names("message", self.spec.messages.keys());
         for (name, message) in &self.spec.messages {
             self.check_name(name, &MESSAGE);
             if let Some(perm) = &message.perm {
@@ -862,6 +905,7 @@ impl Validator<'_> {
     ) -> Vec<ir::Endpoint> {
         let mut out = Vec::new();
         let mut paths: HashMap<String, (Span, &str)> = HashMap::new();
+        self.distinct_type_names("endpoint", self.spec.endpoints.keys());
         for (name, endpoint) in &self.spec.endpoints {
             self.check_name(name, &ENDPOINT);
             let (segments, params) = self.path(name, endpoint);
