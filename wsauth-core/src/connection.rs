@@ -14,6 +14,7 @@
 //! until the handler has taken it (which is also what pushes back on a
 //! client that sends faster than the handler reads).
 
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::Sink;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, timeout};
@@ -29,6 +30,7 @@ use wsauth_spec::{ExpiryPolicy, FailureKind, Frames};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::frame;
 use crate::identity;
 use crate::limits::{RateLimiter, Slot, WRITE_TIMEOUT};
 use crate::link::Link;
@@ -36,7 +38,7 @@ use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
 use crate::server::Authenticator;
-use crate::session::{Incoming, encode, error_reply};
+use crate::session::{Inbound, encode, error_reply};
 use crate::store::{BoxFuture, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
@@ -61,11 +63,11 @@ enum End {
 /// What one data frame asks of the loop.
 enum Step {
     /// Hand this message to the handler.
-    Deliver(Incoming),
+    Deliver(Inbound),
     /// Answer with this frame (a heartbeat pong or a typed `error`).
     Reply(Message),
     /// An in-band token refresh (rare: run as a boxed future).
-    Refresh(serde_json::Value),
+    Refresh(Utf8Bytes),
     /// The connection ends.
     End(End),
 }
@@ -241,7 +243,7 @@ impl Connection {
         // One timer for every deadline, moved rather than re-created.
         let timer = tokio::time::sleep_until(at.next());
         tokio::pin!(timer);
-        let mut pending: Option<Incoming> = None;
+        let mut pending: Option<Inbound> = None;
         // A shutdown that began before this connection subscribed is not a
         // change the receiver will see; it is checked here instead.
         if *shutdown.borrow_and_update() {
@@ -316,8 +318,8 @@ impl Connection {
                             None
                         }
                         Step::Reply(reply) => Some(reply),
-                        Step::Refresh(value) => {
-                            match Box::pin(cx.refresh(&value, &mut at.expiry)).await {
+                        Step::Refresh(text) => {
+                            match Box::pin(cx.refresh(text.as_str(), &mut at.expiry)).await {
                                 Ok(reply) => Some(reply),
                                 Err(end) => return end,
                             }
@@ -358,7 +360,7 @@ impl ConnectionContext {
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(bytes) if self.endpoint.frames == Frames::Raw => {
-                return Step::Deliver(Incoming::Binary(bytes));
+                return Step::Deliver(Inbound::Binary(bytes));
             }
             _ => return self.refuse(FailureKind::InvalidMessage),
         };
@@ -368,16 +370,13 @@ impl ConnectionContext {
             return Step::Reply(Message::Text(pong.into()));
         }
         if self.endpoint.frames == Frames::Raw {
-            return Step::Deliver(Incoming::Text(text.as_str().to_owned()));
+            return Step::Deliver(Inbound::Text(text));
         }
-        let Ok(value) = serde_json::from_str::<serde_json::Value>(text.as_str()) else {
-            return self.refuse(FailureKind::InvalidMessage);
-        };
-        let Some(kind) = value.get("type").and_then(serde_json::Value::as_str) else {
+        let Some(kind) = frame::kind_of(text.as_str()) else {
             return self.refuse(FailureKind::InvalidMessage);
         };
         if kind == REFRESH {
-            return Step::Refresh(value);
+            return Step::Refresh(text);
         }
         let Some(spec) = self.endpoint.receives.iter().find(|r| r.name == kind) else {
             return self.refuse(FailureKind::InvalidMessage);
@@ -388,9 +387,9 @@ impl ConnectionContext {
             audit::permission_denied(&self.audit, spec.name, perm);
             return self.refuse(FailureKind::Forbidden);
         }
-        Step::Deliver(Incoming::Message {
+        Step::Deliver(Inbound::Message {
             kind: spec.name,
-            value,
+            text,
         })
     }
 
@@ -405,11 +404,7 @@ impl ConnectionContext {
 
     /// In-band token refresh: same subject, verified like the first token.
     /// Returns the reply to send (`wsauth.refreshed`, or a typed `error`).
-    async fn refresh(
-        &mut self,
-        value: &serde_json::Value,
-        expiry: &mut Option<Instant>,
-    ) -> Result<Message, End> {
+    async fn refresh(&mut self, text: &str, expiry: &mut Option<Instant>) -> Result<Message, End> {
         let refused = |step: Step| match step {
             Step::Reply(reply) => Ok(reply),
             Step::End(end) => Err(end),
@@ -422,10 +417,15 @@ impl ConnectionContext {
         if !refresh_allowed || self.authenticator.is_none() {
             return refused(self.refuse(FailureKind::InvalidMessage));
         }
-        let Some(token) = value.get("token").and_then(serde_json::Value::as_str) else {
+        #[derive(serde::Deserialize)]
+        struct Refresh<'a> {
+            #[serde(borrow)]
+            token: Cow<'a, str>,
+        }
+        let Ok(Refresh { token }) = serde_json::from_str::<Refresh<'_>>(text) else {
             return refused(self.refuse(FailureKind::InvalidMessage));
         };
-        match self.reidentify(token).await {
+        match self.reidentify(&token).await {
             Ok(exp) => {
                 *expiry = deadline(exp);
                 audit::refreshed(&self.audit, exp);

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod client;
 mod connection;
 pub mod descriptor;
+mod frame;
 mod identity;
 pub mod introspection;
 pub mod jwt;

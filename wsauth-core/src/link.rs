@@ -20,7 +20,7 @@ use std::task::Poll;
 use axum::extract::ws::Message;
 use futures_util::task::AtomicWaker;
 
-use crate::session::Incoming;
+use crate::session::Inbound;
 
 /// Outbox capacity kept after a burst drains; a larger buffer is released.
 const KEEP_CAPACITY: usize = 8;
@@ -33,7 +33,7 @@ const KEEP_CAPACITY: usize = 8;
 /// waiting future a reference, and the link two wakers.
 #[derive(Debug)]
 pub(crate) struct Link {
-    inbox: Mutex<Option<Incoming>>,
+    inbox: Mutex<Option<Inbound>>,
     outbox: Mutex<Outbox>,
     capacity: usize,
     /// Wakes the loop: the outbox was filled, the inbox emptied, or a flag
@@ -104,7 +104,7 @@ impl Link {
     // The loop's side.
 
     /// Hands a message to the handler, or gives it back if the inbox is full.
-    pub(crate) fn put(&self, message: Incoming) -> Result<(), Incoming> {
+    pub(crate) fn put(&self, message: Inbound) -> Result<(), Inbound> {
         let mut inbox = lock(&self.inbox);
         if inbox.is_some() {
             return Err(message);
@@ -160,7 +160,7 @@ impl Link {
     // The handler's side.
 
     /// Takes the inbox's message, waiting for one.
-    pub(crate) async fn take(&self) -> Incoming {
+    pub(crate) async fn take(&self) -> Inbound {
         poll_fn(|cx| {
             self.to_handler.register(cx.waker());
             match lock(&self.inbox).take() {

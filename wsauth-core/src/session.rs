@@ -11,16 +11,31 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use serde::Serialize;
 
 use wsauth_spec::{FailureKind, Keyword};
 
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::frame;
 use crate::link::{Link, QueueError};
 use crate::principal::Principal;
 use crate::state::AppState;
+
+/// A message from the client as the loop hands it over: checked against
+/// the spec, its text not yet parsed into what the handler wants (a
+/// [`serde_json::Value`] for [`Session::recv`], the endpoint's typed enum
+/// for [`TypedSession::recv`](crate::TypedSession::recv)).
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A typed message: its `type`, and the frame's text (a JSON object).
+    Message { kind: &'static str, text: Utf8Bytes },
+    /// A text frame on a `frames: raw` endpoint.
+    Text(Utf8Bytes),
+    /// A binary frame on a `frames: raw` endpoint.
+    Binary(Bytes),
+}
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]
@@ -122,7 +137,27 @@ impl Session {
     /// handler is dropped where it waits, so a handler's receive loop needs
     /// no exit of its own; `Option` keeps `while let` loops natural.
     pub async fn recv(&mut self) -> Option<Incoming> {
-        Some(self.link.take().await)
+        loop {
+            let message = match self.link.take().await {
+                Inbound::Message { kind, text } => match serde_json::from_str(text.as_str()) {
+                    Ok(value) => Incoming::Message { kind, value },
+                    // The loop has checked the text; kept for robustness.
+                    Err(_) => {
+                        self.refuse_invalid();
+                        continue;
+                    }
+                },
+                Inbound::Text(text) => Incoming::Text(text.as_str().to_owned()),
+                Inbound::Binary(bytes) => Incoming::Binary(bytes),
+            };
+            return Some(message);
+        }
+    }
+
+    /// The next message as the loop handed it over (for the typed session,
+    /// which parses it into the endpoint's enum).
+    pub(crate) async fn recv_inbound(&mut self) -> Inbound {
+        self.link.take().await
     }
 
     /// Queues message `kind` with `payload`'s fields beside `"type": kind`.
@@ -200,17 +235,7 @@ pub(crate) fn error_reply(
     encode("error", &payload).ok()
 }
 
-/// `{"type": kind, ...payload}` as JSON text.
+/// `{"type": kind, ...payload}` as JSON text (see [`frame::encode`]).
 pub(crate) fn encode(kind: &str, payload: &impl Serialize) -> Result<String, SendError> {
-    let value =
-        serde_json::to_value(payload).map_err(|_| SendError::NotAnObject(kind.to_owned()))?;
-    let fields = match value {
-        serde_json::Value::Object(map) => map,
-        serde_json::Value::Null => serde_json::Map::new(),
-        _ => return Err(SendError::NotAnObject(kind.to_owned())),
-    };
-    let mut object = serde_json::Map::with_capacity(fields.len() + 1);
-    object.insert("type".to_owned(), kind.into());
-    object.extend(fields.into_iter().filter(|(k, _)| k != "type"));
-    Ok(serde_json::Value::Object(object).to_string())
+    frame::encode(kind, payload).map_err(|_| SendError::NotAnObject(kind.to_owned()))
 }

@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 
 use crate::connection::HandlerResult;
 use crate::principal::Principal;
-use crate::session::{Incoming, SendError, Session};
+use crate::session::{Inbound, SendError, Session};
 use crate::store::BoxFuture;
 
 /// One endpoint of a spec, as generated code describes it.
@@ -77,12 +77,12 @@ impl<E: Endpoint> TypedSession<E> {
     /// with the spec's `invalid_message` handling and skipped.
     pub async fn recv(&mut self) -> Option<E::Incoming> {
         loop {
-            match self.inner.recv().await? {
-                Incoming::Message { value, .. } => match serde_json::from_value(value) {
+            match self.inner.recv_inbound().await {
+                Inbound::Message { text, .. } => match serde_json::from_str(text.as_str()) {
                     Ok(message) => return Some(message),
                     Err(_) => self.inner.refuse_invalid(),
                 },
-                Incoming::Text(_) | Incoming::Binary(_) => self.inner.refuse_invalid(),
+                Inbound::Text(_) | Inbound::Binary(_) => self.inner.refuse_invalid(),
             }
         }
     }

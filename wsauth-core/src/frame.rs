@@ -1,0 +1,406 @@
+//! The wire format of typed frames, in one place: a JSON object whose
+//! `type` names the message, its payload's fields beside it.
+//!
+//! # Motivation
+//!
+//! Every message crosses this module twice per round trip, so it parses and
+//! writes each frame once. The loop only needs a frame's `type` to route and
+//! authorize it: [`kind_of`] validates the whole text but borrows the type
+//! and builds nothing, and the handler's side parses the text straight into
+//! what it wants (the endpoint's typed enum, or a `serde_json::Value` for an
+//! untyped session). [`encode`] writes `"type"` and then the payload's own
+//! fields straight into the output, instead of building a JSON tree to
+//! splice the type into.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer};
+
+/// The frame's `type` when `text` is one JSON object with a string `type`
+/// (valid JSON throughout, other fields ignored); `None` otherwise.
+pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
+    #[derive(Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Cow<'a, str>,
+    }
+    // A derived struct also deserializes from an array; a frame is an object.
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str::<Head<'_>>(text).ok().map(|h| h.kind)
+}
+
+/// Why a payload cannot be a frame's fields.
+#[derive(Debug)]
+pub(crate) struct NotAnObject;
+
+/// `{"type": kind, ...payload's fields}` as JSON text. The payload must
+/// serialize as a map or a struct (or as nothing: `()`, `None`); a field of
+/// its own named `type` is dropped, `kind` is the frame's type.
+pub(crate) fn encode(kind: &str, payload: &impl Serialize) -> Result<String, NotAnObject> {
+    serde_json::to_string(&Frame { kind, payload }).map_err(|_| NotAnObject)
+}
+
+struct Frame<'a, T: ?Sized> {
+    kind: &'a str,
+    payload: &'a T,
+}
+
+impl<T: Serialize + ?Sized> Serialize for Frame<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("type", self.kind)?;
+        self.payload.serialize(Fields(&mut map))?;
+        map.end()
+    }
+}
+
+fn not_an_object<E: ser::Error>() -> E {
+    E::custom("a frame's payload must be a map or a struct")
+}
+
+/// Serializes a payload's fields into the frame's map.
+struct Fields<'m, M>(&'m mut M);
+
+/// Skips the value of a map entry whose key was `type`.
+struct FieldsMap<'m, M> {
+    map: &'m mut M,
+    skip_value: bool,
+}
+
+macro_rules! refuse {
+    ($($method:ident($($arg:ty),*) -> $ret:ty;)*) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<$ret, Self::Error> {
+            Err(not_an_object())
+        })*
+    };
+}
+
+impl<'m, M: SerializeMap> Serializer for Fields<'m, M> {
+    type Ok = ();
+    type Error = M::Error;
+    type SerializeSeq = Impossible<(), M::Error>;
+    type SerializeTuple = Impossible<(), M::Error>;
+    type SerializeTupleStruct = Impossible<(), M::Error>;
+    type SerializeTupleVariant = Impossible<(), M::Error>;
+    type SerializeMap = FieldsMap<'m, M>;
+    type SerializeStruct = Self;
+    type SerializeStructVariant = Impossible<(), M::Error>;
+
+    refuse! {
+        serialize_bool(bool) -> ();
+        serialize_i8(i8) -> ();
+        serialize_i16(i16) -> ();
+        serialize_i32(i32) -> ();
+        serialize_i64(i64) -> ();
+        serialize_u8(u8) -> ();
+        serialize_u16(u16) -> ();
+        serialize_u32(u32) -> ();
+        serialize_u64(u64) -> ();
+        serialize_f32(f32) -> ();
+        serialize_f64(f64) -> ();
+        serialize_char(char) -> ();
+        serialize_str(&str) -> ();
+        serialize_bytes(&[u8]) -> ();
+        serialize_unit_variant(&'static str, u32, &'static str) -> ();
+        serialize_seq(Option<usize>) -> Self::SerializeSeq;
+        serialize_tuple(usize) -> Self::SerializeTuple;
+        serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
+        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
+    }
+
+    fn serialize_none(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<(), Self::Error> {
+        value.serialize(self)
+    }
+
+    fn serialize_unit(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn serialize_unit_struct(self, _: &'static str) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        value.serialize(self)
+    }
+
+    /// An externally tagged variant is the object `{variant: value}`.
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        if variant != "type" {
+            self.0.serialize_entry(variant, value)?;
+        }
+        Ok(())
+    }
+
+    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, Self::Error> {
+        Ok(FieldsMap {
+            map: self.0,
+            skip_value: false,
+        })
+    }
+
+    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, Self::Error> {
+        Ok(self)
+    }
+}
+
+impl<M: SerializeMap> SerializeStruct for Fields<'_, M> {
+    type Ok = ();
+    type Error = M::Error;
+
+    fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        value: &T,
+    ) -> Result<(), Self::Error> {
+        if key == "type" {
+            return Ok(());
+        }
+        self.0.serialize_entry(key, value)
+    }
+
+    fn end(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+impl<M: SerializeMap> SerializeMap for FieldsMap<'_, M> {
+    type Ok = ();
+    type Error = M::Error;
+
+    fn serialize_key<T: Serialize + ?Sized>(&mut self, key: &T) -> Result<(), Self::Error> {
+        self.skip_value = key.serialize(IsType).unwrap_or(false);
+        if self.skip_value {
+            return Ok(());
+        }
+        self.map.serialize_key(key)
+    }
+
+    fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Self::Error> {
+        if std::mem::take(&mut self.skip_value) {
+            return Ok(());
+        }
+        self.map.serialize_value(value)
+    }
+
+    fn end(self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Whether a map key is the string `type`.
+struct IsType;
+
+/// A key that is not a string (it is not `type`; the frame's map decides
+/// whether it can be a key at all).
+#[derive(Debug)]
+struct NotAString;
+
+impl fmt::Display for NotAString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a string")
+    }
+}
+
+impl std::error::Error for NotAString {}
+
+impl ser::Error for NotAString {
+    fn custom<T: fmt::Display>(_: T) -> Self {
+        NotAString
+    }
+}
+
+macro_rules! not_a_string {
+    ($($method:ident($($arg:ty),*) -> $ret:ty;)*) => {
+        $(fn $method(self, $(_: $arg),*) -> Result<$ret, NotAString> {
+            Err(NotAString)
+        })*
+    };
+}
+
+impl Serializer for IsType {
+    type Ok = bool;
+    type Error = NotAString;
+    type SerializeSeq = Impossible<bool, NotAString>;
+    type SerializeTuple = Impossible<bool, NotAString>;
+    type SerializeTupleStruct = Impossible<bool, NotAString>;
+    type SerializeTupleVariant = Impossible<bool, NotAString>;
+    type SerializeMap = Impossible<bool, NotAString>;
+    type SerializeStruct = Impossible<bool, NotAString>;
+    type SerializeStructVariant = Impossible<bool, NotAString>;
+
+    fn serialize_str(self, value: &str) -> Result<bool, NotAString> {
+        Ok(value == "type")
+    }
+
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        value: &T,
+    ) -> Result<bool, NotAString> {
+        value.serialize(self)
+    }
+
+    not_a_string! {
+        serialize_bool(bool) -> bool;
+        serialize_i8(i8) -> bool;
+        serialize_i16(i16) -> bool;
+        serialize_i32(i32) -> bool;
+        serialize_i64(i64) -> bool;
+        serialize_u8(u8) -> bool;
+        serialize_u16(u16) -> bool;
+        serialize_u32(u32) -> bool;
+        serialize_u64(u64) -> bool;
+        serialize_f32(f32) -> bool;
+        serialize_f64(f64) -> bool;
+        serialize_char(char) -> bool;
+        serialize_bytes(&[u8]) -> bool;
+        serialize_none() -> bool;
+        serialize_unit() -> bool;
+        serialize_unit_struct(&'static str) -> bool;
+        serialize_unit_variant(&'static str, u32, &'static str) -> bool;
+        serialize_seq(Option<usize>) -> Self::SerializeSeq;
+        serialize_tuple(usize) -> Self::SerializeTuple;
+        serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
+        serialize_tuple_variant(&'static str, u32, &'static str, usize) -> Self::SerializeTupleVariant;
+        serialize_map(Option<usize>) -> Self::SerializeMap;
+        serialize_struct(&'static str, usize) -> Self::SerializeStruct;
+        serialize_struct_variant(&'static str, u32, &'static str, usize) -> Self::SerializeStructVariant;
+    }
+
+    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<bool, NotAString> {
+        Err(NotAString)
+    }
+
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        _: &'static str,
+        _: &T,
+    ) -> Result<bool, NotAString> {
+        Err(NotAString)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(serde::Serialize)]
+    struct Chat {
+        text: String,
+        id: u32,
+    }
+
+    #[derive(serde::Serialize)]
+    #[serde(tag = "type")]
+    enum Outgoing {
+        #[serde(rename = "chat")]
+        Chat(Chat),
+    }
+
+    fn chat() -> Chat {
+        Chat {
+            text: "hi".into(),
+            id: 7,
+        }
+    }
+
+    #[test]
+    fn the_type_comes_first_then_the_fields_in_order() {
+        assert_eq!(
+            encode("chat", &chat()).ok(),
+            Some(r#"{"type":"chat","text":"hi","id":7}"#.to_owned())
+        );
+        // A typed enum's own tag is the frame's type, written once.
+        assert_eq!(
+            encode("chat", &Outgoing::Chat(chat())).ok(),
+            Some(r#"{"type":"chat","text":"hi","id":7}"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn a_payload_type_field_never_overrides_the_kind() {
+        let value = json!({"type": "admin", "payload": [1, 2], "z": null});
+        assert_eq!(
+            encode("echo", &value).ok(),
+            Some(r#"{"type":"echo","payload":[1,2],"z":null}"#.to_owned())
+        );
+        let map: BTreeMap<&str, u8> = [("type", 1), ("a", 2)].into();
+        assert_eq!(
+            encode("m", &map).ok(),
+            Some(r#"{"type":"m","a":2}"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn empty_payloads_are_a_bare_type_and_scalars_are_refused() {
+        assert_eq!(
+            encode("ping", &()).ok(),
+            Some(r#"{"type":"ping"}"#.to_owned())
+        );
+        assert_eq!(
+            encode("ping", &None::<Chat>).ok(),
+            Some(r#"{"type":"ping"}"#.to_owned())
+        );
+        assert_eq!(
+            encode("ping", &json!({})).ok(),
+            Some(r#"{"type":"ping"}"#.to_owned())
+        );
+        for bad in [json!(1), json!("x"), json!([1]), json!(true)] {
+            assert!(encode("x", &bad).is_err(), "{bad}");
+        }
+        // Keys JSON cannot have are refused, not written.
+        let tuple_keys: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
+        assert!(encode("x", &tuple_keys).is_err());
+    }
+
+    #[test]
+    fn kind_of_reads_only_objects_with_a_string_type() {
+        assert_eq!(
+            kind_of(r#"{"type":"chat","text":"hi"}"#).as_deref(),
+            Some("chat")
+        );
+        assert_eq!(
+            kind_of(r#" {"a":[1,{"b":2}],"type":"c\u0068at"}"#).as_deref(),
+            Some("chat")
+        );
+        for bad in [
+            r#"["chat"]"#,
+            r#"{"type":1}"#,
+            r#"{"text":"hi"}"#,
+            r#"{"type":"chat""#,
+            r#"{"type":"chat"} x"#,
+            r#"{"type":"chat","type":"admin"}"#,
+            r#"{"type":"chat","a":tru}"#,
+            "",
+            "chat",
+        ] {
+            assert_eq!(kind_of(bad), None, "{bad}");
+        }
+    }
+}
