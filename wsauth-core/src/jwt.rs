@@ -28,7 +28,8 @@
 //! # Shape
 //!
 //! [`KeySet`] collects keys by slot name; [`Verifier::new`] checks it
-//! against the descriptor once; [`Verifier::verify`] checks one token and
+//! against the descriptor once ([`Verifier::for_api`] takes the descriptor
+//! from a spec's `auth.jwt`); [`Verifier::verify`] checks one token and
 //! returns [`Claims`], or a [`JwtError`] naming the reason (for audit logs;
 //! messages never contain the token or key material). Verification is
 //! `async` because a [`JwksSource`] slot may have to fetch its key set: it is
@@ -63,7 +64,7 @@ use serde::{Deserialize, de::IgnoredAny};
 use serde_json::{Map, Value};
 use wsauth_spec::{Algorithm, ClaimShape, KeyFamily, Keyword};
 
-use crate::descriptor::JwtDescriptor;
+use crate::descriptor::{ApiDescriptor, JwtDescriptor};
 
 /// Shortest HMAC secret accepted, in bytes (256 bits).
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
@@ -255,6 +256,9 @@ pub enum ConfigError {
     /// The descriptor has no key slots.
     #[error("the jwt settings have no key slots")]
     NoSlots,
+    /// [`Verifier::for_api`] was given a spec without `auth.jwt`.
+    #[error("the spec declares no jwt settings")]
+    NoJwtSettings,
     /// A slot allows no algorithm, or algorithms of several families.
     #[error("key slot `{slot}`: {reason}")]
     BadSlot {
@@ -1022,6 +1026,32 @@ impl Verifier {
             inner: Arc::new(Inner { descriptor, slots }),
             non_expiring: None,
         })
+    }
+
+    /// [`Verifier::new`] with the JWT settings of `api` (its `auth.jwt`),
+    /// or [`ConfigError::NoJwtSettings`] when the spec declares none.
+    ///
+    /// ```no_run
+    /// # use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
+    /// # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+    /// #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+    /// # fn run(secret: &[u8]) -> Result<(), ConfigError> {
+    /// let verifier = Verifier::for_api(&API, KeySet::new().hmac("default", secret)?)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn for_api(api: &'static ApiDescriptor, keys: KeySet) -> Result<Self, ConfigError> {
+        let jwt = api
+            .auth
+            .as_ref()
+            .and_then(|auth| auth.jwt.as_ref())
+            .ok_or(ConfigError::NoJwtSettings)?;
+        Self::new(jwt, keys)
+    }
+
+    /// The JWT settings this verifier checks tokens against: what a service
+    /// that also mints tokens (a `/token` endpoint) must put in them.
+    pub fn descriptor(&self) -> &'static JwtDescriptor {
+        self.inner.descriptor
     }
 
     /// Fetches every JWKS slot's key set that has none yet (subject to the
@@ -2162,6 +2192,48 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    /// A spec with `auth` (and `jwt`, when given) and nothing else.
+    fn api(auth: bool, jwt: Option<JwtDescriptor>) -> &'static ApiDescriptor {
+        use crate::descriptor::AuthDescriptor;
+        use wsauth_spec::{ExpiryPolicy, TokenSource};
+        Box::leak(Box::new(ApiDescriptor {
+            name: "test",
+            auth: auth.then_some(AuthDescriptor {
+                sources: &[TokenSource::Header],
+                jwt,
+                introspection: None,
+                on_expiry: ExpiryPolicy::Close,
+                anonymous_role: None,
+            }),
+            roles: &[],
+            close_codes: &[],
+            stats: None,
+            endpoints: &[],
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_verifier_for_a_spec_uses_its_jwt_settings() {
+        let keys = || KeySet::new().hmac("default", SECRET).expect("secret");
+        let verifier =
+            Verifier::for_api(api(true, Some(descriptor(HS256_ONLY))), keys()).expect("verifier");
+        let got = check(&verifier, &claims()).await.expect("valid token");
+        assert_eq!(got.subject, "alice");
+        assert_eq!(verifier.descriptor().issuer, Some(ISS));
+        // The spec's rules, not defaults: its issuer is required.
+        let foreign = with(claims(), "iss", json!("https://other.test"));
+        assert!(check(&verifier, &foreign).await.is_err());
+        // The key set is still checked against the spec's slots.
+        let err = Verifier::for_api(api(true, Some(descriptor(RS256_ONLY))), keys())
+            .expect_err("no key for the spec's slot");
+        assert!(matches!(err, ConfigError::MissingKey { slot: "main" }));
+        for no_jwt in [api(true, None), api(false, None)] {
+            let err = Verifier::for_api(no_jwt, keys()).expect_err("no jwt settings");
+            assert!(matches!(err, ConfigError::NoJwtSettings));
+            assert_eq!(err.to_string(), "the spec declares no jwt settings");
+        }
     }
 
     #[test]

@@ -13,9 +13,9 @@
 //! failed upgrade, only a close code, and clients act on the code.
 //!
 //! Configuration mistakes (an endpoint without a handler, a cookie token
-//! source without an origin allow-list, a spec that needs tokens and a server
-//! with no way to verify them) stop [`Builder::build`], not the first
-//! connection.
+//! source without an origin allow-list, an allowed origin no browser could
+//! ever send, a spec that needs tokens and a server with no way to verify
+//! them) stop [`Builder::build`], not the first connection.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -97,10 +97,19 @@ impl Authenticator for Verifier {
 
 type Handler = Arc<dyn Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 
-/// Which origins may open connections.
+/// The origin policy as configured: [`Builder::build`] checks it and turns
+/// it into [`Origins`].
+#[derive(Clone, Debug)]
+enum OriginPolicy {
+    Unset,
+    Any,
+    /// Kept as given, so that `build` can name a bad one.
+    Exact(Vec<String>),
+}
+
+/// Which origins may open connections, once checked.
 #[derive(Clone, Debug)]
 enum Origins {
-    Unset,
     Any,
     Exact(Vec<HeaderValue>),
 }
@@ -131,6 +140,13 @@ pub enum BuildError {
     /// Cookies may carry tokens and any origin is allowed.
     #[error("endpoint `{0}` accepts cookie tokens, which requires an origin allow-list")]
     CookieWithoutOrigins(&'static str),
+    /// An allowed origin is not what a browser sends in `Origin`, so it
+    /// could never match: a trailing slash, a path, a query, userinfo,
+    /// upper case, a default port, another scheme.
+    #[error(
+        "allowed origin `{0}` is not `http(s)://host[:port]` as browsers send it (lower case, nothing after the host or port, no default port)"
+    )]
+    BadOrigin(String),
 }
 
 /// Configures a server for one spec.
@@ -139,7 +155,7 @@ pub struct Builder {
     authenticator: Option<Arc<dyn Authenticator>>,
     users: Option<Arc<dyn UserStore>>,
     checks: Option<Arc<dyn Checks>>,
-    origins: Origins,
+    origins: OriginPolicy,
     handlers: HashMap<String, Handler>,
     state: AppState,
 }
@@ -152,7 +168,7 @@ impl Builder {
             authenticator: None,
             users: None,
             checks: None,
-            origins: Origins::Unset,
+            origins: OriginPolicy::Unset,
             handlers: HashMap::new(),
             state: AppState::default(),
         }
@@ -186,25 +202,32 @@ impl Builder {
         self
     }
 
-    /// Only these exact origins (`scheme://host[:port]`) may connect; a
-    /// request without `Origin` (not a browser) is allowed.
+    /// Only these exact origins may connect; a request without `Origin`
+    /// (not a browser) is allowed.
+    ///
+    /// Each origin must be exactly what a browser sends:
+    /// `http(s)://host[:port]`, lower case, without a default port, with
+    /// nothing after it (`https://app.example`, `http://127.0.0.1:8000`).
+    /// Origins are compared byte for byte, so any other shape could never
+    /// match: [`build`](Builder::build) refuses it with
+    /// [`BuildError::BadOrigin`] rather than refuse every browser later.
+    ///
+    /// An empty list means that no browser may connect (only clients that
+    /// send no `Origin`); use [`allow_any_origin`](Builder::allow_any_origin)
+    /// to let every origin in.
     pub fn allow_origins<I, S>(mut self, origins: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.origins = Origins::Exact(
-            origins
-                .into_iter()
-                .filter_map(|o| HeaderValue::from_str(o.as_ref()).ok())
-                .collect(),
-        );
+        self.origins =
+            OriginPolicy::Exact(origins.into_iter().map(|o| o.as_ref().to_owned()).collect());
         self
     }
 
     /// Any origin may connect. Refused when a cookie may carry tokens.
     pub fn allow_any_origin(mut self) -> Self {
-        self.origins = Origins::Any;
+        self.origins = OriginPolicy::Any;
         self
     }
 
@@ -228,6 +251,11 @@ impl Builder {
         {
             return Err(BuildError::UnknownEndpoint(name.clone()));
         }
+        let origins = match &self.origins {
+            OriginPolicy::Unset => None,
+            OriginPolicy::Any => Some(Origins::Any),
+            OriginPolicy::Exact(list) => Some(Origins::Exact(checked_origins(list)?)),
+        };
         let mut endpoints = Vec::new();
         for endpoint in self.api.endpoints {
             let Some(handler) = self.handlers.remove(endpoint.name) else {
@@ -248,15 +276,17 @@ impl Builder {
                 .sources
                 .iter()
                 .any(|s| matches!(s, TokenSource::Cookie(_)));
-            match self.origins {
-                Origins::Unset => return Err(BuildError::NoOriginPolicy),
-                Origins::Any if cookie => {
+            match origins {
+                None => return Err(BuildError::NoOriginPolicy),
+                Some(Origins::Any) if cookie => {
                     return Err(BuildError::CookieWithoutOrigins(endpoint.name));
                 }
-                _ => {}
+                Some(_) => {}
             }
             endpoints.push((endpoint, handler));
         }
+        // A spec without endpoints needs no policy: nothing can connect.
+        let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             api: self.api,
@@ -264,7 +294,7 @@ impl Builder {
             authenticator: self.authenticator,
             users: self.users,
             checks: self.checks,
-            origins: self.origins,
+            origins,
             limiter: Arc::new(ConnectionLimiter::default()),
             open: self
                 .api
@@ -288,6 +318,65 @@ impl Builder {
             .collect();
         Ok(WsAuth { shared, endpoints })
     }
+}
+
+/// The allowed origins as header values, or the first one that no browser
+/// could send.
+fn checked_origins(origins: &[String]) -> Result<Vec<HeaderValue>, BuildError> {
+    origins
+        .iter()
+        .map(|origin| {
+            is_origin(origin)
+                .then(|| HeaderValue::from_str(origin).ok())
+                .flatten()
+                .ok_or_else(|| BuildError::BadOrigin(origin.clone()))
+        })
+        .collect()
+}
+
+/// Whether `origin` has the one shape browsers serialize an `Origin` in:
+/// `http(s)://host[:port]`, the host lower-case (a name, an IPv4 address or
+/// a bracketed IPv6 address), the port in decimal without leading zeros and
+/// left out when it is the scheme's default, nothing after it.
+fn is_origin(origin: &str) -> bool {
+    let (rest, default_port) = if let Some(rest) = origin.strip_prefix("https://") {
+        (rest, "443")
+    } else if let Some(rest) = origin.strip_prefix("http://") {
+        (rest, "80")
+    } else {
+        return false;
+    };
+    let (host_ok, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let Some((address, after)) = v6.split_once(']') else {
+            return false;
+        };
+        let address_ok = !address.is_empty()
+            && address
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b':' | b'.'));
+        match after.strip_prefix(':') {
+            Some(port) => (address_ok, Some(port)),
+            None if after.is_empty() => (address_ok, None),
+            None => return false,
+        }
+    } else {
+        let (host, port) = match rest.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        };
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_'));
+        (host_ok, port)
+    };
+    let port_ok = port.is_none_or(|port| {
+        port != default_port
+            && !port.starts_with('0')
+            && port.bytes().all(|b| b.is_ascii_digit())
+            && port.parse::<u16>().is_ok()
+    });
+    host_ok && port_ok
 }
 
 struct Shared {
@@ -786,6 +875,71 @@ mod tests {
         }
         let size = output_size(&serve);
         assert!(size <= 2048, "the connection future is {size} bytes");
+    }
+
+    #[test]
+    fn origins_must_be_what_browsers_send() {
+        for good in [
+            "http://127.0.0.1:8000",
+            "https://app.prsm.example",
+            "http://localhost",
+            "https://app.example:8443",
+            "http://[::1]:8000",
+            "http://[::ffff:127.0.0.1]",
+            "http://my_host.internal:65535",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "",
+            "null",
+            "*",
+            "127.0.0.1:8000",
+            "http://",
+            "http://:8000",
+            "http://host/",
+            "https://app.example/",
+            "http://host/path",
+            "http://host?x",
+            "http://host#x",
+            "http://user@host",
+            "http://user:pass@host",
+            "ftp://host",
+            "HTTP://host",
+            "http://App.Example",
+            "http://host:",
+            "http://host:80",
+            "https://host:443",
+            "http://host:08000",
+            "http://host:65536",
+            "http://host:+80",
+            "http://host:8000:1",
+            "http://[::1",
+            "http://[]",
+            "http://[::1]x",
+            "http://[::1]:",
+            "http://[FE80::1]",
+            "http://ho st",
+            "http://h\u{e9}te",
+            " http://host",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn bad_origins_are_named_by_build() {
+        assert_eq!(
+            checked_origins(&["http://a.example".into(), "http://a.example/".into()]),
+            Err(BuildError::BadOrigin("http://a.example/".into()))
+        );
+        let checked = checked_origins(&["http://a.example".into(), "http://[::1]:8000".into()]);
+        assert_eq!(
+            checked.map(|list| list.len()),
+            Ok(2),
+            "good origins are all kept"
+        );
+        assert_eq!(checked_origins(&[]).map(|list| list.len()), Ok(0));
     }
 
     #[test]

@@ -263,32 +263,49 @@ async fn slow_reader_is_dropped_not_buffered() {
     assert_eq!(close.map(|c| c.0), Some(1013));
 }
 
+/// Whether alice, connecting from `origin` (or, with `None`, sending no
+/// `Origin`, like a client that is not a browser), gets her welcome.
+async fn welcomed(addr: std::net::SocketAddr, origin: Option<&str>) -> bool {
+    let mut request = format!("ws://{addr}/ws/alice/1")
+        .into_client_request()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let bearer = format!("Bearer {}", token("alice", "user", 600));
+    request.headers_mut().insert(
+        "authorization",
+        bearer.parse().unwrap_or_else(|e| panic!("{e}")),
+    );
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
+    }
+    let (mut client, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    matches!(first, Ok(Some(Ok(Message::Text(_)))))
+}
+
 #[tokio::test]
 async fn origin_allow_list_is_exact() {
     let (addr, _server) = default_server().await;
     for (origin, admitted) in [
-        ("https://app.example", true),
-        ("https://app.example.evil", false),
-        ("http://app.example", false),
+        (Some("https://app.example"), true),
+        (Some("https://app.example.evil"), false),
+        (Some("http://app.example"), false),
+        (Some("https://APP.example"), false),
+        (None, true),
     ] {
-        let mut request = format!("ws://{addr}/ws/alice/1")
-            .into_client_request()
-            .unwrap_or_else(|e| panic!("{e}"));
-        let bearer = format!("Bearer {}", token("alice", "user", 600));
-        request.headers_mut().insert(
-            "authorization",
-            bearer.parse().unwrap_or_else(|e| panic!("{e}")),
-        );
-        request
-            .headers_mut()
-            .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
-        let (mut client, _) = tokio_tungstenite::connect_async(request)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
-        let got_welcome = matches!(first, Ok(Some(Ok(Message::Text(_)))));
-        assert_eq!(got_welcome, admitted, "{origin}");
+        assert_eq!(welcomed(addr, origin).await, admitted, "{origin:?}");
     }
+}
+
+#[tokio::test]
+async fn an_empty_allow_list_admits_no_browser() {
+    let (addr, _server) = start(|b| b.allow_origins(Vec::<String>::new())).await;
+    assert!(!welcomed(addr, Some("https://app.example")).await);
+    assert!(!welcomed(addr, Some("null")).await);
+    assert!(welcomed(addr, None).await, "clients that send no Origin");
 }
 
 #[tokio::test]
@@ -324,4 +341,39 @@ fn configuration_mistakes_stop_the_build() {
         no_origins.err(),
         Some(wsauth_core::BuildError::NoOriginPolicy)
     );
+}
+
+#[test]
+fn origins_no_browser_sends_stop_the_build() {
+    let build = |origins: &[&str]| {
+        WsAuth::builder(&STATIC_API)
+            .authenticator(TestTokens)
+            .users(Users)
+            .checks(Rooms)
+            .handler("room", room)
+            .allow_origins(origins)
+            .build()
+            .err()
+    };
+    // Not even a header value (it used to be dropped silently), a trailing
+    // slash, a path, userinfo, a default port: the first one is named.
+    for bad in [
+        "https://app.example\n",
+        "https://app.example/",
+        "https://app.example/chat",
+        "https://me@app.example",
+        "https://app.example:443",
+    ] {
+        assert_eq!(
+            build(&["https://ok.example", bad, "also bad/"]),
+            Some(wsauth_core::BuildError::BadOrigin(bad.to_owned())),
+            "{bad:?}"
+        );
+    }
+    assert_eq!(
+        build(&["https://app.example", "http://127.0.0.1:8000"]),
+        None
+    );
+    // An empty list is a policy: no browser may connect.
+    assert_eq!(build(&[]), None);
 }

@@ -96,10 +96,9 @@ impl UserStore for Users {
 /// Why the app could not be set up; the server must not start.
 #[derive(Debug)]
 pub enum AppError {
-    /// The secret or the spec's key configuration was refused.
+    /// The secret or the spec's key configuration was refused (or the spec
+    /// lost its JWT settings: [`ConfigError::NoJwtSettings`]).
     Keys(ConfigError),
-    /// The spec declares no JWT verification (it does; this guards edits).
-    NoJwt,
     /// The server configuration does not match the spec.
     Build(BuildError),
 }
@@ -108,7 +107,6 @@ impl fmt::Display for AppError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AppError::Keys(e) => write!(f, "invalid JWT key configuration: {e}"),
-            AppError::NoJwt => write!(f, "the echo spec declares no JWT verification"),
             AppError::Build(e) => write!(f, "invalid server configuration: {e}"),
         }
     }
@@ -118,7 +116,6 @@ impl std::error::Error for AppError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             AppError::Keys(e) => Some(e),
-            AppError::NoJwt => None,
             AppError::Build(e) => Some(e),
         }
     }
@@ -127,15 +124,10 @@ impl std::error::Error for AppError {
 /// The configured wsauth server for the echo spec, with `secret` as the
 /// HS256 key (at least [`MIN_SECRET_BYTES`]) and `users` as the store.
 pub fn server(secret: &[u8], users: Users) -> Result<WsAuth, AppError> {
-    let jwt = API
-        .auth
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .ok_or(AppError::NoJwt)?;
     let keys = KeySet::new()
         .hmac(KEY_SLOT, secret)
         .map_err(AppError::Keys)?;
-    let verifier = Verifier::new(jwt, keys).map_err(AppError::Keys)?;
+    let verifier = Verifier::for_api(&API, keys).map_err(AppError::Keys)?;
     WsAuth::builder(&API)
         .authenticator(verifier)
         .users(users)

@@ -73,9 +73,6 @@ pub enum ServiceError {
     /// The secret or the spec's JWT settings were refused.
     #[error("JWT configuration: {0}")]
     Jwt(#[from] ConfigError),
-    /// The spec has no JWT settings (it always does; a guard).
-    #[error("the spec has no JWT settings")]
-    NoJwt,
 }
 
 /// An introspection or revocation request.
@@ -102,12 +99,7 @@ impl IntrospectionService {
     }
 
     fn build(secret: &[u8], client: Option<(String, String)>) -> Result<Self, ServiceError> {
-        let jwt = API
-            .auth
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .ok_or(ServiceError::NoJwt)?;
-        let verifier = Verifier::new(jwt, KeySet::new().hmac(KEY_SLOT, secret)?)?;
+        let verifier = Verifier::for_api(&API, KeySet::new().hmac(KEY_SLOT, secret)?)?;
         Ok(IntrospectionService {
             inner: Arc::new(Inner {
                 verifier,

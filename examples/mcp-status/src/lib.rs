@@ -39,7 +39,6 @@ use wsauth_core::introspection::{self, IntrospectionEndpoint, Introspector};
 use wsauth_core::jwt::{self, KeySet, Verifier};
 use wsauth_core::spec::Fallback;
 use wsauth_core::{BuildError, WsAuth};
-use wsauth_example_support::is_origin;
 pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod handlers;
@@ -128,28 +127,16 @@ pub enum AppError {
     /// host, say).
     #[error("introspection: {0}")]
     Introspection(#[from] introspection::ConfigError),
-    /// The spec declares no JWT settings (it always does; a guard).
-    #[error("the spec has no JWT settings")]
-    NoJwt,
-    /// The server configuration does not match the spec.
+    /// The server configuration does not match the spec, or an allowed
+    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),
-    /// An allowed origin is not `scheme://host[:port]`.
-    #[error("allowed origin `{0}` is not `http(s)://host[:port]`")]
-    BadOrigin(String),
 }
 
 /// Builds the app: the router (`/ws/mcp-status`) and the server handle.
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
-    if let Some(bad) = config.allowed_origins.iter().find(|o| !is_origin(o)) {
-        return Err(AppError::BadOrigin(bad.clone()));
-    }
-    let jwt = API
-        .auth
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .ok_or(AppError::NoJwt)?;
-    let verifier = Verifier::new(jwt, KeySet::new().hmac(KEY_SLOT, &config.secret)?)?;
+    let verifier = Verifier::for_api(&API, KeySet::new().hmac(KEY_SLOT, &config.secret)?)?;
     let builder = Handlers {
         status: handlers::status,
     }
@@ -193,7 +180,10 @@ mod tests {
         ));
         let mut config = Config::new([7u8; 32]);
         config.allowed_origins.push("https://ops.example/".into());
-        assert!(matches!(app(config), Err(AppError::BadOrigin(_))));
+        assert!(matches!(
+            app(config),
+            Err(AppError::Build(BuildError::BadOrigin(o))) if o == "https://ops.example/"
+        ));
         let mut config = Config::new([7u8; 32]);
         config.introspection = Some(IntrospectionConfig::new("http://auth.example/introspect"));
         assert!(matches!(

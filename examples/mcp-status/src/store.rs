@@ -6,17 +6,17 @@
 //! `user_inactive` code even while their tokens are still valid, whether the
 //! token was checked by the introspection service or locally.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_example_support::SeededUsers;
 
 /// Users by subject, active or not. Cheap to clone: clones share the
 /// directory, so a test (or an admin task) can deactivate a user of a
 /// running server.
 #[derive(Clone, Debug, Default)]
 pub struct Users {
-    users: Arc<RwLock<HashMap<String, bool>>>,
+    users: Arc<RwLock<SeededUsers>>,
 }
 
 impl Users {
@@ -25,19 +25,16 @@ impl Users {
         Self::default()
     }
 
-    /// The example's users: `alice` and `bob` (role `user`), `mod`
-    /// (`moderator`), `admin`, `dev` (`developer`) and `dba` active;
-    /// `mallory` inactive. (Roles are the tokens' business; these are the
-    /// roles the example's tokens give them.)
+    /// The example's users: the [seeded ones](SeededUsers::seeded),
+    /// `alice` and `bob` (role `user`), `mod` (`moderator`) and `admin`
+    /// active, `mallory` inactive; and `dev` (`developer`) and `dba`, active.
+    /// (Roles are the tokens' business; these are the roles the example's
+    /// tokens give them.)
     pub fn seeded() -> Self {
-        Users::new()
-            .user("alice", true)
-            .user("bob", true)
-            .user("mod", true)
-            .user("admin", true)
-            .user("dev", true)
-            .user("dba", true)
-            .user("mallory", false)
+        let users = SeededUsers::seeded().user("dev", true).user("dba", true);
+        Users {
+            users: Arc::new(RwLock::new(users)),
+        }
     }
 
     /// Adds (or replaces) user `subject`.
@@ -51,21 +48,15 @@ impl Users {
         self.users
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(subject.to_owned(), active);
+            .set_active(subject, active);
     }
 
     /// Whether `subject` is known and active.
     pub fn status(&self, subject: &str) -> UserStatus {
-        match self
-            .users
+        self.users
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(subject)
-        {
-            Some(true) => UserStatus::Active,
-            Some(false) => UserStatus::Inactive,
-            None => UserStatus::Unknown,
-        }
+            .status(subject)
     }
 }
 

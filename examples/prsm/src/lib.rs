@@ -28,7 +28,6 @@
 
 use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
 use wsauth_core::{BuildError, WsAuth};
-use wsauth_example_support::is_origin;
 pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod handlers;
@@ -76,32 +75,19 @@ pub enum AppError {
     /// bytes, say).
     #[error("JWT configuration: {0}")]
     Jwt(#[from] ConfigError),
-    /// The spec declares no JWT settings (it always does; a guard).
-    #[error("the spec has no JWT settings")]
-    NoJwt,
-    /// The server configuration does not match the spec.
+    /// The server configuration does not match the spec, or an allowed
+    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),
-    /// An allowed origin is not `scheme://host[:port]` (browsers send
-    /// exactly that, so anything else would never match).
-    #[error("allowed origin `{0}` is not `http(s)://host[:port]`")]
-    BadOrigin(String),
 }
 
 /// Builds the app: the router (every endpoint, `/ws/stats`, and its OpenAPI
 /// document at `/openapi.json`) and the server handle (for [`WsAuth::stats`]
 /// and [`WsAuth::shutdown`]).
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
-    if let Some(bad) = config.allowed_origins.iter().find(|o| !is_origin(o)) {
-        return Err(AppError::BadOrigin(bad.clone()));
-    }
-    let jwt = API
-        .auth
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .ok_or(AppError::NoJwt)?;
     let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
-    let verifier = Verifier::new(jwt, keys)?;
+    let verifier = Verifier::for_api(&API, keys)?;
     let store = store::Shared::new(config.store);
     let server = Handlers {
         notifications: handlers::notifications,
@@ -145,7 +131,10 @@ mod tests {
         ));
         let mut config = Config::new([7u8; 32]);
         config.allowed_origins.push("https://app.example/".into());
-        assert!(matches!(app(config), Err(AppError::BadOrigin(_))));
+        assert!(matches!(
+            app(config),
+            Err(AppError::Build(BuildError::BadOrigin(o))) if o == "https://app.example/"
+        ));
         assert!(app(Config::new([7u8; 32])).is_ok());
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use wsauth_core::store::{
     BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
 };
+use wsauth_example_support::SeededUsers;
 
 /// The name of the spec's resource check on `conversation`.
 pub const CONVERSATION_ACCESS: &str = "conversation_access";
@@ -27,7 +28,7 @@ enum Conversation {
 /// Users and conversations, in memory.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    users: HashMap<String, bool>,
+    users: SeededUsers,
     conversations: HashMap<i64, Conversation>,
 }
 
@@ -37,22 +38,25 @@ impl Store {
         Self::default()
     }
 
-    /// The example's data: `alice`, `bob`, `mod` and `admin` active,
-    /// `mallory` inactive; conversation 1 with alice, 2 with bob.
+    /// The example's data: the [seeded users](SeededUsers::seeded)
+    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive);
+    /// conversation 1 with alice, 2 with bob.
     pub fn seeded() -> Self {
         Store::new()
-            .user("alice", true)
-            .user("bob", true)
-            .user("mod", true)
-            .user("admin", true)
-            .user("mallory", false)
+            .users(SeededUsers::seeded())
             .conversation(1, ["alice"])
             .conversation(2, ["bob"])
     }
 
+    /// Replaces the users.
+    pub fn users(mut self, users: SeededUsers) -> Self {
+        self.users = users;
+        self
+    }
+
     /// Adds (or replaces) user `subject`.
     pub fn user(mut self, subject: &str, active: bool) -> Self {
-        self.users.insert(subject.to_owned(), active);
+        self.users.set_active(subject, active);
         self
     }
 
@@ -77,11 +81,7 @@ impl Store {
 
     /// Whether `subject` is known and active.
     pub fn status(&self, subject: &str) -> UserStatus {
-        match self.users.get(subject) {
-            Some(true) => UserStatus::Active,
-            Some(false) => UserStatus::Inactive,
-            None => UserStatus::Unknown,
-        }
+        self.users.status(subject)
     }
 
     /// The `conversation_access` rule: allowed when `subject` takes part in

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use wsauth_core::store::{
     BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
 };
+use wsauth_example_support::SeededUsers;
 
 /// The name of the spec's resource check on `reflection`.
 pub const ENTRY_OWNER: &str = "entry_owner";
@@ -57,7 +58,7 @@ enum Record {
 /// Users and entries, in memory.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    users: HashMap<String, bool>,
+    users: SeededUsers,
     entries: HashMap<i64, Record>,
 }
 
@@ -67,16 +68,13 @@ impl Store {
         Self::default()
     }
 
-    /// The example's data: `alice`, `bob`, `mod` and `admin` active,
-    /// `mallory` inactive; entry 1 by alice, 2 by bob, and 3 by alice, whose
-    /// generation fails after [`FAILING_AFTER`] tokens.
+    /// The example's data: the [seeded users](SeededUsers::seeded)
+    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive);
+    /// entry 1 by alice, 2 by bob, and 3 by alice, whose generation fails
+    /// after [`FAILING_AFTER`] tokens.
     pub fn seeded() -> Self {
         Store::new()
-            .user("alice", true)
-            .user("bob", true)
-            .user("mod", true)
-            .user("admin", true)
-            .user("mallory", false)
+            .users(SeededUsers::seeded())
             .entry(
                 1,
                 "alice",
@@ -98,9 +96,15 @@ impl Store {
             )
     }
 
+    /// Replaces the users.
+    pub fn users(mut self, users: SeededUsers) -> Self {
+        self.users = users;
+        self
+    }
+
     /// Adds (or replaces) user `subject`.
     pub fn user(mut self, subject: &str, active: bool) -> Self {
-        self.users.insert(subject.to_owned(), active);
+        self.users.set_active(subject, active);
         self
     }
 
@@ -137,11 +141,7 @@ impl Store {
 
     /// Whether `subject` is known and active.
     pub fn status(&self, subject: &str) -> UserStatus {
-        match self.users.get(subject) {
-            Some(true) => UserStatus::Active,
-            Some(false) => UserStatus::Inactive,
-            None => UserStatus::Unknown,
-        }
+        self.users.status(subject)
     }
 
     /// Entry `id`: `None` when there is none, an error when its backend is

@@ -35,7 +35,6 @@ use std::time::Duration;
 use jsonwebtoken::{EncodingKey, Header};
 use wsauth_core::jwt::{ConfigError, KeySet, Verifier, dangerous};
 use wsauth_core::{BuildError, WsAuth};
-use wsauth_example_support::is_origin;
 pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod accounts;
@@ -100,16 +99,15 @@ pub enum AppError {
     /// The secret or the JWT settings were refused.
     #[error("JWT configuration: {0}")]
     Jwt(#[from] ConfigError),
-    /// The spec declares no JWT settings, issuer or audience (it always
-    /// does; a guard).
-    #[error("the spec has no JWT settings with an issuer and an audience")]
-    NoJwt,
-    /// The server configuration does not match the spec.
+    /// The spec's JWT settings name no issuer or no audience, which tokens
+    /// from `/token` must carry (it always does; a guard).
+    #[error("the spec's JWT settings name no issuer or no audience")]
+    NoIssuerOrAudience,
+    /// The server configuration does not match the spec, or an allowed
+    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),
-    /// An allowed origin is not `scheme://host[:port]`.
-    #[error("allowed origin `{0}` is not `http(s)://host[:port]`")]
-    BadOrigin(String),
     /// The token lifetime is zero or over the spec's `max_ttl_s`.
     #[error("token lifetime {ttl}s must be between 1s and the spec's max_ttl_s ({max}s)")]
     TokenTtl {
@@ -177,29 +175,18 @@ fn mint_dev_token(
 /// checks the configuration against the spec, and wires `/ws`, `/token`
 /// and `/openapi.json`.
 pub fn app(config: Config) -> Result<App, AppError> {
-    if let Some(bad) = config
-        .allowed_origins
-        .iter()
-        .flatten()
-        .find(|o| !is_origin(o))
-    {
-        return Err(AppError::BadOrigin(bad.clone()));
-    }
-    let jwt = API
-        .auth
-        .as_ref()
-        .and_then(|a| a.jwt.as_ref())
-        .ok_or(AppError::NoJwt)?;
+    let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
+    let mut verifier = Verifier::for_api(&API, keys)?;
+    // `/token` mints what the verifier checks.
+    let jwt = verifier.descriptor();
     let (Some(issuer), Some(&audience)) = (jwt.issuer, jwt.audience.first()) else {
-        return Err(AppError::NoJwt);
+        return Err(AppError::NoIssuerOrAudience);
     };
     let max = jwt.max_ttl_s.unwrap_or(u64::MAX);
     let ttl = config.token_ttl.as_secs();
     if ttl == 0 || ttl > max {
         return Err(AppError::TokenTtl { ttl, max });
     }
-    let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
-    let mut verifier = Verifier::new(jwt, keys)?;
     let accounts = Accounts::seeded(config.hashing)?;
     let dev_token = match &config.dev_token {
         None => None,
@@ -275,7 +262,10 @@ mod tests {
         ));
         let mut config = cheap(&[7u8; 32]);
         config.allowed_origins = Some(vec!["https://app.example/".into()]);
-        assert!(matches!(app(config), Err(AppError::BadOrigin(_))));
+        assert!(matches!(
+            app(config),
+            Err(AppError::Build(BuildError::BadOrigin(o))) if o == "https://app.example/"
+        ));
         let mut config = cheap(&[7u8; 32]);
         config.token_ttl = Duration::from_secs(3601);
         assert!(matches!(

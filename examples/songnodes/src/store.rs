@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
 use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_example_support::SeededUsers;
 
 use crate::messages::SubscribeChannel;
 use crate::schemas::{Edge, Node, NodeKind};
@@ -86,7 +87,7 @@ pub fn shows(channel: SubscribeChannel, kind: NodeKind) -> bool {
 /// [`Store::seeded`] (or [`Store::new`] and the adders), then share it.
 #[derive(Clone, Debug, Default)]
 pub struct Store {
-    users: HashMap<String, bool>,
+    users: SeededUsers,
     nodes: BTreeMap<String, Node>,
     edges: Vec<Edge>,
     playlists: HashMap<String, Playlist>,
@@ -98,17 +99,13 @@ impl Store {
         Self::default()
     }
 
-    /// The example's data: `alice`, `bob`, `mod` and `admin` active,
-    /// `mallory` inactive; a small graph of genres, artists and tracks;
-    /// one playlist each for alice ([`ALICE_PLAYLIST`]) and bob
-    /// ([`BOB_PLAYLIST`]).
+    /// The example's data: the [seeded users](SeededUsers::seeded)
+    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive); a
+    /// small graph of genres, artists and tracks; one playlist each for
+    /// alice ([`ALICE_PLAYLIST`]) and bob ([`BOB_PLAYLIST`]).
     pub fn seeded() -> Self {
         let mut store = Store::new()
-            .user("alice", true)
-            .user("bob", true)
-            .user("mod", true)
-            .user("admin", true)
-            .user("mallory", false)
+            .users(SeededUsers::seeded())
             .node("genre:electronic", "Electronic", NodeKind::Genre)
             .node("genre:house", "French House", NodeKind::Genre)
             .node("artist:kraftwerk", "Kraftwerk", NodeKind::Artist)
@@ -148,9 +145,15 @@ impl Store {
         store
     }
 
+    /// Replaces the users.
+    pub fn users(mut self, users: SeededUsers) -> Self {
+        self.users = users;
+        self
+    }
+
     /// Adds (or replaces) user `subject`.
     pub fn user(mut self, subject: &str, active: bool) -> Self {
-        self.users.insert(subject.to_owned(), active);
+        self.users.set_active(subject, active);
         self
     }
 
@@ -188,11 +191,7 @@ impl Store {
 
     /// Whether `subject` is known and active.
     pub fn status(&self, subject: &str) -> UserStatus {
-        match self.users.get(subject) {
-            Some(true) => UserStatus::Active,
-            Some(false) => UserStatus::Inactive,
-            None => UserStatus::Unknown,
-        }
+        self.users.status(subject)
     }
 
     /// What `channel` shows: its nodes (in id order) and the edges whose

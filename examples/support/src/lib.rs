@@ -3,13 +3,17 @@
 //! Every example binary reads its HS256 secret from `WSAUTH_JWT_SECRET`,
 //! logs to stderr (audit events have target `wsauth::audit`), and on Ctrl-C
 //! or SIGTERM stops accepting, closes every open socket with 1001 and waits
-//! for the close handshakes. None of this is the framework's business (an
-//! application has its own configuration and logging), which is why it lives
-//! here and not in `wsauth-core`.
+//! for the close handshakes; and every example seeds the same users
+//! ([`SeededUsers`]). None of this is the framework's business (an
+//! application has its own configuration, logging and users), which is why
+//! it lives here and not in `wsauth-core`.
 
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
+pub mod users;
+
+pub use users::SeededUsers;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -68,20 +72,6 @@ pub fn init_logging(json: bool) {
     } else {
         builder.init();
     }
-}
-
-/// Whether `origin` has the form browsers send: `http(s)://host[:port]`,
-/// nothing after it (anything else in an allow-list would never match).
-pub fn is_origin(origin: &str) -> bool {
-    let rest = origin
-        .strip_prefix("https://")
-        .or_else(|| origin.strip_prefix("http://"));
-    rest.is_some_and(|host| {
-        !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_graphic() && !matches!(b, b'/' | b'?' | b'#' | b'@'))
-    })
 }
 
 /// Serves `router` on `listener` until `signal` completes, then stops
@@ -177,31 +167,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_origin;
-
-    #[test]
-    fn origins_must_be_what_browsers_send() {
-        for good in [
-            "http://127.0.0.1:8000",
-            "https://app.prsm.example",
-            "http://[::1]:8000",
-        ] {
-            assert!(is_origin(good), "{good}");
-        }
-        for bad in [
-            "127.0.0.1:8000",
-            "http://",
-            "http://host/",
-            "http://host?x",
-            "http://user@host",
-            "ftp://host",
-        ] {
-            assert!(!is_origin(bad), "{bad}");
-        }
     }
 }
