@@ -1,4 +1,4 @@
-// Drives Debian's Chromium (playwright-core) to the page generated/tests/browser.rs
+// Drives Debian's Chromium (playwright-core) to the page generated/tests/typescript/browser.rs
 // serves from the prsm server, runs `wsauthBrowserScenario` (browser_page.ts)
 // there and checks its result and that the console stayed free of errors.
 //

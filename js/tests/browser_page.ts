@@ -1,4 +1,4 @@
-// Runs in Chromium, loaded by the page generated/tests/browser.rs serves from
+// Runs in Chromium, loaded by the page generated/tests/typescript/browser.rs serves from
 // the prsm server's own origin: the generated prsm client with the browser's
 // own WebSocket. `js/tests/browser.ts` calls `wsauthBrowserScenario` through
 // playwright and checks what it returns.

@@ -6,7 +6,7 @@
 // `refresh_token` answered by asking the token provider again, a `backoff`
 // reconnect, a normal close).
 //
-// Run by generated/tests/ts_examples.rs as
+// Run by generated/tests/typescript/node_examples.rs as
 //   node --experimental-websocket out/js/tests/examples_e2e.js <example>
 // with
 //   WSAUTH_WS_URL    ws://127.0.0.1:<port>

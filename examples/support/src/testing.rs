@@ -55,9 +55,28 @@ pub struct Serving {
 /// Serves `router` and `server` on 127.0.0.1 with [`serve`](crate::serve),
 /// stopped by [`Serving::stop`].
 pub async fn serve_on_loopback(router: axum::Router, server: WsAuth) -> Serving {
+    let (listener, _) = loopback().await;
+    serve_listener(listener, router, server)
+}
+
+/// A listener on 127.0.0.1 (an ephemeral port) and its address, for an app
+/// that must know where it listens before it is built (its own origin
+/// allowed, say); serve it with [`serve_listener`].
+pub async fn loopback() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    (listener, addr)
+}
+
+/// Serves `router` and `server` on `listener` with [`serve`](crate::serve)
+/// in a task of the test's runtime, stopped by [`Serving::stop`].
+pub fn serve_listener(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    server: WsAuth,
+) -> Serving {
     let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
@@ -74,6 +93,16 @@ pub async fn serve_on_loopback(router: axum::Router, server: WsAuth) -> Serving 
 }
 
 impl Serving {
+    /// `ws://127.0.0.1:<port>`.
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// `http://127.0.0.1:<port>` (also the app's own origin).
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
     /// Sends the shutdown signal and waits for [`serve`](crate::serve) to
     /// return.
     pub async fn stop(&mut self) -> std::io::Result<()> {

@@ -4,109 +4,28 @@
 //! the spec's failure kinds, and `server_error`, whether at the handshake or
 //! mid-stream, backs off and reconnects.
 
-use std::fmt::Debug;
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use serde_json::json;
-use tokio::sync::oneshot;
-use wsauth_core::client::{ClientError, CloseAction, Closed, Event, ServerClose, Token};
+use wsauth_core::client::{ClientError, CloseAction, Closed, Event, Token};
 use wsauth_core::spec::{ClientAction, FailureKind};
 use wsauth_generated::reflections::CloseCode;
 use wsauth_generated::reflections::endpoints::reflection;
 
-/// The HS256 secret of the test server.
-const SECRET: &[u8] = b"reflections-client-test-secret-0123456789";
-/// An entry whose look-up fails (the store's fault hook).
-const UNAVAILABLE_ENTRY: i64 = 13;
+use crate::support::events::{all_events, next, refreshed_once_then_stopped, stopped_at_once};
+use crate::support::examples::{UNAVAILABLE_ENTRY, seeded_tokens, start_reflections};
+use crate::support::tokens::REFLECTIONS;
+
 /// Fast reconnection for tests.
 const BASE: Duration = Duration::from_millis(20);
 const CAP: Duration = Duration::from_millis(100);
 
-/// A running reflections example; stops when dropped.
-struct App {
-    addr: SocketAddr,
-    server: wsauth_core::WsAuth,
-    _stop: oneshot::Sender<()>,
-}
-
-impl App {
-    fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-}
-
-async fn start() -> App {
-    let mut config = reflections::Config::new(SECRET);
-    config.store = reflections::Store::seeded().unavailable_entry(UNAVAILABLE_ENTRY);
-    config.token_interval = Duration::ZERO;
-    let (router, server) = reflections::app(config).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let signal = async move {
-        let _ = stopped.await;
-    };
-    tokio::spawn(reflections::serve(listener, router, server.clone(), signal));
-    App {
-        addr,
-        server,
-        _stop: stop,
-    }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// An HS256 token for `sub` (role `user`), expiring in `ttl` s.
 fn token_for(sub: &str, ttl: i64) -> String {
-    let iat = if ttl < 0 { now() + ttl - 60 } else { now() };
-    let claims = json!({
-        "sub": sub, "iat": iat, "exp": now() + ttl,
-        "iss": "reflections", "aud": "reflections-ws", "roles": ["user"],
-    });
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    REFLECTIONS.token(sub, &["user"], ttl)
 }
 
 fn entry(entry_id: i64) -> reflection::Params {
     reflection::Params { entry_id }
-}
-
-/// The next event (at most 10 s).
-async fn next(client: &mut reflection::Client) -> reflection::Event {
-    tokio::time::timeout(Duration::from_secs(10), client.recv())
-        .await
-        .unwrap_or_else(|_| panic!("no event within 10 s"))
-        .unwrap_or_else(|| panic!("the client ended"))
-}
-
-/// Every event up to and including the last one (`Closed` or `Failed`),
-/// after which the client yields nothing.
-async fn all_events(client: &mut reflection::Client) -> Vec<reflection::Event> {
-    let mut events = Vec::new();
-    loop {
-        let event = next(client).await;
-        let last = matches!(event, Event::Closed(_) | Event::Failed(_));
-        events.push(event);
-        if last {
-            assert!(
-                client.recv().await.is_none(),
-                "nothing after the last event"
-            );
-            return events;
-        }
-    }
 }
 
 /// The reflection's tokens in `events`, checking they are numbered from 0.
@@ -121,24 +40,9 @@ fn tokens<'a>(events: impl IntoIterator<Item = &'a reflection::Event>) -> Vec<St
     tokens
 }
 
-fn seeded_tokens(entry: i64) -> Vec<String> {
-    reflections::Store::seeded()
-        .generate(entry)
-        .unwrap_or_else(|e| panic!("{e}"))
-        .map_while(Result::ok)
-        .collect()
-}
-
-fn expect_stop<M: Debug>(event: Option<&Event<M>>) -> ServerClose {
-    match event {
-        Some(Event::Failed(ClientError::Closed(close))) => close.clone(),
-        other => panic!("expected the client to stop, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn the_whole_reflection_then_a_normal_close() {
-    let app = start().await;
+    let app = start_reflections().await;
     let mut client = reflection::connect(&app.ws_url(), entry(1), token_for("alice", 600))
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -165,7 +69,7 @@ async fn the_whole_reflection_then_a_normal_close() {
 
 #[tokio::test]
 async fn refusals_stop_with_the_spec_kinds() {
-    let app = start().await;
+    let app = start_reflections().await;
     let cases = [
         ("someone else's entry", "bob", 1, 4003, "forbidden"),
         ("no such entry", "alice", 99, 4004, "entry not found"),
@@ -177,10 +81,7 @@ async fn refusals_stop_with_the_spec_kinds() {
             .backoff(BASE, CAP)
             .start()
             .unwrap_or_else(|e| panic!("{e}"));
-        let events = all_events(&mut client).await;
-        assert_eq!(events.len(), 2, "{case}: {events:?}");
-        assert!(matches!(events[0], Event::Open { attempt: 0 }), "{case}");
-        let close = expect_stop(events.last());
+        let close = stopped_at_once(&mut client).await;
         assert_eq!(
             (close.code, close.reason.as_str(), close.action),
             (code, reason, CloseAction::Stop),
@@ -196,12 +97,11 @@ async fn refusals_stop_with_the_spec_kinds() {
 
 #[tokio::test]
 async fn missing_or_bad_tokens_close_4001_and_refresh_once() {
-    let app = start().await;
+    let app = start_reflections().await;
     let mut client = reflection::connect(&app.ws_url(), entry(1), Token::none())
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    let events = all_events(&mut client).await;
-    let close = expect_stop(events.last());
+    let close = stopped_at_once(&mut client).await;
     assert_eq!(
         (close.code, close.reason.as_str(), close.action),
         (4001, "authentication required", CloseAction::RefreshToken)
@@ -217,29 +117,19 @@ async fn missing_or_bad_tokens_close_4001_and_refresh_once() {
         let mut client = reflection::connect(&app.ws_url(), entry(1), token)
             .start()
             .unwrap_or_else(|e| panic!("{e}"));
-        let events = all_events(&mut client).await;
-        match events.as_slice() {
-            [
-                Event::Open { attempt: 0 },
-                Event::Reconnecting { close, delay },
-                Event::Open { attempt: 1 },
-                Event::Failed(ClientError::Closed(last)),
-            ] => {
-                assert_eq!((close.code, *delay), (4001, Duration::ZERO), "{case}");
-                assert_eq!(
-                    (last.code, last.reason.as_str()),
-                    (4001, "invalid or expired token"),
-                    "{case}"
-                );
-            }
-            other => panic!("{case}: {other:?}"),
-        }
+        let (first, last) = refreshed_once_then_stopped(&mut client).await;
+        assert_eq!(first.code, 4001, "{case}");
+        assert_eq!(
+            (last.code, last.reason.as_str()),
+            (4001, "invalid or expired token"),
+            "{case}"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_failing_generation_backs_off_and_streams_again() {
-    let app = start().await;
+    let app = start_reflections().await;
     let mut client = reflection::connect(
         &app.ws_url(),
         entry(reflections::store::FAILING_ENTRY),
@@ -293,7 +183,7 @@ async fn a_failing_generation_backs_off_and_streams_again() {
 
 #[tokio::test]
 async fn a_failing_store_backs_off_with_nothing_received() {
-    let app = start().await;
+    let app = start_reflections().await;
     let mut client = reflection::connect(
         &app.ws_url(),
         entry(UNAVAILABLE_ENTRY),

@@ -5,35 +5,35 @@
 //! (`@types/node`, no DOM) and for browsers (the DOM library, no Node types),
 //! so it depends on neither.
 
-mod support;
+use crate::support::tools::{node, repo_root, run, spec_names};
 
 #[test]
 fn goldens_and_tests_pass_tsc_strict() {
-    let mut tsc = support::node();
+    let mut tsc = node();
     tsc.args([
         "node_modules/typescript/bin/tsc",
         "-p",
         "tsconfig.json",
         "--noEmit",
     ]);
-    support::run(tsc);
+    run(tsc);
 }
 
 #[test]
 fn goldens_compile_against_the_dom_alone() {
-    let mut tsc = support::node();
+    let mut tsc = node();
     tsc.args([
         "node_modules/typescript/bin/tsc",
         "-p",
         "tests/tsconfig.dom.json",
     ]);
-    support::run(tsc);
+    run(tsc);
 }
 
 #[test]
 fn every_spec_has_a_typescript_golden() {
-    for spec in &support::spec_names() {
-        let path = support::repo_root()
+    for spec in &spec_names() {
+        let path = repo_root()
             .join("generated")
             .join(spec)
             .join(format!("{spec}.ts"));

@@ -3,22 +3,22 @@
 //! the client takes), in-band refresh past the first `exp`, and
 //! reconnection after `refresh_token` and `backoff` closes.
 
-mod support;
-
 use std::fmt::Debug;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use serde_json::json;
-use wsauth_core::client::{
-    Client, ClientError, CloseAction, Closed, Codec, Event, ServerClose, Token,
-};
+use wsauth_core::client::{Client, ClientError, CloseAction, Codec, Event, ServerClose, Token};
 use wsauth_core::spec::{ClientAction, FailureKind};
 use wsauth_generated::prsm::endpoints::{conversation, notifications, web3};
 use wsauth_generated::prsm::schemas::{Problem, ProblemCode};
 use wsauth_generated::prsm::{CloseCode, messages};
+
+use crate::support::events::{
+    close, failure, message, next, opened, provider, reconnecting, refreshed_once_then_stopped,
+    stopped_at_once,
+};
+use crate::support::examples::{Serving, start_prsm};
+use crate::support::tokens::{PRSM, now};
 
 /// Fast reconnection for tests.
 const BASE: Duration = Duration::from_millis(50);
@@ -26,47 +26,27 @@ const CAP: Duration = Duration::from_millis(200);
 /// A valid wallet address.
 const WALLET: &str = "0x52908400098527886E0F7030069857D2E4169EE7";
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+/// prsm with its seeded store.
+async fn start() -> Serving {
+    start_prsm(|c| c, axum::Router::new()).await
+}
+
+/// prsm with `store`.
+async fn start_with(store: prsm::Store) -> Serving {
+    let configure = |mut config: prsm::Config| {
+        config.store = store;
+        config
+    };
+    start_prsm(configure, axum::Router::new()).await
 }
 
 /// An HS256 token for `sub` with `roles`, issued now, expiring in `ttl` s.
 fn token_for(sub: &str, roles: &[&str], ttl: i64) -> String {
-    let iat = if ttl < 0 { now() + ttl - 60 } else { now() };
-    let claims = json!({
-        "sub": sub, "iat": iat, "exp": now() + ttl, "iss": "prsm", "aud": "prsm-ws", "roles": roles,
-    });
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(support::SECRET.as_bytes()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    PRSM.token(sub, roles, ttl)
 }
 
 fn alice() -> String {
     token_for("alice", &["user"], 600)
-}
-
-/// The next event (at most 10 s).
-async fn next<C: Codec>(client: &mut Client<C>) -> Event<C::Receive> {
-    tokio::time::timeout(Duration::from_secs(10), client.recv())
-        .await
-        .unwrap_or_else(|_| panic!("no event within 10 s"))
-        .unwrap_or_else(|| panic!("the client ended"))
-}
-
-/// The next event, which must be a message.
-async fn message<C: Codec>(client: &mut Client<C>) -> C::Receive
-where
-    C::Receive: Debug,
-{
-    match next(client).await {
-        Event::Message(m) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
 }
 
 /// `Open` then the `connected` welcome for `user` on `endpoint`.
@@ -74,10 +54,7 @@ async fn admitted<C: Codec>(client: &mut Client<C>, attempt: u32, user: &str, en
 where
     C::Receive: Debug + Welcome,
 {
-    match next(client).await {
-        Event::Open { attempt: a } => assert_eq!(a, attempt),
-        other => panic!("expected the socket to open, got {other:?}"),
-    }
+    opened(client, attempt).await;
     let welcome = message(client)
         .await
         .welcome()
@@ -108,41 +85,18 @@ macro_rules! welcome_of {
 }
 welcome_of!(conversation, notifications, web3);
 
-/// Closes the client and expects the normal end.
-async fn close<C: Codec>(mut client: Client<C>)
-where
-    C::Receive: Debug,
-{
-    client.close();
-    loop {
-        match next(&mut client).await {
-            Event::Closed(Closed::ByClient) => break,
-            Event::Message(_) => {}
-            other => panic!("expected the client's close, got {other:?}"),
-        }
-    }
-    assert!(
-        client.recv().await.is_none(),
-        "nothing after the last event"
-    );
-}
-
-/// Skips to the client's last event, which must be a failure.
-async fn failure<C: Codec>(client: &mut Client<C>) -> (ClientError, Vec<Event<C::Receive>>) {
-    let mut seen = Vec::new();
-    loop {
-        match next(client).await {
-            Event::Failed(e) => return (e, seen),
-            other => seen.push(other),
-        }
-    }
-}
-
-fn expect_close(error: &ClientError) -> &ServerClose {
-    match error {
-        ClientError::Closed(close) => close,
-        other => panic!("expected a close, got {other:?}"),
-    }
+/// Checks that `user`'s conversation is still open and served: a typing
+/// notice is relayed back.
+async fn still_serving(client: &mut conversation::Client, user: &str) {
+    let typing = messages::Typing {
+        user_id: user.to_owned(),
+        active: true,
+    };
+    client.send(typing).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(
+        message(client).await,
+        conversation::ServerMessage::Typing(_)
+    ));
 }
 
 fn conv(user: &str, id: i64) -> conversation::Params {
@@ -154,7 +108,7 @@ fn conv(user: &str, id: i64) -> conversation::Params {
 
 #[tokio::test]
 async fn conversation_streams_answers_and_relays_typing() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     // conversation's sources include the `prsm` subprotocol: the token
     // travels there.
     let mut client = conversation::connect(&prsm.ws_url(), conv("alice", 1), alice())
@@ -206,14 +160,7 @@ async fn conversation_streams_answers_and_relays_typing() {
 
 #[tokio::test]
 async fn refused_messages_get_typed_error_replies() {
-    let prsm = support::start_prsm(
-        |mut c| {
-            c.store = prsm::Store::seeded().conversation(1, ["alice", "mod"]);
-            c
-        },
-        axum::Router::new(),
-    )
-    .await;
+    let prsm = start_with(prsm::Store::seeded().conversation(1, ["alice", "mod"])).await;
     // A moderator may read but not post: `forbidden`, and the connection stays.
     let moderator = token_for("mod", &["moderator"], 600);
     let mut client = conversation::connect(&prsm.ws_url(), conv("mod", 1), moderator)
@@ -248,22 +195,14 @@ async fn refused_messages_get_typed_error_replies() {
         other => panic!("expected an error, got {other:?}"),
     }
     // Both are still open.
-    let typing = messages::Typing {
-        user_id: "mod".to_owned(),
-        active: false,
-    };
-    client.send(typing).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        message(&mut client).await,
-        conversation::ServerMessage::Typing(_)
-    ));
+    still_serving(&mut client, "mod").await;
     close(client).await;
     close(alice_client).await;
 }
 
 #[tokio::test]
 async fn wallet_subscriptions_and_notifications() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     // web3 takes header or query; the client uses the query.
     let mut wallet = web3::connect(
         &prsm.ws_url(),
@@ -331,23 +270,17 @@ async fn wallet_subscriptions_and_notifications() {
 }
 
 /// The close of a client that must stop on its first connection.
-async fn stops_with(prsm: &support::Prsm, user: &str, id: i64, token: Token) -> ServerClose {
+async fn stops_with(prsm: &Serving, user: &str, id: i64, token: Token) -> ServerClose {
     let mut client = conversation::connect(&prsm.ws_url(), conv(user, id), token)
         .backoff(BASE, CAP)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    let (error, seen) = failure(&mut client).await;
-    assert!(
-        matches!(seen.as_slice(), [Event::Open { attempt: 0 }]),
-        "{seen:?}"
-    );
-    assert!(client.recv().await.is_none());
-    expect_close(&error).clone()
+    stopped_at_once(&mut client).await
 }
 
 #[tokio::test]
 async fn forbidden_closes_4003_stop() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     let kinds = vec![
         FailureKind::UserInactive,
         FailureKind::SubjectMismatch,
@@ -399,7 +332,7 @@ async fn forbidden_closes_4003_stop() {
 
 #[tokio::test]
 async fn missing_or_invalid_tokens_close_4001_and_refresh_once() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     // No token at all: nothing to refresh with, so the client stops at once.
     let close = stops_with(&prsm, "alice", 1, Token::none()).await;
     assert_eq!(
@@ -423,23 +356,13 @@ async fn missing_or_invalid_tokens_close_4001_and_refresh_once() {
         let mut client = conversation::connect(&prsm.ws_url(), conv("alice", 1), token)
             .start()
             .unwrap_or_else(|e| panic!("{e}"));
-        let (error, seen) = failure(&mut client).await;
-        let close = expect_close(&error);
+        let (first, last) = refreshed_once_then_stopped(&mut client).await;
+        assert_eq!(first.code, 4001, "{case}");
         assert_eq!(
-            (close.code, close.reason.as_str(), close.action),
+            (last.code, last.reason.as_str(), last.action),
             (4001, "invalid or expired token", CloseAction::RefreshToken),
             "{case}"
         );
-        match seen.as_slice() {
-            [
-                Event::Open { attempt: 0 },
-                Event::Reconnecting { close, delay },
-                Event::Open { attempt: 1 },
-            ] => {
-                assert_eq!((close.code, *delay), (4001, Duration::ZERO), "{case}");
-            }
-            other => panic!("{case}: {other:?}"),
-        }
     }
     assert_eq!(
         CloseCode::from_code(4001).map(CloseCode::action),
@@ -447,47 +370,21 @@ async fn missing_or_invalid_tokens_close_4001_and_refresh_once() {
     );
 }
 
-/// A provider that hands out `tokens` in order (the last one forever) and
-/// counts its calls.
-fn provider(tokens: Vec<String>) -> (Token, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let tokens = Arc::new(tokens);
-    let token = Token::from_fn(move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        let tokens = tokens.clone();
-        async move {
-            tokens
-                .get(n.min(tokens.len().saturating_sub(1)))
-                .cloned()
-                .ok_or_else(|| std::io::Error::other("no tokens"))
-        }
-    });
-    (token, calls)
-}
-
 #[tokio::test]
 async fn a_refresh_token_close_asks_the_provider_and_reconnects() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     let expired = token_for("alice", &["user"], -60);
     let (token, calls) = provider(vec![expired, alice()]);
     let mut client = conversation::connect(&prsm.ws_url(), conv("alice", 1), token)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        next(&mut client).await,
-        Event::Open { attempt: 0 }
-    ));
-    match next(&mut client).await {
-        Event::Reconnecting { close, delay } => {
-            assert_eq!(
-                (close.code, close.action, delay),
-                (4001, CloseAction::RefreshToken, Duration::ZERO)
-            );
-            assert!(close.kinds.contains(&FailureKind::AuthFailed));
-        }
-        other => panic!("expected a reconnection, got {other:?}"),
-    }
+    opened(&mut client, 0).await;
+    let (refused, delay) = reconnecting(&mut client).await;
+    assert_eq!(
+        (refused.code, refused.action, delay),
+        (4001, CloseAction::RefreshToken, Duration::ZERO)
+    );
+    assert!(refused.kinds.contains(&FailureKind::AuthFailed));
     admitted(&mut client, 1, "alice", "conversation").await;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one token per connection");
     close(client).await;
@@ -495,7 +392,7 @@ async fn a_refresh_token_close_asks_the_provider_and_reconnects() {
 
 #[tokio::test]
 async fn in_band_refresh_keeps_the_connection_past_exp() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     let short = token_for("alice", &["user"], 3);
     let first_exp = now() + 3;
     let (token, calls) = provider(vec![short, alice()]);
@@ -514,22 +411,14 @@ async fn in_band_refresh_keeps_the_connection_past_exp() {
     // Past the first exp (and the server's leeway), still open and serving.
     let wait = u64::try_from(first_exp + 2 - now()).unwrap_or(0);
     tokio::time::sleep(Duration::from_secs(wait)).await;
-    let typing = messages::Typing {
-        user_id: "alice".to_owned(),
-        active: true,
-    };
-    client.send(typing).await.unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        message(&mut client).await,
-        conversation::ServerMessage::Typing(_)
-    ));
+    still_serving(&mut client, "alice").await;
     assert_eq!(prsm.server.stats().active_connections, 1);
     close(client).await;
 }
 
 #[tokio::test]
 async fn too_many_connections_backs_off_and_reconnects() {
-    let prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let prsm = start().await;
     let bob = token_for("bob", &["user"], 600);
     let params = || notifications::Params {
         user_id: "bob".to_owned(),
@@ -548,18 +437,14 @@ async fn too_many_connections_backs_off_and_reconnects() {
         .backoff(Duration::from_secs(1), Duration::from_secs(1))
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(next(&mut sixth).await, Event::Open { attempt: 0 }));
-    match next(&mut sixth).await {
-        Event::Reconnecting { close, delay } => {
-            assert_eq!(
-                (close.code, close.reason.as_str(), close.action),
-                (4008, "too many connections", CloseAction::Backoff)
-            );
-            assert_eq!(close.kinds, [FailureKind::TooManyConnections]);
-            assert!(delay <= Duration::from_secs(1), "{delay:?}");
-        }
-        other => panic!("expected a backoff, got {other:?}"),
-    }
+    opened(&mut sixth, 0).await;
+    let (refused, delay) = reconnecting(&mut sixth).await;
+    assert_eq!(
+        (refused.code, refused.reason.as_str(), refused.action),
+        (4008, "too many connections", CloseAction::Backoff)
+    );
+    assert_eq!(refused.kinds, [FailureKind::TooManyConnections]);
+    assert!(delay <= Duration::from_secs(1), "{delay:?}");
     if let Some(first) = open.pop() {
         close(first).await;
     }
@@ -588,14 +473,7 @@ async fn too_many_connections_backs_off_and_reconnects() {
 
 #[tokio::test]
 async fn a_server_error_backs_off_until_the_client_gives_up() {
-    let prsm = support::start_prsm(
-        |mut c| {
-            c.store = prsm::Store::seeded().unavailable_conversation(13);
-            c
-        },
-        axum::Router::new(),
-    )
-    .await;
+    let prsm = start_with(prsm::Store::seeded().unavailable_conversation(13)).await;
     let mut client = conversation::connect(&prsm.ws_url(), conv("alice", 13), alice())
         .backoff(BASE, CAP)
         .max_reconnects(2)
@@ -632,25 +510,21 @@ async fn a_server_error_backs_off_until_the_client_gives_up() {
 
 #[tokio::test]
 async fn a_server_shutdown_backs_off_and_reconnects() {
-    let mut prsm = support::start_prsm(|c| c, axum::Router::new()).await;
+    let mut prsm = start().await;
     let mut client = conversation::connect(&prsm.ws_url(), conv("alice", 1), alice())
         .backoff(BASE, CAP)
         .max_reconnects(3)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     admitted(&mut client, 0, "alice", "conversation").await;
-    prsm.stop().await;
-    match next(&mut client).await {
-        Event::Reconnecting { close, delay } => {
-            assert_eq!(
-                (close.code, close.reason.as_str(), close.action),
-                (1001, "server shutting down", CloseAction::Backoff)
-            );
-            assert!(close.kinds.contains(&FailureKind::GoingAway));
-            assert!(delay <= BASE);
-        }
-        other => panic!("expected a backoff, got {other:?}"),
-    }
+    prsm.stop().await.unwrap_or_else(|e| panic!("prsm: {e}"));
+    let (going, delay) = reconnecting(&mut client).await;
+    assert_eq!(
+        (going.code, going.reason.as_str(), going.action),
+        (1001, "server shutting down", CloseAction::Backoff)
+    );
+    assert!(going.kinds.contains(&FailureKind::GoingAway));
+    assert!(delay <= BASE);
     // The server is gone: each attempt fails at the network (1006) and backs
     // off again, until max_reconnects.
     let (error, seen) = failure(&mut client).await;

@@ -3,64 +3,25 @@
 //! anonymous endpoint's refusal, and the close codes a client of
 //! `/ws/{user_id}` can meet, with the action the client takes for each.
 
-use std::fmt::Debug;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use serde_json::json;
-use wsauth_core::client::{Client, ClientError, CloseAction, Closed, Codec, Event, Token};
+use wsauth_core::client::{CloseAction, ServerClose, Token};
 use wsauth_core::spec::{ClientAction, FailureKind};
 use wsauth_generated::songnodes::endpoints::{anonymous, user};
 use wsauth_generated::songnodes::{CloseCode, messages};
 
-const SECRET: &str = "songnodes-client-test-secret-0123456789";
+use crate::support::events::{close, message, opened, provider, reconnecting, stopped_at_once};
+use crate::support::examples::start_songnodes;
+use crate::support::tokens::SONGNODES;
+
 const BASE: Duration = Duration::from_millis(50);
 const CAP: Duration = Duration::from_millis(200);
 const USER_PERMISSIONS: [&str; 3] = ["graph.read", "graph.search", "playlist.write"];
 
-/// The example, in-process on 127.0.0.1:0; its `ws://` base URL.
-async fn start() -> String {
-    let config = songnodes::Config::new(SECRET);
-    let (router, server) = songnodes::app(config).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(songnodes::serve(
-        listener,
-        router,
-        server,
-        std::future::pending::<()>(),
-    ));
-    base(addr)
-}
-
-fn base(addr: SocketAddr) -> String {
-    format!("ws://{addr}")
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// An HS256 token for `sub` with `roles`, expiring in `ttl` s.
 fn token_for(sub: &str, roles: &[&str], ttl: i64) -> String {
-    let iat = if ttl < 0 { now() + ttl - 60 } else { now() };
-    let claims = json!({
-        "sub": sub, "iat": iat, "exp": now() + ttl,
-        "iss": "songnodes", "aud": "songnodes-ws", "roles": roles,
-    });
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    SONGNODES.token(sub, roles, ttl)
 }
 
 fn params(user_id: &str) -> user::Params {
@@ -69,31 +30,9 @@ fn params(user_id: &str) -> user::Params {
     }
 }
 
-/// The next event (at most 10 s).
-async fn next<C: Codec>(client: &mut Client<C>) -> Event<C::Receive> {
-    tokio::time::timeout(Duration::from_secs(10), client.recv())
-        .await
-        .unwrap_or_else(|_| panic!("no event within 10 s"))
-        .unwrap_or_else(|| panic!("the client ended"))
-}
-
-/// The next event, which must be a message.
-async fn message<C: Codec>(client: &mut Client<C>) -> C::Receive
-where
-    C::Receive: Debug,
-{
-    match next(client).await {
-        Event::Message(m) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
-}
-
 /// `Open { attempt }`, then the welcome.
 async fn welcomed(client: &mut user::Client, attempt: u32) -> messages::Welcome {
-    match next(client).await {
-        Event::Open { attempt: a } => assert_eq!(a, attempt),
-        other => panic!("expected the socket to open, got {other:?}"),
-    }
+    opened(client, attempt).await;
     match message(client).await {
         user::ServerMessage::Welcome(w) => w,
         other => panic!("expected the welcome, got {other:?}"),
@@ -104,23 +43,10 @@ fn permissions(list: &[&str]) -> Vec<String> {
     list.iter().map(|p| (*p).to_owned()).collect()
 }
 
-async fn close<C: Codec>(mut client: Client<C>)
-where
-    C::Receive: Debug,
-{
-    client.close();
-    loop {
-        match next(&mut client).await {
-            Event::Closed(Closed::ByClient) => break,
-            Event::Message(_) => {}
-            other => panic!("expected the client's close, got {other:?}"),
-        }
-    }
-}
-
 #[tokio::test]
 async fn users_and_guests_exchange_every_message() {
-    let url = start().await;
+    let app = start_songnodes().await;
+    let url = app.ws_url();
     let mut alice = user::connect(&url, params("alice"), token_for("alice", &["user"], 600))
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -136,7 +62,7 @@ async fn users_and_guests_exchange_every_message() {
     let mut guest = anonymous::connect(&url)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(next(&mut guest).await, Event::Open { attempt: 0 }));
+    opened(&mut guest, 0).await;
     assert_eq!(
         message(&mut guest).await,
         anonymous::ServerMessage::Welcome(messages::Welcome {
@@ -234,24 +160,18 @@ async fn users_and_guests_exchange_every_message() {
 
 /// A client of `user_id` with `token` that must stop on its first
 /// connection, and the close it stopped on.
-async fn stops_with(url: &str, user_id: &str, token: Token) -> wsauth_core::client::ServerClose {
+async fn stops_with(url: &str, user_id: &str, token: Token) -> ServerClose {
     let mut client = user::connect(url, params(user_id), token)
         .backoff(BASE, CAP)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        next(&mut client).await,
-        Event::Open { attempt: 0 }
-    ));
-    match next(&mut client).await {
-        Event::Failed(ClientError::Closed(close)) => close,
-        other => panic!("expected the client to stop, got {other:?}"),
-    }
+    stopped_at_once(&mut client).await
 }
 
 #[tokio::test]
 async fn refusals_stop_with_the_spec_close() {
-    let url = start().await;
+    let app = start_songnodes().await;
+    let url = app.ws_url();
     let cases = [
         (
             "alice",
@@ -316,28 +236,10 @@ async fn refusals_stop_with_the_spec_close() {
     );
 }
 
-/// A provider that hands out `tokens` in order (the last one forever) and
-/// counts its calls.
-fn provider(tokens: Vec<String>) -> (Token, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let tokens = Arc::new(tokens);
-    let token = Token::from_fn(move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        let tokens = tokens.clone();
-        async move {
-            tokens
-                .get(n.min(tokens.len().saturating_sub(1)))
-                .cloned()
-                .ok_or_else(|| std::io::Error::other("no tokens"))
-        }
-    });
-    (token, calls)
-}
-
 #[tokio::test]
 async fn bad_and_expiring_tokens_refresh_and_reconnect() {
-    let url = start().await;
+    let app = start_songnodes().await;
+    let url = app.ws_url();
     // A bad token, then a good one: one refresh_token close, one reconnect.
     let (token, calls) = provider(vec![
         "not-a-jwt".to_owned(),
@@ -346,22 +248,17 @@ async fn bad_and_expiring_tokens_refresh_and_reconnect() {
     let mut client = user::connect(&url, params("alice"), token)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        next(&mut client).await,
-        Event::Open { attempt: 0 }
-    ));
-    match next(&mut client).await {
-        Event::Reconnecting { close, delay } => assert_eq!(
-            (close.code, close.reason.as_str(), close.action, delay),
-            (
-                4001,
-                "invalid or expired token",
-                CloseAction::RefreshToken,
-                Duration::ZERO
-            )
-        ),
-        other => panic!("expected a reconnection, got {other:?}"),
-    }
+    opened(&mut client, 0).await;
+    let (refused, delay) = reconnecting(&mut client).await;
+    assert_eq!(
+        (refused.code, refused.reason.as_str(), refused.action, delay),
+        (
+            4001,
+            "invalid or expired token",
+            CloseAction::RefreshToken,
+            Duration::ZERO
+        )
+    );
     assert!(welcomed(&mut client, 1).await.authenticated);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     close(client).await;
@@ -376,21 +273,17 @@ async fn bad_and_expiring_tokens_refresh_and_reconnect() {
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(welcomed(&mut client, 0).await.authenticated);
-    match next(&mut client).await {
-        Event::Reconnecting { close, delay } => {
-            assert_eq!(
-                (close.code, close.reason.as_str(), close.action, delay),
-                (
-                    4001,
-                    "token expired",
-                    CloseAction::RefreshToken,
-                    Duration::ZERO
-                )
-            );
-            assert!(close.kinds.contains(&FailureKind::TokenExpired));
-        }
-        other => panic!("expected a reconnection, got {other:?}"),
-    }
+    let (expired, delay) = reconnecting(&mut client).await;
+    assert_eq!(
+        (expired.code, expired.reason.as_str(), expired.action, delay),
+        (
+            4001,
+            "token expired",
+            CloseAction::RefreshToken,
+            Duration::ZERO
+        )
+    );
+    assert!(expired.kinds.contains(&FailureKind::TokenExpired));
     assert!(welcomed(&mut client, 1).await.authenticated);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     close(client).await;

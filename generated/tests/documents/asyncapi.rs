@@ -5,13 +5,13 @@
 //! file and fails on any error or warning. A deliberately broken document
 //! shows that the check can fail, and that it names the problem.
 
-mod support;
-
 use std::path::PathBuf;
 
+use crate::support::tools::{js_dir, node, repo_root, run, spec_names};
+
 fn goldens() -> Vec<PathBuf> {
-    let root = support::repo_root().join("generated");
-    support::spec_names()
+    let root = repo_root().join("generated");
+    spec_names()
         .iter()
         .flat_map(|spec| ["asyncapi.yaml", "asyncapi.json"].map(|file| root.join(spec).join(file)))
         .collect()
@@ -20,9 +20,9 @@ fn goldens() -> Vec<PathBuf> {
 #[test]
 fn goldens_pass_the_official_parser() {
     let files = goldens();
-    let mut node = support::node();
+    let mut node = node();
     node.arg("check-asyncapi.mjs").args(&files);
-    let out = support::run(node);
+    let out = run(node);
     assert!(
         out.contains(&format!("{} passed, 0 failed", files.len())),
         "{out}"
@@ -37,8 +37,8 @@ fn goldens_pass_the_official_parser() {
 
 #[test]
 fn a_broken_document_fails_and_says_why() {
-    let fixture = support::js_dir().join("fixtures/broken-asyncapi.yaml");
-    let mut node = support::node();
+    let fixture = js_dir().join("fixtures/broken-asyncapi.yaml");
+    let mut node = node();
     node.arg("check-asyncapi.mjs").arg(&fixture);
     let output = node
         .output()

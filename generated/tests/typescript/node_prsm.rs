@@ -10,8 +10,6 @@
 //! server is stopped (open sockets get 1001) and started again on the same
 //! port, so the client's backoff reconnect can be seen succeeding.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -19,15 +17,15 @@ use axum::Router;
 use axum::routing::get;
 use tokio::sync::mpsc;
 
-/// The store the script expects.
-fn store() -> prsm::Store {
-    prsm::Store::seeded()
-        .conversation(1, ["alice", "mod"])
-        .unavailable_conversation(13)
-}
+use crate::support::SECRET;
+use crate::support::examples::{prsm_app, start_prsm};
+use crate::support::tools::{compile_typescript, node, run_blocking};
 
+/// The store the script expects.
 fn configure(mut config: prsm::Config) -> prsm::Config {
-    config.store = store();
+    config.store = prsm::Store::seeded()
+        .conversation(1, ["alice", "mod"])
+        .unavailable_conversation(13);
     config
 }
 
@@ -44,25 +42,16 @@ async fn serve_again(addr: SocketAddr) {
         }
     }
     let listener = listener.unwrap_or_else(|| panic!("cannot bind {addr} again"));
-    let mut config = configure(prsm::Config::new(support::SECRET));
-    config.allowed_origins = vec![format!("http://{addr}")];
-    let (router, server) = prsm::app(config).unwrap_or_else(|e| panic!("prsm: {e}"));
+    let (router, server) = prsm_app(addr, configure);
     let result = prsm::serve(listener, router, server, std::future::pending()).await;
     if let Err(e) = result {
         panic!("prsm (restarted): {e}");
     }
 }
 
-/// Compiles the TypeScript (generated clients and tests) into `js/out/`.
-fn compile() {
-    let mut tsc = support::node();
-    tsc.args(["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"]);
-    support::run(tsc);
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_client_under_node_against_prsm() {
-    compile();
+    compile_typescript();
     let (restart, mut restarts) = mpsc::unbounded_channel::<()>();
     let extra = Router::new().route(
         "/__test/restart",
@@ -74,25 +63,25 @@ async fn generated_client_under_node_against_prsm() {
             }
         }),
     );
-    let mut prsm = support::start_prsm(configure, extra).await;
+    let mut prsm = start_prsm(configure, extra).await;
     let addr = prsm.addr;
-    let mut node = support::node();
+    let mut node = node();
     node.args(["--experimental-websocket", "out/js/tests/node_e2e.js"])
         .env("WSAUTH_WS_URL", prsm.ws_url())
-        .env("WSAUTH_SECRET", support::SECRET)
+        .env("WSAUTH_SECRET", SECRET)
         .env(
             "WSAUTH_RESTART_URL",
             format!("{}/__test/restart", prsm.http_url()),
         );
     let restarter = tokio::spawn(async move {
         if restarts.recv().await.is_some() {
-            prsm.stop().await;
+            prsm.stop()
+                .await
+                .unwrap_or_else(|e| panic!("prsm (stopped): {e}"));
             serve_again(addr).await;
         }
     });
-    let output = tokio::task::spawn_blocking(move || support::run(node))
-        .await
-        .unwrap_or_else(|e| panic!("node: {e}"));
+    let output = run_blocking(node).await;
     restarter.abort();
     println!("{output}");
     assert!(

@@ -4,103 +4,31 @@
 //! the spec's reason and failure kinds, and admission through the
 //! introspection fallback when the service is down.
 
-use std::fmt::Debug;
-use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
-use mcp_status::StatusBoard;
-use serde_json::json;
-use tokio::sync::oneshot;
-use wsauth_core::client::{ClientError, CloseAction, Event, Options, ServerClose, Token};
+use wsauth_core::client::{CloseAction, Options, Token};
+use wsauth_example_support::testing::loopback;
 use wsauth_generated::mcp_status::CloseCode;
 use wsauth_generated::mcp_status::endpoints::status::{self, ServerMessage};
 use wsauth_generated::mcp_status::messages::HealthEventLevel;
 use wsauth_generated::mcp_status::schemas::State;
 
-/// The HS256 secret of the test server.
-const SECRET: &[u8] = b"mcp-status-client-test-secret-0123456789";
-
-/// A running mcp-status example; stops when dropped.
-struct App {
-    addr: SocketAddr,
-    board: StatusBoard,
-    _stop: oneshot::Sender<()>,
-}
-
-impl App {
-    fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-}
-
-async fn start(configure: impl FnOnce(mcp_status::Config) -> mcp_status::Config) -> App {
-    let config = configure(mcp_status::Config::new(SECRET));
-    let board = config.board.clone();
-    let (router, server) = mcp_status::app(config).unwrap_or_else(|e| panic!("{e}"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let signal = async move {
-        let _ = stopped.await;
-    };
-    tokio::spawn(mcp_status::serve(listener, router, server, signal));
-    App {
-        addr,
-        board,
-        _stop: stop,
-    }
-}
-
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
+use crate::support::events::{message, opened, stopped_at_once};
+use crate::support::examples::{Serving, postgres_down, start_mcp_status};
+use crate::support::tokens::MCP_STATUS;
 
 /// An HS256 token for `sub` with the single `role`, expiring in `ttl` s.
 fn token_for(sub: &str, role: &str, ttl: i64) -> String {
-    let iat = if ttl < 0 { now() + ttl - 60 } else { now() };
-    let claims = json!({
-        "sub": sub, "iat": iat, "exp": now() + ttl,
-        "iss": "mcp-status", "aud": "mcp-status-ws", "role": role,
-    });
-    encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET),
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// The next event (at most 10 s).
-async fn next(client: &mut status::Client) -> status::Event {
-    tokio::time::timeout(Duration::from_secs(10), client.recv())
-        .await
-        .unwrap_or_else(|_| panic!("no event within 10 s"))
-        .unwrap_or_else(|| panic!("the client ended"))
-}
-
-/// The next event, which must be a message.
-async fn message(client: &mut status::Client) -> ServerMessage {
-    match next(client).await {
-        Event::Message(m) => m,
-        other => panic!("expected a message, got {other:?}"),
-    }
+    MCP_STATUS.token(sub, &[role], ttl)
 }
 
 /// A started client that is admitted: `Open`, then `initial_status`.
-async fn admitted(app: &App, token: String, options: Options) -> status::Client {
+async fn admitted(app: &Serving, token: String, options: Options) -> status::Client {
     let mut client = status::connect(&app.ws_url(), token)
         .options(options)
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(matches!(
-        next(&mut client).await,
-        Event::Open { attempt: 0 }
-    ));
+    opened(&mut client, 0).await;
     match message(&mut client).await {
         ServerMessage::InitialStatus(initial) => {
             let names: Vec<&str> = initial.servers.iter().map(|s| s.name.as_str()).collect();
@@ -111,16 +39,9 @@ async fn admitted(app: &App, token: String, options: Options) -> status::Client 
     client
 }
 
-fn expect_stop<M: Debug>(event: &Event<M>) -> ServerClose {
-    match event {
-        Event::Failed(ClientError::Closed(close)) => close.clone(),
-        other => panic!("expected the client to stop, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
-    let app = start(|c| c).await;
+    let (app, board) = start_mcp_status(|c| c, |_| axum::Router::new()).await;
     let options = Options {
         heartbeat: Some(Duration::from_millis(30)),
         ..Options::default()
@@ -130,17 +51,8 @@ async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
     let quiet = tokio::time::timeout(Duration::from_millis(250), client.recv()).await;
     assert!(quiet.is_err(), "an event while idle: {quiet:?}");
 
-    // The server's own types (the client's are generated separately).
-    app.board
-        .set_state("postgres", mcp_status::schemas::State::Down, None)
-        .unwrap_or_else(|e| panic!("{e}"));
-    app.board
-        .health(
-            "postgres",
-            mcp_status::messages::HealthEventLevel::Critical,
-            "replica lag",
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+    // Through the server's own types (the client's are generated separately).
+    postgres_down(&board);
     match message(&mut client).await {
         ServerMessage::McpStatusChange(change) => {
             assert_eq!(change.server, "postgres");
@@ -164,7 +76,7 @@ async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
 
 #[tokio::test]
 async fn every_refusal_stops_with_1008_and_its_reason() {
-    let app = start(|c| c).await;
+    let (app, _) = start_mcp_status(|c| c, |_| axum::Router::new()).await;
     let cases = [
         (
             "user role",
@@ -203,38 +115,30 @@ async fn every_refusal_stops_with_1008_and_its_reason() {
         let mut client = status::connect(&app.ws_url(), token)
             .start()
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            matches!(next(&mut client).await, Event::Open { attempt: 0 }),
-            "{case}"
-        );
         // `stop`: no reconnection, not even a token refresh.
-        let close = expect_stop(&next(&mut client).await);
+        let close = stopped_at_once(&mut client).await;
         assert_eq!(
             (close.code, close.reason.as_str(), close.action),
             (1008, reason, CloseAction::Stop),
             "{case}"
         );
         assert_eq!(close.kinds, kinds, "{case}");
-        assert!(
-            client.recv().await.is_none(),
-            "{case}: nothing after the stop"
-        );
     }
 }
 
 #[tokio::test]
 async fn the_introspection_fallback_admits_when_the_service_is_down() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let down = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let (listener, down) = loopback().await;
     drop(listener);
-    let app = start(move |mut c| {
-        c.introspection = Some(mcp_status::IntrospectionConfig::new(format!(
-            "http://{down}/introspect"
-        )));
-        c
-    })
+    let (app, _) = start_mcp_status(
+        move |mut c| {
+            c.introspection = Some(mcp_status::IntrospectionConfig::new(format!(
+                "http://{down}/introspect"
+            )));
+            c
+        },
+        |_| axum::Router::new(),
+    )
     .await;
     let client = admitted(&app, token_for("dba", "dba", 600), Options::default()).await;
     client.close();

@@ -10,10 +10,10 @@
 
 use serde_json::{Map, Value};
 
-mod support;
+use crate::support::tools::{repo_root, spec_names};
 
 fn document(spec: &str) -> Value {
-    let path = support::repo_root()
+    let path = repo_root()
         .join("generated")
         .join(spec)
         .join("asyncapi.json");
@@ -64,7 +64,7 @@ fn mutations(payload: &Value, sample: &Value) -> Vec<(String, Value)> {
 fn samples_validate_and_broken_samples_do_not() {
     let mut checked = 0;
     let mut rejected = 0;
-    for spec in &support::spec_names() {
+    for spec in &spec_names() {
         let doc = document(spec);
         let messages = doc["components"]["messages"]
             .as_object()

@@ -4,13 +4,13 @@
 //! broken anchor. `js/render-html.mjs` does the looking; this runs it so that
 //! `cargo test` covers it and a missing tool fails instead of skipping.
 
-mod support;
-
 use std::path::PathBuf;
+
+use crate::support::tools::{chromium, node, repo_root, run};
 
 /// Every spec's page, in name order.
 fn pages() -> Vec<PathBuf> {
-    let generated = support::repo_root().join("generated");
+    let generated = repo_root().join("generated");
     let mut pages: Vec<PathBuf> = std::fs::read_dir(&generated)
         .unwrap_or_else(|e| panic!("{}: {e}", generated.display()))
         .map(|entry| entry.unwrap_or_else(|e| panic!("generated/: {e}")).path())
@@ -25,11 +25,11 @@ fn pages() -> Vec<PathBuf> {
 fn every_page_renders_in_chromium_and_loads_nothing_else() {
     let pages = pages();
     assert_eq!(pages.len(), 6, "one page per spec: {pages:?}");
-    let mut node = support::node();
-    node.env("CHROMIUM", support::chromium())
+    let mut node = node();
+    node.env("CHROMIUM", chromium())
         .arg("render-html.mjs")
         .args(&pages);
-    let out = support::run(node);
+    let out = run(node);
     for page in &pages {
         assert!(
             out.contains(&format!("ok: {}", page.display())),

@@ -6,11 +6,13 @@
 //! message and read the streamed answer, open bob's conversation and see the
 //! client stop with a typed 4003 error; the console must stay free of errors.
 
-mod support;
-
 use axum::Router;
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
+
+use crate::support::SECRET;
+use crate::support::examples::start_prsm;
+use crate::support::tools::{chromium, compile_typescript, js_dir, node, run_blocking};
 
 /// The test page: an ES module that installs `wsauthBrowserScenario`.
 const PAGE: &str = r#"<!doctype html>
@@ -25,16 +27,9 @@ const PAGE: &str = r#"<!doctype html>
 </html>
 "#;
 
-/// Compiles the TypeScript into `js/out/`.
-fn compile() {
-    let mut tsc = support::node();
-    tsc.args(["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"]);
-    support::run(tsc);
-}
-
 /// Serves `js/out/<path>` at `/__test/<path>` as JavaScript.
 fn script(router: Router, path: &'static str) -> Router {
-    let file = support::js_dir().join("out").join(path);
+    let file = js_dir().join("out").join(path);
     let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
     router.route(
         &format!("/__test/{path}"),
@@ -44,8 +39,8 @@ fn script(router: Router, path: &'static str) -> Router {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_client_in_chromium() {
-    let chromium = support::chromium();
-    compile();
+    let chromium = chromium();
+    compile_typescript();
     let mut page = Router::new().route(
         "/__test/index.html",
         get(|| async { ([(CONTENT_TYPE, "text/html; charset=utf-8")], PAGE) }),
@@ -57,18 +52,16 @@ async fn generated_client_in_chromium() {
     ] {
         page = script(page, path);
     }
-    let prsm = support::start_prsm(|config| config, page).await;
-    let mut node = support::node();
+    let prsm = start_prsm(|config| config, page).await;
+    let mut node = node();
     node.arg("out/js/tests/browser.js")
         .env(
             "WSAUTH_PAGE_URL",
             format!("{}/__test/index.html", prsm.http_url()),
         )
-        .env("WSAUTH_SECRET", support::SECRET)
+        .env("WSAUTH_SECRET", SECRET)
         .env("CHROMIUM", chromium);
-    let output = tokio::task::spawn_blocking(move || support::run(node))
-        .await
-        .unwrap_or_else(|e| panic!("node: {e}"));
+    let output = run_blocking(node).await;
     println!("{output}");
     assert!(output.contains("ok - chromium"), "{output}");
     drop(prsm);

@@ -1,0 +1,16 @@
+//! The generated Rust clients against the running examples, one module per
+//! example, in one test binary (each binary links everything again).
+//!
+//! Each module drives its example's generated client through every message
+//! type its endpoints carry and the close codes a client can meet, checking
+//! the action the client takes for each (`stop`, `refresh_token`,
+//! `backoff`, a normal close).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod mcp_status;
+mod prsm;
+mod reflections;
+mod shipvox;
+mod songnodes;

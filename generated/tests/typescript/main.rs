@@ -1,0 +1,14 @@
+//! The generated TypeScript clients, one test binary (each binary links
+//! everything again): the goldens pass `tsc --strict` ([`checks`]), and the
+//! compiled clients run against the examples started here in-process, under
+//! Node ([`node_prsm`], [`node_examples`]) and in headless Chromium
+//! ([`browser`]). The tests that run compiled JavaScript share one `tsc`
+//! run into `js/out/`.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod browser;
+mod checks;
+mod node_examples;
+mod node_prsm;
