@@ -170,6 +170,12 @@ export interface ConnectOptions {
   reconnect?: boolean;
   /** Heartbeat period in milliseconds, where the endpoint declares one (default: the spec's ping interval). */
   heartbeatIntervalMs?: number;
+  /**
+   * How long one connection attempt may take to open, in milliseconds
+   * (default 10000); one that takes longer (a server that accepts the TCP
+   * connection and never answers) counts as a network failure (1006).
+   */
+  connectTimeoutMs?: number;
 }
 
 /** Options of an endpoint that requires a token. */
@@ -393,6 +399,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #reconnectTimer: unknown = null;
   #refreshTimer: unknown = null;
   #heartbeatTimer: unknown = null;
+  #openTimer: unknown = null;
 
   /** Use the endpoint's `connect...` function instead. */
   constructor(endpoint: EndpointDescriptor, path: string, options: OptionalTokenOptions) {
@@ -456,11 +463,16 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#userClose = { code, reason };
     this.#clearTimers();
     const socket = this.#socket;
-    if (socket !== null) {
+    if (socket !== null && socket.readyState === __wsauthOpen) {
+      // Ends when the server answers the close (the socket's close event).
       socket.close(code, reason);
-    } else {
-      this.#finish({ kind: "closed", code, reason });
+      return;
     }
+    // Not open yet: abandon the attempt now; some implementations (Node's)
+    // fire no close event for a socket closed while it connects.
+    this.#socket = null;
+    socket?.close(code, reason);
+    this.#finish({ kind: "closed", code, reason });
   }
 
   /** Sends a raw frame (raw endpoints). */
@@ -496,6 +508,10 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   }
 
   #stopSocketTimers(): void {
+    if (this.#openTimer !== null) {
+      __wsauthGlobal.clearTimeout(this.#openTimer);
+      this.#openTimer = null;
+    }
     if (this.#refreshTimer !== null) {
       __wsauthGlobal.clearTimeout(this.#refreshTimer);
       this.#refreshTimer = null;
@@ -563,6 +579,15 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       // A close event follows with the code (1006 when the network failed).
     };
     socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
+    this.#openTimer = __wsauthGlobal.setTimeout(() => {
+      this.#openTimer = null;
+      if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
+        // Handled as the network failure it is; the socket's own close
+        // event, if it ever comes, is then ignored.
+        this.#closedWith(socket, 1006, "");
+        socket.close();
+      }
+    }, this.#options.connectTimeoutMs ?? 10000);
   }
 
   #open(token: string | null): __WsauthSocket {
@@ -589,6 +614,10 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #opened(socket: __WsauthSocket): void {
     if (socket !== this.#socket) {
       return;
+    }
+    if (this.#openTimer !== null) {
+      __wsauthGlobal.clearTimeout(this.#openTimer);
+      this.#openTimer = null;
     }
     this.#emit({ kind: "open" });
     const heartbeat = this.#endpoint.heartbeat;

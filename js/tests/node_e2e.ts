@@ -4,13 +4,14 @@
 // typed error, refresh the token and reconnect, back off and reconnect), the
 // in-band refresh, and the reconnect after a server restart.
 //
-// Run by generated/tests/ts_node.rs, which starts prsm and passes
+// Run by generated/tests/typescript/node_prsm.rs, which starts prsm and passes
 //   WSAUTH_WS_URL       ws://127.0.0.1:<port>
 //   WSAUTH_SECRET       the HS256 secret
 //   WSAUTH_RESTART_URL  GET it to make the test restart the server (1001)
 // Exits non-zero with a message on the first failure.
 
 import { createHmac } from "node:crypto";
+import { type AddressInfo, createServer } from "node:net";
 
 import {
   CloseCode,
@@ -282,9 +283,36 @@ scenario("in-band refresh keeps a connection past exp; without it the server clo
   await closes(refreshing);
 });
 
+scenario("a server that accepts and never answers: the attempt times out as 1006 and backs off", async () => {
+  const silent = createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const { port } = silent.address() as AddressInfo;
+  try {
+    const started = Date.now();
+    const alice = connectConversation(
+      { user_id: "alice", conversation_id: 1 },
+      { baseUrl: `ws://127.0.0.1:${port}`, token: mint("alice", ["user"]), connectTimeoutMs: 300, backoff: { baseMs: 50, capMs: 50 } },
+    );
+    const seen = new Recorder("silent", alice);
+    const close = await seen.event("close", () => true, 5000);
+    equal([close.code, close.action], [1006, "backoff"], "a timed-out attempt");
+    check(Date.now() - started >= 290, "not before the timeout");
+    equal(seen.count("open"), 0, "never opened");
+    await seen.event("connecting", (e) => e.attempt === 2, 5000);
+    alice.close();
+    await alice.closed;
+  } finally {
+    silent.close();
+  }
+});
+
 scenario("server restart: 1001 going away, backoff, reconnect", async () => {
   const tokens = provider(mint("alice", ["user"]));
-  const alice = connectConversation({ user_id: "alice", conversation_id: 1 }, { baseUrl, token: tokens, backoff: { baseMs: 100, capMs: 500 } });
+  const alice = connectConversation(
+    { user_id: "alice", conversation_id: 1 },
+    // An attempt that lands while the server restarts is retried, not waited on.
+    { baseUrl, token: tokens, backoff: { baseMs: 100, capMs: 500 }, connectTimeoutMs: 3000 },
+  );
   const seen = new Recorder("restart", alice);
   await seen.message("connected");
   const response = await fetch(restartUrl);
