@@ -26,7 +26,7 @@ use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::Sink;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, timeout};
-use wsauth_spec::{ExpiryPolicy, FailureKind, Frames};
+use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
@@ -42,8 +42,32 @@ use crate::session::{Inbound, encode, error_reply};
 use crate::store::{BoxFuture, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
-/// `Err` with the server-error code. The error is logged, never sent.
+/// [`CloseWith`] with the spec's code for its kind, any other `Err` with the
+/// server-error code (the error is logged, never sent).
 pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// Ends a connection with the spec's close code and generic reason for a
+/// failure kind, when the handler is the one who decides: a resource that
+/// went away (`not_found`), access revoked mid-session (`forbidden`), a
+/// message the handler cannot use (`invalid_message`).
+///
+/// ```
+/// # use wsauth_core::{CloseWith, HandlerResult, Session};
+/// # use wsauth_core::spec::FailureKind;
+/// async fn room(session: Session) -> HandlerResult {
+///     # let removed = true;
+///     if removed {
+///         return Err(CloseWith(FailureKind::NotFound).into());
+///     }
+///     Ok(())
+/// }
+/// ```
+///
+/// Clients act on the code as the spec's catalogue says, as for any other
+/// close; the audit log records the handler's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the handler closed the connection: {}", .0.word())]
+pub struct CloseWith(pub FailureKind);
 
 /// How long to wait for the client's half of the close handshake.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -280,10 +304,19 @@ impl Connection {
                     }
                     return match result {
                         Ok(()) => End::Close(FailureKind::Completed),
-                        Err(e) => {
-                            audit::rejected(&cx.audit, FailureKind::ServerError, &e.to_string());
-                            End::Close(FailureKind::ServerError)
-                        }
+                        Err(e) => match e.downcast_ref::<CloseWith>() {
+                            Some(&CloseWith(FailureKind::Completed)) => {
+                                End::Close(FailureKind::Completed)
+                            }
+                            Some(&CloseWith(kind)) => {
+                                audit::rejected(&cx.audit, kind, "closed by the handler");
+                                End::Close(kind)
+                            }
+                            None => {
+                                audit::rejected(&cx.audit, FailureKind::ServerError, &e.to_string());
+                                End::Close(FailureKind::ServerError)
+                            }
+                        },
                     };
                 }
                 () = link.emptied(), if pending.is_some() => {

@@ -49,7 +49,7 @@ pub mod token;
 pub mod trace;
 pub mod typed;
 
-pub use connection::HandlerResult;
+pub use connection::{CloseWith, HandlerResult};
 pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};

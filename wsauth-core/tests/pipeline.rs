@@ -15,7 +15,9 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use wsauth_core::WsAuth;
+use wsauth_core::spec::FailureKind;
+use wsauth_core::store::BoxFuture;
+use wsauth_core::{CloseWith, HandlerResult, Session, WsAuth};
 
 #[tokio::test]
 async fn every_handshake_failure_gets_its_close_code() {
@@ -169,6 +171,53 @@ async fn oversized_message_closes_with_1009() {
         .unwrap_or_else(|e| panic!("{e}"));
     let (_, close) = until_close(&mut client).await;
     assert_eq!(close.map(|c| c.0), Some(1009));
+}
+
+/// A handler that, on the first message, ends the connection with `kind`
+/// (or with an error of its own when `kind` is `None`).
+fn closing_with(
+    kind: Option<FailureKind>,
+) -> impl Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync + 'static {
+    move |mut session: Session| {
+        Box::pin(async move {
+            session.send("hello", &serde_json::json!({ "user": "alice" }))?;
+            session.recv().await;
+            match kind {
+                Some(kind) => Err(CloseWith(kind).into()),
+                None => Err("the room's database is gone: db error 42".into()),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_handler_closes_with_the_specs_code_for_its_kind() {
+    for (kind, code, reason) in [
+        (Some(FailureKind::NotFound), 4004, "no such room"),
+        (Some(FailureKind::Forbidden), 4003, "forbidden"),
+        (Some(FailureKind::Completed), 1000, "done"),
+        // Any other error is a server error whose text is never sent.
+        (None, 1011, "server error"),
+    ] {
+        let (addr, _server) = start(|b| {
+            b.allow_origins(["https://app.example"])
+                .handler("room", closing_with(kind))
+        })
+        .await;
+        let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+        assert_eq!(next_json(&mut client).await["type"], "hello");
+        client
+            .send(Message::text(r#"{"type":"say","text":"hi"}"#))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let (after, close) = until_close(&mut client).await;
+        assert!(
+            after.is_empty(),
+            "{kind:?}: nothing after the message: {after:?}"
+        );
+        let (got_code, got_reason) = close.unwrap_or_else(|| panic!("{kind:?}: no close frame"));
+        assert_eq!((got_code, got_reason.as_str()), (code, reason), "{kind:?}");
+    }
 }
 
 #[tokio::test]
