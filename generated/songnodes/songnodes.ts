@@ -227,8 +227,9 @@ export interface ConnectOptions {
   heartbeatIntervalMs?: number;
   /**
    * How long one connection attempt may take to open, in milliseconds
-   * (default 10000); one that takes longer (a server that accepts the TCP
-   * connection and never answers) counts as a network failure (1006).
+   * (default 10000; 0 for no limit); one that takes longer (a server that
+   * accepts the TCP connection and never answers) counts as a network
+   * failure (1006).
    */
   connectTimeoutMs?: number;
 }
@@ -510,23 +511,42 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     return this.__wsauthSendData(JSON.stringify(message));
   }
 
-  /** Closes the connection for good (default code 1000). */
+  /**
+   * Closes the connection for good (default code 1000). Throws a
+   * `RangeError` for a code other than 1000 or 3000-4999, and the socket's
+   * error for a reason over 123 bytes; the connection is then unchanged.
+   */
   close(code = 1000, reason = ""): void {
     if (this.#done || this.#userClose !== null) {
       return;
     }
-    this.#userClose = { code, reason };
-    this.#clearTimers();
+    if (code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+      throw new RangeError("a close code is 1000 or 3000-4999, not " + String(code));
+    }
     const socket = this.#socket;
     if (socket !== null && socket.readyState === __wsauthOpen) {
       // Ends when the server answers the close (the socket's close event).
-      socket.close(code, reason);
+      this.#userClose = { code, reason };
+      try {
+        socket.close(code, reason);
+      } catch (error) {
+        // A reason over 123 bytes: nothing changed.
+        this.#userClose = null;
+        throw error;
+      }
+      this.#clearTimers();
       return;
     }
-    // Not open yet: abandon the attempt now; some implementations (Node's)
-    // fire no close event for a socket closed while it connects.
+    // Not open yet: abandon the attempt now (no close frame is sent); some
+    // implementations (Node's) fire no close event for a socket closed
+    // while it connects, and its events are ignored from here on.
+    this.#userClose = { code, reason };
     this.#socket = null;
-    socket?.close(code, reason);
+    try {
+      socket?.close();
+    } catch {
+      // Already closing: nothing to abandon.
+    }
     this.#finish({ kind: "closed", code, reason });
   }
 
@@ -634,15 +654,23 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       // A close event follows with the code (1006 when the network failed).
     };
     socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
-    this.#openTimer = __wsauthGlobal.setTimeout(() => {
-      this.#openTimer = null;
-      if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
-        // Handled as the network failure it is; the socket's own close
-        // event, if it ever comes, is then ignored.
-        this.#closedWith(socket, 1006, "");
-        socket.close();
-      }
-    }, this.#options.connectTimeoutMs ?? 10000);
+    // 0 or a non-finite value: no timeout; timers cannot wait past 2^31-1 ms.
+    const connectTimeoutMs = this.#options.connectTimeoutMs ?? 10000;
+    if (connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs)) {
+      this.#openTimer = __wsauthGlobal.setTimeout(() => {
+        this.#openTimer = null;
+        if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
+          // Handled as the network failure it is; the socket's own close
+          // event, if it ever comes, is then ignored.
+          this.#closedWith(socket, 1006, "");
+          try {
+            socket.close();
+          } catch {
+            // Already closing.
+          }
+        }
+      }, Math.min(connectTimeoutMs, 2147483647));
+    }
   }
 
   #open(token: string | null): __WsauthSocket {

@@ -299,8 +299,16 @@ scenario("a server that accepts and never answers: the attempt times out as 1006
     check(Date.now() - started >= 290, "not before the timeout");
     equal(seen.count("open"), 0, "never opened");
     await seen.event("connecting", (e) => e.attempt === 2, 5000);
+    let refused: unknown = null;
+    try {
+      alice.close(1001);
+    } catch (error) {
+      refused = error;
+    }
+    check(refused instanceof RangeError, `close(1001) is refused: ${String(refused)}`);
+    // Closing while it connects ends the connection at once.
     alice.close();
-    await alice.closed;
+    equal(await alice.closed, { kind: "closed", code: 1000, reason: "" }, "closed while connecting");
   } finally {
     silent.close();
   }

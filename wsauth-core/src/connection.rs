@@ -69,6 +69,14 @@ pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 #[error("the handler closed the connection: {}", .0.word())]
 pub struct CloseWith(pub FailureKind);
 
+impl CloseWith {
+    /// The `CloseWith` in `error` or in its chain of sources (so one
+    /// wrapped with context by an error library still counts).
+    fn find<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a CloseWith> {
+        std::iter::successors(Some(error), |e| e.source()).find_map(|e| e.downcast_ref())
+    }
+}
+
 /// How long to wait for the client's half of the close handshake.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -304,7 +312,7 @@ impl Connection {
                     }
                     return match result {
                         Ok(()) => End::Close(FailureKind::Completed),
-                        Err(e) => match e.downcast_ref::<CloseWith>() {
+                        Err(e) => match CloseWith::find(e.as_ref()) {
                             Some(&CloseWith(FailureKind::Completed)) => {
                                 End::Close(FailureKind::Completed)
                             }

@@ -19,7 +19,9 @@ use serde::Deserialize;
 use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer};
 
 /// The frame's `type` when `text` is one JSON object with a string `type`
-/// (valid JSON throughout, other fields ignored); `None` otherwise.
+/// (well-formed JSON throughout, other fields skipped); `None` otherwise.
+/// Skipped fields are not checked as values (nesting depth, number range,
+/// lone surrogates): the handler's parse refuses those, as invalid.
 pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
     #[derive(Deserialize)]
     struct Head<'a> {
@@ -38,8 +40,10 @@ pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
 pub(crate) struct NotAnObject;
 
 /// `{"type": kind, ...payload's fields}` as JSON text. The payload must
-/// serialize as a map or a struct (or as nothing: `()`, `None`); a field of
-/// its own named `type` is dropped, `kind` is the frame's type.
+/// serialize as a map or a struct (or as nothing: `()`, `None`); an enum's
+/// struct or tuple variant (`{"V": ...}`) is refused, and so is a key JSON
+/// cannot have. A field of its own named `type` is dropped: `kind` is the
+/// frame's type.
 pub(crate) fn encode(kind: &str, payload: &impl Serialize) -> Result<String, NotAnObject> {
     serde_json::to_string(&Frame { kind, payload }).map_err(|_| NotAnObject)
 }
@@ -252,6 +256,16 @@ impl Serializer for IsType {
         Ok(value == "type")
     }
 
+    /// An enum key is written as its variant's name.
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<bool, NotAString> {
+        Ok(variant == "type")
+    }
+
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _: &'static str,
@@ -277,7 +291,6 @@ impl Serializer for IsType {
         serialize_none() -> bool;
         serialize_unit() -> bool;
         serialize_unit_struct(&'static str) -> bool;
-        serialize_unit_variant(&'static str, u32, &'static str) -> bool;
         serialize_seq(Option<usize>) -> Self::SerializeSeq;
         serialize_tuple(usize) -> Self::SerializeTuple;
         serialize_tuple_struct(&'static str, usize) -> Self::SerializeTupleStruct;
@@ -354,6 +367,36 @@ mod tests {
         assert_eq!(
             encode("m", &map).ok(),
             Some(r#"{"type":"m","a":2}"#.to_owned())
+        );
+        // Keys written from an enum variant's name, from a newtype or from
+        // `collect_str` are recognised too.
+        #[derive(serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
+        enum Key {
+            #[serde(rename = "type")]
+            Kind,
+            #[serde(rename = "b")]
+            B,
+        }
+        let map: BTreeMap<Key, u8> = [(Key::Kind, 1), (Key::B, 2)].into();
+        assert_eq!(
+            encode("m", &map).ok(),
+            Some(r#"{"type":"m","b":2}"#.to_owned())
+        );
+        #[derive(serde::Serialize, PartialEq, Eq, PartialOrd, Ord)]
+        struct Name(String);
+        let map: BTreeMap<Name, u8> = [(Name("type".into()), 1)].into();
+        assert_eq!(encode("m", &map).ok(), Some(r#"{"type":"m"}"#.to_owned()));
+        struct Displayed;
+        impl Serialize for Displayed {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut map = s.serialize_map(Some(1))?;
+                map.serialize_entry(&format_args!("ty{}", "pe"), &1)?;
+                map.end()
+            }
+        }
+        assert_eq!(
+            encode("m", &Displayed).ok(),
+            Some(r#"{"type":"m"}"#.to_owned())
         );
     }
 

@@ -142,9 +142,10 @@ pub enum BuildError {
     CookieWithoutOrigins(&'static str),
     /// An allowed origin is not what a browser sends in `Origin`, so it
     /// could never match: a trailing slash, a path, a query, userinfo,
-    /// upper case, a default port, another scheme.
+    /// upper case, a default port, an IP address in a form browsers
+    /// rewrite.
     #[error(
-        "allowed origin `{0}` is not `http(s)://host[:port]` as browsers send it (lower case, nothing after the host or port, no default port)"
+        "allowed origin `{0}` is not `scheme://host[:port]` as browsers send it (lower case, nothing after the host or port, no default port, IP addresses in canonical form)"
     )]
     BadOrigin(String),
 }
@@ -206,8 +207,10 @@ impl Builder {
     /// (not a browser) is allowed.
     ///
     /// Each origin must be exactly what a browser sends:
-    /// `http(s)://host[:port]`, lower case, without a default port, with
-    /// nothing after it (`https://app.example`, `http://127.0.0.1:8000`).
+    /// `scheme://host[:port]`, lower case, without a default port, with
+    /// nothing after it, IP addresses in canonical form
+    /// (`https://app.example`, `http://127.0.0.1:8000`, `http://[::1]:8000`,
+    /// `chrome-extension://<id>`).
     /// Origins are compared byte for byte, so any other shape could never
     /// match: [`build`](Builder::build) refuses it with
     /// [`BuildError::BadOrigin`] rather than refuse every browser later.
@@ -335,25 +338,35 @@ fn checked_origins(origins: &[String]) -> Result<Vec<HeaderValue>, BuildError> {
 }
 
 /// Whether `origin` has the one shape browsers serialize an `Origin` in:
-/// `http(s)://host[:port]`, the host lower-case (a name, an IPv4 address or
-/// a bracketed IPv6 address), the port in decimal without leading zeros and
-/// left out when it is the scheme's default, nothing after it.
+/// `scheme://host[:port]` with nothing after it, the scheme and host lower
+/// case (a name, an IPv4 address in dotted decimal, or a bracketed IPv6
+/// address as browsers write it: compressed, no dotted tail), the port in
+/// decimal without leading zeros and left out when it is the scheme's
+/// default. Schemes other than `http(s)` are allowed for the apps that
+/// have them (`chrome-extension://<id>`, `tauri://localhost`).
 fn is_origin(origin: &str) -> bool {
-    let (rest, default_port) = if let Some(rest) = origin.strip_prefix("https://") {
-        (rest, "443")
-    } else if let Some(rest) = origin.strip_prefix("http://") {
-        (rest, "80")
-    } else {
+    let Some((scheme, rest)) = origin.split_once("://") else {
         return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .bytes()
+            .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'+' | b'-' | b'.'));
+    if !scheme_ok {
+        return false;
+    }
+    let default_port = match scheme {
+        "http" | "ws" => Some("80"),
+        "https" | "wss" => Some("443"),
+        _ => None,
     };
     let (host_ok, port) = if let Some(v6) = rest.strip_prefix('[') {
         let Some((address, after)) = v6.split_once(']') else {
             return false;
         };
-        let address_ok = !address.is_empty()
-            && address
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b':' | b'.'));
+        let address_ok = address
+            .parse::<std::net::Ipv6Addr>()
+            .is_ok_and(|a| ipv6_as_browsers_write_it(a) == address);
         match after.strip_prefix(':') {
             Some(port) => (address_ok, Some(port)),
             None if after.is_empty() => (address_ok, None),
@@ -364,19 +377,69 @@ fn is_origin(origin: &str) -> bool {
             Some((host, port)) => (host, Some(port)),
             None => (rest, None),
         };
-        let host_ok = !host.is_empty()
+        let name_ok = !host.is_empty()
             && host
                 .bytes()
                 .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_'));
+        // Browsers rewrite a host that ends in a number as an IPv4 address
+        // (`127.1`, `010.0.0.1`), so only the dotted-decimal form can match.
+        let numeric = host
+            .trim_end_matches('.')
+            .rsplit('.')
+            .next()
+            .is_some_and(|last| !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()));
+        let host_ok = name_ok
+            && (!numeric
+                || host
+                    .parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|a| a.to_string() == host));
         (host_ok, port)
     };
     let port_ok = port.is_none_or(|port| {
-        port != default_port
+        Some(port) != default_port
             && !port.starts_with('0')
             && port.bytes().all(|b| b.is_ascii_digit())
             && port.parse::<u16>().is_ok()
     });
     host_ok && port_ok
+}
+
+/// An IPv6 address as the URL standard serializes it (and browsers send it
+/// in `Origin`): lower-case hex pieces, the first longest run of two or
+/// more zero pieces compressed to `::`, never a dotted IPv4 tail.
+fn ipv6_as_browsers_write_it(address: std::net::Ipv6Addr) -> String {
+    use std::fmt::Write;
+    let pieces = address.segments();
+    let mut zeros: Option<(usize, usize)> = None;
+    let mut i = 0;
+    while i < pieces.len() {
+        let start = i;
+        while i < pieces.len() && pieces[i] == 0 {
+            i += 1;
+        }
+        let len = i - start;
+        if len >= 2 && zeros.is_none_or(|(_, longest)| len > longest) {
+            zeros = Some((start, len));
+        }
+        i = i.max(start + 1);
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < pieces.len() {
+        if let Some((start, len)) = zeros
+            && i == start
+        {
+            out.push_str(if i == 0 { "::" } else { ":" });
+            i += len;
+            continue;
+        }
+        let _ = write!(out, "{:x}", pieces[i]);
+        if i + 1 < pieces.len() {
+            out.push(':');
+        }
+        i += 1;
+    }
+    out
 }
 
 struct Shared {
@@ -885,8 +948,18 @@ mod tests {
             "http://localhost",
             "https://app.example:8443",
             "http://[::1]:8000",
-            "http://[::ffff:127.0.0.1]",
+            "http://[::ffff:7f00:1]",
+            "http://[fe80::1]",
+            "http://[1:0:0:2::3]",
+            "http://[1::]",
+            "http://[2001:db8:0:1:1:1:1:1]",
             "http://my_host.internal:65535",
+            "http://10.0.0.1",
+            "https://xn--bcher-kva.example",
+            "http://example.com.",
+            "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
+            "tauri://localhost",
+            "capacitor://localhost",
         ] {
             assert!(is_origin(good), "{good}");
         }
@@ -904,8 +977,10 @@ mod tests {
             "http://host#x",
             "http://user@host",
             "http://user:pass@host",
-            "ftp://host",
             "HTTP://host",
+            "Tauri://localhost",
+            "1http://host",
+            "://host",
             "http://App.Example",
             "http://host:",
             "http://host:80",
@@ -919,6 +994,15 @@ mod tests {
             "http://[::1]x",
             "http://[::1]:",
             "http://[FE80::1]",
+            "http://[::ffff:127.0.0.1]",
+            "http://[0:0::1]",
+            "http://[1:0:0:2:0:0:0:3]",
+            "http://[::1%eth0]",
+            "http://127.1",
+            "http://010.0.0.1",
+            "http://0x7f.0.0.1",
+            "http://1.2.3.4.5",
+            "http://256.0.0.1",
             "http://ho st",
             "http://h\u{e9}te",
             " http://host",

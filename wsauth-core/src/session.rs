@@ -141,7 +141,9 @@ impl Session {
             let message = match self.link.take().await {
                 Inbound::Message { kind, text } => match serde_json::from_str(text.as_str()) {
                     Ok(value) => Incoming::Message { kind, value },
-                    // The loop has checked the text; kept for robustness.
+                    // The loop read only the type: a value it skipped can
+                    // still be one JSON cannot hold (1e400, nesting deeper
+                    // than serde_json allows).
                     Err(_) => {
                         self.refuse_invalid();
                         continue;

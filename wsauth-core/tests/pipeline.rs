@@ -173,18 +173,46 @@ async fn oversized_message_closes_with_1009() {
     assert_eq!(close.map(|c| c.0), Some(1009));
 }
 
-/// A handler that, on the first message, ends the connection with `kind`
-/// (or with an error of its own when `kind` is `None`).
+/// How [`closing_with`]'s handler fails.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    /// `Err(CloseWith(kind).into())`.
+    Close(FailureKind),
+    /// A `CloseWith` as the source of another error (context added).
+    Wrapped(FailureKind),
+    /// An error of its own.
+    Plain,
+}
+
+/// An error that adds context to the `CloseWith` it wraps.
+#[derive(Debug)]
+struct WithContext(CloseWith);
+
+impl std::fmt::Display for WithContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("while loading the room")
+    }
+}
+
+impl std::error::Error for WithContext {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.0)
+    }
+}
+
+/// A handler that, on the first message, ends the connection as `ending`
+/// says.
 fn closing_with(
-    kind: Option<FailureKind>,
+    ending: Ending,
 ) -> impl Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync + 'static {
     move |mut session: Session| {
         Box::pin(async move {
             session.send("hello", &serde_json::json!({ "user": "alice" }))?;
             session.recv().await;
-            match kind {
-                Some(kind) => Err(CloseWith(kind).into()),
-                None => Err("the room's database is gone: db error 42".into()),
+            match ending {
+                Ending::Close(kind) => Err(CloseWith(kind).into()),
+                Ending::Wrapped(kind) => Err(WithContext(CloseWith(kind)).into()),
+                Ending::Plain => Err("the room's database is gone: db error 42".into()),
             }
         })
     }
@@ -192,16 +220,17 @@ fn closing_with(
 
 #[tokio::test]
 async fn a_handler_closes_with_the_specs_code_for_its_kind() {
-    for (kind, code, reason) in [
-        (Some(FailureKind::NotFound), 4004, "no such room"),
-        (Some(FailureKind::Forbidden), 4003, "forbidden"),
-        (Some(FailureKind::Completed), 1000, "done"),
+    for (ending, code, reason) in [
+        (Ending::Close(FailureKind::NotFound), 4004, "no such room"),
+        (Ending::Close(FailureKind::Forbidden), 4003, "forbidden"),
+        (Ending::Close(FailureKind::Completed), 1000, "done"),
+        (Ending::Wrapped(FailureKind::NotFound), 4004, "no such room"),
         // Any other error is a server error whose text is never sent.
-        (None, 1011, "server error"),
+        (Ending::Plain, 1011, "server error"),
     ] {
         let (addr, _server) = start(|b| {
             b.allow_origins(["https://app.example"])
-                .handler("room", closing_with(kind))
+                .handler("room", closing_with(ending))
         })
         .await;
         let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
@@ -213,10 +242,14 @@ async fn a_handler_closes_with_the_specs_code_for_its_kind() {
         let (after, close) = until_close(&mut client).await;
         assert!(
             after.is_empty(),
-            "{kind:?}: nothing after the message: {after:?}"
+            "{ending:?}: nothing after the message: {after:?}"
         );
-        let (got_code, got_reason) = close.unwrap_or_else(|| panic!("{kind:?}: no close frame"));
-        assert_eq!((got_code, got_reason.as_str()), (code, reason), "{kind:?}");
+        let (got_code, got_reason) = close.unwrap_or_else(|| panic!("{ending:?}: no close frame"));
+        assert_eq!(
+            (got_code, got_reason.as_str()),
+            (code, reason),
+            "{ending:?}"
+        );
     }
 }
 

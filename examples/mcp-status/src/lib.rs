@@ -128,7 +128,7 @@ pub enum AppError {
     #[error("introspection: {0}")]
     Introspection(#[from] introspection::ConfigError),
     /// The server configuration does not match the spec, or an allowed
-    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// origin is not `scheme://host[:port]` as browsers send it
     /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),

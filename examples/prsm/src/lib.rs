@@ -76,7 +76,7 @@ pub enum AppError {
     #[error("JWT configuration: {0}")]
     Jwt(#[from] ConfigError),
     /// The server configuration does not match the spec, or an allowed
-    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// origin is not `scheme://host[:port]` as browsers send it
     /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),

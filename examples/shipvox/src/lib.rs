@@ -104,7 +104,7 @@ pub enum AppError {
     #[error("the spec's JWT settings name no issuer or no audience")]
     NoIssuerOrAudience,
     /// The server configuration does not match the spec, or an allowed
-    /// origin is not `http(s)://host[:port]` as browsers send it
+    /// origin is not `scheme://host[:port]` as browsers send it
     /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),
