@@ -80,6 +80,30 @@ pub use wsauth_spec as spec;
 /// built from plain Rust values: nothing is parsed at run time.
 pub use wsauth_macros::include_spec;
 
+/// Generates a spec's typed Rust client in place: what `wsauth-gen rust`
+/// writes to a file, for a crate that would rather not check one in.
+///
+/// ```ignore
+/// mod prsm {
+///     wsauth_core::include_client!("specs/prsm.yaml"); // relative to Cargo.toml
+/// }
+/// let client = prsm::endpoints::conversation::connect(
+///     "ws://127.0.0.1:8000",
+///     prsm::endpoints::conversation::Params { user_id: "alice".into(), conversation_id: 1 },
+///     wsauth_core::client::Token::fixed(token),
+/// )
+/// .start();
+/// ```
+///
+/// The spec is read and validated like `include_spec!`'s (its problems are
+/// compile errors on the path) and `include_str!`-ed, so editing it
+/// rebuilds the crate. The items are the generated file's: `messages`,
+/// `schemas`, `API`, `CloseCode` and one module per endpoint with `Params`,
+/// `ClientMessage`, `ServerMessage` and `connect`. Needs the `client`
+/// feature.
+#[cfg(feature = "client")]
+pub use wsauth_macros::include_client;
+
 /// Binds a handler to an endpoint of a spec, checked at compile time.
 ///
 /// ```ignore

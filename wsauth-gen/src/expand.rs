@@ -130,6 +130,32 @@ pub fn include_spec(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Expands `include_client!("spec.yaml")`: the spec's typed Rust client (the
+/// items `wsauth-gen rust` writes, without the module's doc comment), and an
+/// `include_str!` of the file so that editing it rebuilds the crate.
+pub fn include_client(input: TokenStream) -> TokenStream {
+    let path: LitStr = match syn::parse2(input) {
+        Ok(path) => path,
+        Err(e) => {
+            return syn::Error::new(
+                e.span(),
+                "expected the spec's path, relative to Cargo.toml: `include_client!(\"specs/api.yaml\")`",
+            )
+            .to_compile_error();
+        }
+    };
+    let (api, full) = match load_for_macro(&path) {
+        Ok(loaded) => loaded,
+        Err(e) => return e.to_compile_error(),
+    };
+    let full = full.display().to_string();
+    let client = crate::rust::client::items(&api);
+    quote! {
+        const _: &str = ::core::include_str!(#full);
+        #client
+    }
+}
+
 /// The arguments of `#[ws_endpoint(...)]`.
 struct EndpointArgs {
     spec: LitStr,

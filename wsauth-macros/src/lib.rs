@@ -13,6 +13,12 @@ pub fn include_spec(input: TokenStream) -> TokenStream {
     wsauth_gen::expand::include_spec(input.into()).into()
 }
 
+/// See `wsauth_core::include_client`.
+#[proc_macro]
+pub fn include_client(input: TokenStream) -> TokenStream {
+    wsauth_gen::expand::include_client(input.into()).into()
+}
+
 /// See `wsauth_core::ws_endpoint`.
 #[proc_macro_attribute]
 pub fn ws_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {

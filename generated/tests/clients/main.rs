@@ -4,11 +4,12 @@
 //! Each module drives its example's generated client through every message
 //! type its endpoints carry and the close codes a client can meet, checking
 //! the action the client takes for each (`stop`, `refresh_token`,
-//! `backoff`, a normal close).
+//! `backoff`, a normal close); `in_place` checks `include_client!`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod in_place;
 mod mcp_status;
 mod prsm;
 mod reflections;

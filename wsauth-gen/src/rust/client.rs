@@ -37,26 +37,33 @@ use wsauth_spec::{Access, Frames, Keyword, ParamType};
 
 use super::descriptor::{camel, descriptor_tokens};
 use super::server::{doc, type_ident, types_tokens};
+#[cfg(feature = "generators")]
 use crate::generate::GenError;
 use crate::ir::{self, Api};
 
-/// The client module for `api`, formatted.
+/// The client module for `api`, formatted (`wsauth-gen rust`).
+#[cfg(feature = "generators")]
 pub fn generate(api: &Api) -> Result<String, GenError> {
-    let file: syn::File = syn::parse2(tokens(api)).map_err(GenError::Rust)?;
+    let header = module_docs(api);
+    let body = items(api);
+    let file: syn::File = syn::parse2(quote! {
+        #(#![doc = #header])*
+        #body
+    })
+    .map_err(GenError::Rust)?;
     Ok(prettyplease::unparse(&file))
 }
 
-/// The client module for `api`, as tokens.
-fn tokens(api: &Api) -> TokenStream {
+/// The client module's items for `api`, without its inner doc comment: what
+/// `include_client!` expands to inside the module its caller writes.
+pub fn items(api: &Api) -> TokenStream {
     let krate = quote!(::wsauth_core);
-    let header = module_docs(api);
     let types = types_tokens(api, &krate);
     let api_ident = Ident::new("API", Span::call_site());
     let descriptor = descriptor_tokens(api, &krate, &api_ident);
     let close_codes = close_codes(api);
     let endpoints = api.endpoints.iter().map(|e| endpoint(api, e, &krate));
     quote! {
-        #(#![doc = #header])*
         #types
         #descriptor
         #close_codes
@@ -67,6 +74,8 @@ fn tokens(api: &Api) -> TokenStream {
     }
 }
 
+/// The file's inner doc comment (the macro's caller writes its own module).
+#[cfg(feature = "generators")]
 fn module_docs(api: &Api) -> Vec<String> {
     let mut lines = vec![
         format!(

@@ -5,7 +5,6 @@
 //! chooses (`::wsauth_core` by default; a `crate = "..."` override for
 //! re-exports), so generated code never depends on what the user imported.
 
-#[cfg(feature = "generators")]
 pub mod client;
 mod descriptor;
 mod server;
