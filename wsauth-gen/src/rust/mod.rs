@@ -1,7 +1,8 @@
-//! Rust output: the runtime descriptor of a spec, as tokens.
+//! Rust output: the runtime descriptor of a spec, its server-side types and
+//! its client, as tokens.
 //!
-//! The proc-macro (and, later, the generated Rust client) emit Rust from the
-//! IR with `quote!`. Paths are absolute and rooted at a crate path the caller
+//! The proc-macros (`include_spec!`, `#[ws_endpoint]`, `include_client!`)
+//! and `wsauth-gen rust` emit Rust from the IR with `quote!`. Paths are absolute and rooted at a crate path the caller
 //! chooses (`::wsauth_core` by default; a `crate = "..."` override for
 //! re-exports), so generated code never depends on what the user imported.
 
