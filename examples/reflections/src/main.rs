@@ -47,10 +47,7 @@ fn run(args: Args) -> Result<(), String> {
     } else {
         config.allowed_origins.join(", ")
     };
-    let (router, server) = reflections::app(config).map_err(|e| match e {
-        reflections::AppError::Jwt(e) => format!("{} refused: {e}", support::SECRET_ENV),
-        e => e.to_string(),
-    })?;
+    let (router, server) = reflections::app(config).map_err(|e| e.for_operator())?;
     support::run_until_shutdown(args.addr, router, server, |addr| {
         tracing::info!(%addr, allowed_origins = %origins, "reflections listening");
     })

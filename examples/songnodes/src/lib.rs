@@ -30,9 +30,9 @@
 //! # Ok(()) }
 //! ```
 
-use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
-use wsauth_core::{BuildError, WsAuth};
-pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
+use wsauth_core::WsAuth;
+use wsauth_core::jwt::{KeySet, Verifier};
+pub use wsauth_example_support::{AppError, SHUTDOWN_GRACE, serve};
 
 pub mod handlers;
 pub mod store;
@@ -71,20 +71,6 @@ impl Config {
     }
 }
 
-/// Why the app could not be built; the server must not start.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The secret or the JWT settings were refused (a secret shorter than 32
-    /// bytes, say).
-    #[error("JWT configuration: {0}")]
-    Jwt(#[from] ConfigError),
-    /// The server configuration does not match the spec, or an allowed
-    /// origin is not `scheme://host[:port]` as browsers send it
-    /// ([`BuildError::BadOrigin`]).
-    #[error("server configuration: {0}")]
-    Build(#[from] BuildError),
-}
-
 /// Builds the app: the router (both endpoints) and the server handle (for
 /// [`WsAuth::stats`] and [`WsAuth::shutdown`]).
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
@@ -107,6 +93,9 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
 
 #[cfg(test)]
 mod tests {
+    use wsauth_core::BuildError;
+    use wsauth_core::jwt::ConfigError;
+
     use super::*;
 
     #[test]

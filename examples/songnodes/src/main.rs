@@ -40,10 +40,7 @@ fn run(args: Args) -> Result<(), String> {
         config.allowed_origins = args.allow_origin;
     }
     let origins = config.allowed_origins.join(", ");
-    let (router, server) = songnodes::app(config).map_err(|e| match e {
-        songnodes::AppError::Jwt(e) => format!("{} refused: {e}", support::SECRET_ENV),
-        e => e.to_string(),
-    })?;
+    let (router, server) = songnodes::app(config).map_err(|e| e.for_operator())?;
     support::run_until_shutdown(args.addr, router, server, |addr| {
         tracing::info!(%addr, allowed_origins = %origins, "songnodes listening");
     })

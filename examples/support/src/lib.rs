@@ -26,6 +26,32 @@ use wsauth_core::WsAuth;
 /// The environment variable holding the HS256 secret.
 pub const SECRET_ENV: &str = "WSAUTH_JWT_SECRET";
 
+/// Why an example's app could not be built; the server must not start.
+/// (Examples that can fail in more ways have an error of their own.)
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The secret or the JWT settings were refused (a secret shorter than 32
+    /// bytes, say).
+    #[error("JWT configuration: {0}")]
+    Jwt(#[from] wsauth_core::jwt::ConfigError),
+    /// The server configuration does not match the spec, or an allowed
+    /// origin is not `scheme://host[:port]` as browsers send it
+    /// ([`BuildError::BadOrigin`](wsauth_core::BuildError::BadOrigin)).
+    #[error("server configuration: {0}")]
+    Build(#[from] wsauth_core::BuildError),
+}
+
+impl AppError {
+    /// What the binary tells its operator: a refused secret names
+    /// [`SECRET_ENV`], where it came from.
+    pub fn for_operator(&self) -> String {
+        match self {
+            AppError::Jwt(e) => format!("{SECRET_ENV} refused: {e}"),
+            e => e.to_string(),
+        }
+    }
+}
+
 /// The shortest HS256 secret the verifier accepts.
 pub const MIN_SECRET_BYTES: usize = 32;
 
