@@ -950,6 +950,10 @@ mod tests {
             .with_writer(move || writer.clone())
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
+        // Tests on other threads (no subscriber) may have cached "never" for
+        // the audit callsites while this subscriber was being registered;
+        // recompute, so this thread's events are not dropped.
+        tracing::callsite::rebuild_interest_cache();
 
         let api = api(Some(Fallback::Jwt));
         let token = token("alice");
