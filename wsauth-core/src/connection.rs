@@ -13,9 +13,16 @@
 //! a decoded message waits in `pending`, and the socket is not read again
 //! until the handler has taken it (which is also what pushes back on a
 //! client that sends faster than the handler reads).
+//!
+//! A handler that panics is polled under `catch_unwind`, so its panic ends
+//! the connection like an error it returned (the spec's `server_error`
+//! close, an audit event) instead of dropping the task, and with it the
+//! TCP connection, without a close frame.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::future::poll_fn;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -23,7 +30,7 @@ use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::Sink;
+use futures_util::{FutureExt as _, Sink};
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
@@ -37,13 +44,15 @@ use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::Authenticator;
+use crate::server::{Authenticator, run_checks};
 use crate::session::{Inbound, encode, error_reply};
-use crate::store::{BoxFuture, UserStore};
+use crate::store::{BoxFuture, Checks, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// [`CloseWith`] with the spec's code for its kind, any other `Err` with the
-/// server-error code (the error is logged, never sent).
+/// server-error code (the error is logged, never sent). A handler that
+/// panics ends like one that returned an error: the `server_error` close and
+/// its generic reason (the panic message goes to the log only).
 pub type HandlerResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
 
 /// Ends a connection with the spec's close code and generic reason for a
@@ -127,10 +136,25 @@ pub(crate) struct Connection {
 pub(crate) struct ConnectionContext {
     pub(crate) api: &'static ApiDescriptor,
     pub(crate) endpoint: &'static EndpointDescriptor,
+    /// Who the connection is now; a refresh replaces it here and in the
+    /// [`Link`], where the handler's session reads it.
     pub(crate) principal: Principal,
+    /// The path parameters, for the resource checks a refresh runs again.
+    pub(crate) params: Arc<[(&'static str, String)]>,
     pub(crate) audit: AuditContext,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) users: Option<Arc<dyn UserStore>>,
+    pub(crate) checks: Option<Arc<dyn Checks>>,
+}
+
+/// The message a panic was raised with, when it has one (`panic!` with a
+/// literal or with format arguments).
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&'static str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 fn unix_now() -> u64 {
@@ -303,13 +327,32 @@ impl Connection {
                         }
                     }
                 }
-                result = &mut *handler => {
-                    // Deliver what the handler queued before it returned.
+                result = AssertUnwindSafe(&mut *handler).catch_unwind() => {
+                    // Deliver what the handler queued before it ended.
                     while let Some(message) = link.pop() {
                         if send(ws, message).await.is_err() {
                             return End::Gone;
                         }
                     }
+                    // The handler is never polled again: the loop ends here.
+                    let result = match result {
+                        Ok(result) => result,
+                        Err(panic) => {
+                            let message = panic_message(panic.as_ref());
+                            tracing::error!(
+                                endpoint = cx.endpoint.name,
+                                subject = cx.audit.subject.as_deref().unwrap_or(""),
+                                panic = message,
+                                "the handler panicked; closing with server_error",
+                            );
+                            audit::rejected(
+                                &cx.audit,
+                                FailureKind::ServerError,
+                                &format!("handler panicked: {message}"),
+                            );
+                            return End::Close(FailureKind::ServerError);
+                        }
+                    };
                     return match result {
                         Ok(()) => End::Close(FailureKind::Completed),
                         Err(e) => match CloseWith::find(e.as_ref()) {
@@ -360,7 +403,7 @@ impl Connection {
                         }
                         Step::Reply(reply) => Some(reply),
                         Step::Refresh(text) => {
-                            match Box::pin(cx.refresh(text.as_str(), &mut at.expiry)).await {
+                            match Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link)).await {
                                 Ok(reply) => Some(reply),
                                 Err(end) => return end,
                             }
@@ -445,7 +488,14 @@ impl ConnectionContext {
 
     /// In-band token refresh: same subject, verified like the first token.
     /// Returns the reply to send (`wsauth.refreshed`, or a typed `error`).
-    async fn refresh(&mut self, text: &str, expiry: &mut Option<Instant>) -> Result<Message, End> {
+    /// Once it passes, the handler's session sees the new principal through
+    /// `link`.
+    async fn refresh(
+        &mut self,
+        text: &str,
+        expiry: &mut Option<Instant>,
+        link: &Link,
+    ) -> Result<Message, End> {
         let refused = |step: Step| match step {
             Step::Reply(reply) => Ok(reply),
             Step::End(end) => Err(end),
@@ -468,6 +518,7 @@ impl ConnectionContext {
         };
         match self.reidentify(&token).await {
             Ok(exp) => {
+                link.set_principal(self.principal.clone());
                 *expiry = deadline(exp);
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
@@ -482,9 +533,10 @@ impl ConnectionContext {
     }
 
     /// Checks a refresh token like the first one (same subject, user still
-    /// active, endpoint permission still held) and, if it passes, replaces
-    /// the principal: the new roles govern every later message. Returns the
-    /// new `exp`.
+    /// active, endpoint permission still held, the endpoint's resource
+    /// checks still allowing it on this connection's path) and, if it
+    /// passes, replaces the principal: the new roles govern every later
+    /// message. Returns the new `exp`.
     async fn reidentify(&mut self, token: &str) -> Result<u64, Rejection> {
         if token.len() > crate::token::MAX_TOKEN_BYTES {
             return Err(Rejection::new(
@@ -515,6 +567,16 @@ impl ConnectionContext {
                 format!("refreshed token lacks `{perm}`"),
             ));
         }
+        // Access may have been revoked since the handshake (the user left
+        // the conversation): the checks decide again, for the new
+        // principal, and their refusal closes with their kind.
+        run_checks(
+            self.checks.as_ref(),
+            self.endpoint,
+            &principal,
+            &self.params,
+        )
+        .await?;
         self.principal = principal;
         Ok(claims.exp)
     }

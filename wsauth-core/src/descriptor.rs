@@ -60,9 +60,14 @@ pub struct JwtDescriptor {
     pub issuer: Option<&'static str>,
     /// Accepted `aud` values; empty: `aud` is not checked.
     pub audience: &'static [&'static str],
-    /// Clock skew allowed on `exp`/`nbf`, seconds.
+    /// Clock skew allowed on `exp`/`nbf`, seconds; at most
+    /// [`MAX_LEEWAY_S`](wsauth_spec::MAX_LEEWAY_S) ([`Verifier::new`](crate::jwt::Verifier::new)
+    /// refuses more).
     pub leeway_s: u64,
-    /// Longest lifetime (`exp - iat`), seconds.
+    /// Longest lifetime (`exp - iat`), seconds; `iat` is then required.
+    /// Descriptors from a spec always have one (the spec's `max_ttl_s`, or
+    /// [`DEFAULT_MAX_TTL_S`](wsauth_spec::DEFAULT_MAX_TTL_S)); `None`, for
+    /// hand-built descriptors only, bounds nothing.
     pub max_ttl_s: Option<u64>,
     /// Claim holding the subject.
     pub subject_claim: &'static str,

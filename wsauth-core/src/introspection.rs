@@ -1,5 +1,5 @@
 //! Token introspection (RFC 7662): asking the token's issuer whether a token
-//! is still good, with the spec's fallback when it cannot answer.
+//! is still good, with the spec's fallback when it cannot be reached.
 //!
 //! # Motivation
 //!
@@ -8,7 +8,7 @@
 //! knows better: logged out, revoked, user disabled. Asking it on every
 //! handshake (RFC 7662, token introspection) makes those decisions take
 //! effect at once. The price is a network dependency in the handshake, so
-//! the spec says what happens when the service cannot answer
+//! the spec says what happens when the service cannot be reached
 //! (`auth.introspection.fallback`):
 //!
 //! - `none`: refuse the connection with the spec's `server_error` code. The
@@ -22,15 +22,16 @@
 //! `"active": false` answer, or an active one whose claims are not for this
 //! API, refuses the token (`auth_failed`) even when its signature would
 //! verify locally, since overruling the service is what introspection exists
-//! to prevent.
+//! to prevent. An answer wsauth cannot use (see below) does not fall back
+//! either.
 //!
 //! # Shape
 //!
 //! [`IntrospectionEndpoint`] is the run-time configuration (URL, time limit,
-//! client credentials); [`Introspector::new`] joins it to the spec and
-//! [`Introspector::with_fallback`] adds the local verifier when the spec
-//! allows one (it refuses one when the spec says `none`). An `Introspector`
-//! is an [`Authenticator`]: give it to
+//! client credentials, requests in flight); [`Introspector::new`] joins it
+//! to the spec and [`Introspector::with_fallback`] adds the local verifier
+//! when the spec allows one (it refuses one when the spec says `none`). An
+//! `Introspector` is an [`Authenticator`]: give it to
 //! [`Builder::authenticator`](crate::Builder::authenticator).
 //!
 //! Each check POSTs `token=<token>&token_type_hint=access_token`
@@ -41,12 +42,43 @@
 //! |---|---|
 //! | `200`, `"active": false` | `auth_failed`, no fallback |
 //! | `200`, `"active": true`, claims acceptable | admitted, with the answer's claims |
-//! | `200`, `"active": true`, claims not acceptable (expired, wrong `iss`/`aud`, no subject) | `auth_failed`, no fallback |
-//! | unreachable, time limit, any other status, not an RFC 7662 document, an active answer without `exp` | fallback: local JWT when the spec says `jwt` and a verifier was given, else `server_error` |
+//! | `200`, `"active": true`, claims not acceptable (expired, wrong `iss`/`aud`, no subject, a `token_type` that is not an access token's) | `auth_failed`, no fallback |
+//! | unreachable: connecting or sending fails, no answer within the time limit, `502`/`503`/`504` from a gateway | fallback: local JWT when the spec says `jwt` and a verifier was given, else `server_error` |
+//! | answered, unusable: any other status (`400`, `401`, `403`, `429`, `500`, ...), not an RFC 7662 document (not JSON, too large, `active` missing or not a boolean), an active answer without `exp` | `server_error`, no fallback, an `error` log line |
+//! | not asked: [`IntrospectionEndpoint::max_in_flight`] requests already under way for the whole time limit | `server_error`, no fallback |
 //!
-//! Any status other than `200` counts as "no answer", not only `5xx`: a
-//! `401` means the service refused *us* (our client credentials), a `429`
-//! that it is overloaded; neither says anything about the token.
+//! Only an unreachable service is an outage, the one case the spec's
+//! fallback is for. A service that answers something wsauth cannot use is
+//! up and telling us something is wrong on our side or its own: a `401` or
+//! `403` means it refused *us* (client credentials rotated or mistyped), a
+//! `400` that we speak to it wrongly, a `429` that it throttles us, a `500`
+//! that it is broken. Falling back there would switch revocation off
+//! silently, for as long as the misconfiguration lasts, and would let a
+//! caller who can make the service fail on a given token (an odd token that
+//! makes it answer `500`) steer a revoked token onto the local path. So such
+//! a token is refused with `server_error`, and each refusal is logged at
+//! `error` level (target `wsauth::audit`, `event =
+//! "introspection_bad_answer"`, the status or what was wrong; never the
+//! token or the credentials) for the operator to fix.
+//!
+//! # Load on the service
+//!
+//! Every handshake asks the service, so whoever can open connections can
+//! make it busy. Two limits keep that in check:
+//!
+//! - With a local verifier (`fallback: jwt`; tokens are then JWTs by
+//!   definition), the token is verified locally *first*. A token the
+//!   verifier refuses (forged, expired, for another API) is refused with
+//!   `auth_failed` without asking the service; the service is asked only
+//!   about tokens that could be good, to learn whether they were revoked.
+//!   When the local check cannot be made (its keys are unavailable), the
+//!   service is asked as without a verifier.
+//! - At most [`IntrospectionEndpoint::max_in_flight`] requests (default
+//!   [`DEFAULT_MAX_IN_FLIGHT`]) are under way at once. A check that cannot
+//!   start one within the time limit fails closed with `server_error` and
+//!   no fallback: a flood must never be a way to switch revocation off.
+//!
+//! # Claims
 //!
 //! The answer's claims are read with the spec's `auth.jwt` rules: subject and
 //! roles claim names and shapes, and the issuer and audiences, which, when
@@ -54,7 +86,9 @@
 //! optional, but without them a token issued for another API would pass).
 //! `exp` is required, as for JWTs, because live connections close at it.
 //! Without `auth.jwt` the names are `sub` and `roles` (an array), and
-//! issuer and audience are not checked.
+//! issuer and audience are not checked. A `token_type`, when present, must
+//! name an access token (see [`ACCESS_TOKEN_TYPES`]): a refresh token the
+//! service reports as active is not a credential for a connection.
 //!
 //! The token goes in the request body only: never in a URL, a log line or
 //! an error. Answers are not cached: every handshake (and in-band refresh)
@@ -65,6 +99,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
+use tokio::sync::Semaphore;
 use wsauth_spec::{ClaimShape, Fallback};
 
 use crate::descriptor::ApiDescriptor;
@@ -79,6 +114,18 @@ use crate::store::BoxFuture;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest introspection answer read, in bytes; larger ones are malformed.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Default number of introspection requests under way at once.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
+/// The `token_type` values of an active answer that name an access token
+/// (compared ASCII case-insensitively): RFC 6750's `Bearer`, what some
+/// services say, and RFC 8693's URI. Any other (Keycloak's `Refresh`, say)
+/// refuses the token.
+pub const ACCESS_TOKEN_TYPES: &[&str] = &[
+    "bearer",
+    "access_token",
+    "access",
+    "urn:ietf:params:oauth:token-type:access_token",
+];
 
 /// Where the introspection service is and how to call it: run-time
 /// configuration, like keys (the spec only says that there is one).
@@ -87,6 +134,7 @@ pub struct IntrospectionEndpoint {
     url: reqwest::Url,
     timeout: Duration,
     credentials: Option<(String, String)>,
+    max_in_flight: usize,
 }
 
 impl fmt::Debug for IntrospectionEndpoint {
@@ -95,6 +143,7 @@ impl fmt::Debug for IntrospectionEndpoint {
             .field("url", &self.url.as_str())
             .field("timeout", &self.timeout)
             .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
+            .field("max_in_flight", &self.max_in_flight)
             .finish()
     }
 }
@@ -127,11 +176,14 @@ impl IntrospectionEndpoint {
             url,
             timeout: DEFAULT_TIMEOUT,
             credentials: None,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
         })
     }
 
     /// Time limit for one request (default [`DEFAULT_TIMEOUT`]). A request
-    /// that takes longer counts as "no answer".
+    /// that takes longer counts as "unreachable". Also the longest a check
+    /// waits for its turn when [`IntrospectionEndpoint::max_in_flight`]
+    /// requests are under way.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -143,6 +195,15 @@ impl IntrospectionEndpoint {
         self.credentials = Some((id.into(), secret.into()));
         self
     }
+
+    /// At most `n` requests under way at once (default
+    /// [`DEFAULT_MAX_IN_FLIGHT`]); `n` must be at least 1, else
+    /// [`Introspector::new`] refuses the endpoint. Checks beyond it wait up
+    /// to the time limit, then fail with `server_error` (no fallback).
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
 }
 
 /// Why an [`Introspector`] could not be set up; the server must not start.
@@ -152,8 +213,12 @@ pub enum ConfigError {
     /// address), or carries credentials.
     #[error("introspection url: {0}")]
     BadUrl(&'static str),
+    /// [`IntrospectionEndpoint::max_in_flight`] is 0 (no request could ever
+    /// be made) or more than a semaphore holds.
+    #[error("max_in_flight is {0}; it must be at least 1 and at most {max}", max = Semaphore::MAX_PERMITS)]
+    MaxInFlight(usize),
     /// The spec has no `auth.introspection`: it does not say what happens
-    /// when the service cannot answer, so introspection is not used.
+    /// when the service cannot be reached, so introspection is not used.
     #[error("the spec has no `auth.introspection` settings")]
     NotInSpec,
     /// A fallback verifier was given and the spec's fallback is `none`.
@@ -166,17 +231,29 @@ pub enum ConfigError {
     HttpClient(#[source] reqwest::Error),
 }
 
-/// Why the service gave no answer about a token: its fault (or the
-/// network's), never the token's. Messages never contain the token.
+/// Why the service could not be reached: an outage (its own, a gateway's or
+/// the network's), the one case the spec's fallback is for. Messages never
+/// contain the token.
 #[derive(Debug, thiserror::Error)]
-pub enum Unavailable {
-    /// Connecting or sending failed.
+pub enum Unreachable {
+    /// Connecting, sending or receiving failed.
     #[error("request failed: {0}")]
     Request(#[source] reqwest::Error),
     /// No complete answer within the time limit.
     #[error("no answer within the time limit")]
     Timeout,
-    /// A status other than 200.
+    /// `502`, `503` or `504`: a gateway says the service behind it is down.
+    #[error("http status {0} from a gateway")]
+    Gateway(u16),
+}
+
+/// The service answered, and wsauth cannot use the answer: an operator's
+/// problem (client credentials, a broken service), never a reason to fall
+/// back. Messages never contain the token.
+#[derive(Debug, thiserror::Error)]
+pub enum BadAnswer {
+    /// A status other than 200 that is not a gateway's "down" (`401`,
+    /// `403`: our client credentials are refused; `400`, `429`, `500`, ...).
     #[error("http status {0}")]
     Status(u16),
     /// The answer exceeds [`MAX_RESPONSE_BYTES`].
@@ -197,9 +274,40 @@ pub enum IntrospectionError {
     /// acceptable here (or the token was refused before asking).
     #[error("{0}")]
     Rejected(#[source] JwtError),
-    /// The service gave no answer.
-    #[error("introspection unavailable: {0}")]
-    Unavailable(#[source] Unavailable),
+    /// The service says the token is active, and its `token_type` is not
+    /// one of [`ACCESS_TOKEN_TYPES`] (a refresh token, say).
+    #[error("not an access token")]
+    NotAnAccessToken,
+    /// The service could not be reached.
+    #[error("introspection unreachable: {0}")]
+    Unreachable(#[source] Unreachable),
+    /// The service answered, unusably.
+    #[error("introspection answer unusable: {0}")]
+    BadAnswer(#[source] BadAnswer),
+    /// [`IntrospectionEndpoint::max_in_flight`] requests were under way
+    /// for the whole time limit; the service was not asked.
+    #[error("too many introspection requests in flight")]
+    Busy,
+}
+
+impl IntrospectionError {
+    /// Whether the token was not judged (the service unreachable, its
+    /// answer unusable, or too busy to ask), rather than found wanting:
+    /// callers close with `server_error`, not `auth_failed`.
+    pub fn is_server_error(&self) -> bool {
+        matches!(
+            self,
+            IntrospectionError::Unreachable(_)
+                | IntrospectionError::BadAnswer(_)
+                | IntrospectionError::Busy
+        )
+    }
+
+    /// Whether the service could not be reached: the only error after which
+    /// the spec's fallback may verify the token locally.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, IntrospectionError::Unreachable(_))
+    }
 }
 
 /// The spec's rules for the claims of an answer.
@@ -217,6 +325,8 @@ struct ClaimRules {
 struct Inner {
     endpoint: IntrospectionEndpoint,
     client: reqwest::Client,
+    /// One permit per request under way.
+    in_flight: Arc<Semaphore>,
     policy: Fallback,
     rules: ClaimRules,
     fallback: Option<Verifier>,
@@ -224,7 +334,7 @@ struct Inner {
 
 /// Checks tokens with an RFC 7662 introspection service, falling back to a
 /// local [`Verifier`] only as the spec allows (see the module docs). Cheap
-/// to clone.
+/// to clone; clones share the limit on requests in flight.
 #[derive(Clone)]
 pub struct Introspector {
     inner: Arc<Inner>,
@@ -242,8 +352,8 @@ impl fmt::Debug for Introspector {
 
 impl Introspector {
     /// Introspection at `endpoint` for `api`, whose spec must declare
-    /// `auth.introspection`. Without [`Introspector::with_fallback`], a
-    /// service that cannot answer refuses every token with `server_error`,
+    /// `auth.introspection`. Without [`Introspector::with_fallback`], an
+    /// unreachable service refuses every token with `server_error`,
     /// whatever the spec's fallback.
     pub fn new(
         api: &'static ApiDescriptor,
@@ -251,6 +361,9 @@ impl Introspector {
     ) -> Result<Self, ConfigError> {
         let auth = api.auth.as_ref().ok_or(ConfigError::NotInSpec)?;
         let policy = auth.introspection.ok_or(ConfigError::NotInSpec)?;
+        if endpoint.max_in_flight == 0 || endpoint.max_in_flight > Semaphore::MAX_PERMITS {
+            return Err(ConfigError::MaxInFlight(endpoint.max_in_flight));
+        }
         let rules = match &auth.jwt {
             Some(jwt) => ClaimRules {
                 subject: jwt.subject_claim,
@@ -280,6 +393,7 @@ impl Introspector {
             .map_err(ConfigError::HttpClient)?;
         Ok(Introspector {
             inner: Arc::new(Inner {
+                in_flight: Arc::new(Semaphore::new(endpoint.max_in_flight)),
                 endpoint,
                 client,
                 policy,
@@ -289,8 +403,9 @@ impl Introspector {
         })
     }
 
-    /// The local verifier used when the service cannot answer; refused
-    /// unless the spec's fallback is `jwt`.
+    /// The local verifier: it refuses tokens that cannot be good before the
+    /// service is asked, and verifies them when the service is unreachable.
+    /// Refused unless the spec's fallback is `jwt`.
     pub fn with_fallback(self, verifier: Verifier) -> Result<Self, ConfigError> {
         if self.inner.policy != Fallback::Jwt {
             return Err(ConfigError::FallbackNotAllowed);
@@ -302,7 +417,8 @@ impl Introspector {
         })
     }
 
-    /// Asks the service about `token` now (system clock); no fallback.
+    /// Asks the service about `token` now (system clock); no local
+    /// verification, no fallback.
     pub async fn introspect(&self, token: &str) -> Result<Claims, IntrospectionError> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -311,25 +427,22 @@ impl Introspector {
     }
 
     /// Asks the service about `token`, checking the answer's times against
-    /// `now` (unix seconds); no fallback.
+    /// `now` (unix seconds); no local verification, no fallback.
     pub async fn introspect_at(&self, token: &str, now: u64) -> Result<Claims, IntrospectionError> {
         if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
             return Err(IntrospectionError::Rejected(JwtError::Malformed));
         }
-        let answer = self
-            .ask(token)
-            .await
-            .map_err(IntrospectionError::Unavailable)?;
+        let answer = self.ask(token).await?;
         match answer.get("active") {
             Some(Value::Bool(true)) => {}
             Some(Value::Bool(false)) => return Err(IntrospectionError::Inactive),
             Some(_) => {
-                return Err(IntrospectionError::Unavailable(Unavailable::Malformed(
+                return Err(IntrospectionError::BadAnswer(BadAnswer::Malformed(
                     "`active` is not a boolean",
                 )));
             }
             None => {
-                return Err(IntrospectionError::Unavailable(Unavailable::Malformed(
+                return Err(IntrospectionError::BadAnswer(BadAnswer::Malformed(
                     "no `active`",
                 )));
             }
@@ -337,9 +450,22 @@ impl Introspector {
         check_claims(&self.inner.rules, answer, now)
     }
 
-    /// One request; the answer's JSON object.
-    async fn ask(&self, token: &str) -> Result<Map<String, Value>, Unavailable> {
+    /// One request, when a permit is free within the time limit; the
+    /// answer's JSON object.
+    async fn ask(&self, token: &str) -> Result<Map<String, Value>, IntrospectionError> {
         let inner = &*self.inner;
+        let _permit = match tokio::time::timeout(
+            inner.endpoint.timeout,
+            Arc::clone(&inner.in_flight).acquire_owned(),
+        )
+        .await
+        {
+            Ok(Ok(permit)) => permit,
+            // Elapsed, or closed (never: the semaphore is not closed).
+            Ok(Err(_)) | Err(_) => return Err(IntrospectionError::Busy),
+        };
+        let unreachable = IntrospectionError::Unreachable;
+        let bad = IntrospectionError::BadAnswer;
         let mut request = inner
             .client
             .post(inner.endpoint.url.clone())
@@ -348,68 +474,98 @@ impl Introspector {
         if let Some((id, secret)) = &inner.endpoint.credentials {
             request = request.basic_auth(id, Some(secret));
         }
-        let mut response = request.send().await.map_err(request_error)?;
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| unreachable(request_error(e)))?;
         let status = response.status();
         if status != reqwest::StatusCode::OK {
-            return Err(Unavailable::Status(status.as_u16()));
+            return Err(match status.as_u16() {
+                code @ (502..=504) => unreachable(Unreachable::Gateway(code)),
+                code => bad(BadAnswer::Status(code)),
+            });
         }
         if response
             .content_length()
             .is_some_and(|n| n > MAX_RESPONSE_BYTES as u64)
         {
-            return Err(Unavailable::TooLarge);
+            return Err(bad(BadAnswer::TooLarge));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(request_error)? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| unreachable(request_error(e)))?
+        {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(Unavailable::TooLarge);
+                return Err(bad(BadAnswer::TooLarge));
             }
             body.extend_from_slice(&chunk);
         }
         match serde_json::from_slice::<Value>(&body) {
             Ok(Value::Object(map)) => Ok(map),
-            Ok(_) => Err(Unavailable::Malformed("not a JSON object")),
-            Err(_) => Err(Unavailable::Malformed("not JSON")),
+            Ok(_) => Err(bad(BadAnswer::Malformed("not a JSON object"))),
+            Err(_) => Err(bad(BadAnswer::Malformed("not JSON"))),
         }
     }
 
-    /// The whole decision: introspection, then the fallback the spec and
-    /// the configuration allow.
+    /// The whole decision: the local verifier first (when there is one),
+    /// then introspection, then the fallback the spec and the configuration
+    /// allow, for an unreachable service only.
     async fn check(&self, token: &str) -> Result<Claims, AuthError> {
-        let unavailable = match self.introspect(token).await {
+        // Tokens that cannot be good never reach the service.
+        let local = match &self.inner.fallback {
+            None => None,
+            Some(verifier) => match verifier.verify(token).await {
+                Ok(claims) => Some(Ok(claims)),
+                Err(e) if e.is_server_error() => Some(Err(e)),
+                Err(e) => return Err(AuthError::invalid(format!("local jwt: {e}"))),
+            },
+        };
+        let unreachable = match self.introspect(token).await {
             Ok(claims) => return Ok(claims),
-            Err(e @ (IntrospectionError::Inactive | IntrospectionError::Rejected(_))) => {
-                return Err(AuthError::invalid(format!("introspection: {e}")));
+            Err(e) if e.is_unreachable() => e,
+            Err(e @ IntrospectionError::BadAnswer(_)) => {
+                tracing::error!(
+                    target: "wsauth::audit",
+                    event = "introspection_bad_answer",
+                    reason = %e,
+                    "the introspection service answered unusably; refusing tokens \
+                     until it is fixed (check the client credentials and the service)"
+                );
+                return Err(AuthError::unavailable(format!("{e}; no fallback")));
             }
-            Err(IntrospectionError::Unavailable(why)) => why,
+            Err(e @ IntrospectionError::Busy) => {
+                tracing::warn!(
+                    target: "wsauth::audit",
+                    event = "introspection_busy",
+                    max_in_flight = self.inner.endpoint.max_in_flight,
+                    "too many introspection requests in flight; refusing the token"
+                );
+                return Err(AuthError::unavailable(format!("{e}; no fallback")));
+            }
+            Err(e) => return Err(AuthError::invalid(format!("introspection: {e}"))),
         };
-        let verifier = match (self.inner.policy, &self.inner.fallback) {
-            (Fallback::Jwt, Some(verifier)) => verifier,
-            (Fallback::Jwt, None) => {
-                return Err(AuthError::unavailable(format!(
-                    "introspection unavailable ({unavailable}); no local verifier configured"
-                )));
+        match (self.inner.policy, local) {
+            (Fallback::None, _) => Err(AuthError::unavailable(format!(
+                "{unreachable}; the spec allows no fallback"
+            ))),
+            (Fallback::Jwt, None) => Err(AuthError::unavailable(format!(
+                "{unreachable}; no local verifier configured"
+            ))),
+            (Fallback::Jwt, Some(Err(e))) => Err(AuthError::unavailable(format!(
+                "{unreachable}; local jwt: {e}"
+            ))),
+            (Fallback::Jwt, Some(Ok(claims))) => {
+                tracing::warn!(
+                    target: "wsauth::audit",
+                    event = "introspection_fallback",
+                    reason = %unreachable,
+                    "introspection unreachable; the token was verified locally"
+                );
+                Ok(claims)
             }
-            (Fallback::None, _) => {
-                return Err(AuthError::unavailable(format!(
-                    "introspection unavailable ({unavailable}); the spec allows no fallback"
-                )));
-            }
-        };
-        tracing::warn!(
-            target: "wsauth::audit",
-            event = "introspection_fallback",
-            reason = %unavailable,
-            "introspection unavailable; verifying the token locally"
-        );
-        verifier.verify(token).await.map_err(|e| {
-            let detail = format!("introspection unavailable ({unavailable}); local jwt: {e}");
-            if e.is_server_error() {
-                AuthError::unavailable(detail)
-            } else {
-                AuthError::invalid(detail)
-            }
-        })
+        }
     }
 }
 
@@ -421,11 +577,22 @@ impl Authenticator for Introspector {
 
 /// A transport error, without its URL (which holds no secret, but has no
 /// place in a close-adjacent audit detail either).
-fn request_error(error: reqwest::Error) -> Unavailable {
+fn request_error(error: reqwest::Error) -> Unreachable {
     if error.is_timeout() {
-        Unavailable::Timeout
+        Unreachable::Timeout
     } else {
-        Unavailable::Request(error.without_url())
+        Unreachable::Request(error.without_url())
+    }
+}
+
+/// Whether an answer's `token_type`, when it has one, names an access token.
+fn is_access_token_type(answer: &Map<String, Value>) -> bool {
+    match answer.get("token_type") {
+        None => true,
+        Some(Value::String(kind)) => ACCESS_TOKEN_TYPES
+            .iter()
+            .any(|accepted| kind.eq_ignore_ascii_case(accepted)),
+        Some(_) => false,
     }
 }
 
@@ -439,11 +606,14 @@ fn check_claims(
     let exp = match numeric_date(&answer, "exp", false).map_err(rejected)? {
         Some(exp) => exp,
         None => {
-            return Err(IntrospectionError::Unavailable(Unavailable::Malformed(
+            return Err(IntrospectionError::BadAnswer(BadAnswer::Malformed(
                 "an active answer without `exp`",
             )));
         }
     };
+    if !is_access_token_type(&answer) {
+        return Err(IntrospectionError::NotAnAccessToken);
+    }
     if now >= exp.saturating_add(rules.leeway_s) {
         return Err(rejected(JwtError::Expired));
     }
@@ -481,13 +651,15 @@ mod tests {
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode};
     use axum::response::IntoResponse;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{EncodingKey, Header, encode};
     use serde_json::json;
     use wsauth_spec::{Algorithm, ExpiryPolicy, TokenSource};
 
     use super::*;
     use crate::descriptor::{AuthDescriptor, JwtDescriptor, KeySlot};
-    use crate::jwt::KeySet;
+    use crate::jwt::{JwksSource, KeySet};
 
     const SECRET: &[u8] = b"introspection-test-secret-0123456789-abcdef";
     const ISS: &str = "mcp-status";
@@ -508,12 +680,12 @@ mod tests {
         roles_shape: ClaimShape::String,
     };
 
-    fn api(introspection: Option<Fallback>) -> &'static ApiDescriptor {
+    fn api_with(jwt: JwtDescriptor, introspection: Option<Fallback>) -> &'static ApiDescriptor {
         Box::leak(Box::new(ApiDescriptor {
             name: "test",
             auth: Some(AuthDescriptor {
                 sources: &[TokenSource::Header],
-                jwt: Some(JWT),
+                jwt: Some(jwt),
                 introspection,
                 on_expiry: ExpiryPolicy::Close,
                 anonymous_role: None,
@@ -525,25 +697,37 @@ mod tests {
         }))
     }
 
+    fn api(introspection: Option<Fallback>) -> &'static ApiDescriptor {
+        api_with(JWT, introspection)
+    }
+
     fn now() -> u64 {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
     }
 
-    /// A locally valid HS256 token for `sub`.
-    fn token(sub: &str) -> String {
+    /// An HS256 token: locally valid for `sub`, then `patch` applied.
+    fn token_with(sub: &str, patch: Value) -> String {
         let now = now();
-        let claims = json!({
+        let mut claims = json!({
             "sub": sub, "role": "admin", "iat": now, "exp": now + 600,
             "iss": ISS, "aud": AUD,
         });
+        if let (Some(claims), Value::Object(patch)) = (claims.as_object_mut(), patch) {
+            claims.extend(patch);
+        }
         encode(
             &Header::default(),
             &claims,
             &EncodingKey::from_secret(SECRET),
         )
         .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A locally valid HS256 token for `sub`.
+    fn token(sub: &str) -> String {
+        token_with(sub, json!({}))
     }
 
     fn verifier(api: &'static ApiDescriptor) -> Verifier {
@@ -563,7 +747,8 @@ mod tests {
     enum Reply {
         Json(StatusCode, Value),
         Text(&'static str),
-        Slow(Duration),
+        /// `200` with this JSON, after a while.
+        Slow(Duration, Value),
     }
 
     /// A request as the fake service saw it.
@@ -578,6 +763,9 @@ mod tests {
         reply: Mutex<Reply>,
         seen: Mutex<Vec<Seen>>,
         hits: AtomicUsize,
+        /// Requests being answered now, and the most there ever were.
+        current: AtomicUsize,
+        peak: AtomicUsize,
     }
 
     struct Service {
@@ -588,6 +776,9 @@ mod tests {
     impl Service {
         fn hits(&self) -> usize {
             self.fake.hits.load(Ordering::SeqCst)
+        }
+        fn peak(&self) -> usize {
+            self.fake.peak.load(Ordering::SeqCst)
         }
         fn last(&self) -> Seen {
             self.fake
@@ -609,6 +800,8 @@ mod tests {
         body: String,
     ) -> axum::response::Response {
         fake.hits.fetch_add(1, Ordering::SeqCst);
+        let current = fake.current.fetch_add(1, Ordering::SeqCst) + 1;
+        fake.peak.fetch_max(current, Ordering::SeqCst);
         let header = |name| {
             headers
                 .get(name)
@@ -629,14 +822,16 @@ mod tests {
                 form,
             });
         let reply = fake.reply.lock().unwrap_or_else(|e| panic!("{e}")).clone();
-        match reply {
+        let response = match reply {
             Reply::Json(status, body) => (status, axum::Json(body)).into_response(),
             Reply::Text(text) => text.into_response(),
-            Reply::Slow(wait) => {
+            Reply::Slow(wait, body) => {
                 tokio::time::sleep(wait).await;
-                axum::Json(json!({"active": false})).into_response()
+                axum::Json(body).into_response()
             }
-        }
+        };
+        fake.current.fetch_sub(1, Ordering::SeqCst);
+        response
     }
 
     async fn service(reply: Reply) -> Service {
@@ -648,6 +843,8 @@ mod tests {
             reply: Mutex::new(reply),
             seen: Mutex::new(Vec::new()),
             hits: AtomicUsize::new(0),
+            current: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
         });
         let app = axum::Router::new()
             .route("/introspect", axum::routing::post(introspect))
@@ -679,11 +876,14 @@ mod tests {
         })
     }
 
-    fn introspector(api: &'static ApiDescriptor, url: &str) -> Introspector {
-        let endpoint = IntrospectionEndpoint::new(url)
+    fn endpoint(url: &str) -> IntrospectionEndpoint {
+        IntrospectionEndpoint::new(url)
             .unwrap_or_else(|e| panic!("{e}"))
-            .timeout(Duration::from_millis(500));
-        Introspector::new(api, endpoint).unwrap_or_else(|e| panic!("{e}"))
+            .timeout(Duration::from_millis(500))
+    }
+
+    fn introspector(api: &'static ApiDescriptor, url: &str) -> Introspector {
+        Introspector::new(api, endpoint(url)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn with_fallback(api: &'static ApiDescriptor, url: &str) -> Introspector {
@@ -786,21 +986,95 @@ mod tests {
         }
     }
 
-    /// Unreachable, slow, failing or garbled: all "no answer".
-    async fn no_answer_cases() -> Vec<(&'static str, String, Option<Service>)> {
+    #[tokio::test]
+    async fn only_access_tokens_are_admitted() {
+        let api = api(Some(Fallback::None));
+        let service = service(Reply::Text("")).await;
+        let introspector = introspector(api, &service.url);
+        let with_type = |kind: Option<Value>| {
+            let mut answer = active("alice");
+            if let (Some(answer), Some(kind)) = (answer.as_object_mut(), kind) {
+                answer.insert("token_type".into(), kind);
+            }
+            Reply::Json(StatusCode::OK, answer)
+        };
+        for kind in [
+            None,
+            Some(json!("Bearer")),
+            Some(json!("bearer")),
+            Some(json!("ACCESS_TOKEN")),
+            Some(json!("access")),
+            Some(json!("urn:ietf:params:oauth:token-type:access_token")),
+        ] {
+            service.set(with_type(kind.clone()));
+            let claims = introspector.authenticate("opaque").await;
+            let claims = claims.unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert_eq!(claims.subject, "alice");
+        }
+        for kind in [
+            json!("Refresh"),
+            json!("refresh_token"),
+            json!("urn:ietf:params:oauth:token-type:refresh_token"),
+            json!("id_token"),
+            json!("bearer "),
+            json!(""),
+            json!(7),
+            json!(["bearer"]),
+        ] {
+            service.set(with_type(Some(kind.clone())));
+            let e = introspector.authenticate("opaque").await.err();
+            let e = e.unwrap_or_else(|| panic!("{kind}: admitted"));
+            assert!(!e.is_server_error(), "{kind}");
+            assert_eq!(e.to_string(), "introspection: not an access token");
+            assert!(matches!(
+                introspector.introspect("opaque").await,
+                Err(IntrospectionError::NotAnAccessToken)
+            ));
+        }
+    }
+
+    /// The service is unreachable: nothing listens, it is too slow, or a
+    /// gateway says it is down.
+    async fn unreachable_cases() -> Vec<(&'static str, String, Option<Service>)> {
         let mut cases = vec![("unreachable", unreachable_url().await, None)];
+        for (name, reply) in [
+            ("502", Reply::Json(StatusCode::BAD_GATEWAY, json!({}))),
+            (
+                "503",
+                Reply::Json(StatusCode::SERVICE_UNAVAILABLE, json!({})),
+            ),
+            ("504", Reply::Json(StatusCode::GATEWAY_TIMEOUT, json!({}))),
+            (
+                "slow",
+                Reply::Slow(Duration::from_secs(3), json!({"active": false})),
+            ),
+        ] {
+            let s = service(reply).await;
+            cases.push((name, s.url.clone(), Some(s)));
+        }
+        cases
+    }
+
+    /// The service answered, and the answer cannot be used.
+    async fn bad_answer_cases() -> Vec<(&'static str, Service)> {
         let no_exp = {
             let mut answer = active("alice");
             answer.as_object_mut().map(|a| a.remove("exp"));
             answer
         };
+        let big = json!({"active": true, "padding": "x".repeat(MAX_RESPONSE_BYTES)});
+        let mut cases = Vec::new();
         for (name, reply) in [
-            (
-                "5xx",
-                Reply::Json(StatusCode::SERVICE_UNAVAILABLE, json!({})),
-            ),
+            ("400", Reply::Json(StatusCode::BAD_REQUEST, json!({}))),
             ("401", Reply::Json(StatusCode::UNAUTHORIZED, json!({}))),
+            ("403", Reply::Json(StatusCode::FORBIDDEN, json!({}))),
+            ("429", Reply::Json(StatusCode::TOO_MANY_REQUESTS, json!({}))),
+            (
+                "500",
+                Reply::Json(StatusCode::INTERNAL_SERVER_ERROR, json!({})),
+            ),
             ("not json", Reply::Text("<html>oops</html>")),
+            ("not an object", Reply::Json(StatusCode::OK, json!([true]))),
             (
                 "no active",
                 Reply::Json(StatusCode::OK, json!({"sub": "alice"})),
@@ -810,16 +1084,15 @@ mod tests {
                 Reply::Json(StatusCode::OK, json!({"active": "yes"})),
             ),
             ("no exp", Reply::Json(StatusCode::OK, no_exp)),
-            ("slow", Reply::Slow(Duration::from_secs(3))),
+            ("too large", Reply::Json(StatusCode::OK, big)),
         ] {
-            let s = service(reply).await;
-            cases.push((name, s.url.clone(), Some(s)));
+            cases.push((name, service(reply).await));
         }
         cases
     }
 
     #[tokio::test]
-    async fn no_answer_falls_back_to_the_local_verifier_when_the_spec_says_jwt() {
+    async fn an_unreachable_service_falls_back_to_the_local_verifier_when_the_spec_says_jwt() {
         let api = api(Some(Fallback::Jwt));
         let good = token("alice");
         let forged = {
@@ -827,8 +1100,16 @@ mod tests {
             t.push('x');
             t
         };
-        for (name, url, _service) in no_answer_cases().await {
+        for (name, url, _service) in unreachable_cases().await {
             let introspector = with_fallback(api, &url);
+            assert!(
+                introspector
+                    .introspect(&good)
+                    .await
+                    .err()
+                    .is_some_and(|e| e.is_unreachable() && e.is_server_error()),
+                "{name}"
+            );
             let claims = introspector
                 .authenticate(&good)
                 .await
@@ -847,10 +1128,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn no_answer_fails_closed_when_the_spec_allows_no_fallback() {
+    async fn an_unreachable_service_fails_closed_when_the_spec_allows_no_fallback() {
         let api = api(Some(Fallback::None));
         let good = token("alice");
-        for (name, url, _service) in no_answer_cases().await {
+        for (name, url, _service) in unreachable_cases().await {
             let e = introspector(api, &url).authenticate(&good).await.err();
             let e = e.unwrap_or_else(|| panic!("{name}: admitted without an answer"));
             assert!(e.is_server_error(), "{name}: {e}");
@@ -865,6 +1146,39 @@ mod tests {
         ));
     }
 
+    /// An answer wsauth cannot use is the operator's problem: refused with
+    /// `server_error`, never verified locally, whatever the spec allows.
+    #[tokio::test]
+    async fn unusable_answers_fail_closed_and_never_fall_back() {
+        let good = token("alice");
+        for (name, service) in bad_answer_cases().await {
+            for introspector in [
+                with_fallback(api(Some(Fallback::Jwt)), &service.url),
+                introspector(api(Some(Fallback::None)), &service.url),
+            ] {
+                let e = introspector.introspect(&good).await.err();
+                let e = e.unwrap_or_else(|| panic!("{name}: admitted"));
+                assert!(
+                    matches!(e, IntrospectionError::BadAnswer(_)),
+                    "{name}: {e:?}"
+                );
+                assert!(e.is_server_error() && !e.is_unreachable(), "{name}");
+
+                let e = introspector.authenticate(&good).await.err();
+                let e = e.unwrap_or_else(|| panic!("{name}: fell back, admitted"));
+                assert!(e.is_server_error(), "{name}: {e}");
+                let text = e.to_string();
+                assert!(
+                    text.starts_with("introspection answer unusable: "),
+                    "{text}"
+                );
+                assert!(text.ends_with("; no fallback"), "{text}");
+                assert!(!text.contains(&good), "{name}: the token leaked");
+            }
+            assert_eq!(service.hits(), 4, "{name}");
+        }
+    }
+
     #[tokio::test]
     async fn a_jwt_fallback_without_a_verifier_fails_closed() {
         let api = api(Some(Fallback::Jwt));
@@ -875,6 +1189,162 @@ mod tests {
         assert!(e.to_string().contains("no local verifier"), "{e}");
     }
 
+    /// With a local verifier, tokens that cannot be good are refused
+    /// without asking the service.
+    #[tokio::test]
+    async fn tokens_the_local_verifier_refuses_never_reach_the_service() {
+        let api = api(Some(Fallback::Jwt));
+        let service = service(Reply::Json(StatusCode::OK, active("alice"))).await;
+        let introspector = with_fallback(api, &service.url);
+        let forged = {
+            let mut t = token("alice");
+            t.push('x');
+            t
+        };
+        for (name, token, why) in [
+            ("forged", forged, "bad signature"),
+            (
+                "expired",
+                token_with("alice", json!({"exp": now() - 60})),
+                "token expired",
+            ),
+            (
+                "foreign",
+                token_with("alice", json!({"aud": "another-api"})),
+                "wrong audience",
+            ),
+            ("opaque", "opaque-token".to_owned(), "malformed token"),
+        ] {
+            let e = introspector.authenticate(&token).await.err();
+            let e = e.unwrap_or_else(|| panic!("{name}: admitted"));
+            assert!(!e.is_server_error(), "{name}");
+            assert_eq!(e.to_string(), format!("local jwt: {why}"), "{name}");
+        }
+        assert_eq!(service.hits(), 0, "the service was asked");
+        // A token that could be good is still asked about (revocation).
+        let claims = introspector.authenticate(&token("alice")).await;
+        assert_eq!(claims.map(|c| c.subject).ok().as_deref(), Some("alice"));
+        assert_eq!(service.hits(), 1);
+    }
+
+    /// When the local check cannot be made (JWKS unavailable), the service
+    /// decides, as without a verifier.
+    #[tokio::test]
+    async fn a_local_server_error_still_asks_the_service() {
+        const PARTNER: &[KeySlot] = &[KeySlot {
+            name: "partner",
+            algorithms: &[Algorithm::RS256],
+        }];
+        let api = api_with(
+            JwtDescriptor {
+                keys: PARTNER,
+                ..JWT
+            },
+            Some(Fallback::Jwt),
+        );
+        let jwks = JwksSource::new(
+            &unreachable_url().await,
+            Duration::from_secs(60),
+            Duration::from_secs(1),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let verifier = Verifier::for_api(
+            api,
+            KeySet::new()
+                .jwks("partner", jwks)
+                .unwrap_or_else(|e| panic!("{e}")),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let segment = |v: Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let token = format!(
+            "{}.{}.c2ln",
+            segment(json!({"alg": "RS256", "kid": "k1"})),
+            segment(json!({"sub": "alice"}))
+        );
+        assert!(
+            verifier
+                .verify(&token)
+                .await
+                .err()
+                .is_some_and(|e| e.is_server_error())
+        );
+
+        let service = service(Reply::Json(StatusCode::OK, active("alice"))).await;
+        let asking = introspector(api, &service.url)
+            .with_fallback(verifier.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let claims = asking.authenticate(&token).await;
+        assert_eq!(claims.map(|c| c.subject).ok().as_deref(), Some("alice"));
+        assert_eq!(service.hits(), 1);
+        service.set(Reply::Json(StatusCode::OK, json!({"active": false})));
+        let e = asking.authenticate(&token).await.err();
+        assert!(e.is_some_and(|e| !e.is_server_error()));
+
+        // Neither check can be made: server error.
+        let unreachable = introspector(api, &unreachable_url().await)
+            .with_fallback(verifier)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = unreachable.authenticate(&token).await.err();
+        let e = e.unwrap_or_else(|| panic!("admitted"));
+        assert!(e.is_server_error());
+        assert!(e.to_string().contains("local jwt: "), "{e}");
+    }
+
+    #[tokio::test]
+    async fn requests_in_flight_are_bounded() {
+        let api = api(Some(Fallback::None));
+        let service = service(Reply::Slow(Duration::from_millis(150), active("alice"))).await;
+        let endpoint = IntrospectionEndpoint::new(&service.url)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .timeout(Duration::from_secs(10))
+            .max_in_flight(2);
+        let introspector = Introspector::new(api, endpoint).unwrap_or_else(|e| panic!("{e}"));
+        let checks = (0..8).map(|_| introspector.authenticate("opaque"));
+        for result in futures_util::future::join_all(checks).await {
+            assert!(result.is_ok(), "{result:?}");
+        }
+        assert_eq!(service.hits(), 8);
+        assert_eq!(service.peak(), 2, "more than max_in_flight at once");
+    }
+
+    /// A check that gets no turn within the time limit fails closed, even
+    /// with a fallback and a locally valid token: a flood must not switch
+    /// revocation off.
+    #[tokio::test]
+    async fn a_check_without_a_turn_fails_closed_without_fallback() {
+        let api = api(Some(Fallback::Jwt));
+        let service = service(Reply::Json(StatusCode::OK, json!({"active": false}))).await;
+        let endpoint = endpoint(&service.url)
+            .timeout(Duration::from_millis(200))
+            .max_in_flight(1);
+        let introspector = Introspector::new(api, endpoint)
+            .and_then(|i| i.with_fallback(verifier(api)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let token = token("alice");
+        // The one request allowed is under way.
+        let held = Arc::clone(&introspector.inner.in_flight)
+            .acquire_owned()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let e = introspector.authenticate(&token).await.err();
+        let e = e.unwrap_or_else(|| panic!("admitted without asking"));
+        assert!(e.is_server_error(), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "too many introspection requests in flight; no fallback"
+        );
+        assert!(matches!(
+            introspector.introspect(&token).await,
+            Err(IntrospectionError::Busy)
+        ));
+        assert_eq!(service.hits(), 0);
+        drop(held);
+        // Its turn comes: the service's "inactive" applies.
+        let e = introspector.authenticate(&token).await.err();
+        assert!(e.is_some_and(|e| !e.is_server_error()));
+        assert_eq!(service.hits(), 1);
+    }
+
     #[tokio::test]
     async fn oversized_tokens_and_answers_are_not_used() {
         let api = api(Some(Fallback::None));
@@ -883,7 +1353,7 @@ mod tests {
         let introspector = introspector(api, &service.url);
         assert!(matches!(
             introspector.introspect("t").await,
-            Err(IntrospectionError::Unavailable(Unavailable::TooLarge))
+            Err(IntrospectionError::BadAnswer(BadAnswer::TooLarge))
         ));
         let huge = "a".repeat(MAX_TOKEN_BYTES + 1);
         assert!(matches!(
@@ -923,11 +1393,20 @@ mod tests {
             Err(ConfigError::NotInSpec)
         ));
         assert!(Introspector::new(api(Some(Fallback::None)), endpoint()).is_ok());
+        let api = api(Some(Fallback::None));
+        for n in [0, Semaphore::MAX_PERMITS + 1] {
+            assert!(matches!(
+                Introspector::new(api, endpoint().max_in_flight(n)),
+                Err(ConfigError::MaxInFlight(m)) if m == n
+            ));
+        }
+        assert!(Introspector::new(api, endpoint().max_in_flight(1)).is_ok());
     }
 
-    /// The fallback is an audit event, and no log line carries the token.
+    /// The fallback is an audit event, an unusable answer an error line,
+    /// and no log line carries the token or the client credentials.
     #[tokio::test(flavor = "current_thread")]
-    async fn the_fallback_is_audited_and_the_token_never_logged() {
+    async fn the_fallback_and_bad_answers_are_logged_without_secrets() {
         #[derive(Clone, Default)]
         struct Buffer(Arc<Mutex<Vec<u8>>>);
         impl std::io::Write for Buffer {
@@ -966,13 +1445,35 @@ mod tests {
                 .await
                 .is_err()
         );
+        // Our credentials refused: an error line for the operator.
+        service.set(Reply::Json(StatusCode::UNAUTHORIZED, json!({})));
+        let with_credentials = Introspector::new(
+            api,
+            endpoint(&service.url).client_credentials("mcp-status", "cred-s3cret"),
+        )
+        .and_then(|i| i.with_fallback(verifier(api)))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(with_credentials.authenticate(&token).await.is_err());
 
         let log = String::from_utf8(buffer.0.lock().unwrap_or_else(|e| panic!("{e}")).clone())
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(log.matches("introspection_fallback").count(), 1, "{log}");
-        assert!(log.contains("wsauth::audit"), "{log}");
+        let bad: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("introspection_bad_answer"))
+            .collect();
+        assert_eq!(bad.len(), 1, "{log}");
+        assert!(bad[0].contains("ERROR"), "{log}");
+        assert!(bad[0].contains("wsauth::audit"), "{log}");
+        assert!(bad[0].contains("http status 401"), "{log}");
         assert!(!log.contains(&token), "the token reached the log");
         let signature = token.rsplit('.').next().unwrap_or_default();
         assert!(!log.contains(signature), "the signature reached the log");
+        assert!(
+            !log.contains("cred-s3cret"),
+            "the client secret reached the log"
+        );
+        // base64("mcp-status:cred-s3cret")
+        assert!(!log.contains("bWNwLXN0YXR1czpjcmVkLXMzY3JldA"), "{log}");
     }
 }

@@ -76,6 +76,12 @@ pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
 pub const MAX_JWKS_BYTES: usize = 1024 * 1024;
 /// Default time limit for one JWKS fetch.
 pub const DEFAULT_JWKS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Shortest JWKS cool-down accepted: below it, tokens with made-up `kid`s
+/// (which need no valid signature to name one) would cause a fetch each.
+pub const MIN_JWKS_COOLDOWN: Duration = Duration::from_secs(1);
+/// How many `max_age`s a JWKS may go without a good fetch before its keys
+/// stop verifying, unless [`JwksSource::max_stale`] says otherwise.
+pub const DEFAULT_JWKS_STALE_AGES: u32 = 10;
 
 /// What a verified token says.
 #[derive(Clone, Debug, PartialEq)]
@@ -270,6 +276,9 @@ pub enum ConfigError {
     /// The subject or roles claim name is empty.
     #[error("the {0} claim name is empty")]
     EmptyClaimName(&'static str),
+    /// A leeway over [`MAX_LEEWAY_S`](wsauth_spec::MAX_LEEWAY_S) seconds.
+    #[error("leeway of {0} s is over {max} s", max = wsauth_spec::MAX_LEEWAY_S)]
+    LeewayTooLarge(u64),
     /// A JWKS slot whose algorithms are HMAC: shared secrets are never
     /// fetched.
     #[error("key slot `{slot}`: a jwks source cannot serve hmac secrets")]
@@ -281,6 +290,11 @@ pub enum ConfigError {
     /// a loopback address.
     #[error("jwks url: {0}")]
     BadJwksUrl(&'static str),
+    /// JWKS times that would defeat the cache: a cool-down under
+    /// [`MIN_JWKS_COOLDOWN`], a `max_age` under the cool-down, or a
+    /// `max_stale` under `max_age`.
+    #[error("jwks timing: {0}")]
+    BadJwksTiming(&'static str),
     /// The HTTP client for a JWKS source could not be built.
     #[error("key slot `{slot}`: cannot build the http client")]
     HttpClient {
@@ -538,7 +552,14 @@ fn backend_alg(alg: Algorithm) -> jsonwebtoken::Algorithm {
 ///   rotation).
 /// - Fetch attempts of any kind are at least `cooldown` apart, so unknown
 ///   `kid`s cannot cause a fetch storm.
-/// - A failed fetch keeps the last good set (and logs a warning).
+/// - A failed fetch keeps the last good set (and logs a warning), for at
+///   most `max_stale` after it was fetched (default
+///   [`DEFAULT_JWKS_STALE_AGES`] × `max_age`): after that its keys verify
+///   nothing (`KeysUnavailable`, the server-error code) until a fetch
+///   succeeds, so a key the provider withdrew does not verify forever
+///   while its JWKS endpoint is down.
+/// - No proxy from the environment is used: the key set decides who can
+///   sign tokens, and plain http is allowed to loopback.
 ///
 /// Plain `http` is accepted only for loopback hosts; redirects are not
 /// followed; documents over [`MAX_JWKS_BYTES`] are refused. Only asymmetric
@@ -549,6 +570,7 @@ pub struct JwksSource {
     url: reqwest::Url,
     max_age: Duration,
     cooldown: Duration,
+    max_stale: Duration,
     timeout: Duration,
 }
 
@@ -558,6 +580,7 @@ impl fmt::Debug for JwksSource {
             .field("host", &self.url.host_str())
             .field("max_age", &self.max_age)
             .field("cooldown", &self.cooldown)
+            .field("max_stale", &self.max_stale)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -566,8 +589,24 @@ impl fmt::Debug for JwksSource {
 impl JwksSource {
     /// A JWKS at `url` (`https`, or `http` to a loopback address), kept for
     /// `max_age` and re-fetched for unknown `kid`s at most once per
-    /// `cooldown`.
+    /// `cooldown` (at least [`MIN_JWKS_COOLDOWN`], and at most `max_age`).
     pub fn new(url: &str, max_age: Duration, cooldown: Duration) -> Result<Self, ConfigError> {
+        if cooldown < MIN_JWKS_COOLDOWN {
+            return Err(ConfigError::BadJwksTiming(
+                "the cool-down must be at least one second",
+            ));
+        }
+        if max_age < cooldown {
+            return Err(ConfigError::BadJwksTiming(
+                "max_age must be at least the cool-down",
+            ));
+        }
+        Self::with_times(url, max_age, cooldown)
+    }
+
+    /// [`JwksSource::new`] without the timing checks: tests run rotations
+    /// in milliseconds.
+    fn with_times(url: &str, max_age: Duration, cooldown: Duration) -> Result<Self, ConfigError> {
         let url = reqwest::Url::parse(url).map_err(|_| ConfigError::BadJwksUrl("not a url"))?;
         match url.scheme() {
             "https" => {}
@@ -586,8 +625,21 @@ impl JwksSource {
             url,
             max_age,
             cooldown,
+            max_stale: max_age.saturating_mul(DEFAULT_JWKS_STALE_AGES),
             timeout: DEFAULT_JWKS_TIMEOUT,
         })
+    }
+
+    /// How long the last good set keeps verifying when fetches fail
+    /// (default [`DEFAULT_JWKS_STALE_AGES`] × `max_age`); at least `max_age`.
+    pub fn max_stale(mut self, max_stale: Duration) -> Result<Self, ConfigError> {
+        if max_stale < self.max_age {
+            return Err(ConfigError::BadJwksTiming(
+                "max_stale must be at least max_age",
+            ));
+        }
+        self.max_stale = max_stale;
+        Ok(self)
     }
 
     /// Time limit for one fetch (default [`DEFAULT_JWKS_TIMEOUT`]).
@@ -646,8 +698,9 @@ struct JwksCache {
     fetch_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// The set was never fetched successfully.
-struct NeverFetched;
+/// No set to look in: never fetched successfully, or the last good one is
+/// older than `max_stale`.
+struct NoUsableSet;
 
 impl JwksCache {
     fn wants_fetch(&self, state: &JwksState, kid: Option<&str>, now: Instant) -> bool {
@@ -666,21 +719,29 @@ impl JwksCache {
                 .is_none_or(|at| now.saturating_duration_since(at) >= self.source.cooldown)
     }
 
-    fn get(state: &JwksState, kid: &str) -> Result<Option<Arc<KeyEntry>>, NeverFetched> {
-        match &state.keys {
-            None => Err(NeverFetched),
-            Some(keys) => Ok(keys.get(kid).cloned()),
+    fn get(
+        &self,
+        state: &JwksState,
+        kid: &str,
+        now: Instant,
+    ) -> Result<Option<Arc<KeyEntry>>, NoUsableSet> {
+        match (&state.keys, state.fetched_at) {
+            (Some(keys), Some(at)) if now.saturating_duration_since(at) < self.source.max_stale => {
+                Ok(keys.get(kid).cloned())
+            }
+            _ => Err(NoUsableSet),
         }
     }
 
     /// The key `kid`, fetching first when the set is stale or lacks it (and
     /// the cool-down allows). A miss while another task is fetching waits
     /// for that fetch.
-    async fn lookup(self: &Arc<Self>, kid: &str) -> Result<Option<Arc<KeyEntry>>, NeverFetched> {
+    async fn lookup(self: &Arc<Self>, kid: &str) -> Result<Option<Arc<KeyEntry>>, NoUsableSet> {
         {
             let state = self.state.read().await;
-            if !self.wants_fetch(&state, Some(kid), Instant::now()) {
-                let found = Self::get(&state, kid);
+            let now = Instant::now();
+            if !self.wants_fetch(&state, Some(kid), now) {
+                let found = self.get(&state, kid, now);
                 let in_flight = self.fetch_lock.try_lock().is_err();
                 if matches!(found, Ok(Some(_))) || !in_flight {
                     return found;
@@ -688,7 +749,7 @@ impl JwksCache {
             }
         }
         self.fetch_if_wanted(Some(kid)).await;
-        Self::get(&*self.state.read().await, kid)
+        self.get(&*self.state.read().await, kid, Instant::now())
     }
 
     /// Fetches unless another task just did (single flight). The fetch runs
@@ -945,6 +1006,9 @@ impl Verifier {
         if descriptor.roles_claim.is_empty() {
             return Err(ConfigError::EmptyClaimName("roles"));
         }
+        if descriptor.leeway_s > wsauth_spec::MAX_LEEWAY_S {
+            return Err(ConfigError::LeewayTooLarge(descriptor.leeway_s));
+        }
         let mut supplied: HashMap<String, KeySource> = keys.slots.into_iter().collect();
         let mut slots = Vec::with_capacity(descriptor.keys.len());
         for slot in descriptor.keys {
@@ -998,6 +1062,7 @@ impl Verifier {
                     let client = reqwest::Client::builder()
                         .timeout(source.timeout)
                         .redirect(reqwest::redirect::Policy::none())
+                        .no_proxy()
                         .build()
                         .map_err(|source| ConfigError::HttpClient {
                             slot: slot.name,
@@ -1164,7 +1229,7 @@ impl Verifier {
                 match cache.lookup(kid).await {
                     Ok(Some(entry)) => return Ok(entry),
                     Ok(None) => {}
-                    Err(NeverFetched) => {
+                    Err(NoUsableSet) => {
                         unavailable.get_or_insert(slot.name);
                     }
                 }
@@ -2257,6 +2322,11 @@ mod tests {
         assert!(matches!(err, ConfigError::DuplicateSlot { .. }));
         let err = Verifier::new(leak(descriptor(&[])), KeySet::new()).expect_err("no slots");
         assert!(matches!(err, ConfigError::NoSlots));
+        let mut lax = descriptor(HS256_ONLY);
+        lax.leeway_s = wsauth_spec::MAX_LEEWAY_S + 1;
+        let keys = KeySet::new().hmac("default", SECRET).expect("key");
+        let err = Verifier::new(leak(lax), keys).expect_err("leeway");
+        assert!(matches!(err, ConfigError::LeewayTooLarge(301)));
     }
 
     #[test]
@@ -2490,7 +2560,11 @@ mod tests {
         max_age: Duration,
         cooldown: Duration,
     ) -> Verifier {
-        let source = JwksSource::new(url, max_age, cooldown).expect("url");
+        let source = JwksSource::with_times(url, max_age, cooldown).expect("url");
+        jwks_verifier_from(slots, source)
+    }
+
+    fn jwks_verifier_from(slots: &'static [KeySlot], source: JwksSource) -> Verifier {
         let keys = KeySet::new().jwks("partner", source).expect("keys");
         Verifier::new(leak(descriptor(slots)), keys).expect("verifier")
     }
@@ -2644,7 +2718,10 @@ mod tests {
     async fn jwks_server_down_keeps_the_last_good_set() {
         let server = jwks_server(json!({"keys": [jwk(&rsa_key(), J::RS256, "k1")]})).await;
         // Always stale, no cool-down: every token tries to refresh.
-        let v = jwks_verifier(PARTNER, &server.url, Duration::ZERO, Duration::ZERO);
+        let source = JwksSource::with_times(&server.url, Duration::ZERO, Duration::ZERO)
+            .and_then(|s| s.max_stale(HOUR))
+            .expect("source");
+        let v = jwks_verifier_from(PARTNER, source);
         let token = mint(J::RS256, Some("k1"), &claims(), &rsa_key());
         assert!(v.verify_at(&token, NOW).await.is_ok());
         server.set_down(true);
@@ -2655,6 +2732,45 @@ mod tests {
         server.set(json!({"not": "a jwks"}));
         assert!(v.verify_at(&token, NOW).await.is_ok());
         assert_eq!(server.hits(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_set_older_than_max_stale_stops_verifying() {
+        let server = jwks_server(json!({"keys": [jwk(&rsa_key(), J::RS256, "k1")]})).await;
+        let ms = Duration::from_millis;
+        let source = JwksSource::with_times(&server.url, ms(100), Duration::ZERO)
+            .and_then(|s| s.max_stale(ms(400)))
+            .expect("source");
+        let v = jwks_verifier_from(PARTNER, source);
+        let token = mint(J::RS256, Some("k1"), &claims(), &rsa_key());
+        assert!(v.verify_at(&token, NOW).await.is_ok());
+        server.set_down(true);
+        tokio::time::sleep(ms(150)).await;
+        assert!(
+            v.verify_at(&token, NOW).await.is_ok(),
+            "stale, refresh failed, within max_stale: the last good set"
+        );
+        tokio::time::sleep(ms(350)).await;
+        let err = v.verify_at(&token, NOW).await.expect_err("too stale");
+        assert_eq!(err, JwtError::KeysUnavailable { slot: "partner" });
+        // A good fetch brings it back.
+        server.set_down(false);
+        assert!(v.verify_at(&token, NOW).await.is_ok());
+    }
+
+    #[test]
+    fn jwks_times_that_defeat_the_cache_are_refused() {
+        let url = "https://idp.example/jwks";
+        let secs = Duration::from_secs;
+        for (max_age, cooldown) in [(HOUR, Duration::ZERO), (HOUR, Duration::from_millis(999))] {
+            let err = JwksSource::new(url, max_age, cooldown).expect_err("cooldown");
+            assert!(matches!(err, ConfigError::BadJwksTiming(_)), "{err}");
+        }
+        let err = JwksSource::new(url, secs(10), secs(30)).expect_err("max_age < cooldown");
+        assert!(matches!(err, ConfigError::BadJwksTiming(_)), "{err}");
+        let source = JwksSource::new(url, secs(60), MIN_JWKS_COOLDOWN).expect("ok");
+        let err = source.max_stale(secs(59)).expect_err("max_stale < max_age");
+        assert!(matches!(err, ConfigError::BadJwksTiming(_)), "{err}");
     }
 
     #[tokio::test]

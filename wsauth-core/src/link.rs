@@ -10,16 +10,21 @@
 //! connection here holds one small allocation. The outbox keeps its first
 //! message inline, so the usual one message in flight (a reply, the
 //! welcome) allocates nothing; only a backlog spills into a `VecDeque`.
+//!
+//! The link also carries who the connection is: an in-band token refresh
+//! replaces the principal in the loop, and the handler must see the new one
+//! (its roles, for the checks it makes itself), so both read it here.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, RwLock};
 use std::task::Poll;
 
 use axum::extract::ws::Message;
 use futures_util::task::AtomicWaker;
 
+use crate::principal::Principal;
 use crate::session::Inbound;
 
 /// Outbox capacity kept after a burst drains; a larger buffer is released.
@@ -45,6 +50,8 @@ pub(crate) struct Link {
     pub(crate) slow: AtomicBool,
     /// A message failed typed decoding and cannot be answered with `error`.
     pub(crate) invalid: AtomicBool,
+    /// Who the connection is now: replaced by an in-band refresh.
+    principal: RwLock<Principal>,
 }
 
 /// Messages waiting to be sent, oldest first: `head`, then `rest`.
@@ -88,8 +95,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Link {
-    /// A link whose outbox holds at most `capacity` messages.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A link for `principal`'s connection whose outbox holds at most
+    /// `capacity` messages.
+    pub(crate) fn new(capacity: usize, principal: Principal) -> Self {
         Link {
             inbox: Mutex::new(None),
             outbox: Mutex::new(Outbox::default()),
@@ -98,7 +106,25 @@ impl Link {
             to_handler: AtomicWaker::new(),
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
+            principal: RwLock::new(principal),
         }
+    }
+
+    /// Who the connection is now (a shared handle: cloning it is a
+    /// reference count).
+    pub(crate) fn principal(&self) -> Principal {
+        self.principal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the principal, after an in-band refresh passed every check.
+    pub(crate) fn set_principal(&self, principal: Principal) {
+        *self
+            .principal
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = principal;
     }
 
     // The loop's side.

@@ -33,7 +33,8 @@ impl Rejection {
 }
 
 /// The close frame the spec prescribes for `kind`: its code and generic
-/// reason (at most 123 bytes, checked when the spec was validated).
+/// reason (at most 123 bytes: checked when the spec was validated, and by
+/// [`Builder::build`](crate::Builder::build) for hand-built descriptors).
 pub fn close_message(api: &ApiDescriptor, kind: FailureKind) -> Message {
     let close = api.close(kind);
     Message::Close(Some(CloseFrame {

@@ -31,7 +31,7 @@ use axum::routing::get;
 use http::HeaderValue;
 use http::header::{ORIGIN, USER_AGENT};
 use tokio::sync::watch;
-use wsauth_spec::{Access, FailureKind, ParamType, TokenSource};
+use wsauth_spec::{Access, FailureKind, Keyword, ParamType, TokenSource};
 
 use crate::audit::{self, AuditContext};
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
@@ -148,7 +148,35 @@ pub enum BuildError {
         "allowed origin `{0}` is not `scheme://host[:port]` as browsers send it (lower case, nothing after the host or port, no default port, IP addresses in canonical form)"
     )]
     BadOrigin(String),
+    /// A close reason does not fit a close frame: a control frame carries
+    /// at most 125 bytes, two of them the code, so a reason may have 123.
+    /// (Generated descriptors are checked when the spec is validated; this
+    /// catches hand-built ones.)
+    #[error(
+        "the close reason for `{}` is {bytes} bytes long; a close frame holds at most {MAX_CLOSE_REASON_BYTES}",
+        .kind.word()
+    )]
+    CloseReasonTooLong {
+        /// The failure kind whose reason is too long.
+        kind: FailureKind,
+        /// Its length in bytes.
+        bytes: usize,
+    },
+    /// A close code a server may not send in a close frame (RFC 6455
+    /// §7.4: 1004-1006, 1015, 1016-2999 and anything outside 1000-4999).
+    /// Descriptors from a spec never have one; hand-built ones can.
+    #[error("the close code for `{}` is {code}, which a close frame may not carry", .kind.word())]
+    BadCloseCode {
+        /// The failure kind whose code it is.
+        kind: FailureKind,
+        /// The code.
+        code: u16,
+    },
 }
+
+/// The longest close reason a close frame can carry: a control frame's
+/// payload is at most 125 bytes, and the code takes two.
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// Configures a server for one spec.
 pub struct Builder {
@@ -247,6 +275,28 @@ impl Builder {
 
     /// Checks the configuration against the spec.
     pub fn build(mut self) -> Result<WsAuth, BuildError> {
+        if let Some(close) = self
+            .api
+            .close_codes
+            .iter()
+            .find(|c| c.reason.len() > MAX_CLOSE_REASON_BYTES)
+        {
+            return Err(BuildError::CloseReasonTooLong {
+                kind: close.kind,
+                bytes: close.reason.len(),
+            });
+        }
+        if let Some(close) = self
+            .api
+            .close_codes
+            .iter()
+            .find(|c| !matches!(c.code, 1000..=1003 | 1007..=1014 | 3000..=4999))
+        {
+            return Err(BuildError::BadCloseCode {
+                kind: close.kind,
+                code: close.code,
+            });
+        }
         if let Some(name) = self
             .handlers
             .keys()
@@ -625,7 +675,7 @@ impl WsAuth {
 /// What passed the handshake.
 struct Admitted {
     principal: Principal,
-    params: Vec<(&'static str, String)>,
+    params: Arc<[(&'static str, String)]>,
     expires_at: Option<u64>,
     slot: Option<Slot>,
 }
@@ -702,28 +752,34 @@ fn serve(
     admitted: Admitted,
     audit: AuditContext,
 ) -> impl Future<Output = ()> + Send + 'static {
+    let open = Open::new(state);
+    let state = &open.0;
     let shared = &state.shared;
-    shared.open[state.index].fetch_add(1, Ordering::Relaxed);
-    let link = Arc::new(Link::new(state.descriptor.limits.send_queue as usize));
+    let link = Arc::new(Link::new(
+        state.descriptor.limits.send_queue as usize,
+        admitted.principal.clone(),
+    ));
     let session = Session::new(
         shared.api,
-        admitted.principal.clone(),
-        admitted.params,
+        Arc::clone(&admitted.params),
         state.descriptor,
         Arc::clone(&link),
         Arc::clone(&shared.state),
     );
+    let handler = start_handler(&state.handler, session);
     let mut connection = Connection {
         cx: ConnectionContext {
             api: shared.api,
             endpoint: state.descriptor,
             principal: admitted.principal,
+            params: admitted.params,
             audit,
             authenticator: shared.authenticator.clone(),
             users: shared.users.clone(),
+            checks: shared.checks.clone(),
         },
         ws,
-        handler: (state.handler)(session),
+        handler,
         expires_at: admitted.expires_at,
         shutdown: shared.shutdown.subscribe(),
         link,
@@ -731,8 +787,46 @@ fn serve(
     };
     async move {
         connection.run().await;
+        // The socket and the user's slot first, then the count that
+        // `shutdown` waits on.
         drop(connection);
-        state.shared.open[state.index].fetch_sub(1, Ordering::Relaxed);
+        drop(open);
+    }
+}
+
+/// One open connection of an endpoint, counted in [`WsAuth::stats`] (and
+/// waited for by [`WsAuth::shutdown`]) for exactly as long as it lives:
+/// dropping it uncounts the connection however its task ends, by a panic
+/// or by being dropped as much as by returning.
+struct Open(Arc<EndpointState>);
+
+impl Open {
+    fn new(state: Arc<EndpointState>) -> Self {
+        state.shared.open[state.index].fetch_add(1, Ordering::Relaxed);
+        Open(state)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.shared.open[self.0.index].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Calls the handler for `session`. A handler that panics when called
+/// (before it is even a future) ends the connection as one that returned
+/// an error: the loop closes with `server_error` and audits the panic.
+/// A panic while the future runs is caught by the loop.
+fn start_handler(handler: &Handler, session: Session) -> BoxFuture<'static, HandlerResult> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(session))) {
+        Ok(future) => future,
+        Err(panic) => {
+            let detail = format!(
+                "handler panicked: {}",
+                crate::connection::panic_message(panic.as_ref())
+            );
+            Box::pin(std::future::ready(Err(detail.into())))
+        }
     }
 }
 
@@ -792,7 +886,7 @@ async fn admit(
         }
     };
 
-    let mut params = Vec::with_capacity(raw.len());
+    let mut params: Vec<(&'static str, String)> = Vec::with_capacity(raw.len());
     for (param, value) in endpoint.params.iter().zip(raw) {
         if param.equals_subject && principal.subject() != Some(value) {
             return Err(Rejection::new(
@@ -822,39 +916,7 @@ async fn admit(
         ));
     }
 
-    if !endpoint.checks.is_empty() {
-        let checks = shared
-            .checks
-            .as_ref()
-            .ok_or_else(|| Rejection::new(FailureKind::ServerError, "no checks"))?;
-        let cx = CheckContext {
-            principal: &principal,
-            params: &params,
-        };
-        for &name in endpoint.checks {
-            match checks.check(name, &cx).await {
-                Ok(CheckOutcome::Allow) => {}
-                Ok(CheckOutcome::Forbidden) => {
-                    return Err(Rejection::new(
-                        FailureKind::Forbidden,
-                        format!("check `{name}` denied"),
-                    ));
-                }
-                Ok(CheckOutcome::NotFound) => {
-                    return Err(Rejection::new(
-                        FailureKind::NotFound,
-                        format!("check `{name}` found nothing"),
-                    ));
-                }
-                Err(e) => {
-                    return Err(Rejection::new(
-                        FailureKind::ServerError,
-                        format!("check `{name}`: {e}"),
-                    ));
-                }
-            }
-        }
-    }
+    run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
 
     let slot = match principal.shared_subject() {
         Some(subject) => Some(
@@ -871,10 +933,52 @@ async fn admit(
 
     Ok(Admitted {
         principal,
-        params,
+        params: params.into(),
         expires_at,
         slot,
     })
+}
+
+/// Runs the endpoint's resource checks (the spec's `authorize:`), in order,
+/// for `principal` on the path `params`: at the handshake, and again when
+/// an in-band refresh replaces the principal. The first that refuses
+/// decides the failure kind: `forbidden`, `not_found`, or `server_error`
+/// when the check could not answer (fail closed).
+pub(crate) async fn run_checks(
+    checks: Option<&Arc<dyn Checks>>,
+    endpoint: &EndpointDescriptor,
+    principal: &Principal,
+    params: &[(&'static str, String)],
+) -> Result<(), Rejection> {
+    if endpoint.checks.is_empty() {
+        return Ok(());
+    }
+    let checks = checks.ok_or_else(|| Rejection::new(FailureKind::ServerError, "no checks"))?;
+    let cx = CheckContext { principal, params };
+    for &name in endpoint.checks {
+        match checks.check(name, &cx).await {
+            Ok(CheckOutcome::Allow) => {}
+            Ok(CheckOutcome::Forbidden) => {
+                return Err(Rejection::new(
+                    FailureKind::Forbidden,
+                    format!("check `{name}` denied"),
+                ));
+            }
+            Ok(CheckOutcome::NotFound) => {
+                return Err(Rejection::new(
+                    FailureKind::NotFound,
+                    format!("check `{name}` found nothing"),
+                ));
+            }
+            Err(e) => {
+                return Err(Rejection::new(
+                    FailureKind::ServerError,
+                    format!("check `{name}`: {e}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The raw (still percent-encoded) path segments under the endpoint's

@@ -79,8 +79,7 @@ pub enum SendError {
 #[derive(Debug)]
 pub struct Session {
     api: &'static ApiDescriptor,
-    principal: Principal,
-    params: Vec<(&'static str, String)>,
+    params: Arc<[(&'static str, String)]>,
     endpoint: &'static EndpointDescriptor,
     link: Arc<Link>,
     state: Arc<AppState>,
@@ -90,15 +89,13 @@ pub struct Session {
 impl Session {
     pub(crate) fn new(
         api: &'static ApiDescriptor,
-        principal: Principal,
-        params: Vec<(&'static str, String)>,
+        params: Arc<[(&'static str, String)]>,
         endpoint: &'static EndpointDescriptor,
         link: Arc<Link>,
         state: Arc<AppState>,
     ) -> Self {
         Session {
             api,
-            principal,
             params,
             endpoint,
             link,
@@ -107,9 +104,14 @@ impl Session {
         }
     }
 
-    /// Who is connected.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
+    /// Who is connected, now: after an in-band token refresh this is the
+    /// principal of the new token (its roles), not the handshake's.
+    ///
+    /// A shared handle (cloning a [`Principal`] is a reference count), and a
+    /// snapshot: a handler that keeps one across an `await` keeps the
+    /// identity of that moment, so call this again where it decides.
+    pub fn principal(&self) -> Principal {
+        self.link.principal()
     }
 
     /// The application state of type `T` given to

@@ -16,7 +16,7 @@
 //! contains any part of the token, so errors can be logged as they are.
 //! [`select_protocol`] decides which offered subprotocol the 101 response
 //! echoes: the endpoint's marker when offered, otherwise an entry that carries
-//! no token, and never the token itself.
+//! no token and does not look like one, and never the token itself.
 //!
 //! Rules shared by every source:
 //!
@@ -140,8 +140,11 @@ pub fn extract(
 ///
 /// When the client offered protocols: the first `Subprotocol` marker of
 /// `sources` that it offered; otherwise the first offered entry that carries
-/// no token (no `.bearer.`, in any case) and is a valid protocol name (an
-/// RFC 7230 token); otherwise `None`. When the client offered nothing,
+/// no token (no `.bearer.`, in any case), does not look like a bare one
+/// (longer than 64 bytes, or a JWT: `eyJ`...) and is a valid protocol name
+/// (an RFC 7230 token); otherwise `None`: a client that offers only its
+/// token (`new WebSocket(url, [jwt])`) gets no protocol, and its browser
+/// fails the handshake, rather than the token echoed in the 101. When the client offered nothing,
 /// `None`. An entry carrying a token is never returned, whatever `sources`
 /// holds. The result is always a valid header value; see
 /// [`select_protocol_header`] for it as one.
@@ -161,7 +164,7 @@ pub fn select_protocol<'a>(
     marker
         .into_iter()
         .chain(offered())
-        .filter(|e| !carries_token(e) && e.iter().all(|&b| is_tchar(b)))
+        .filter(|e| !carries_token(e) && !looks_like_token(e) && e.iter().all(|&b| is_tchar(b)))
         .find_map(|e| std::str::from_utf8(e).ok())
 }
 
@@ -288,6 +291,16 @@ fn offered_protocols(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
         .flat_map(|line| line.as_bytes().split(|&b| b == b','))
         .map(<[u8]>::trim_ascii)
         .filter(|e| !e.is_empty())
+}
+
+/// Longest protocol entry ever selected: names are short, tokens are not.
+const MAX_PROTOCOL_NAME: usize = 64;
+
+/// Whether a protocol entry may be a token offered bare: too long for a
+/// protocol name, or a JWT (its header is base64url JSON, so it starts with
+/// `eyJ`, the encoding of `{"`).
+fn looks_like_token(entry: &[u8]) -> bool {
+    entry.len() > MAX_PROTOCOL_NAME || entry.starts_with(b"eyJ")
 }
 
 /// Whether a protocol entry carries a token (`.bearer.`, any case).
@@ -882,6 +895,12 @@ mod tests {
             assert_eq!(select_protocol(&h, sources), None, "{sources:?}");
             assert!(select_protocol_header(&h, sources).is_none());
         }
+        // Nor a token offered bare, nor anything as long as one.
+        let opaque = "k".repeat(65);
+        let h = offered(&[&format!("{JWT}, {opaque}")]);
+        assert_eq!(select_protocol(&h, ALL), None);
+        let h = offered(&[&format!("{JWT}, {opaque}, chat")]);
+        assert_eq!(select_protocol(&h, ALL), Some("chat"));
         // A marker whose name carries `.bearer.` is still never selected.
         let h = offered(&["a.bearer.b"]);
         assert_eq!(

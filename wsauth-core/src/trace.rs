@@ -2,26 +2,44 @@
 //!
 //! Tokens may travel in the query string (`?token=...`), and request URIs
 //! end up in logs through tracing spans. Every handshake runs in a span made
-//! by [`make_span`], whose `query` field keeps parameter names and replaces
-//! every value with `<redacted>`. Applications that trace HTTP requests
-//! themselves should use the same function, e.g. with tower-http:
+//! by [`make_span`], whose `query` field keeps short parameter names and
+//! replaces every value with `<redacted>`. A client that gets the query
+//! wrong may put the token where a name or a bare entry goes (`?eyJ...`),
+//! so only names that look like names survive, and bare entries never do.
+//! Applications that trace HTTP requests themselves should use the same
+//! function, e.g. with tower-http:
 //! `TraceLayer::new_for_http().make_span_with(wsauth_core::trace::make_span)`.
 
 use http::{Request, Uri};
 
+/// What replaces anything that may be secret.
+const REDACTED: &str = "<redacted>";
+/// Longest parameter name kept; tokens are longer.
+const MAX_NAME: usize = 32;
+
 /// The query string with every value replaced by `<redacted>`
-/// (`token=<redacted>&room=<redacted>`); empty when there is none.
+/// (`token=<redacted>&room=<redacted>`); empty when there is none. Names
+/// longer than 32 bytes or with characters other than ASCII letters,
+/// digits, `_`, `-` and `.`, and entries without `=`, are replaced whole.
 pub fn redacted_query(uri: &Uri) -> String {
     uri.query()
         .unwrap_or_default()
         .split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) => format!("{name}=<redacted>"),
-            None => pair.to_owned(),
+            Some((name, _)) if is_plain_name(name) => format!("{name}={REDACTED}"),
+            _ => REDACTED.to_owned(),
         })
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// A parameter name that cannot be a token.
+fn is_plain_name(name: &str) -> bool {
+    (1..=MAX_NAME).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
 /// A span for a request: method, path and redacted query, never the raw URI.
@@ -40,14 +58,35 @@ mod tests {
 
     #[test]
     fn values_are_redacted_names_kept() {
-        let uri: Uri = "/ws/alice?token=eyJ.secret.sig&room=1&flag"
+        let uri: Uri = "/ws/alice?token=eyJ.secret.sig&room=1&access_token="
             .parse()
             .unwrap_or_default();
         assert_eq!(
             redacted_query(&uri),
-            "token=<redacted>&room=<redacted>&flag"
+            "token=<redacted>&room=<redacted>&access_token=<redacted>"
         );
         let bare: Uri = "/ws/alice".parse().unwrap_or_default();
         assert_eq!(redacted_query(&bare), "");
+    }
+
+    #[test]
+    fn a_token_in_the_wrong_place_is_redacted_too() {
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
+        for query in [
+            jwt.to_owned(),                  // bare entry
+            format!("{jwt}=1"),              // token as a name
+            format!("room=1&{jwt}"),         // bare, after a good pair
+            "t%20k=1".to_owned(),            // not a plain name
+            "flag".to_owned(),               // any bare entry
+            format!("{}=1", "n".repeat(33)), // too long for a name
+        ] {
+            let uri: Uri = format!("/ws?{query}").parse().expect("uri");
+            let out = redacted_query(&uri);
+            assert!(
+                !out.contains("eyJ") && !out.contains("flag") && !out.contains("%20"),
+                "{query} -> {out}"
+            );
+            assert!(out.ends_with(REDACTED), "{query} -> {out}");
+        }
     }
 }

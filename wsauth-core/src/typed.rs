@@ -56,8 +56,9 @@ impl<E: Endpoint> TypedSession<E> {
         }
     }
 
-    /// Who is connected.
-    pub fn principal(&self) -> &Principal {
+    /// Who is connected, now (see [`Session::principal`]: a refreshed
+    /// token's principal once the refresh passed).
+    pub fn principal(&self) -> Principal {
         self.inner.principal()
     }
 

@@ -4,38 +4,13 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
 
-/// A `tracing` writer that keeps everything written, to search it.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn audit_events_never_contain_the_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs();
     let (addr, _server) = default_server().await;
     let secret_marker = "SECRETMARKER";
     let good = format!("alice:user,{secret_marker}:{}", now() + 600);
@@ -45,14 +20,7 @@ async fn audit_events_never_contain_the_token() {
     let bad = format!("{secret_marker}-not-a-token");
     let _ = rejected_with(addr, &format!("/ws/alice/1?token={bad}"), None).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let log = String::from_utf8(
-        captured
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone(),
-    )
-    .unwrap_or_default();
+    let log = captured.text();
     assert!(
         log.contains("\"event\":\"accepted\""),
         "audit events were captured: {log}"

@@ -108,10 +108,12 @@ pub struct Jwt {
     pub issuer: Option<String>,
     /// Accepted audiences; empty means `aud` is not checked.
     pub audience: Vec<String>,
-    /// Clock skew allowance in seconds (default 0).
+    /// Clock skew allowance in seconds (default 0, at most
+    /// [`MAX_LEEWAY_S`](wsauth_spec::MAX_LEEWAY_S)).
     pub leeway_s: u64,
-    /// Longest token lifetime in seconds, if bounded.
-    pub max_ttl_s: Option<u64>,
+    /// Longest token lifetime in seconds (default [`DEFAULT_MAX_TTL_S`](wsauth_spec::DEFAULT_MAX_TTL_S)):
+    /// always bounded, so `iat` is always required.
+    pub max_ttl_s: u64,
     /// Claim holding the subject.
     pub subject_claim: String,
     /// Claim holding the roles.

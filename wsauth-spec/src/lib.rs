@@ -16,6 +16,16 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Token lifetime bound (`exp - iat`, seconds) when a spec sets no
+/// `max_ttl_s`: a day. A token must never be good forever, and live
+/// connections close at its `exp`.
+pub const DEFAULT_MAX_TTL_S: u64 = 86_400;
+
+/// Largest clock-skew leeway (`leeway_s`, seconds) a spec or a verifier
+/// accepts: clocks five minutes apart are broken, and leeway extends every
+/// token's life.
+pub const MAX_LEEWAY_S: u64 = 300;
+
 /// A closed set of words, as written in a spec.
 pub trait Keyword: Sized + Copy + PartialEq + 'static {
     /// Every accepted word and its value, in the order help lists them.

@@ -14,10 +14,14 @@
 //!
 //! - not set: locally, as HS256 JWTs ([`Verifier`]);
 //! - set: by the RFC 7662 introspection service at that URL
-//!   ([`Introspector`]). The spec says `fallback: jwt`, so when the service
-//!   cannot answer the token is verified locally instead (an audit event
-//!   says so); when it answers "inactive" the connection is refused, however
-//!   good the token's signature.
+//!   ([`Introspector`]). The spec says `fallback: jwt`, so the token is
+//!   verified locally first (a bad one never reaches the service), and when
+//!   the service cannot be reached the local verdict stands (an audit event
+//!   says so). When it answers "inactive" the connection is refused, however
+//!   good the token's signature; when it answers something unusable (`401`
+//!   because the client credentials are wrong, say) the connection is
+//!   refused with a server error and an error is logged, never falling
+//!   back.
 //!
 //! The example ships that service too ([`introspect`], binary
 //! `mcp-introspect`): it verifies the example's tokens itself and keeps
@@ -60,8 +64,9 @@ pub(crate) const KEY_SLOT: &str = "default";
 /// by both binaries, with `--client-id` / `--introspection-client-id`).
 pub const CLIENT_SECRET_ENV: &str = "WSAUTH_INTROSPECTION_CLIENT_SECRET";
 
-/// Where the introspection service is, and how to call it.
-#[derive(Clone, Debug)]
+/// Where the introspection service is, and how to call it. Its `Debug`
+/// shows the client id, never the client secret.
+#[derive(Clone)]
 pub struct IntrospectionConfig {
     /// The RFC 7662 endpoint: `https`, or `http` to a loopback address.
     pub url: String,
@@ -71,6 +76,20 @@ pub struct IntrospectionConfig {
     /// Time limit for one request; beyond it the service counts as
     /// unreachable.
     pub timeout: Duration,
+}
+
+/// What `Debug` shows instead of a secret.
+const REDACTED: &str = "<redacted>";
+
+impl std::fmt::Debug for IntrospectionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntrospectionConfig")
+            .field("url", &self.url)
+            .field("client_id", &self.client.as_ref().map(|(id, _)| id))
+            .field("client_secret", &self.client.as_ref().map(|_| REDACTED))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 impl IntrospectionConfig {
@@ -85,8 +104,9 @@ impl IntrospectionConfig {
     }
 }
 
-/// Run-time configuration: what the spec leaves to the operator.
-#[derive(Clone, Debug)]
+/// Run-time configuration: what the spec leaves to the operator. Its
+/// `Debug` never shows the secrets.
+#[derive(Clone)]
 pub struct Config {
     /// The HS256 secret (at least 32 bytes).
     pub secret: Vec<u8>,
@@ -100,6 +120,18 @@ pub struct Config {
     pub users: Users,
     /// The MCP servers' status (clones share it: keep one to drive it).
     pub board: StatusBoard,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("secret", &REDACTED)
+            .field("introspection", &self.introspection)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("users", &self.users)
+            .field("board", &self.board)
+            .finish()
+    }
 }
 
 impl Config {
@@ -193,6 +225,24 @@ mod tests {
             )))
         ));
         assert!(app(Config::new([7u8; 32])).is_ok());
+    }
+
+    #[test]
+    fn debug_output_hides_the_secrets() {
+        let secret = "hmac-secret-0123456789-abcdefghijkl";
+        let mut config = Config::new(secret);
+        let mut introspection = IntrospectionConfig::new("http://127.0.0.1:8001/introspect");
+        introspection.client = Some(("mcp-status".into(), "client-s3cret".into()));
+        config.introspection = Some(introspection);
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            // `Vec<u8>`'s own `Debug` would list the bytes.
+            assert!(!shown.contains(&format!("{:?}", secret.as_bytes())[1..20]));
+            assert!(!shown.contains("client-s3cret"), "{shown}");
+            assert!(shown.contains("mcp-status"), "{shown}");
+            assert!(shown.contains("127.0.0.1:8001"), "{shown}");
+            assert!(shown.contains(REDACTED), "{shown}");
+        }
     }
 
     #[test]

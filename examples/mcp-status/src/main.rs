@@ -27,7 +27,7 @@ struct Args {
     addr: SocketAddr,
     /// RFC 7662 token-introspection endpoint (https, or http to a loopback
     /// address). Without it tokens are verified locally only; with it, they
-    /// are verified locally only while the service cannot answer.
+    /// are verified locally only while the service cannot be reached.
     #[arg(long, value_name = "URL")]
     introspection_url: Option<String>,
     /// Client id for the introspection service (HTTP Basic); its secret is

@@ -259,7 +259,7 @@ fn add_to_playlist(
 )]
 pub async fn user(mut session: ep::user::Session) -> HandlerResult {
     let mut follower = Follower::new(store(&session)?);
-    session.send(welcome_for(session.principal()))?;
+    session.send(welcome_for(&session.principal()))?;
     let subject = session
         .principal()
         .subject()
@@ -304,7 +304,7 @@ pub async fn user(mut session: ep::user::Session) -> HandlerResult {
 )]
 pub async fn anonymous(mut session: ep::anonymous::Session) -> HandlerResult {
     let mut follower = Follower::new(store(&session)?);
-    session.send(welcome_for(session.principal()))?;
+    session.send(welcome_for(&session.principal()))?;
     loop {
         tokio::select! {
             message = session.recv() => {

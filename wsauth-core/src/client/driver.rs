@@ -101,9 +101,13 @@ impl Driver {
         self.endpoint.access != Access::Anonymous && self.token.is_some()
     }
 
-    /// Whether tokens are refreshed in-band on this endpoint.
+    /// Whether tokens are refreshed in-band on this endpoint. Never on raw
+    /// endpoints: their frames are the application's, so a refresh frame
+    /// would reach its handler (and whoever it relays to); they close at
+    /// `exp` instead.
     fn refreshes(&self) -> bool {
         self.sends_token()
+            && self.endpoint.frames != Frames::Raw
             && self.token.can_refresh()
             && self
                 .api

@@ -473,9 +473,7 @@ fn info_description(api: &Api) -> String {
             claims.push(format!("subject claim `{}`", jwt.subject_claim));
             claims.push(format!("roles claim `{}`", jwt.roles_claim));
             claims.push(format!("leeway {} s", jwt.leeway_s));
-            if let Some(ttl) = jwt.max_ttl_s {
-                claims.push(format!("lifetime at most {ttl} s"));
-            }
+            claims.push(format!("lifetime at most {} s", jwt.max_ttl_s));
             out.push_str(&format!("Tokens are JWTs: {}.\n", claims.join(", ")));
         }
         if auth.introspection.is_some() {
@@ -615,9 +613,7 @@ fn root_extensions(api: &Api) -> Vec<Entry> {
             j.insert("subject_claim".into(), jwt.subject_claim.clone().into());
             j.insert("roles_claim".into(), jwt.roles_claim.clone().into());
             j.insert("leeway_s".into(), jwt.leeway_s.into());
-            if let Some(ttl) = jwt.max_ttl_s {
-                j.insert("max_ttl_s".into(), ttl.into());
-            }
+            j.insert("max_ttl_s".into(), jwt.max_ttl_s.into());
             value.insert("jwt".into(), Value::Object(j));
         }
         if let Some(introspection) = &auth.introspection {

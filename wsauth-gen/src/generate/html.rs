@@ -378,6 +378,28 @@ fn message_link(name: &str) -> Markup {
     Markup::link_code(&anchor("message", name), name)
 }
 
+/// `after`, plus the exception for authenticated raw endpoints: their frames
+/// are the application's, so they carry no refresh and close at `exp`.
+fn raw_endpoints_close_at_exp(api: &Api, after: Markup) -> Markup {
+    let raw: Vec<&str> = api
+        .endpoints
+        .iter()
+        .filter(|e| e.frames == Frames::Raw && e.access != Access::Anonymous)
+        .map(|e| e.name.as_str())
+        .collect();
+    if raw.is_empty() {
+        return after;
+    }
+    after
+        .t(" Endpoints with raw frames (")
+        .c(&raw.join(", "))
+        .t(") carry no refresh: their connections close at ")
+        .c("exp")
+        .t(" with ")
+        .m(close_ref(api, FailureKind::TokenExpired))
+        .t(".")
+}
+
 /// `4003` linked to the catalogue row of `kind`, with the kind's word.
 fn close_ref(api: &Api, kind: FailureKind) -> Markup {
     match api.close_code(kind) {
@@ -505,15 +527,14 @@ fn auth(api: &Api) -> AuthView {
         jwt.push(Fact {
             label: "Lifetime",
             value: {
-                let base = Markup::code("exp").t(" is required");
-                match j.max_ttl_s {
-                    Some(ttl) => base
-                        .t("; a token may live at most ")
-                        .t(&seconds(ttl))
-                        .t(&format!(" ({ttl} s) from "))
-                        .c("iat"),
-                    None => base,
-                }
+                let ttl = j.max_ttl_s;
+                Markup::code("exp")
+                    .t(" and ")
+                    .c("iat")
+                    .t(" are required; a token may live at most ")
+                    .t(&seconds(ttl))
+                    .t(&format!(" ({ttl} s) from "))
+                    .c("iat")
             },
         });
         jwt.push(Fact {
@@ -582,11 +603,14 @@ fn auth(api: &Api) -> AuthView {
                 response: highlight_json(&serde_json::json!({
                     "type": "wsauth.refreshed", "exp": 1_795_000_000
                 })),
-                after: Markup::text("A refused token closes the connection with ")
-                    .m(close_ref(api, FailureKind::AuthFailed))
-                    .t(". Generated clients send it at the later of 30 s before ")
-                    .c("exp")
-                    .t(" and 80 % of the token's remaining life."),
+                after: raw_endpoints_close_at_exp(
+                    api,
+                    Markup::text("A refused token closes the connection with ")
+                        .m(close_ref(api, FailureKind::AuthFailed))
+                        .t(". Generated clients send it at the later of 30 s before ")
+                        .c("exp")
+                        .t(" and 80 % of the token's remaining life."),
+                ),
             }),
         ),
     };
@@ -1533,5 +1557,23 @@ messages:
         assert!(a.contains("at most 8 characters"));
         // In-band refresh is documented.
         assert!(a.contains("wsauth.refresh"));
+        assert!(!a.contains("carry no refresh"), "no raw endpoint here");
+    }
+
+    #[test]
+    fn raw_endpoints_are_documented_as_closing_at_exp() {
+        let yaml = HOSTILE.replace(
+            "    path: /ws/{user_id}",
+            "    frames: raw\n    path: /ws/{user_id}",
+        );
+        let yaml = yaml
+            .replace("    welcome: hello\n", "")
+            .replace("    receives: [say]\n", "")
+            .replace("    sends: [error]\n", "");
+        let page = generate(&api(&yaml)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            page.contains("Endpoints with raw frames (<code>room</code>) carry no refresh"),
+            "{page}"
+        );
     }
 }

@@ -487,7 +487,10 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     };
     let raw = e.frames == Frames::Raw;
     let anonymous = e.access == Access::Anonymous;
+    // Raw frames are the application's own: a refresh frame would reach its
+    // handler (and whoever it relays to), so raw endpoints close at `exp`.
     let refresh = !anonymous
+        && !raw
         && api
             .auth
             .as_ref()
@@ -764,6 +767,43 @@ fn doc(text: Option<&str>, indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn raw_endpoints_never_refresh_in_band() {
+        let yaml = r#"
+wsauth: 1
+name: mixed
+version: 1.0.0
+auth:
+  sources: [{ subprotocol: mixed }]
+  jwt: { algorithms: [HS256] }
+  on_expiry: refresh
+permissions:
+  use: Use it.
+roles:
+  user: [use]
+endpoints:
+  typed:
+    path: /ws/typed
+    perm: use
+    receives: [ping]
+  relay:
+    path: /ws/relay
+    perm: use
+    frames: raw
+messages:
+  ping: {}
+"#;
+        let api = crate::load_source(&crate::SourceFile::new("mixed.yaml", yaml))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        let flags: Vec<&str> = ts
+            .lines()
+            .filter(|l| l.trim_start().starts_with("refresh:"))
+            .map(str::trim)
+            .collect();
+        assert_eq!(flags, ["refresh: true,", "refresh: false,"], "{ts}");
+    }
 
     #[test]
     fn names_are_identifiers() {

@@ -79,10 +79,7 @@ fn auth(a: &ir::Auth, krate: &TokenStream) -> TokenStream {
             let issuer = option_str(j.issuer.as_deref());
             let audience = &j.audience;
             let leeway = j.leeway_s;
-            let max_ttl = match j.max_ttl_s {
-                Some(t) => quote!(::core::option::Option::Some(#t)),
-                None => quote!(::core::option::Option::None),
-            };
+            let max_ttl = j.max_ttl_s;
             let (sub, roles) = (&j.subject_claim, &j.roles_claim);
             let shape = match j.roles_shape {
                 ClaimShape::Array => quote!(#krate::spec::ClaimShape::Array),
@@ -93,7 +90,7 @@ fn auth(a: &ir::Auth, krate: &TokenStream) -> TokenStream {
                 issuer: #issuer,
                 audience: &[#(#audience),*],
                 leeway_s: #leeway,
-                max_ttl_s: #max_ttl,
+                max_ttl_s: ::core::option::Option::Some(#max_ttl),
                 subject_claim: #sub,
                 roles_claim: #roles,
                 roles_shape: #shape,

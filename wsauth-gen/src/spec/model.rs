@@ -350,10 +350,11 @@ pub struct Jwt {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "string_or_list")]
     pub audience: Vec<String>,
-    /// Clock skew allowed on `exp` and `nbf`, in seconds.
+    /// Clock skew allowed on `exp` and `nbf`, in seconds (at most 300).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub leeway_s: Option<Spanned<u64>>,
-    /// Longest accepted token lifetime (`exp - iat`), in seconds.
+    /// Longest accepted token lifetime (`exp - iat`), in seconds; `iat` is
+    /// required. Default 86400 (a day).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_ttl_s: Option<Spanned<u64>>,
     /// The claim holding the user id. Default `sub`.

@@ -662,9 +662,12 @@ impl Validator<'_> {
                 }
             };
             if let Some(n) = name {
-                let ok = !n.is_empty()
+                // Short: the runtime never selects a subprotocol longer
+                // than 64 bytes, and logs query names over 32 as redacted.
+                let ok = (1..=32).contains(&n.len())
                     && n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+                        .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+                    && !n.to_ascii_lowercase().contains(".bearer.");
                 if !ok {
                     self.error(
                         Diagnostic::new(
@@ -672,7 +675,7 @@ impl Validator<'_> {
                             source.span,
                             format!("`{n}` is not a valid {} name", source.kind().word()),
                         )
-                        .help("use ASCII letters, digits, `_`, `-` and `.`"),
+                        .help("use 1 to 32 ASCII letters, digits, `_`, `-` and `.` (and not `.bearer.`)"),
                     );
                 }
             }
@@ -775,13 +778,32 @@ impl Validator<'_> {
                     .help("set the longest lifetime a token may have, e.g. `3600`"),
             );
         }
+        if let Some(leeway) = &jwt.leeway_s
+            && leeway.value > wsauth_spec::MAX_LEEWAY_S
+        {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::leeway_too_large",
+                    leeway.span,
+                    format!(
+                        "`leeway_s` is {}, more than {} (five minutes)",
+                        leeway.value,
+                        wsauth_spec::MAX_LEEWAY_S
+                    ),
+                )
+                .help("leeway covers clock skew, typically `5` to `60`; it extends every token's life"),
+            );
+        }
         let roles = jwt.roles_claim.clone();
         ir::Jwt {
             keys,
             issuer: jwt.issuer.clone(),
             audience: jwt.audience.clone(),
             leeway_s: jwt.leeway_s.as_ref().map_or(0, |l| l.value),
-            max_ttl_s: jwt.max_ttl_s.as_ref().map(|t| t.value),
+            max_ttl_s: jwt
+                .max_ttl_s
+                .as_ref()
+                .map_or(wsauth_spec::DEFAULT_MAX_TTL_S, |t| t.value),
             subject_claim: jwt.subject_claim.clone().unwrap_or_else(|| "sub".into()),
             roles_claim: roles
                 .as_ref()

@@ -14,7 +14,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             issuer: ::core::option::Option::None,
             audience: &[],
             leeway_s: 0u64,
-            max_ttl_s: ::core::option::Option::None,
+            max_ttl_s: ::core::option::Option::Some(86400u64),
             subject_claim: "sub",
             roles_claim: "role",
             roles_shape: ::wsauth_core::spec::ClaimShape::String,

@@ -7,6 +7,9 @@
 //! curl -s -d token=$TOKEN http://127.0.0.1:8001/revoke
 //! ```
 //!
+//! Without `--client-id` both routes are open to any caller (a warning at
+//! start says so); with it, both require the client credentials.
+//!
 //! Prints `listening on http://ADDR` once bound. Configuration errors exit
 //! with status 2.
 
@@ -47,6 +50,11 @@ fn main() -> ExitCode {
         }
     };
     support::init_logging(args.log_json);
+    if !service.requires_client() {
+        tracing::warn!(
+            "no --client-id: any caller may introspect tokens, and revoke the valid tokens it holds"
+        );
+    }
     for user in &args.inactive_users {
         service.deactivate_user(user);
     }

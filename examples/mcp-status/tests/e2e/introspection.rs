@@ -1,5 +1,5 @@
 //! Tokens checked by the introspection service (`--introspection-url`):
-//! its answer decides; only when it cannot answer does the spec's
+//! its answer decides; only when it cannot be reached does the spec's
 //! `fallback: jwt` verify the token locally.
 
 use base64::Engine as _;
@@ -46,7 +46,7 @@ async fn inactive_answers_refuse_tokens_that_are_valid_locally() {
 
     // The service deactivates dev: refused, although the token still
     // verifies locally (the local-only app admits it) and the spec has a
-    // fallback. A fallback is for when the service cannot answer.
+    // fallback. A fallback is for when the service cannot be reached.
     service.service.deactivate_user("dev");
     assert_eq!(
         rejected(bearer(introspected.addr, &dev)).await,
@@ -109,19 +109,7 @@ async fn when_the_service_is_down_tokens_are_verified_locally() {
 
 #[tokio::test]
 async fn client_credentials_are_sent_and_checked() {
-    let service = start_service(
-        IntrospectionService::require_client(SECRET, "mcp-status", "client-secret-1")
-            .unwrap_or_else(|e| panic!("{e}")),
-    )
-    .await;
-    let url = service.url();
-    let app = start_with(move |mut c| {
-        let mut introspection = mcp_status::IntrospectionConfig::new(url);
-        introspection.client = Some(("mcp-status".into(), "client-secret-1".into()));
-        c.introspection = Some(introspection);
-        c
-    })
-    .await;
+    let (service, app) = with_client_credentials("client-secret-1").await;
     let dev = token("dev", "developer");
     drop(admitted(app.addr, &dev).await);
     // The app is really asking: the service's verdict is applied.
@@ -190,4 +178,191 @@ async fn the_service_answers_rfc_7662() {
         missing.json(),
         serde_json::json!({"error": "invalid_request"})
     );
+}
+
+/// `Authorization: Basic` for `id:secret`, as a header line.
+fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Authorization: Basic {}\r\n",
+        STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+#[tokio::test]
+async fn the_app_does_not_fall_back_when_the_service_refuses_its_credentials() {
+    // Rotated on the service, not in the app: every answer is `401`.
+    let (_service, app) = with_client_credentials("client-secret-0").await;
+    // A valid token is refused with the server-error code (try later), not
+    // admitted on its signature alone: a fallback here would silently switch
+    // revocation off until someone noticed.
+    let (code, _) = rejected(bearer(app.addr, &token("admin", "admin"))).await;
+    assert_eq!(code, 1011);
+    // A token that cannot be good is still refused as such, locally.
+    let forged = tok("admin", "admin")
+        .secret(b"another-secret-0123456789-abcdefghijkl")
+        .mint();
+    assert_eq!(rejected(bearer(app.addr, &forged)).await, expect(INVALID));
+}
+
+#[tokio::test]
+async fn revocation_requires_the_client_credentials_when_the_service_has_them() {
+    let service = start_service(
+        IntrospectionService::require_client(SECRET, "mcp-status", "client-secret-1")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let right = basic("mcp-status", "client-secret-1");
+    let admin = token("admin", "admin");
+    let form = format!("token={admin}");
+    for headers in [String::new(), basic("mcp-status", "wrong")] {
+        let refused = http_post(service.addr, "/revoke", &form, &headers).await;
+        assert_eq!(refused.status, 401);
+        assert_eq!(
+            refused.json(),
+            serde_json::json!({"error": "invalid_client"})
+        );
+    }
+    assert_eq!(service.service.revoked_len(), 0);
+    let answer = http_post(service.addr, "/introspect", &form, &right).await;
+    assert_eq!(answer.json()["active"], true, "revoked without credentials");
+
+    assert_eq!(
+        http_post(service.addr, "/revoke", &form, &right)
+            .await
+            .status,
+        200
+    );
+    let answer = http_post(service.addr, "/introspect", &form, &right).await;
+    assert_eq!(answer.json(), serde_json::json!({"active": false}));
+}
+
+#[tokio::test]
+async fn oversized_tokens_are_refused() {
+    let service = open_service().await;
+    let huge = "a".repeat(wsauth_core::jwt::MAX_TOKEN_BYTES + 1);
+    for path in ["/introspect", "/revoke"] {
+        let refused = http_post(service.addr, path, &format!("token={huge}"), "").await;
+        assert_eq!(refused.status, 400, "{path}");
+        assert_eq!(
+            refused.json(),
+            serde_json::json!({"error": "invalid_request"}),
+            "{path}"
+        );
+    }
+    // Beyond the body limit: refused before the form is read.
+    let body = format!(
+        "token={}",
+        "a".repeat(4 * wsauth_core::jwt::MAX_TOKEN_BYTES)
+    );
+    assert_eq!(
+        http_post(service.addr, "/revoke", &body, "").await.status,
+        400
+    );
+    assert_eq!(service.service.revoked_len(), 0);
+}
+
+#[tokio::test]
+async fn only_valid_tokens_are_remembered_and_the_list_is_bounded() {
+    let service = open_service().await;
+    // Nothing to remember about tokens that are inactive anyway.
+    let forged = tok("admin", "admin")
+        .secret(b"another-secret-0123456789-abcdefghijkl")
+        .mint();
+    for junk in ["nope".to_owned(), forged] {
+        let revoked = http_post(service.addr, "/revoke", &format!("token={junk}"), "").await;
+        assert_eq!(revoked.status, 200);
+    }
+    assert_eq!(service.service.revoked_len(), 0);
+
+    let first = tok("admin", "admin")
+        .set("jti", serde_json::json!("first"))
+        .mint();
+    let form = format!("token={first}");
+    assert_eq!(
+        http_post(service.addr, "/revoke", &form, "").await.status,
+        200
+    );
+    for n in 1..mcp_status::introspect::MAX_REVOKED {
+        let token = tok("admin", "admin")
+            .set("jti", serde_json::json!(n))
+            .mint();
+        assert_eq!(service.service.revoke_token(&token).await, Ok(()));
+    }
+    assert_eq!(
+        service.service.revoked_len(),
+        mcp_status::introspect::MAX_REVOKED
+    );
+
+    // Full: refused, and no earlier revocation is forgotten to make room.
+    let another = tok("dev", "developer").mint();
+    let refused = http_post(service.addr, "/revoke", &format!("token={another}"), "").await;
+    assert_eq!(refused.status, 503);
+    assert_eq!(
+        refused.json(),
+        serde_json::json!({"error": "temporarily_unavailable"})
+    );
+    assert!(
+        refused
+            .head
+            .to_ascii_lowercase()
+            .contains("retry-after: 60")
+    );
+    let answer = http_post(service.addr, "/introspect", &form, "").await;
+    assert_eq!(answer.json(), serde_json::json!({"active": false}));
+    // Revoking a revoked token again needs no room.
+    assert_eq!(
+        http_post(service.addr, "/revoke", &form, "").await.status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_respelled_signature_does_not_dodge_revocation() {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let service = open_service().await;
+    let admin = token("admin", "admin");
+    let revoked = http_post(service.addr, "/revoke", &format!("token={admin}"), "").await;
+    assert_eq!(revoked.status, 200);
+    // The last character of an HS256 signature carries two unused bits:
+    // flipping one spells the same 32 bytes differently. Today's verifier
+    // refuses that spelling; were it lenient, the revoked list (keyed by the
+    // decoded signature) would still catch it.
+    let last = admin.bytes().last().unwrap_or_default();
+    let index = ALPHABET
+        .iter()
+        .position(|&c| c == last)
+        .unwrap_or_else(|| panic!("not base64url"));
+    let respelled = format!(
+        "{}{}",
+        &admin[..admin.len() - 1],
+        char::from(ALPHABET[index ^ 1])
+    );
+    assert_ne!(respelled, admin);
+    let answer = http_post(
+        service.addr,
+        "/introspect",
+        &format!("token={respelled}"),
+        "",
+    )
+    .await;
+    assert_eq!(answer.json(), serde_json::json!({"active": false}));
+}
+
+/// An introspection service that requires client `mcp-status` with secret
+/// `client-secret-1`, and the app calling it with `app_secret`.
+async fn with_client_credentials(app_secret: &'static str) -> (Service, App) {
+    let service = start_service(
+        IntrospectionService::require_client(SECRET, "mcp-status", "client-secret-1")
+            .unwrap_or_else(|e| panic!("{e}")),
+    )
+    .await;
+    let url = service.url();
+    let app = start_with(move |mut c| {
+        let mut introspection = mcp_status::IntrospectionConfig::new(url);
+        introspection.client = Some(("mcp-status".into(), app_secret.into()));
+        c.introspection = Some(introspection);
+        c
+    })
+    .await;
+    (service, app)
 }

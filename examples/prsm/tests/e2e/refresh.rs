@@ -76,10 +76,9 @@ async fn refresh_with_another_subject_or_a_bad_token_closes_4001() {
     }
 }
 
-/// A refreshed token replaces the old one: its roles must govern what the
-/// connection may do next (or the refresh must be refused). The framework
-/// keeps the principal built from the first token, so a token re-issued with
-/// fewer roles (a revoked `conversation.write`) changes nothing.
+/// A refreshed token replaces the old one: its roles govern what the
+/// connection may do next, so a token re-issued with fewer roles (a revoked
+/// `conversation.write`) takes the permission away at once.
 #[tokio::test]
 async fn refresh_with_fewer_roles_reduces_permissions() {
     let app = start().await;
@@ -92,18 +91,10 @@ async fn refresh_with_fewer_roles_reduces_permissions() {
         json!({"type": "wsauth.refresh", "token": reader}),
     )
     .await;
-    // Either the refresh is refused (the connection closes with 4001)...
-    let (first, close) = until_close_within(&mut client, Duration::from_millis(500)).await;
-    if let Some(close) = close {
-        assert!(first.is_empty(), "{first:?}");
-        assert_eq!(close.0, 4001);
-        return;
-    }
-    // ...or it is accepted, and the new roles apply.
     assert_eq!(
-        first.first().map(|r| r["type"].clone()),
-        Some(json!("wsauth.refreshed")),
-        "{first:?}"
+        next_json(&mut client).await["type"],
+        json!("wsauth.refreshed"),
+        "moderator still reads conversation 1, so the refresh is accepted"
     );
     send_json(
         &mut client,
