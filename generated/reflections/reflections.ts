@@ -139,9 +139,9 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 export interface BackoffOptions {
   /** First delay ceiling, in milliseconds (default 500). */
   baseMs?: number;
-  /** Largest delay ceiling, in milliseconds (default 30000). */
+  /** Largest delay ceiling, in milliseconds (default 30000; at most 2^31 - 1, what a timer can wait). */
   capMs?: number;
-  /** Source of randomness in [0, 1) (default `Math.random`). */
+  /** Source of randomness in [0, 1) (default `Math.random`; used instead when this one throws). */
   random?: () => number;
   /**
    * How long an admitted connection must stay open to start the backoff
@@ -162,13 +162,20 @@ export interface ConnectOptions {
   backoff?: BackoffOptions;
   /** Set to `false` to never reconnect: a close that would reconnect stops instead. */
   reconnect?: boolean;
-  /** Heartbeat period in milliseconds, where the endpoint declares one (default: the spec's ping interval). */
+  /**
+   * Heartbeat period in milliseconds, where the endpoint declares one
+   * (default: the spec's ping interval). Clamped to 1000 ms at least (a
+   * smaller value, 0 included, would ping without pause) and 2^31 - 1 ms
+   * at most (what a timer can wait).
+   */
   heartbeatIntervalMs?: number;
   /**
-   * How long one connection attempt may take to open, in milliseconds
-   * (default 10000; 0 for no limit); one that takes longer (a server that
-   * accepts the TCP connection and never answers) counts as a network
-   * failure (1006).
+   * How long one connection attempt may take, in milliseconds (default
+   * 10000; 0 for no limit): the token provider gets this long to answer,
+   * then the socket this long to open. An attempt that takes longer (a
+   * provider that never settles, a server that accepts the TCP connection
+   * and never answers) counts as a network failure (1006). At most
+   * 2^31 - 1 ms (what a timer can wait).
    */
   connectTimeoutMs?: number;
 }
@@ -324,6 +331,7 @@ interface __WsauthGlobals {
   clearTimeout(handle: unknown): void;
   setInterval(callback: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
+  queueMicrotask(callback: () => void): void;
   atob(data: string): string;
 }
 
@@ -332,6 +340,45 @@ interface __WsauthGlobals {
 const __wsauthGlobal = globalThis as unknown as __WsauthGlobals;
 
 const __wsauthOpen = 1;
+
+/**
+ * The longest delay host timers honour: browsers and Node fire a longer one
+ * (2^31 ms, about 24.8 days, and up) at once.
+ */
+const __wsauthMaxDelayMs = 2147483647;
+
+/** `ms` as a delay a timer honours: from 0 (NaN too) to {@link __wsauthMaxDelayMs}. */
+function __wsauthDelay(ms: number): number {
+  return ms > 0 ? Math.min(ms, __wsauthMaxDelayMs) : 0;
+}
+
+/** A heartbeat period: from 1000 ms (NaN too) to {@link __wsauthMaxDelayMs}. */
+function __wsauthHeartbeatMs(ms: number): number {
+  return ms >= 1000 ? Math.min(ms, __wsauthMaxDelayMs) : 1000;
+}
+
+/**
+ * Reports an error thrown by the application's code (a listener, a
+ * handler) the way hosts report an event listener's: rethrown on its own,
+ * outside the connection's state changes, which go on unaffected.
+ */
+function __wsauthReport(error: unknown): void {
+  __wsauthGlobal.queueMicrotask(() => {
+    throw error;
+  });
+}
+
+/** Calls the application's `callback` with `arg`; a throw is reported, not propagated. */
+function __wsauthCall<A>(callback: (arg: A) => void, arg: A): void {
+  try {
+    callback(arg);
+  } catch (error) {
+    __wsauthReport(error);
+  }
+}
+
+/** What an attempt's token is when the provider took longer than the attempt may. */
+const __wsauthTimedOut: unique symbol = Symbol("wsauth.timedOut");
 
 /** The `exp` claim of a JWT (unix seconds), read without verifying it: only to schedule a refresh. */
 function __wsauthTokenExp(token: string): number | null {
@@ -377,6 +424,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #endpoint: EndpointDescriptor;
   readonly #path: string;
   readonly #options: OptionalTokenOptions;
+  readonly #heartbeatMs: number;
   readonly #handlers = new Map<string, Set<(message: S) => void>>();
   readonly #messageHandlers = new Set<(message: S) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
@@ -401,11 +449,12 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#endpoint = endpoint;
     this.#path = path;
     this.#options = options;
+    this.#heartbeatMs = __wsauthHeartbeatMs(options.heartbeatIntervalMs ?? endpoint.heartbeat?.intervalMs ?? 1000);
     this.closed = new Promise<CloseOutcome>((resolve) => {
       this.#resolveClosed = resolve;
     });
     // Start after the caller has attached its handlers.
-    void Promise.resolve().then(() => this.#connect());
+    void Promise.resolve().then(() => this.#start());
   }
 
   /** The endpoint's name in the spec. */
@@ -509,7 +558,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
 
   #emit(event: ConnectionEvent): void {
     for (const listener of [...this.#eventListeners]) {
-      listener(event);
+      __wsauthCall(listener, event);
     }
   }
 
@@ -555,6 +604,50 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     return typeof token === "string" ? token : await token();
   }
 
+  /** How long an attempt may wait for the provider, then for the socket to open; `null` for no limit. */
+  #connectTimeoutMs(): number | null {
+    // 0 or a non-finite value: no limit.
+    const ms = this.#options.connectTimeoutMs ?? 10000;
+    return ms > 0 && Number.isFinite(ms) ? __wsauthDelay(ms) : null;
+  }
+
+  /**
+   * The token for an attempt, or {@link __wsauthTimedOut} when the provider
+   * takes longer than `connectTimeoutMs` (its answer is then ignored).
+   */
+  #attemptToken(): Promise<string | null | typeof __wsauthTimedOut> {
+    const token = this.#currentToken();
+    const limit = this.#connectTimeoutMs();
+    if (limit === null) {
+      return token;
+    }
+    return new Promise((resolve, reject) => {
+      const timer = __wsauthGlobal.setTimeout(() => {
+        if (this.#openTimer === timer) {
+          this.#openTimer = null;
+        }
+        resolve(__wsauthTimedOut);
+      }, limit);
+      this.#openTimer = timer;
+      const settle = () => {
+        if (this.#openTimer === timer) {
+          __wsauthGlobal.clearTimeout(timer);
+          this.#openTimer = null;
+        }
+      };
+      token.then(
+        (value) => {
+          settle();
+          resolve(value);
+        },
+        (error: unknown) => {
+          settle();
+          reject(error);
+        },
+      );
+    });
+  }
+
   /** Ends the connection if the user closed it; whether it did. */
   #endIfUserClosed(): boolean {
     const userClose = this.#userClose;
@@ -563,6 +656,20 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     this.#finish({ kind: "closed", code: userClose.code, reason: userClose.reason });
     return true;
+  }
+
+  /** Starts an attempt; whatever goes wrong in it ends the connection rather than escaping as a rejection. */
+  #start(): void {
+    this.#connect().catch((error: unknown) => {
+      const socket = this.#socket;
+      this.#socket = null;
+      try {
+        socket?.close();
+      } catch {
+        // Already closing.
+      }
+      this.#finish({ kind: "failed", error });
+    });
   }
 
   async #connect(): Promise<void> {
@@ -575,8 +682,13 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#emit({ kind: "connecting", attempt: this.#attempt });
     let socket: __WsauthSocket;
     try {
-      const token = await this.#currentToken();
+      const token = await this.#attemptToken();
       if (this.#done || this.#endIfUserClosed()) {
+        return;
+      }
+      if (token === __wsauthTimedOut) {
+        // Like an attempt that never opens: a network failure.
+        this.#decide(1006, "");
         return;
       }
       this.#token = token;
@@ -593,9 +705,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       // A close event follows with the code (1006 when the network failed).
     };
     socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
-    // 0 or a non-finite value: no timeout; timers cannot wait past 2^31-1 ms.
-    const connectTimeoutMs = this.#options.connectTimeoutMs ?? 10000;
-    if (connectTimeoutMs > 0 && Number.isFinite(connectTimeoutMs)) {
+    const limit = this.#connectTimeoutMs();
+    if (limit !== null) {
       this.#openTimer = __wsauthGlobal.setTimeout(() => {
         this.#openTimer = null;
         if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
@@ -608,7 +719,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
             // Already closing.
           }
         }
-      }, Math.min(connectTimeoutMs, 2147483647));
+      }, limit);
     }
   }
 
@@ -644,12 +755,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#emit({ kind: "open" });
     const heartbeat = this.#endpoint.heartbeat;
     if (heartbeat !== null) {
-      const every = this.#options.heartbeatIntervalMs ?? heartbeat.intervalMs;
       this.#heartbeatTimer = __wsauthGlobal.setInterval(() => {
         if (socket.readyState === __wsauthOpen) {
           socket.send(heartbeat.ping);
         }
-      }, every);
+      }, this.#heartbeatMs);
     }
     this.#scheduleRefresh(this.#token);
   }
@@ -672,7 +782,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       this.#establish();
       if (typeof data === "string" || data instanceof ArrayBuffer) {
         for (const handler of [...this.#dataHandlers]) {
-          handler(data);
+          __wsauthCall(handler, data);
         }
       }
       return;
@@ -712,10 +822,10 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     const message = parsed as S;
     for (const handler of [...(this.#handlers.get(message.type) ?? [])]) {
-      handler(message);
+      __wsauthCall(handler, message);
     }
     for (const handler of [...this.#messageHandlers]) {
-      handler(message);
+      __wsauthCall(handler, message);
     }
   }
 
@@ -738,10 +848,17 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     const at = Math.max(exp * 1000 - 30000, now + 0.8 * remaining);
+    const wait = at - now;
     this.#refreshTimer = __wsauthGlobal.setTimeout(() => {
       this.#refreshTimer = null;
-      void this.#refresh();
-    }, at - now);
+      if (wait > __wsauthMaxDelayMs) {
+        // Further than a timer can wait (a client clock weeks slow): wait
+        // again from here rather than refresh now.
+        this.#scheduleRefresh(this.#token);
+      } else {
+        this.#refresh().catch((error: unknown) => this.#emit({ kind: "refresh_error", error }));
+      }
+    }, __wsauthDelay(wait));
   }
 
   async #refresh(): Promise<void> {
@@ -769,6 +886,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     this.#socket = null;
+    this.#decide(code, reason);
+  }
+
+  /** Acts on an attempt's end with `code` (its socket, if any, already dropped). */
+  #decide(code: number, reason: string): void {
     this.#stopSocketTimers();
     if (this.#userClose !== null) {
       this.#emit({ kind: "close", code, reason, action: "closed", kinds: [] });
@@ -795,7 +917,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
         } else {
           this.#refreshRetry = true;
           this.#emit({ kind: "reconnecting", action: "refresh_token", delayMs: 0, attempt: this.#attempt + 1 });
-          void this.#connect();
+          this.#start();
         }
         return;
       case "backoff": {
@@ -810,11 +932,18 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
         const base = backoff.baseMs ?? 500;
         const cap = backoff.capMs ?? 30000;
         const random = backoff.random ?? Math.random;
-        const ceiling = Math.min(cap, base * 2 ** this.#backoffAttempts);
+        let draw: number;
+        try {
+          draw = random();
+        } catch (error) {
+          __wsauthReport(error);
+          draw = Math.random();
+        }
+        const ceiling = Math.min(cap, base * 2 ** this.#backoffAttempts, __wsauthMaxDelayMs);
         this.#backoffAttempts += 1;
-        const delayMs = Math.floor(random() * ceiling);
+        const delayMs = __wsauthDelay(Math.floor(draw * ceiling));
         this.#emit({ kind: "reconnecting", action: "backoff", delayMs, attempt: this.#attempt + 1 });
-        this.#reconnectTimer = __wsauthGlobal.setTimeout(() => void this.#connect(), delayMs);
+        this.#reconnectTimer = __wsauthGlobal.setTimeout(() => this.#start(), delayMs);
         return;
       }
     }

@@ -58,7 +58,7 @@ pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::store::BoxFuture;
-    pub use crate::typed::{__str_eq, SessionOf};
+    pub use crate::typed::{__perm_eq, __str_eq, SessionOf};
     pub use serde;
     pub use serde_json;
 }

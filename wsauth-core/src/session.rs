@@ -15,7 +15,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use serde::Serialize;
 
-use wsauth_spec::{FailureKind, Keyword};
+use wsauth_spec::{FailureKind, Frames, Keyword};
 
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::frame;
@@ -73,6 +73,14 @@ pub enum SendError {
     /// The client is not reading; the connection is being closed.
     #[error("the client is not reading; the connection is closing")]
     SlowConsumer,
+    /// [`Session::send_raw`] on an endpoint with typed frames, whose
+    /// messages go through [`Session::send`] and its checks.
+    #[error("endpoint `{0}` has typed frames; send its messages with `send`")]
+    NotRaw(&'static str),
+    /// [`Session::send_raw`] with a control frame: closing (with the spec's
+    /// codes and reasons), ping and pong are the framework's.
+    #[error("only text and binary frames can be sent")]
+    ControlFrame,
 }
 
 /// An admitted connection, as its handler sees it.
@@ -209,9 +217,20 @@ impl Session {
         encode(name, payload)
     }
 
-    /// Queues a raw frame (for `frames: raw` endpoints).
+    /// Queues a text or binary frame on a `frames: raw` endpoint. Typed
+    /// endpoints refuse it ([`SendError::NotRaw`]): their frames are the
+    /// spec's messages, checked by [`Session::send`]. Control frames are
+    /// refused everywhere ([`SendError::ControlFrame`]): a handler ends its
+    /// connection by returning, or with [`CloseWith`](crate::CloseWith) for
+    /// the spec's code and generic reason.
     pub fn send_raw(&mut self, message: Message) -> Result<(), SendError> {
-        self.queue(message)
+        if self.endpoint.frames != Frames::Raw {
+            return Err(SendError::NotRaw(self.endpoint.name));
+        }
+        match message {
+            Message::Text(_) | Message::Binary(_) => self.queue(message),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Err(SendError::ControlFrame),
+        }
     }
 
     fn queue(&mut self, message: Message) -> Result<(), SendError> {

@@ -26,6 +26,9 @@ use crate::store::BoxFuture;
 pub trait Endpoint: Send + Sync + 'static {
     /// The endpoint's name in the spec.
     const NAME: &'static str;
+    /// The permission the spec requires to connect, if any
+    /// (`#[ws_endpoint(perm = ...)]` is checked against it).
+    const PERM: Option<&'static str>;
     /// Messages the client may send.
     type Incoming: DeserializeOwned + Send + 'static;
     /// Messages the server may send.
@@ -137,6 +140,17 @@ pub trait SessionOf {
 
 impl<E: Endpoint> SessionOf for TypedSession<E> {
     type Endpoint = E;
+}
+
+/// Whether a handler's stated permission is its endpoint's, in a `const`
+/// context (for the compile-time checks `#[ws_endpoint]` emits).
+#[doc(hidden)]
+pub const fn __perm_eq(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => __str_eq(a, b),
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 /// Whether two strings are equal, in a `const` context (for the compile-time

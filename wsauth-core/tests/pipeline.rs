@@ -73,6 +73,85 @@ async fn every_handshake_failure_gets_its_close_code() {
     }
 }
 
+/// Tries `send_raw` on the typed `room` endpoint, then welcomes with what
+/// it answered.
+async fn tries_raw_frames(mut session: Session) -> HandlerResult {
+    let text = session.send_raw(axum::extract::ws::Message::text(r#"{"type":"said"}"#));
+    let close = session.send_raw(axum::extract::ws::Message::Close(None));
+    let answers = format!("{:?} / {:?}", text.err(), close.err());
+    session.send("hello", &serde_json::json!({ "user": answers }))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn typed_endpoints_refuse_raw_frames() {
+    let (addr, _server) = start(|b| b.allow_any_origin().handler("room", tries_raw_frames)).await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(
+        next_json(&mut client).await,
+        serde_json::json!({"type": "hello", "user": "Some(NotRaw(\"room\")) / Some(NotRaw(\"room\"))"}),
+        "nothing unchecked reached the client before the welcome"
+    );
+}
+
+/// [`ROOM`] with raw frames, as the only endpoint.
+static RAW_API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+    endpoints: &[wsauth_core::descriptor::EndpointDescriptor {
+        frames: wsauth_core::spec::Frames::Raw,
+        welcome: None,
+        receives: &[],
+        sends: &[],
+        heartbeat: None,
+        ..ROOM
+    }],
+    ..API
+};
+
+/// Tries to close with a code of its own, then echoes one text frame.
+async fn raw_tries_a_close(mut session: Session) -> HandlerResult {
+    use axum::extract::ws::{CloseFrame, Message};
+    let close = session.send_raw(Message::Close(Some(CloseFrame {
+        code: 4999,
+        reason: "internal: db.internal:5432".into(),
+    })));
+    let ping = session.send_raw(Message::Ping(Default::default()));
+    session.send_raw(Message::text(format!(
+        "{:?} / {:?}",
+        close.err(),
+        ping.err()
+    )))?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn raw_endpoints_send_text_and_binary_only() {
+    let server = WsAuth::builder(&RAW_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .handler("room", raw_tries_a_close)
+        .allow_any_origin()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = serve(server.router()).await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    assert!(
+        matches!(
+            first,
+            Ok(Some(Ok(Message::Text(ref t))))
+                if t.as_str() == "Some(ControlFrame) / Some(ControlFrame)"
+        ),
+        "{first:?}"
+    );
+    let (_, close) = until_close(&mut client).await;
+    assert_eq!(
+        close,
+        Some((1000, "done".to_owned())),
+        "the framework's close, not the handler's"
+    );
+}
+
 #[tokio::test]
 async fn admitted_connection_gets_welcome_then_messages() {
     let (addr, _server) = default_server().await;

@@ -236,7 +236,8 @@ fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
 
 fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<TokenStream> {
     let args: EndpointArgs = syn::parse2(attr)?;
-    let (api, _) = load_for_macro(&args.spec)?;
+    let (api, full) = load_for_macro(&args.spec)?;
+    let full = full.display().to_string();
     let name = args.endpoint.value();
     let Some(endpoint) = api.endpoint(&name) else {
         let known = api.endpoints.iter().map(|e| e.name.as_str());
@@ -325,6 +326,16 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
     let message = format!(
         "the handler's session is not the session of endpoint `{name}`: use `endpoints::{name}::Session`"
     );
+    // The permission is checked above against the spec the attribute
+    // names; this checks it against the spec the session's types came from
+    // (another file, another version of it), which is the one enforced.
+    let perm = match &args.perm {
+        Some(p) => quote!(::core::option::Option::Some(#p)),
+        None => quote!(::core::option::Option::None),
+    };
+    let perm_message = format!(
+        "the handler's `perm` is not the permission endpoint `{name}` requires in the spec its session type was generated from"
+    );
     Ok(quote! {
         #(#attrs)*
         #[allow(non_camel_case_types)]
@@ -346,6 +357,13 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
                 #krate::__private::__str_eq(<#assert_ty as #krate::Endpoint>::NAME, #name),
                 #message
             );
+            // (Only for the right endpoint: the check above reports a wrong one.)
+            const _: () = ::core::assert!(
+                !#krate::__private::__str_eq(<#assert_ty as #krate::Endpoint>::NAME, #name)
+                    || #krate::__private::__perm_eq(<#assert_ty as #krate::Endpoint>::PERM, #perm),
+                #perm_message
+            );
+            const _: &str = ::core::include_str!(#full);
         };
     })
 }

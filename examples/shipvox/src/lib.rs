@@ -4,8 +4,9 @@
 //!
 //! - `POST /token` ([`token`]): the OAuth 2.0 password grant. Users are in
 //!   an embedded store ([`accounts`]) with argon2id hashes; unknown users,
-//!   wrong passwords and inactive users are refused identically; attempts
-//!   are throttled per username ([`throttle`]); answers are never cached.
+//!   wrong passwords and inactive users are refused identically; failures
+//!   are throttled per username and client address and per client address
+//!   ([`throttle`]); answers are never cached.
 //!   Documented in OpenAPI at `/openapi.json`.
 //! - `/ws?token=...` (the spec's `broadcast` endpoint, [`handlers`]): every
 //!   `say` a client sends is relayed to every connected client as
@@ -69,7 +70,8 @@ pub struct Config {
     pub allowed_origins: Option<Vec<String>>,
     /// Argon2id cost of the password hashes.
     pub hashing: HashParams,
-    /// Sign-in attempts per username.
+    /// Sign-in failures allowed per username and client address, and per
+    /// client address.
     pub throttle: ThrottlePolicy,
     /// Lifetime of tokens from `/token`, at most the spec's `max_ttl_s`.
     pub token_ttl: Duration,
@@ -80,7 +82,8 @@ pub struct Config {
 
 impl Config {
     /// The defaults for `secret`: any origin, OWASP's minimum argon2id
-    /// cost, 5 attempts per 15 minutes, 15-minute tokens, no dev token.
+    /// cost, 5 failures per username and address and 20 per address per 15
+    /// minutes, 15-minute tokens, no dev token.
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Config {
             secret: secret.into(),
@@ -130,7 +133,9 @@ pub enum AppError {
 /// A built app: serve `router`; `server` is the handle for
 /// [`WsAuth::stats`] and [`WsAuth::shutdown`].
 pub struct App {
-    /// `/ws`, `/token` and `/openapi.json`.
+    /// `/ws`, `/token` and `/openapi.json`. Serve it with [`serve`], or
+    /// with `into_make_service_with_connect_info::<SocketAddr>()`: `/token`
+    /// throttles by the client address and refuses to work without it.
     pub router: axum::Router,
     /// The WebSocket server.
     pub server: WsAuth,

@@ -10,10 +10,14 @@
 //! - Unknown user, wrong password and inactive user get the same answer:
 //!   `400 {"error":"invalid_grant"}`, the same headers, and the same work
 //!   (one argon2id check, see [`crate::accounts`]).
-//! - Each username has a limited number of attempts per window
-//!   ([`crate::throttle`]); past it the answer is `429` with `Retry-After`
-//!   and `{"error":"invalid_grant","error_description":...}`, for existing
-//!   and unknown names alike.
+//! - Failures are limited per username from one client address and per
+//!   client address over all usernames ([`crate::throttle`]); past either
+//!   limit the answer is `429` with `Retry-After` and
+//!   `{"error":"invalid_grant","error_description":...}`, for existing and
+//!   unknown names alike. The client address is the TCP peer, from
+//!   [`ConnectInfo`]: the router must be served with
+//!   `into_make_service_with_connect_info::<SocketAddr>()` (as
+//!   [`crate::serve`] does); without it every sign-in is a `500`.
 //! - Every answer carries `Cache-Control: no-store` and `Pragma: no-cache`
 //!   (RFC 6749 §5.1), errors included.
 //! - Malformed requests are `400 invalid_request` (wrong content type, a
@@ -26,10 +30,12 @@
 //! the form body, the three answers and their headers.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::Extension;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{EncodingKey, Header};
@@ -38,7 +44,7 @@ use serde_json::{Value, json};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::accounts::Accounts;
-use crate::throttle::Throttle;
+use crate::throttle::{Throttle, Throttled};
 
 /// The token endpoint's path (the spec's `auth.token_url`).
 pub const TOKEN_PATH: &str = "/token";
@@ -107,9 +113,10 @@ pub struct TokenApi;
 ///
 /// Returns a short-lived JWT for `/ws?token=`. Unknown users, wrong
 /// passwords and inactive users get the same `400 invalid_grant`. After too
-/// many unsuccessful attempts for one username, every attempt for it gets
-/// `429` until `Retry-After` seconds have passed, known or unknown. Answers
-/// are never cached.
+/// many unsuccessful attempts for one username from one client address, or
+/// from one client address over all usernames, the attempts they cover get
+/// `429` until `Retry-After` seconds have passed, for known and unknown
+/// names alike. Answers are never cached.
 #[utoipa::path(
     post,
     path = "/token",
@@ -129,7 +136,8 @@ pub struct TokenApi;
                 ("Pragma" = String, description = "`no-cache`")
             ),
             example = json!({"error": "invalid_grant"})),
-        (status = 429, description = "Too many unsuccessful attempts for this username", body = TokenError,
+        (status = 429, description = "Too many unsuccessful attempts for this username from this client \
+            address, or from this client address", body = TokenError,
             headers(
                 ("Retry-After" = u64, description = "Seconds until attempts are accepted again"),
                 ("Cache-Control" = String, description = "`no-store`"),
@@ -150,7 +158,7 @@ fn token_doc() {}
 pub struct TokenService {
     /// Users and password hashes.
     pub accounts: Accounts,
-    /// Attempts per username.
+    /// Attempts per username and client address, and per client address.
     pub throttle: std::sync::Arc<Throttle>,
     /// The signing key (the server's HS256 secret).
     pub key: EncodingKey,
@@ -268,9 +276,19 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// The `POST /token` handler.
 pub async fn token(
     State(service): State<TokenService>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // Without the peer address there is nothing to throttle by: refuse
+    // rather than throttle everyone together (or no one).
+    let Some(Extension(ConnectInfo(peer))) = peer else {
+        tracing::error!(
+            target: "shipvox::token",
+            "no client address: serve the router with into_make_service_with_connect_info"
+        );
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None);
+    };
     if !is_form(&headers) {
         return invalid_request("the body must be application/x-www-form-urlencoded");
     }
@@ -299,31 +317,28 @@ pub async fn token(
     if username.len() > MAX_USERNAME_BYTES {
         return invalid_request("the username is too long");
     }
-    if let Err(throttled) = service.throttle.begin(username, Instant::now()) {
-        tracing::warn!(target: "shipvox::token", "sign-in throttled");
-        let mut response = error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "invalid_grant",
-            Some("too many unsuccessful attempts for this username; retry later"),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, throttled.retry_after.as_secs().into());
-        return response;
-    }
+    let attempt = match service.throttle.begin(username, peer.ip(), Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(throttled) => {
+            tracing::warn!(target: "shipvox::token", client = %peer.ip(), "sign-in throttled");
+            return too_many(throttled);
+        }
+    };
     let roles = match service.accounts.sign_in(username, password).await {
         Ok(Some(roles)) => roles,
         Ok(None) => {
             // The username is not logged: it may be a mistyped password.
+            // The attempt stays counted as a failure.
             tracing::info!(target: "shipvox::token", "sign-in refused");
             return invalid_grant();
         }
         Err(e) => {
+            // Counted as a failure too: an undecided attempt gets no refund.
             tracing::error!(target: "shipvox::token", error = %e, "sign-in failed");
             return error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None);
         }
     };
-    service.throttle.succeeded(username);
+    service.throttle.succeeded(attempt);
     match service.mint(username, &roles) {
         Ok(access_token) => {
             tracing::info!(target: "shipvox::token", subject = username, "token issued");
@@ -341,6 +356,20 @@ pub async fn token(
             error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
         }
     }
+}
+
+/// The answer to a throttled attempt: the same for every username, and for
+/// a locked pair or a locked address (neither says whether the name exists).
+fn too_many(throttled: Throttled) -> Response {
+    let mut response = error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "invalid_grant",
+        Some("too many unsuccessful attempts; retry later"),
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, throttled.retry_after.as_secs().into());
+    response
 }
 
 /// The OpenAPI document as JSON: the token endpoint, plus `extra` (the

@@ -4,7 +4,10 @@
 //! Each module drives its example's generated client through every message
 //! type its endpoints carry and the close codes a client can meet, checking
 //! the action the client takes for each (`stop`, `refresh_token`,
-//! `backoff`, a normal close); `in_place` checks `include_client!`.
+//! `backoff`, a normal close); `in_place` checks `include_client!`;
+//! `runtime` checks the client runtime's edges (backpressure, a slow token
+//! provider or upgrade, where the token goes, zero-valued options) against a
+//! bare server.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -13,5 +16,6 @@ mod in_place;
 mod mcp_status;
 mod prsm;
 mod reflections;
+mod runtime;
 mod shipvox;
 mod songnodes;

@@ -203,7 +203,7 @@ async fn refused_messages_get_typed_error_replies() {
 #[tokio::test]
 async fn wallet_subscriptions_and_notifications() {
     let prsm = start().await;
-    // web3 takes header or query; the client uses the query.
+    // web3 takes header or query; the client uses the header.
     let mut wallet = web3::connect(
         &prsm.ws_url(),
         web3::Params {

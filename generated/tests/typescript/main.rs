@@ -2,8 +2,8 @@
 //! everything again): the goldens pass `tsc --strict` ([`checks`]), and the
 //! compiled clients run against the examples started here in-process, under
 //! Node ([`node_prsm`], [`node_examples`]) and in headless Chromium
-//! ([`browser`]). The tests that run compiled JavaScript share one `tsc`
-//! run into `js/out/`.
+//! ([`browser`]), and against a fake WebSocket ([`node_runtime`]). The
+//! tests that run compiled JavaScript share one `tsc` run into `js/out/`.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,3 +12,4 @@ mod browser;
 mod checks;
 mod node_examples;
 mod node_prsm;
+mod node_runtime;

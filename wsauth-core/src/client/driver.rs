@@ -5,13 +5,21 @@
 //! the close what comes next. Everything the handle sees is an [`Event`]
 //! pushed in that order, so a user reading events sees the client's history
 //! exactly as it happened.
+//!
+//! The driver never waits on one thing only: every wait (the token
+//! provider, the upgrade, room in the bounded events channel, the backoff,
+//! the open socket) is a `select!` that also answers the handle, so a close
+//! is acted on at once, a send is answered (written, or refused as not
+//! open) and a dropped handle ends the task. The socket is read only with
+//! room reserved for the event a frame may become: an unread client is
+//! back-pressure, not a growing buffer.
 
 use std::time::Duration;
 
 use futures_util::future::OptionFuture;
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
+use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio::time::{Instant, Interval, sleep, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -58,6 +66,10 @@ struct Head {
     exp: Option<serde_json::Value>,
 }
 
+/// Shortest heartbeat period (`heartbeatIntervalMs` has the same floor in
+/// the TypeScript client).
+const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+
 pub(super) struct Driver {
     api: &'static ApiDescriptor,
     endpoint: &'static EndpointDescriptor,
@@ -67,7 +79,29 @@ pub(super) struct Driver {
     current: Option<String>,
     options: Options,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::UnboundedSender<Event<Frame>>,
+    events: mpsc::Sender<Event<Frame>>,
+    /// [`Client::close`](super::Client::close) was called while the driver
+    /// waited for room to push an event; it ends at the next step.
+    close_asked: bool,
+}
+
+/// How a connection attempt (token, then upgrade) went.
+enum Attempt {
+    /// The socket is open; the token it was opened with.
+    Open(Box<Socket>, Option<String>),
+    /// It failed the way a network fails (1006): retried after a backoff.
+    Failed(ServerClose),
+    /// The client ends: with this event, or silently when the handle is
+    /// gone.
+    End(Option<Event<Frame>>),
+}
+
+/// Why [`open`] did not give a socket.
+enum OpenError {
+    /// Network failure, timeout, or an upgrade refused with 5xx or 429.
+    Network,
+    /// A failure that retrying cannot fix.
+    Fatal(ClientError),
 }
 
 impl Driver {
@@ -78,7 +112,7 @@ impl Driver {
         token: Token,
         options: Options,
         commands: mpsc::UnboundedReceiver<Command>,
-        events: mpsc::UnboundedSender<Event<Frame>>,
+        events: mpsc::Sender<Event<Frame>>,
     ) -> Self {
         Driver {
             api,
@@ -89,11 +123,41 @@ impl Driver {
             options,
             commands,
             events,
+            close_asked: false,
         }
     }
 
-    fn emit(&self, event: Event<Frame>) {
-        let _ = self.events.send(event);
+    /// Pushes `event` once the handle has room for it, answering the
+    /// handle meanwhile: nothing is open, so a send fails (`Ended` when
+    /// `event` is the last one, else `NotOpen`) and a close is remembered
+    /// in `close_asked`. False when the handle is gone.
+    async fn push(&mut self, event: Event<Frame>, last: bool) -> bool {
+        loop {
+            tokio::select! {
+                permit = self.events.reserve() => {
+                    return match permit {
+                        Ok(permit) => {
+                            permit.send(event);
+                            true
+                        }
+                        Err(_) => false,
+                    };
+                }
+                command = self.commands.recv() => match command {
+                    Some(Command::Send(_, ack)) => {
+                        let refused = if last { SendError::Ended } else { SendError::NotOpen };
+                        let _ = ack.send(Err(refused));
+                    }
+                    Some(Command::Close) => self.close_asked = true,
+                    None => return false,
+                },
+            }
+        }
+    }
+
+    /// Ends the client with its last event.
+    async fn end(mut self, event: Event<Frame>) {
+        self.push(event, true).await;
     }
 
     /// Whether this endpoint presents a token at all.
@@ -123,48 +187,22 @@ impl Driver {
         let mut attempt = 0u32;
         let mut after_refresh = false;
         loop {
-            // The provider is asked before every attempt: a token that was
-            // fine before a long backoff may have expired since.
-            if self.sends_token() {
-                match self.token.get().await {
-                    Ok(token) => self.current = token,
-                    Err(e) => return self.emit(Event::Failed(ClientError::Token(e))),
-                }
-            }
-            let request = match self.request() {
-                Ok(r) => r,
-                Err(e) => return self.emit(Event::Failed(e)),
-            };
-            let connected = timeout(
-                self.options.connect_timeout,
-                tokio_tungstenite::connect_async(request),
-            )
-            .await;
             let mut admitted = false;
-            let opened_at = tokio::time::Instant::now();
-            let end = match connected {
-                Ok(Ok((socket, _))) => {
-                    self.emit(Event::Open { attempt: opened });
+            let opened_at = Instant::now();
+            let end = match self.attempt().await {
+                Attempt::Open(socket, token) => {
+                    self.current = token;
+                    let first = Event::Open { attempt: opened };
                     opened = opened.saturating_add(1);
-                    self.session(socket, &mut admitted).await
+                    self.session(*socket, first, &mut admitted).await
                 }
-                // A proxy or load balancer answering 5xx or 429 during a
-                // deploy is temporary (a browser sees it as 1006 and backs
-                // off); any other refusal of the upgrade is final.
-                Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response)))
-                    if response.status().is_server_error() || response.status().as_u16() == 429 =>
-                {
-                    SessionEnd::Server(self.classify(ABNORMAL, ""))
-                }
-                Ok(Err(tokio_tungstenite::tungstenite::Error::Http(response))) => {
-                    let status = response.status().as_u16();
-                    return self.emit(Event::Failed(ClientError::Handshake { status }));
-                }
-                Ok(Err(_)) | Err(_) => SessionEnd::Server(self.classify(ABNORMAL, "")),
+                Attempt::Failed(close) => SessionEnd::Server(close),
+                Attempt::End(Some(event)) => return self.end(event).await,
+                Attempt::End(None) => return,
             };
             let close = match end {
                 SessionEnd::Server(close) => close,
-                SessionEnd::ByClient => return self.emit(Event::Closed(Closed::ByClient)),
+                SessionEnd::ByClient => return self.end(Event::Closed(Closed::ByClient)).await,
                 SessionEnd::Dropped => return,
             };
             if admitted {
@@ -176,10 +214,14 @@ impl Driver {
                 }
             }
             let delay = match close.action {
-                CloseAction::Closed => return self.emit(Event::Closed(Closed::ByServer(close))),
-                CloseAction::Stop => return self.emit(Event::Failed(ClientError::Closed(close))),
+                CloseAction::Closed => {
+                    return self.end(Event::Closed(Closed::ByServer(close))).await;
+                }
+                CloseAction::Stop => {
+                    return self.end(Event::Failed(ClientError::Closed(close))).await;
+                }
                 CloseAction::RefreshToken if after_refresh || !self.sends_token() => {
-                    return self.emit(Event::Failed(ClientError::Closed(close)));
+                    return self.end(Event::Failed(ClientError::Closed(close))).await;
                 }
                 CloseAction::RefreshToken => {
                     after_refresh = true;
@@ -191,19 +233,22 @@ impl Driver {
                         .max_reconnects
                         .is_some_and(|max| attempt >= max)
                     {
-                        return self.emit(Event::Failed(ClientError::GaveUp {
+                        let gave_up = ClientError::GaveUp {
                             attempts: attempt,
                             last: close,
-                        }));
+                        };
+                        return self.end(Event::Failed(gave_up)).await;
                     }
                     let delay = self.options.backoff.delay(attempt);
                     attempt = attempt.saturating_add(1);
                     delay
                 }
             };
-            self.emit(Event::Reconnecting { close, delay });
-            if !self.wait(delay).await {
+            if !self.push(Event::Reconnecting { close, delay }, false).await {
                 return;
+            }
+            if self.close_asked || !self.wait(delay).await {
+                return self.end(Event::Closed(Closed::ByClient)).await;
             }
         }
     }
@@ -212,8 +257,47 @@ impl Driver {
         ServerClose::classify(self.api.close_codes, code, reason)
     }
 
+    /// One connection attempt: a token from the provider (asked before
+    /// every attempt: a token that was fine before a long backoff may have
+    /// expired since), then the upgrade, both within
+    /// [`Options::connect_timeout`] and both abandoned at once when the
+    /// handle closes or goes away; a send meanwhile fails with `NotOpen`.
+    async fn attempt(&mut self) -> Attempt {
+        let timeout = self.options.connect_timeout;
+        let expired = async {
+            if timeout.is_zero() {
+                std::future::pending::<()>().await;
+            }
+            sleep(timeout).await;
+        };
+        let token = self.sends_token().then(|| self.token.clone());
+        let opening = open(token, self.url.clone(), self.endpoint);
+        tokio::pin!(expired, opening);
+        loop {
+            tokio::select! {
+                opened = &mut opening => {
+                    return match opened {
+                        Ok((socket, token)) => Attempt::Open(Box::new(socket), token),
+                        Err(OpenError::Network) => Attempt::Failed(self.classify(ABNORMAL, "")),
+                        Err(OpenError::Fatal(error)) => Attempt::End(Some(Event::Failed(error))),
+                    };
+                }
+                () = &mut expired => return Attempt::Failed(self.classify(ABNORMAL, "")),
+                command = self.commands.recv() => match command {
+                    Some(Command::Send(_, ack)) => {
+                        let _ = ack.send(Err(SendError::NotOpen));
+                    }
+                    Some(Command::Close) => {
+                        return Attempt::End(Some(Event::Closed(Closed::ByClient)));
+                    }
+                    None => return Attempt::End(None),
+                },
+            }
+        }
+    }
+
     /// Waits `delay` between connections, answering the handle meanwhile;
-    /// false when the client must end.
+    /// false when the client must end (closed, or the handle is gone).
     async fn wait(&mut self, delay: Duration) -> bool {
         let until = sleep(delay);
         tokio::pin!(until);
@@ -224,54 +308,10 @@ impl Driver {
                     Some(Command::Send(_, ack)) => {
                         let _ = ack.send(Err(SendError::NotOpen));
                     }
-                    Some(Command::Close) => {
-                        self.emit(Event::Closed(Closed::ByClient));
-                        return false;
-                    }
-                    None => return false,
+                    Some(Command::Close) | None => return false,
                 },
             }
         }
-    }
-
-    /// The upgrade request, with the token where the endpoint takes it:
-    /// subprotocol, else query, else header, else cookie.
-    fn request(&self) -> Result<Request, ClientError> {
-        let mut url = self.url.clone();
-        let token = self.current.as_deref().filter(|_| self.sends_token());
-        let sources = self.endpoint.sources;
-        let pick = |want: fn(&TokenSource<&'static str>) -> bool| sources.iter().find(|s| want(s));
-        let mut header: Option<(&'static str, String)> = None;
-        if let Some(token) = token {
-            if let Some(TokenSource::Subprotocol(marker)) =
-                pick(|s| matches!(s, TokenSource::Subprotocol(_)))
-            {
-                header = Some((
-                    "sec-websocket-protocol",
-                    format!("{marker}, {marker}.bearer.{token}"),
-                ));
-            } else if let Some(TokenSource::Query(name)) =
-                pick(|s| matches!(s, TokenSource::Query(_)))
-            {
-                let name = percent_encoding::utf8_percent_encode(name, super::SEGMENT);
-                let value = percent_encoding::utf8_percent_encode(token, super::SEGMENT);
-                url = format!("{url}?{name}={value}");
-            } else if pick(|s| matches!(s, TokenSource::Header)).is_some() {
-                header = Some(("authorization", format!("Bearer {token}")));
-            } else if let Some(TokenSource::Cookie(name)) =
-                pick(|s| matches!(s, TokenSource::Cookie(_)))
-            {
-                header = Some(("cookie", format!("{name}={token}")));
-            }
-        }
-        let mut request = url
-            .into_client_request()
-            .map_err(|_| ClientError::TokenNotSendable)?;
-        if let Some((name, value)) = header {
-            let value = HeaderValue::from_str(&value).map_err(|_| ClientError::TokenNotSendable)?;
-            request.headers_mut().insert(name, value);
-        }
-        Ok(request)
     }
 
     /// When to refresh the current token in-band, if ever.
@@ -290,19 +330,36 @@ impl Driver {
         Some(Instant::now() + refresh_delay(exp, now_ms()))
     }
 
-    /// Runs one open connection to its end.
-    async fn session(&mut self, mut socket: Socket, admitted: &mut bool) -> SessionEnd {
+    /// Runs one open connection to its end; `first` (the `Open` event) is
+    /// pushed before anything the socket brings.
+    ///
+    /// The next frame is read from the socket only once there is room for
+    /// the event it may become (a permit reserved on the bounded events
+    /// channel): a user who does not call `recv` leaves frames in the
+    /// kernel's buffers, and TCP makes the server wait. Sends, closes,
+    /// heartbeats and refreshes go on meanwhile.
+    async fn session(
+        &mut self,
+        mut socket: Socket,
+        first: Event<Frame>,
+        admitted: &mut bool,
+    ) -> SessionEnd {
         let welcome = self.endpoint.welcome;
         let heartbeat = self.endpoint.heartbeat;
-        let mut ticker: Option<Interval> = heartbeat.map(|_| {
-            let period = self.options.heartbeat.unwrap_or_else(|| {
-                Duration::from_secs(u64::from(self.endpoint.limits.ping_interval_s.max(1)))
-            });
-            tokio::time::interval_at(Instant::now() + period, period)
-        });
+        // At least a second, as in the TypeScript client: a zero period
+        // would flood the server with pings (and panic tokio's interval).
+        let period = self
+            .options
+            .heartbeat
+            .unwrap_or_else(|| Duration::from_secs(u64::from(self.endpoint.limits.ping_interval_s)))
+            .max(MIN_HEARTBEAT);
+        let mut ticker: Option<Interval> =
+            heartbeat.map(|_| tokio::time::interval_at(Instant::now() + period, period));
         let mut refresh_at = self.refresh_at(self.current.as_deref());
         let mut refreshing: Option<BoxFuture<'static, Result<String, TokenError>>> = None;
         let mut pending: Option<String> = None;
+        let mut first = Some(first);
+        let mut room: Option<OwnedPermit<Event<Frame>>> = None;
         loop {
             let tick = async {
                 match ticker.as_mut() {
@@ -319,8 +376,21 @@ impl Driver {
                     None => std::future::pending().await,
                 }
             };
+            let reserve = room.is_none().then(|| self.events.clone().reserve_owned());
             tokio::select! {
-                frame = socket.next() => {
+                Some(permit) = OptionFuture::from(reserve) => match permit {
+                    Ok(permit) => match first.take() {
+                        Some(event) => {
+                            permit.send(event);
+                        }
+                        None => room = Some(permit),
+                    },
+                    Err(_) => {
+                        close(&mut socket).await;
+                        return SessionEnd::Dropped;
+                    }
+                },
+                frame = socket.next(), if room.is_some() => {
                     let message = match frame {
                         Some(Ok(m)) => m,
                         Some(Err(_)) | None => {
@@ -349,19 +419,19 @@ impl Driver {
                                     .and_then(serde_json::Value::as_u64)
                                     .or_else(|| self.current.as_deref().and_then(unverified_exp));
                                 refresh_at = self.refresh_at(self.current.as_deref());
-                                self.emit(Event::Refreshed { exp: exp.unwrap_or(0) });
+                                deliver(&mut room, Event::Refreshed { exp: exp.unwrap_or(0) });
                                 continue;
                             }
                             if welcome.is_none() || kind.is_some_and(|k| Some(k) == welcome) {
                                 *admitted = true;
                             }
-                            self.emit(Event::Message(Frame::Text(text.to_owned())));
+                            deliver(&mut room, Event::Message(Frame::Text(text.to_owned())));
                         }
                         Message::Binary(bytes) => {
                             if welcome.is_none() {
                                 *admitted = true;
                             }
-                            self.emit(Event::Message(Frame::Binary(bytes)));
+                            deliver(&mut room, Event::Message(Frame::Binary(bytes)));
                         }
                         Message::Close(frame) => {
                             let (code, reason) = frame.map_or((NO_STATUS, String::new()), |f| {
@@ -420,6 +490,90 @@ impl Driver {
     }
 }
 
+/// Sends `event` with the reserved permit (a frame is only read with one).
+fn deliver(room: &mut Option<OwnedPermit<Event<Frame>>>, event: Event<Frame>) {
+    if let Some(permit) = room.take() {
+        permit.send(event);
+    }
+}
+
+/// Asks `token` (when the endpoint presents one) and opens the socket.
+async fn open(
+    token: Option<Token>,
+    url: String,
+    endpoint: &'static EndpointDescriptor,
+) -> Result<(Socket, Option<String>), OpenError> {
+    let token = match token {
+        Some(provider) => provider
+            .get()
+            .await
+            .map_err(|e| OpenError::Fatal(ClientError::Token(e)))?,
+        None => None,
+    };
+    let request = request(url, endpoint, token.as_deref()).map_err(OpenError::Fatal)?;
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok((socket, token)),
+        // A proxy or load balancer answering 5xx or 429 during a deploy is
+        // temporary (a browser sees it as 1006 and backs off); any other
+        // refusal of the upgrade is final.
+        Err(tokio_tungstenite::tungstenite::Error::Http(response))
+            if response.status().is_server_error() || response.status().as_u16() == 429 =>
+        {
+            Err(OpenError::Network)
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let status = response.status().as_u16();
+            Err(OpenError::Fatal(ClientError::Handshake { status }))
+        }
+        Err(_) => Err(OpenError::Network),
+    }
+}
+
+/// The upgrade request, with `token` where the endpoint takes it:
+/// subprotocol, else the `Authorization` header, else the query, else a
+/// cookie. A service client can set a header, and a header stays out of
+/// the URLs that proxies and servers log; the query is for endpoints that
+/// take nothing better (the browser client, which cannot set headers,
+/// prefers the query to the header).
+fn request(
+    mut url: String,
+    endpoint: &EndpointDescriptor,
+    token: Option<&str>,
+) -> Result<Request, ClientError> {
+    let sources = endpoint.sources;
+    let pick = |want: fn(&TokenSource<&'static str>) -> bool| sources.iter().find(|s| want(s));
+    let mut header: Option<(&'static str, String)> = None;
+    if let Some(token) = token {
+        if let Some(TokenSource::Subprotocol(marker)) =
+            pick(|s| matches!(s, TokenSource::Subprotocol(_)))
+        {
+            header = Some((
+                "sec-websocket-protocol",
+                format!("{marker}, {marker}.bearer.{token}"),
+            ));
+        } else if pick(|s| matches!(s, TokenSource::Header)).is_some() {
+            header = Some(("authorization", format!("Bearer {token}")));
+        } else if let Some(TokenSource::Query(name)) = pick(|s| matches!(s, TokenSource::Query(_)))
+        {
+            let name = percent_encoding::utf8_percent_encode(name, super::SEGMENT);
+            let value = percent_encoding::utf8_percent_encode(token, super::SEGMENT);
+            url = format!("{url}?{name}={value}");
+        } else if let Some(TokenSource::Cookie(name)) =
+            pick(|s| matches!(s, TokenSource::Cookie(_)))
+        {
+            header = Some(("cookie", format!("{name}={token}")));
+        }
+    }
+    let mut request = url
+        .into_client_request()
+        .map_err(|_| ClientError::TokenNotSendable)?;
+    if let Some((name, value)) = header {
+        let value = HeaderValue::from_str(&value).map_err(|_| ClientError::TokenNotSendable)?;
+        request.headers_mut().insert(name, value);
+    }
+    Ok(request)
+}
+
 /// Sends a normal close and waits (briefly) for the server's answer.
 async fn close(socket: &mut Socket) {
     let frame = CloseFrame {
@@ -435,4 +589,58 @@ async fn close(socket: &mut Socket) {
 async fn finish(socket: &mut Socket) {
     let drain = async { while let Some(Ok(_)) = socket.next().await {} };
     let _ = timeout(CLOSE_WAIT, drain).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use wsauth_spec::Limits;
+
+    use super::*;
+
+    fn endpoint(sources: &'static [TokenSource<&'static str>]) -> EndpointDescriptor {
+        EndpointDescriptor {
+            name: "e",
+            path: "/ws",
+            params: &[],
+            access: Access::Required,
+            sources,
+            perm: None,
+            checks: &[],
+            welcome: None,
+            receives: &[],
+            sends: &[],
+            frames: Frames::Json,
+            heartbeat: None,
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// Where the token went: the request's query, then each header.
+    fn sent(sources: &'static [TokenSource<&'static str>]) -> (Option<String>, Vec<String>) {
+        let request = request("ws://h/ws".to_owned(), &endpoint(sources), Some("t.k"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let headers = ["sec-websocket-protocol", "authorization", "cookie"]
+            .into_iter()
+            .filter_map(|name| request.headers().get(name))
+            .filter_map(|value| value.to_str().ok().map(str::to_owned))
+            .collect();
+        (request.uri().query().map(str::to_owned), headers)
+    }
+
+    #[test]
+    fn the_token_goes_by_subprotocol_then_header_then_query_then_cookie() {
+        use TokenSource::{Cookie, Header, Query, Subprotocol};
+        let protocol = || vec!["m, m.bearer.t.k".to_owned()];
+        let bearer = || vec!["Bearer t.k".to_owned()];
+        assert_eq!(
+            sent(&[Cookie("c"), Query("q"), Header, Subprotocol("m")]),
+            (None, protocol())
+        );
+        assert_eq!(sent(&[Cookie("c"), Query("q"), Header]), (None, bearer()));
+        assert_eq!(
+            sent(&[Cookie("c"), Query("q")]),
+            (Some("q=t.k".to_owned()), vec![])
+        );
+        assert_eq!(sent(&[Cookie("c")]), (None, vec!["c=t.k".to_owned()]));
+    }
 }

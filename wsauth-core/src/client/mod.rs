@@ -20,11 +20,23 @@
 //! [`Event`]s: the socket opened, a message, a refresh, a reconnection (with
 //! the close that caused it and the delay), and finally how it ended.
 //!
+//! The events channel is bounded ([`Options::event_buffer`], 64 by
+//! default): the driver reads the next frame from the socket only when
+//! there is room for it, so a user that reads slowly (or never: a
+//! send-only client must still call `recv` or drop it) holds the server
+//! back through TCP instead of growing the client's memory. Sends, closes
+//! and heartbeats are answered meanwhile. Likewise, a token provider or an
+//! upgrade that takes long never blocks the handle: [`Client::close`] ends
+//! the client at once, [`Client::send`] fails with [`SendError::NotOpen`].
+//!
 //! The rules (identical in the generated TypeScript client):
 //!
 //! - the token travels as the subprotocol pair `<marker>`,
-//!   `<marker>.bearer.<token>` when the endpoint allows it, else in the query,
-//!   else in the `Authorization` header, else as a cookie;
+//!   `<marker>.bearer.<token>` when the endpoint allows it, else in the
+//!   `Authorization` header, else in the query, else as a cookie (the
+//!   header before the query: query strings end up in proxy and access
+//!   logs; the browser client, which cannot set a header, takes the query
+//!   before the header);
 //! - a close code in the spec's catalogue takes its action
 //!   ([`CloseAction`]): `refresh_token` asks the provider for a fresh token
 //!   and reconnects at once (a second `refresh_token` close in a row ends
@@ -188,10 +200,24 @@ pub struct Options {
     /// Backoff attempts in a row before giving up (`None`: never give up).
     pub max_reconnects: Option<u32>,
     /// Heartbeat period for endpoints with a text heartbeat (`None`: the
-    /// endpoint's `ping_interval_s`).
+    /// endpoint's `ping_interval_s`); at least one second, shorter periods
+    /// are raised to it (as `heartbeatIntervalMs` in the TypeScript client).
     pub heartbeat: Option<Duration>,
-    /// How long one connection attempt may take before it counts as 1006.
+    /// How long one connection attempt (asking the token provider, then the
+    /// upgrade) may take before it counts as a network failure (1006, so a
+    /// backoff). [`Duration::ZERO`] is no limit (as `connectTimeoutMs: 0`
+    /// in the TypeScript client). Default 10 s.
     pub connect_timeout: Duration,
+    /// How many events may wait for [`Client::recv`] (default
+    /// [`Options::DEFAULT_EVENT_BUFFER`]). When they do, the client stops
+    /// reading the socket until the user takes one, so memory stays bounded
+    /// and TCP makes the server wait. 0 is taken as 1.
+    pub event_buffer: usize,
+}
+
+impl Options {
+    /// The default of [`Options::event_buffer`].
+    pub const DEFAULT_EVENT_BUFFER: usize = 64;
 }
 
 impl Default for Options {
@@ -201,6 +227,7 @@ impl Default for Options {
             max_reconnects: None,
             heartbeat: None,
             connect_timeout: Duration::from_secs(10),
+            event_buffer: Options::DEFAULT_EVENT_BUFFER,
         }
     }
 }
@@ -263,6 +290,20 @@ impl<C: Codec> Connect<C> {
         self
     }
 
+    /// Sets how long one connection attempt may take
+    /// ([`Options::connect_timeout`]; zero is no limit).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.options.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how many events may wait for [`Client::recv`] before the client
+    /// stops reading the socket ([`Options::event_buffer`]).
+    pub fn event_buffer(mut self, events: usize) -> Self {
+        self.options.event_buffer = events;
+        self
+    }
+
     /// Spawns the driver on the current Tokio runtime and returns the handle.
     pub fn start(self) -> Result<Client<C>, ConnectError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
@@ -273,8 +314,10 @@ impl<C: Codec> Connect<C> {
             .find(|e| e.name == self.endpoint)
             .ok_or_else(|| ConnectError::UnknownEndpoint(self.endpoint.to_owned()))?;
         let url = endpoint_url(&self.base_url, endpoint, &self.params)?;
+        // Commands need no bound: each `send` waits for its answer, so
+        // there are never more of them than callers waiting.
         let (commands, command_rx) = mpsc::unbounded_channel();
-        let (event_tx, events) = mpsc::unbounded_channel();
+        let (event_tx, events) = mpsc::channel(self.options.event_buffer.max(1));
         let driver = driver::Driver::new(
             self.api,
             endpoint,
@@ -343,7 +386,7 @@ enum Command {
 /// A running client of one endpoint. Dropping it closes the connection.
 pub struct Client<C: Codec> {
     commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedReceiver<Event<Frame>>,
+    events: mpsc::Receiver<Event<Frame>>,
     codec: PhantomData<fn() -> C>,
 }
 
@@ -355,6 +398,10 @@ impl<C: Codec> std::fmt::Debug for Client<C> {
 
 impl<C: Codec> Client<C> {
     /// Sends `message`; resolves once it is written to the open socket.
+    ///
+    /// Fails at once with [`SendError::NotOpen`] while the client is not
+    /// connected (asking the token provider, opening the socket, waiting to
+    /// reconnect), and with [`SendError::Ended`] once it has ended.
     pub async fn send(&self, message: impl Into<C::Send>) -> Result<(), SendError> {
         let frame = C::encode(&message.into())?;
         let (ack, written) = oneshot::channel();
@@ -366,6 +413,9 @@ impl<C: Codec> Client<C> {
 
     /// The next event; `None` after the last one ([`Event::Closed`] or
     /// [`Event::Failed`]).
+    ///
+    /// Call it steadily: while [`Options::event_buffer`] events wait, the
+    /// client reads nothing more from the server.
     pub async fn recv(&mut self) -> Option<Event<C::Receive>> {
         let event = self.events.recv().await?;
         Some(match event {
@@ -382,8 +432,10 @@ impl<C: Codec> Client<C> {
         })
     }
 
-    /// Closes the connection with 1000 and stops reconnecting; the last
-    /// event is then [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
+    /// Closes the connection with 1000 and stops reconnecting, at once
+    /// whatever the client is doing (a pending token provider or upgrade is
+    /// abandoned); the last event is then
+    /// [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
     }

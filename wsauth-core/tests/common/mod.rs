@@ -225,7 +225,11 @@ pub async fn start(
         .checks(Rooms)
         .handler("room", room);
     let server = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
-    let app = server.router::<()>();
+    (serve(server.router()).await, server)
+}
+
+/// Serves `app` on 127.0.0.1 (with the peer address, as servers must).
+pub async fn serve(app: axum::Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -237,7 +241,7 @@ pub async fn start(
         )
         .await;
     });
-    (addr, server)
+    addr
 }
 
 pub async fn default_server() -> (SocketAddr, WsAuth) {

@@ -26,7 +26,14 @@
 //! `<E>Params`, `<E>ServerMessage`, `<E>ClientMessage` and `connect<E>`;
 //! the runtime's public names are fixed (`RESERVED`); private ones start
 //! with `__wsauth`. A named schema keeps its name unless it would collide
-//! with one of those, in which case it takes a `Schema` suffix.
+//! with one of those, in which case it takes a `Schema` suffix (again,
+//! until the name is free: schema `ChatMessage` beside message `chat` and
+//! schema `ChatMessageSchema` becomes `ChatMessageSchemaSchema`).
+//!
+//! Spec text that lands in a `//` comment line (the title, the endpoint's
+//! path) goes through `one_line`: TypeScript ends a line at U+2028 and
+//! U+2029 as well as at `\n` and `\r`, so any of the four would let the rest
+//! of the text out of the comment, as code.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -181,7 +188,8 @@ struct EndpointView {
 /// Resolves names: message and schema type names, collision-free.
 struct Names<'a> {
     api: &'a Api,
-    taken: BTreeSet<String>,
+    /// Every named schema's TypeScript name, by its spec name.
+    schemas: BTreeMap<String, String>,
 }
 
 impl<'a> Names<'a> {
@@ -189,8 +197,12 @@ impl<'a> Names<'a> {
     /// and `a1`, or message `chat_server` beside endpoint `chat`'s
     /// `ChatServerMessage` union): valid spec names, but one module cannot
     /// declare both.
+    ///
+    /// Every schema's name is settled here, once: a schema keeps its own
+    /// name unless a reserved or generated name has it, and then takes
+    /// `Schema` suffixes until the name is free of every other name the
+    /// module declares, other schemas' included.
     fn new(api: &'a Api) -> Result<Self, GenError> {
-        let mut taken: BTreeSet<String> = RESERVED.iter().map(|s| (*s).to_owned()).collect();
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
         let mut claim = |ts: String, owner: String| match owners.get(&ts) {
             Some(first) => Err(GenError::NameClash {
@@ -223,17 +235,49 @@ impl<'a> Names<'a> {
                 format!("endpoint `{}`", endpoint.name),
             )?;
         }
-        taken.extend(owners.into_keys());
-        Ok(Names { api, taken })
+        let generated: BTreeSet<String> = RESERVED
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(owners.into_keys())
+            .collect();
+        // Each schema's own name, claimed first, so that a suffixed name
+        // cannot land on another schema's.
+        let mut own: BTreeMap<String, String> = BTreeMap::new();
+        for named in &api.schemas {
+            let ts = pascal(&named.name);
+            if let Some(first) = own.get(&ts) {
+                return Err(GenError::NameClash {
+                    backend: "TypeScript",
+                    name: ts,
+                    first: format!("schema `{first}`"),
+                    second: format!("schema `{}`", named.name),
+                });
+            }
+            own.insert(ts, named.name.clone());
+        }
+        let mut taken: BTreeSet<String> = generated.clone();
+        taken.extend(own.keys().cloned());
+        let mut schemas = BTreeMap::new();
+        for named in &api.schemas {
+            let mut ts = pascal(&named.name);
+            if generated.contains(&ts) {
+                while taken.contains(&ts) {
+                    ts.push_str("Schema");
+                }
+                taken.insert(ts.clone());
+            }
+            schemas.insert(named.name.clone(), ts);
+        }
+        Ok(Names { api, schemas })
     }
 
     /// The TypeScript name of named schema `name`.
     fn schema(&self, name: &str) -> String {
-        let mut ts = pascal(name);
-        while self.taken.contains(&ts) {
-            ts.push_str("Schema");
-        }
-        ts
+        // Validation resolves every reference to a declared schema.
+        self.schemas
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| pascal(name))
     }
 
     /// The TypeScript type of `schema`.
@@ -365,8 +409,8 @@ impl Module {
         let (aliases, mut interfaces) = names.schemas();
         interfaces.extend(names.messages());
         Ok(Module {
-            title: format!("{} {}", api.title, api.version).replace(['\n', '\r'], " "),
-            name: api.name.clone(),
+            title: one_line(&format!("{} {}", api.title, api.version)),
+            name: one_line(&api.name),
             description: api
                 .description
                 .as_deref()
@@ -567,7 +611,7 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     EndpointView {
         name: e.name.clone(),
         name_literal: literal(&e.name),
-        path: e.path.replace(['\n', '\r'], " "),
+        path: one_line(&e.path),
         doc: doc(
             Some(&with_default(
                 e.description.as_deref(),
@@ -686,9 +730,21 @@ fn optional(field: &Field) -> &'static str {
     if field.required { "" } else { "?" }
 }
 
-/// `text` as a TypeScript string literal (JSON's syntax is a subset).
+/// `text` as a TypeScript string literal (JSON's syntax is a subset), with
+/// U+2028 and U+2029 escaped too: JSON leaves them bare, and engines
+/// before ES2019 end a line (and so the literal) at them.
 fn literal(text: &str) -> String {
-    serde_json::to_string(text).unwrap_or_else(|_| String::from("\"\""))
+    serde_json::to_string(text)
+        .unwrap_or_else(|_| String::from("\"\""))
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+/// `text` for a `//` comment line: each of the characters TypeScript ends
+/// a line at (`\n`, `\r`, U+2028, U+2029) becomes a space, so none can end
+/// the comment and start code.
+fn one_line(text: &str) -> String {
+    text.replace(['\n', '\r', '\u{2028}', '\u{2029}'], " ")
 }
 
 /// Whether `name` can be written bare as a property name or after a dot.
@@ -747,8 +803,12 @@ fn doc(text: Option<&str>, indent: &str) -> String {
     let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
         return String::new();
     };
-    let text = text.replace("*/", "*\\/");
-    let lines: Vec<&str> = text.lines().map(str::trim_end).collect();
+    let text = text.replace("*/", "*\\/").replace("\r\n", "\n");
+    // Every line TypeScript sees gets its own ` * `.
+    let lines: Vec<&str> = text
+        .split(['\n', '\r', '\u{2028}', '\u{2029}'])
+        .map(str::trim_end)
+        .collect();
     if let [line] = lines.as_slice() {
         return format!("{indent}/** {line} */\n");
     }
@@ -910,6 +970,83 @@ messages:
         assert_eq!(names.schema("Problem"), "Problem");
         assert_eq!(names.schema("CloseError"), "CloseErrorSchema");
         assert_eq!(names.schema("ConnectedMessage"), "ConnectedMessageSchema");
+    }
+
+    #[test]
+    fn suffixed_schema_names_never_land_on_another_schema() {
+        // `ChatMessage` yields to message `chat`'s type; its `Schema`
+        // suffix would give the name of schema `ChatMessageSchema`.
+        let mut api = spec("prsm");
+        let mut chat = api.messages[0].clone();
+        chat.name = "chat".into();
+        api.messages.push(chat);
+        let problem = api.schemas[0].schema.clone();
+        for name in ["ChatMessage", "ChatMessageSchema"] {
+            api.schemas.push(crate::ir::NamedSchema {
+                name: name.into(),
+                schema: problem.clone(),
+            });
+        }
+        let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names.schema("ChatMessage"), "ChatMessageSchemaSchema");
+        assert_eq!(names.schema("ChatMessageSchema"), "ChatMessageSchema");
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        for name in [
+            "ChatMessage",
+            "ChatMessageSchema",
+            "ChatMessageSchemaSchema",
+        ] {
+            let declared = ts
+                .lines()
+                .filter(|l| l.starts_with(&format!("export interface {name} ")))
+                .count();
+            assert_eq!(declared, 1, "{name} declared once");
+        }
+        // The same order backwards gives the same names.
+        let last = api.schemas.len() - 1;
+        api.schemas.swap(last - 1, last);
+        let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(names.schema("ChatMessage"), "ChatMessageSchemaSchema");
+        assert_eq!(names.schema("ChatMessageSchema"), "ChatMessageSchema");
+        // Two schemas of one name cannot both be declared.
+        let twice = api.schemas[0].clone();
+        api.schemas.push(twice);
+        assert_eq!(
+            generate(&api).err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "the TypeScript client would declare `Problem` for both schema `Problem` and \
+                 schema `Problem`; rename one of them in the spec"
+            )
+        );
+    }
+
+    #[test]
+    fn line_separators_in_the_title_or_path_cannot_start_code() {
+        let mut api = spec("prsm");
+        api.title = "Chat\u{2028}export const pwned = globalThis; /*".into();
+        api.version = "1\u{2029}export const pwned2 = 2; /*".into();
+        api.endpoints[0].path = "/ws\u{2029}export const pwned3 = 3; /*".into();
+        api.endpoints[1].path = "/ws\u{2028}export const pwned4 = 4; /*".into();
+        api.endpoints[1].description = Some("about\u{2028}export const pwned5 = 5;".into());
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        // Lines as TypeScript reads them.
+        let code: Vec<&str> = ts
+            .split(['\n', '\r', '\u{2028}', '\u{2029}'])
+            .filter(|l| l.contains("pwned"))
+            .collect();
+        assert!(!code.is_empty());
+        for line in code {
+            let line = line.trim_start();
+            assert!(
+                line.starts_with("//") || line.starts_with("/*") || line.starts_with('*'),
+                "spec text outside a comment: {line:?}"
+            );
+        }
+        assert!(ts.starts_with(
+            "// Chat export const pwned = globalThis; /* 1 export const pwned2 = 2; /*: the TypeScript client.\n"
+        ));
+        assert_eq!(one_line("a\nb\rc\u{2028}d\u{2029}e"), "a b c d e");
+        assert_eq!(literal("a\u{2028}b\u{2029}"), r#""a\u2028b\u2029""#);
     }
 
     #[test]

@@ -251,6 +251,10 @@ impl Types {
 fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -> TokenStream {
     let module = format_ident!("{}", e.name);
     let name = &e.name;
+    let perm = match &e.perm {
+        Some(p) => quote!(::core::option::Option::Some(#p)),
+        None => quote!(::core::option::Option::None),
+    };
     let serde_path = serde.to_string().replace(' ', "");
     let variant = |m: &String| {
         let v = type_ident(m);
@@ -280,6 +284,7 @@ fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -
 
             impl #krate::Endpoint for Endpoint {
                 const NAME: &'static str = #name;
+                const PERM: ::core::option::Option<&'static str> = #perm;
                 type Incoming = Incoming;
                 type Outgoing = Outgoing;
             }

@@ -28,6 +28,10 @@ use wsauth_spec::Keyword;
 /// bytes, two of which are the code).
 pub const MAX_REASON_BYTES: usize = 123;
 
+/// The longest `ping_interval_s`: an hour. Clients turn it into a timer,
+/// and a ping that rarely is no longer a heartbeat.
+pub const MAX_PING_INTERVAL_S: u32 = 3600;
+
 /// Checks `spec` (read from `source`) and resolves it, or returns every
 /// problem found.
 ///
@@ -597,6 +601,21 @@ impl Validator<'_> {
             self.error(
                 Diagnostic::new("wsauth::zero_limit", span, format!("`{key}` is 0"))
                     .help("limits cannot be switched off; set a generous value instead"),
+            );
+        }
+        if let Some(ping) = &l.ping_interval_s
+            && ping.value > MAX_PING_INTERVAL_S
+        {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::ping_interval_too_long",
+                    ping.span,
+                    format!(
+                        "`ping_interval_s` is {}, more than {MAX_PING_INTERVAL_S} (an hour)",
+                        ping.value
+                    ),
+                )
+                .help("the heartbeat keeps idle connections alive through proxies, typically every `20` to `60` seconds"),
             );
         }
         if out.ping_interval_s >= out.idle_timeout_s {

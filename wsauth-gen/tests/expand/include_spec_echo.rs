@@ -241,6 +241,9 @@ pub mod endpoints {
         pub struct Endpoint;
         impl ::wsauth_core::Endpoint for Endpoint {
             const NAME: &'static str = "echo";
+            const PERM: ::core::option::Option<&'static str> = ::core::option::Option::Some(
+                "echo.use",
+            );
             type Incoming = Incoming;
             type Outgoing = Outgoing;
         }
@@ -298,6 +301,7 @@ pub mod endpoints {
         pub struct Endpoint;
         impl ::wsauth_core::Endpoint for Endpoint {
             const NAME: &'static str = "raw";
+            const PERM: ::core::option::Option<&'static str> = ::core::option::Option::None;
             type Incoming = Incoming;
             type Outgoing = Outgoing;
         }

@@ -26,4 +26,14 @@ const _: () = {
         ::NAME, "echo"),
         "the handler's session is not the session of endpoint `echo`: use `endpoints::echo::Session`"
     );
+    const _: () = ::core::assert!(
+        ! ::wsauth_core::__private::__str_eq(< < echo::endpoints::echo::Session as
+        ::wsauth_core::__private::SessionOf > ::Endpoint as ::wsauth_core::Endpoint >
+        ::NAME, "echo") || ::wsauth_core::__private::__perm_eq(< <
+        echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf >
+        ::Endpoint as ::wsauth_core::Endpoint > ::PERM,
+        ::core::option::Option::Some("echo.use")),
+        "the handler's `perm` is not the permission endpoint `echo` requires in the spec its session type was generated from"
+    );
+    const _: &str = ::core::include_str!("$CARGO_MANIFEST_DIR/../specs/echo.yaml");
 };

@@ -1,16 +1,38 @@
 //! Every `say` is relayed to every connected client, stamped by the server.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
 use crate::common::*;
 
-/// Whether `at` is `YYYY-MM-DDTHH:MM:SSZ` within a minute of now (the
-/// comparison is on the text, as the clock's own format).
+/// Whether `at` is `YYYY-MM-DDTHH:MM:SSZ` within the last minute, not in
+/// the future (the comparison is on the text: the format is fixed-width, so
+/// text order is time order).
 fn is_recent_timestamp(at: &str) -> bool {
-    let now = shipvox::time::now_rfc3339();
-    at.len() == 20 && at.ends_with('Z') && at[..16] <= now[..16] && at.as_bytes()[10] == b'T'
+    let now = SystemTime::now();
+    let latest = shipvox::time::rfc3339(now);
+    let earliest = shipvox::time::rfc3339(now - Duration::from_secs(60));
+    at.len() == 20
+        && at.ends_with('Z')
+        && at.as_bytes()[10] == b'T'
+        && earliest.as_str() <= at
+        && at <= latest.as_str()
+}
+
+#[test]
+fn the_timestamp_check_has_both_bounds() {
+    let at = |offset: i64| {
+        let now = SystemTime::now();
+        let shift = Duration::from_secs(offset.unsigned_abs());
+        shipvox::time::rfc3339(if offset < 0 { now - shift } else { now + shift })
+    };
+    assert!(is_recent_timestamp(&at(0)));
+    assert!(is_recent_timestamp(&at(-30)));
+    assert!(!is_recent_timestamp(&at(-120)), "a stale stamp");
+    assert!(!is_recent_timestamp(&at(-24 * 3600)), "yesterday's stamp");
+    assert!(!is_recent_timestamp(&at(120)), "a stamp from the future");
+    assert!(!is_recent_timestamp("2026-01-01 00:00:00Z"));
 }
 
 fn is_uuid_v4(id: &str) -> bool {

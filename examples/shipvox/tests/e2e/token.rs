@@ -70,7 +70,8 @@ async fn unknown_user_wrong_password_and_inactive_user_are_indistinguishable() {
     // Warm up (connection pool, first hash), on a name of its own.
     let _ = post_token(&app, "warm-up", "x").await;
     // Rounds interleave the cases, so load from other tests weighs on all
-    // three alike; five attempts stay under the throttle's limit.
+    // three alike; five attempts per name, sixteen in all, stay under the
+    // throttle's limits (5 per name and address, 20 per address).
     let mut times = vec![Vec::new(); cases.len()];
     let mut answers = Vec::new();
     for round in 0..5 {
@@ -194,6 +195,26 @@ async fn malformed_requests_are_invalid_request() {
     assert_eq!(get(&app, "/token").await.status, 405);
 }
 
+/// The `Retry-After` of a 429, in seconds.
+fn retry_after(answer: &Answer) -> u64 {
+    answer
+        .header("retry-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("Retry-After: {answer:?}"))
+}
+
+/// The header names of an answer, sorted, without the date.
+fn header_names(answer: &Answer) -> Vec<String> {
+    let mut names: Vec<String> = answer
+        .headers
+        .keys()
+        .filter(|k| *k != "date")
+        .map(|k| k.to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 #[tokio::test]
 async fn attempts_are_throttled_per_username_whether_it_exists_or_not() {
     let app = start().await;
@@ -209,21 +230,66 @@ async fn attempts_are_throttled_per_username_whether_it_exists_or_not() {
         assert_eq!(answer.status, 429, "{user}: {answer:?}");
         assert_no_store(&answer);
         assert_eq!(answer.json()["error"], "invalid_grant");
-        let retry: u64 = answer
-            .header("retry-after")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("Retry-After: {answer:?}"));
+        let retry = retry_after(&answer);
         assert!((800..=900).contains(&retry), "{retry}");
         throttled.push(answer);
     }
     // Throttled answers do not tell existing names from unknown ones.
     for answer in &throttled[1..] {
         assert_eq!(answer.body, throttled[0].body);
-        let names = |a: &Answer| a.headers.keys().map(|k| k.to_string()).collect::<Vec<_>>();
-        assert_eq!(names(answer), names(&throttled[0]));
+        assert_eq!(header_names(answer), header_names(&throttled[0]));
     }
-    // Other accounts are not affected.
+    // Other accounts are not affected (15 failures from this address stay
+    // under its limit of 20).
     assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+}
+
+#[tokio::test]
+async fn one_address_failing_across_usernames_is_throttled_for_all() {
+    let app = start_with(|mut c| {
+        c.throttle = shipvox::ThrottlePolicy {
+            max_failures: 2,
+            max_address_failures: 6,
+            ..c.throttle
+        };
+        c
+    })
+    .await;
+    // Two names locked for this address (four failures counted)...
+    let mut throttled = Vec::new();
+    for user in ["alice", "nobody-here"] {
+        for _ in 0..2 {
+            assert_eq!(post_token(&app, user, "wrong").await.status, 400);
+        }
+        let answer = post_token(&app, user, "password").await;
+        assert_eq!(answer.status, 429, "{user}: {answer:?}");
+        throttled.push(answer);
+    }
+    // ...then two more names reach the address's limit of six.
+    for user in ["carol", "dave"] {
+        assert_eq!(post_token(&app, user, "wrong").await.status, 400);
+    }
+    // Now every name is refused from this address, untouched ones and
+    // the right password included, with the same answer as a locked name.
+    for user in ["bob", "mallory", "someone-else"] {
+        let answer = post_token(&app, user, "password").await;
+        assert_eq!(answer.status, 429, "{user}: {answer:?}");
+        assert_no_store(&answer);
+        let retry = retry_after(&answer);
+        assert!((800..=900).contains(&retry), "{retry}");
+        throttled.push(answer);
+    }
+    for answer in &throttled[1..] {
+        assert_eq!(answer.body, throttled[0].body);
+        assert_eq!(header_names(answer), header_names(&throttled[0]));
+    }
+    assert_eq!(
+        throttled[0].json(),
+        serde_json::json!({
+            "error": "invalid_grant",
+            "error_description": "too many unsuccessful attempts; retry later",
+        })
+    );
 }
 
 #[tokio::test]
@@ -231,7 +297,9 @@ async fn a_successful_sign_in_clears_the_count() {
     let app = start_with(|mut c| {
         c.throttle = shipvox::ThrottlePolicy {
             max_failures: 3,
+            max_address_failures: 5,
             window: Duration::from_secs(60),
+            ..c.throttle
         };
         c
     })
@@ -244,6 +312,14 @@ async fn a_successful_sign_in_clears_the_count() {
         assert_eq!(post_token(&app, "bob", "wrong").await.status, 400);
     }
     assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+    // Successes do not use up the address's budget: four failures so far,
+    // however many sign-ins.
+    for _ in 0..6 {
+        assert_eq!(post_token(&app, "bob", "password").await.status, 200);
+    }
+    // But they do not wipe its failures either: the fifth locks it.
+    assert_eq!(post_token(&app, "carol", "wrong").await.status, 400);
+    assert_eq!(post_token(&app, "bob", "password").await.status, 429);
 }
 
 #[tokio::test]
@@ -275,4 +351,31 @@ async fn the_openapi_document_describes_token() {
     for field in ["access_token", "token_type", "expires_in"] {
         assert!(ok[field].is_object(), "{ok}");
     }
+}
+
+#[tokio::test]
+async fn without_the_client_address_sign_in_is_refused_not_unthrottled() {
+    // Served without `into_make_service_with_connect_info`, the token
+    // endpoint has no address to throttle by: it answers 500, never a token.
+    let built = tokio::task::spawn_blocking(|| shipvox::app(shipvox::Config::new(SECRET)))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (listener, addr) = loopback().await;
+    let serving = tokio::spawn(axum::serve(listener, built.router).into_future());
+    let answer = reqwest::Client::new()
+        .post(format!("http://{addr}/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=password&username=alice&password=password")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    serving.abort();
+    assert_eq!(answer.status().as_u16(), 500);
+    assert_eq!(
+        answer.headers().get("cache-control").map(|v| v.as_bytes()),
+        Some(&b"no-store"[..])
+    );
+    let body = answer.text().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body, r#"{"error":"server_error"}"#);
 }
