@@ -235,6 +235,24 @@ fn echo_params() -> echo::Params {
     }
 }
 
+/// A send on a client that is not connected fails at once (`NotOpen`), and
+/// `close()` ends it.
+async fn refuses_a_send_then_closes(client: &mut echo::Client, what: &str) {
+    let sent = soon(
+        Duration::from_millis(500),
+        what,
+        client.send(echo::ClientMessage::Echo(
+            wsauth_generated::echo::messages::Echo {
+                payload: serde_json::json!(1),
+            },
+        )),
+    )
+    .await;
+    assert!(matches!(sent, Err(SendError::NotOpen)), "{what}: {sent:?}");
+    client.close();
+    closed_by_client(client).await;
+}
+
 #[tokio::test]
 async fn a_hanging_provider_blocks_neither_send_nor_close() {
     let (_listener, addr) = loopback().await;
@@ -243,19 +261,7 @@ async fn a_hanging_provider_blocks_neither_send_nor_close() {
         .unwrap_or_else(|e| panic!("{e}"));
     // Let the driver reach the provider.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let sent = soon(
-        Duration::from_millis(500),
-        "a send while the provider hangs",
-        client.send(echo::ClientMessage::Echo(
-            wsauth_generated::echo::messages::Echo {
-                payload: serde_json::json!(1),
-            },
-        )),
-    )
-    .await;
-    assert!(matches!(sent, Err(SendError::NotOpen)), "{sent:?}");
-    client.close();
-    closed_by_client(&mut client).await;
+    refuses_a_send_then_closes(&mut client, "a send while the provider hangs").await;
 }
 
 #[tokio::test]
@@ -310,19 +316,7 @@ async fn an_upgrade_that_never_completes_blocks_neither_send_nor_close() {
         .start()
         .unwrap_or_else(|e| panic!("{e}"));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let sent = soon(
-        Duration::from_millis(500),
-        "a send during the upgrade",
-        client.send(echo::ClientMessage::Echo(
-            wsauth_generated::echo::messages::Echo {
-                payload: serde_json::json!(1),
-            },
-        )),
-    )
-    .await;
-    assert!(matches!(sent, Err(SendError::NotOpen)), "{sent:?}");
-    client.close();
-    closed_by_client(&mut client).await;
+    refuses_a_send_then_closes(&mut client, "a send during the upgrade").await;
     holder.abort();
 }
 
