@@ -163,8 +163,9 @@ export interface ConnectOptions {
   heartbeatIntervalMs?: number;
   /**
    * How long one connection attempt may take, in milliseconds (default
-   * 10000; 0 for no limit): the token provider gets this long to answer,
-   * then the socket this long to open. An attempt that takes longer (a
+   * 10000; 0 for no limit): asking the token provider and opening the
+   * socket, together (as the Rust client's `connect_timeout`). An attempt
+   * that takes longer (a
    * provider that never settles, a server that accepts the TCP connection
    * and never answers) counts as a network failure (1006). At most
    * 2^31 - 1 ms (what a timer can wait).
@@ -435,6 +436,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #refreshTimer: unknown = null;
   #heartbeatTimer: unknown = null;
   #openTimer: unknown = null;
+  /** When the current attempt's `connectTimeoutMs` runs out (`Date.now()` ms), or `null` for no limit. */
+  #attemptDeadline: number | null = null;
 
   /** Use the endpoint's `connect...` function instead. */
   constructor(endpoint: EndpointDescriptor, path: string, options: OptionalTokenOptions) {
@@ -610,6 +613,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   #attemptToken(): Promise<string | null | typeof __wsauthTimedOut> {
     const token = this.#currentToken();
     const limit = this.#connectTimeoutMs();
+    this.#attemptDeadline = limit === null ? null : Date.now() + limit;
     if (limit === null) {
       return token;
     }
@@ -697,8 +701,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       // A close event follows with the code (1006 when the network failed).
     };
     socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
-    const limit = this.#connectTimeoutMs();
-    if (limit !== null) {
+    // One budget for the whole attempt, as in the Rust client: the socket
+    // gets what the provider left.
+    const deadline = this.#attemptDeadline;
+    if (deadline !== null) {
+      const limit = __wsauthDelay(deadline - Date.now());
       this.#openTimer = __wsauthGlobal.setTimeout(() => {
         this.#openTimer = null;
         if (socket === this.#socket && socket.readyState !== __wsauthOpen) {

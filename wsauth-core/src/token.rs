@@ -161,10 +161,12 @@ pub fn select_protocol<'a>(
         TokenSource::Subprotocol(marker) => offered().find(|e| *e == marker.as_bytes()),
         _ => None,
     });
+    // The spec's own marker is a name the spec chose, whatever it looks like.
+    let valid = |e: &&[u8]| !carries_token(e) && e.iter().all(|&b| is_tchar(b));
     marker
         .into_iter()
-        .chain(offered())
-        .filter(|e| !carries_token(e) && !looks_like_token(e) && e.iter().all(|&b| is_tchar(b)))
+        .filter(valid)
+        .chain(offered().filter(|e| !looks_like_token(e)).filter(valid))
         .find_map(|e| std::str::from_utf8(e).ok())
 }
 
@@ -895,6 +897,12 @@ mod tests {
             assert_eq!(select_protocol(&h, sources), None, "{sources:?}");
             assert!(select_protocol_header(&h, sources).is_none());
         }
+        // A marker the spec chose is selected even if it starts like a JWT.
+        let h = offered(&["eyJapp"]);
+        assert_eq!(
+            select_protocol(&h, &[TokenSource::Subprotocol("eyJapp")]),
+            Some("eyJapp")
+        );
         // Nor a token offered bare, nor anything as long as one.
         let opaque = "k".repeat(65);
         let h = offered(&[&format!("{JWT}, {opaque}")]);

@@ -14,12 +14,14 @@ use http::{Request, Uri};
 
 /// What replaces anything that may be secret.
 const REDACTED: &str = "<redacted>";
-/// Longest parameter name kept; tokens are longer.
-const MAX_NAME: usize = 32;
+/// Longest parameter name kept: real names are short (`access_token` is
+/// 12), and random tokens are longer (128 bits are 22 base64url or 32 hex
+/// characters).
+const MAX_NAME: usize = 20;
 
 /// The query string with every value replaced by `<redacted>`
 /// (`token=<redacted>&room=<redacted>`); empty when there is none. Names
-/// longer than 32 bytes or with characters other than ASCII letters,
+/// longer than 20 bytes or with characters other than ASCII letters,
 /// digits, `_`, `-` and `.`, and entries without `=`, are replaced whole.
 pub fn redacted_query(uri: &Uri) -> String {
     uri.query()
@@ -73,12 +75,13 @@ mod tests {
     fn a_token_in_the_wrong_place_is_redacted_too() {
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";
         for query in [
-            jwt.to_owned(),                  // bare entry
-            format!("{jwt}=1"),              // token as a name
-            format!("room=1&{jwt}"),         // bare, after a good pair
-            "t%20k=1".to_owned(),            // not a plain name
-            "flag".to_owned(),               // any bare entry
-            format!("{}=1", "n".repeat(33)), // too long for a name
+            jwt.to_owned(),                                 // bare entry
+            format!("{jwt}=1"),                             // token as a name
+            format!("room=1&{jwt}"),                        // bare, after a good pair
+            "t%20k=1".to_owned(),                           // not a plain name
+            "flag".to_owned(),                              // any bare entry
+            format!("{}=1", "n".repeat(21)),                // too long for a name
+            "0123456789abcdef0123456789abcdef=".to_owned(), // a 128-bit hex key
         ] {
             let uri: Uri = format!("/ws?{query}").parse().expect("uri");
             let out = redacted_query(&uri);

@@ -29,7 +29,8 @@
 //! upgrade that takes long never blocks the handle: [`Client::close`] ends
 //! the client at once, [`Client::send`] fails with [`SendError::NotOpen`].
 //!
-//! The rules (identical in the generated TypeScript client):
+//! The rules (the generated TypeScript client's too, but for the order of
+//! header and query, noted below):
 //!
 //! - the token travels as the subprotocol pair `<marker>`,
 //!   `<marker>.bearer.<token>` when the endpoint allows it, else in the
@@ -47,7 +48,9 @@
 //!   (network), 1012 and 1013 back off, anything else stops;
 //! - with `auth.on_expiry: refresh`, a fresh token is sent in-band
 //!   (`wsauth.refresh`) at the later of `exp - 30 s` and 80 % of the token's
-//!   remaining life, and rescheduled on `wsauth.refreshed`;
+//!   remaining life, and rescheduled on `wsauth.refreshed`; never on an
+//!   endpoint with raw frames (they are the application's: such connections
+//!   close at `exp` and reconnect with a fresh token);
 //! - an endpoint with a text heartbeat gets its ping every
 //!   `ping_interval_s` (the pong is swallowed).
 //!
@@ -399,9 +402,11 @@ impl<C: Codec> std::fmt::Debug for Client<C> {
 impl<C: Codec> Client<C> {
     /// Sends `message`; resolves once it is written to the open socket.
     ///
-    /// Fails at once with [`SendError::NotOpen`] while the client is not
-    /// connected (asking the token provider, opening the socket, waiting to
-    /// reconnect), and with [`SendError::Ended`] once it has ended.
+    /// Fails with [`SendError::NotOpen`] while the client is not connected
+    /// (asking the token provider, opening the socket, waiting to
+    /// reconnect), without waiting for any of these (only for a close the
+    /// client is completing, a few seconds at most), and with
+    /// [`SendError::Ended`] once it has ended.
     pub async fn send(&self, message: impl Into<C::Send>) -> Result<(), SendError> {
         let frame = C::encode(&message.into())?;
         let (ack, written) = oneshot::channel();

@@ -482,10 +482,24 @@ fn info_description(api: &Api) -> String {
             );
         }
         match auth.on_expiry {
-            ExpiryPolicy::Refresh => out.push_str(&format!(
-                "Before `exp`, a client sends `{{\"type\": \"{REFRESH}\", \"token\": \"<fresh token>\"}}` and the server answers `{{\"type\": \"{REFRESHED}\", \"exp\": <unix seconds>}}`; without a refresh the server closes at `exp`{}.\n",
-                close_note(api, FailureKind::TokenExpired)
-            )),
+            ExpiryPolicy::Refresh => {
+                out.push_str(&format!(
+                    "Before `exp`, a client sends `{{\"type\": \"{REFRESH}\", \"token\": \"<fresh token>\"}}` and the server answers `{{\"type\": \"{REFRESHED}\", \"exp\": <unix seconds>}}`; without a refresh the server closes at `exp`{}.\n",
+                    close_note(api, FailureKind::TokenExpired)
+                ));
+                let raw: Vec<String> = api
+                    .endpoints
+                    .iter()
+                    .filter(|e| e.frames == Frames::Raw && e.access != Access::Anonymous)
+                    .map(|e| format!("`{}`", e.name))
+                    .collect();
+                if !raw.is_empty() {
+                    out.push_str(&format!(
+                        "Endpoints with raw frames ({}) carry no refresh: their frames are the application's, and their connections close at `exp`.\n",
+                        raw.join(", ")
+                    ));
+                }
+            }
             ExpiryPolicy::Close => out.push_str(&format!(
                 "At `exp` the server closes the connection{}.\n",
                 close_note(api, FailureKind::TokenExpired)
@@ -1373,6 +1387,26 @@ mod tests {
         "shipvox",
         "songnodes",
     ];
+
+    #[test]
+    fn raw_endpoints_are_documented_as_carrying_no_refresh() {
+        let mut api = spec("echo");
+        api.auth
+            .as_mut()
+            .unwrap_or_else(|| panic!("echo has auth"))
+            .on_expiry = ExpiryPolicy::Refresh;
+        let doc = yaml(&api).unwrap_or_else(|e| panic!("{e}"));
+        // echo's raw endpoint is anonymous: nothing to say about it.
+        assert!(!doc.contains("carry no refresh"), "{doc}");
+        for endpoint in &mut api.endpoints {
+            endpoint.access = Access::Required;
+        }
+        let doc = yaml(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            doc.contains("Endpoints with raw frames (`raw`) carry no refresh"),
+            "{doc}"
+        );
+    }
 
     #[test]
     fn output_is_deterministic() {

@@ -697,8 +697,11 @@ fn token_note(e: &Endpoint) -> String {
     }
 }
 
-/// The source a generated client uses: subprotocol, else query, else
-/// header, else cookie (which the browser sends by itself).
+/// The source the generated TypeScript client uses: subprotocol, else
+/// query, else header, else cookie (which the browser sends by itself).
+/// Browsers cannot set headers, hence the query before the header; the
+/// Rust client, a service's, puts the header first (query strings end up in
+/// proxy logs).
 fn preferred_source(sources: &[TokenSource]) -> Option<&TokenSource> {
     let find = |want: fn(&TokenSource) -> bool| sources.iter().find(|s| want(s));
     find(|s| matches!(s, TokenSource::Subprotocol(_)))

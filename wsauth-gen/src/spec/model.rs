@@ -352,10 +352,12 @@ pub struct Jwt {
     pub audience: Vec<String>,
     /// Clock skew allowed on `exp` and `nbf`, in seconds (at most 300).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 300))]
     pub leeway_s: Option<Spanned<u64>>,
     /// Longest accepted token lifetime (`exp - iat`), in seconds; `iat` is
     /// required. Default 86400 (a day).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_ttl_s: Option<Spanned<u64>>,
     /// The claim holding the user id. Default `sub`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -572,8 +574,9 @@ pub struct Limits {
     /// Messages a client may send in a burst above the sustained rate.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub burst: Option<Spanned<u32>>,
-    /// Seconds between server pings.
+    /// Seconds between server pings (at most 3600).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 3600))]
     pub ping_interval_s: Option<Spanned<u32>>,
     /// Seconds without any frame from the client before it is closed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -681,9 +681,10 @@ impl Validator<'_> {
                 }
             };
             if let Some(n) = name {
-                // Short: the runtime never selects a subprotocol longer
-                // than 64 bytes, and logs query names over 32 as redacted.
-                let ok = (1..=32).contains(&n.len())
+                // Short: request spans keep query names of at most 20
+                // bytes (longer ones may be tokens), and protocol names are
+                // short.
+                let ok = (1..=20).contains(&n.len())
                     && n.chars()
                         .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
                     && !n.to_ascii_lowercase().contains(".bearer.");
@@ -694,7 +695,7 @@ impl Validator<'_> {
                             source.span,
                             format!("`{n}` is not a valid {} name", source.kind().word()),
                         )
-                        .help("use 1 to 32 ASCII letters, digits, `_`, `-` and `.` (and not `.bearer.`)"),
+                        .help("use 1 to 20 ASCII letters, digits, `_`, `-` and `.` (and not `.bearer.`)"),
                     );
                 }
             }
