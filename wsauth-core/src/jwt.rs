@@ -2739,7 +2739,7 @@ mod tests {
         let server = jwks_server(json!({"keys": [jwk(&rsa_key(), J::RS256, "k1")]})).await;
         let ms = Duration::from_millis;
         let source = JwksSource::with_times(&server.url, ms(100), Duration::ZERO)
-            .and_then(|s| s.max_stale(ms(400)))
+            .and_then(|s| s.max_stale(ms(1500)))
             .expect("source");
         let v = jwks_verifier_from(PARTNER, source);
         let token = mint(J::RS256, Some("k1"), &claims(), &rsa_key());
@@ -2750,7 +2750,7 @@ mod tests {
             v.verify_at(&token, NOW).await.is_ok(),
             "stale, refresh failed, within max_stale: the last good set"
         );
-        tokio::time::sleep(ms(350)).await;
+        tokio::time::sleep(ms(1500)).await;
         let err = v.verify_at(&token, NOW).await.expect_err("too stale");
         assert_eq!(err, JwtError::KeysUnavailable { slot: "partner" });
         // A good fetch brings it back.

@@ -123,6 +123,11 @@ pub enum BuildError {
     /// A handler was given for an endpoint the spec does not have.
     #[error("the spec has no endpoint `{0}`")]
     UnknownEndpoint(String),
+    /// Two handlers were given for one endpoint: the second would silently
+    /// replace the first (for instance a `#[ws_endpoint]` handler, checked
+    /// against the spec at compile time, by an unchecked closure).
+    #[error("endpoint `{0}` was given a handler twice")]
+    HandlerTwice(String),
     /// The spec requires tokens and no authenticator was configured.
     #[error("the spec requires tokens but no authenticator is configured")]
     NoAuthenticator,
@@ -186,6 +191,8 @@ pub struct Builder {
     checks: Option<Arc<dyn Checks>>,
     origins: OriginPolicy,
     handlers: HashMap<String, Handler>,
+    /// The first endpoint given a second handler, refused by `build`.
+    twice: Option<String>,
     state: AppState,
 }
 
@@ -199,6 +206,7 @@ impl Builder {
             checks: None,
             origins: OriginPolicy::Unset,
             handlers: HashMap::new(),
+            twice: None,
             state: AppState::default(),
         }
     }
@@ -263,13 +271,17 @@ impl Builder {
     }
 
     /// The handler for `endpoint`: an async function of the [`Session`].
+    /// One per endpoint: a second for the same endpoint makes `build` fail
+    /// ([`BuildError::HandlerTwice`]) rather than replace the first.
     pub fn handler<F, Fut>(mut self, endpoint: &str, handler: F) -> Self
     where
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
         let handler: Handler = Arc::new(move |session| Box::pin(handler(session)));
-        self.handlers.insert(endpoint.to_owned(), handler);
+        if self.handlers.insert(endpoint.to_owned(), handler).is_some() {
+            self.twice.get_or_insert_with(|| endpoint.to_owned());
+        }
         self
     }
 
@@ -303,6 +315,9 @@ impl Builder {
             .find(|n| self.api.endpoint(n).is_none())
         {
             return Err(BuildError::UnknownEndpoint(name.clone()));
+        }
+        if let Some(name) = self.twice.take() {
+            return Err(BuildError::HandlerTwice(name));
         }
         let origins = match &self.origins {
             OriginPolicy::Unset => None,

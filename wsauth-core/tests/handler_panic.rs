@@ -56,9 +56,8 @@ async fn a_panicking_handler_closes_with_server_error_and_is_forgotten() {
     let expected = Some((server_error.code, server_error.reason.to_owned()));
 
     // A panic while the handler's future runs, after the welcome.
-    let (addr, server) = start(|b| {
+    let (addr, server) = start_with(panics_on_a_message, |b| {
         b.allow_origins(["https://app.example"])
-            .handler("room", panics_on_a_message)
     })
     .await;
     let alice = token("alice", "user", 600);
@@ -110,9 +109,8 @@ async fn a_panicking_handler_closes_with_server_error_and_is_forgotten() {
     );
 
     // A handler that panics as it is called ends the same way.
-    let (addr, server) = start(|b| {
+    let (addr, server) = start_with(panics_when_called, |b| {
         b.allow_origins(["https://app.example"])
-            .handler("room", panics_when_called)
     })
     .await;
     let mut client = connect(addr, "/ws/alice/1", Some(&alice)).await;

@@ -85,7 +85,7 @@ async fn tries_raw_frames(mut session: Session) -> HandlerResult {
 
 #[tokio::test]
 async fn typed_endpoints_refuse_raw_frames() {
-    let (addr, _server) = start(|b| b.allow_any_origin().handler("room", tries_raw_frames)).await;
+    let (addr, _server) = start_with(tries_raw_frames, |b| b.allow_any_origin()).await;
     let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
     assert_eq!(
         next_json(&mut client).await,
@@ -307,9 +307,8 @@ async fn a_handler_closes_with_the_specs_code_for_its_kind() {
         // Any other error is a server error whose text is never sent.
         (Ending::Plain, 1011, "server error"),
     ] {
-        let (addr, _server) = start(|b| {
+        let (addr, _server) = start_with(closing_with(ending), |b| {
             b.allow_origins(["https://app.example"])
-                .handler("room", closing_with(ending))
         })
         .await;
         let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
@@ -501,6 +500,20 @@ fn configuration_mistakes_stop_the_build() {
     assert_eq!(
         no_origins.err(),
         Some(wsauth_core::BuildError::NoOriginPolicy)
+    );
+    // A second handler for an endpoint would silently replace the first
+    // (a checked `#[ws_endpoint]` one by an unchecked closure).
+    let twice = WsAuth::builder(&STATIC_API)
+        .authenticator(TestTokens)
+        .users(Users)
+        .checks(Rooms)
+        .handler("room", room)
+        .handler("room", room)
+        .allow_any_origin()
+        .build();
+    assert_eq!(
+        twice.err(),
+        Some(wsauth_core::BuildError::HandlerTwice("room".to_owned()))
     );
 }
 

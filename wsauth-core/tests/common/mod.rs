@@ -219,11 +219,23 @@ pub async fn room(mut session: Session) -> wsauth_core::HandlerResult {
 pub async fn start(
     configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
 ) -> (SocketAddr, WsAuth) {
+    start_with(room, configure).await
+}
+
+/// [`start`] with `handler` for the room instead of [`room`].
+pub async fn start_with<F, Fut>(
+    handler: F,
+    configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
+) -> (SocketAddr, WsAuth)
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = wsauth_core::HandlerResult> + Send + 'static,
+{
     let builder = WsAuth::builder(&STATIC_API)
         .authenticator(TestTokens)
         .users(Users)
         .checks(Rooms)
-        .handler("room", room);
+        .handler("room", handler);
     let server = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
     (serve(server.router()).await, server)
 }
