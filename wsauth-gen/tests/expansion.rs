@@ -7,12 +7,16 @@ use std::path::Path;
 
 use quote::quote;
 
+/// The checkout's absolute path is replaced before pretty-printing, not
+/// after: its length would otherwise decide where lines wrap, and the
+/// snapshot would only match in checkouts at a path as long as the one that
+/// blessed it.
 fn pretty(tokens: proc_macro2::TokenStream) -> String {
-    let file: syn::File =
-        syn::parse2(tokens).unwrap_or_else(|e| panic!("expansion does not parse: {e}"));
-    let text = prettyplease::unparse(&file);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).display().to_string();
-    text.replace(&root, "$CARGO_MANIFEST_DIR")
+    let text = tokens.to_string().replace(&root, "$CARGO_MANIFEST_DIR");
+    let file: syn::File =
+        syn::parse_str(&text).unwrap_or_else(|e| panic!("expansion does not parse: {e}"));
+    prettyplease::unparse(&file)
 }
 
 fn check(name: &str, actual: &str) {
