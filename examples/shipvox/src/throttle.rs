@@ -395,6 +395,14 @@ mod tests {
         t.begin(user, client, now).map(drop)
     }
 
+    /// Fails `POLICY.max_failures` times for `user` from `client`, each
+    /// allowed: the next attempt is refused.
+    fn use_up(t: &Throttle, user: &str, client: IpAddr, now: Instant) {
+        for _ in 0..POLICY.max_failures {
+            assert_eq!(fail(t, user, client, now), Ok(()), "{user}");
+        }
+    }
+
     #[test]
     fn attempts_are_limited_per_username_and_address() {
         let t = Throttle::new(POLICY);
@@ -565,9 +573,7 @@ mod tests {
         });
         let t0 = Instant::now();
         let lock = |user: &str, client: IpAddr, at: Instant| {
-            for _ in 0..3 {
-                assert_eq!(fail(&t, user, client, at), Ok(()));
-            }
+            use_up(&t, user, client, at);
             assert!(fail(&t, user, client, at).is_err(), "{user}");
         };
         lock("a", ip(1), t0);
@@ -594,14 +600,9 @@ mod tests {
             ..POLICY
         });
         let t0 = Instant::now();
-        let lock = |user: &str, client: IpAddr, at: Instant| {
-            for _ in 0..3 {
-                assert_eq!(fail(&t, user, client, at), Ok(()));
-            }
-        };
-        lock("x", ip(1), t0);
-        lock("y", ip(2), t0 + secs(50));
-        lock("z", ip(3), t0 + secs(50));
+        use_up(&t, "x", ip(1), t0);
+        use_up(&t, "y", ip(2), t0 + secs(50));
+        use_up(&t, "z", ip(3), t0 + secs(50));
         // x's window has ended: it goes, and the locked y and z stay.
         assert_eq!(fail(&t, "w", ip(4), t0 + secs(60)), Ok(()));
         assert_eq!(t.tracked(), (3, 3));

@@ -195,12 +195,25 @@ async fn malformed_requests_are_invalid_request() {
     assert_eq!(get(&app, "/token").await.status, 405);
 }
 
-/// The `Retry-After` of a 429, in seconds.
-fn retry_after(answer: &Answer) -> u64 {
-    answer
+/// `answer`, to an attempt by `user`, is a throttled one: a 429 that is not
+/// cached and says to retry once the 15-minute window has (nearly) passed.
+fn assert_throttled(user: &str, answer: &Answer) {
+    assert_eq!(answer.status, 429, "{user}: {answer:?}");
+    assert_no_store(answer);
+    let retry: u64 = answer
         .header("retry-after")
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("Retry-After: {answer:?}"))
+        .unwrap_or_else(|| panic!("Retry-After: {answer:?}"));
+    assert!((800..=900).contains(&retry), "{retry}");
+}
+
+/// Throttled answers do not tell one name from another (existing or not,
+/// locked itself or refused for its address): same body, same headers.
+fn assert_alike(throttled: &[Answer]) {
+    for answer in &throttled[1..] {
+        assert_eq!(answer.body, throttled[0].body);
+        assert_eq!(header_names(answer), header_names(&throttled[0]));
+    }
 }
 
 /// The header names of an answer, sorted, without the date.
@@ -227,18 +240,11 @@ async fn attempts_are_throttled_per_username_whether_it_exists_or_not() {
         // The sixth attempt is refused before any hash is checked, even
         // with the right password.
         let answer = post_token(&app, user, "password").await;
-        assert_eq!(answer.status, 429, "{user}: {answer:?}");
-        assert_no_store(&answer);
+        assert_throttled(user, &answer);
         assert_eq!(answer.json()["error"], "invalid_grant");
-        let retry = retry_after(&answer);
-        assert!((800..=900).contains(&retry), "{retry}");
         throttled.push(answer);
     }
-    // Throttled answers do not tell existing names from unknown ones.
-    for answer in &throttled[1..] {
-        assert_eq!(answer.body, throttled[0].body);
-        assert_eq!(header_names(answer), header_names(&throttled[0]));
-    }
+    assert_alike(&throttled);
     // Other accounts are not affected (15 failures from this address stay
     // under its limit of 20).
     assert_eq!(post_token(&app, "bob", "password").await.status, 200);
@@ -273,16 +279,10 @@ async fn one_address_failing_across_usernames_is_throttled_for_all() {
     // the right password included, with the same answer as a locked name.
     for user in ["bob", "mallory", "someone-else"] {
         let answer = post_token(&app, user, "password").await;
-        assert_eq!(answer.status, 429, "{user}: {answer:?}");
-        assert_no_store(&answer);
-        let retry = retry_after(&answer);
-        assert!((800..=900).contains(&retry), "{retry}");
+        assert_throttled(user, &answer);
         throttled.push(answer);
     }
-    for answer in &throttled[1..] {
-        assert_eq!(answer.body, throttled[0].body);
-        assert_eq!(header_names(answer), header_names(&throttled[0]));
-    }
+    assert_alike(&throttled);
     assert_eq!(
         throttled[0].json(),
         serde_json::json!({
