@@ -2,7 +2,8 @@
 //!
 //! Every event has target `wsauth::audit` and an `event` field
 //! (`accepted`, `rejected`, `permission_denied`, `limit_hit`, `expired`,
-//! `refreshed`, `closed`), plus the endpoint, peer address, user agent and
+//! `refreshed`, `closed`, and `refused` for refusals before authentication,
+//! sampled with a `count`), plus the endpoint, peer address, user agent and
 //! subject when known. Tokens, secrets and passwords are never fields: the
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
@@ -10,6 +11,8 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use wsauth_spec::{FailureKind, Keyword};
 
@@ -132,4 +135,93 @@ pub fn client_closed(cx: &AuditContext) {
         peer = %cx.peer(),
         subject = cx.subject.as_deref().unwrap_or(""),
     );
+}
+
+/// Why a connection was refused before anyone was authenticated: the
+/// refusals a flood makes by the thousand, audited by [`Sampled`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The server holds its maximum of connections.
+    ServerFull,
+    /// The client's address (an IPv6 /64) holds its maximum.
+    AddressFull,
+    /// The request headers did not arrive within the header read timeout.
+    HeaderTimeout,
+    /// The `Origin` is not allowed (HTTP 403 instead of an upgrade).
+    Origin,
+    /// The handshake's checks took longer than their time budget.
+    HandshakeTimeout,
+    /// Anonymous connections are at their maximum.
+    AnonymousFull,
+}
+
+impl Refusal {
+    const ALL: [Refusal; 6] = [
+        Refusal::ServerFull,
+        Refusal::AddressFull,
+        Refusal::HeaderTimeout,
+        Refusal::Origin,
+        Refusal::HandshakeTimeout,
+        Refusal::AnonymousFull,
+    ];
+
+    fn word(self) -> &'static str {
+        match self {
+            Refusal::ServerFull => "server_full",
+            Refusal::AddressFull => "address_full",
+            Refusal::HeaderTimeout => "header_timeout",
+            Refusal::Origin => "origin",
+            Refusal::HandshakeTimeout => "handshake_timeout",
+            Refusal::AnonymousFull => "anonymous_full",
+        }
+    }
+}
+
+/// Audits refusals by sampling: at most one line per reason per second,
+/// saying how many refusals of that reason it stands for, and the peer of
+/// the one that triggered it. The first refusal of a quiet spell is logged
+/// at once; the ones after it in the same second are counted into the next
+/// line.
+#[derive(Debug, Default)]
+pub(crate) struct Sampled {
+    reasons: [SampledReason; Refusal::ALL.len()],
+}
+
+#[derive(Debug, Default)]
+struct SampledReason {
+    /// Unix second of the last line.
+    logged_at: AtomicU64,
+    /// Refusals since the last line, that one included.
+    count: AtomicU64,
+}
+
+impl Sampled {
+    /// Counts one refusal, and logs if this reason has had no line this second.
+    pub(crate) fn refused(&self, refusal: Refusal, peer: Option<SocketAddr>) {
+        let Some(index) = Refusal::ALL.iter().position(|r| *r == refusal) else {
+            return;
+        };
+        let reason = &self.reasons[index];
+        reason.count.fetch_add(1, Ordering::Relaxed);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = reason.logged_at.load(Ordering::Relaxed);
+        if now <= last
+            || reason
+                .logged_at
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let count = reason.count.swap(0, Ordering::Relaxed);
+        tracing::warn!(
+            target: "wsauth::audit",
+            event = "refused",
+            reason = refusal.word(),
+            count,
+            peer = %peer.map(|p| p.to_string()).unwrap_or_default(),
+        );
+    }
 }

@@ -39,12 +39,12 @@ use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::frame;
 use crate::identity;
-use crate::limits::{RateLimiter, Slot, WRITE_TIMEOUT};
+use crate::limits::{RateLimiter, WRITE_TIMEOUT};
 use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::{Authenticator, run_checks};
+use crate::server::{Authenticator, Place, run_checks};
 use crate::session::{Inbound, encode, error_reply};
 use crate::store::{BoxFuture, Checks, UserStore};
 
@@ -89,6 +89,10 @@ impl CloseWith {
 /// How long to wait for the client's half of the close handshake.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The same, for a socket refused at the handshake: it has nothing to
+/// finish, so it is not kept waiting on.
+const REFUSED_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// The framework's own message types; no spec message can be named so.
 const REFRESH: &str = "wsauth.refresh";
 const REFRESHED: &str = "wsauth.refreshed";
@@ -127,9 +131,10 @@ pub(crate) struct Connection {
     pub(crate) expires_at: Option<u64>,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) link: Arc<Link>,
-    /// The user's connection-limit slot, freed when the connection ends.
-    #[expect(dead_code, reason = "held for its `Drop`, which frees the slot")]
-    pub(crate) slot: Option<Slot>,
+    /// The connection's place among the connection limits, freed when the
+    /// connection ends.
+    #[expect(dead_code, reason = "held for its `Drop`, which frees the place")]
+    pub(crate) slot: Place,
 }
 
 /// Who the connection is and what governs it; read by every frame check.
@@ -141,6 +146,8 @@ pub(crate) struct ConnectionContext {
     pub(crate) principal: Principal,
     /// The path parameters, for the resource checks a refresh runs again.
     pub(crate) params: Arc<[(&'static str, String)]>,
+    /// The current token's `iat`: a refresh must not go back to an older one.
+    pub(crate) issued_at: Option<u64>,
     pub(crate) audit: AuditContext,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) users: Option<Arc<dyn UserStore>>,
@@ -157,20 +164,23 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> &str {
         .unwrap_or("(no message)")
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
-/// The instant a unix time `exp` falls on.
+/// The instant a token stops being acceptable on a live connection, when
+/// it expires at `exp` (unix seconds) with `leeway_s` of clock skew allowed.
 ///
-/// `None` when `exp` is further away than [`EXPIRY_HORIZON`]: such a token
+/// One rule everywhere: a token is valid while `now < exp + leeway`, at the
+/// handshake and on refresh (the verifier's check) and here, to the
+/// millisecond.
+///
+/// `None` when that is further away than [`EXPIRY_HORIZON`]: such a token
 /// (a signed `exp` of year 9999, or `u64::MAX` where the spec sets no
 /// `max_ttl_s`) has no deadline a timer can hold, and adding it to `now`
 /// would overflow.
-fn deadline(exp: u64) -> Option<Instant> {
-    let left = Duration::from_secs(exp.saturating_sub(unix_now()));
+fn deadline(exp: u64, leeway_s: u64) -> Option<Instant> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let until = Duration::from_secs(exp.checked_add(leeway_s)?);
+    let left = until.saturating_sub(now);
     if left > EXPIRY_HORIZON {
         return None;
     }
@@ -215,16 +225,26 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
 /// Closes with the spec's code for `kind`, then keeps reading until the
 /// client completes the close handshake (or a timeout passes).
 pub(crate) async fn close(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+    close_within(ws, api, kind, CLOSE_TIMEOUT).await;
+}
+
+/// Closes a socket refused at the handshake: like [`close`], waiting at
+/// most a second for the client's close.
+pub(crate) async fn close_refused(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+    close_within(ws, api, kind, REFUSED_CLOSE_TIMEOUT).await;
+}
+
+async fn close_within(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind, wait: Duration) {
     if send(ws, close_message(api, kind)).await.is_err() {
         return;
     }
-    drain(ws).await;
+    drain(ws, wait).await;
 }
 
-/// Reads until the client completes the close handshake, or a timeout.
-async fn drain(ws: &mut WebSocket) {
+/// Reads until the client completes the close handshake, or `wait` passes.
+async fn drain(ws: &mut WebSocket, wait: Duration) {
     let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
-    let _ = timeout(CLOSE_TIMEOUT, drain).await;
+    let _ = timeout(wait, drain).await;
 }
 
 /// Whether an error from the socket is the message-size limit.
@@ -270,7 +290,7 @@ impl Connection {
                 audit::client_closed(&cx.audit);
                 // The client closed first; finish reading so its close
                 // handshake completes.
-                drain(ws).await;
+                drain(ws, CLOSE_TIMEOUT).await;
             }
         }
     }
@@ -294,7 +314,7 @@ impl Connection {
         let mut at = Deadlines {
             idle: now + idle,
             ping: now + ping_every,
-            expiry: expires_at.and_then(deadline),
+            expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
         // One timer for every deadline, moved rather than re-created.
         let timer = tokio::time::sleep_until(at.next());
@@ -313,6 +333,25 @@ impl Connection {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => return End::Close(FailureKind::GoingAway),
+                // Before the socket: a client that keeps sending (pongs,
+                // pings, messages) is still closed at its deadlines.
+                () = &mut timer => {
+                    let now = Instant::now();
+                    if at.idle <= now {
+                        audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
+                        return End::Close(FailureKind::IdleTimeout);
+                    }
+                    if at.expiry.is_some_and(|e| e <= now) {
+                        audit::expired(&cx.audit);
+                        return End::Close(FailureKind::TokenExpired);
+                    }
+                    if at.ping <= now {
+                        at.ping = now + ping_every;
+                        if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
+                            return End::Gone;
+                        }
+                    }
+                }
                 () = link.ready() => {
                     if link.slow.load(Ordering::Acquire) {
                         audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
@@ -389,12 +428,14 @@ impl Connection {
                     if matches!(frame, Message::Close(_)) {
                         return End::Gone;
                     }
-                    if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
-                        continue;
-                    }
+                    // Every frame counts, control frames too: each ping
+                    // costs the server a pong.
                     if !rate.allow() {
                         audit::limit_hit(&cx.audit, FailureKind::RateLimited);
                         return End::Close(FailureKind::RateLimited);
+                    }
+                    if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+                        continue;
                     }
                     let reply = match cx.frame(frame) {
                         Step::Deliver(message) => {
@@ -416,29 +457,20 @@ impl Connection {
                         return End::Gone;
                     }
                 }
-                () = &mut timer => {
-                    let now = Instant::now();
-                    if at.idle <= now {
-                        audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
-                        return End::Close(FailureKind::IdleTimeout);
-                    }
-                    if at.expiry.is_some_and(|e| e <= now) {
-                        audit::expired(&cx.audit);
-                        return End::Close(FailureKind::TokenExpired);
-                    }
-                    if at.ping <= now {
-                        at.ping = now + ping_every;
-                        if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
-                            return End::Gone;
-                        }
-                    }
-                }
             }
         }
     }
 }
 
 impl ConnectionContext {
+    /// The clock skew the spec allows on `exp`.
+    fn leeway_s(&self) -> u64 {
+        self.api
+            .auth
+            .and_then(|a| a.jwt)
+            .map_or(0, |jwt| jwt.leeway_s)
+    }
+
     /// Checks one data frame and says what the loop does with it.
     fn frame(&mut self, frame: Message) -> Step {
         let text = match frame {
@@ -519,7 +551,7 @@ impl ConnectionContext {
         match self.reidentify(&token).await {
             Ok(exp) => {
                 link.set_principal(self.principal.clone());
-                *expiry = deadline(exp);
+                *expiry = deadline(exp, self.leeway_s());
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
@@ -551,6 +583,16 @@ impl ConnectionContext {
                 "refresh token has another subject",
             ));
         }
+        // A refresh moves forward: a token issued before the current one
+        // (one that leaked earlier, say) cannot replace it.
+        if let Some(current) = self.issued_at
+            && claims.iat.is_none_or(|iat| iat < current)
+        {
+            return Err(Rejection::new(
+                FailureKind::AuthFailed,
+                "refresh token is older than the current one",
+            ));
+        }
         if self.users.is_some() {
             identity::check_user(self.users.as_ref(), &claims.subject).await?;
         }
@@ -578,19 +620,54 @@ impl ConnectionContext {
         )
         .await?;
         self.principal = principal;
+        self.issued_at = claims.iat;
         Ok(claims.exp)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{deadline, unix_now};
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use tokio::time::Instant;
+
+    use super::deadline;
+
+    fn unix_now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
 
     #[test]
     fn far_or_absurd_expiries_have_no_deadline_instead_of_overflowing() {
-        assert!(deadline(u64::MAX).is_none());
-        assert!(deadline(253_402_300_799).is_none()); // 9999-12-31T23:59:59Z
-        assert!(deadline(unix_now() + 60).is_some());
-        assert!(deadline(0).is_some()); // already passed: due now
+        assert!(deadline(u64::MAX, 0).is_none());
+        assert!(deadline(u64::MAX - 1, 5).is_none());
+        assert!(deadline(253_402_300_799, 0).is_none()); // 9999-12-31T23:59:59Z
+        assert!(deadline(unix_now() + 60, 0).is_some());
+        assert!(deadline(0, 0).is_some()); // already passed: due now
+    }
+
+    #[test]
+    fn the_deadline_is_exp_plus_leeway_to_the_millisecond() {
+        let exp = unix_now() + 10;
+        let (Some(plain), Some(lenient)) = (deadline(exp, 0), deadline(exp, 5)) else {
+            panic!("no deadline");
+        };
+        let apart = lenient - plain;
+        assert!(
+            apart.abs_diff(Duration::from_secs(5)) < Duration::from_millis(50),
+            "{apart:?}"
+        );
+        // Not rounded to whole seconds from now: `exp` is a point in time.
+        let exact = Duration::from_secs(exp)
+            - SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+        let left = plain - Instant::now();
+        assert!(
+            left.abs_diff(exact) < Duration::from_millis(50),
+            "{left:?} vs {exact:?}"
+        );
     }
 }

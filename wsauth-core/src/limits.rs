@@ -6,26 +6,100 @@
 //! handshakes through; one decremented only on a clean close leaks a slot on
 //! every dropped TCP connection. [`ConnectionLimiter`] does both in one step
 //! under a lock and hands out a [`Slot`] that frees itself when dropped,
-//! which happens however the connection task ends.
+//! which happens however the connection task ends. The limits that come
+//! before authentication (per client address, anonymous, in all) are the
+//! same mechanism, [`Leases`], with other keys.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Open connections per user, shared by every endpoint of an API.
-#[derive(Debug, Default)]
-pub struct ConnectionLimiter {
-    open: Mutex<HashMap<Arc<str>, u32>>,
-}
-
-/// One admitted connection; dropping it frees the slot.
+/// Held leases per key, at most a given number each, taken and counted in
+/// one step under a lock; a [`Lease`] gives its place back when dropped.
+///
+/// The per-user connection limit is one ([`ConnectionLimiter`]); so are the
+/// limits before authentication: connections per client address, anonymous
+/// connections, all connections (one key, `()`).
 #[derive(Debug)]
-pub struct Slot {
-    limiter: Arc<ConnectionLimiter>,
-    user: Arc<str>,
+pub struct Leases<K> {
+    open: Mutex<HashMap<K, u32>>,
 }
 
-impl ConnectionLimiter {
+impl<K> Default for Leases<K> {
+    fn default() -> Self {
+        Leases {
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// One held place of a [`Leases`]; dropping it frees the place.
+#[derive(Debug)]
+pub struct Lease<K: Hash + Eq> {
+    leases: Arc<Leases<K>>,
+    key: K,
+}
+
+/// Open connections per user, shared by every endpoint of an API.
+pub type ConnectionLimiter = Leases<Arc<str>>;
+
+/// One admitted connection of a user; dropping it frees the slot.
+pub type Slot = Lease<Arc<str>>;
+
+impl<K: Hash + Eq + Clone> Leases<K> {
+    /// Takes one more place for `key` unless it already holds `max`.
+    pub(crate) fn try_lease(self: &Arc<Self>, key: K, max: u32) -> Option<Lease<K>> {
+        self.acquire(&key.clone(), max, || key)
+    }
+
+    fn acquire<Q>(
+        self: &Arc<Self>,
+        key: &Q,
+        max: u32,
+        new_key: impl FnOnce() -> K,
+    ) -> Option<Lease<K>>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let key: K = match open.get_key_value(key) {
+            Some((k, _)) => k.clone(),
+            None => new_key(),
+        };
+        let count = open.entry(key.clone()).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(Lease {
+            leases: Arc::clone(self),
+            key,
+        })
+    }
+
+    /// Keys with at least one place held.
+    pub fn unique_keys(&self) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Places held under `key`.
+    pub fn held<Q>(&self, key: &Q) -> u32
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        open.get(key).copied().unwrap_or(0)
+    }
+}
+
+impl Leases<Arc<str>> {
     /// Admits one more connection for `user` unless they already hold `max`.
     pub fn try_acquire(self: &Arc<Self>, user: &str, max: u32) -> Option<Slot> {
         self.acquire(user, max, || Arc::from(user))
@@ -34,57 +108,31 @@ impl ConnectionLimiter {
     /// Like [`ConnectionLimiter::try_acquire`], keeping the caller's shared
     /// name as the key when the user has no open connection yet (no copy).
     pub(crate) fn try_acquire_shared(self: &Arc<Self>, user: &Arc<str>, max: u32) -> Option<Slot> {
-        self.acquire(user, max, || Arc::clone(user))
-    }
-
-    fn acquire(
-        self: &Arc<Self>,
-        user: &str,
-        max: u32,
-        new_key: impl FnOnce() -> Arc<str>,
-    ) -> Option<Slot> {
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let key: Arc<str> = match open.get_key_value(user) {
-            Some((k, _)) => Arc::clone(k),
-            None => new_key(),
-        };
-        let count = open.entry(Arc::clone(&key)).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
-        Some(Slot {
-            limiter: Arc::clone(self),
-            user: key,
-        })
+        self.acquire(&**user, max, || Arc::clone(user))
     }
 
     /// Users with at least one open connection.
     pub fn unique_users(&self) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.unique_keys()
     }
 
     /// Open connections of `user`.
     pub fn open_for(&self, user: &str) -> u32 {
-        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        open.get(user).copied().unwrap_or(0)
+        self.held(user)
     }
 }
 
-impl Drop for Slot {
+impl<K: Hash + Eq> Drop for Lease<K> {
     fn drop(&mut self) {
         let mut open = self
-            .limiter
+            .leases
             .open
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.user) {
+        if let Some(count) = open.get_mut(&self.key) {
             *count -= 1;
             if *count == 0 {
-                open.remove(&self.user);
+                open.remove(&self.key);
             }
         }
     }

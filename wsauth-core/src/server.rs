@@ -34,12 +34,14 @@ use tokio::sync::watch;
 use wsauth_spec::{Access, FailureKind, Keyword, ParamType, TokenSource};
 
 use crate::audit::{self, AuditContext};
+use crate::audit::{Refusal, Sampled};
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::identity;
 use crate::jwt::{Claims, Verifier};
-use crate::limits::{ConnectionLimiter, Slot};
+use crate::limits::{ConnectionLimiter, Lease, Leases, Slot};
 use crate::link::Link;
+use crate::listener::{self, Gate, ServerLimits};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::session::Session;
@@ -194,6 +196,7 @@ pub struct Builder {
     /// The first endpoint given a second handler, refused by `build`.
     twice: Option<String>,
     state: AppState,
+    limits: ServerLimits,
 }
 
 impl Builder {
@@ -208,7 +211,16 @@ impl Builder {
             handlers: HashMap::new(),
             twice: None,
             state: AppState::default(),
+            limits: ServerLimits::default(),
         }
+    }
+
+    /// The limits before and during the handshake (header and handshake
+    /// time, connections in all, per client address and anonymous); see
+    /// [`ServerLimits`] for what each is and its default.
+    pub fn limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Application state every handler can read with
@@ -364,6 +376,9 @@ impl Builder {
             checks: self.checks,
             origins,
             limiter: Arc::new(ConnectionLimiter::default()),
+            anonymous: Arc::default(),
+            refusals: Arc::default(),
+            limits: self.limits,
             open: self
                 .api
                 .endpoints
@@ -515,6 +530,11 @@ struct Shared {
     checks: Option<Arc<dyn Checks>>,
     origins: Origins,
     limiter: Arc<ConnectionLimiter>,
+    /// Anonymous connections, all endpoints together.
+    anonymous: Arc<Leases<()>>,
+    /// Refusals before authentication, audited by sampling.
+    refusals: Arc<Sampled>,
+    limits: ServerLimits,
     /// Open connections per endpoint, by index in the descriptor.
     open: Vec<AtomicUsize>,
     shutdown: watch::Sender<bool>,
@@ -674,6 +694,43 @@ impl WsAuth {
         }
     }
 
+    /// Serves `router` (usually [`WsAuth::router`], merged into the app's
+    /// own routes) on `listener` until `signal` completes, with the limits
+    /// that must hold before authentication (see [`ServerLimits`]): a header
+    /// read timeout, a cap on connections in all and per client address.
+    /// Then it stops accepting, lets plain HTTP requests finish, and
+    /// [shuts down](WsAuth::shutdown) every WebSocket with `going_away`,
+    /// waiting at most `grace` for each step. Handlers see the client
+    /// address (`ConnectInfo<SocketAddr>`) as with
+    /// `axum::serve(.., router.into_make_service_with_connect_info::<SocketAddr>())`.
+    ///
+    /// ```no_run
+    /// # async fn run(server: wsauth_core::WsAuth) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// let app = server.router();
+    /// let ctrl_c = async { let _ = tokio::signal::ctrl_c().await; };
+    /// server.serve(listener, app, ctrl_c, std::time::Duration::from_secs(5)).await
+    /// # }
+    /// ```
+    ///
+    /// `axum::serve` works too, without these limits: it has no header
+    /// timeout, so a client that never finishes its request holds its
+    /// socket for as long as it likes.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        signal: impl Future<Output = ()> + Send,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        let shared = &self.shared;
+        let gate = Gate::new(shared.limits.clone(), Arc::clone(&shared.refusals));
+        listener::serve(listener, router, gate, signal, grace).await?;
+        tracing::info!("shutting down");
+        self.shutdown(grace).await;
+        Ok(())
+    }
+
     /// Closes every open connection with the spec's `going_away` code (1001
     /// by default) and waits, at most `grace`, until they have all ended.
     pub async fn shutdown(&self, grace: Duration) {
@@ -692,8 +749,21 @@ struct Admitted {
     principal: Principal,
     params: Arc<[(&'static str, String)]>,
     expires_at: Option<u64>,
-    slot: Option<Slot>,
+    issued_at: Option<u64>,
+    slot: Place,
 }
+
+/// The place an admitted connection holds among the connection limits,
+/// given back when the connection ends: its user's slot, or one of the
+/// anonymous connections'.
+pub(crate) enum Place {
+    User(#[expect(dead_code, reason = "held for its `Drop`")] Slot),
+    Anonymous(#[expect(dead_code, reason = "held for its `Drop`")] Lease<()>),
+}
+
+/// The largest frame a refused socket may send before it is dropped: room
+/// for a close frame (at most 125 bytes), and nothing a flood could use.
+const REFUSED_FRAME_BYTES: usize = 256;
 
 async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
     use tracing::Instrument as _;
@@ -703,6 +773,20 @@ async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
 
 async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    // A page of another site gets no WebSocket at all: refused before the
+    // upgrade, as a plain 403 (a refusal after it would still have opened
+    // a socket to the attacker's page, and scanners flag exactly that).
+    if let (Origins::Exact(allowed), Some(origin)) =
+        (&state.shared.origins, parts.headers.get(ORIGIN))
+        && !allowed.iter().any(|a| a == origin)
+    {
+        state.shared.refusals.refused(Refusal::Origin, peer);
+        return (http::StatusCode::FORBIDDEN, "forbidden").into_response();
+    }
     let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
         Err(rejection) => return rejection.into_response(),
@@ -722,10 +806,7 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
     }
     let mut audit = AuditContext {
         endpoint: endpoint.name,
-        peer: parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0),
+        peer,
         user_agent: parts
             .headers
             .get(USER_AGENT)
@@ -739,15 +820,34 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             "server shutting down",
         ))
     } else {
-        admit(&state, &parts, &mut audit).await
+        let budget = state.shared.limits.handshake_timeout;
+        match tokio::time::timeout(budget, admit(&state, &parts, &mut audit)).await {
+            Ok(admitted) => admitted,
+            Err(_) => {
+                state
+                    .shared
+                    .refusals
+                    .refused(Refusal::HandshakeTimeout, peer);
+                Err(Rejection::new(
+                    FailureKind::ServerError,
+                    "the handshake's checks took longer than their time budget",
+                ))
+            }
+        }
     };
     let api = state.shared.api;
     match admitted {
         Err(rejection) => {
             audit::rejected(&audit, rejection.kind, &rejection.detail);
-            upgrade.on_upgrade(move |mut ws: WebSocket| async move {
-                crate::connection::close(&mut ws, api, rejection.kind).await;
-            })
+            // A refused socket gets the close frame and nothing else: it may
+            // send no more than a close of its own, and it is dropped a
+            // second after ours whether or not it answers.
+            upgrade
+                .max_message_size(REFUSED_FRAME_BYTES)
+                .max_frame_size(REFUSED_FRAME_BYTES)
+                .on_upgrade(move |mut ws: WebSocket| async move {
+                    crate::connection::close_refused(&mut ws, api, rejection.kind).await;
+                })
         }
         Ok(admitted) => {
             audit::accepted(&audit);
@@ -788,6 +888,7 @@ fn serve(
             endpoint: state.descriptor,
             principal: admitted.principal,
             params: admitted.params,
+            issued_at: admitted.issued_at,
             audit,
             authenticator: shared.authenticator.clone(),
             users: shared.users.clone(),
@@ -855,19 +956,10 @@ async fn admit(
     let api = shared.api;
     let endpoint = state.descriptor;
 
-    if let (Origins::Exact(allowed), Some(origin)) = (&shared.origins, parts.headers.get(ORIGIN))
-        && !allowed.iter().any(|a| a == origin)
-    {
-        return Err(Rejection::new(
-            FailureKind::OriginRejected,
-            "origin not in the allow-list",
-        ));
-    }
-
     let raw = raw_params(endpoint, parts.uri.path())
         .ok_or_else(|| Rejection::new(FailureKind::NotFound, "path does not match the endpoint"))?;
 
-    let (principal, expires_at) = match (
+    let (principal, expires_at, issued_at) = match (
         endpoint.access,
         token::extract(&parts.headers, &parts.uri, endpoint.sources),
     ) {
@@ -879,6 +971,7 @@ async fn admit(
                     role.map(str::to_owned).into_iter().collect(),
                     api.roles,
                 ),
+                None,
                 None,
             )
         }
@@ -897,6 +990,7 @@ async fn admit(
             (
                 Principal::shared(Some(subject), claims.roles, api.roles),
                 Some(claims.exp),
+                claims.iat,
             )
         }
     };
@@ -931,10 +1025,11 @@ async fn admit(
         ));
     }
 
-    run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
-
+    // The user's slot before the resource checks: a user at their limit
+    // costs no check (a lookup, often a database query); a refused check
+    // drops the slot again.
     let slot = match principal.shared_subject() {
-        Some(subject) => Some(
+        Some(subject) => Place::User(
             shared
                 .limiter
                 .try_acquire_shared(subject, endpoint.limits.max_connections_per_user)
@@ -943,13 +1038,27 @@ async fn admit(
                     Rejection::new(FailureKind::TooManyConnections, "connection limit reached")
                 })?,
         ),
-        None => None,
+        None => Place::Anonymous(
+            shared
+                .anonymous
+                .try_lease((), shared.limits.max_anonymous_connections)
+                .ok_or_else(|| {
+                    shared.refusals.refused(Refusal::AnonymousFull, audit.peer);
+                    Rejection::new(
+                        FailureKind::TooManyConnections,
+                        "anonymous connection limit reached",
+                    )
+                })?,
+        ),
     };
+
+    run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
 
     Ok(Admitted {
         principal,
         params: params.into(),
         expires_at,
+        issued_at,
         slot,
     })
 }

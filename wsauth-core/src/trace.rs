@@ -9,8 +9,32 @@
 //! Applications that trace HTTP requests themselves should use the same
 //! function, e.g. with tower-http:
 //! `TraceLayer::new_for_http().make_span_with(wsauth_core::trace::make_span)`.
+//!
+//! The WebSocket library below wsauth logs frames and requests whole at
+//! `debug` and `trace`; [`QUIET_DEPENDENCIES`] are the filter directives
+//! that keep it quiet.
 
 use http::{Request, Uri};
+
+/// Log filter directives that hold the WebSocket library under wsauth at
+/// `info`, whatever else is logged: at `debug` and `trace`, `tungstenite`
+/// prints every frame it reads or writes (an in-band refresh carries a
+/// token) and a client's upgrade request (its URI may carry one in the
+/// query). Add them after the application's own directives, so they win
+/// over a `RUST_LOG=trace`:
+///
+/// ```
+/// # use tracing_subscriber::EnvFilter;
+/// let mut filter = EnvFilter::new("trace");
+/// for directive in wsauth_core::trace::QUIET_DEPENDENCIES {
+///     filter = filter.add_directive(directive.parse().expect("a valid directive"));
+/// }
+/// ```
+///
+/// Its records reach a `tracing` subscriber through `tracing-log` (which
+/// `tracing_subscriber::fmt().init()` installs), under targets that start
+/// with the crate's name.
+pub const QUIET_DEPENDENCIES: &[&str] = &["tungstenite=info", "tokio_tungstenite=info"];
 
 /// What replaces anything that may be secret.
 const REDACTED: &str = "<redacted>";

@@ -424,7 +424,8 @@ async fn slow_reader_is_dropped_not_buffered() {
 }
 
 /// Whether alice, connecting from `origin` (or, with `None`, sending no
-/// `Origin`, like a client that is not a browser), gets her welcome.
+/// `Origin`, like a client that is not a browser), gets her welcome; a
+/// refused origin gets no WebSocket at all (HTTP 403).
 async fn welcomed(addr: std::net::SocketAddr, origin: Option<&str>) -> bool {
     let mut request = format!("ws://{addr}/ws/alice/1")
         .into_client_request()
@@ -439,9 +440,14 @@ async fn welcomed(addr: std::net::SocketAddr, origin: Option<&str>) -> bool {
             .headers_mut()
             .insert("origin", origin.parse().unwrap_or_else(|e| panic!("{e}")));
     }
-    let (mut client, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut client = match tokio_tungstenite::connect_async(request).await {
+        Ok((client, _)) => client,
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 403);
+            return false;
+        }
+        Err(e) => panic!("{e}"),
+    };
     let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
     matches!(first, Ok(Some(Ok(Message::Text(_)))))
 }

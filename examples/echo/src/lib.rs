@@ -19,13 +19,10 @@
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! let secret = std::env::var(echo::SECRET_ENV)?;
-//! let (router, _server) = echo::app(secret.as_bytes(), echo::Users::any())?;
+//! let (router, server) = echo::app(secret.as_bytes(), echo::Users::any())?;
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! axum::serve(
-//!     listener,
-//!     router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-//! )
-//! .await?;
+//! let ctrl_c = async { let _ = tokio::signal::ctrl_c().await; };
+//! server.serve(listener, router, ctrl_c, std::time::Duration::from_secs(5)).await?;
 //! # Ok(()) }
 //! ```
 
@@ -139,9 +136,9 @@ pub fn server(secret: &[u8], users: Users) -> Result<WsAuth, AppError> {
 }
 
 /// The axum router serving both endpoints, and the server (for
-/// [`WsAuth::shutdown`] and [`WsAuth::stats`]). Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so audit events
-/// carry the peer address.
+/// [`WsAuth::serve`], [`WsAuth::shutdown`] and [`WsAuth::stats`]). Serve
+/// it with [`WsAuth::serve`] (limits before authentication, audit events
+/// with the peer address).
 pub fn app(secret: &[u8], users: Users) -> Result<(Router, WsAuth), AppError> {
     let server = server(secret, users)?;
     Ok((server.router(), server))

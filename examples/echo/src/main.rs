@@ -13,9 +13,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 use wsauth_example_support as support;
 
 /// Serves the echo API: `/ws/echo/{user_id}?token=JWT` and `/ws/raw`.
@@ -45,9 +43,7 @@ fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(support::log_filter())
         .init();
     let users = args
         .users
@@ -74,20 +70,10 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
         println!("listening on ws://{}", listener.local_addr()?);
-        // Small frames (the welcome right after the 101) go out at once.
-        let listener = listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let shutdown = async move {
-            support::shutdown_signal().await;
-            server.shutdown(grace).await;
-        };
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        // Header timeout, connection caps, then a graceful shutdown.
+        server
+            .serve(listener, router, support::shutdown_signal(), grace)
+            .await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

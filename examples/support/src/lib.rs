@@ -82,11 +82,12 @@ pub fn secret_from_env() -> Result<Vec<u8>, String> {
 }
 
 /// Logs to stderr, `info` and up unless `RUST_LOG` says otherwise (colours
-/// only on a terminal), as text or as JSON lines.
+/// only on a terminal), as text or as JSON lines. The WebSocket library
+/// stays at `info` whatever `RUST_LOG` says: below that it logs message
+/// bodies, tokens included ([`QUIET_DEPENDENCIES`](wsauth_core::trace::QUIET_DEPENDENCIES)).
 pub fn init_logging(json: bool) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter())
         .with_ansi(std::io::stderr().is_terminal())
         // A closed stderr (piped into `head`, say) must not take requests
         // down with it: tracing-subscriber would report the failed write
@@ -100,38 +101,29 @@ pub fn init_logging(json: bool) {
     }
 }
 
-/// Serves `router` on `listener` until `signal` completes, then stops
-/// accepting, closes every open socket with 1001 and waits for them (at most
-/// [`SHUTDOWN_GRACE`]). Audit events carry the peer address.
+/// `RUST_LOG`'s filter (`info` without it), with the WebSocket library held
+/// at `info`.
+pub fn log_filter() -> EnvFilter {
+    let mut filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in wsauth_core::trace::QUIET_DEPENDENCIES {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
+}
+
+/// Serves `router` on `listener` with [`WsAuth::serve`] (header timeout,
+/// connection caps in all and per client address) until `signal` completes,
+/// then stops accepting, closes every open socket with 1001 and waits for
+/// them (at most [`SHUTDOWN_GRACE`]). Audit events carry the peer address.
 pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     server: WsAuth,
     signal: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let http = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stopped.await;
-    });
-    let mut http = tokio::spawn(http.into_future());
-    tokio::select! {
-        () = signal => {}
-        result = &mut http => return result.map_err(std::io::Error::other)?,
-    }
-    tracing::info!("shutting down");
-    // Stop accepting first, so no handshake starts after the sockets are told
-    // to go; HTTP connections finish, upgraded ones are not waited for. (An
-    // upgrade still in flight when the signal comes is closed with 1001 as
-    // soon as it starts.)
-    let _ = stop.send(());
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut http).await;
-    server.shutdown(SHUTDOWN_GRACE).await;
-    http.abort();
-    Ok(())
+    server.serve(listener, router, signal, SHUTDOWN_GRACE).await
 }
 
 /// What an example binary's `main` does once its app is built: on a new

@@ -314,6 +314,17 @@ pub async fn rejected(request: Request) -> (u16, String) {
     close.unwrap_or_else(|| panic!("no close frame for {path}"))
 }
 
+/// Connects with `request` and expects the upgrade to be refused with an
+/// HTTP status (a disallowed `Origin`: 403): returns the status.
+pub async fn refused_status(request: Request) -> u16 {
+    let path = request.uri().to_string();
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(e) => panic!("{path}: {e}"),
+        Ok(_) => panic!("{path}: upgraded"),
+    }
+}
+
 /// `(code, reason)` owned, to compare with what a client saw.
 pub fn close(expected: (u16, &str)) -> (u16, String) {
     (expected.0, expected.1.to_owned())

@@ -116,7 +116,7 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `subject:role,role:exp` tokens, so tests can mint any claim set.
+/// `subject:role,role:exp[:iat]` tokens, so tests can mint any claim set.
 pub struct TestTokens;
 
 impl Authenticator for TestTokens {
@@ -128,6 +128,10 @@ impl Authenticator for TestTokens {
                 return Err(AuthError::invalid("malformed test token"));
             };
             let exp: u64 = exp.parse().map_err(|_| AuthError::invalid("bad exp"))?;
+            let iat = match parts.next() {
+                Some(iat) => Some(iat.parse().map_err(|_| AuthError::invalid("bad iat"))?),
+                None => None,
+            };
             if exp <= now() {
                 return Err(AuthError::invalid("expired"));
             }
@@ -139,7 +143,7 @@ impl Authenticator for TestTokens {
                     .map(str::to_owned)
                     .collect(),
                 exp,
-                iat: None,
+                iat,
                 claims: serde_json::Map::new(),
             })
         })
@@ -237,7 +241,24 @@ where
         .checks(Rooms)
         .handler("room", handler);
     let server = configure(builder).build().unwrap_or_else(|e| panic!("{e}"));
-    (serve(server.router()).await, server)
+    (serve_with(&server, server.router()).await, server)
+}
+
+/// Serves `app` on 127.0.0.1 with [`WsAuth::serve`], as the examples do
+/// (its limits before authentication included).
+pub async fn serve_with(server: &WsAuth, app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let server = server.clone();
+    tokio::spawn(async move {
+        let forever = std::future::pending::<()>();
+        let _ = server
+            .serve(listener, app, forever, Duration::from_secs(1))
+            .await;
+    });
+    addr
 }
 
 /// Serves `app` on 127.0.0.1 (with the peer address, as servers must).

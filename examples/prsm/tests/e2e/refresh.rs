@@ -10,7 +10,9 @@ use crate::common::*;
 async fn refresh_keeps_a_connection_past_exp_and_expiry_closes_without_it() {
     let app = start().await;
     let path = "/ws/conversation/alice/1";
-    let short = tok("alice", &["user"]).expires_in(2).mint();
+    // A token is good until `exp` plus the spec's 5 s leeway, on a live
+    // connection as at the handshake: this one has 2 s left.
+    let short = tok("alice", &["user"]).expires_in(2 - 5).mint();
     let mut expiring = connect_as(app.addr, path, &short).await;
     expect_welcome(&mut expiring, "alice", "conversation").await;
     let mut refreshing = connect_as(app.addr, path, &short).await;
@@ -32,7 +34,8 @@ async fn refresh_keeps_a_connection_past_exp_and_expiry_closes_without_it() {
         "{refreshed}"
     );
 
-    // Without a refresh the connection closes at exp, with token_expired.
+    // Without a refresh the connection closes at exp + leeway, with
+    // token_expired.
     let (seen, close) = until_close_within(&mut expiring, Duration::from_secs(6)).await;
     assert!(seen.is_empty(), "{seen:?}");
     assert_eq!(close, Some((4001, "token expired".to_owned())));

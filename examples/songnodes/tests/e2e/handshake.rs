@@ -146,10 +146,9 @@ async fn a_token_without_graph_read_closes_4003() {
 }
 
 #[tokio::test]
-async fn disallowed_origins_close_4003() {
+async fn disallowed_origins_get_403_before_the_upgrade() {
     let app = start().await;
     let alice = token("alice", &["user"]);
-    let origin_rejected = spec_close(FailureKind::OriginRejected);
     for origin in ["http://evil.example", "http://127.0.0.1:8001", "null"] {
         for via in VIAS {
             let request = with(
@@ -157,10 +156,10 @@ async fn disallowed_origins_close_4003() {
                 "origin",
                 origin,
             );
-            assert_eq!(rejected(request).await, origin_rejected, "{origin}");
+            assert_eq!(refused_status(request).await, 403, "{origin}");
         }
         let anonymous = with(ws(app.addr, "/ws/anonymous"), "origin", origin);
-        assert_eq!(rejected(anonymous).await, origin_rejected, "{origin}");
+        assert_eq!(refused_status(anonymous).await, 403, "{origin}");
     }
     for origin in songnodes::DEFAULT_ORIGINS {
         let request = with(
