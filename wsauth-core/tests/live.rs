@@ -184,6 +184,45 @@ async fn connections_per_user_are_counted_across_endpoints() {
     let _fourth = welcomed(addr, "/lobby/alice/1", "alice").await;
 }
 
+/// [`ROOM`] on another path, for one connection per user.
+const SOLO: EndpointDescriptor = EndpointDescriptor {
+    name: "solo",
+    path: "/solo/{user_id}/{room_id}",
+    limits: Limits {
+        max_connections_per_user: 1,
+        ..LIMITS
+    },
+    ..ROOM
+};
+
+static UNEQUAL_LIMITS: ApiDescriptor = ApiDescriptor {
+    endpoints: &[ROOM, SOLO],
+    ..API
+};
+
+#[tokio::test]
+async fn each_endpoint_holds_the_users_connections_everywhere_to_its_own_limit() {
+    let (addr, _server) = start_on(&UNEQUAL_LIMITS, room, |b| {
+        b.handler("solo", room).allow_any_origin()
+    })
+    .await;
+    // Alice is in the room once: the solo endpoint (limit 1) counts that.
+    let _room = welcomed(addr, "/ws/alice/1", "alice").await;
+    assert_eq!(
+        rejected_with(addr, "/solo/alice/1", Some(&token("alice", "user", 600))).await,
+        (4008, "too many connections".to_owned())
+    );
+    // Bob starts on the solo endpoint; the room (limit 3) still takes two
+    // more of his, and no third.
+    let _solo = welcomed(addr, "/solo/bob/1", "bob").await;
+    let _first = welcomed(addr, "/ws/bob/1", "bob").await;
+    let _second = welcomed(addr, "/ws/bob/1", "bob").await;
+    assert_eq!(
+        rejected_with(addr, "/ws/bob/1", Some(&token("bob", "user", 600))).await,
+        (4008, "too many connections".to_owned())
+    );
+}
+
 /// [`ROOM`] reading its token from a cookie only.
 static COOKIE_API: ApiDescriptor = ApiDescriptor {
     endpoints: &[EndpointDescriptor {
