@@ -925,7 +925,14 @@ mod tests {
             seen.authorization.as_deref(),
             Some("Basic bWNwLXN0YXR1czpzM2NyZXQ=")
         );
-        assert!(!format!("{introspector:?}").contains("s3cret"));
+        for shown in [format!("{introspector:?}"), format!("{introspector:#?}")] {
+            assert!(
+                shown.contains("mcp-status"),
+                "the client id is shown: {shown}"
+            );
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(!shown.contains("bWNwLXN0YXR1czpzM2NyZXQ"), "{shown}");
+        }
     }
 
     #[tokio::test]

@@ -2811,4 +2811,21 @@ mod tests {
         assert!(v.verify_at(&token, NOW).await.is_ok());
         assert_eq!(server.hits(), 1);
     }
+
+    #[test]
+    fn debug_never_shows_key_material() {
+        let keys = KeySet::new().hmac("default", SECRET).expect("secret");
+        let verifier = hmac_verifier(descriptor(HS256_ONLY));
+        let as_bytes = format!("{SECRET:?}");
+        for shown in [
+            format!("{keys:?}"),
+            format!("{keys:#?}"),
+            format!("{verifier:?}"),
+            format!("{verifier:#?}"),
+        ] {
+            assert!(shown.contains("default"), "slots are named: {shown}");
+            assert!(!shown.contains("0123456789abcdef"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+        }
+    }
 }

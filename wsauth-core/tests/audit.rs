@@ -1,6 +1,7 @@
 //! Audit events, captured and searched. In a test binary of its own:
 //! `tracing`'s per-callsite interest caching makes capture through a
-//! thread-local subscriber unreliable while other tests run in parallel.
+//! thread-local subscriber unreliable while other tests run in parallel
+//! (the tests here all capture, so every callsite stays of interest).
 
 mod common;
 
@@ -34,4 +35,77 @@ async fn audit_events_never_contain_the_token() {
         log.contains("token=<redacted>"),
         "handshakes run in a span with the query redacted:\n{log}"
     );
+}
+
+/// [`ROOM`] taking one message a second after a burst of two, closing with
+/// a code of the spec's own when a client sends faster.
+static SLOW_API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+    close_codes: &[wsauth_core::descriptor::CloseDescriptor {
+        kind: wsauth_core::spec::FailureKind::RateLimited,
+        code: 4429,
+        reason: "slow down",
+        client: wsauth_core::spec::ClientAction::Backoff,
+    }],
+    endpoints: &[wsauth_core::descriptor::EndpointDescriptor {
+        limits: wsauth_core::descriptor::Limits {
+            messages_per_second: 1,
+            burst: 2,
+            ..LIMITS
+        },
+        ..ROOM
+    }],
+    ..API
+};
+
+#[tokio::test]
+async fn a_client_over_its_message_rate_is_closed_and_audited() {
+    use futures_util::SinkExt;
+    let (captured, _guard) = capture_logs();
+    let (addr, _server) = start_on(&SLOW_API, room, |b| b.allow_any_origin()).await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    // Data frames only: five at once, against a burst of two.
+    for i in 0..5 {
+        let say = serde_json::json!({"type": "say", "text": i}).to_string();
+        if client
+            .send(tokio_tungstenite::tungstenite::Message::text(say))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let (seen, close) = until_close(&mut client).await;
+    // The burst is let through and the rest is not. (The third frame can
+    // arrive before the second's reply leaves the send queue, and a close
+    // by the loop drops what is still queued: one or two replies.)
+    let burst = [
+        serde_json::json!({"type": "said", "text": 0}),
+        serde_json::json!({"type": "said", "text": 1}),
+    ];
+    assert!(
+        !seen.is_empty() && burst.starts_with(&seen),
+        "answers to the burst only: {seen:?}"
+    );
+    assert_eq!(close, Some((4429, "slow down".to_owned())));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let events: Vec<serde_json::Value> = captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["target"] == "wsauth::audit")
+        .collect();
+    let fields = |event: &str| {
+        events
+            .iter()
+            .filter(|e| e["fields"]["event"] == event)
+            .map(|e| (e["fields"]["kind"].clone(), e["fields"]["subject"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let expected = vec![(
+        serde_json::json!("rate_limited"),
+        serde_json::json!("alice"),
+    )];
+    assert_eq!(fields("limit_hit"), expected, "{events:#?}");
+    assert_eq!(fields("closed"), expected, "{events:#?}");
 }

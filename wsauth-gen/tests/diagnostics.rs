@@ -1,4 +1,5 @@
-//! Golden diagnostics: one invalid spec per kind of problem.
+//! Golden diagnostics: one invalid spec per kind of problem, and a fixture
+//! for every diagnostic code the reader and the validator can emit.
 //!
 //! Each `tests/fixtures/invalid/NAME.yaml` starts with a comment naming the
 //! diagnostic codes it must produce, in order:
@@ -103,4 +104,55 @@ fn goldens_show_file_line_and_column() {
             "{stem}: golden shows no file:line:column\n{golden}"
         );
     }
+}
+
+/// Every `wsauth::` code written in the reader's and the validator's
+/// sources, as the string literals they are built from.
+fn codes_in_sources() -> std::collections::BTreeSet<String> {
+    fn walk(dir: &Path, out: &mut std::collections::BTreeSet<String>) {
+        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = fs::read_to_string(&path).unwrap_or_default();
+                for (at, _) in text.match_indices("\"wsauth::") {
+                    let code: String = text[at + 1..].chars().take_while(|c| *c != '"').collect();
+                    if code["wsauth::".len()..]
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c == '_')
+                    {
+                        out.insert(code);
+                    }
+                }
+            }
+        }
+    }
+    let mut codes = std::collections::BTreeSet::new();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    walk(&src.join("spec"), &mut codes);
+    walk(&src.join("validate"), &mut codes);
+    codes
+}
+
+#[test]
+fn every_diagnostic_code_has_a_fixture() {
+    // The fallback of `Validator::unknown` for a kind of name it is never
+    // called with: no spec can produce it.
+    const UNREACHABLE: &[&str] = &["wsauth::unknown_name"];
+    let mut covered = std::collections::BTreeSet::new();
+    for path in fixtures() {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        covered.extend(expected_codes(&text, &path));
+    }
+    let codes = codes_in_sources();
+    assert!(codes.len() >= 60, "the scan found {} codes", codes.len());
+    let missing: Vec<&String> = codes
+        .iter()
+        .filter(|c| !covered.contains(*c) && !UNREACHABLE.contains(&c.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "codes without a fixture in tests/fixtures/invalid: {missing:?}"
+    );
 }

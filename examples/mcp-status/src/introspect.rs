@@ -120,9 +120,21 @@ pub enum RevokeError {
 }
 
 /// An introspection or revocation request.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 struct TokenForm {
     token: String,
+}
+
+/// Never the token.
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenForm")
+            .field(
+                "token",
+                &format_args!("<redacted {} bytes>", self.token.len()),
+            )
+            .finish()
+    }
 }
 
 impl IntrospectionService {
@@ -461,5 +473,30 @@ mod tests {
     fn a_revoked_tokens_key_is_its_decoded_signature() {
         assert_eq!(digest("a.b.AAEC"), Some(vec![0, 1, 2]));
         assert_eq!(digest("a.b.!!"), None);
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let form = TokenForm {
+            token: "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl".into(),
+        };
+        for shown in [format!("{form:?}"), format!("{form:#?}")] {
+            assert!(shown.contains("<redacted 37 bytes>"), "{shown}");
+            assert!(!shown.contains("eyJ"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn debug_of_the_service_shows_no_secret() {
+        let secret = b"service-secret-0123456789abcdefghij";
+        let service = IntrospectionService::require_client(secret, "mcp-status", "client-s3cret")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let as_bytes = format!("{:?}", &secret[..]);
+        for shown in [format!("{service:?}"), format!("{service:#?}")] {
+            assert!(shown.contains("mcp-status"), "{shown}");
+            assert!(!shown.contains("client-s3cret"), "{shown}");
+            assert!(!shown.contains("service-secret"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+        }
     }
 }

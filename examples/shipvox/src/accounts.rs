@@ -92,7 +92,7 @@ pub enum SignInError {
 }
 
 /// A user to create.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct NewUser<'a> {
     /// The username, which is also the token's subject.
     pub name: &'a str,
@@ -103,6 +103,21 @@ pub struct NewUser<'a> {
     /// Whether the user may sign in and connect.
     pub active: bool,
 }
+
+/// Everything but the password.
+impl std::fmt::Debug for NewUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewUser")
+            .field("name", &self.name)
+            .field("password", &self.password.map(|_| REDACTED))
+            .field("roles", &self.roles)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// What `Debug` shows for a password or a password hash.
+const REDACTED: &str = "<redacted>";
 
 /// The seeded users: alice and bob (user), mod (moderator), admin (admin),
 /// all with password [`SEEDED_PASSWORD`], and mallory (user, inactive, a
@@ -140,7 +155,6 @@ pub const SEEDED: [NewUser<'static>; 5] = [
     },
 ];
 
-#[derive(Debug)]
 struct Account {
     /// PHC string: `$argon2id$v=19$m=...,t=...,p=...$salt$hash`.
     hash: String,
@@ -148,13 +162,34 @@ struct Account {
     active: bool,
 }
 
-#[derive(Debug)]
 struct Inner {
     users: HashMap<String, Account>,
     /// The hash checked for names nobody has.
     dummy: String,
     hasher: Argon2<'static>,
     permits: Arc<Semaphore>,
+}
+
+/// Everything but the hash.
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("hash", &REDACTED)
+            .field("roles", &self.roles)
+            .field("active", &self.active)
+            .finish()
+    }
+}
+
+/// The accounts (without their hashes) and the cost; not the dummy hash.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("users", &self.users)
+            .field("hasher", &self.hasher)
+            .field("permits", &self.permits)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Users, their argon2id hashes, roles and status. Cheap to clone.
@@ -340,5 +375,29 @@ mod tests {
         let p = HashParams::default();
         assert_eq!((p.memory_kib, p.iterations, p.parallelism), (19_456, 2, 1));
         assert!(p.concurrency >= 1);
+    }
+
+    #[test]
+    fn debug_never_shows_passwords_or_hashes() {
+        let user = NewUser {
+            name: "carol",
+            password: Some("hunter2-plaintext"),
+            roles: &["user"],
+            active: true,
+        };
+        let accounts = Accounts::new(CHEAP, &[user]).unwrap_or_else(|e| panic!("{e}"));
+        let hash = accounts.hash_of("carol").unwrap_or_default();
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        for shown in [
+            format!("{user:?}"),
+            format!("{user:#?}"),
+            format!("{accounts:?}"),
+            format!("{accounts:#?}"),
+        ] {
+            assert!(shown.contains("carol"), "{shown}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("$argon2"), "{shown}");
+            assert!(!shown.contains(&hash[hash.len() - 20..]), "{shown}");
+        }
     }
 }

@@ -59,7 +59,7 @@ const KEY_SLOT: &str = "default";
 pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Run-time configuration: what the spec leaves to the operator.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The HS256 secret (at least 32 bytes), for minting and verifying.
     pub secret: Vec<u8>,
@@ -78,6 +78,23 @@ pub struct Config {
     /// Mint a non-expiring development token for this (active) user, and
     /// accept it. Never in production.
     pub dev_token: Option<String>,
+}
+
+/// Everything but the secret, of which only its length.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "secret",
+                &format_args!("<redacted {} bytes>", self.secret.len()),
+            )
+            .field("allowed_origins", &self.allowed_origins)
+            .field("hashing", &self.hashing)
+            .field("throttle", &self.throttle)
+            .field("token_ttl", &self.token_ttl)
+            .field("dev_token", &self.dev_token)
+            .finish()
+    }
 }
 
 impl Config {
@@ -285,5 +302,17 @@ mod tests {
         assert!(matches!(app(config), Err(AppError::DevTokenUser(_))));
         let built = app(cheap(&[7u8; 32])).unwrap_or_else(|e| panic!("{e}"));
         assert!(built.dev_token.is_none());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let secret = b"config-secret-0123456789abcdefghij";
+        let config = Config::new(&secret[..]);
+        let as_bytes = format!("{:?}", &secret[..]);
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(shown.contains("<redacted 34 bytes>"), "{shown}");
+            assert!(!shown.contains("config-secret"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+        }
     }
 }

@@ -56,7 +56,7 @@ pub const MAX_USERNAME_BYTES: usize = 256;
 const FORM: &str = "application/x-www-form-urlencoded";
 
 /// The form body of `POST /token` (`application/x-www-form-urlencoded`).
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// Must be `password`.
     #[schema(example = "password")]
@@ -71,8 +71,20 @@ pub struct TokenRequest {
     pub scope: Option<String>,
 }
 
+/// Everything but the password.
+impl std::fmt::Debug for TokenRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRequest")
+            .field("grant_type", &self.grant_type)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 /// A successful answer (RFC 6749 §5.1).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     /// The JWT to pass as `?token=` on `/ws`.
     pub access_token: String,
@@ -82,6 +94,17 @@ pub struct TokenResponse {
     /// Seconds until the token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
+}
+
+/// Everything but the token.
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"<redacted>")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
 }
 
 /// An error answer (RFC 6749 §5.2).
@@ -417,5 +440,59 @@ mod tests {
             );
         }
         assert!(doc["components"]["schemas"]["TokenResponse"].is_object());
+    }
+
+    #[test]
+    fn debug_never_shows_the_password_or_the_token() {
+        let request = TokenRequest {
+            grant_type: "password".into(),
+            username: "alice".into(),
+            password: "hunter2-plaintext".into(),
+            scope: None,
+        };
+        let response = TokenResponse {
+            access_token: "eyJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl".into(),
+            token_type: "bearer".into(),
+            expires_in: 900,
+        };
+        for shown in [
+            format!("{request:?}"),
+            format!("{request:#?}"),
+            format!("{response:?}"),
+            format!("{response:#?}"),
+        ] {
+            assert!(
+                shown.contains("alice") || shown.contains("bearer"),
+                "{shown}"
+            );
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(!shown.contains("eyJ"), "{shown}");
+        }
+    }
+
+    #[test]
+    fn debug_of_the_service_shows_no_key_and_no_hash() {
+        let cheap = crate::HashParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+            concurrency: 1,
+        };
+        let secret = b"service-secret-0123456789abcdefghij";
+        let service = TokenService {
+            accounts: Accounts::seeded(cheap).unwrap_or_else(|e| panic!("{e}")),
+            throttle: std::sync::Arc::new(Throttle::new(crate::ThrottlePolicy::default())),
+            key: EncodingKey::from_secret(secret),
+            issuer: "shipvox",
+            audience: "shipvox-ws",
+            ttl: Duration::from_secs(900),
+        };
+        let as_bytes = format!("{:?}", &secret[..]);
+        for shown in [format!("{service:?}"), format!("{service:#?}")] {
+            assert!(shown.contains("shipvox-ws"), "{shown}");
+            assert!(!shown.contains("service-secret"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+            assert!(!shown.contains("$argon2"), "{shown}");
+        }
     }
 }

@@ -48,7 +48,7 @@ const KEY_SLOT: &str = "default";
 pub const DEFAULT_ORIGINS: [&str; 2] = ["http://127.0.0.1:8000", "http://localhost:8000"];
 
 /// Run-time configuration: what the spec leaves to the operator.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The HS256 secret (at least 32 bytes).
     pub secret: Vec<u8>,
@@ -57,6 +57,20 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Users, the graph and playlists.
     pub store: Store,
+}
+
+/// Everything but the secret, of which only its length.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field(
+                "secret",
+                &format_args!("<redacted {} bytes>", self.secret.len()),
+            )
+            .field("allowed_origins", &self.allowed_origins)
+            .field("store", &self.store)
+            .finish()
+    }
 }
 
 impl Config {
@@ -112,5 +126,17 @@ mod tests {
             Err(AppError::Build(BuildError::BadOrigin(o))) if o == "https://app.example/"
         ));
         assert!(app(Config::new([7u8; 32])).is_ok());
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let secret = b"config-secret-0123456789abcdefghij";
+        let config = Config::new(&secret[..]);
+        let as_bytes = format!("{:?}", &secret[..]);
+        for shown in [format!("{config:?}"), format!("{config:#?}")] {
+            assert!(shown.contains("<redacted 34 bytes>"), "{shown}");
+            assert!(!shown.contains("config-secret"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+        }
     }
 }

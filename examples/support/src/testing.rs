@@ -151,11 +151,25 @@ pub async fn wait_for_active(server: &WsAuth, n: usize) {
 
 /// A token to mint: the claims and secret given to [`Tok::new`], HS256,
 /// until changed.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Tok {
     claims: serde_json::Map<String, Value>,
     alg: Algorithm,
     secret: Vec<u8>,
+}
+
+/// The claims and algorithm; of the secret, only its length.
+impl std::fmt::Debug for Tok {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tok")
+            .field("claims", &self.claims)
+            .field("alg", &self.alg)
+            .field(
+                "secret",
+                &format_args!("<redacted {} bytes>", self.secret.len()),
+            )
+            .finish()
+    }
 }
 
 impl Tok {
@@ -586,5 +600,23 @@ impl Spawned {
             log.push(line);
         }
         log
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let secret = b"tok-secret-0123456789abcdefghijklm";
+        let tok = Tok::new(json!({"sub": "alice"}), secret);
+        let as_bytes = format!("{:?}", &secret[..]);
+        for shown in [format!("{tok:?}"), format!("{tok:#?}")] {
+            assert!(shown.contains("alice"), "{shown}");
+            assert!(shown.contains("<redacted 34 bytes>"), "{shown}");
+            assert!(!shown.contains("tok-secret"), "{shown}");
+            assert!(!shown.contains(&as_bytes[1..20]), "{shown}");
+        }
     }
 }

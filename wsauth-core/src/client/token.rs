@@ -238,5 +238,6 @@ mod tests {
         let failing = Token::from_fn(|| async { Err::<String, _>(std::io::Error::other("down")) });
         assert!(failing.get().await.is_err());
         assert_eq!(format!("{:?}", Token::from("secret")), "Token(provider)");
+        assert_eq!(format!("{:#?}", Token::from("secret")), "Token(provider)");
     }
 }

@@ -235,7 +235,21 @@ where
     F: Fn(Session) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = wsauth_core::HandlerResult> + Send + 'static,
 {
-    let builder = WsAuth::builder(&STATIC_API)
+    start_on(&STATIC_API, handler, configure).await
+}
+
+/// [`start_with`] for another spec (`api`), whose `room` endpoint `handler`
+/// serves; `configure` adds handlers for the others.
+pub async fn start_on<F, Fut>(
+    api: &'static ApiDescriptor,
+    handler: F,
+    configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
+) -> (SocketAddr, WsAuth)
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = wsauth_core::HandlerResult> + Send + 'static,
+{
+    let builder = WsAuth::builder(api)
         .authenticator(TestTokens)
         .users(Users)
         .checks(Rooms)
@@ -304,6 +318,14 @@ pub async fn connect(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Clie
 /// Reads until the close frame; returns the data messages seen before it and
 /// the close code and reason.
 pub async fn until_close(client: &mut Client) -> (Vec<serde_json::Value>, Option<(u16, String)>) {
+    until_close_within(client, Duration::from_secs(10)).await
+}
+
+/// [`until_close`], giving up (no close) after `wait`.
+pub async fn until_close_within(
+    client: &mut Client,
+    wait: Duration,
+) -> (Vec<serde_json::Value>, Option<(u16, String)>) {
     let mut seen = Vec::new();
     let read = async {
         while let Some(frame) = client.next().await {
@@ -320,9 +342,7 @@ pub async fn until_close(client: &mut Client) -> (Vec<serde_json::Value>, Option
         }
         None
     };
-    let close = tokio::time::timeout(Duration::from_secs(10), read)
-        .await
-        .unwrap_or(None);
+    let close = tokio::time::timeout(wait, read).await.unwrap_or(None);
     (seen, close)
 }
 
