@@ -51,17 +51,13 @@ static UNLIMITED_API: ApiDescriptor = ApiDescriptor {
     ..API
 };
 
-async fn unlimited_server() -> SocketAddr {
-    let server = wsauth_core::WsAuth::builder(&UNLIMITED_API)
-        .authenticator(TestTokens)
-        .users(Users)
-        .checks(Rooms)
-        .allow_any_origin()
-        .handler("room", room)
-        .handler("lobby", room)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    serve_with(&server, server.router()).await
+/// A server of [`UNLIMITED_API`], with `limits`.
+async fn unlimited_server(limits: ServerLimits) -> SocketAddr {
+    let (addr, _) = start_on(&UNLIMITED_API, room, |b| {
+        b.allow_any_origin().limits(limits).handler("lobby", room)
+    })
+    .await;
+    addr
 }
 
 fn limits(change: impl FnOnce(&mut ServerLimits)) -> ServerLimits {
@@ -233,7 +229,7 @@ fn close_code(received: &[u8]) -> Option<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pong_flood_past_exp_is_closed_on_time() {
-    let addr = unlimited_server().await;
+    let addr = unlimited_server(ServerLimits::default()).await;
     let started = Instant::now();
     let exp = now() + 2;
     let stream = TcpStream::connect(addr)
@@ -473,17 +469,7 @@ async fn connections_are_capped_per_client_address_and_in_all() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_connections_are_capped() {
-    let server = wsauth_core::WsAuth::builder(&UNLIMITED_API)
-        .authenticator(TestTokens)
-        .users(Users)
-        .checks(Rooms)
-        .allow_any_origin()
-        .limits(limits(|l| l.max_anonymous_connections = 2))
-        .handler("room", room)
-        .handler("lobby", room)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let addr = serve_with(&server, server.router()).await;
+    let addr = unlimited_server(limits(|l| l.max_anonymous_connections = 2)).await;
     let mut open = Vec::new();
     for _ in 0..2 {
         let mut client = connect(addr, "/ws/lobby", None).await;
