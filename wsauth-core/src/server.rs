@@ -53,6 +53,21 @@ use crate::token::{self, TokenError};
 pub trait Authenticator: Send + Sync + 'static {
     /// The token's claims, or why it was refused.
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>>;
+
+    /// What a cheap, local look at `token` finds, for an authenticator
+    /// whose [`authenticate`](Authenticator::authenticate) is costly (a call
+    /// to a remote service) and that can also verify locally (an
+    /// [`Introspector`](crate::introspection::Introspector) with a fallback
+    /// verifier). The handshake checks path binding and the endpoint's
+    /// permission on these claims before it authenticates, so a token that
+    /// could never pass costs no remote call; a token that passes is then
+    /// authenticated, and checked again on the claims that returns.
+    ///
+    /// `None` (the default): there is no such look.
+    fn precheck<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<Claims>> {
+        let _ = token;
+        Box::pin(std::future::ready(None))
+    }
 }
 
 /// A token was refused, or could not be checked.
@@ -983,8 +998,17 @@ async fn admit(
         }
         (_, Err(e)) => return Err(Rejection::new(FailureKind::AuthFailed, e.to_string())),
         (_, Ok(extracted)) => {
-            let claims =
-                identity::verify(shared.authenticator.as_ref(), extracted.token.as_str()).await?;
+            let token = extracted.token.as_str();
+            // A token whose local claims could never pass costs no call to
+            // a remote authenticator.
+            if let Some(authenticator) = &shared.authenticator
+                && let Some(local) = authenticator.precheck(token).await
+            {
+                let local = Principal::new(Some(&local.subject), local.roles, api.roles);
+                bound(endpoint, &local, &raw)?;
+                permitted(endpoint, &local)?;
+            }
+            let claims = identity::verify(shared.authenticator.as_ref(), token).await?;
             let subject: Arc<str> = Arc::from(claims.subject.as_str());
             audit.subject = Some(Arc::clone(&subject));
             (
@@ -995,14 +1019,9 @@ async fn admit(
         }
     };
 
+    bound(endpoint, &principal, &raw)?;
     let mut params: Vec<(&'static str, String)> = Vec::with_capacity(raw.len());
     for (param, value) in endpoint.params.iter().zip(raw) {
-        if param.equals_subject && principal.subject() != Some(value) {
-            return Err(Rejection::new(
-                FailureKind::SubjectMismatch,
-                "path parameter differs from the subject",
-            ));
-        }
         if !canonical(param.ty, value) {
             return Err(Rejection::new(
                 FailureKind::NotFound,
@@ -1016,14 +1035,7 @@ async fn admit(
         identity::check_user(shared.users.as_ref(), subject).await?;
     }
 
-    if let Some(perm) = endpoint.perm
-        && !principal.has(perm)
-    {
-        return Err(Rejection::new(
-            FailureKind::Forbidden,
-            format!("lacks permission `{perm}`"),
-        ));
-    }
+    permitted(endpoint, &principal)?;
 
     // The user's slot before the resource checks: a user at their limit
     // costs no check (a lookup, often a database query); a refused check
@@ -1061,6 +1073,37 @@ async fn admit(
         issued_at,
         slot,
     })
+}
+
+/// Whether every `equals: subject` path parameter is `principal`'s subject.
+fn bound(
+    endpoint: &EndpointDescriptor,
+    principal: &Principal,
+    raw: &[&str],
+) -> Result<(), Rejection> {
+    let mismatch = endpoint
+        .params
+        .iter()
+        .zip(raw)
+        .any(|(param, value)| param.equals_subject && principal.subject() != Some(*value));
+    if mismatch {
+        return Err(Rejection::new(
+            FailureKind::SubjectMismatch,
+            "path parameter differs from the subject",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `principal` holds the endpoint's own permission.
+fn permitted(endpoint: &EndpointDescriptor, principal: &Principal) -> Result<(), Rejection> {
+    match endpoint.perm {
+        Some(perm) if !principal.has(perm) => Err(Rejection::new(
+            FailureKind::Forbidden,
+            format!("lacks permission `{perm}`"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Runs the endpoint's resource checks (the spec's `authorize:`), in order,

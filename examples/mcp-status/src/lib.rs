@@ -76,6 +76,9 @@ pub struct IntrospectionConfig {
     /// Time limit for one request; beyond it the service counts as
     /// unreachable.
     pub timeout: Duration,
+    /// How long an "active" answer is remembered: the longest a revocation
+    /// takes to reach a new handshake (zero: ask every time).
+    pub cache_active_for: Duration,
 }
 
 /// What `Debug` shows instead of a secret.
@@ -88,6 +91,7 @@ impl std::fmt::Debug for IntrospectionConfig {
             .field("client_id", &self.client.as_ref().map(|(id, _)| id))
             .field("client_secret", &self.client.as_ref().map(|_| REDACTED))
             .field("timeout", &self.timeout)
+            .field("cache_active_for", &self.cache_active_for)
             .finish()
     }
 }
@@ -100,6 +104,7 @@ impl IntrospectionConfig {
             url: url.into(),
             client: None,
             timeout: introspection::DEFAULT_TIMEOUT,
+            cache_active_for: introspection::DEFAULT_CACHE_ACTIVE_FOR,
         }
     }
 }
@@ -178,7 +183,9 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let builder = match config.introspection {
         None => builder.authenticator(verifier),
         Some(settings) => {
-            let mut endpoint = IntrospectionEndpoint::new(&settings.url)?.timeout(settings.timeout);
+            let mut endpoint = IntrospectionEndpoint::new(&settings.url)?
+                .timeout(settings.timeout)
+                .cache_active_for(settings.cache_active_for);
             if let Some((id, secret)) = settings.client {
                 endpoint = endpoint.client_credentials(id, secret);
             }

@@ -37,6 +37,11 @@ struct Args {
     /// Time limit for one introspection request, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     introspection_timeout_ms: u64,
+    /// How long an "active" introspection answer is remembered, in
+    /// milliseconds: the longest a revocation takes to reach a new
+    /// handshake (0: ask the service every time).
+    #[arg(long, default_value_t = 5000)]
+    introspection_cache_ms: u64,
     /// An origin browsers may connect from, exactly `scheme://host[:port]`
     /// (repeatable). Default: any (tokens never travel in cookies).
     #[arg(long = "allow-origin", value_name = "URL")]
@@ -107,6 +112,7 @@ fn config(args: &Args) -> Result<mcp_status::Config, String> {
     if let Some(url) = &args.introspection_url {
         let mut introspection = mcp_status::IntrospectionConfig::new(url);
         introspection.timeout = Duration::from_millis(args.introspection_timeout_ms);
+        introspection.cache_active_for = Duration::from_millis(args.introspection_cache_ms);
         if let Some(id) = &args.introspection_client_id {
             let secret = std::env::var(mcp_status::CLIENT_SECRET_ENV).map_err(|_| {
                 format!(

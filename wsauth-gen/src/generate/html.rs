@@ -1289,9 +1289,15 @@ fn kind_text(kind: FailureKind) -> Markup {
         SubjectMismatch => "A path parameter bound to the subject differs from it.",
         Forbidden => "A permission or resource check denied access.",
         NotFound => "A resource check found no such resource.",
-        OriginRejected => "The Origin header is not allowed.",
-        TooManyConnections => "The user has too many open connections.",
-        RateLimited => "The client sent messages faster than the rate limit.",
+        OriginRejected => {
+            "The Origin header is not allowed: refused with HTTP 403 before the upgrade, so this code is not sent."
+        }
+        TooManyConnections => {
+            "The user (or, for anonymous connections, everyone) has too many open connections."
+        }
+        RateLimited => {
+            "The client sent frames (pings and pongs included) faster than the rate limit."
+        }
         MessageTooBig => "A message exceeded the size limit.",
         InvalidMessage => "A message could not be decoded or has an unknown type.",
         SlowConsumer => "The client did not read fast enough; its send queue filled up.",

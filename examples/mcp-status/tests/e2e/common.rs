@@ -56,6 +56,8 @@ pub(crate) async fn start_introspected(url: &str) -> App {
     start_with(move |mut c| {
         let mut introspection = IntrospectionConfig::new(url);
         introspection.timeout = Duration::from_secs(2);
+        // The tests revoke tokens and expect the next handshake to see it.
+        introspection.cache_active_for = Duration::ZERO;
         c.introspection = Some(introspection);
         c
     })

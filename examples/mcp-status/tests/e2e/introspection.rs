@@ -37,6 +37,20 @@ async fn active_tokens_are_admitted_and_roles_still_apply() {
 }
 
 #[tokio::test]
+async fn a_token_whose_own_role_falls_short_costs_no_request() {
+    let service = open_service().await;
+    let app = start_introspected(&service.url()).await;
+    // Had the service been asked, it would have said "inactive" (auth
+    // failed); the local claims already lack the role (forbidden), so it
+    // is not asked.
+    service.service.deactivate_user("alice");
+    assert_eq!(
+        rejected(bearer(app.addr, &token("alice", "user"))).await,
+        (1008, "insufficient role".to_owned())
+    );
+}
+
+#[tokio::test]
 async fn inactive_answers_refuse_tokens_that_are_valid_locally() {
     let service = open_service().await;
     let introspected = start_introspected(&service.url()).await;
@@ -53,8 +67,17 @@ async fn inactive_answers_refuse_tokens_that_are_valid_locally() {
         expect(INVALID)
     );
     drop(admitted(local.addr, &dev).await);
+    // Reactivated, dev signs in again; the token the service called
+    // inactive stays refused until it expires (that answer is remembered).
     service.service.reactivate_user("dev");
-    drop(admitted(introspected.addr, &dev).await);
+    let again = tok("dev", "developer")
+        .set("jti", serde_json::json!("again"))
+        .mint();
+    drop(admitted(introspected.addr, &again).await);
+    assert_eq!(
+        rejected(bearer(introspected.addr, &dev)).await,
+        expect(INVALID)
+    );
 
     // One token revoked (RFC 7009, over HTTP): that token only.
     let admin = token("admin", "admin");
@@ -369,6 +392,7 @@ async fn with_client_credentials(app_secret: &'static str) -> (Service, App) {
     let app = start_with(move |mut c| {
         let mut introspection = mcp_status::IntrospectionConfig::new(url);
         introspection.client = Some(("mcp-status".into(), app_secret.into()));
+        introspection.cache_active_for = std::time::Duration::ZERO;
         c.introspection = Some(introspection);
         c
     })

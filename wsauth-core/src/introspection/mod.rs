@@ -72,7 +72,10 @@
 //!   `auth_failed` without asking the service; the service is asked only
 //!   about tokens that could be good, to learn whether they were revoked.
 //!   When the local check cannot be made (its keys are unavailable), the
-//!   service is asked as without a verifier.
+//!   service is asked as without a verifier. At the handshake, the local
+//!   claims must also carry the endpoint's permission and match the path's
+//!   subject ([`Authenticator::precheck`]): a token that is well signed but
+//!   for another user or role costs no request either.
 //! - At most [`IntrospectionEndpoint::max_in_flight`] requests (default
 //!   [`DEFAULT_MAX_IN_FLIGHT`]) are under way at once. A check that cannot
 //!   start one within the time limit fails closed with `server_error` and
@@ -90,18 +93,36 @@
 //! name an access token (see [`ACCESS_TOKEN_TYPES`]): a refresh token the
 //! service reports as active is not a credential for a connection.
 //!
+//! `exp` is also held to the spec's `max_ttl_s` from now: a connection
+//! admitted on an answer is asked about again (by refresh, or a new
+//! handshake) at least that often, whatever lifetime the service reports.
+//!
 //! The token goes in the request body only: never in a URL, a log line or
-//! an error. Answers are not cached: every handshake (and in-band refresh)
-//! asks again, which is what makes revocation immediate.
+//! an error.
+//!
+//! # Answers remembered
+//!
+//! An "active" answer is remembered for
+//! [`IntrospectionEndpoint::cache_active_for`] (default
+//! [`DEFAULT_CACHE_ACTIVE_FOR`]; zero asks every time): the longest a
+//! revocation may take to reach a new handshake. An "inactive" answer is
+//! remembered until the token's `exp` (from the local verifier, or the
+//! spec's `max_ttl_s` from now when there is none), and keeps the token
+//! refused while the service is unreachable: the fallback never lets in a
+//! token the service has refused. Entries are keyed by the token's SHA-256
+//! and bounded in number (see `cache`).
+
+mod cache;
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 use tokio::sync::Semaphore;
 use wsauth_spec::{ClaimShape, Fallback};
 
+use self::cache::{Answer, Answers};
 use crate::descriptor::ApiDescriptor;
 use crate::jwt::{
     Claims, IdentityRules, JwtError, MAX_TOKEN_BYTES, Verifier, check_identity, is_loopback,
@@ -114,6 +135,8 @@ use crate::store::BoxFuture;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Largest introspection answer read, in bytes; larger ones are malformed.
 pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+/// Default time an "active" answer is remembered.
+pub const DEFAULT_CACHE_ACTIVE_FOR: Duration = Duration::from_secs(5);
 /// Default number of introspection requests under way at once.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 64;
 /// The `token_type` values of an active answer that name an access token
@@ -135,6 +158,7 @@ pub struct IntrospectionEndpoint {
     timeout: Duration,
     credentials: Option<(String, String)>,
     max_in_flight: usize,
+    cache_active_for: Duration,
 }
 
 impl fmt::Debug for IntrospectionEndpoint {
@@ -144,6 +168,7 @@ impl fmt::Debug for IntrospectionEndpoint {
             .field("timeout", &self.timeout)
             .field("client_id", &self.credentials.as_ref().map(|(id, _)| id))
             .field("max_in_flight", &self.max_in_flight)
+            .field("cache_active_for", &self.cache_active_for)
             .finish()
     }
 }
@@ -177,6 +202,7 @@ impl IntrospectionEndpoint {
             timeout: DEFAULT_TIMEOUT,
             credentials: None,
             max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            cache_active_for: DEFAULT_CACHE_ACTIVE_FOR,
         })
     }
 
@@ -202,6 +228,16 @@ impl IntrospectionEndpoint {
     /// to the time limit, then fail with `server_error` (no fallback).
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.max_in_flight = n;
+        self
+    }
+
+    /// How long an "active" answer is remembered (default
+    /// [`DEFAULT_CACHE_ACTIVE_FOR`]): the longest a revocation may take to
+    /// reach a new handshake or refresh with the same token. Zero asks the
+    /// service every time. "Inactive" answers are remembered until the
+    /// token expires, whatever this says.
+    pub fn cache_active_for(mut self, duration: Duration) -> Self {
+        self.cache_active_for = duration;
         self
     }
 }
@@ -319,6 +355,8 @@ struct ClaimRules {
     issuer: Option<&'static str>,
     audience: &'static [&'static str],
     leeway_s: u64,
+    /// The longest an answer's `exp` may lie ahead.
+    max_ttl_s: u64,
 }
 
 #[derive(Clone)]
@@ -330,6 +368,7 @@ struct Inner {
     policy: Fallback,
     rules: ClaimRules,
     fallback: Option<Verifier>,
+    answers: Arc<Answers>,
 }
 
 /// Checks tokens with an RFC 7662 introspection service, falling back to a
@@ -372,6 +411,7 @@ impl Introspector {
                 issuer: jwt.issuer,
                 audience: jwt.audience,
                 leeway_s: jwt.leeway_s,
+                max_ttl_s: jwt.max_ttl_s.unwrap_or(wsauth_spec::DEFAULT_MAX_TTL_S),
             },
             None => ClaimRules {
                 subject: "sub",
@@ -380,6 +420,7 @@ impl Introspector {
                 issuer: None,
                 audience: &[],
                 leeway_s: 0,
+                max_ttl_s: wsauth_spec::DEFAULT_MAX_TTL_S,
             },
         };
         let client = reqwest::Client::builder()
@@ -399,6 +440,7 @@ impl Introspector {
                 policy,
                 rules,
                 fallback: None,
+                answers: Arc::default(),
             }),
         })
     }
@@ -420,10 +462,7 @@ impl Introspector {
     /// Asks the service about `token` now (system clock); no local
     /// verification, no fallback.
     pub async fn introspect(&self, token: &str) -> Result<Claims, IntrospectionError> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        self.introspect_at(token, now).await
+        self.introspect_at(token, unix_now()).await
     }
 
     /// Asks the service about `token`, checking the answer's times against
@@ -522,8 +561,46 @@ impl Introspector {
                 Err(e) => return Err(AuthError::invalid(format!("local jwt: {e}"))),
             },
         };
+        let key = cache::key(token);
+        let answers = &self.inner.answers;
+        let now = Instant::now();
+        match answers.get(&key, now) {
+            Some(Answer::Inactive) => {
+                return Err(AuthError::invalid(
+                    "introspection: token inactive (remembered)",
+                ));
+            }
+            Some(Answer::Active(claims))
+                if claims.exp.saturating_add(self.inner.rules.leeway_s) > unix_now() =>
+            {
+                return Ok(*claims);
+            }
+            Some(Answer::Active(_)) | None => {}
+        }
         let unreachable = match self.introspect(token).await {
-            Ok(claims) => return Ok(claims),
+            Ok(claims) => {
+                let until = now + self.inner.endpoint.cache_active_for;
+                answers.put(key, Answer::Active(Box::new(claims.clone())), until, now);
+                return Ok(claims);
+            }
+            Err(IntrospectionError::Inactive) => {
+                // Never coming back: remembered until the token expires,
+                // as far as this server can tell.
+                let rules = &self.inner.rules;
+                let left = match &local {
+                    Some(Ok(claims)) => claims
+                        .exp
+                        .saturating_add(rules.leeway_s)
+                        .saturating_sub(unix_now()),
+                    _ => rules.max_ttl_s,
+                };
+                let until = now + Duration::from_secs(left.min(rules.max_ttl_s));
+                answers.put(key, Answer::Inactive, until, now);
+                return Err(AuthError::invalid(format!(
+                    "introspection: {}",
+                    IntrospectionError::Inactive
+                )));
+            }
             Err(e) if e.is_unreachable() => e,
             Err(e @ IntrospectionError::BadAnswer(_)) => {
                 tracing::error!(
@@ -573,6 +650,23 @@ impl Authenticator for Introspector {
     fn authenticate<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<Claims, AuthError>> {
         Box::pin(self.check(token))
     }
+
+    /// The local verifier's claims, when there is one and it accepts the
+    /// token: the handshake refuses a token whose own claims lack the
+    /// endpoint's permission (or name another user than the path) without
+    /// asking the service.
+    fn precheck<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Option<Claims>> {
+        Box::pin(async move {
+            let verifier = self.inner.fallback.as_ref()?;
+            verifier.verify(token).await.ok()
+        })
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A transport error, without its URL (which holds no secret, but has no
@@ -622,6 +716,7 @@ fn check_claims(
     {
         return Err(rejected(JwtError::NotYetValid));
     }
+    let exp = exp.min(now.saturating_add(rules.max_ttl_s));
     let iat = numeric_date(&answer, "iat", false).map_err(rejected)?;
     let (subject, roles) = check_identity(
         &answer,
@@ -876,10 +971,13 @@ mod tests {
         })
     }
 
+    /// The service at `url`, asked every time (tests change its answers
+    /// from one check to the next); remembering is tested on its own.
     fn endpoint(url: &str) -> IntrospectionEndpoint {
         IntrospectionEndpoint::new(url)
             .unwrap_or_else(|e| panic!("{e}"))
             .timeout(Duration::from_millis(500))
+            .cache_active_for(Duration::ZERO)
     }
 
     fn introspector(api: &'static ApiDescriptor, url: &str) -> Introspector {
@@ -1482,5 +1580,72 @@ mod tests {
         );
         // base64("mcp-status:cred-s3cret")
         assert!(!log.contains("bWNwLXN0YXR1czpjcmVkLXMzY3JldA"), "{log}");
+    }
+
+    #[tokio::test]
+    async fn an_inactive_token_stays_refused_while_the_service_is_unreachable() {
+        let service = service(Reply::Json(StatusCode::OK, json!({"active": false}))).await;
+        let api = api(Some(Fallback::Jwt));
+        let revoked = token("alice");
+        let introspector = with_fallback(api, &service.url);
+        assert!(introspector.authenticate(&revoked).await.is_err());
+        // The service goes away: the fallback would verify the token
+        // locally (it is well signed), but the service's word stands.
+        service.set(Reply::Json(StatusCode::SERVICE_UNAVAILABLE, json!({})));
+        let e = introspector.authenticate(&revoked).await.err();
+        let e = e.unwrap_or_else(|| panic!("a revoked token was let in by the fallback"));
+        assert!(!e.is_server_error(), "{e}");
+        assert_eq!(service.hits(), 1, "the remembered answer was used");
+        // Another token the service never judged falls back as before.
+        let other = token("bob");
+        assert!(introspector.authenticate(&other).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn active_answers_are_remembered_briefly_and_not_at_all_with_zero() {
+        let service = service(Reply::Json(StatusCode::OK, active("dana"))).await;
+        let api = api(Some(Fallback::Jwt));
+        let remembering = Introspector::new(
+            api,
+            endpoint(&service.url).cache_active_for(DEFAULT_CACHE_ACTIVE_FOR),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..3 {
+            let claims = remembering.authenticate("opaque").await;
+            assert_eq!(claims.map(|c| c.subject).ok().as_deref(), Some("dana"));
+        }
+        assert_eq!(service.hits(), 1);
+        let asking =
+            Introspector::new(api, endpoint(&service.url).cache_active_for(Duration::ZERO))
+                .unwrap_or_else(|e| panic!("{e}"));
+        for _ in 0..3 {
+            assert!(asking.authenticate("opaque").await.is_ok());
+        }
+        assert_eq!(service.hits(), 4, "zero asks every time");
+        // Remembered for the given time only.
+        let brief = Introspector::new(
+            api,
+            endpoint(&service.url).cache_active_for(Duration::from_millis(200)),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(brief.authenticate("opaque").await.is_ok());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(brief.authenticate("opaque").await.is_ok());
+        assert_eq!(service.hits(), 6);
+    }
+
+    #[tokio::test]
+    async fn an_answers_exp_is_held_to_max_ttl() {
+        let mut answer = active("dana");
+        answer["exp"] = json!(now() + 10 * 365 * 24 * 3600);
+        let service = service(Reply::Json(StatusCode::OK, answer)).await;
+        let api = api(Some(Fallback::Jwt));
+        let claims = introspector(api, &service.url)
+            .introspect("opaque")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let max_ttl = JWT.max_ttl_s.unwrap_or_default();
+        assert!(claims.exp <= now() + max_ttl, "exp {} not held", claims.exp);
+        assert!(claims.exp + 5 >= now() + max_ttl);
     }
 }
