@@ -578,8 +578,8 @@ fn request(
             header = Some(("authorization", format!("Bearer {token}")));
         } else if let Some(TokenSource::Query(name)) = pick(|s| matches!(s, TokenSource::Query(_)))
         {
-            let name = percent_encoding::utf8_percent_encode(name, super::SEGMENT);
-            let value = percent_encoding::utf8_percent_encode(token, super::SEGMENT);
+            let name = percent_encoding::utf8_percent_encode(name, super::COMPONENT);
+            let value = percent_encoding::utf8_percent_encode(token, super::COMPONENT);
             url = format!("{url}?{name}={value}");
         } else if let Some(TokenSource::Cookie(name)) =
             pick(|s| matches!(s, TokenSource::Cookie(_)))

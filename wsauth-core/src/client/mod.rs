@@ -420,12 +420,34 @@ impl<C: Codec> Connect<C> {
     }
 }
 
-/// Characters left as they are in a path segment (RFC 3986 unreserved).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+/// What is encoded in a query name or value: all but RFC 3986's
+/// unreserved characters (`&`, `=` and `+` mean something there).
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// What is encoded in a path segment: all but RFC 3986's `pchar`
+/// (unreserved, sub-delims, `:` and `@`). The server compares a bound
+/// parameter's segment as sent with the token's subject and refuses any
+/// percent-encoding in it (one spelling per value), so `alice+ws@example.com`
+/// and `urn:user:1` must travel as they are. The TypeScript client's
+/// `__wsauthSegment` encodes the same set.
+const SEGMENT: &percent_encoding::AsciiSet = &COMPONENT
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
 
 /// `base_url` + the endpoint's path with its parameters filled in.
 fn endpoint_url(
@@ -521,5 +543,72 @@ impl<C: Codec> Client<C> {
     /// [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wsauth_spec::{Frames, Limits, ParamType};
+
+    use super::*;
+    use crate::descriptor::ParamDescriptor;
+
+    static USER: ParamDescriptor = ParamDescriptor {
+        name: "user_id",
+        ty: ParamType::String,
+        equals_subject: true,
+    };
+
+    fn user_url(user_id: &str) -> String {
+        let endpoint = EndpointDescriptor {
+            name: "user",
+            path: "/ws/{user_id}",
+            params: std::slice::from_ref(&USER),
+            access: Access::Required,
+            sources: &[],
+            perm: None,
+            checks: &[],
+            welcome: None,
+            receives: &[],
+            sends: &[],
+            frames: Frames::Json,
+            heartbeat: None,
+            limits: Limits::DEFAULT,
+        };
+        endpoint_url("ws://h/", &endpoint, &[("user_id", user_id.to_owned())])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_segment_keeps_what_rfc_3986_allows_in_it() {
+        // Email-like and URN subjects travel as they are: the server
+        // compares the segment as sent with the token's subject.
+        for subject in [
+            "alice+ws@example.com",
+            "urn:user:1",
+            "a!$&'()*,;=b",
+            "A-z_0.9~",
+        ] {
+            assert_eq!(user_url(subject), format!("ws://h/ws/{subject}"));
+        }
+        // What would end the segment, start a query or fragment, or is not
+        // ASCII is encoded (as `encodeURIComponent` does).
+        assert_eq!(
+            user_url("a b/c?d#e%f|g"),
+            "ws://h/ws/a%20b%2Fc%3Fd%23e%25f%7Cg"
+        );
+        assert_eq!(
+            user_url("josé\"<>`{}^\\[]"),
+            "ws://h/ws/jos%C3%A9%22%3C%3E%60%7B%7D%5E%5C%5B%5D"
+        );
+        // Every printable ASCII character and some beyond, as the
+        // TypeScript client's `__wsauthSegment` encodes them (its output
+        // under Node): the two clients build the same URL.
+        let all: String = (' '..='~').chain(['é', '\u{2028}', '😀']).collect();
+        assert_eq!(
+            user_url(&all),
+            "ws://h/ws/%20!%22%23$%25&'()*+,-.%2F0123456789:;%3C=%3E%3F@ABCDEFGHIJKLMNOPQRSTUVWXYZ\
+             %5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~%C3%A9%E2%80%A8%F0%9F%98%80"
+        );
     }
 }
