@@ -459,7 +459,7 @@ pub mod endpoints {
         pub type Client = ::wsauth_core::client::Client<Messages>;
         /// What the client's `recv` yields.
         pub type Event = ::wsauth_core::client::Event<ServerMessage>;
-        /// A client of `echo` on the server at `base_url` (`ws://host:port`); configure it on the returned builder, then `start()` it.
+        /// A client of `echo` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The token is a string or a `wsauth_core::client::Token` provider.
         pub fn connect(
@@ -485,7 +485,7 @@ pub mod endpoints {
         pub type Client = ::wsauth_core::client::Client<::wsauth_core::client::Raw>;
         /// What the client's `recv` yields.
         pub type Event = ::wsauth_core::client::Event<::wsauth_core::client::Frame>;
-        /// A client of `raw` on the server at `base_url` (`ws://host:port`); configure it on the returned builder, then `start()` it.
+        /// A client of `raw` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The endpoint is anonymous: no token is sent.
         pub fn connect(

@@ -950,6 +950,17 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
 }
 
 
+/**
+ * `value` as one path segment: encoded as by `encodeURIComponent`, but for
+ * the characters a segment may hold as they are (RFC 3986 `pchar`:
+ * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
+ * `urn:user:1` reach the server in the one spelling it compares with the
+ * token's subject. The Rust client encodes the same set.
+ */
+function __wsauthSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+}
+
 // ---------------------------------------------------------------------------
 // Endpoint `echo`: /ws/echo/{user_id}
 // ---------------------------------------------------------------------------
@@ -985,7 +996,7 @@ export class EchoConnection extends Connection<EchoServerMessage, EchoClientMess
 
 /** Connects to `echo` (`/ws/echo/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `echo.use`. */
 export function connectEcho(params: EchoParams, options: TokenOptions): EchoConnection {
-  return new EchoConnection(__wsauthEndpointEcho, "/ws/echo/" + encodeURIComponent(String(params.user_id)), options);
+  return new EchoConnection(__wsauthEndpointEcho, "/ws/echo/" + __wsauthSegment(String(params.user_id)), options);
 }
 
 // ---------------------------------------------------------------------------

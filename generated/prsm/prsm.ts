@@ -1032,6 +1032,17 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
 }
 
 
+/**
+ * `value` as one path segment: encoded as by `encodeURIComponent`, but for
+ * the characters a segment may hold as they are (RFC 3986 `pchar`:
+ * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
+ * `urn:user:1` reach the server in the one spelling it compares with the
+ * token's subject. The Rust client encodes the same set.
+ */
+function __wsauthSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+}
+
 // ---------------------------------------------------------------------------
 // Endpoint `notifications`: /ws/{user_id}
 // ---------------------------------------------------------------------------
@@ -1064,7 +1075,7 @@ export class NotificationsConnection extends Connection<NotificationsServerMessa
 
 /** Connects to `notifications` (`/ws/{user_id}`). Needs a token, sent in the `prsm` subprotocol. Permission: `notifications.read`. */
 export function connectNotifications(params: NotificationsParams, options: TokenOptions): NotificationsConnection {
-  return new NotificationsConnection(__wsauthEndpointNotifications, "/ws/" + encodeURIComponent(String(params.user_id)), options);
+  return new NotificationsConnection(__wsauthEndpointNotifications, "/ws/" + __wsauthSegment(String(params.user_id)), options);
 }
 
 // ---------------------------------------------------------------------------
@@ -1126,7 +1137,7 @@ export class ConversationConnection extends Connection<ConversationServerMessage
 
 /** Connects to `conversation` (`/ws/conversation/{user_id}/{conversation_id}`). Needs a token, sent in the `prsm` subprotocol. Permission: `conversation.read`. */
 export function connectConversation(params: ConversationParams, options: TokenOptions): ConversationConnection {
-  return new ConversationConnection(__wsauthEndpointConversation, "/ws/conversation/" + encodeURIComponent(String(params.user_id)) + "/" + encodeURIComponent(String(params.conversation_id)), options);
+  return new ConversationConnection(__wsauthEndpointConversation, "/ws/conversation/" + __wsauthSegment(String(params.user_id)) + "/" + __wsauthSegment(String(params.conversation_id)), options);
 }
 
 // ---------------------------------------------------------------------------
@@ -1164,5 +1175,5 @@ export class Web3Connection extends Connection<Web3ServerMessage, Web3ClientMess
 
 /** Connects to `web3` (`/api/v1/web3/ws/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `web3.read`. */
 export function connectWeb3(params: Web3Params, options: TokenOptions): Web3Connection {
-  return new Web3Connection(__wsauthEndpointWeb3, "/api/v1/web3/ws/" + encodeURIComponent(String(params.user_id)), options);
+  return new Web3Connection(__wsauthEndpointWeb3, "/api/v1/web3/ws/" + __wsauthSegment(String(params.user_id)), options);
 }

@@ -958,6 +958,17 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
 }
 
 
+/**
+ * `value` as one path segment: encoded as by `encodeURIComponent`, but for
+ * the characters a segment may hold as they are (RFC 3986 `pchar`:
+ * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
+ * `urn:user:1` reach the server in the one spelling it compares with the
+ * token's subject. The Rust client encodes the same set.
+ */
+function __wsauthSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+}
+
 // ---------------------------------------------------------------------------
 // Endpoint `reflection`: /ws/reflections/{entry_id}
 // ---------------------------------------------------------------------------
@@ -989,5 +1000,5 @@ export class ReflectionConnection extends Connection<ReflectionServerMessage, Re
 
 /** Connects to `reflection` (`/ws/reflections/{entry_id}`). Needs a token, sent as the `token` query parameter. Permission: `reflections.read`. */
 export function connectReflection(params: ReflectionParams, options: TokenOptions): ReflectionConnection {
-  return new ReflectionConnection(__wsauthEndpointReflection, "/ws/reflections/" + encodeURIComponent(String(params.entry_id)), options);
+  return new ReflectionConnection(__wsauthEndpointReflection, "/ws/reflections/" + __wsauthSegment(String(params.entry_id)), options);
 }

@@ -703,7 +703,7 @@ pub mod endpoints {
         pub type Client = ::wsauth_core::client::Client<Messages>;
         /// What the client's `recv` yields.
         pub type Event = ::wsauth_core::client::Event<ServerMessage>;
-        /// A client of `user` on the server at `base_url` (`ws://host:port`); configure it on the returned builder, then `start()` it.
+        /// A client of `user` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The token is a string or a `wsauth_core::client::Token` provider.
         pub fn connect(
@@ -775,7 +775,7 @@ pub mod endpoints {
         pub type Client = ::wsauth_core::client::Client<Messages>;
         /// What the client's `recv` yields.
         pub type Event = ::wsauth_core::client::Event<ServerMessage>;
-        /// A client of `anonymous` on the server at `base_url` (`ws://host:port`); configure it on the returned builder, then `start()` it.
+        /// A client of `anonymous` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The endpoint is anonymous: no token is sent.
         pub fn connect(

@@ -1019,6 +1019,17 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
 }
 
 
+/**
+ * `value` as one path segment: encoded as by `encodeURIComponent`, but for
+ * the characters a segment may hold as they are (RFC 3986 `pchar`:
+ * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
+ * `urn:user:1` reach the server in the one spelling it compares with the
+ * token's subject. The Rust client encodes the same set.
+ */
+function __wsauthSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+}
+
 // ---------------------------------------------------------------------------
 // Endpoint `user`: /ws/{user_id}
 // ---------------------------------------------------------------------------
@@ -1076,7 +1087,7 @@ export class UserConnection extends Connection<UserServerMessage, UserClientMess
 
 /** Connects to `user` (`/ws/{user_id}`). Needs a token, sent in the `wsauth` subprotocol. Permission: `graph.read`. */
 export function connectUser(params: UserParams, options: TokenOptions): UserConnection {
-  return new UserConnection(__wsauthEndpointUser, "/ws/" + encodeURIComponent(String(params.user_id)), options);
+  return new UserConnection(__wsauthEndpointUser, "/ws/" + __wsauthSegment(String(params.user_id)), options);
 }
 
 // ---------------------------------------------------------------------------

@@ -179,6 +179,17 @@ function songnodesScenarios(): void {
     await closes(guest);
   });
 
+  scenario("songnodes: subjects with @, : and + bind to the path", async () => {
+    // The users start_songnodes adds (generated/tests/support/examples.rs).
+    for (const subject of ["alice+ws@example.com", "urn:user:1", "o'brien!(ops)@example.com"]) {
+      const client = songnodes.connectUser({ user_id: subject }, { baseUrl, token: mint(subject, { roles: ["user"] }) });
+      const seen = new Recorder(subject, client);
+      const welcome = await seen.message("welcome");
+      equal([welcome.authenticated, welcome.user_id], [true, subject], `${subject}: welcome`);
+      await closes(client);
+    }
+  });
+
   scenario("songnodes: refusals stop with a typed CloseError", async () => {
     const cases: Array<[string, string, string[], number, string, string]> = [
       ["alice", "bob", ["user"], 1008, "user mismatch", "subject_mismatch"],

@@ -19,3 +19,4 @@ mod reflections;
 mod runtime;
 mod shipvox;
 mod songnodes;
+mod tls;

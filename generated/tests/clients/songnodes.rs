@@ -12,7 +12,7 @@ use wsauth_generated::songnodes::endpoints::{anonymous, user};
 use wsauth_generated::songnodes::{CloseCode, messages};
 
 use crate::support::events::{close, message, opened, provider, reconnecting, stopped_at_once};
-use crate::support::examples::start_songnodes;
+use crate::support::examples::{EMAIL_LIKE_USERS, start_songnodes};
 use crate::support::tokens::SONGNODES;
 
 const BASE: Duration = Duration::from_millis(50);
@@ -160,6 +160,25 @@ async fn users_and_guests_exchange_every_message() {
 
 /// A client of `user_id` with `token` that must stop on its first
 /// connection, and the close it stopped on.
+/// Subjects with `@`, `:` and `+` (and the other characters a path segment
+/// holds as they are) bind to `/ws/{user_id}`: the client sends them
+/// unencoded, the one spelling the server compares with the subject.
+#[tokio::test]
+async fn email_like_subjects_bind_to_the_path() {
+    let app = start_songnodes().await;
+    let url = app.ws_url();
+    for subject in EMAIL_LIKE_USERS {
+        let token = token_for(subject, &["user"], 600);
+        let mut client = user::connect(&url, params(subject), token)
+            .start()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let welcome = welcomed(&mut client, 0).await;
+        assert_eq!(welcome.user_id.as_deref(), Some(subject));
+        assert!(welcome.authenticated, "{subject}");
+        client.close();
+    }
+}
+
 async fn stops_with(url: &str, user_id: &str, token: Token) -> ServerClose {
     let mut client = user::connect(url, params(user_id), token)
         .backoff(BASE, CAP)

@@ -35,10 +35,21 @@ pub async fn start_prsm(
     serve_listener(listener, router.merge(extra), server).abort_on_drop()
 }
 
-/// songnodes with its seeded store.
+/// Active songnodes users whose ids hold the characters an email address
+/// or a URN brings into a path segment (`@`, `:`, `+`).
+pub const EMAIL_LIKE_USERS: [&str; 3] = [
+    "alice+ws@example.com",
+    "urn:user:1",
+    "o'brien!(ops)@example.com",
+];
+
+/// songnodes with its seeded store and [`EMAIL_LIKE_USERS`].
 pub async fn start_songnodes() -> Serving {
-    let (router, server) =
-        songnodes::app(songnodes::Config::new(SECRET)).unwrap_or_else(|e| panic!("songnodes: {e}"));
+    let mut config = songnodes::Config::new(SECRET);
+    for user in EMAIL_LIKE_USERS {
+        config.store = config.store.user(user, true);
+    }
+    let (router, server) = songnodes::app(config).unwrap_or_else(|e| panic!("songnodes: {e}"));
     serve_on_loopback(router, server).await.abort_on_drop()
 }
 

@@ -21,16 +21,19 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{self, OwnedPermit};
 use tokio::time::{Instant, Interval, sleep, sleep_until, timeout};
+use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::error::TlsError;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 use wsauth_spec::{Access, ExpiryPolicy, Frames, TokenSource};
 
 use super::close::{ABNORMAL, CloseAction, NO_STATUS, ServerClose};
+use super::target::{self, Target};
 use super::token::{Token, TokenError, now_ms, refresh_delay, unverified_exp};
 use super::{ClientError, Closed, Command, Event, Frame, Options, SendError};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
@@ -73,7 +76,7 @@ const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
 pub(super) struct Driver {
     api: &'static ApiDescriptor,
     endpoint: &'static EndpointDescriptor,
-    url: String,
+    target: Target,
     token: Token,
     /// The token in use (the provider's last answer).
     current: Option<String>,
@@ -108,7 +111,7 @@ impl Driver {
     pub(super) fn new(
         api: &'static ApiDescriptor,
         endpoint: &'static EndpointDescriptor,
-        url: String,
+        target: Target,
         token: Token,
         options: Options,
         commands: mpsc::UnboundedReceiver<Command>,
@@ -117,7 +120,7 @@ impl Driver {
         Driver {
             api,
             endpoint,
-            url,
+            target,
             token,
             current: None,
             options,
@@ -271,7 +274,12 @@ impl Driver {
             sleep(timeout).await;
         };
         let token = self.sends_token().then(|| self.token.clone());
-        let opening = open(token, self.url.clone(), self.endpoint);
+        let opening = open(
+            token,
+            self.target.url.clone(),
+            self.target.connector.clone(),
+            self.endpoint,
+        );
         tokio::pin!(expired, opening);
         loop {
             tokio::select! {
@@ -497,10 +505,12 @@ fn deliver(room: &mut Option<OwnedPermit<Event<Frame>>>, event: Event<Frame>) {
     }
 }
 
-/// Asks `token` (when the endpoint presents one) and opens the socket.
+/// Asks `token` (when the endpoint presents one) and opens the socket
+/// through `connector` (TLS for `wss`).
 async fn open(
     token: Option<Token>,
     url: String,
+    connector: Connector,
     endpoint: &'static EndpointDescriptor,
 ) -> Result<(Socket, Option<String>), OpenError> {
     let token = match token {
@@ -511,19 +521,32 @@ async fn open(
         None => None,
     };
     let request = request(url, endpoint, token.as_deref()).map_err(OpenError::Fatal)?;
-    match tokio_tungstenite::connect_async(request).await {
+    let connecting =
+        tokio_tungstenite::connect_async_tls_with_config(request, None, false, Some(connector));
+    match connecting.await {
         Ok((socket, _)) => Ok((socket, token)),
         // A proxy or load balancer answering 5xx or 429 during a deploy is
         // temporary (a browser sees it as 1006 and backs off); any other
         // refusal of the upgrade is final.
-        Err(tokio_tungstenite::tungstenite::Error::Http(response))
+        Err(WsError::Http(response))
             if response.status().is_server_error() || response.status().as_u16() == 429 =>
         {
             Err(OpenError::Network)
         }
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+        Err(WsError::Http(response)) => {
             let status = response.status().as_u16();
             Err(OpenError::Fatal(ClientError::Handshake { status }))
+        }
+        // tokio-rustls reports a failed TLS handshake as an I/O error
+        // wrapping rustls' own; an I/O error without one is TCP's or DNS's.
+        Err(WsError::Io(error)) => match error.get_ref().and_then(|e| e.downcast_ref()) {
+            Some(tls) if target::permanent(tls) => {
+                Err(OpenError::Fatal(ClientError::Tls(tls.clone())))
+            }
+            _ => Err(OpenError::Network),
+        },
+        Err(WsError::Tls(TlsError::Rustls(tls))) if target::permanent(&tls) => {
+            Err(OpenError::Fatal(ClientError::Tls(*tls)))
         }
         Err(_) => Err(OpenError::Network),
     }
@@ -555,8 +578,8 @@ fn request(
             header = Some(("authorization", format!("Bearer {token}")));
         } else if let Some(TokenSource::Query(name)) = pick(|s| matches!(s, TokenSource::Query(_)))
         {
-            let name = percent_encoding::utf8_percent_encode(name, super::SEGMENT);
-            let value = percent_encoding::utf8_percent_encode(token, super::SEGMENT);
+            let name = percent_encoding::utf8_percent_encode(name, super::COMPONENT);
+            let value = percent_encoding::utf8_percent_encode(token, super::COMPONENT);
             url = format!("{url}?{name}={value}");
         } else if let Some(TokenSource::Cookie(name)) =
             pick(|s| matches!(s, TokenSource::Cookie(_)))

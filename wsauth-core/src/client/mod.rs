@@ -54,6 +54,16 @@
 //! - an endpoint with a text heartbeat gets its ping every
 //!   `ping_interval_s` (the pong is swallowed).
 //!
+//! Before any of that, [`Connect::start`] checks what retrying cannot fix
+//! and fails with a [`ConnectError`] instead of spawning a client that
+//! would retry it forever: the URL and its scheme, the TLS configuration
+//! (`wss://` goes through rustls, trusting the webpki roots unless
+//! [`Connect::tls_config`] says otherwise), and a token bound for plain
+//! `ws://` to a host other than loopback (refused unless
+//! [`Connect::allow_token_over_insecure_ws`]). A TLS handshake that fails
+//! for good (an untrusted certificate, no common protocol version) ends
+//! the client with [`ClientError::Tls`] on the first attempt.
+//!
 //! ```no_run
 //! # use wsauth_core::client::{Client, Connect, Event, Json, Token};
 //! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
@@ -77,16 +87,22 @@
 mod close;
 mod codec;
 mod driver;
+mod target;
 mod token;
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
 pub use close::{ABNORMAL, Backoff, CloseAction, NO_STATUS, ServerClose};
 pub use codec::{Codec, EncodeError, Frame, Json, Raw, Unexpected};
+/// The rustls this client is built with, for [`Connect::tls_config`].
+pub use rustls;
 pub use token::{FnProvider, Token, TokenError, TokenProvider, refresh_delay, unverified_exp};
+
+use wsauth_spec::Access;
 
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 
@@ -159,6 +175,13 @@ pub enum ClientError {
         /// The status code.
         status: u16,
     },
+    /// The TLS handshake failed in a way every attempt would repeat: the
+    /// server's certificate is not trusted (unknown issuer, wrong name,
+    /// expired), the two sides share no protocol version or cipher, or the
+    /// server refused this client's configuration. Other TLS failures are
+    /// retried like a network failure.
+    #[error("TLS with the server cannot succeed: {0}")]
+    Tls(rustls::Error),
 }
 
 /// Why a client could not be started.
@@ -170,9 +193,32 @@ pub enum ConnectError {
     /// A path parameter was not given.
     #[error("path parameter `{0}` is missing")]
     MissingParam(&'static str),
-    /// The base URL is not `ws://` or `wss://`.
+    /// The URL (the base URL with the endpoint's path) is malformed.
+    #[error("`{url}` is not a usable URL: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The URL's scheme is not `ws` or `wss`.
     #[error("`{0}` is not a ws:// or wss:// URL")]
-    Url(String),
+    UnsupportedScheme(String),
+    /// The client would send a token in clear text (`ws://`) to a host
+    /// other than this machine's loopback, and
+    /// [`Connect::allow_token_over_insecure_ws`] was not called.
+    #[error(
+        "refusing to send a token over plain ws:// to `{host}`: use wss://, \
+         or opt in with `allow_token_over_insecure_ws`"
+    )]
+    InsecureToken {
+        /// The URL's host.
+        host: String,
+    },
+    /// The default TLS configuration cannot be built (the process's crypto
+    /// provider supports no safe protocol version).
+    #[error("the default TLS configuration cannot be built: {0}")]
+    Tls(rustls::Error),
     /// Not called inside a Tokio runtime.
     #[error("a client must be started inside a Tokio runtime")]
     NoRuntime,
@@ -244,6 +290,8 @@ pub struct Connect<C> {
     params: Vec<(&'static str, String)>,
     token: Token,
     options: Options,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    insecure_ws: bool,
     codec: PhantomData<fn() -> C>,
 }
 
@@ -258,6 +306,8 @@ impl<C: Codec> Connect<C> {
             params: Vec::new(),
             token: Token::none(),
             options: Options::default(),
+            tls: None,
+            insecure_ws: false,
             codec: PhantomData,
         }
     }
@@ -307,7 +357,32 @@ impl<C: Codec> Connect<C> {
         self
     }
 
+    /// Opens `wss://` URLs with `config` (a private CA's roots, the
+    /// platform's store, a client certificate) instead of the default: TLS
+    /// 1.2 and 1.3 trusting the webpki roots (Mozilla's root program). See
+    /// [`rustls`] (re-exported) for building one.
+    pub fn tls_config(mut self, config: Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Allows sending the token over plain `ws://` to a host that is not
+    /// this machine's loopback. Anyone on the way can read it and act as
+    /// its subject until it expires: use it only where the network itself
+    /// is trusted (a private link, a sidecar that adds TLS). Without it,
+    /// [`start`](Connect::start) refuses with
+    /// [`ConnectError::InsecureToken`].
+    pub fn allow_token_over_insecure_ws(mut self) -> Self {
+        self.insecure_ws = true;
+        self
+    }
+
     /// Spawns the driver on the current Tokio runtime and returns the handle.
+    ///
+    /// Everything that can be checked before connecting is checked here,
+    /// and fails without spawning anything: the URL, its scheme (`ws` or
+    /// `wss`), the TLS configuration, a token over plain `ws://` to a host
+    /// other than loopback (see [`Connect::allow_token_over_insecure_ws`]).
     pub fn start(self) -> Result<Client<C>, ConnectError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let endpoint = self
@@ -317,6 +392,12 @@ impl<C: Codec> Connect<C> {
             .find(|e| e.name == self.endpoint)
             .ok_or_else(|| ConnectError::UnknownEndpoint(self.endpoint.to_owned()))?;
         let url = endpoint_url(&self.base_url, endpoint, &self.params)?;
+        let rules = target::Rules {
+            tls: self.tls,
+            sends_token: endpoint.access != Access::Anonymous && self.token.is_some(),
+            insecure_ws: self.insecure_ws,
+        };
+        let target = target::Target::check(url, rules)?;
         // Commands need no bound: each `send` waits for its answer, so
         // there are never more of them than callers waiting.
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -324,7 +405,7 @@ impl<C: Codec> Connect<C> {
         let driver = driver::Driver::new(
             self.api,
             endpoint,
-            url,
+            target,
             self.token,
             self.options,
             command_rx,
@@ -339,12 +420,34 @@ impl<C: Codec> Connect<C> {
     }
 }
 
-/// Characters left as they are in a path segment (RFC 3986 unreserved).
-const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+/// What is encoded in a query name or value: all but RFC 3986's
+/// unreserved characters (`&`, `=` and `+` mean something there).
+const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
     .remove(b'~');
+
+/// What is encoded in a path segment: all but RFC 3986's `pchar`
+/// (unreserved, sub-delims, `:` and `@`). The server compares a bound
+/// parameter's segment as sent with the token's subject and refuses any
+/// percent-encoding in it (one spelling per value), so `alice+ws@example.com`
+/// and `urn:user:1` must travel as they are. The TypeScript client's
+/// `__wsauthSegment` encodes the same set.
+const SEGMENT: &percent_encoding::AsciiSet = &COMPONENT
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
 
 /// `base_url` + the endpoint's path with its parameters filled in.
 fn endpoint_url(
@@ -352,9 +455,6 @@ fn endpoint_url(
     endpoint: &EndpointDescriptor,
     params: &[(&'static str, String)],
 ) -> Result<String, ConnectError> {
-    if !(base_url.starts_with("ws://") || base_url.starts_with("wss://")) {
-        return Err(ConnectError::Url(base_url.to_owned()));
-    }
     let mut url = base_url.trim_end_matches('/').to_owned();
     for segment in endpoint.path.split('/').filter(|s| !s.is_empty()) {
         url.push('/');
@@ -443,5 +543,72 @@ impl<C: Codec> Client<C> {
     /// [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wsauth_spec::{Frames, Limits, ParamType};
+
+    use super::*;
+    use crate::descriptor::ParamDescriptor;
+
+    static USER: ParamDescriptor = ParamDescriptor {
+        name: "user_id",
+        ty: ParamType::String,
+        equals_subject: true,
+    };
+
+    fn user_url(user_id: &str) -> String {
+        let endpoint = EndpointDescriptor {
+            name: "user",
+            path: "/ws/{user_id}",
+            params: std::slice::from_ref(&USER),
+            access: Access::Required,
+            sources: &[],
+            perm: None,
+            checks: &[],
+            welcome: None,
+            receives: &[],
+            sends: &[],
+            frames: Frames::Json,
+            heartbeat: None,
+            limits: Limits::DEFAULT,
+        };
+        endpoint_url("ws://h/", &endpoint, &[("user_id", user_id.to_owned())])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_segment_keeps_what_rfc_3986_allows_in_it() {
+        // Email-like and URN subjects travel as they are: the server
+        // compares the segment as sent with the token's subject.
+        for subject in [
+            "alice+ws@example.com",
+            "urn:user:1",
+            "a!$&'()*,;=b",
+            "A-z_0.9~",
+        ] {
+            assert_eq!(user_url(subject), format!("ws://h/ws/{subject}"));
+        }
+        // What would end the segment, start a query or fragment, or is not
+        // ASCII is encoded (as `encodeURIComponent` does).
+        assert_eq!(
+            user_url("a b/c?d#e%f|g"),
+            "ws://h/ws/a%20b%2Fc%3Fd%23e%25f%7Cg"
+        );
+        assert_eq!(
+            user_url("josé\"<>`{}^\\[]"),
+            "ws://h/ws/jos%C3%A9%22%3C%3E%60%7B%7D%5E%5C%5B%5D"
+        );
+        // Every printable ASCII character and some beyond, as the
+        // TypeScript client's `__wsauthSegment` encodes them (its output
+        // under Node): the two clients build the same URL.
+        let all: String = (' '..='~').chain(['é', '\u{2028}', '😀']).collect();
+        assert_eq!(
+            user_url(&all),
+            "ws://h/ws/%20!%22%23$%25&'()*+,-.%2F0123456789:;%3C=%3E%3F@ABCDEFGHIJKLMNOPQRSTUVWXYZ\
+             %5B%5C%5D%5E_%60abcdefghijklmnopqrstuvwxyz%7B%7C%7D~%C3%A9%E2%80%A8%F0%9F%98%80"
+        );
     }
 }

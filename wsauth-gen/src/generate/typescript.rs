@@ -114,6 +114,9 @@ struct Module {
     aliases: Vec<AliasView>,
     interfaces: Vec<InterfaceView>,
     endpoints: Vec<EndpointView>,
+    /// Whether some endpoint has path parameters (and so the module needs
+    /// `__wsauthSegment`: an unused function fails `noUnusedLocals`).
+    path_params: bool,
 }
 
 /// One distinct close code.
@@ -443,6 +446,11 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
+            path_params: api.endpoints.iter().any(|e| {
+                e.segments
+                    .iter()
+                    .any(|s| matches!(s, crate::ir::Segment::Param(_)))
+            }),
         })
     }
 }
@@ -656,7 +664,8 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
 }
 
 /// The TypeScript expression of an endpoint's path, from `params`: literal
-/// runs as string literals, parameters percent-encoded.
+/// runs as string literals, parameters percent-encoded as path segments
+/// (`__wsauthSegment`, the same set as the Rust client's).
 fn path_expression(e: &Endpoint) -> String {
     let mut pieces = Vec::new();
     let mut run = String::new();
@@ -667,10 +676,7 @@ fn path_expression(e: &Endpoint) -> String {
             crate::ir::Segment::Param(name) => {
                 pieces.push(literal(&run));
                 run.clear();
-                pieces.push(format!(
-                    "encodeURIComponent(String(params{}))",
-                    access(name)
-                ));
+                pieces.push(format!("__wsauthSegment(String(params{}))", access(name)));
             }
         }
     }
@@ -1066,7 +1072,7 @@ messages:
         assert!(ts.contains("  AuthFailed: 4001,"));
         assert!(ts.contains("  4008: { action: \"backoff\", kinds: [\"too_many_connections\"] },"));
         assert!(ts.contains(
-            "\"/ws/conversation/\" + encodeURIComponent(String(params.user_id)) + \"/\" + encodeURIComponent(String(params.conversation_id))"
+            "\"/ws/conversation/\" + __wsauthSegment(String(params.user_id)) + \"/\" + __wsauthSegment(String(params.conversation_id))"
         ));
         // web3 takes no subprotocol: the token goes in the query.
         assert!(ts.contains(r#"transport: { kind: "query", name: "token" },"#));

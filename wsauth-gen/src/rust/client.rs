@@ -262,8 +262,9 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         Frames::Json => quote!(ServerMessage),
     };
     let connect_doc = format!(
-        " A client of `{name}` on the server at `base_url` (`ws://host:port`); \
-         configure it on the returned builder, then `start()` it."
+        " A client of `{name}` on the server at `base_url` (`wss://host:port`, \
+         or `ws://` to loopback); configure it on the returned builder (TLS roots, \
+         backoff, ...), then `start()` it."
     );
     quote! {
         #(#[doc = #module_doc])*

@@ -55,6 +55,19 @@ const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefin
 }
 {%- endfor %}
 {%- include "ts/runtime.ts" %}
+{%- if path_params %}
+
+/**
+ * `value` as one path segment: encoded as by `encodeURIComponent`, but for
+ * the characters a segment may hold as they are (RFC 3986 `pchar`:
+ * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
+ * `urn:user:1` reach the server in the one spelling it compares with the
+ * token's subject. The Rust client encodes the same set.
+ */
+function __wsauthSegment(value: string): string {
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+}
+{%- endif %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------
