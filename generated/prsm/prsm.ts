@@ -161,6 +161,7 @@ export interface ErrorMessage extends Problem {
 export interface SubscribeWalletMessage {
   /** The message type on the wire. */
   type: "subscribe_wallet";
+  /** A wallet address, `0x` and 40 hex digits. */
   address: string;
 }
 

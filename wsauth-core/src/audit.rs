@@ -2,7 +2,7 @@
 //!
 //! Every event has target `wsauth::audit` and an `event` field
 //! (`accepted`, `rejected`, `permission_denied`, `limit_hit`, `expired`,
-//! `refreshed`, `closed`), plus the endpoint, peer address, user agent and
+//! `refreshed`, `closed`, `invalid_message`), plus the endpoint, peer address, user agent and
 //! subject when known. Tokens, secrets and passwords are never fields: the
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
@@ -69,6 +69,26 @@ pub fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
         event = "permission_denied",
         message_type = message,
         permission = perm,
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A message broke its payload's schema: which field (a JSON Pointer of
+/// declared names and indices, empty for the message itself) and which
+/// rule (the JSON Schema keyword). Never the value.
+pub(crate) fn invalid_message(
+    cx: &AuditContext,
+    message: &str,
+    violation: &crate::payload::Violation,
+) {
+    tracing::warn!(
+        target: "wsauth::audit",
+        event = "invalid_message",
+        message_type = message,
+        field = %violation.pointer(),
+        rule = violation.rule.keyword(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
         subject = cx.subject.as_deref().unwrap_or(""),

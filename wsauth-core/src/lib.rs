@@ -39,6 +39,7 @@ pub mod jwt;
 pub mod limits;
 mod link;
 pub mod openapi;
+mod payload;
 pub mod principal;
 pub mod reject;
 pub mod server;
