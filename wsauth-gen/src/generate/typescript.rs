@@ -37,6 +37,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod checks;
+
 use askama::Template;
 use wsauth_spec::Keyword;
 
@@ -114,6 +116,10 @@ struct Module {
     aliases: Vec<AliasView>,
     interfaces: Vec<InterfaceView>,
     endpoints: Vec<EndpointView>,
+    /// Named schemas, for the runtime's payload checks.
+    checked_schemas: Vec<checks::CheckedView>,
+    /// Server messages' payloads, for the runtime's payload checks.
+    checked_payloads: Vec<checks::CheckedView>,
 }
 
 /// One distinct close code.
@@ -443,6 +449,8 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
+            checked_schemas: checks::schemas(api),
+            checked_payloads: checks::payloads(api),
         })
     }
 }

@@ -55,6 +55,7 @@ const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefin
 }
 {%- endfor %}
 {%- include "ts/runtime.ts" %}
+{%- include "ts/validate.ts" %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------
