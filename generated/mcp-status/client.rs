@@ -111,192 +111,196 @@ pub mod schemas {
     }
 }
 ///The runtime descriptor of the `mcp-status` spec (MCP server status 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descriptor::ApiDescriptor {
-    name: "mcp-status",
-    auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
-        sources: &[
-            ::wsauth_core::spec::TokenSource::Header,
-            ::wsauth_core::spec::TokenSource::Query("token"),
-        ],
-        jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
-            keys: &[
-                ::wsauth_core::descriptor::KeySlot {
-                    name: "default",
-                    algorithms: &[::wsauth_core::spec::Algorithm::HS256],
-                },
-            ],
-            issuer: ::core::option::Option::Some("mcp-status"),
-            audience: &["mcp-status-ws"],
-            leeway_s: 5u64,
-            max_ttl_s: ::core::option::Option::Some(3600u64),
-            subject_claim: "sub",
-            roles_claim: "role",
-            roles_shape: ::wsauth_core::spec::ClaimShape::String,
-        }),
-        introspection: ::core::option::Option::Some(::wsauth_core::spec::Fallback::Jwt),
-        on_expiry: ::wsauth_core::spec::ExpiryPolicy::Close,
-        anonymous_role: ::core::option::Option::None,
-    }),
-    roles: &[
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "admin",
-            all: true,
-            permissions: &["mcp.status.read"],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "developer",
-            all: false,
-            permissions: &["mcp.status.read"],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "dba",
-            all: false,
-            permissions: &["mcp.status.read"],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "user",
-            all: false,
-            permissions: &[],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "moderator",
-            all: false,
-            permissions: &[],
-        },
-    ],
-    close_codes: &[
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::AuthRequired,
-            code: 1008u16,
-            reason: "no token provided",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::AuthFailed,
-            code: 1008u16,
-            reason: "invalid or expired token",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::TokenExpired,
-            code: 1008u16,
-            reason: "token expired",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::UserInactive,
-            code: 1008u16,
-            reason: "user inactive",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::Forbidden,
-            code: 1008u16,
-            reason: "insufficient role",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::NotFound,
-            code: 4004u16,
-            reason: "not found",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::OriginRejected,
-            code: 1008u16,
-            reason: "origin not allowed",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
-            code: 1008u16,
-            reason: "too many connections",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::RateLimited,
-            code: 4029u16,
-            reason: "rate limit exceeded",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
-            code: 1009u16,
-            reason: "message too big",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
-            code: 1007u16,
-            reason: "invalid message",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
-            code: 1013u16,
-            reason: "try again later",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
-            code: 1001u16,
-            reason: "idle timeout",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::GoingAway,
-            code: 1001u16,
-            reason: "server shutting down",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::ServerError,
-            code: 1011u16,
-            reason: "server error",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::Completed,
-            code: 1000u16,
-            reason: "done",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-    ],
-    stats: ::core::option::Option::None,
-    endpoints: &[
-        ::wsauth_core::descriptor::EndpointDescriptor {
-            name: "status",
-            path: "/ws/mcp-status",
-            params: &[],
-            access: ::wsauth_core::spec::Access::Required,
+pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
+    ::wsauth_core::descriptor::ApiDescriptor {
+        name: "mcp-status",
+        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
             sources: &[
                 ::wsauth_core::spec::TokenSource::Header,
                 ::wsauth_core::spec::TokenSource::Query("token"),
             ],
-            perm: ::core::option::Option::Some("mcp.status.read"),
-            checks: &[],
-            welcome: ::core::option::Option::Some("initial_status"),
-            receives: &[],
-            sends: &["initial_status", "mcp_status_change", "health_event"],
-            frames: ::wsauth_core::spec::Frames::Json,
-            heartbeat: ::core::option::Option::Some(("ping", "pong")),
-            limits: ::wsauth_core::descriptor::Limits {
-                max_connections_per_user: 10u32,
-                max_message_bytes: 65536u32,
-                messages_per_second: 20u32,
-                burst: 40u32,
-                ping_interval_s: 20u32,
-                idle_timeout_s: 90u32,
-                send_queue: 64u32,
+            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+                keys: &[
+                    ::wsauth_core::descriptor::KeySlot {
+                        name: "default",
+                        algorithms: &[::wsauth_core::spec::Algorithm::HS256],
+                    },
+                ],
+                issuer: ::core::option::Option::Some("mcp-status"),
+                audience: &["mcp-status-ws"],
+                leeway_s: 5u64,
+                max_ttl_s: ::core::option::Option::Some(3600u64),
+                subject_claim: "sub",
+                roles_claim: "role",
+                roles_shape: ::wsauth_core::spec::ClaimShape::String,
+            }),
+            introspection: ::core::option::Option::Some(
+                ::wsauth_core::spec::Fallback::Jwt,
+            ),
+            on_expiry: ::wsauth_core::spec::ExpiryPolicy::Close,
+            anonymous_role: ::core::option::Option::None,
+        }),
+        roles: &[
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "admin",
+                all: true,
+                permissions: &["mcp.status.read"],
             },
-        },
-    ],
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "developer",
+                all: false,
+                permissions: &["mcp.status.read"],
+            },
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "dba",
+                all: false,
+                permissions: &["mcp.status.read"],
+            },
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "user",
+                all: false,
+                permissions: &[],
+            },
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "moderator",
+                all: false,
+                permissions: &[],
+            },
+        ],
+        close_codes: &[
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::AuthRequired,
+                code: 1008u16,
+                reason: "no token provided",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::AuthFailed,
+                code: 1008u16,
+                reason: "invalid or expired token",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::TokenExpired,
+                code: 1008u16,
+                reason: "token expired",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::UserInactive,
+                code: 1008u16,
+                reason: "user inactive",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Forbidden,
+                code: 1008u16,
+                reason: "insufficient role",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::NotFound,
+                code: 4004u16,
+                reason: "not found",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::OriginRejected,
+                code: 1008u16,
+                reason: "origin not allowed",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
+                code: 1008u16,
+                reason: "too many connections",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::RateLimited,
+                code: 4029u16,
+                reason: "rate limit exceeded",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
+                code: 1009u16,
+                reason: "message too big",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
+                code: 1007u16,
+                reason: "invalid message",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
+                code: 1013u16,
+                reason: "try again later",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
+                code: 1001u16,
+                reason: "idle timeout",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::GoingAway,
+                code: 1001u16,
+                reason: "server shutting down",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::ServerError,
+                code: 1011u16,
+                reason: "server error",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Completed,
+                code: 1000u16,
+                reason: "done",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+        ],
+        stats: ::core::option::Option::None,
+        endpoints: &[
+            ::wsauth_core::descriptor::EndpointDescriptor {
+                name: "status",
+                path: "/ws/mcp-status",
+                params: &[],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[
+                    ::wsauth_core::spec::TokenSource::Header,
+                    ::wsauth_core::spec::TokenSource::Query("token"),
+                ],
+                perm: ::core::option::Option::Some("mcp.status.read"),
+                checks: &[],
+                welcome: ::core::option::Option::Some("initial_status"),
+                receives: &[],
+                sends: &["initial_status", "mcp_status_change", "health_event"],
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::Some(("ping", "pong")),
+                limits: ::wsauth_core::descriptor::Limits {
+                    max_connections_per_user: 10u32,
+                    max_message_bytes: 65536u32,
+                    messages_per_second: 20u32,
+                    burst: 40u32,
+                    ping_interval_s: 20u32,
+                    idle_timeout_s: 90u32,
+                    send_queue: 64u32,
+                },
+            },
+        ],
+    }
 };
 /// The spec's close codes, one variant per distinct code (named
 /// after its first failure kind), with what a client does on each.

@@ -114,6 +114,7 @@ pub mod messages {
     )]
     #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
     pub struct SubscribeWallet {
+        /// A wallet address, `0x` and 40 hex digits.
         pub address: ::std::string::String,
     }
     #[derive(
@@ -220,295 +221,370 @@ pub mod schemas {
     }
 }
 ///The runtime descriptor of the `prsm` spec (PRSM realtime API 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descriptor::ApiDescriptor {
-    name: "prsm",
-    auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
-        sources: &[
-            ::wsauth_core::spec::TokenSource::Header,
-            ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
-            ::wsauth_core::spec::TokenSource::Query("token"),
-            ::wsauth_core::spec::TokenSource::Cookie("access_token"),
+pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::descriptor::FieldDescriptor {
+                name: "since",
+                required: false,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
+                    minimum: ::core::option::Option::Some(0f64),
+                    maximum: ::core::option::Option::None,
+                }),
+            },
         ],
-        jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
-            keys: &[
-                ::wsauth_core::descriptor::KeySlot {
-                    name: "default",
-                    algorithms: &[::wsauth_core::spec::Algorithm::HS256],
-                },
+    };
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::descriptor::FieldDescriptor {
+                name: "text",
+                required: true,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::Some(1u64),
+                    max_length: ::core::option::Option::Some(4000u64),
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
+    static __WSAUTH_PAYLOAD_2: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::descriptor::FieldDescriptor {
+                name: "user_id",
+                required: true,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::descriptor::FieldDescriptor {
+                name: "active",
+                required: true,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::Boolean,
+            },
+        ],
+    };
+    static __WSAUTH_PATTERN_0: ::wsauth_core::descriptor::Pattern = ::wsauth_core::descriptor::Pattern::new(
+        "^0x[0-9a-fA-F]{40}$",
+    );
+    static __WSAUTH_PAYLOAD_3: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::descriptor::FieldDescriptor {
+                name: "address",
+                required: true,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::Some(42u64),
+                    max_length: ::core::option::Option::Some(42u64),
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::Some(&__WSAUTH_PATTERN_0),
+                }),
+            },
+        ],
+    };
+    ::wsauth_core::descriptor::ApiDescriptor {
+        name: "prsm",
+        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+            sources: &[
+                ::wsauth_core::spec::TokenSource::Header,
+                ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
+                ::wsauth_core::spec::TokenSource::Query("token"),
+                ::wsauth_core::spec::TokenSource::Cookie("access_token"),
             ],
-            issuer: ::core::option::Option::Some("prsm"),
-            audience: &["prsm-ws"],
-            leeway_s: 5u64,
-            max_ttl_s: ::core::option::Option::Some(3600u64),
-            subject_claim: "sub",
-            roles_claim: "roles",
-            roles_shape: ::wsauth_core::spec::ClaimShape::Array,
+            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+                keys: &[
+                    ::wsauth_core::descriptor::KeySlot {
+                        name: "default",
+                        algorithms: &[::wsauth_core::spec::Algorithm::HS256],
+                    },
+                ],
+                issuer: ::core::option::Option::Some("prsm"),
+                audience: &["prsm-ws"],
+                leeway_s: 5u64,
+                max_ttl_s: ::core::option::Option::Some(3600u64),
+                subject_claim: "sub",
+                roles_claim: "roles",
+                roles_shape: ::wsauth_core::spec::ClaimShape::Array,
+            }),
+            introspection: ::core::option::Option::None,
+            on_expiry: ::wsauth_core::spec::ExpiryPolicy::Refresh,
+            anonymous_role: ::core::option::Option::None,
         }),
-        introspection: ::core::option::Option::None,
-        on_expiry: ::wsauth_core::spec::ExpiryPolicy::Refresh,
-        anonymous_role: ::core::option::Option::None,
-    }),
-    roles: &[
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "user",
-            all: false,
-            permissions: &[
-                "conversation.read",
-                "conversation.write",
-                "notifications.read",
-                "web3.read",
-            ],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "moderator",
-            all: false,
-            permissions: &["conversation.read", "notifications.read", "system.monitor"],
-        },
-        ::wsauth_core::descriptor::RoleDescriptor {
-            name: "admin",
-            all: true,
-            permissions: &[
-                "conversation.read",
-                "conversation.write",
-                "notifications.read",
-                "web3.read",
-                "system.monitor",
-            ],
-        },
-    ],
-    close_codes: &[
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::AuthRequired,
-            code: 4001u16,
-            reason: "authentication required",
-            client: ::wsauth_core::spec::ClientAction::RefreshToken,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::AuthFailed,
-            code: 4001u16,
-            reason: "invalid or expired token",
-            client: ::wsauth_core::spec::ClientAction::RefreshToken,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::TokenExpired,
-            code: 4001u16,
-            reason: "token expired",
-            client: ::wsauth_core::spec::ClientAction::RefreshToken,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::UserInactive,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::Forbidden,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::NotFound,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::OriginRejected,
-            code: 4003u16,
-            reason: "forbidden",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
-            code: 4008u16,
-            reason: "too many connections",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::RateLimited,
-            code: 4029u16,
-            reason: "rate limit exceeded",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
-            code: 1009u16,
-            reason: "message too big",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
-            code: 1007u16,
-            reason: "invalid message",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
-            code: 1013u16,
-            reason: "try again later",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
-            code: 1001u16,
-            reason: "idle timeout",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::GoingAway,
-            code: 1001u16,
-            reason: "server shutting down",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::ServerError,
-            code: 1011u16,
-            reason: "server error",
-            client: ::wsauth_core::spec::ClientAction::Backoff,
-        },
-        ::wsauth_core::descriptor::CloseDescriptor {
-            kind: ::wsauth_core::spec::FailureKind::Completed,
-            code: 1000u16,
-            reason: "done",
-            client: ::wsauth_core::spec::ClientAction::Stop,
-        },
-    ],
-    stats: ::core::option::Option::Some(::wsauth_core::descriptor::StatsDescriptor {
-        path: "/ws/stats",
-        perm: "system.monitor",
-    }),
-    endpoints: &[
-        ::wsauth_core::descriptor::EndpointDescriptor {
-            name: "notifications",
-            path: "/ws/{user_id}",
-            params: &[
-                ::wsauth_core::descriptor::ParamDescriptor {
-                    name: "user_id",
-                    ty: ::wsauth_core::spec::ParamType::String,
-                    equals_subject: true,
-                },
-            ],
-            access: ::wsauth_core::spec::Access::Required,
-            sources: &[
-                ::wsauth_core::spec::TokenSource::Header,
-                ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
-                ::wsauth_core::spec::TokenSource::Query("token"),
-                ::wsauth_core::spec::TokenSource::Cookie("access_token"),
-            ],
-            perm: ::core::option::Option::Some("notifications.read"),
-            checks: &[],
-            welcome: ::core::option::Option::Some("connected"),
-            receives: &[],
-            sends: &["connected", "notification"],
-            frames: ::wsauth_core::spec::Frames::Json,
-            heartbeat: ::core::option::Option::None,
-            limits: ::wsauth_core::descriptor::Limits {
-                max_connections_per_user: 5u32,
-                max_message_bytes: 65536u32,
-                messages_per_second: 10u32,
-                burst: 20u32,
-                ping_interval_s: 25u32,
-                idle_timeout_s: 60u32,
-                send_queue: 128u32,
+        roles: &[
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "user",
+                all: false,
+                permissions: &[
+                    "conversation.read",
+                    "conversation.write",
+                    "notifications.read",
+                    "web3.read",
+                ],
             },
-        },
-        ::wsauth_core::descriptor::EndpointDescriptor {
-            name: "conversation",
-            path: "/ws/conversation/{user_id}/{conversation_id}",
-            params: &[
-                ::wsauth_core::descriptor::ParamDescriptor {
-                    name: "user_id",
-                    ty: ::wsauth_core::spec::ParamType::String,
-                    equals_subject: true,
-                },
-                ::wsauth_core::descriptor::ParamDescriptor {
-                    name: "conversation_id",
-                    ty: ::wsauth_core::spec::ParamType::Integer,
-                    equals_subject: false,
-                },
-            ],
-            access: ::wsauth_core::spec::Access::Required,
-            sources: &[
-                ::wsauth_core::spec::TokenSource::Header,
-                ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
-                ::wsauth_core::spec::TokenSource::Query("token"),
-                ::wsauth_core::spec::TokenSource::Cookie("access_token"),
-            ],
-            perm: ::core::option::Option::Some("conversation.read"),
-            checks: &["conversation_access"],
-            welcome: ::core::option::Option::Some("connected"),
-            receives: &[
-                ::wsauth_core::descriptor::ReceiveDescriptor {
-                    name: "subscribe_conversation",
-                    perm: ::core::option::Option::None,
-                },
-                ::wsauth_core::descriptor::ReceiveDescriptor {
-                    name: "send_message",
-                    perm: ::core::option::Option::Some("conversation.write"),
-                },
-                ::wsauth_core::descriptor::ReceiveDescriptor {
-                    name: "typing",
-                    perm: ::core::option::Option::None,
-                },
-            ],
-            sends: &["connected", "ai_token", "ai_done", "typing", "error"],
-            frames: ::wsauth_core::spec::Frames::Json,
-            heartbeat: ::core::option::Option::None,
-            limits: ::wsauth_core::descriptor::Limits {
-                max_connections_per_user: 5u32,
-                max_message_bytes: 65536u32,
-                messages_per_second: 10u32,
-                burst: 20u32,
-                ping_interval_s: 25u32,
-                idle_timeout_s: 60u32,
-                send_queue: 128u32,
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "moderator",
+                all: false,
+                permissions: &[
+                    "conversation.read",
+                    "notifications.read",
+                    "system.monitor",
+                ],
             },
-        },
-        ::wsauth_core::descriptor::EndpointDescriptor {
-            name: "web3",
-            path: "/api/v1/web3/ws/{user_id}",
-            params: &[
-                ::wsauth_core::descriptor::ParamDescriptor {
-                    name: "user_id",
-                    ty: ::wsauth_core::spec::ParamType::String,
-                    equals_subject: true,
-                },
-            ],
-            access: ::wsauth_core::spec::Access::Required,
-            sources: &[
-                ::wsauth_core::spec::TokenSource::Header,
-                ::wsauth_core::spec::TokenSource::Query("token"),
-            ],
-            perm: ::core::option::Option::Some("web3.read"),
-            checks: &[],
-            welcome: ::core::option::Option::Some("connected"),
-            receives: &[
-                ::wsauth_core::descriptor::ReceiveDescriptor {
-                    name: "subscribe_wallet",
-                    perm: ::core::option::Option::None,
-                },
-            ],
-            sends: &["connected", "balance_update", "transaction", "error"],
-            frames: ::wsauth_core::spec::Frames::Json,
-            heartbeat: ::core::option::Option::None,
-            limits: ::wsauth_core::descriptor::Limits {
-                max_connections_per_user: 5u32,
-                max_message_bytes: 65536u32,
-                messages_per_second: 10u32,
-                burst: 20u32,
-                ping_interval_s: 25u32,
-                idle_timeout_s: 60u32,
-                send_queue: 128u32,
+            ::wsauth_core::descriptor::RoleDescriptor {
+                name: "admin",
+                all: true,
+                permissions: &[
+                    "conversation.read",
+                    "conversation.write",
+                    "notifications.read",
+                    "web3.read",
+                    "system.monitor",
+                ],
             },
-        },
-    ],
+        ],
+        close_codes: &[
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::AuthRequired,
+                code: 4001u16,
+                reason: "authentication required",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::AuthFailed,
+                code: 4001u16,
+                reason: "invalid or expired token",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::TokenExpired,
+                code: 4001u16,
+                reason: "token expired",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::UserInactive,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Forbidden,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::NotFound,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::OriginRejected,
+                code: 4003u16,
+                reason: "forbidden",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
+                code: 4008u16,
+                reason: "too many connections",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::RateLimited,
+                code: 4029u16,
+                reason: "rate limit exceeded",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
+                code: 1009u16,
+                reason: "message too big",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
+                code: 1007u16,
+                reason: "invalid message",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
+                code: 1013u16,
+                reason: "try again later",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
+                code: 1001u16,
+                reason: "idle timeout",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::GoingAway,
+                code: 1001u16,
+                reason: "server shutting down",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::ServerError,
+                code: 1011u16,
+                reason: "server error",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
+            ::wsauth_core::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Completed,
+                code: 1000u16,
+                reason: "done",
+                client: ::wsauth_core::spec::ClientAction::Stop,
+            },
+        ],
+        stats: ::core::option::Option::Some(::wsauth_core::descriptor::StatsDescriptor {
+            path: "/ws/stats",
+            perm: "system.monitor",
+        }),
+        endpoints: &[
+            ::wsauth_core::descriptor::EndpointDescriptor {
+                name: "notifications",
+                path: "/ws/{user_id}",
+                params: &[
+                    ::wsauth_core::descriptor::ParamDescriptor {
+                        name: "user_id",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                        equals_subject: true,
+                    },
+                ],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[
+                    ::wsauth_core::spec::TokenSource::Header,
+                    ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
+                    ::wsauth_core::spec::TokenSource::Query("token"),
+                    ::wsauth_core::spec::TokenSource::Cookie("access_token"),
+                ],
+                perm: ::core::option::Option::Some("notifications.read"),
+                checks: &[],
+                welcome: ::core::option::Option::Some("connected"),
+                receives: &[],
+                sends: &["connected", "notification"],
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::None,
+                limits: ::wsauth_core::descriptor::Limits {
+                    max_connections_per_user: 5u32,
+                    max_message_bytes: 65536u32,
+                    messages_per_second: 10u32,
+                    burst: 20u32,
+                    ping_interval_s: 25u32,
+                    idle_timeout_s: 60u32,
+                    send_queue: 128u32,
+                },
+            },
+            ::wsauth_core::descriptor::EndpointDescriptor {
+                name: "conversation",
+                path: "/ws/conversation/{user_id}/{conversation_id}",
+                params: &[
+                    ::wsauth_core::descriptor::ParamDescriptor {
+                        name: "user_id",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                        equals_subject: true,
+                    },
+                    ::wsauth_core::descriptor::ParamDescriptor {
+                        name: "conversation_id",
+                        ty: ::wsauth_core::spec::ParamType::Integer,
+                        equals_subject: false,
+                    },
+                ],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[
+                    ::wsauth_core::spec::TokenSource::Header,
+                    ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
+                    ::wsauth_core::spec::TokenSource::Query("token"),
+                    ::wsauth_core::spec::TokenSource::Cookie("access_token"),
+                ],
+                perm: ::core::option::Option::Some("conversation.read"),
+                checks: &["conversation_access"],
+                welcome: ::core::option::Option::Some("connected"),
+                receives: &[
+                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                        name: "subscribe_conversation",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
+                    },
+                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                        name: "send_message",
+                        perm: ::core::option::Option::Some("conversation.write"),
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                        name: "typing",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_2),
+                    },
+                ],
+                sends: &["connected", "ai_token", "ai_done", "typing", "error"],
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::None,
+                limits: ::wsauth_core::descriptor::Limits {
+                    max_connections_per_user: 5u32,
+                    max_message_bytes: 65536u32,
+                    messages_per_second: 10u32,
+                    burst: 20u32,
+                    ping_interval_s: 25u32,
+                    idle_timeout_s: 60u32,
+                    send_queue: 128u32,
+                },
+            },
+            ::wsauth_core::descriptor::EndpointDescriptor {
+                name: "web3",
+                path: "/api/v1/web3/ws/{user_id}",
+                params: &[
+                    ::wsauth_core::descriptor::ParamDescriptor {
+                        name: "user_id",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                        equals_subject: true,
+                    },
+                ],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[
+                    ::wsauth_core::spec::TokenSource::Header,
+                    ::wsauth_core::spec::TokenSource::Query("token"),
+                ],
+                perm: ::core::option::Option::Some("web3.read"),
+                checks: &[],
+                welcome: ::core::option::Option::Some("connected"),
+                receives: &[
+                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                        name: "subscribe_wallet",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_3),
+                    },
+                ],
+                sends: &["connected", "balance_update", "transaction", "error"],
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::None,
+                limits: ::wsauth_core::descriptor::Limits {
+                    max_connections_per_user: 5u32,
+                    max_message_bytes: 65536u32,
+                    messages_per_second: 10u32,
+                    burst: 20u32,
+                    ping_interval_s: 25u32,
+                    idle_timeout_s: 60u32,
+                    send_queue: 128u32,
+                },
+            },
+        ],
+    }
 };
 /// The spec's close codes, one variant per distinct code (named
 /// after its first failure kind), with what a client does on each.

@@ -369,6 +369,44 @@ scenario("a token provider that never settles: the attempt times out as 1006 and
   check(end.kind === "stopped" && end.error.code === 1006 && end.error.why === "no_reconnect", `outcome ${JSON.stringify(end)}`);
 });
 
+scenario("server messages that break their schema: invalid events, never delivered", async () => {
+  const { WebSocket, sockets } = fakeWebSocket();
+  const alice = connectNotifications({ user_id: "alice" }, { baseUrl: "ws://fake", token: "t", WebSocket });
+  const seen = new Recorder("payload checks", alice);
+  await until("socket", () => sockets.length === 1);
+  const socket = sockets[0]!;
+  socket.accept();
+  // A welcome whose `server_time` is no RFC 3339 date-time still admits the
+  // connection (by its type, as in the Rust client), but is not delivered.
+  socket.deliver({ ...welcome, server_time: "2025-02-30T00:00:00Z" });
+  await seen.event("established");
+  await seen.event("invalid");
+  // `notification`: `id` an integer, `title` at most 200 characters
+  // (counted in code points: 200 emoji are 400 UTF-16 units), `body` optional.
+  const note = (fields: Record<string, unknown>) => ({ type: "notification", id: 1, title: "t", ...fields });
+  const bad = [
+    note({ title: "x".repeat(201) }),
+    note({ title: "😀".repeat(201) }),
+    note({ id: 1.5 }),
+    note({ id: "1" }),
+    note({ body: null }),
+    note({ extra: true }),
+    { type: "notification", title: "no id" },
+  ];
+  for (const frame of bad) {
+    socket.deliver(frame);
+  }
+  socket.deliver(note({ id: 2, title: "😀".repeat(200) }));
+  socket.deliver(note({ id: 3, title: "x".repeat(200), body: "b" }));
+  const second = await seen.message("notification");
+  const third = await seen.message("notification");
+  equal([second.id, third.id], [2, 3], "only the messages that match their schema are delivered");
+  equal(seen.messages.length, 2, "nothing else was delivered");
+  equal(seen.count("invalid"), 1 + bad.length, "one invalid event per broken message");
+  alice.close();
+  equal((await outcome(alice)).kind, "closed", "outcome");
+});
+
 // An argument runs only the scenarios whose name contains it.
 const only = process.argv[2];
 let passed = 0;

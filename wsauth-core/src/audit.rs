@@ -2,9 +2,9 @@
 //!
 //! Every event has target `wsauth::audit` and an `event` field
 //! (`accepted`, `rejected`, `permission_denied`, `limit_hit`, `expired`,
-//! `refreshed`, `closed`, and `refused` for refusals before authentication,
-//! sampled with a `count`), plus the endpoint, peer address, user agent and
-//! subject when known. Tokens, secrets and passwords are never fields: the
+//! `refreshed`, `closed`, `invalid_message`, and `refused` for refusals
+//! before authentication, sampled with a `count`), plus the endpoint, peer
+//! address, user agent and subject when known. Tokens, secrets and passwords are never fields: the
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
 //! the application's logs.
@@ -72,6 +72,26 @@ pub fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
         event = "permission_denied",
         message_type = message,
         permission = perm,
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A message broke its payload's schema: which field (a JSON Pointer of
+/// declared names and indices, empty for the message itself) and which
+/// rule (the JSON Schema keyword). Never the value.
+pub(crate) fn invalid_message(
+    cx: &AuditContext,
+    message: &str,
+    violation: &crate::payload::Violation,
+) {
+    tracing::warn!(
+        target: "wsauth::audit",
+        event = "invalid_message",
+        message_type = message,
+        field = %violation.pointer(),
+        rule = violation.rule.keyword(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
         subject = cx.subject.as_deref().unwrap_or(""),

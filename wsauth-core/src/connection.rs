@@ -503,6 +503,12 @@ impl ConnectionContext {
             audit::permission_denied(&self.audit, spec.name, perm);
             return self.refuse(FailureKind::Forbidden);
         }
+        if let Some(payload) = spec.payload
+            && let Err(violation) = crate::payload::check(text.as_str(), payload)
+        {
+            audit::invalid_message(&self.audit, spec.name, &violation);
+            return self.refuse(FailureKind::InvalidMessage);
+        }
         Step::Deliver(Inbound::Message {
             kind: spec.name,
             text,

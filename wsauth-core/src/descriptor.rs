@@ -168,6 +168,137 @@ pub struct ReceiveDescriptor {
     pub name: &'static str,
     /// Permission needed to send it.
     pub perm: Option<&'static str>,
+    /// The payload's schema (an object, or a reference to one): the loop
+    /// checks every message against it before its handler sees it.
+    /// Generated descriptors always have one; `None`, for hand-built
+    /// descriptors only, checks nothing beyond the `type`.
+    pub payload: Option<&'static SchemaDescriptor>,
+}
+
+/// A payload schema, as the runtime checks it (see [`crate::payload`] for
+/// what each keyword means at run time).
+///
+/// Named schemas are `static`s that [`SchemaDescriptor::Ref`] points to, so
+/// a schema may refer to itself (a tree of nodes) without the descriptor
+/// being infinite.
+#[derive(Clone, Copy, Debug)]
+pub enum SchemaDescriptor {
+    /// A JSON object with exactly these fields (none other allowed).
+    Object {
+        /// Its fields, in spec order.
+        fields: &'static [FieldDescriptor],
+    },
+    /// A string.
+    String(StringDescriptor),
+    /// A whole number that fits an `i64` (the generated Rust type).
+    Integer(Bounds),
+    /// Any JSON number.
+    Number(Bounds),
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON array.
+    Array {
+        /// Every item's schema.
+        items: &'static SchemaDescriptor,
+        /// Fewest items.
+        min_items: Option<u64>,
+        /// Most items.
+        max_items: Option<u64>,
+    },
+    /// Any JSON value.
+    Any,
+    /// A named schema.
+    Ref(&'static SchemaDescriptor),
+}
+
+/// A field of an object schema.
+#[derive(Clone, Copy, Debug)]
+pub struct FieldDescriptor {
+    /// JSON name.
+    pub name: &'static str,
+    /// Whether it must be present (`null` never stands in for a value).
+    pub required: bool,
+    /// Its schema.
+    pub schema: SchemaDescriptor,
+}
+
+/// What a string must satisfy.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StringDescriptor {
+    /// Allowed values; empty: any.
+    pub values: &'static [&'static str],
+    /// Fewest characters (Unicode scalar values, as JSON Schema counts).
+    pub min_length: Option<u64>,
+    /// Most characters.
+    pub max_length: Option<u64>,
+    /// A format the runtime checks; formats it does not check are left out.
+    pub format: Option<Format>,
+    /// A regular expression it must match somewhere.
+    pub pattern: Option<&'static Pattern>,
+}
+
+/// Inclusive numeric bounds.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bounds {
+    /// Smallest allowed.
+    pub minimum: Option<f64>,
+    /// Largest allowed.
+    pub maximum: Option<f64>,
+}
+
+/// The string formats the runtime checks: those whose grammar is short and
+/// exact. `uri` and `email` are documentation only (their grammars are
+/// large, and a partial check would refuse valid values or pass invalid
+/// ones), as JSON Schema itself treats `format` by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// RFC 3339 `date-time`: `2026-11-22T10:00:00Z`, with optional
+    /// fraction and a `Z` or `±hh:mm` offset.
+    DateTime,
+    /// RFC 3339 `full-date`: `2026-11-22`.
+    Date,
+    /// An RFC 9562 UUID in its hyphenated form, any case.
+    Uuid,
+}
+
+/// A `pattern`, compiled the first time a message needs it and then kept
+/// for the life of the process (generated descriptors hold it in a
+/// `static`). The spec's validator compiled it with the same `regex` crate,
+/// so a generated one always compiles; a hand-built one that does not
+/// refuses every value (fail closed).
+pub struct Pattern {
+    source: &'static str,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    /// A pattern, not yet compiled.
+    pub const fn new(source: &'static str) -> Self {
+        Pattern {
+            source,
+            compiled: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The pattern as the spec writes it.
+    pub fn source(&self) -> &'static str {
+        self.source
+    }
+
+    /// Whether `text` matches somewhere; `None` when the pattern does not
+    /// compile.
+    pub(crate) fn is_match(&self, text: &str) -> Option<bool> {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(self.source).ok())
+            .as_ref()
+            .map(|re| re.is_match(text))
+    }
+}
+
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
 }
 
 impl ApiDescriptor {

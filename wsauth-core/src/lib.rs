@@ -40,6 +40,7 @@ pub mod limits;
 mod link;
 mod listener;
 pub mod openapi;
+mod payload;
 pub mod principal;
 pub mod reject;
 pub mod server;

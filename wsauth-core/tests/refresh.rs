@@ -29,10 +29,12 @@ const DESK: EndpointDescriptor = EndpointDescriptor {
         ReceiveDescriptor {
             name: "say",
             perm: Some("room.write"),
+            payload: None,
         },
         ReceiveDescriptor {
             name: "whoami",
             perm: None,
+            payload: None,
         },
     ],
     sends: &["hello", "said", "roles", "error"],

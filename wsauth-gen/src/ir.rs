@@ -353,6 +353,8 @@ pub enum SchemaKind {
         max_length: Option<u64>,
         /// Format name.
         format: Option<String>,
+        /// A regular expression it must match (unanchored, `regex` syntax).
+        pattern: Option<String>,
     },
     /// A whole number.
     Integer {

@@ -92,6 +92,7 @@ pub fn json_schema(schema: &Schema, refs: &str) -> Value {
             min_length,
             max_length,
             format,
+            pattern,
         } => {
             out.insert("type".into(), "string".into());
             if !values.is_empty() {
@@ -100,6 +101,7 @@ pub fn json_schema(schema: &Schema, refs: &str) -> Value {
             insert_some(&mut out, "minLength", min_length.map(Value::from));
             insert_some(&mut out, "maxLength", max_length.map(Value::from));
             insert_some(&mut out, "format", format.clone().map(Value::from));
+            insert_some(&mut out, "pattern", pattern.clone().map(Value::from));
         }
         SchemaKind::Integer { minimum, maximum } => {
             out.insert("type".into(), "integer".into());
@@ -189,6 +191,7 @@ fn sample_at(api: &Api, schema: &Schema, depth: usize) -> Value {
             min_length,
             max_length,
             format,
+            ..
         } => {
             if let Some(first) = values.first() {
                 return first.clone().into();

@@ -48,6 +48,11 @@ async fn audit_log_never_contains_a_token() {
     )
     .await;
     assert_eq!(next_json(&mut client).await["type"], "wsauth.refreshed");
+    // A message over its `maxLength`: audited with the field and the rule,
+    // never the value.
+    let value = format!("secret-value-{}", "x".repeat(4000));
+    send_json(&mut client, json!({"type": "send_message", "text": value})).await;
+    assert_eq!(next_json(&mut client).await["code"], "invalid_message");
     client.close(None).await.unwrap_or_else(|e| panic!("{e}"));
     let _ = until_close(&mut client).await;
 
@@ -79,6 +84,19 @@ async fn audit_log_never_contains_a_token() {
             "no `{event}` event in {events:?}\n{log}"
         );
     }
+    let invalid: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .filter(|e| e["fields"]["event"] == "invalid_message")
+        .map(|e| {
+            let field = |k: &str| e["fields"][k].as_str().unwrap_or_default();
+            (field("message_type"), field("field"), field("rule"))
+        })
+        .collect();
+    assert_eq!(invalid, [("send_message", "/text", "maxLength")], "{log}");
+    assert!(
+        !log.contains("secret-value-"),
+        "a refused value reached the log"
+    );
     assert!(
         audit.iter().all(|e| e["fields"]["peer"]
             .as_str()

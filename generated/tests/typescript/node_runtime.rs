@@ -3,8 +3,9 @@
 //! real server shows quickly: delays past 2^31 - 1 ms (which hosts fire at
 //! once) for the in-band refresh, the heartbeat and the backoff; listeners
 //! and handlers that throw (reported, and the connection still reconnects
-//! and ends); and a token provider that never settles (bounded by
-//! `connectTimeoutMs`, then a 1006 backoff). See that file for the scenarios.
+//! and ends); a token provider that never settles (bounded by
+//! `connectTimeoutMs`, then a 1006 backoff); and server messages that break
+//! their schema (refused as `invalid`). See that file for the scenarios.
 
 use crate::support::tools::{compile_typescript, node, run};
 
@@ -16,7 +17,7 @@ fn runtime_timers_callbacks_and_providers_against_a_fake_websocket() {
     let output = run(node);
     println!("{output}");
     assert!(
-        output.contains("6 scenarios passed"),
+        output.contains("7 scenarios passed"),
         "every scenario ran:\n{output}"
     );
 }

@@ -57,10 +57,12 @@ pub const ROOM: EndpointDescriptor = EndpointDescriptor {
         ReceiveDescriptor {
             name: "say",
             perm: Some("room.write"),
+            payload: None,
         },
         ReceiveDescriptor {
             name: "flood",
             perm: None,
+            payload: None,
         },
     ],
     sends: &["hello", "said", "error"],

@@ -1117,6 +1117,7 @@ fn constraints(schema: &Schema) -> Markup {
             min_length,
             max_length,
             format,
+            pattern,
         } => {
             if !values.is_empty() {
                 parts.push(
@@ -1129,6 +1130,9 @@ fn constraints(schema: &Schema) -> Markup {
             }
             if let Some(format) = format {
                 parts.push(Markup::text("format ").c(format));
+            }
+            if let Some(pattern) = pattern {
+                parts.push(Markup::text("matching ").c(pattern));
             }
         }
         SchemaKind::Integer { minimum, maximum } | SchemaKind::Number { minimum, maximum } => {

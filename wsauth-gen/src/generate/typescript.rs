@@ -37,6 +37,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod checks;
+
 use askama::Template;
 use wsauth_spec::Keyword;
 
@@ -117,6 +119,10 @@ struct Module {
     /// Whether some endpoint has path parameters (and so the module needs
     /// `__wsauthSegment`: an unused function fails `noUnusedLocals`).
     path_params: bool,
+    /// Named schemas, for the runtime's payload checks.
+    checked_schemas: Vec<checks::CheckedView>,
+    /// Server messages' payloads, for the runtime's payload checks.
+    checked_payloads: Vec<checks::CheckedView>,
 }
 
 /// One distinct close code.
@@ -451,6 +457,8 @@ impl Module {
                     .iter()
                     .any(|s| matches!(s, crate::ir::Segment::Param(_)))
             }),
+            checked_schemas: checks::schemas(api),
+            checked_payloads: checks::payloads(api),
         })
     }
 }

@@ -1,7 +1,7 @@
 //! The [`Api`] as a `wsauth_core::descriptor::ApiDescriptor` constant.
 //!
-//! Only what the runtime enforces is emitted (docs and schemas stay out of
-//! the binary); every failure kind's close code is listed, defaults included,
+//! Only what the runtime enforces is emitted (docs, and the schemas of
+//! messages only the server sends, stay out of the binary); every failure kind's close code is listed, defaults included,
 //! so the running server and the generated clients read the same table.
 
 use proc_macro2::TokenStream;
@@ -11,6 +11,7 @@ use wsauth_spec::{
     ParamType, TokenSource,
 };
 
+use super::payload::Payloads;
 use crate::ir::{self, Api};
 
 /// `static NAME: ApiDescriptor = ...;` for `api`, with runtime paths under `krate`.
@@ -41,20 +42,28 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
         }
         None => quote!(::core::option::Option::None),
     };
-    let endpoints = api.endpoints.iter().map(|e| endpoint(api, e, krate));
+    let payloads = Payloads::new(api, krate);
+    let endpoints = api
+        .endpoints
+        .iter()
+        .map(|e| endpoint(api, e, krate, &payloads));
+    let statics = payloads.items();
     let doc = format!(
         "The runtime descriptor of the `{}` spec ({} {}), generated from the spec at compile time.",
         api.name, api.title, api.version
     );
     quote! {
         #[doc = #doc]
-        pub static #name: #d::ApiDescriptor = #d::ApiDescriptor {
-            name: #api_name,
-            auth: #auth,
-            roles: &[#(#roles),*],
-            close_codes: &[#(#closes),*],
-            stats: #stats,
-            endpoints: &[#(#endpoints),*],
+        pub static #name: #d::ApiDescriptor = {
+            #(#statics)*
+            #d::ApiDescriptor {
+                name: #api_name,
+                auth: #auth,
+                roles: &[#(#roles),*],
+                close_codes: &[#(#closes),*],
+                stats: #stats,
+                endpoints: &[#(#endpoints),*],
+            }
         };
     }
 }
@@ -127,7 +136,12 @@ fn sources(sources: &[TokenSource], krate: &TokenStream) -> TokenStream {
     quote!(&[#(#items),*])
 }
 
-fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
+fn endpoint(
+    api: &Api,
+    e: &ir::Endpoint,
+    krate: &TokenStream,
+    payloads: &Payloads<'_>,
+) -> TokenStream {
     let d = quote!(#krate::descriptor);
     let name = &e.name;
     let path = &e.path;
@@ -152,7 +166,8 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
     let welcome = option_str(e.welcome.as_deref());
     let receives = e.receives.iter().map(|r| {
         let perm = option_str(api.message(r).and_then(|m| m.perm.as_deref()));
-        quote!(#d::ReceiveDescriptor { name: #r, perm: #perm })
+        let payload = payloads.payload_of(r);
+        quote!(#d::ReceiveDescriptor { name: #r, perm: #perm, payload: #payload })
     });
     let sends = &e.sends;
     let frames = match e.frames {

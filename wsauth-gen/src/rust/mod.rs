@@ -8,6 +8,7 @@
 
 pub mod client;
 mod descriptor;
+mod payload;
 mod server;
 
 pub use descriptor::descriptor_tokens;

@@ -835,6 +835,11 @@ pub struct Schema {
     /// A string format: `date-time`, `uuid`, `uri`, `email`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<Spanned<String>>,
+    /// A regular expression the string must match somewhere (unanchored,
+    /// as in JSON Schema; write `^...$` for the whole string), in the
+    /// syntax of the Rust `regex` crate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Spanned<String>>,
     /// Smallest number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimum: Option<Spanned<f64>>,
@@ -866,6 +871,7 @@ impl Decode for Schema {
             min_length: f.opt(cx, "minLength"),
             max_length: f.opt(cx, "maxLength"),
             format: f.opt(cx, "format"),
+            pattern: f.opt(cx, "pattern"),
             minimum: f.opt(cx, "minimum"),
             maximum: f.opt(cx, "maximum"),
             min_items: f.opt(cx, "minItems"),

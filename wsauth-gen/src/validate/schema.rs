@@ -84,6 +84,9 @@ impl Validator<'_> {
                     );
                 }
                 self.ordered(&s.min_length, &s.max_length, "minLength", "maxLength");
+                if let Some(p) = &s.pattern {
+                    self.pattern(p);
+                }
                 let mut seen = HashSet::new();
                 for v in &s.enumeration {
                     if !seen.insert(v.value.as_str()) {
@@ -102,6 +105,7 @@ impl Validator<'_> {
                     min_length: s.min_length.as_ref().map(|v| v.value),
                     max_length: s.max_length.as_ref().map(|v| v.value),
                     format: s.format.as_ref().map(|v| v.value.clone()),
+                    pattern: s.pattern.as_ref().map(|v| v.value.clone()),
                 }
             }
             SchemaType::Integer | SchemaType::Number => {
@@ -229,6 +233,7 @@ impl Validator<'_> {
                 "strings",
             ));
             misplaced.push((s.format.as_ref().map(|v| v.span), "format", "strings"));
+            misplaced.push((s.pattern.as_ref().map(|v| v.span), "pattern", "strings"));
         }
         if !number {
             misplaced.push((s.minimum.as_ref().map(|v| v.span), "minimum", "numbers"));
@@ -258,6 +263,33 @@ impl Validator<'_> {
                     .help(format!("remove `{key}`, or change the type")),
                 );
             }
+        }
+    }
+
+    /// Reports a `pattern` the server could not compile. The runtime
+    /// compiles it with the same `regex` crate, so one that passes here
+    /// cannot fail there.
+    fn pattern(&mut self, pattern: &Spanned<String>) {
+        if let Err(e) = regex::Regex::new(&pattern.value) {
+            // The crate's message draws the pattern with a caret; its last
+            // line says what is wrong, and the span says where.
+            let text = e.to_string();
+            let why = text
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("not a regular expression")
+                .trim()
+                .trim_start_matches("error: ")
+                .to_owned();
+            self.error(
+                Diagnostic::new(
+                    "wsauth::bad_pattern",
+                    pattern.span,
+                    format!("`pattern` is not a valid regular expression: {why}"),
+                )
+                .help("patterns use the syntax of Rust's `regex` crate (no look-around or backreferences); JSON Schema patterns are unanchored, so write `^...$` to match the whole string"),
+            );
         }
     }
 

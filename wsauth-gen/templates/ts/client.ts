@@ -68,6 +68,7 @@ function __wsauthSegment(value: string): string {
   return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
 }
 {%- endif %}
+{%- include "ts/validate.ts" %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------

@@ -716,6 +716,13 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     if (this.#endpoint.welcome === null || parsed.type === this.#endpoint.welcome) {
       this.#establish();
     }
+    // Admitted by its type, as in the Rust client; delivered only if it
+    // matches its schema.
+    const schema = __wsauthPayloads.get(parsed.type);
+    if (schema !== undefined && !__wsauthValid(schema, parsed, true, 0)) {
+      this.#emit({ kind: "invalid", data });
+      return;
+    }
     const message = parsed as S;
     for (const handler of [...(this.#handlers.get(message.type) ?? [])]) {
       __wsauthCall(handler, message);

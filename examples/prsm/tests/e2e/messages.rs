@@ -337,3 +337,113 @@ async fn messages_over_64_kib_close_with_1009() {
     assert!(seen.is_empty(), "{seen:?}");
     assert_eq!(close, Some((1009, "message too big".to_owned())));
 }
+
+/// The refusal the pipeline sends for a message that breaks the spec: the
+/// catalogue's generic reason (the handler's own refusals say more).
+async fn expect_refused(client: &mut Client, what: &str) {
+    let reply = next_json(client).await;
+    assert_eq!(
+        (
+            reply["type"].as_str(),
+            reply["code"].as_str(),
+            reply["message"].as_str()
+        ),
+        (
+            Some("error"),
+            Some("invalid_message"),
+            Some("invalid message")
+        ),
+        "{what}: {reply}"
+    );
+}
+
+/// The spec's payload constraints hold before any handler code runs: a
+/// value just inside each bound reaches the handler, one just outside is
+/// refused by the server with the spec's `invalid_message` error.
+#[tokio::test]
+async fn payload_constraints_hold_just_inside_and_outside_every_bound() {
+    let app = start().await;
+    let mut client = connect_as(
+        app.addr,
+        "/ws/conversation/alice/1",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut client, "alice", "conversation").await;
+    // `text`: minLength 1, maxLength 4000, counted in characters: 4000
+    // two-byte characters (8000 bytes) pass, 4001 do not.
+    send_json(&mut client, json!({"type": "send_message", "text": ""})).await;
+    expect_refused(&mut client, "text of 0 characters").await;
+    send_json(&mut client, json!({"type": "send_message", "text": "x"})).await;
+    assert_eq!(read_answer(&mut client).await.1, ["You", " said:", " x"]);
+    let longest = "é".repeat(4000);
+    send_json(
+        &mut client,
+        json!({"type": "send_message", "text": longest}),
+    )
+    .await;
+    let (_, tokens) = read_answer(&mut client).await;
+    assert_eq!(tokens.last().map(|t| t.chars().count()), Some(4001));
+    send_json(
+        &mut client,
+        json!({"type": "send_message", "text": "é".repeat(4001)}),
+    )
+    .await;
+    expect_refused(&mut client, "text of 4001 characters").await;
+    // `since`: an integer, minimum 0. Accepted without a reply, so the
+    // next reply is the relayed `typing`.
+    let typing = json!({"type": "typing", "user_id": "alice", "active": true});
+    for (since, accepted) in [(json!(-1), false), (json!(0), true), (json!(0.5), false)] {
+        send_json(
+            &mut client,
+            json!({"type": "subscribe_conversation", "since": since}),
+        )
+        .await;
+        if !accepted {
+            expect_refused(&mut client, &format!("since {since}")).await;
+        }
+        send_json(&mut client, typing.clone()).await;
+        assert_eq!(
+            next_json(&mut client).await["type"],
+            "typing",
+            "since {since}"
+        );
+    }
+    // Fields the spec does not declare, and `null` for a value.
+    for message in [
+        json!({"type": "send_message", "text": "x", "admin": true}),
+        json!({"type": "typing", "user_id": "alice", "active": null}),
+    ] {
+        send_json(&mut client, message.clone()).await;
+        expect_refused(&mut client, &message.to_string()).await;
+    }
+
+    // `address`: exactly 42 characters matching `^0x[0-9a-fA-F]{40}$`.
+    let mut web3 = connect_as(
+        app.addr,
+        "/api/v1/web3/ws/alice",
+        &token("alice", &["user"]),
+    )
+    .await;
+    expect_welcome(&mut web3, "alice", "web3").await;
+    let good = "0x52908400098527886E0F7030069857D2E4169EE7";
+    for bad in [
+        // Right length, not hex: only the pattern refuses it.
+        "0xZZ908400098527886E0F7030069857D2E4169EE7".to_owned(),
+        format!("{good}0"),
+        good[..41].to_owned(),
+    ] {
+        send_json(
+            &mut web3,
+            json!({"type": "subscribe_wallet", "address": bad}),
+        )
+        .await;
+        expect_refused(&mut web3, &bad).await;
+    }
+    send_json(
+        &mut web3,
+        json!({"type": "subscribe_wallet", "address": good}),
+    )
+    .await;
+    assert_eq!(next_json(&mut web3).await["type"], "balance_update");
+}
