@@ -175,8 +175,10 @@ pub struct ReceiveDescriptor {
     pub payload: Option<&'static SchemaDescriptor>,
 }
 
-/// A payload schema, as the runtime checks it (see [`crate::payload`] for
-/// what each keyword means at run time).
+/// A payload schema, as the runtime checks it: the connection's loop checks
+/// every message a client sends against its [`ReceiveDescriptor::payload`]
+/// before the handler sees it, and refuses one that fails as the spec's
+/// `invalid_message`.
 ///
 /// Named schemas are `static`s that [`SchemaDescriptor::Ref`] points to, so
 /// a schema may refer to itself (a tree of nodes) without the descriptor

@@ -4,10 +4,10 @@
 //! A [`Session`] is created by the pipeline after authentication,
 //! authorization and admission, and by nothing else (it has no public
 //! constructor), so a handler that receives one cannot have skipped a check.
-//! Incoming messages arrive already decoded, size- and rate-limited and
-//! permission-checked; outgoing messages are restricted to what the endpoint
-//! may send and go through a bounded queue, so a client that stops reading is
-//! dropped instead of growing the server's memory.
+//! Incoming messages arrive size- and rate-limited, permission-checked and
+//! checked against their payload schema; outgoing messages are restricted to
+//! what the endpoint may send and go through a bounded queue, so a client
+//! that stops reading is dropped instead of growing the server's memory.
 
 use std::sync::Arc;
 
