@@ -1,0 +1,241 @@
+//! Running the client lines of an example's seed document for real (feature
+//! `testing`).
+//!
+//! Each example comes from a document (`../shared/seeds/`) that shows how a
+//! client connects: a Python class on the `websockets` package, JavaScript
+//! for a browser or for Node, a `websocat` line. Those lines are the
+//! example's contract, so its tests keep them, byte for byte, as files under
+//! `tests/seed/`, and run them against the example on 127.0.0.1 with the
+//! real interpreter: `python3` with `websockets` from PyPI, `node` with its
+//! own `WebSocket` (or the `ws` package, for the lines written for it).
+//!
+//! Only the host, the port, the token (and the user a token names) differ
+//! from the document: [`substituted`] replaces them in the text, and fails
+//! when a placeholder is not there, so a snippet edited out of shape is
+//! noticed. A snippet that never ends (a client that listens forever) is
+//! read line by line with [`Script::line`] and killed when the test is done.
+//! Everything here panics on failure: it is test code.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+/// The `websockets` release the Python snippets run on (`.ci/test` installs
+/// it).
+pub const PYTHON_WEBSOCKETS: &str = "websockets==15.0.1";
+
+/// The repository's root folder.
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("the repository root: {e}"))
+}
+
+/// The text of snippet file `name` in `dir` (an example's `tests/seed/`).
+pub fn snippet(dir: &Path, name: &str) -> String {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `text` with every occurrence of each `(placeholder, value)` replaced;
+/// panics when a placeholder does not occur.
+pub fn substituted(text: &str, replacements: &[(&str, &str)]) -> String {
+    let mut out = text.to_owned();
+    for (placeholder, value) in replacements {
+        assert!(
+            out.contains(placeholder),
+            "the snippet no longer contains `{placeholder}`:\n{out}"
+        );
+        out = out.replace(placeholder, value);
+    }
+    out
+}
+
+/// One output line of a running snippet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line on stdout.
+    Out(String),
+    /// A line on stderr.
+    Err(String),
+}
+
+/// A snippet running in its interpreter, killed when dropped.
+#[derive(Debug)]
+pub struct Script {
+    child: Child,
+    lines: UnboundedReceiver<Line>,
+    seen: Vec<Line>,
+    unreturned: Vec<String>,
+    file: PathBuf,
+}
+
+/// A fresh path in the temporary folder, with `extension`.
+fn script_path(extension: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "wsauth-seed-{}-{n}.{extension}",
+        std::process::id()
+    ))
+}
+
+/// Whether `program args` runs and exits successfully.
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `text` with `python3` (unbuffered), after checking that the
+/// `websockets` package is there.
+pub fn python(text: &str) -> Script {
+    assert!(
+        succeeds("python3", &["-c", "import websockets"]),
+        "python3 with the `websockets` package is missing: run `pip install {PYTHON_WEBSOCKETS}` (or `bash .ci/test`)"
+    );
+    let mut command = Command::new("python3");
+    command.arg("-u");
+    Script::start(command, "py", text)
+}
+
+/// Runs `text` as a CommonJS module with `node`, its global `WebSocket`
+/// switched on (Node 20 keeps it behind a flag) and `require` finding the
+/// packages of `js/` (`ws`).
+pub fn node(text: &str) -> Script {
+    let modules = repo_root().join("js/node_modules");
+    assert!(
+        modules.join("ws").is_dir(),
+        "{} has no `ws`: run `npm ci --prefix js` (or `bash .ci/test`)",
+        modules.display()
+    );
+    let mut command = Command::new("node");
+    command
+        .arg("--experimental-websocket")
+        .arg("--no-warnings")
+        .env("NODE_PATH", &modules);
+    Script::start(command, "cjs", text)
+}
+
+impl Script {
+    fn start(mut command: Command, extension: &str, text: &str) -> Script {
+        let file = script_path(extension);
+        std::fs::write(&file, text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let mut child = command
+            .arg(&file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+        let (tx, lines) = unbounded_channel();
+        if let Some(stdout) = child.stdout.take() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                    let _ = tx.send(Line::Out(line));
+                }
+            });
+        }
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    let _ = tx.send(Line::Err(line));
+                }
+            });
+        }
+        Script {
+            child,
+            lines,
+            seen: Vec::new(),
+            unreturned: Vec::new(),
+            file,
+        }
+    }
+
+    /// The earliest line not returned before (on stdout or stderr:
+    /// `console.error` writes there) for which `wanted` holds, within 10 s;
+    /// panics with everything the script printed otherwise. Lines are
+    /// matched in the order they arrived, but a line skipped by one call can
+    /// still be returned by a later one: the two streams interleave in no
+    /// fixed order.
+    pub async fn line(&mut self, wanted: impl Fn(&str) -> bool) -> String {
+        if let Some(i) = self.unreturned.iter().position(|l| wanted(l)) {
+            return self.unreturned.remove(i);
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.seen.push(line.clone());
+                    let (Line::Out(text) | Line::Err(text)) = line;
+                    if wanted(&text) {
+                        return text;
+                    }
+                    self.unreturned.push(text);
+                }
+                Ok(None) | Err(_) => panic!(
+                    "no such line from the snippet; it printed: {:#?}",
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// The next line that starts with `prefix`, without the prefix.
+    pub async fn after(&mut self, prefix: &str) -> String {
+        let line = self.line(|l| l.starts_with(prefix)).await;
+        line[prefix.len()..].to_owned()
+    }
+
+    /// Waits (at most 10 s) for the script to exit on its own: its exit code
+    /// and the stdout lines it printed that no [`Script::line`] read.
+    pub async fn exit(mut self) -> (Option<i32>, Vec<String>) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+                break status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the snippet did not exit; it printed: {:#?}",
+                self.seen
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // The reader threads end with the pipes; drain what they read.
+        let mut out = Vec::new();
+        let drain = async {
+            while let Some(line) = self.lines.recv().await {
+                if let Line::Out(text) = &line {
+                    out.push(text.clone());
+                }
+                self.seen.push(line);
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+        (status.code(), out)
+    }
+
+    /// Everything the script printed so far, stderr included.
+    pub fn printed(&self) -> &[Line] {
+        &self.seen
+    }
+}
+
+impl Drop for Script {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
