@@ -56,6 +56,25 @@ pub fn substituted(text: &str, replacements: &[(&str, &str)]) -> String {
     out
 }
 
+/// JavaScript to append to a snippet that opens the `WebSocket` named
+/// `socket` and prints nothing itself: it prints `[seed] message <data>`
+/// for each message and `[seed] close <code> <reason>` at the close, then
+/// ends the process.
+pub fn report(socket: &str) -> String {
+    format!(
+        r#"
+;{{ // seed test: report what the snippet's socket gets
+  const socket = {socket};
+  socket.addEventListener('message', (e) => console.log(`[seed] message ${{e.data}}`));
+  socket.addEventListener('close', (e) => {{
+    console.log(`[seed] close ${{e.code}} ${{e.reason}}`);
+    process.exit(0);
+  }});
+}}
+"#
+    )
+}
+
 /// One output line of a running snippet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Line {
@@ -197,8 +216,20 @@ impl Script {
         line[prefix.len()..].to_owned()
     }
 
+    /// The JSON of the next `[seed] message` line (see [`report`]).
+    pub async fn message(&mut self) -> serde_json::Value {
+        let text = self.after("[seed] message ").await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+
+    /// The code and reason of the `[seed] close` line (see [`report`]).
+    pub async fn closed(&mut self) -> String {
+        self.after("[seed] close ").await
+    }
+
     /// Waits (at most 10 s) for the script to exit on its own: its exit code
-    /// and the stdout lines it printed that no [`Script::line`] read.
+    /// and the lines it printed (stdout and stderr) that no [`Script::line`]
+    /// returned.
     pub async fn exit(mut self) -> (Option<i32>, Vec<String>) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let status = loop {
@@ -213,17 +244,15 @@ impl Script {
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
         // The reader threads end with the pipes; drain what they read.
-        let mut out = Vec::new();
         let drain = async {
             while let Some(line) = self.lines.recv().await {
-                if let Line::Out(text) = &line {
-                    out.push(text.clone());
-                }
-                self.seen.push(line);
+                self.seen.push(line.clone());
+                let (Line::Out(text) | Line::Err(text)) = line;
+                self.unreturned.push(text);
             }
         };
         let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
-        (status.code(), out)
+        (status.code(), std::mem::take(&mut self.unreturned))
     }
 
     /// Everything the script printed so far, stderr included.

@@ -10,8 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-use wsauth_example_support::seed_snippets::{Script, node, python, snippet, substituted};
+use wsauth_example_support::seed_snippets::{Script, node, python, report, snippet, substituted};
 
 use crate::common::*;
 
@@ -34,34 +33,14 @@ fn replayed(app: &App, name: &str, placeholder: &str, token: &str) -> String {
     )
 }
 
-/// Appended to a snippet that opens `socket` and attaches nothing (or
-/// nothing that prints): prints what the socket receives and how it closes,
-/// then exits.
-fn report(socket: &str) -> String {
-    format!(
-        r#"
-;{{ // seed test: report what the snippet's socket gets
-  const socket = {socket};
-  socket.addEventListener('message', (e) => console.log(`[seed] message ${{e.data}}`));
-  socket.addEventListener('close', (e) => {{
-    console.log(`[seed] close ${{e.code}} ${{e.reason}}`);
-    process.exit(0);
-  }});
-}}
-"#
-    )
-}
-
-/// The JSON of the next message the report prints.
-async fn message(script: &mut Script) -> Value {
-    let text = script.after("[seed] message ").await;
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
 async fn expect_connected(script: &mut Script, endpoint: &str) {
-    let connected = message(script).await;
+    let connected = script.message().await;
     assert_eq!(
-        (&connected["type"], &connected["user_id"], &connected["endpoint"]),
+        (
+            &connected["type"],
+            &connected["user_id"],
+            &connected["endpoint"]
+        ),
         (&"connected".into(), &USER.into(), &endpoint.into()),
         "{connected}"
     );
@@ -76,7 +55,8 @@ async fn the_python_client_is_confirmed_and_reports_4001() {
     // `print(f"Connection confirmed: {message}")`: the dict's repr.
     let confirmed = client.after("Connection confirmed: ").await;
     assert!(
-        confirmed.starts_with("{'type': 'connected', 'user_id': 'user123', 'endpoint': 'notifications'"),
+        confirmed
+            .starts_with("{'type': 'connected', 'user_id': 'user123', 'endpoint': 'notifications'"),
         "{confirmed}"
     );
     drop(client);
@@ -108,10 +88,12 @@ async fn the_javascript_client_is_confirmed_subscribes_and_reports_4001() {
 "#;
     let mut client = node(&format!("{text}{drive}"));
     client.line(|l| l == "Secure WebSocket connected").await;
-    client.line(|l| l.starts_with("Connection confirmed: ")).await;
+    client
+        .line(|l| l.starts_with("Connection confirmed: "))
+        .await;
     expect_connected(&mut client, "notifications").await;
     let subscribed = loop {
-        let m = message(&mut client).await;
+        let m = client.message().await;
         if m["type"] != "notification" {
             break m;
         }
@@ -129,10 +111,7 @@ async fn the_javascript_client_is_confirmed_subscribes_and_reports_4001() {
     let text = replayed(&app, "client.js", "your_jwt_token", "not-a-jwt");
     let mut refused = node(&format!("{text}{}", report("client.ws")));
     refused.line(|l| l == "Authentication failed").await;
-    assert_eq!(
-        refused.after("[seed] close ").await,
-        "4001 invalid or expired token"
-    );
+    assert_eq!(refused.closed().await, "4001 invalid or expired token");
 }
 
 #[tokio::test]
@@ -161,20 +140,14 @@ async fn the_migration_lines_before_and_after() {
         &[("localhost:8000", &app.addr.to_string())],
     );
     let mut unsecured = node(&format!("{before}{}", report("ws")));
-    assert_eq!(
-        unsecured.after("[seed] close ").await,
-        "4001 authentication required"
-    );
+    assert_eq!(unsecured.closed().await, "4001 authentication required");
 
     // `getJWTToken()` is "your auth system": here, a freshly minted token.
     let after = substituted(
         &snippet(&seed_dir(), "secured.js"),
         &[("localhost:8000", &app.addr.to_string())],
     );
-    let auth_system = format!(
-        "const getJWTToken = () => '{}';\n",
-        token(USER, &["user"])
-    );
+    let auth_system = format!("const getJWTToken = () => '{}';\n", token(USER, &["user"]));
     let mut secured = node(&format!("{auth_system}{after}{}", report("ws")));
     expect_connected(&mut secured, "notifications").await;
 }
