@@ -144,8 +144,8 @@ async fn bad_or_missing_tokens_close_with_4001() {
             AUTH_FAILED,
         ),
         (
-            "lifetime over max_ttl_s",
-            entry_path("1", Some(&alice().expires_in(7200).mint())),
+            "lifetime over max_ttl_s (30 minutes)",
+            entry_path("1", Some(&alice().expires_in(1900).mint())),
             AUTH_FAILED,
         ),
         (
