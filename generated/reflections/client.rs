@@ -44,7 +44,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             issuer: ::core::option::Option::Some("reflections"),
             audience: &["reflections-ws"],
             leeway_s: 5u64,
-            max_ttl_s: ::core::option::Option::Some(3600u64),
+            max_ttl_s: ::core::option::Option::Some(1800u64),
             subject_claim: "sub",
             roles_claim: "roles",
             roles_shape: ::wsauth_core::spec::ClaimShape::Array,

@@ -181,8 +181,8 @@ function songnodesScenarios(): void {
 
   scenario("songnodes: refusals stop with a typed CloseError", async () => {
     const cases: Array<[string, string, string[], number, string, string]> = [
-      ["alice", "bob", ["user"], 1008, "user mismatch", "subject_mismatch"],
-      ["mallory", "mallory", ["user"], 4002, "user inactive", "user_inactive"],
+      ["alice", "bob", ["user"], 1008, "Unauthorized: User ID mismatch", "subject_mismatch"],
+      ["mallory", "mallory", ["user"], 1008, "Authentication failed", "user_inactive"],
       ["alice", "alice", [], 4003, "forbidden", "forbidden"],
     ];
     for (const [subject, user, roles, code, reason, kind] of cases) {
@@ -196,28 +196,18 @@ function songnodesScenarios(): void {
     }
   });
 
-  scenario("songnodes: an invalid token closes 4001 and the provider is asked again", async () => {
+  scenario("songnodes: an invalid token closes 1008 and stops, as SongNodes' document states", async () => {
     const token = provider("not-a-jwt", mint("alice", { roles: ["user"] }));
-    const alice = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token });
-    const seen = new Recorder("refresh", alice);
-    const close = await seen.event("close");
-    equal([close.code, close.reason, close.action], [4001, "invalid or expired token", "refresh_token"], "close");
-    const again = await seen.event("reconnecting");
-    equal([again.action, again.delayMs], ["refresh_token", 0], "reconnect at once");
-    check((await seen.message("welcome")).authenticated, "welcomed on the second attempt");
-    equal(token.calls, 2, "the provider was asked twice");
-    await closes(alice);
-
-    // A bad token every time: one refresh, then a typed stop.
-    const bad = provider("not-a-jwt");
-    const again2 = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token: bad });
-    await stopped(again2, songnodes.CloseError, {
-      code: 4001,
-      reason: "invalid or expired token",
-      why: "refresh_failed",
+    const alice = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token, backoff: fast });
+    const seen = new Recorder("invalid", alice);
+    await stopped(alice, songnodes.CloseError, {
+      code: 1008,
+      reason: "Authentication failed",
+      why: "stop",
       kind: "auth_failed",
     });
-    equal(bad.calls, 2, "one refresh, no loop");
+    equal(token.calls, 1, "the provider was asked once");
+    equal(seen.count("reconnecting"), 0, "no reconnection");
   });
 }
 
@@ -407,17 +397,17 @@ function mcpScenarios(): void {
     const dev = mcp.connectStatus({ baseUrl, token: mint("dev", { role: "developer" }), heartbeatIntervalMs: 30 });
     const seen = new Recorder("developer", dev);
     const initial = await seen.message("initial_status");
-    equal(initial.servers.map((s) => s.name), ["filesystem", "github", "postgres", "slack"], "initial_status");
+    equal(initial.mcps.map((s) => s.name), ["filesystem", "github", "postgres", "slack"], "initial_status");
     await seen.event("pong");
     await seen.event("pong");
     equal(seen.count("invalid"), 0, "the pong is not a message");
     const hook = await fetch(`${httpUrl}/__test/postgres-down`);
     check(hook.ok, `the test hook: ${hook.status}`);
     const change = await seen.message("mcp_status_change");
-    equal([change.server, change.previous, change.current], ["postgres", "degraded", "down"], "mcp_status_change");
+    equal([change.mcp_id, change.old_status, change.new_status], ["postgres", "degraded", "down"], "mcp_status_change");
     check(!Number.isNaN(Date.parse(change.at)), `at ${change.at}`);
     const health = await seen.message("health_event");
-    equal([health.server, health.level, health.message], ["postgres", "critical", "replica lag"], "health_event");
+    equal([health.mcp_id, health.level, health.message], ["postgres", "critical", "replica lag"], "health_event");
     await closes(dev);
   });
 
@@ -426,8 +416,8 @@ function mcpScenarios(): void {
     // refresh_token code in this catalogue, so the provider is asked once.
     equal(mcp.closeDecision(1008).action, "stop", "1008");
     const cases: Array<[string, string, string]> = [
-      ["a user", mint("alice", { role: "user" }), "insufficient role"],
-      ["an invalid token", "not-a-jwt", "invalid or expired token"],
+      ["a user", mint("alice", { role: "user" }), "Insufficient permissions: role not authorized"],
+      ["an invalid token", "not-a-jwt", "Authentication failed: Invalid or expired token"],
       ["an inactive user", mint("mallory", { role: "admin" }), "user inactive"],
     ];
     for (const [label, value, reason] of cases) {
