@@ -144,6 +144,42 @@ pub fn node(text: &str) -> Script {
     Script::start(command, "cjs", text)
 }
 
+/// `text`, TypeScript, as JavaScript: its types stripped by the
+/// TypeScript compiler of `js/` (`transpileModule`, nothing else changed).
+pub fn typescript(text: &str) -> String {
+    use std::io::Write;
+    const STRIP: &str = "const ts = require('typescript'); let src = ''; \
+        process.stdin.on('data', (d) => { src += d; }); \
+        process.stdin.on('end', () => process.stdout.write(ts.transpileModule(src, \
+        { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS } }).outputText));";
+    let modules = repo_root().join("js/node_modules");
+    assert!(
+        modules.join("typescript").is_dir(),
+        "{} has no `typescript`: run `npm ci --prefix js` (or `bash .ci/test`)",
+        modules.display()
+    );
+    let mut child = Command::new("node")
+        .args(["-e", STRIP])
+        .env("NODE_PATH", &modules)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run node: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin
+            .write_all(text.as_bytes())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        output.status.success(),
+        "transpiling failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
 impl Script {
     fn start(mut command: Command, extension: &str, text: &str) -> Script {
         let file = script_path(extension);
