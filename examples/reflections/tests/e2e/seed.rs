@@ -6,18 +6,15 @@
 //! cannot be installed on CI in bounded time; see `tests/seed/websocat.sh`).
 //!
 //! What the document says they get: the reflection streamed token by token,
-//! then 1000; 4001 without a token or with an invalid one, 4002 for an
-//! inactive user, 4003 for another user's entry, 4004 for one that does not
-//! exist, 1011 when generation fails. Each frame is a `reflection_token`
-//! message, not the bare token the document's `displayReflectionToken`
-//! expects: see README.md, "what differs from the seed".
+//! each frame a piece of text to append, then 1000; 4001 without a token or
+//! with an invalid one, 4002 for an inactive user, 4003 for another user's
+//! entry, 4004 for one that does not exist, 1011 when generation fails.
 //!
 //! The React hook and component are not run: they need React and a DOM.
 
 use std::path::Path;
 
 use reflections::store::FAILING_ENTRY;
-use serde_json::Value;
 use wsauth_example_support::seed_snippets::{
     Script, node, report, snippet, substituted, typescript,
 };
@@ -53,15 +50,6 @@ const showError = (message) => console.log(`[seed] showError ${{message}}`);
 "#,
         addr = app.addr
     )
-}
-
-/// The text of the `reflection_token` frames `frames`, in order.
-fn text(frames: &[String]) -> String {
-    let messages: Vec<Value> = frames
-        .iter()
-        .map(|f| serde_json::from_str(f).unwrap_or_else(|e| panic!("{e}: {f}")))
-        .collect();
-    tokens(&messages).concat()
 }
 
 /// The reflection on `entry` of the seeded store.
@@ -107,7 +95,10 @@ async fn the_typescript_connection_streams_the_reflection_then_closes_normally()
         lines.last().map(String::as_str),
         Some("WebSocket closed normally")
     );
-    assert_eq!(text(&displayed(&lines)), reflection(1));
+    // `displayReflectionToken(event.data)` gets each token, which append
+    // to the reflection.
+    assert_eq!(displayed(&lines), seeded_tokens(1));
+    assert_eq!(displayed(&lines).concat(), reflection(1));
 }
 
 #[tokio::test]
@@ -195,7 +186,7 @@ async fn the_console_test_prints_every_token_then_the_normal_close() {
         .filter_map(|l| l.strip_prefix("Message: "))
         .map(str::to_owned)
         .collect();
-    assert_eq!(text(&frames), reflection(1));
+    assert_eq!(frames, seeded_tokens(1));
 }
 
 #[tokio::test]
@@ -243,8 +234,8 @@ async fn the_migration_lines_before_and_after() {
         page(&app, Some(&alice)),
         report("ws")
     ));
-    let first = secured.message().await;
-    assert_eq!(first["type"], "reflection_token", "{first}");
+    let first = secured.after("[seed] message ").await;
+    assert_eq!(first, seeded_tokens(1)[0]);
     assert_eq!(secured.closed().await, "1000 done");
 }
 
@@ -268,8 +259,8 @@ async fn the_websocat_requests() {
     let request = with_token
         .into_client_request()
         .unwrap_or_else(|e| panic!("{e}"));
-    let (seen, closed) = until_close(&mut connect(request).await).await;
-    assert_eq!(tokens(&seen).concat(), reflection(1));
+    let (seen, closed) = texts_until_close(&mut connect(request).await).await;
+    assert_eq!(seen, seeded_tokens(1));
     assert_eq!(closed, Some(close(DONE)));
     // "should fail with 4001".
     let request = urls[1]
