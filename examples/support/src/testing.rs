@@ -273,9 +273,7 @@ pub async fn until_close_within(client: &mut Client, wait: Duration) -> Received
     let seen = frames
         .into_iter()
         .filter_map(|frame| match frame {
-            Message::Text(t) => {
-                Some(serde_json::from_str(t.as_str()).unwrap_or(json!(t.as_str())))
-            }
+            Message::Text(t) => Some(serde_json::from_str(t.as_str()).unwrap_or(json!(t.as_str()))),
             Message::Binary(b) => Some(json!({ "binary": b.len() })),
             _ => None,
         })

@@ -464,7 +464,7 @@ async fn too_many_connections_backs_off_and_reconnects() {
     // Until the slot is free the client may be refused again; it keeps
     // backing off until it is admitted.
     loop {
-        match next(&mut sixth).await {
+        match next(&mut eleventh).await {
             Event::Open { .. } => {}
             Event::Reconnecting { close, .. } => assert_eq!(close.code, 4008),
             Event::Message(notifications::ServerMessage::Connected(c)) => {
@@ -478,7 +478,7 @@ async fn too_many_connections_backs_off_and_reconnects() {
         CloseCode::from_code(4008).map(CloseCode::action),
         Some(ClientAction::Backoff)
     );
-    close(sixth).await;
+    close(eleventh).await;
     for c in open {
         close(c).await;
     }
