@@ -4,17 +4,22 @@
 //! Each example comes from a document (`../shared/seeds/`) that shows how a
 //! client connects: a Python class on the `websockets` package, JavaScript
 //! for a browser or for Node, a `websocat` line. Those lines are the
-//! example's contract, so its tests keep them, byte for byte, as files under
-//! `tests/seed/`, and run them against the example on 127.0.0.1 with the
-//! real interpreter: `python3` with `websockets` from PyPI, `node` with its
-//! own `WebSocket` (or the `ws` package, for the lines written for it).
+//! example's contract, so its tests keep them, byte for byte (under a
+//! comment naming their lines), as files under `tests/seed/`, and run them
+//! against the example on 127.0.0.1 with the real interpreter: `python3`
+//! with `websockets` from PyPI, `node` with its own `WebSocket` (or the `ws`
+//! package, for the lines written for it), TypeScript after the TypeScript
+//! compiler strips its types ([`typescript`]).
 //!
-//! Only the host, the port, the token (and the user a token names) differ
-//! from the document: [`substituted`] replaces them in the text, and fails
-//! when a placeholder is not there, so a snippet edited out of shape is
-//! noticed. A snippet that never ends (a client that listens forever) is
-//! read line by line with [`Script::line`] and killed when the test is done.
-//! Everything here panics on failure: it is test code.
+//! Only the host, the port and the token differ from the document:
+//! [`substituted`] replaces them in the text, and fails when a placeholder
+//! is not there, so a snippet edited out of shape is noticed. What a snippet
+//! takes from its page (`localStorage`, callbacks the document leaves to the
+//! app) is defined by the test ahead of the snippet's text, and [`report`]
+//! prints what a bare socket receives. A snippet that never ends (a client
+//! that listens forever) is read line by line with [`Script::line`] and
+//! killed when the test is done. Everything here panics on failure: it is
+//! test code.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
