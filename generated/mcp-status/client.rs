@@ -9,7 +9,7 @@
 /// The messages of the spec, one type per message (its fields beside `type`).
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod messages {
-    /// Every server's status at connect time.
+    /// Every MCP server's status at connect time.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -19,7 +19,7 @@ pub mod messages {
     )]
     #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
     pub struct InitialStatus {
-        pub servers: ::std::vec::Vec<super::schemas::ServerStatus>,
+        pub mcps: ::std::vec::Vec<super::schemas::ServerStatus>,
     }
     #[derive(
         ::core::fmt::Debug,
@@ -30,9 +30,10 @@ pub mod messages {
     )]
     #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
     pub struct McpStatusChange {
-        pub server: ::std::string::String,
-        pub previous: super::schemas::State,
-        pub current: super::schemas::State,
+        /// The MCP server's name.
+        pub mcp_id: ::std::string::String,
+        pub old_status: super::schemas::State,
+        pub new_status: super::schemas::State,
         pub at: ::std::string::String,
     }
     #[derive(
@@ -63,7 +64,7 @@ pub mod messages {
     )]
     #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
     pub struct HealthEvent {
-        pub server: ::std::string::String,
+        pub mcp_id: ::std::string::String,
         pub level: HealthEventLevel,
         pub message: ::std::string::String,
         pub at: ::std::string::String,
@@ -171,13 +172,13 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 1008u16,
-                reason: "no token provided",
+                reason: "Authentication required: No token provided",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 1008u16,
-                reason: "invalid or expired token",
+                reason: "Authentication failed: Invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
@@ -201,7 +202,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 1008u16,
-                reason: "insufficient role",
+                reason: "Insufficient permissions: role not authorized",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
@@ -288,7 +289,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 receives: &[],
                 sends: &["initial_status", "mcp_status_change", "health_event"],
                 frames: ::wsauth_core::spec::Frames::Json,
-                heartbeat: ::core::option::Option::Some(("ping", "pong")),
+                heartbeat: ::core::option::Option::Some(("ping", "\"pong\"")),
                 limits: ::wsauth_core::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
@@ -435,7 +436,7 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "no token provided",
+            CloseCode::AuthRequired => "Authentication required: No token provided",
             CloseCode::SubjectMismatch => "forbidden",
             CloseCode::NotFound => "not found",
             CloseCode::RateLimited => "rate limit exceeded",
@@ -470,7 +471,7 @@ pub mod endpoints {
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum ServerMessage {
-            /// `initial_status`: Every server's status at connect time.
+            /// `initial_status`: Every MCP server's status at connect time.
             #[serde(rename = "initial_status")]
             InitialStatus(super::super::messages::InitialStatus),
             /// `mcp_status_change`.

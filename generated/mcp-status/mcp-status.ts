@@ -39,7 +39,11 @@ export type FailureKind =
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
-  /** `auth_required`, `auth_failed`, `token_expired`, `user_inactive`, `forbidden`, `origin_rejected`, `too_many_connections`: stop, with a `CloseError`. */
+  /**
+   * `auth_required`, `auth_failed`, `token_expired`, `user_inactive`, `forbidden`, `origin_rejected`, `too_many_connections`: stop, with a `CloseError`.
+   *
+   * `forbidden`: The original named the token's role in the reason; the reason here is fixed.
+   */
   Forbidden: 1008,
   /** `subject_mismatch`: stop, with a `CloseError`. */
   SubjectMismatch: 4003,
@@ -90,20 +94,21 @@ export interface ServerStatus {
   last_checked?: string;
 }
 
-/** Every server's status at connect time. */
+/** Every MCP server's status at connect time. */
 export interface InitialStatusMessage {
   /** The message type on the wire. */
   type: "initial_status";
-  servers: Array<ServerStatus>;
+  mcps: Array<ServerStatus>;
 }
 
 /** The `mcp_status_change` message. */
 export interface McpStatusChangeMessage {
   /** The message type on the wire. */
   type: "mcp_status_change";
-  server: string;
-  previous: State;
-  current: State;
+  /** The MCP server's name. */
+  mcp_id: string;
+  old_status: State;
+  new_status: State;
   at: string;
 }
 
@@ -111,7 +116,7 @@ export interface McpStatusChangeMessage {
 export interface HealthEventMessage {
   /** The message type on the wire. */
   type: "health_event";
-  server: string;
+  mcp_id: string;
   level: "info" | "warning" | "critical";
   message: string;
   at: string;
@@ -1155,9 +1160,9 @@ const __wsauthSchemas: ReadonlyMap<string, __WsauthSchema> = new Map<string, __W
 
 /** The payload schema of every message a server sends, by `type`. */
 const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __WsauthSchema>([
-  ["initial_status", { kind: "object", fields: [{ name: "servers", required: true, schema: { kind: "array", items: { kind: "ref", name: "ServerStatus" } } }] }],
-  ["mcp_status_change", { kind: "object", fields: [{ name: "server", required: true, schema: { kind: "string" } }, { name: "previous", required: true, schema: { kind: "ref", name: "State" } }, { name: "current", required: true, schema: { kind: "ref", name: "State" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }] }],
-  ["health_event", { kind: "object", fields: [{ name: "server", required: true, schema: { kind: "string" } }, { name: "level", required: true, schema: { kind: "string", values: ["info", "warning", "critical"] } }, { name: "message", required: true, schema: { kind: "string" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }] }],
+  ["initial_status", { kind: "object", fields: [{ name: "mcps", required: true, schema: { kind: "array", items: { kind: "ref", name: "ServerStatus" } } }] }],
+  ["mcp_status_change", { kind: "object", fields: [{ name: "mcp_id", required: true, schema: { kind: "string" } }, { name: "old_status", required: true, schema: { kind: "ref", name: "State" } }, { name: "new_status", required: true, schema: { kind: "ref", name: "State" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }] }],
+  ["health_event", { kind: "object", fields: [{ name: "mcp_id", required: true, schema: { kind: "string" } }, { name: "level", required: true, schema: { kind: "string", values: ["info", "warning", "critical"] } }, { name: "message", required: true, schema: { kind: "string" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }] }],
 ]);
 
 // ---------------------------------------------------------------------------
@@ -1177,7 +1182,7 @@ const __wsauthEndpointStatus: EndpointDescriptor = {
   sends: ["initial_status", "mcp_status_change", "health_event"],
   raw: false,
   refresh: false,
-  heartbeat: { ping: "ping", pong: "pong", intervalMs: 20000 },
+  heartbeat: { ping: "ping", pong: "\"pong\"", intervalMs: 20000 },
 };
 
 /** A connection to `status`. */

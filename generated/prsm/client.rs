@@ -38,7 +38,7 @@ pub mod messages {
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub body: ::core::option::Option<::std::string::String>,
     }
-    /// Start receiving the conversation's events, optionally replaying from a message id.
+    /// Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it.
     #[derive(
         ::core::fmt::Debug,
         ::core::clone::Clone,
@@ -49,7 +49,21 @@ pub mod messages {
     #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
     pub struct SubscribeConversation {
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+        pub conversation_id: ::core::option::Option<i64>,
+        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub since: ::core::option::Option<i64>,
+    }
+    /// The subscription to a conversation is in place.
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::wsauth_core::__private::serde::Serialize,
+        ::wsauth_core::__private::serde::Deserialize
+    )]
+    #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+    pub struct Subscribed {
+        pub conversation_id: i64,
     }
     /// Ask the assistant; the answer streams back as `ai_token`s.
     #[derive(
@@ -225,6 +239,14 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
         fields: &[
             ::wsauth_core::descriptor::FieldDescriptor {
+                name: "conversation_id",
+                required: false,
+                schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
+                    minimum: ::core::option::Option::None,
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::descriptor::FieldDescriptor {
                 name: "since",
                 required: false,
                 schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
@@ -323,7 +345,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     "conversation.read",
                     "conversation.write",
                     "notifications.read",
-                    "web3.read",
+                    "wallet.read",
                 ],
             },
             ::wsauth_core::descriptor::RoleDescriptor {
@@ -342,7 +364,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     "conversation.read",
                     "conversation.write",
                     "notifications.read",
-                    "web3.read",
+                    "wallet.read",
                     "system.monitor",
                 ],
             },
@@ -368,9 +390,9 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
-                code: 4003u16,
-                reason: "forbidden",
-                client: ::wsauth_core::spec::ClientAction::Stop,
+                code: 4001u16,
+                reason: "user not found or inactive",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
@@ -476,12 +498,18 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 perm: ::core::option::Option::Some("notifications.read"),
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
-                receives: &[],
-                sends: &["connected", "notification"],
+                receives: &[
+                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                        name: "subscribe_conversation",
+                        perm: ::core::option::Option::Some("conversation.read"),
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
+                    },
+                ],
+                sends: &["connected", "notification", "subscribed", "error"],
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
-                    max_connections_per_user: 5u32,
+                    max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,
                     burst: 20u32,
@@ -518,7 +546,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 receives: &[
                     ::wsauth_core::descriptor::ReceiveDescriptor {
                         name: "subscribe_conversation",
-                        perm: ::core::option::Option::None,
+                        perm: ::core::option::Option::Some("conversation.read"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
                     },
                     ::wsauth_core::descriptor::ReceiveDescriptor {
@@ -536,7 +564,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
-                    max_connections_per_user: 5u32,
+                    max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,
                     burst: 20u32,
@@ -560,7 +588,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     ::wsauth_core::spec::TokenSource::Header,
                     ::wsauth_core::spec::TokenSource::Query("token"),
                 ],
-                perm: ::core::option::Option::Some("web3.read"),
+                perm: ::core::option::Option::Some("wallet.read"),
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
@@ -574,7 +602,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
-                    max_connections_per_user: 5u32,
+                    max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,
                     burst: 20u32,
@@ -599,10 +627,10 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     ::core::hash::Hash
 )]
 pub enum CloseCode {
-    /// 4001: `auth_required`, `auth_failed`, `token_expired` (client: `refresh_token`).
+    /// 4001: `auth_required`, `auth_failed`, `token_expired`, `user_inactive` (client: `refresh_token`).
     AuthRequired,
-    /// 4003: `user_inactive`, `subject_mismatch`, `forbidden`, `not_found`, `origin_rejected` (client: `stop`).
-    UserInactive,
+    /// 4003: `subject_mismatch`, `forbidden`, `not_found`, `origin_rejected` (client: `stop`).
+    SubjectMismatch,
     /// 4008: `too_many_connections` (client: `backoff`).
     TooManyConnections,
     /// 4029: `rate_limited` (client: `backoff`).
@@ -624,7 +652,7 @@ impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
         CloseCode::AuthRequired,
-        CloseCode::UserInactive,
+        CloseCode::SubjectMismatch,
         CloseCode::TooManyConnections,
         CloseCode::RateLimited,
         CloseCode::MessageTooBig,
@@ -638,7 +666,7 @@ impl CloseCode {
     pub const fn code(self) -> u16 {
         match self {
             CloseCode::AuthRequired => 4001,
-            CloseCode::UserInactive => 4003,
+            CloseCode::SubjectMismatch => 4003,
             CloseCode::TooManyConnections => 4008,
             CloseCode::RateLimited => 4029,
             CloseCode::MessageTooBig => 1009,
@@ -653,7 +681,7 @@ impl CloseCode {
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
             4001 => ::core::option::Option::Some(CloseCode::AuthRequired),
-            4003 => ::core::option::Option::Some(CloseCode::UserInactive),
+            4003 => ::core::option::Option::Some(CloseCode::SubjectMismatch),
             4008 => ::core::option::Option::Some(CloseCode::TooManyConnections),
             4029 => ::core::option::Option::Some(CloseCode::RateLimited),
             1009 => ::core::option::Option::Some(CloseCode::MessageTooBig),
@@ -669,7 +697,7 @@ impl CloseCode {
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
             CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::RefreshToken,
-            CloseCode::UserInactive => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::SubjectMismatch => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::TooManyConnections => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::RateLimited => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::MessageTooBig => ::wsauth_core::spec::ClientAction::Stop,
@@ -688,11 +716,11 @@ impl CloseCode {
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
                     ::wsauth_core::spec::FailureKind::TokenExpired,
+                    ::wsauth_core::spec::FailureKind::UserInactive,
                 ]
             }
-            CloseCode::UserInactive => {
+            CloseCode::SubjectMismatch => {
                 &[
-                    ::wsauth_core::spec::FailureKind::UserInactive,
                     ::wsauth_core::spec::FailureKind::SubjectMismatch,
                     ::wsauth_core::spec::FailureKind::Forbidden,
                     ::wsauth_core::spec::FailureKind::NotFound,
@@ -724,7 +752,7 @@ impl CloseCode {
     pub const fn reason(self) -> &'static str {
         match self {
             CloseCode::AuthRequired => "authentication required",
-            CloseCode::UserInactive => "forbidden",
+            CloseCode::SubjectMismatch => "forbidden",
             CloseCode::TooManyConnections => "too many connections",
             CloseCode::RateLimited => "rate limit exceeded",
             CloseCode::MessageTooBig => "message too big",
@@ -740,7 +768,7 @@ impl CloseCode {
 pub mod endpoints {
     /// The `notifications` endpoint (`/ws/{user_id}`).
     ///
-    /// The user's personal notification stream.
+    /// The user's personal notification stream, where the user also manages conversation subscriptions.
     pub mod notifications {
         /// The endpoint's path parameters.
         #[derive(
@@ -761,7 +789,17 @@ pub mod endpoints {
             ::wsauth_core::__private::serde::Serialize
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
-        pub enum ClientMessage {}
+        pub enum ClientMessage {
+            /// `subscribe_conversation`: Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it.
+            #[serde(rename = "subscribe_conversation")]
+            SubscribeConversation(super::super::messages::SubscribeConversation),
+        }
+        impl ::core::convert::From<super::super::messages::SubscribeConversation>
+        for ClientMessage {
+            fn from(message: super::super::messages::SubscribeConversation) -> Self {
+                ClientMessage::SubscribeConversation(message)
+            }
+        }
         /// Messages the server may send (the endpoint's welcome and `sends`).
         #[derive(
             ::core::fmt::Debug,
@@ -777,6 +815,12 @@ pub mod endpoints {
             /// `notification`.
             #[serde(rename = "notification")]
             Notification(super::super::messages::Notification),
+            /// `subscribed`: The subscription to a conversation is in place.
+            #[serde(rename = "subscribed")]
+            Subscribed(super::super::messages::Subscribed),
+            /// `error`: A message was refused; the connection stays open.
+            #[serde(rename = "error")]
+            Error(super::super::messages::Error),
         }
         /// JSON frames: `ClientMessage` out, `ServerMessage` in.
         pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;
@@ -827,7 +871,7 @@ pub mod endpoints {
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum ClientMessage {
-            /// `subscribe_conversation`: Start receiving the conversation's events, optionally replaying from a message id.
+            /// `subscribe_conversation`: Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it.
             #[serde(rename = "subscribe_conversation")]
             SubscribeConversation(super::super::messages::SubscribeConversation),
             /// `send_message`: Ask the assistant; the answer streams back as `ai_token`s.

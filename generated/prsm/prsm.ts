@@ -39,12 +39,14 @@ export type FailureKind =
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
-  /** `auth_required`, `auth_failed`, `token_expired`: get a fresh token and reconnect at once. */
+  /**
+   * `auth_required`, `auth_failed`, `token_expired`, `user_inactive`: get a fresh token and reconnect at once.
+   *
+   * `user_inactive`: The token is valid but names no active user (PRSM's 4001 "ensure user exists in the system"); as for every 4001, the client signs in again.
+   */
   AuthFailed: 4001,
   /**
-   * `user_inactive`, `subject_mismatch`, `forbidden`, `not_found`, `origin_rejected`: stop, with a `CloseError`.
-   *
-   * `user_inactive`: PRSM does not tell an inactive account from a forbidden one.
+   * `subject_mismatch`, `forbidden`, `not_found`, `origin_rejected`: stop, with a `CloseError`.
    *
    * `not_found`: A conversation that does not exist is reported like one the user may not see.
    */
@@ -71,8 +73,8 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefined } = {
-  4001: { action: "refresh_token", kinds: ["auth_required", "auth_failed", "token_expired"] },
-  4003: { action: "stop", kinds: ["user_inactive", "subject_mismatch", "forbidden", "not_found", "origin_rejected"] },
+  4001: { action: "refresh_token", kinds: ["auth_required", "auth_failed", "token_expired", "user_inactive"] },
+  4003: { action: "stop", kinds: ["subject_mismatch", "forbidden", "not_found", "origin_rejected"] },
   4008: { action: "backoff", kinds: ["too_many_connections"] },
   4029: { action: "backoff", kinds: ["rate_limited"] },
   1009: { action: "stop", kinds: ["message_too_big"] },
@@ -111,11 +113,19 @@ export interface NotificationMessage {
   body?: string;
 }
 
-/** Start receiving the conversation's events, optionally replaying from a message id. */
+/** Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it. */
 export interface SubscribeConversationMessage {
   /** The message type on the wire. */
   type: "subscribe_conversation";
+  conversation_id?: number;
   since?: number;
+}
+
+/** The subscription to a conversation is in place. */
+export interface SubscribedMessage {
+  /** The message type on the wire. */
+  type: "subscribed";
+  conversation_id: number;
 }
 
 /** Ask the assistant; the answer streams back as `ai_token`s. */
@@ -1236,6 +1246,7 @@ const __wsauthSchemas: ReadonlyMap<string, __WsauthSchema> = new Map<string, __W
 const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __WsauthSchema>([
   ["connected", { kind: "object", fields: [{ name: "user_id", required: true, schema: { kind: "string" } }, { name: "endpoint", required: true, schema: { kind: "string" } }, { name: "server_time", required: true, schema: { kind: "string", format: "date-time" } }] }],
   ["notification", { kind: "object", fields: [{ name: "id", required: true, schema: { kind: "integer" } }, { name: "title", required: true, schema: { kind: "string", maxLength: 200 } }, { name: "body", required: false, schema: { kind: "string" } }] }],
+  ["subscribed", { kind: "object", fields: [{ name: "conversation_id", required: true, schema: { kind: "integer" } }] }],
   ["typing", { kind: "object", fields: [{ name: "user_id", required: true, schema: { kind: "string" } }, { name: "active", required: true, schema: { kind: "boolean" } }] }],
   ["ai_token", { kind: "object", fields: [{ name: "message_id", required: true, schema: { kind: "integer" } }, { name: "index", required: true, schema: { kind: "integer", minimum: 0 } }, { name: "token", required: true, schema: { kind: "string" } }] }],
   ["ai_done", { kind: "object", fields: [{ name: "message_id", required: true, schema: { kind: "integer" } }, { name: "tokens", required: true, schema: { kind: "integer", minimum: 0 } }] }],
@@ -1249,10 +1260,10 @@ const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __
 // ---------------------------------------------------------------------------
 
 /** What the server may send on `notifications`. */
-export type NotificationsServerMessage = ConnectedMessage | NotificationMessage;
+export type NotificationsServerMessage = ConnectedMessage | NotificationMessage | SubscribedMessage | ErrorMessage;
 
 /** What the client may send on `notifications`. */
-export type NotificationsClientMessage = never;
+export type NotificationsClientMessage = SubscribeConversationMessage;
 
 /** The path parameters of `notifications`. */
 export interface NotificationsParams {
@@ -1264,14 +1275,22 @@ const __wsauthEndpointNotifications: EndpointDescriptor = {
   name: "notifications",
   transport: { kind: "subprotocol", marker: "prsm" },
   welcome: "connected",
-  sends: ["connected", "notification"],
+  sends: ["connected", "notification", "subscribed", "error"],
   raw: false,
   refresh: true,
   heartbeat: null,
 };
 
-/** The user's personal notification stream. */
+/** The user's personal notification stream, where the user also manages conversation subscriptions. */
 export class NotificationsConnection extends Connection<NotificationsServerMessage, NotificationsClientMessage> {
+  /**
+   * Sends `subscribe_conversation` (needs `conversation.read`); `false` when no socket is open.
+   *
+   * Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it.
+   */
+  sendSubscribeConversation(payload: Omit<SubscribeConversationMessage, "type"> = {}): boolean {
+    return this.send({ type: "subscribe_conversation", ...payload });
+  }
 }
 
 /** Connects to `notifications` (`/ws/{user_id}`). Needs a token, sent in the `prsm` subprotocol. Permission: `notifications.read`. */
@@ -1309,9 +1328,9 @@ const __wsauthEndpointConversation: EndpointDescriptor = {
 /** One AI conversation; answers stream token by token. */
 export class ConversationConnection extends Connection<ConversationServerMessage, ConversationClientMessage> {
   /**
-   * Sends `subscribe_conversation`; `false` when no socket is open.
+   * Sends `subscribe_conversation` (needs `conversation.read`); `false` when no socket is open.
    *
-   * Start receiving the conversation's events, optionally replaying from a message id.
+   * Start receiving a conversation's events, optionally replaying from a message id. On `notifications` it names the conversation (`conversation_id`, which the user must take part in) and is answered with `subscribed`; on `conversation` the path names it.
    */
   sendSubscribeConversation(payload: Omit<SubscribeConversationMessage, "type"> = {}): boolean {
     return this.send({ type: "subscribe_conversation", ...payload });
@@ -1374,7 +1393,7 @@ export class Web3Connection extends Connection<Web3ServerMessage, Web3ClientMess
   }
 }
 
-/** Connects to `web3` (`/api/v1/web3/ws/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `web3.read`. */
+/** Connects to `web3` (`/api/v1/web3/ws/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `wallet.read`. */
 export function connectWeb3(params: Web3Params, options: TokenOptions): Web3Connection {
   return new Web3Connection(__wsauthEndpointWeb3, "/api/v1/web3/ws/" + __wsauthSegment(String(params.user_id)), options);
 }

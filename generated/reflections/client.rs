@@ -8,21 +8,7 @@
 //! entry's owner, then closes normally.
 /// The messages of the spec, one type per message (its fields beside `type`).
 #[allow(dead_code, missing_docs, clippy::all)]
-pub mod messages {
-    /// The next piece of the reflection; after the last the server closes with 1000.
-    #[derive(
-        ::core::fmt::Debug,
-        ::core::clone::Clone,
-        ::core::cmp::PartialEq,
-        ::wsauth_core::__private::serde::Serialize,
-        ::wsauth_core::__private::serde::Deserialize
-    )]
-    #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
-    pub struct ReflectionToken {
-        pub index: i64,
-        pub token: ::std::string::String,
-    }
-}
+pub mod messages {}
 /// The named schemas of the spec.
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod schemas {}
@@ -45,7 +31,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 issuer: ::core::option::Option::Some("reflections"),
                 audience: &["reflections-ws"],
                 leeway_s: 5u64,
-                max_ttl_s: ::core::option::Option::Some(3600u64),
+                max_ttl_s: ::core::option::Option::Some(1800u64),
                 subject_claim: "sub",
                 roles_claim: "roles",
                 roles_shape: ::wsauth_core::spec::ClaimShape::Array,
@@ -196,8 +182,8 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &["entry_owner"],
                 welcome: ::core::option::Option::None,
                 receives: &[],
-                sends: &["reflection_token"],
-                frames: ::wsauth_core::spec::Frames::Json,
+                sends: &[],
+                frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
                     max_connections_per_user: 10u32,
@@ -379,6 +365,8 @@ impl CloseCode {
 /// One module per endpoint: its parameters, messages and `connect`.
 pub mod endpoints {
     /// The `reflection` endpoint (`/ws/reflections/{entry_id}`).
+    ///
+    /// The reflection on one entry, streamed as plain text frames, one token each, as the reflections document's clients read them (they append `event.data` to the text shown); then the `completed` close.
     pub mod reflection {
         /// The endpoint's path parameters.
         #[derive(
@@ -391,34 +379,10 @@ pub mod endpoints {
             /// The `entry_id` path segment.
             pub entry_id: i64,
         }
-        /// Messages this client may send (the endpoint's `receives`).
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::wsauth_core::__private::serde::Serialize
-        )]
-        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
-        pub enum ClientMessage {}
-        /// Messages the server may send (the endpoint's welcome and `sends`).
-        #[derive(
-            ::core::fmt::Debug,
-            ::core::clone::Clone,
-            ::core::cmp::PartialEq,
-            ::wsauth_core::__private::serde::Deserialize
-        )]
-        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
-        pub enum ServerMessage {
-            /// `reflection_token`: The next piece of the reflection; after the last the server closes with 1000.
-            #[serde(rename = "reflection_token")]
-            ReflectionToken(super::super::messages::ReflectionToken),
-        }
-        /// JSON frames: `ClientMessage` out, `ServerMessage` in.
-        pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;
         /// A running client of this endpoint.
-        pub type Client = ::wsauth_core::client::Client<Messages>;
+        pub type Client = ::wsauth_core::client::Client<::wsauth_core::client::Raw>;
         /// What the client's `recv` yields.
-        pub type Event = ::wsauth_core::client::Event<ServerMessage>;
+        pub type Event = ::wsauth_core::client::Event<::wsauth_core::client::Frame>;
         /// A client of `reflection` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The token is a string or a `wsauth_core::client::Token` provider.
@@ -426,7 +390,7 @@ pub mod endpoints {
             __wsauth_base_url: &str,
             __wsauth_params: Params,
             __wsauth_token: impl ::core::convert::Into<::wsauth_core::client::Token>,
-        ) -> ::wsauth_core::client::Connect<Messages> {
+        ) -> ::wsauth_core::client::Connect<::wsauth_core::client::Raw> {
             ::wsauth_core::client::Connect::new(
                     &super::super::API,
                     "reflection",

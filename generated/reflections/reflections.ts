@@ -103,14 +103,6 @@ const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefin
 // Payload types
 // ---------------------------------------------------------------------------
 
-/** The next piece of the reflection; after the last the server closes with 1000. */
-export interface ReflectionTokenMessage {
-  /** The message type on the wire. */
-  type: "reflection_token";
-  index: number;
-  token: string;
-}
-
 // ---------------------------------------------------------------------------
 // The connection runtime: the same in every generated module, so that each
 // module stands alone (no npm dependency). Private names start with
@@ -1158,7 +1150,6 @@ const __wsauthSchemas: ReadonlyMap<string, __WsauthSchema> = new Map<string, __W
 
 /** The payload schema of every message a server sends, by `type`. */
 const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __WsauthSchema>([
-  ["reflection_token", { kind: "object", fields: [{ name: "index", required: true, schema: { kind: "integer", minimum: 0 } }, { name: "token", required: true, schema: { kind: "string" } }] }],
 ]);
 
 // ---------------------------------------------------------------------------
@@ -1166,7 +1157,7 @@ const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __
 // ---------------------------------------------------------------------------
 
 /** What the server may send on `reflection`. */
-export type ReflectionServerMessage = ReflectionTokenMessage;
+export type ReflectionServerMessage = never;
 
 /** What the client may send on `reflection`. */
 export type ReflectionClientMessage = never;
@@ -1180,14 +1171,23 @@ const __wsauthEndpointReflection: EndpointDescriptor = {
   name: "reflection",
   transport: { kind: "query", name: "token" },
   welcome: null,
-  sends: ["reflection_token"],
-  raw: false,
+  sends: [],
+  raw: true,
   refresh: false,
   heartbeat: null,
 };
 
-/** A connection to `reflection`. */
+/** The reflection on one entry, streamed as plain text frames, one token each, as the reflections document's clients read them (they append `event.data` to the text shown); then the `completed` close. */
 export class ReflectionConnection extends Connection<ReflectionServerMessage, ReflectionClientMessage> {
+  /** Sends a text or binary frame as it is; `false` when no socket is open. */
+  sendData(data: string | ArrayBuffer | ArrayBufferView): boolean {
+    return this.__wsauthSendData(data);
+  }
+
+  /** Calls `handler` with every frame (text as a string, binary as an ArrayBuffer). */
+  onData(handler: (data: string | ArrayBuffer) => void): () => void {
+    return this.__wsauthOnData(handler);
+  }
 }
 
 /** Connects to `reflection` (`/ws/reflections/{entry_id}`). Needs a token, sent as the `token` query parameter. Permission: `reflections.read`. */

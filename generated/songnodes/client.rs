@@ -325,15 +325,15 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         close_codes: &[
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
-                code: 4001u16,
-                reason: "authentication required",
-                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+                code: 1008u16,
+                reason: "Authentication required",
+                client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
-                code: 4001u16,
-                reason: "invalid or expired token",
-                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+                code: 1008u16,
+                reason: "Authentication failed",
+                client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
@@ -343,14 +343,14 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
-                code: 4002u16,
-                reason: "user inactive",
+                code: 1008u16,
+                reason: "Authentication failed",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 1008u16,
-                reason: "user mismatch",
+                reason: "Unauthorized: User ID mismatch",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
@@ -533,12 +533,10 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     ::core::hash::Hash
 )]
 pub enum CloseCode {
-    /// 4001: `auth_required`, `auth_failed`, `token_expired` (client: `refresh_token`).
+    /// 1008: `auth_required`, `auth_failed`, `user_inactive`, `subject_mismatch` (client: `stop`).
     AuthRequired,
-    /// 4002: `user_inactive` (client: `stop`).
-    UserInactive,
-    /// 1008: `subject_mismatch` (client: `stop`).
-    SubjectMismatch,
+    /// 4001: `token_expired` (client: `refresh_token`).
+    TokenExpired,
     /// 4003: `forbidden`, `origin_rejected` (client: `stop`).
     Forbidden,
     /// 4004: `not_found` (client: `stop`).
@@ -564,8 +562,7 @@ impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
         CloseCode::AuthRequired,
-        CloseCode::UserInactive,
-        CloseCode::SubjectMismatch,
+        CloseCode::TokenExpired,
         CloseCode::Forbidden,
         CloseCode::NotFound,
         CloseCode::TooManyConnections,
@@ -580,9 +577,8 @@ impl CloseCode {
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
         match self {
-            CloseCode::AuthRequired => 4001,
-            CloseCode::UserInactive => 4002,
-            CloseCode::SubjectMismatch => 1008,
+            CloseCode::AuthRequired => 1008,
+            CloseCode::TokenExpired => 4001,
             CloseCode::Forbidden => 4003,
             CloseCode::NotFound => 4004,
             CloseCode::TooManyConnections => 4008,
@@ -598,9 +594,8 @@ impl CloseCode {
     /// The variant for a close code, if the spec has it.
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
-            4001 => ::core::option::Option::Some(CloseCode::AuthRequired),
-            4002 => ::core::option::Option::Some(CloseCode::UserInactive),
-            1008 => ::core::option::Option::Some(CloseCode::SubjectMismatch),
+            1008 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            4001 => ::core::option::Option::Some(CloseCode::TokenExpired),
             4003 => ::core::option::Option::Some(CloseCode::Forbidden),
             4004 => ::core::option::Option::Some(CloseCode::NotFound),
             4008 => ::core::option::Option::Some(CloseCode::TooManyConnections),
@@ -617,9 +612,8 @@ impl CloseCode {
     /// What a client does when the server closes with it.
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
-            CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::RefreshToken,
-            CloseCode::UserInactive => ::wsauth_core::spec::ClientAction::Stop,
-            CloseCode::SubjectMismatch => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::TokenExpired => ::wsauth_core::spec::ClientAction::RefreshToken,
             CloseCode::Forbidden => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::NotFound => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::TooManyConnections => ::wsauth_core::spec::ClientAction::Backoff,
@@ -639,13 +633,11 @@ impl CloseCode {
                 &[
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
-                    ::wsauth_core::spec::FailureKind::TokenExpired,
+                    ::wsauth_core::spec::FailureKind::UserInactive,
+                    ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 ]
             }
-            CloseCode::UserInactive => &[::wsauth_core::spec::FailureKind::UserInactive],
-            CloseCode::SubjectMismatch => {
-                &[::wsauth_core::spec::FailureKind::SubjectMismatch]
-            }
+            CloseCode::TokenExpired => &[::wsauth_core::spec::FailureKind::TokenExpired],
             CloseCode::Forbidden => {
                 &[
                     ::wsauth_core::spec::FailureKind::Forbidden,
@@ -677,9 +669,8 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "authentication required",
-            CloseCode::UserInactive => "user inactive",
-            CloseCode::SubjectMismatch => "user mismatch",
+            CloseCode::AuthRequired => "Authentication required",
+            CloseCode::TokenExpired => "token expired",
             CloseCode::Forbidden => "forbidden",
             CloseCode::NotFound => "not found",
             CloseCode::TooManyConnections => "too many connections",

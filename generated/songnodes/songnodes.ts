@@ -39,16 +39,20 @@ export type FailureKind =
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
-  /** `auth_required`, `auth_failed`, `token_expired`: get a fresh token and reconnect at once. */
-  AuthFailed: 4001,
-  /** `user_inactive`: stop, with a `CloseError`. */
-  UserInactive: 4002,
   /**
-   * `subject_mismatch`: stop, with a `CloseError`.
+   * `auth_required`, `auth_failed`, `user_inactive`, `subject_mismatch`: stop, with a `CloseError`.
+   *
+   * `auth_required`: No token, on an endpoint that is not anonymous.
+   *
+   * `auth_failed`: The token is malformed, forged or expired.
+   *
+   * `user_inactive`: The token's user is unknown or deactivated.
    *
    * `subject_mismatch`: The path's user id is not the token's subject.
    */
-  SubjectMismatch: 1008,
+  AuthFailed: 1008,
+  /** `token_expired`: get a fresh token and reconnect at once. */
+  TokenExpired: 4001,
   /** `forbidden`, `origin_rejected`: stop, with a `CloseError`. */
   Forbidden: 4003,
   /** `not_found`: stop, with a `CloseError`. */
@@ -75,9 +79,8 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefined } = {
-  4001: { action: "refresh_token", kinds: ["auth_required", "auth_failed", "token_expired"] },
-  4002: { action: "stop", kinds: ["user_inactive"] },
-  1008: { action: "stop", kinds: ["subject_mismatch"] },
+  1008: { action: "stop", kinds: ["auth_required", "auth_failed", "user_inactive", "subject_mismatch"] },
+  4001: { action: "refresh_token", kinds: ["token_expired"] },
   4003: { action: "stop", kinds: ["forbidden", "origin_rejected"] },
   4004: { action: "stop", kinds: ["not_found"] },
   4008: { action: "backoff", kinds: ["too_many_connections"] },

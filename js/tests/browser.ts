@@ -80,7 +80,7 @@ try {
       code: 4003,
       reason: "forbidden",
       why: "stop",
-      kinds: ["user_inactive", "subject_mismatch", "forbidden", "not_found", "origin_rejected"],
+      kinds: ["subject_mismatch", "forbidden", "not_found", "origin_rejected"],
       isCloseError: true,
     },
     "forbidden conversation",

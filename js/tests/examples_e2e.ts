@@ -192,8 +192,8 @@ function songnodesScenarios(): void {
 
   scenario("songnodes: refusals stop with a typed CloseError", async () => {
     const cases: Array<[string, string, string[], number, string, string]> = [
-      ["alice", "bob", ["user"], 1008, "user mismatch", "subject_mismatch"],
-      ["mallory", "mallory", ["user"], 4002, "user inactive", "user_inactive"],
+      ["alice", "bob", ["user"], 1008, "Unauthorized: User ID mismatch", "subject_mismatch"],
+      ["mallory", "mallory", ["user"], 1008, "Authentication failed", "user_inactive"],
       ["alice", "alice", [], 4003, "forbidden", "forbidden"],
     ];
     for (const [subject, user, roles, code, reason, kind] of cases) {
@@ -207,28 +207,18 @@ function songnodesScenarios(): void {
     }
   });
 
-  scenario("songnodes: an invalid token closes 4001 and the provider is asked again", async () => {
+  scenario("songnodes: an invalid token closes 1008 and stops, as SongNodes' document states", async () => {
     const token = provider("not-a-jwt", mint("alice", { roles: ["user"] }));
-    const alice = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token });
-    const seen = new Recorder("refresh", alice);
-    const close = await seen.event("close");
-    equal([close.code, close.reason, close.action], [4001, "invalid or expired token", "refresh_token"], "close");
-    const again = await seen.event("reconnecting");
-    equal([again.action, again.delayMs], ["refresh_token", 0], "reconnect at once");
-    check((await seen.message("welcome")).authenticated, "welcomed on the second attempt");
-    equal(token.calls, 2, "the provider was asked twice");
-    await closes(alice);
-
-    // A bad token every time: one refresh, then a typed stop.
-    const bad = provider("not-a-jwt");
-    const again2 = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token: bad });
-    await stopped(again2, songnodes.CloseError, {
-      code: 4001,
-      reason: "invalid or expired token",
-      why: "refresh_failed",
+    const alice = songnodes.connectUser({ user_id: "alice" }, { baseUrl, token, backoff: fast });
+    const seen = new Recorder("invalid", alice);
+    await stopped(alice, songnodes.CloseError, {
+      code: 1008,
+      reason: "Authentication failed",
+      why: "stop",
       kind: "auth_failed",
     });
-    equal(bad.calls, 2, "one refresh, no loop");
+    equal(token.calls, 1, "the provider was asked once");
+    equal(seen.count("reconnecting"), 0, "no reconnection");
   });
 }
 
@@ -316,20 +306,23 @@ function reflectionScenarios(): void {
   const expected = JSON.parse(env("WSAUTH_EXPECTED")) as Expected;
   const alice = (): string => mint("alice", { roles: ["user"] });
 
-  /** The tokens in `messages`, checking they are numbered from 0. */
-  function text(messages: reflections.ReflectionTokenMessage[]): string[] {
-    messages.forEach((m, i) => equal(m.index, i, "reflection_token index"));
-    return messages.map((m) => m.token);
+  /** Collects the text frames of `connection`: one token each (the endpoint's frames are raw). */
+  function tokensOf(connection: reflections.ReflectionConnection): string[] {
+    const tokens: string[] = [];
+    connection.onData((data) => {
+      check(typeof data === "string", "a text frame");
+      tokens.push(data as string);
+    });
+    return tokens;
   }
 
   scenario("reflections: the streamed tokens, then the normal close", async () => {
     const connection = reflections.connectReflection({ entry_id: 1 }, { baseUrl, token: alice() });
-    const tokens: reflections.ReflectionTokenMessage[] = [];
-    connection.on("reflection_token", (m) => tokens.push(m));
+    const tokens = tokensOf(connection);
     const seen = new Recorder("entry 1", connection);
     const end = await outcome(connection);
     equal(end, { kind: "closed", code: 1000, reason: "done" }, "outcome");
-    equal(text(tokens), expected.entry1, "the whole reflection");
+    equal(tokens, expected.entry1, "the whole reflection");
     const close = await seen.event("close");
     equal([close.action, close.kinds], ["closed", ["completed"]], "the close event");
     equal(seen.count("reconnecting"), 0, "no reconnection");
@@ -355,11 +348,12 @@ function reflectionScenarios(): void {
     const token = provider("not-a-jwt", alice());
     const connection = reflections.connectReflection({ entry_id: 1 }, { baseUrl, token });
     const seen = new Recorder("refresh", connection);
+    const tokens = tokensOf(connection);
     const close = await seen.event("close");
     equal([close.code, close.action], [4001, "refresh_token"], "close");
     const end = await outcome(connection);
     equal(end.kind, "closed", "the fresh token streams the reflection to its end");
-    equal(seen.messages.length, expected.entry1.length, "every token after the refresh");
+    equal(tokens, expected.entry1, "every token after the refresh");
     equal(token.calls, 2, "the provider was asked twice");
 
     const bad = provider("not-a-jwt");
@@ -379,6 +373,7 @@ function reflectionScenarios(): void {
       { baseUrl, token: alice(), backoff: fast },
     );
     const seen = new Recorder("failing entry", connection);
+    const tokens = tokensOf(connection);
     const firstClose = await seen.event("close");
     equal(
       [firstClose.code, firstClose.reason, firstClose.action, firstClose.kinds],
@@ -390,9 +385,9 @@ function reflectionScenarios(): void {
     check(again.delayMs <= fast.baseMs, `first delay ${again.delayMs} ms within the base`);
     await seen.event("close", (e) => e.code === 1011);
     const partial = expected.failingPartial.length;
-    check(seen.messages.length >= 2 * partial, "both attempts streamed their tokens");
-    equal(text(seen.messages.slice(0, partial)), expected.failingPartial, "the first attempt's tokens");
-    equal(text(seen.messages.slice(partial, 2 * partial)), expected.failingPartial, "the second attempt's tokens");
+    check(tokens.length >= 2 * partial, "both attempts streamed their tokens");
+    equal(tokens.slice(0, partial), expected.failingPartial, "the first attempt's tokens");
+    equal(tokens.slice(partial, 2 * partial), expected.failingPartial, "the second attempt's tokens");
     await closes(connection);
 
     // Without reconnection the same close is a typed stop.
@@ -418,17 +413,17 @@ function mcpScenarios(): void {
     const dev = mcp.connectStatus({ baseUrl, token: mint("dev", { role: "developer" }), heartbeatIntervalMs: 30 });
     const seen = new Recorder("developer", dev);
     const initial = await seen.message("initial_status");
-    equal(initial.servers.map((s) => s.name), ["filesystem", "github", "postgres", "slack"], "initial_status");
+    equal(initial.mcps.map((s) => s.name), ["filesystem", "github", "postgres", "slack"], "initial_status");
     await seen.event("pong");
     await seen.event("pong");
     equal(seen.count("invalid"), 0, "the pong is not a message");
     const hook = await fetch(`${httpUrl}/__test/postgres-down`);
     check(hook.ok, `the test hook: ${hook.status}`);
     const change = await seen.message("mcp_status_change");
-    equal([change.server, change.previous, change.current], ["postgres", "degraded", "down"], "mcp_status_change");
+    equal([change.mcp_id, change.old_status, change.new_status], ["postgres", "degraded", "down"], "mcp_status_change");
     check(!Number.isNaN(Date.parse(change.at)), `at ${change.at}`);
     const health = await seen.message("health_event");
-    equal([health.server, health.level, health.message], ["postgres", "critical", "replica lag"], "health_event");
+    equal([health.mcp_id, health.level, health.message], ["postgres", "critical", "replica lag"], "health_event");
     await closes(dev);
   });
 
@@ -437,8 +432,8 @@ function mcpScenarios(): void {
     // refresh_token code in this catalogue, so the provider is asked once.
     equal(mcp.closeDecision(1008).action, "stop", "1008");
     const cases: Array<[string, string, string]> = [
-      ["a user", mint("alice", { role: "user" }), "insufficient role"],
-      ["an invalid token", "not-a-jwt", "invalid or expired token"],
+      ["a user", mint("alice", { role: "user" }), "Insufficient permissions: role not authorized"],
+      ["an invalid token", "not-a-jwt", "Authentication failed: Invalid or expired token"],
       ["an inactive user", mint("mallory", { role: "admin" }), "user inactive"],
     ];
     for (const [label, value, reason] of cases) {

@@ -203,9 +203,16 @@ scenario("4001 with an expired token: refresh_token, provider called, reconnecte
   await closes(alice);
 });
 
-scenario("4003: inactive user, subject mismatch, forbidden conversation, unknown conversation, missing permission", async () => {
+scenario("4001 for an inactive user: the provider is asked again, then stop", async () => {
+  const mallory = provider(mint("mallory", ["user"]));
+  const inactive = connectNotifications({ user_id: "mallory" }, { baseUrl, token: mallory });
+  const error = await stopped(inactive, 4001, "refresh_failed", "user_inactive");
+  equal(error.reason, "user not found or inactive", "reason");
+  equal(mallory.calls, 2, "provider calls");
+});
+
+scenario("4003: subject mismatch, forbidden conversation, unknown conversation, missing permission", async () => {
   const cases: Array<[string, { closed: Promise<CloseOutcome> }, string]> = [
-    ["inactive", connectNotifications({ user_id: "mallory" }, { baseUrl, token: mint("mallory", ["user"]) }), "user_inactive"],
     ["subject mismatch", connectNotifications({ user_id: "bob" }, { baseUrl, token: mint("alice", ["user"]) }), "subject_mismatch"],
     ["forbidden", connectConversation({ user_id: "alice", conversation_id: 2 }, { baseUrl, token: mint("alice", ["user"]) }), "forbidden"],
     ["not found", connectConversation({ user_id: "alice", conversation_id: 99 }, { baseUrl, token: mint("alice", ["user"]) }), "not_found"],
@@ -217,26 +224,26 @@ scenario("4003: inactive user, subject mismatch, forbidden conversation, unknown
   }
 });
 
-scenario("4008: the sixth connection backs off and gets in once a slot frees", async () => {
+scenario("4008: the eleventh connection backs off and gets in once a slot frees", async () => {
   const token = mint("admin", ["admin"]);
-  const five = [];
-  for (let i = 0; i < 5; i += 1) {
+  const ten = [];
+  for (let i = 0; i < 10; i += 1) {
     const connection = connectNotifications({ user_id: "admin" }, { baseUrl, token });
     const seen = new Recorder(`admin ${i}`, connection);
     await seen.message("connected");
-    five.push(connection);
+    ten.push(connection);
   }
-  const sixth = connectNotifications({ user_id: "admin" }, { baseUrl, token, backoff: fast });
-  const seen = new Recorder("sixth", sixth);
+  const eleventh = connectNotifications({ user_id: "admin" }, { baseUrl, token, backoff: fast });
+  const seen = new Recorder("eleventh", eleventh);
   const close = await seen.event("close");
   equal([close.code, close.action, close.kinds], [4008, "backoff", ["too_many_connections"]], "close");
   const again = await seen.event("reconnecting");
   equal(again.action, "backoff", "reconnect action");
   check(again.delayMs >= 0 && again.delayMs <= fast.baseMs, `first delay ${again.delayMs} within the base`);
-  await closes(five[0]!);
+  await closes(ten[0]!);
   await seen.message("connected", 5000);
   await seen.event("established");
-  for (const connection of [...five.slice(1), sixth]) {
+  for (const connection of [...ten.slice(1), eleventh]) {
     await closes(connection);
   }
 });

@@ -233,6 +233,24 @@ impl Session {
         }
     }
 
+    /// Like [`Session::send_raw`], but waits for room in the send queue
+    /// instead of failing when it is full: for raw endpoints that stream
+    /// (as [`Session::deliver`] for typed ones). A client that stops reading
+    /// still ends the connection (its writes time out), so the wait is
+    /// bounded.
+    pub async fn deliver_raw(&mut self, message: Message) -> Result<(), SendError> {
+        if self.endpoint.frames != Frames::Raw {
+            return Err(SendError::NotRaw(self.endpoint.name));
+        }
+        match message {
+            Message::Text(_) | Message::Binary(_) => {
+                self.link.push_wait(message).await;
+                Ok(())
+            }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Err(SendError::ControlFrame),
+        }
+    }
+
     fn queue(&mut self, message: Message) -> Result<(), SendError> {
         match self.link.push(message) {
             Ok(()) => Ok(()),

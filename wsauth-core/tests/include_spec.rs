@@ -67,7 +67,7 @@ fn the_other_examples_compile_to_what_they_declare() {
     assert_eq!(role, Some("role"));
     assert_eq!(
         MCP_STATUS.endpoint("status").and_then(|e| e.heartbeat),
-        Some(("ping", "pong"))
+        Some(("ping", r#""pong""#))
     );
 }
 

@@ -73,12 +73,20 @@ async fn every_handshake_failure_gets_its_close_code() {
     }
 }
 
-/// Tries `send_raw` on the typed `room` endpoint, then welcomes with what
-/// it answered.
+/// Tries `send_raw` and `deliver_raw` on the typed `room` endpoint, then
+/// welcomes with what they answered.
 async fn tries_raw_frames(mut session: Session) -> HandlerResult {
     let text = session.send_raw(axum::extract::ws::Message::text(r#"{"type":"said"}"#));
     let close = session.send_raw(axum::extract::ws::Message::Close(None));
-    let answers = format!("{:?} / {:?}", text.err(), close.err());
+    let delivered = session
+        .deliver_raw(axum::extract::ws::Message::text(r#"{"type":"said"}"#))
+        .await;
+    let answers = format!(
+        "{:?} / {:?} / {:?}",
+        text.err(),
+        close.err(),
+        delivered.err()
+    );
     session.send("hello", &serde_json::json!({ "user": answers }))?;
     Ok(())
 }
@@ -89,7 +97,7 @@ async fn typed_endpoints_refuse_raw_frames() {
     let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
     assert_eq!(
         next_json(&mut client).await,
-        serde_json::json!({"type": "hello", "user": "Some(NotRaw(\"room\")) / Some(NotRaw(\"room\"))"}),
+        serde_json::json!({"type": "hello", "user": "Some(NotRaw(\"room\")) / Some(NotRaw(\"room\")) / Some(NotRaw(\"room\"))"}),
         "nothing unchecked reached the client before the welcome"
     );
 }
@@ -115,10 +123,12 @@ async fn raw_tries_a_close(mut session: Session) -> HandlerResult {
         reason: "internal: db.internal:5432".into(),
     })));
     let ping = session.send_raw(Message::Ping(Default::default()));
+    let pong = session.deliver_raw(Message::Pong(Default::default())).await;
     session.send_raw(Message::text(format!(
-        "{:?} / {:?}",
+        "{:?} / {:?} / {:?}",
         close.err(),
-        ping.err()
+        ping.err(),
+        pong.err()
     )))?;
     Ok(())
 }
@@ -140,7 +150,7 @@ async fn raw_endpoints_send_text_and_binary_only() {
         matches!(
             first,
             Ok(Some(Ok(Message::Text(ref t))))
-                if t.as_str() == "Some(ControlFrame) / Some(ControlFrame)"
+                if t.as_str() == "Some(ControlFrame) / Some(ControlFrame) / Some(ControlFrame)"
         ),
         "{first:?}"
     );

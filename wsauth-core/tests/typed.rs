@@ -67,7 +67,7 @@ async fn conversation(mut session: ep::conversation::Session) -> HandlerResult {
     Ok(())
 }
 
-#[ws_endpoint(spec = "../specs/prsm.yaml", endpoint = "web3", perm = "web3.read")]
+#[ws_endpoint(spec = "../specs/prsm.yaml", endpoint = "web3", perm = "wallet.read")]
 async fn web3(mut session: ep::web3::Session) -> HandlerResult {
     let user = session.principal().subject().map(str::to_owned);
     session.send(connected(user.as_deref(), "web3"))?;

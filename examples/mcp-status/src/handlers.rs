@@ -32,8 +32,8 @@ pub struct NoBoard;
 )]
 pub async fn status(mut session: ep::status::Session) -> HandlerResult {
     let board = session.state::<StatusBoard>().ok_or(NoBoard)?.clone();
-    let (servers, mut updates) = board.watch();
-    session.send(messages::InitialStatus { servers })?;
+    let (mcps, mut updates) = board.watch();
+    session.send(messages::InitialStatus { mcps })?;
     // The endpoint receives nothing but the keepalive, which the loop
     // answers; when the connection ends this future is dropped where it
     // waits.
@@ -42,9 +42,9 @@ pub async fn status(mut session: ep::status::Session) -> HandlerResult {
             Ok(Update::Change(change)) => session.send(change)?,
             Ok(Update::Health(event)) => session.send(event)?,
             Err(RecvError::Lagged(_)) => {
-                let (servers, fresh) = board.watch();
+                let (mcps, fresh) = board.watch();
                 updates = fresh;
-                session.send(messages::InitialStatus { servers })?;
+                session.send(messages::InitialStatus { mcps })?;
             }
             Err(RecvError::Closed) => return Ok(()),
         }

@@ -4,11 +4,14 @@
 //! One WebSocket endpoint from `specs/mcp-status.yaml`, `/ws/mcp-status`:
 //! only the roles `admin`, `developer` and `dba` may watch (the token's
 //! single `role` claim), and every refusal closes with 1008 and a generic
-//! reason the spec names (`no token provided`, `invalid or expired token`,
-//! `insufficient role`, `user inactive`, ...). An admitted client gets
-//! `initial_status` (every server), then `mcp_status_change` and
-//! `health_event` as they happen ([`status`]); a text `ping` is answered
-//! with `pong`.
+//! reason the spec names (`Authentication required: No token provided`,
+//! `Authentication failed: Invalid or expired token`, `Insufficient
+//! permissions: role not authorized`, `user inactive`, ...), as the
+//! service's document states. An admitted client gets `initial_status`
+//! (every server, in `mcps`), then `mcp_status_change` and `health_event` as
+//! they happen ([`status`]); the dashboard's text `ping` is answered with
+//! `"pong"`, a JSON string, because the dashboard parses every frame as
+//! JSON.
 //!
 //! Tokens are checked one of two ways, chosen by [`Config::introspection`]:
 //!

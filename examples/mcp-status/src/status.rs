@@ -150,9 +150,9 @@ impl StatusBoard {
             return Ok(None);
         }
         let change = McpStatusChange {
-            server: server.to_owned(),
-            previous,
-            current: state,
+            mcp_id: server.to_owned(),
+            old_status: previous,
+            new_status: state,
             at,
         };
         // No watcher is not an error. Sent under the lock, so updates go
@@ -173,7 +173,7 @@ impl StatusBoard {
             return Err(UnknownServer(server.to_owned()));
         }
         let event = HealthEvent {
-            server: server.to_owned(),
+            mcp_id: server.to_owned(),
             level,
             message: message.to_owned(),
             at: now_rfc3339(),
@@ -264,7 +264,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"))
             .unwrap_or_else(|| panic!("a change"));
         assert_eq!(
-            (change.previous, change.current),
+            (change.old_status, change.new_status),
             (State::Healthy, State::Down)
         );
         let event = board
@@ -286,7 +286,7 @@ mod tests {
         for n in 0..4 {
             for update in board.step(n) {
                 match update {
-                    Update::Change(c) => seen.push(format!("{:?}", c.current)),
+                    Update::Change(c) => seen.push(format!("{:?}", c.new_status)),
                     Update::Health(h) => seen.push(format!("{:?}", h.level)),
                 }
             }

@@ -4,7 +4,8 @@
 //! subject, the endpoint permission and (for `conversation`) participation
 //! are already checked, and every incoming message already passed its
 //! per-message permission. What is left here is the application: the
-//! welcome, the canned AI answer, the wallet events.
+//! welcome, conversation subscriptions on the main socket, the canned AI
+//! answer, the wallet events.
 //!
 //! Each handler is bound to its endpoint with `#[ws_endpoint]`, which checks
 //! the endpoint name and its permission against the spec at compile time and
@@ -26,9 +27,12 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
 
+use wsauth_core::store::CheckOutcome;
+
 use crate::endpoints as ep;
 use crate::messages;
 use crate::schemas::{Problem, ProblemCode};
+use crate::store::Shared;
 use crate::time::now_rfc3339;
 
 /// Longest `send_message` text, in characters (the spec's `maxLength`).
@@ -71,6 +75,16 @@ fn invalid(message: &str) -> messages::Error {
     }
 }
 
+/// The `error {code: forbidden}` reply to a subscription the user may not
+/// have. A conversation that does not exist gets the same answer, as at the
+/// handshake: ids of other users' conversations are not confirmed.
+fn forbidden() -> messages::Error {
+    Problem {
+        code: ProblemCode::Forbidden,
+        message: "no access to that conversation".to_owned(),
+    }
+}
+
 /// The notifications a user finds on connecting.
 pub fn initial_notifications(user_id: &str) -> Vec<messages::Notification> {
     vec![
@@ -87,8 +101,30 @@ pub fn initial_notifications(user_id: &str) -> Vec<messages::Notification> {
     ]
 }
 
+/// The answer to `subscribe_conversation` on the main socket: `subscribed`
+/// when the user takes part in the conversation, an `error` otherwise. The
+/// pipeline has already checked the message's permission
+/// (`conversation.read`); this is the seed's "conversation access control"
+/// for subscriptions, the same rule as the `conversation` endpoint's
+/// `conversation_access` check. A store failure ends the connection (1011).
+fn subscription(
+    store: &Shared,
+    user: &str,
+    m: &messages::SubscribeConversation,
+) -> Result<Result<messages::Subscribed, messages::Error>, wsauth_core::store::StoreError> {
+    let Some(conversation_id) = m.conversation_id else {
+        return Ok(Err(invalid(
+            "subscribe_conversation needs a `conversation_id` here",
+        )));
+    };
+    Ok(match store.conversation_access(user, conversation_id)? {
+        CheckOutcome::Allow => Ok(messages::Subscribed { conversation_id }),
+        _ => Err(forbidden()),
+    })
+}
+
 /// `notifications` (`/ws/{user_id}`): the welcome, the pending
-/// notifications, then the connection stays open until the client leaves.
+/// notifications, then conversation subscriptions until the client leaves.
 #[ws_endpoint(
     spec = "../../specs/prsm.yaml",
     endpoint = "notifications",
@@ -100,11 +136,19 @@ pub async fn notifications(mut session: ep::notifications::Session) -> HandlerRe
     for notification in initial_notifications(&user) {
         session.send(notification)?;
     }
-    // The endpoint receives nothing: its `Incoming` has no variant (the
-    // pipeline closes on any client message), so `recv` can only return
-    // `None`, once the connection ends.
-    if let Some(message) = session.recv().await {
-        match message {}
+    let store = session
+        .state::<Shared>()
+        .cloned()
+        .ok_or("prsm: the server has no store")?;
+    while let Some(message) = session.recv().await {
+        match message {
+            ep::notifications::Incoming::SubscribeConversation(m) => {
+                match subscription(&store, &user, &m)? {
+                    Ok(subscribed) => session.send(subscribed)?,
+                    Err(error) => session.send(error)?,
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -227,7 +271,11 @@ pub fn wallet_events(address: &str) -> (messages::BalanceUpdate, messages::Trans
 
 /// `web3`: the welcome, then each `subscribe_wallet` gets a
 /// `balance_update` and a `transaction`.
-#[ws_endpoint(spec = "../../specs/prsm.yaml", endpoint = "web3", perm = "web3.read")]
+#[ws_endpoint(
+    spec = "../../specs/prsm.yaml",
+    endpoint = "web3",
+    perm = "wallet.read"
+)]
 pub async fn web3(mut session: ep::web3::Session) -> HandlerResult {
     welcome(&mut session)?;
     while let Some(message) = session.recv().await {

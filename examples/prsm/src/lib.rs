@@ -97,7 +97,8 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     .into_builder()
     .authenticator(verifier)
     .users(store.clone())
-    .checks(store)
+    .checks(store.clone())
+    .state(store)
     .allow_origins(&config.allowed_origins)
     .build()?;
     let openapi = server

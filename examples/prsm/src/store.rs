@@ -16,6 +16,10 @@ use wsauth_example_support::SeededUsers;
 /// The name of the spec's resource check on `conversation`.
 pub const CONVERSATION_ACCESS: &str = "conversation_access";
 
+/// The user id PRSM's WebSocket document uses in every client example
+/// (`/ws/user123`), seeded so those examples run as written.
+pub const SEED_DOC_USER: &str = "user123";
+
 /// A conversation as the store knows it.
 #[derive(Clone, Debug)]
 enum Conversation {
@@ -39,12 +43,14 @@ impl Store {
     }
 
     /// The example's data: the [seeded users](SeededUsers::seeded)
-    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive);
-    /// conversation 1 with alice, 2 with bob.
+    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive) and
+    /// `user123`, the user of PRSM's documented client examples;
+    /// conversation 1 with alice and user123, 2 with bob.
     pub fn seeded() -> Self {
         Store::new()
             .users(SeededUsers::seeded())
-            .conversation(1, ["alice"])
+            .user(SEED_DOC_USER, true)
+            .conversation(1, ["alice", SEED_DOC_USER])
             .conversation(2, ["bob"])
     }
 
@@ -101,13 +107,23 @@ impl Store {
     }
 }
 
-/// The store as the pipeline sees it: one shared copy behind both traits.
+/// The store as the pipeline sees it: one shared copy behind both traits,
+/// and the handlers' state.
 #[derive(Clone, Debug)]
 pub(crate) struct Shared(Arc<Store>);
 
 impl Shared {
     pub(crate) fn new(store: Store) -> Self {
         Shared(Arc::new(store))
+    }
+
+    /// [`Store::conversation_access`].
+    pub(crate) fn conversation_access(
+        &self,
+        subject: &str,
+        id: i64,
+    ) -> Result<CheckOutcome, StoreError> {
+        self.0.conversation_access(subject, id)
     }
 }
 

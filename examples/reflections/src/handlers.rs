@@ -5,10 +5,14 @@
 //! the user is active and holds `reflections.read`, that `entry_id` is a
 //! canonical integer, and (the `entry_owner` check) that the entry exists and
 //! is the user's. What is left is the application: generate, send each token
-//! as a `reflection_token`, and return. The handler's result is the close:
+//! as a text frame of its own, and return. The handler's result is the close:
 //! `Ok` closes with the spec's `completed` code (1000, "done"), an error —
 //! generation failing part-way, say — with `server_error` (1011) after the
 //! tokens already sent. Nothing here writes a close code.
+//!
+//! The frames are bare text, not typed messages (the spec's endpoint has
+//! `frames: raw`), because that is what the reflections document's clients
+//! read: they append each `event.data` to the text on screen.
 //!
 //! The store and the pace reach the handler as application state
 //! ([`Generator`], set with `Builder::state`), so servers started side by
@@ -16,10 +20,10 @@
 
 use std::time::Duration;
 
+use axum::extract::ws::Message;
 use wsauth_core::{HandlerResult, ws_endpoint};
 
 use crate::endpoints as ep;
-use crate::messages;
 use crate::store::{ENTRY_ID, Shared};
 
 /// What the handler needs from the application: the store, and how long to
@@ -47,7 +51,7 @@ pub enum ReflectionError {
 }
 
 /// `reflection` (`/ws/reflections/{entry_id}`): every token of the
-/// reflection on the entry, numbered from 0, then the `completed` close.
+/// reflection on the entry, one text frame each, then the `completed` close.
 #[ws_endpoint(
     spec = "../../specs/reflections.yaml",
     endpoint = "reflection",
@@ -63,16 +67,14 @@ pub async fn reflection(mut session: ep::reflection::Session) -> HandlerResult {
         .and_then(|id| id.parse().ok())
         .ok_or(ReflectionError::BadEntryId)?;
     let generation = generator.store.store().generate(entry)?;
-    for (index, token) in (0..).zip(generation) {
+    for (index, token) in generation.enumerate() {
         let token = token?;
         if index > 0 && !generator.token_interval.is_zero() {
             tokio::time::sleep(generator.token_interval).await;
         }
         // Waits for room in the send queue, so a long reflection never
         // overflows it.
-        session
-            .deliver(messages::ReflectionToken { index, token })
-            .await?;
+        session.untyped().deliver_raw(Message::text(token)).await?;
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //!
 //! One WebSocket endpoint from `specs/reflections.yaml`,
 //! `/ws/reflections/{entry_id}`: the owner of a journal entry connects and
-//! receives the AI's reflection on it token by token, then the server closes
+//! receives the AI's reflection on it token by token, each token a bare text
+//! frame (the endpoint's frames are raw), then the server closes
 //! with 1000 ("done"). Everything that can go wrong is a close code the spec
 //! names, reached through the framework's pipeline rather than by code here:
 //!
@@ -17,8 +18,7 @@
 //! | 1000 | the whole reflection was sent |
 //!
 //! The spec is compiled in: `include_spec!` generates the descriptor
-//! [`API`], one type per message ([`messages`]), the endpoint's typed
-//! session ([`endpoints`]) and [`Handlers`]. [`store`] holds users and
+//! [`API`], the endpoint's session ([`endpoints`]) and [`Handlers`]. [`store`] holds users and
 //! entries and implements the spec's `entry_owner` check; [`handlers`]
 //! streams.
 //!

@@ -22,6 +22,9 @@ use wsauth_example_support::SeededUsers;
 use crate::messages::SubscribeChannel;
 use crate::schemas::{Edge, Node, NodeKind};
 
+/// The user id of SongNodes' documented client line (`/ws/123`), seeded so
+/// that line runs as written.
+pub const SEED_DOC_USER: &str = "123";
 /// Alice's seeded playlist.
 pub const ALICE_PLAYLIST: &str = "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b";
 /// Bob's seeded playlist.
@@ -100,12 +103,13 @@ impl Store {
     }
 
     /// The example's data: the [seeded users](SeededUsers::seeded)
-    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive); a
+    /// (`alice`, `bob`, `mod` and `admin` active, `mallory` inactive) and
+    /// [`SEED_DOC_USER`], the user of SongNodes' documented client line; a
     /// small graph of genres, artists and tracks; one playlist each for
     /// alice ([`ALICE_PLAYLIST`]) and bob ([`BOB_PLAYLIST`]).
     pub fn seeded() -> Self {
         let mut store = Store::new()
-            .users(SeededUsers::seeded())
+            .users(SeededUsers::seeded().user(SEED_DOC_USER, true))
             .node("genre:electronic", "Electronic", NodeKind::Genre)
             .node("genre:house", "French House", NodeKind::Genre)
             .node("artist:kraftwerk", "Kraftwerk", NodeKind::Artist)

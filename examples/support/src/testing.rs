@@ -283,17 +283,46 @@ pub async fn connect_as(addr: SocketAddr, path: &str, token: &str) -> Client {
 /// data messages seen before it, and the close code and reason (`None` when
 /// the socket ended without one, or nothing came within `wait`).
 pub async fn until_close_within(client: &mut Client, wait: Duration) -> Received {
+    let (frames, close) = frames_until_close(client, wait).await;
+    let seen = frames
+        .into_iter()
+        .filter_map(|frame| match frame {
+            Message::Text(t) => Some(serde_json::from_str(t.as_str()).unwrap_or(json!(t.as_str()))),
+            Message::Binary(b) => Some(json!({ "binary": b.len() })),
+            _ => None,
+        })
+        .collect();
+    (seen, close)
+}
+
+/// Like [`until_close`], for an endpoint that sends bare text: the text
+/// frames verbatim (binary frames skipped), then the close.
+pub async fn texts_until_close(client: &mut Client) -> (Vec<String>, Option<(u16, String)>) {
+    let (frames, close) = frames_until_close(client, Duration::from_secs(10)).await;
+    let texts = frames
+        .into_iter()
+        .filter_map(|frame| match frame {
+            Message::Text(t) => Some(t.as_str().to_owned()),
+            _ => None,
+        })
+        .collect();
+    (texts, close)
+}
+
+/// The data frames read until the close frame (within `wait`), and the
+/// close; then completes the close handshake.
+async fn frames_until_close(
+    client: &mut Client,
+    wait: Duration,
+) -> (Vec<Message>, Option<(u16, String)>) {
     let mut seen = Vec::new();
     let read = async {
         while let Some(frame) = client.next().await {
             match frame {
-                Ok(Message::Text(t)) => {
-                    seen.push(serde_json::from_str(t.as_str()).unwrap_or(json!(t.as_str())));
-                }
-                Ok(Message::Binary(b)) => seen.push(json!({ "binary": b.len() })),
                 Ok(Message::Close(frame)) => {
                     return frame.map(|f| (u16::from(f.code), f.reason.to_string()));
                 }
+                Ok(frame @ (Message::Text(_) | Message::Binary(_))) => seen.push(frame),
                 Ok(_) => {}
                 Err(_) => return None,
             }

@@ -31,7 +31,7 @@ async fn admitted(app: &Serving, token: String, options: Options) -> status::Cli
     opened(&mut client, 0).await;
     match message(&mut client).await {
         ServerMessage::InitialStatus(initial) => {
-            let names: Vec<&str> = initial.servers.iter().map(|s| s.name.as_str()).collect();
+            let names: Vec<&str> = initial.mcps.iter().map(|s| s.name.as_str()).collect();
             assert_eq!(names, ["filesystem", "github", "postgres", "slack"]);
         }
         other => panic!("expected initial_status, got {other:?}"),
@@ -55,9 +55,9 @@ async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
     postgres_down(&board);
     match message(&mut client).await {
         ServerMessage::McpStatusChange(change) => {
-            assert_eq!(change.server, "postgres");
+            assert_eq!(change.mcp_id, "postgres");
             assert_eq!(
-                (change.previous, change.current),
+                (change.old_status, change.new_status),
                 (State::Degraded, State::Down)
             );
         }
@@ -65,7 +65,7 @@ async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
     }
     match message(&mut client).await {
         ServerMessage::HealthEvent(event) => {
-            assert_eq!(event.server, "postgres");
+            assert_eq!(event.mcp_id, "postgres");
             assert_eq!(event.level, HealthEventLevel::Critical);
             assert_eq!(event.message, "replica lag");
         }
@@ -81,22 +81,22 @@ async fn every_refusal_stops_with_1008_and_its_reason() {
         (
             "user role",
             token_for("alice", "user", 600),
-            "insufficient role",
+            "Insufficient permissions: role not authorized",
         ),
         (
             "moderator role",
             token_for("mod", "moderator", 600),
-            "insufficient role",
+            "Insufficient permissions: role not authorized",
         ),
         (
             "invalid",
             "not-a-jwt".to_owned(),
-            "invalid or expired token",
+            "Authentication failed: Invalid or expired token",
         ),
         (
             "expired",
             token_for("admin", "admin", -60),
-            "invalid or expired token",
+            "Authentication failed: Invalid or expired token",
         ),
         (
             "inactive",
@@ -110,7 +110,11 @@ async fn every_refusal_stops_with_1008_and_its_reason() {
     for (case, token, reason) in cases
         .into_iter()
         .map(|(c, t, r)| (c, Token::from(t), r))
-        .chain([("no token", Token::none(), "no token provided")])
+        .chain([(
+            "no token",
+            Token::none(),
+            "Authentication required: No token provided",
+        )])
     {
         let mut client = status::connect(&app.ws_url(), token)
             .start()

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use wsauth_core::client::{ClientError, CloseAction, Closed, Event, Token};
+use wsauth_core::client::{ClientError, CloseAction, Closed, Event, Frame, Token};
 use wsauth_core::spec::{ClientAction, FailureKind};
 use wsauth_generated::reflections::CloseCode;
 use wsauth_generated::reflections::endpoints::reflection;
@@ -28,13 +28,15 @@ fn entry(entry_id: i64) -> reflection::Params {
     reflection::Params { entry_id }
 }
 
-/// The reflection's tokens in `events`, checking they are numbered from 0.
+/// The reflection's tokens in `events`: the endpoint's frames are raw, one
+/// text frame a token.
 fn tokens<'a>(events: impl IntoIterator<Item = &'a reflection::Event>) -> Vec<String> {
     let mut tokens = Vec::new();
     for event in events {
-        if let Event::Message(reflection::ServerMessage::ReflectionToken(t)) = event {
-            assert_eq!(t.index, i64::try_from(tokens.len()).unwrap_or(-1), "{t:?}");
-            tokens.push(t.token.clone());
+        match event {
+            Event::Message(Frame::Text(token)) => tokens.push(token.clone()),
+            Event::Message(Frame::Binary(b)) => panic!("a binary frame: {b:?}"),
+            _ => {}
         }
     }
     tokens

@@ -1456,7 +1456,7 @@ mod tests {
         );
         let channel = &doc["channels"]["web3"];
         assert_eq!(channel["address"], "/api/v1/web3/ws/{user_id}");
-        assert_eq!(channel["x-wsauth-permission"], "web3.read");
+        assert_eq!(channel["x-wsauth-permission"], "wallet.read");
         assert_eq!(channel["bindings"]["ws"]["query"]["type"], "object");
         assert!(channel["bindings"]["ws"]["headers"]["properties"]["Authorization"].is_object());
         assert_eq!(

@@ -111,15 +111,21 @@ async fn the_binaries_work_together() {
     );
     let mut admin = admitted(addr, &token("admin", "admin")).await;
     send_text(&mut admin, "ping").await;
-    assert_eq!(next_text(&mut admin).await, "pong");
+    assert_eq!(next_text(&mut admin).await, r#""pong""#);
     // dev's token is valid, and the service says it is not active.
     assert_eq!(
         rejected(bearer(addr, &token("dev", "developer"))).await,
-        (1008, "invalid or expired token".to_owned())
+        (
+            1008,
+            "Authentication failed: Invalid or expired token".to_owned()
+        )
     );
     assert_eq!(
         rejected(bearer(addr, &token("bob", "user"))).await,
-        (1008, "insufficient role".to_owned())
+        (
+            1008,
+            "Insufficient permissions: role not authorized".to_owned()
+        )
     );
 }
 

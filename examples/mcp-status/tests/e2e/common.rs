@@ -150,7 +150,7 @@ pub(crate) async fn connect_as(addr: SocketAddr, token: &str) -> Client {
 pub(crate) async fn expect_initial_status(client: &mut Client) -> Value {
     let welcome = next_json(client).await;
     assert_eq!(welcome["type"], "initial_status", "{welcome}");
-    assert!(welcome["servers"].is_array(), "{welcome}");
+    assert!(welcome["mcps"].is_array(), "{welcome}");
     welcome
 }
 

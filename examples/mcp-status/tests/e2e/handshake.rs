@@ -5,9 +5,9 @@ use serde_json::json;
 
 use crate::common::*;
 
-const NO_TOKEN: (u16, &str) = (1008, "no token provided");
-const INVALID: (u16, &str) = (1008, "invalid or expired token");
-const INSUFFICIENT_ROLE: (u16, &str) = (1008, "insufficient role");
+const NO_TOKEN: (u16, &str) = (1008, "Authentication required: No token provided");
+const INVALID: (u16, &str) = (1008, "Authentication failed: Invalid or expired token");
+const INSUFFICIENT_ROLE: (u16, &str) = (1008, "Insufficient permissions: role not authorized");
 const USER_INACTIVE: (u16, &str) = (1008, "user inactive");
 
 fn expect(expected: (u16, &str)) -> (u16, String) {
@@ -20,11 +20,7 @@ async fn admin_developer_and_dba_are_admitted() {
     for (user, role) in [("admin", "admin"), ("dev", "developer"), ("dba", "dba")] {
         let mut client = connect_as(app.addr, &token(user, role)).await;
         let welcome = expect_initial_status(&mut client).await;
-        assert_eq!(
-            welcome["servers"].as_array().map(Vec::len),
-            Some(4),
-            "{user}"
-        );
+        assert_eq!(welcome["mcps"].as_array().map(Vec::len), Some(4), "{user}");
     }
     // The spec's other source: `?token=`.
     let path = format!("{PATH}?token={}", token("dev", "developer"));

@@ -8,7 +8,7 @@ use mcp_status::IntrospectionService;
 
 use crate::common::*;
 
-const INVALID: (u16, &str) = (1008, "invalid or expired token");
+const INVALID: (u16, &str) = (1008, "Authentication failed: Invalid or expired token");
 
 fn expect(expected: (u16, &str)) -> (u16, String) {
     (expected.0, expected.1.to_owned())
@@ -24,7 +24,10 @@ async fn active_tokens_are_admitted_and_roles_still_apply() {
     // The answer's claims go through the same pipeline: role, then user.
     assert_eq!(
         rejected(bearer(app.addr, &token("alice", "user"))).await,
-        (1008, "insufficient role".to_owned())
+        (
+            1008,
+            "Insufficient permissions: role not authorized".to_owned()
+        )
     );
     assert_eq!(
         rejected(bearer(app.addr, &token("mallory", "admin"))).await,
@@ -32,7 +35,10 @@ async fn active_tokens_are_admitted_and_roles_still_apply() {
     );
     assert_eq!(
         rejected(ws(app.addr, PATH)).await,
-        (1008, "no token provided".to_owned())
+        (
+            1008,
+            "Authentication required: No token provided".to_owned()
+        )
     );
 }
 
@@ -113,7 +119,7 @@ async fn when_the_service_is_down_tokens_are_verified_locally() {
     // The spec says `fallback: jwt`: a valid token is admitted...
     let mut client = admitted(app.addr, &token("admin", "admin")).await;
     send_text(&mut client, "ping").await;
-    assert_eq!(next_text(&mut client).await, "pong");
+    assert_eq!(next_text(&mut client).await, r#""pong""#);
     drop(admitted(app.addr, &token("dba", "dba")).await);
     // ...and the local checks are the full ones.
     let forged = tok("admin", "admin")
@@ -122,7 +128,10 @@ async fn when_the_service_is_down_tokens_are_verified_locally() {
     assert_eq!(rejected(bearer(app.addr, &forged)).await, expect(INVALID));
     assert_eq!(
         rejected(bearer(app.addr, &token("mod", "moderator"))).await,
-        (1008, "insufficient role".to_owned())
+        (
+            1008,
+            "Insufficient permissions: role not authorized".to_owned()
+        )
     );
     assert_eq!(
         rejected(bearer(app.addr, &token("mallory", "admin"))).await,

@@ -9,10 +9,12 @@
 //!   the `ping`/`pong` keepalive;
 //! - `introspection`: tokens checked by the introspection service, its
 //!   "inactive" answers, and the local fallback when it is down;
-//! - `binaries`: `mcp-status` and `mcp-introspect` as processes.
+//! - `binaries`: `mcp-status` and `mcp-introspect` as processes;
+//! - `seed`: the client lines of the service's document, run in Node.
 
 mod binaries;
 mod common;
 mod handshake;
 mod introspection;
 mod messages;
+mod seed;

@@ -22,7 +22,7 @@ async fn initial_status_lists_every_server() {
     let app = start().await;
     let mut client = connect_as(app.addr, &token("admin", "admin")).await;
     let welcome = expect_initial_status(&mut client).await;
-    let servers = welcome["servers"].as_array().cloned().unwrap_or_default();
+    let servers = welcome["mcps"].as_array().cloned().unwrap_or_default();
     let summary: Vec<(String, String)> = servers
         .iter()
         .map(|s| {
@@ -64,7 +64,7 @@ async fn initial_status_lists_every_server() {
         .unwrap_or_else(|e| panic!("{e}"));
     let mut later = connect_as(app.addr, &token("dba", "dba")).await;
     let welcome = expect_initial_status(&mut later).await;
-    assert_eq!(welcome["servers"][3]["state"], "healthy");
+    assert_eq!(welcome["mcps"][3]["state"], "healthy");
 }
 
 #[tokio::test]
@@ -87,15 +87,15 @@ async fn changes_and_health_events_reach_every_watcher() {
     for client in [&mut admin, &mut dev] {
         let change = next_json(client).await;
         assert_eq!(change["type"], "mcp_status_change");
-        assert_eq!(change["server"], "github");
-        assert_eq!(change["previous"], "healthy");
-        assert_eq!(change["current"], "down");
+        assert_eq!(change["mcp_id"], "github");
+        assert_eq!(change["old_status"], "healthy");
+        assert_eq!(change["new_status"], "down");
         assert!(is_timestamp(&change["at"]), "{change}");
         assert_eq!(change.as_object().map(|o| o.len()), Some(5), "{change}");
 
         let event = next_json(client).await;
         assert_eq!(event["type"], "health_event");
-        assert_eq!(event["server"], "github");
+        assert_eq!(event["mcp_id"], "github");
         assert_eq!(event["level"], "critical");
         assert_eq!(event["message"], "connection refused");
         assert!(is_timestamp(&event["at"]), "{event}");
@@ -115,9 +115,9 @@ async fn the_simulation_produces_both_kinds_of_update() {
     assert_eq!(
         (
             &change["type"],
-            &change["server"],
-            &change["previous"],
-            &change["current"]
+            &change["mcp_id"],
+            &change["old_status"],
+            &change["new_status"]
         ),
         (
             &json!("mcp_status_change"),
@@ -128,7 +128,7 @@ async fn the_simulation_produces_both_kinds_of_update() {
     );
     let event = next_json(&mut client).await;
     assert_eq!(
-        (&event["type"], &event["server"], &event["level"]),
+        (&event["type"], &event["mcp_id"], &event["level"]),
         (
             &json!("health_event"),
             &json!("filesystem"),
@@ -144,7 +144,7 @@ async fn ping_is_answered_with_pong() {
     let mut client = admitted(app.addr, &token("dba", "dba")).await;
     for _ in 0..3 {
         send_text(&mut client, "ping").await;
-        assert_eq!(next_text(&mut client).await, "pong");
+        assert_eq!(next_text(&mut client).await, r#""pong""#);
     }
     // The connection stays open and keeps receiving updates.
     app.board

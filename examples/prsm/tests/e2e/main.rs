@@ -7,6 +7,7 @@
 //! - `messages`: welcomes, streams, relays, per-message permission, limits;
 //! - `refresh`: expiry on live connections and in-band refresh;
 //! - `stats`: `/ws/stats`;
+//! - `seed`: the client lines of PRSM's document, run in Python and Node;
 //! - `lifecycle`: shutdown, and the binary itself.
 //!
 //! The audit log test is `tests/audit.rs`, alone in its process.
@@ -16,5 +17,6 @@ mod handshake;
 mod lifecycle;
 mod messages;
 mod refresh;
+mod seed;
 mod sources;
 mod stats;

@@ -69,16 +69,61 @@ async fn notifications_follow_the_welcome_and_the_stream_stays_open() {
         "open and quiet"
     );
     assert_eq!(app.server.stats().active_connections, 1);
-    // The endpoint receives nothing: a client message is refused by closing
-    // (there is no `error` message to send on it).
+    // A message the endpoint does not receive gets an `error`; the
+    // connection stays open.
     send_json(
         &mut client,
         json!({"type": "typing", "user_id": "bob", "active": true}),
     )
     .await;
+    let refused = next_json(&mut client).await;
+    assert_eq!(
+        (refused["type"].as_str(), refused["code"].as_str()),
+        (Some("error"), Some("invalid_message")),
+        "{refused}"
+    );
+    assert_eq!(app.server.stats().active_connections, 1);
+}
+
+#[tokio::test]
+async fn the_main_socket_subscribes_to_conversations_the_user_takes_part_in() {
+    let app = start().await;
+    let mut client = connect_as(app.addr, "/ws/alice", &token("alice", &["user"])).await;
+    expect_welcome(&mut client, "alice", "notifications").await;
+    for _ in prsm::handlers::initial_notifications("alice") {
+        assert_eq!(next_json(&mut client).await["type"], "notification");
+    }
+    let mut answer = async |message: serde_json::Value| {
+        send_json(&mut client, message).await;
+        next_json(&mut client).await
+    };
+    let subscribed = answer(json!({"type": "subscribe_conversation", "conversation_id": 1})).await;
+    assert_eq!(
+        subscribed,
+        json!({"type": "subscribed", "conversation_id": 1})
+    );
+    // Bob's conversation and one that does not exist get the same answer.
+    for id in [2, 9] {
+        let refused =
+            answer(json!({"type": "subscribe_conversation", "conversation_id": id})).await;
+        assert_eq!(
+            (refused["type"].as_str(), refused["code"].as_str()),
+            (Some("error"), Some("forbidden")),
+            "{id}: {refused}"
+        );
+    }
+    // Here the message must name the conversation.
+    let refused = answer(json!({"type": "subscribe_conversation", "since": 3})).await;
+    assert_eq!(refused["code"], "invalid_message", "{refused}");
+    // A store that fails ends the connection with the server-error code.
+    send_json(
+        &mut client,
+        json!({"type": "subscribe_conversation", "conversation_id": FAULTY_CONVERSATION}),
+    )
+    .await;
     let (seen, close) = until_close(&mut client).await;
     assert!(seen.is_empty(), "{seen:?}");
-    assert_eq!(close, Some((1007, "invalid message".to_owned())));
+    assert_eq!(close, Some((1011, "server error".to_owned())));
 }
 
 /// Reads an answer stream: the tokens in order, then `ai_done`.

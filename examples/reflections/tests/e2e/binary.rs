@@ -52,9 +52,9 @@ async fn the_binary_listens_on_its_addr_streams_and_stops_on_sigterm() {
     .await;
     let addr = spawned.addr;
     let mut client = connect_to(addr, "1", "alice").await;
-    let (seen, closed) = until_close(&mut client).await;
+    let (seen, closed) = texts_until_close(&mut client).await;
     assert_eq!(closed, Some(close(DONE)));
-    assert_eq!(tokens(&seen), seeded_tokens(1));
+    assert_eq!(seen, seeded_tokens(1));
     let path = entry_path("1", Some(&token("bob", &["user"])));
     assert_eq!(rejected(ws(addr, &path)).await, close(FORBIDDEN));
 

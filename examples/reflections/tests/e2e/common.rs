@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The shared harness; what is defined below is this example's own.
 pub(crate) use wsauth_example_support::testing::*;
@@ -75,29 +75,6 @@ pub(crate) fn entry_path(entry: &str, token: Option<&str>) -> String {
 pub(crate) async fn connect_to(addr: SocketAddr, entry: &str, sub: &str) -> Client {
     let path = entry_path(entry, Some(&token(sub, &["user"])));
     connect(ws(addr, &path)).await
-}
-
-/// The reflection tokens in `seen`, checking each is exactly
-/// `{"type": "reflection_token", "index": i, "token": "..."}` with indexes
-/// counting from 0.
-pub(crate) fn tokens(seen: &[Value]) -> Vec<String> {
-    seen.iter()
-        .enumerate()
-        .map(|(i, message)| {
-            let object = message
-                .as_object()
-                .unwrap_or_else(|| panic!("not an object: {message}"));
-            let mut keys: Vec<&str> = object.keys().map(String::as_str).collect();
-            keys.sort_unstable();
-            assert_eq!(keys, ["index", "token", "type"], "{message}");
-            assert_eq!(message["type"], "reflection_token", "{message}");
-            assert_eq!(message["index"], json!(i), "{message}");
-            message["token"]
-                .as_str()
-                .unwrap_or_else(|| panic!("token is not a string: {message}"))
-                .to_owned()
-        })
-        .collect()
 }
 
 /// The reflection on `entry` of the seeded store, as tokens.

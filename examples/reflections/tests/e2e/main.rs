@@ -5,9 +5,11 @@
 //! - `stream`: admitted clients get every token, then 1000; a generation
 //!   that fails part-way ends with 1011 after the tokens already sent;
 //! - `handshake`: every refusal and its close code, with nothing sent first;
-//! - `binary`: the binary as an operator starts it.
+//! - `binary`: the binary as an operator starts it;
+//! - `seed`: the client lines of the reflections document, run in Node.
 
 mod binary;
 mod common;
 mod handshake;
+mod seed;
 mod stream;

@@ -7,7 +7,7 @@ use wsauth_core::spec::FailureKind;
 
 use crate::common::*;
 
-const MISMATCH: (u16, &str) = (1008, "user mismatch");
+const MISMATCH: (u16, &str) = (1008, "Unauthorized: User ID mismatch");
 
 fn pair((code, reason): (u16, &str)) -> (u16, String) {
     (code, reason.to_owned())
@@ -58,12 +58,12 @@ async fn the_path_user_must_be_the_subject_exactly() {
 }
 
 #[tokio::test]
-async fn missing_invalid_and_expired_tokens_close_4001() {
+async fn missing_invalid_and_expired_tokens_close_1008() {
     let app = start().await;
     let required = spec_close(FailureKind::AuthRequired);
     let failed = spec_close(FailureKind::AuthFailed);
-    assert_eq!(required, pair((4001, "authentication required")));
-    assert_eq!(failed, pair((4001, "invalid or expired token")));
+    assert_eq!(required, pair((1008, "Authentication required")));
+    assert_eq!(failed, pair((1008, "Authentication failed")));
 
     assert_eq!(rejected(ws(app.addr, "/ws/alice")).await, required);
     // A token in a place the spec does not read is no token.
@@ -113,10 +113,10 @@ async fn missing_invalid_and_expired_tokens_close_4001() {
 }
 
 #[tokio::test]
-async fn inactive_and_unknown_users_close_4002() {
+async fn inactive_and_unknown_users_close_1008_like_a_failed_token() {
     let app = start().await;
     let inactive = spec_close(FailureKind::UserInactive);
-    assert_eq!(inactive, pair((4002, "user inactive")));
+    assert_eq!(inactive, pair((1008, "Authentication failed")));
     for via in VIAS {
         let mallory = request(app.addr, "/ws/mallory", &token("mallory", &["user"]), via);
         assert_eq!(rejected(mallory).await, inactive, "{via:?}");

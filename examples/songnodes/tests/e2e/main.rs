@@ -7,11 +7,13 @@
 //! - `handshake`: every refusal of `/ws/{user_id}` and its close code;
 //! - `anonymous`: `/ws/anonymous`, its welcome and what guests may not do;
 //! - `messages`: every message the spec declares, and live updates;
-//! - `lifecycle`: expiry, shutdown, and the binary itself.
+//! - `lifecycle`: expiry, shutdown, and the binary itself;
+//! - `seed`: the client lines of SongNodes' document, run in Node.
 
 mod anonymous;
 mod common;
 mod handshake;
 mod lifecycle;
 mod messages;
+mod seed;
 mod sources;

@@ -16,7 +16,7 @@ async fn conversation(mut session: ep::conversation::Session) -> wsauth_core::Ha
     Ok(())
 }
 
-#[wsauth_core::ws_endpoint(spec = "../../../../specs/prsm.yaml", endpoint = "web3", perm = "web3.read")]
+#[wsauth_core::ws_endpoint(spec = "../../../../specs/prsm.yaml", endpoint = "web3", perm = "wallet.read")]
 async fn web3(_session: ep::web3::Session) -> wsauth_core::HandlerResult {
     Ok(())
 }
