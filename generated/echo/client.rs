@@ -201,6 +201,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 },
             ],
             sends: &["connected", "echo"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -224,6 +225,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             welcome: ::core::option::Option::None,
             receives: &[],
             sends: &[],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Raw,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {

@@ -407,6 +407,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             welcome: ::core::option::Option::Some("connected"),
             receives: &[],
             sends: &["connected", "notification"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -459,6 +460,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 },
             ],
             sends: &["connected", "ai_token", "ai_done", "typing", "error"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -496,6 +498,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 },
             ],
             sends: &["connected", "balance_update", "transaction", "error"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {

@@ -196,6 +196,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             welcome: ::core::option::Option::None,
             receives: &[],
             sends: &["reflection_token"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {

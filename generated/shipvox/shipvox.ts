@@ -9,7 +9,10 @@
 //
 // A shared channel: whatever one signed-in client says is relayed to every
 // connected client, stamped by the server with who said it, when, and a
-// request id.
+// request id. A `say` is relayed as a typed `relayed`; any other JSON
+// object with a `type` (an open message, such as
+// `{"type":"test","payload":{"message":"Hello"}}`) is relayed as it came,
+// with `user`, `timestamp` and `requestId` set by the server.
 
 /** Where connections go when `baseUrl` is not given: the spec's first server. */
 const __wsauthDefaultBaseUrl = "ws://127.0.0.1:8000";
@@ -40,8 +43,10 @@ export type FailureKind =
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
-  /** `auth_required`, `auth_failed`, `token_expired`: get a fresh token and reconnect at once. */
-  AuthFailed: 4001,
+  /** `auth_required`, `auth_failed`: get a fresh token and reconnect at once. */
+  AuthFailed: 1008,
+  /** `token_expired`: get a fresh token and reconnect at once. */
+  TokenExpired: 4001,
   /** `user_inactive`: stop, with a `CloseError`. */
   UserInactive: 4002,
   /** `subject_mismatch`, `forbidden`, `origin_rejected`: stop, with a `CloseError`. */
@@ -70,7 +75,8 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefined } = {
-  4001: { action: "refresh_token", kinds: ["auth_required", "auth_failed", "token_expired"] },
+  1008: { action: "refresh_token", kinds: ["auth_required", "auth_failed"] },
+  4001: { action: "refresh_token", kinds: ["token_expired"] },
   4002: { action: "stop", kinds: ["user_inactive"] },
   4003: { action: "stop", kinds: ["subject_mismatch", "forbidden", "origin_rejected"] },
   4004: { action: "stop", kinds: ["not_found"] },

@@ -401,6 +401,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 "playlist_updated",
                 "error",
             ],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -433,6 +434,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 },
             ],
             sends: &["welcome", "graph_update", "error"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {

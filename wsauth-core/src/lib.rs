@@ -38,6 +38,7 @@ pub mod introspection;
 pub mod jwt;
 pub mod limits;
 mod link;
+mod open;
 pub mod openapi;
 pub mod principal;
 pub mod reject;
@@ -50,6 +51,7 @@ pub mod trace;
 pub mod typed;
 
 pub use connection::{CloseWith, HandlerResult};
+pub use open::OpenMessage;
 pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};

@@ -37,8 +37,8 @@ pub trait Endpoint: Send + Sync + 'static {
 
 /// The `type` of a message value.
 pub trait MessageKind {
-    /// The message's `type` on the wire.
-    fn kind(&self) -> &'static str;
+    /// The message's `type` on the wire (an open message's own).
+    fn kind(&self) -> &str;
 }
 
 /// A [`Session`] whose messages are the endpoint's own types.
@@ -78,14 +78,18 @@ impl<E: Endpoint> TypedSession<E> {
     /// The next message from the client, decoded into the endpoint's type;
     /// `None` once the connection ends. A message that is well-formed JSON
     /// with a known `type` but whose fields do not match the spec is refused
-    /// with the spec's `invalid_message` handling and skipped.
+    /// with the spec's `invalid_message` handling and skipped. On an endpoint
+    /// whose spec allows open messages, a message of an undeclared `type`
+    /// arrives as the enum's `Open` variant.
     pub async fn recv(&mut self) -> Option<E::Incoming> {
         loop {
             match self.inner.recv_inbound().await {
-                Inbound::Message { text, .. } => match serde_json::from_str(text.as_str()) {
-                    Ok(message) => return Some(message),
-                    Err(_) => self.inner.refuse_invalid(),
-                },
+                Inbound::Message { text, .. } | Inbound::Open { text } => {
+                    match serde_json::from_str(text.as_str()) {
+                        Ok(message) => return Some(message),
+                        Err(_) => self.inner.refuse_invalid(),
+                    }
+                }
                 Inbound::Text(_) | Inbound::Binary(_) => self.inner.refuse_invalid(),
             }
         }
@@ -94,16 +98,14 @@ impl<E: Endpoint> TypedSession<E> {
     /// Queues a message for the client.
     pub fn send(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
-        let kind = message.kind();
-        self.inner.send(kind, &message)
+        self.inner.send(message.kind(), &message)
     }
 
     /// Queues a message, waiting for room in the send queue (see
     /// [`Session::deliver`]).
     pub async fn deliver(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
-        let kind = message.kind();
-        self.inner.deliver(kind, &message).await
+        self.inner.deliver(message.kind(), &message).await
     }
 
     /// The untyped session underneath.

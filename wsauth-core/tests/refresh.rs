@@ -36,6 +36,7 @@ const DESK: EndpointDescriptor = EndpointDescriptor {
         },
     ],
     sends: &["hello", "said", "roles", "error"],
+    open: None,
     ..ROOM
 };
 

@@ -238,6 +238,8 @@ pub struct Endpoint {
     pub receives: Vec<String>,
     /// Messages the server may send, the welcome first.
     pub sends: Vec<String>,
+    /// Open messages (types the spec does not declare), when allowed.
+    pub open: Option<Open>,
     /// Frame format.
     pub frames: Frames,
     /// Text keepalive.
@@ -272,6 +274,24 @@ pub struct Param {
     /// For docs.
     pub description: Option<String>,
 }
+
+/// Open messages on an endpoint: JSON objects whose `type` is none of the
+/// spec's messages (nor `wsauth.*`), with arbitrary fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct Open {
+    /// Clients may send them.
+    pub receives: bool,
+    /// The server may send them.
+    pub sends: bool,
+    /// Permission a client needs to send one (always set when `receives`).
+    pub perm: Option<String>,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// The prefix of the framework's own message types (`wsauth.refresh`); no
+/// declared or open message may use it.
+pub const RESERVED_PREFIX: &str = "wsauth.";
 
 /// A text keepalive.
 #[derive(Clone, Debug, Serialize)]
@@ -403,6 +423,12 @@ impl Api {
     /// The endpoint called `name`.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// Whether `kind` may be an open message's `type`: not a declared
+    /// message and not reserved.
+    pub fn is_open_kind(&self, kind: &str) -> bool {
+        !kind.starts_with(RESERVED_PREFIX) && self.message(kind).is_none()
     }
 
     /// The message called `name`.

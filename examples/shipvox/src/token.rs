@@ -23,7 +23,8 @@
 //! - Malformed requests are `400 invalid_request` (wrong content type, a
 //!   body over [`MAX_BODY_BYTES`], bad encoding, a missing or repeated
 //!   parameter, a username over [`MAX_USERNAME_BYTES`]), an unknown grant is
-//!   `400 unsupported_grant_type` (§5.2). These depend only on the request,
+//!   `400 unsupported_grant_type` (§5.2). A request without `grant_type` is
+//!   taken as the password grant, as the ShipVox document's server takes it. These depend only on the request,
 //!   never on the account.
 //!
 //! The document served at `/openapi.json` comes from [`TokenApi`] (utoipa):
@@ -58,9 +59,9 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// The form body of `POST /token` (`application/x-www-form-urlencoded`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Must be `password`.
+    /// `password`, or absent (taken as `password`).
     #[schema(example = "password")]
-    pub grant_type: String,
+    pub grant_type: Option<String>,
     /// The username.
     #[schema(example = "alice")]
     pub username: String,
@@ -80,7 +81,7 @@ pub struct TokenResponse {
     #[schema(example = "bearer")]
     pub token_type: String,
     /// Seconds until the token expires.
-    #[schema(example = 900)]
+    #[schema(example = 1800)]
     pub expires_in: u64,
 }
 
@@ -221,6 +222,16 @@ fn answer(status: StatusCode, body: &impl Serialize) -> Response {
     response
 }
 
+/// `response` with the no-cache headers (for the development
+/// `/test-token`, which hands out a token too).
+pub fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn error(status: StatusCode, error: &str, description: Option<&str>) -> Response {
     answer(
         status,
@@ -301,8 +312,10 @@ pub async fn token(
     };
     let param = |name: &str| params.get(name).map(String::as_str);
     match param("grant_type") {
-        None => return invalid_request("missing parameter `grant_type`"),
-        Some("password") => {}
+        // Absent means the password grant, as in the ShipVox document's
+        // server (FastAPI's `OAuth2PasswordRequestForm`), whose own client
+        // line sends only `username=user&password=password`.
+        None | Some("password") => {}
         Some(_) => {
             return error(
                 StatusCode::BAD_REQUEST,

@@ -163,6 +163,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
                 },
             ],
             sends: &["connected", "echo"],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Json,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -186,6 +187,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = ::wsauth_core::descri
             welcome: ::core::option::Option::None,
             receives: &[],
             sends: &[],
+            open: ::core::option::Option::None,
             frames: ::wsauth_core::spec::Frames::Raw,
             heartbeat: ::core::option::Option::None,
             limits: ::wsauth_core::descriptor::Limits {
@@ -276,7 +278,7 @@ pub mod endpoints {
             Echo(super::super::messages::Echo),
         }
         impl ::wsauth_core::MessageKind for Outgoing {
-            fn kind(&self) -> &'static str {
+            fn kind(&self) -> &str {
                 match *self {
                     Outgoing::Connected(_) => "connected",
                     Outgoing::Echo(_) => "echo",
@@ -326,7 +328,7 @@ pub mod endpoints {
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum Outgoing {}
         impl ::wsauth_core::MessageKind for Outgoing {
-            fn kind(&self) -> &'static str {
+            fn kind(&self) -> &str {
                 match *self {}
             }
         }
