@@ -9,6 +9,8 @@
 //! it lives here and not in `wsauth-core`.
 
 #[cfg(feature = "testing")]
+pub mod seed_snippets;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod time;
 pub mod users;
