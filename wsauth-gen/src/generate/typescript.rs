@@ -61,6 +61,7 @@ const RESERVED: &[&str] = &[
     "ConnectionEvent",
     "EndpointDescriptor",
     "FailureKind",
+    "OpenMessage",
     "OptionalTokenOptions",
     "StopReason",
     "Token",
@@ -183,6 +184,12 @@ struct EndpointView {
     refresh: bool,
     heartbeat: String,
     send_methods: Vec<SendView>,
+    /// The descriptor's `open` (`null`, or directions and declared types).
+    open: String,
+    open_receives: bool,
+    open_sends: bool,
+    open_send_doc: String,
+    open_on_doc: String,
 }
 
 /// Resolves names: message and schema type names, collision-free.
@@ -608,7 +615,62 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     if let Some(perm) = &e.perm {
         connect_text.push_str(&format!(" Permission: `{perm}`."));
     }
+    let (open_receives, open_sends) = e
+        .open
+        .as_ref()
+        .map_or((false, false), |o| (o.receives, o.sends));
+    let open = e.open.as_ref().map_or("null".to_owned(), |o| {
+        let declared: Vec<String> = api.messages.iter().map(|m| literal(&m.name)).collect();
+        format!(
+            "{{ receives: {}, sends: {}, declared: [{}] }}",
+            o.receives,
+            o.sends,
+            declared.join(", ")
+        )
+    });
+    let open_about = e.open.as_ref().and_then(|o| o.description.as_deref());
+    let with_about = |text: String| match open_about {
+        Some(d) => format!("{text}\n\n{}", d.trim_end()),
+        None => text,
+    };
+    let perm_note = e
+        .open
+        .as_ref()
+        .and_then(|o| o.perm.as_deref())
+        .map_or(String::new(), |p| format!(" (needs `{p}`)"));
+    let gap = if e.receives.is_empty() { "" } else { "\n" };
+    let open_send_doc = format!(
+        "{gap}{}",
+        doc(
+            Some(&with_about(format!(
+                "Sends an open message: any `type` the spec does not declare, with any fields{perm_note}; \
+                 `false` when no socket is open. Throws a `RangeError` for a declared or `wsauth.` type."
+            ))),
+            "  "
+        )
+    );
+    let gap = if e.receives.is_empty() && !open_receives {
+        ""
+    } else {
+        "\n"
+    };
+    let open_on_doc = format!(
+        "{gap}{}",
+        doc(
+            Some(&with_about(
+                "Calls `handler` with every open message the server sends (a `type` the spec does \
+                 not declare; `on` and `onMessage` see only declared ones); returns a function that removes it."
+                    .to_owned()
+            )),
+            "  "
+        )
+    );
     EndpointView {
+        open,
+        open_receives,
+        open_sends,
+        open_send_doc,
+        open_on_doc,
         name: e.name.clone(),
         name_literal: literal(&e.name),
         path: one_line(&e.path),
