@@ -148,6 +148,27 @@ struct AuthView {
     example: Option<Snippet>,
 }
 
+/// What an endpoint's `open` allows, in words.
+fn open_fact(open: &crate::ir::Open) -> Markup {
+    let way = match (open.receives, open.sends) {
+        (true, true) => "the client and the server may send",
+        (true, false) => "the client may send",
+        _ => "the server may send",
+    };
+    let mut m = Markup::text(&format!(
+        "{way} JSON objects whose "
+    ))
+    .c("type")
+    .t(" the spec does not declare, with any fields (a declared type with the wrong fields is refused, never taken as open)");
+    if let Some(perm) = &open.perm {
+        m = m.t("; sending one needs ").m(perm_link(perm));
+    }
+    if let Some(d) = &open.description {
+        m = m.t(". ").m(inline(&d.trim().replace('\n', " ")));
+    }
+    m
+}
+
 struct SourceView {
     kind: &'static str,
     how: Markup,
@@ -893,7 +914,13 @@ fn endpoint(api: &Api, e: &Endpoint) -> EndpointView {
             label: "Server sends",
             value: links_or_none(&sends, "nothing after the first frame"),
         });
-        if !e.receives.is_empty() {
+        if let Some(open) = &e.open {
+            facts.push(Fact {
+                label: "Open messages",
+                value: open_fact(open),
+            });
+        }
+        if !e.receives.is_empty() || e.open.as_ref().is_some_and(|o| o.receives) {
             facts.push(Fact {
                 label: "Refused messages",
                 value: if e.sends.iter().any(|m| m == "error") {
