@@ -63,7 +63,9 @@ pub enum Incoming {
 /// Why a message could not be queued.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
-    /// The endpoint's spec does not list this message in `sends`.
+    /// The endpoint's spec does not list this message in `sends` (nor
+    /// allows it as an open message: a `type` it does not declare, on an
+    /// endpoint with `open.sends`).
     #[error("endpoint `{endpoint}` may not send `{kind}`")]
     NotAllowed {
         /// Endpoint name.

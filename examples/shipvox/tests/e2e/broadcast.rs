@@ -238,3 +238,19 @@ async fn open_messages_count_against_the_rate_limit() {
     let (_, close) = until_close(&mut client).await;
     assert_eq!(close.map(|c| c.0), Some(4029));
 }
+
+#[tokio::test]
+async fn an_open_message_over_the_size_limit_closes_1009() {
+    let app = start().await;
+    let mut client = connect_with(app.addr, &sign_in(&app, "alice").await).await;
+    expect_welcome(&mut client, "alice").await;
+    // The spec's max_message_bytes is 16384.
+    send_json(
+        &mut client,
+        json!({"type": "test", "blob": "x".repeat(17 * 1024)}),
+    )
+    .await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(close.map(|c| c.0), Some(1009));
+}
