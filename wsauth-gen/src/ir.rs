@@ -289,10 +289,6 @@ pub struct Open {
     pub description: Option<String>,
 }
 
-/// The prefix of the framework's own message types (`wsauth.refresh`); no
-/// declared or open message may use it.
-pub const RESERVED_PREFIX: &str = "wsauth.";
-
 /// A text keepalive.
 #[derive(Clone, Debug, Serialize)]
 pub struct Heartbeat {
@@ -423,12 +419,6 @@ impl Api {
     /// The endpoint called `name`.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.name == name)
-    }
-
-    /// Whether `kind` may be an open message's `type`: not a declared
-    /// message and not reserved.
-    pub fn is_open_kind(&self, kind: &str) -> bool {
-        !kind.starts_with(RESERVED_PREFIX) && self.message(kind).is_none()
     }
 
     /// The message called `name`.

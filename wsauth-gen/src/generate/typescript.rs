@@ -61,7 +61,6 @@ const RESERVED: &[&str] = &[
     "ConnectionEvent",
     "EndpointDescriptor",
     "FailureKind",
-    "OpenMessage",
     "OptionalTokenOptions",
     "StopReason",
     "Token",
@@ -86,6 +85,14 @@ const RESERVED: &[&str] = &[
     "Set",
     "String",
 ];
+
+/// The type of open messages, exported by modules that have them.
+const OPEN_MESSAGE: &str = "OpenMessage";
+
+/// Whether some endpoint of `api` has open messages.
+fn has_open(api: &Api) -> bool {
+    api.endpoints.iter().any(|e| e.open.is_some())
+}
 
 /// The TypeScript module for `api`.
 pub fn generate(api: &Api) -> Result<String, GenError> {
@@ -115,6 +122,8 @@ struct Module {
     aliases: Vec<AliasView>,
     interfaces: Vec<InterfaceView>,
     endpoints: Vec<EndpointView>,
+    /// Whether some endpoint has open messages (the module exports `OpenMessage`).
+    has_open: bool,
 }
 
 /// One distinct close code.
@@ -241,6 +250,9 @@ impl<'a> Names<'a> {
                 format!("connect{e}"),
                 format!("endpoint `{}`", endpoint.name),
             )?;
+        }
+        if has_open(api) {
+            claim(OPEN_MESSAGE.to_owned(), "open messages".to_owned())?;
         }
         let generated: BTreeSet<String> = RESERVED
             .iter()
@@ -445,6 +457,7 @@ impl Module {
             close_codes: close_codes(api),
             aliases,
             interfaces,
+            has_open: has_open(api),
             endpoints: api
                 .endpoints
                 .iter()
@@ -991,6 +1004,32 @@ messages:
             .join("../specs")
             .join(format!("{name}.yaml"));
         crate::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn open_message_is_exported_only_by_modules_with_open_messages() {
+        // A message called `open` is `OpenMessage`: fine where no endpoint
+        // has open messages, a clash where one does.
+        let mut api = spec("prsm");
+        let mut open = api.messages[0].clone();
+        open.name = "open".into();
+        api.messages.push(open.clone());
+        let module = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(module.contains("export interface OpenMessage {"));
+        assert!(!module.contains("export type OpenMessage"));
+        let mut api = spec("shipvox");
+        let with_open = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(with_open.contains("export type OpenMessage = __WsauthOpenMessage;"));
+        assert!(with_open.contains("  sendOpen(message: OpenMessage): boolean {"));
+        api.messages.push(open);
+        let error = generate(&api).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "the TypeScript client would declare `OpenMessage` for both \
+                 message `open` and open messages; rename one of them in the spec"
+            )
+        );
     }
 
     #[test]

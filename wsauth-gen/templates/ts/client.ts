@@ -55,6 +55,11 @@ const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefin
 }
 {%- endfor %}
 {%- include "ts/runtime.ts" %}
+{%- if has_open %}
+
+/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+export type OpenMessage = __WsauthOpenMessage;
+{%- endif %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------

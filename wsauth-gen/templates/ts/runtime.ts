@@ -207,9 +207,10 @@ export interface EndpointDescriptor {
 /**
  * An open message: a JSON object whose `type` is none of the spec's messages
  * (nor `wsauth.`), with any other fields. Only endpoints whose spec allows
- * them (`open`) send or receive these.
+ * them (`open`) send or receive these; modules with such endpoints export
+ * it as `OpenMessage`.
  */
-export interface OpenMessage {
+interface __WsauthOpenMessage {
   readonly type: string;
   readonly [field: string]: unknown;
 }
@@ -334,7 +335,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #heartbeatMs: number;
   readonly #handlers = new Map<string, Set<(message: S) => void>>();
   readonly #messageHandlers = new Set<(message: S) => void>();
-  readonly #openHandlers = new Set<(message: OpenMessage) => void>();
+  readonly #openHandlers = new Set<(message: __WsauthOpenMessage) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
   readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
   #resolveClosed: (outcome: CloseOutcome) => void = () => {};
@@ -459,7 +460,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   }
 
   /** Sends an open message (endpoints whose spec lets clients send them). */
-  protected __wsauthSendOpen(message: OpenMessage): boolean {
+  protected __wsauthSendOpen(message: __WsauthOpenMessage): boolean {
     const open = this.#endpoint.open;
     if (open === null || !open.receives) {
       throw new RangeError("`" + this.#endpoint.name + "` does not receive open messages");
@@ -471,7 +472,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   }
 
   /** Registers an open message handler (endpoints whose spec sends them). */
-  protected __wsauthOnOpen(handler: (message: OpenMessage) => void): () => void {
+  protected __wsauthOnOpen(handler: (message: __WsauthOpenMessage) => void): () => void {
     this.#openHandlers.add(handler);
     return () => {
       this.#openHandlers.delete(handler);
@@ -479,7 +480,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   }
 
   /** Hands an open message to its handlers (never to `on`/`onMessage`, whose types are the declared messages). */
-  #deliverOpen(message: OpenMessage): void {
+  #deliverOpen(message: __WsauthOpenMessage): void {
     if (this.#endpoint.welcome === null) {
       this.#establish();
     }
@@ -760,7 +761,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     if (!this.#endpoint.sends.includes(parsed.type)) {
       const open = this.#endpoint.open;
       if (open !== null && open.sends && __wsauthIsOpenType(open, parsed.type)) {
-        this.#deliverOpen(parsed as OpenMessage);
+        this.#deliverOpen(parsed as __WsauthOpenMessage);
       } else {
         this.#emit({ kind: "invalid", data });
       }
