@@ -4,9 +4,9 @@
 //! implementing [`Endpoint`], with an `Incoming` enum of the messages the
 //! client may send and an `Outgoing` enum of those the server may send
 //! (each ending in `Open(OpenMessage)` when the spec allows open messages
-//! that way: see [`OpenMessage`](crate::OpenMessage)). A handler takes a [`TypedSession`] of its endpoint, so sending a message
-//! the endpoint may not send, or matching on one it never receives, does not
-//! compile. Handlers are bound to endpoints by [`EndpointHandler`], which only
+//! that way: see [`OpenMessage`](crate::OpenMessage)). A handler takes a
+//! [`TypedSession`] of its endpoint, so sending a message the endpoint may
+//! not send, or matching on one it never receives, does not compile. Handlers are bound to endpoints by [`EndpointHandler`], which only
 //! `#[ws_endpoint]` implements, after checking the handler against the spec.
 
 use std::marker::PhantomData;

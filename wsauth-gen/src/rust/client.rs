@@ -36,7 +36,9 @@ use syn::Ident;
 use wsauth_spec::{Access, Frames, Keyword, ParamType};
 
 use super::descriptor::{camel, descriptor_tokens};
-use super::server::{doc, open_decoder, open_directions, open_variant, type_ident, types_tokens};
+use super::server::{
+    doc, open_decoder, open_directions, open_ident, open_variant, type_ident, types_tokens,
+};
 #[cfg(feature = "generators")]
 use crate::generate::GenError;
 use crate::ir::{self, Api};
@@ -312,9 +314,10 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         .map(variant)
         .chain(open_in.then(|| open_variant(krate)));
     let open_from = open_out.then(|| {
+        let open = open_ident();
         quote! {
             impl ::core::convert::From<#krate::OpenMessage> for ClientMessage {
-                fn from(message: #krate::OpenMessage) -> Self { ClientMessage::Open(message) }
+                fn from(message: #krate::OpenMessage) -> Self { ClientMessage::#open(message) }
             }
         }
     });

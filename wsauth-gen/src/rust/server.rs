@@ -284,11 +284,15 @@ fn endpoint_module(
             let v = type_ident(m);
             quote!(Outgoing::#v(_) => #m,)
         })
-        .chain(open_out.then(|| quote!(Outgoing::Open(ref message) => &message.kind,)));
+        .chain(open_out.then(|| {
+            let open = open_ident();
+            quote!(Outgoing::#open(ref message) => &message.kind,)
+        }));
     let open_from = open_out.then(|| {
+        let open = open_ident();
         quote! {
             impl ::core::convert::From<#krate::OpenMessage> for Outgoing {
-                fn from(message: #krate::OpenMessage) -> Self { Outgoing::Open(message) }
+                fn from(message: #krate::OpenMessage) -> Self { Outgoing::#open(message) }
             }
         }
     });
@@ -352,11 +356,17 @@ pub(super) fn open_directions(e: &ir::Endpoint) -> (bool, bool) {
 /// The last variant of a message enum that carries open messages: untagged,
 /// decoded by the endpoint module's `__wsauth_open` (see [`open_decoder`]).
 pub(super) fn open_variant(krate: &TokenStream) -> TokenStream {
+    let open = open_ident();
     quote! {
         /// A message of a type the spec does not declare (the endpoint's `open`).
         #[serde(untagged, deserialize_with = "__wsauth_open")]
-        Open(#krate::OpenMessage),
+        #open(#krate::OpenMessage),
     }
+}
+
+/// The open variant's name ([`ir::OPEN_VARIANT`]).
+pub(super) fn open_ident() -> Ident {
+    Ident::new(ir::OPEN_VARIANT, Span::call_site())
 }
 
 /// `__wsauth_open`, the decoder of [`open_variant`]: any object with a

@@ -17,7 +17,7 @@ mod schema;
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
-use crate::ir::{self, Api, Direction, Loc};
+use crate::ir::{self, Api, Direction, Loc, OPEN_VARIANT};
 use crate::spec::model::{
     self, Access, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames, Name, SourceKind,
     Spanned, TokenSource,
@@ -72,9 +72,6 @@ struct NameRule {
     shape: &'static str,
     test: fn(&str) -> bool,
 }
-
-/// The variant generated message enums give open messages.
-pub const OPEN_VARIANT: &str = "Open";
 
 /// The type name generated code gives `name`: its alphanumeric runs, each
 /// capitalised (`ai_token` → `AiToken`).
