@@ -1546,6 +1546,27 @@ mod tests {
     }
 
     #[test]
+    fn open_messages_have_their_operations_permission_and_schema() {
+        let api = spec("shipvox");
+        let doc: Value = serde_json::from_str(&json(&api).unwrap_or_default()).unwrap_or_default();
+        let receive = &doc["operations"]["broadcast.receive.wsauth.open"];
+        assert_eq!(receive["action"], "receive");
+        assert_eq!(receive["x-wsauth-permission"], "broadcast.speak");
+        let send = &doc["operations"]["broadcast.send.wsauth.open"];
+        assert_eq!(send["x-wsauth-permission"], "broadcast.listen");
+        let ty = &doc["components"]["messages"]["wsauth.open"]["payload"]["properties"]["type"];
+        assert_eq!(
+            ty["not"]["anyOf"][0]["enum"],
+            json!(["connected", "say", "relayed"]),
+            "{ty}"
+        );
+        // Specs without open messages document none.
+        let prsm: Value =
+            serde_json::from_str(&json(&spec("prsm")).unwrap_or_default()).unwrap_or_default();
+        assert!(prsm["components"]["messages"]["wsauth.open"].is_null());
+    }
+
+    #[test]
     fn anonymous_operations_have_no_security() {
         let api = spec("songnodes");
         let doc: Value = serde_json::from_str(&json(&api).unwrap_or_default()).unwrap_or_default();

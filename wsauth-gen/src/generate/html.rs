@@ -1513,6 +1513,26 @@ messages:
     }
 
     #[test]
+    fn open_messages_are_listed_on_their_endpoint_with_their_permission() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/shipvox.yaml");
+        let api = crate::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let page = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        let fact = page
+            .split("<dt>Open messages</dt><dd>")
+            .nth(1)
+            .and_then(|rest| rest.split("</dd>").next())
+            .unwrap_or_else(|| panic!("no open messages fact"));
+        assert!(
+            fact.starts_with("the client and the server may send"),
+            "{fact}"
+        );
+        assert!(
+            fact.contains(r##"sending one needs <a href="#perm-broadcast.speak"><code>broadcast.speak</code></a>"##),
+            "{fact}"
+        );
+    }
+
+    #[test]
     fn the_page_references_nothing_outside_itself() {
         for spec in [
             "echo",
