@@ -43,7 +43,10 @@ pub struct OpenMessage {
 
 impl OpenMessage {
     /// An open message of type `kind` with `payload`'s fields. A `type`
-    /// among them is ignored: `kind` is the message's type.
+    /// among them is ignored: `kind` is the message's type. Give it a type
+    /// the spec does not declare: a server refuses to send a declared one
+    /// this way, and a client that sends one has it checked as that
+    /// declared message (its fields, its permission).
     pub fn new(kind: impl Into<String>, payload: Map<String, Value>) -> Self {
         OpenMessage {
             kind: kind.into(),
