@@ -212,6 +212,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "echo"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -235,6 +236,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 welcome: ::core::option::Option::None,
                 receives: &[],
                 sends: &[],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {

@@ -288,6 +288,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 welcome: ::core::option::Option::Some("initial_status"),
                 receives: &[],
                 sends: &["initial_status", "mcp_status_change", "health_event"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::Some(("ping", "\"pong\"")),
                 limits: ::wsauth_core::descriptor::Limits {

@@ -506,6 +506,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "notification", "subscribed", "error"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -561,6 +562,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "ai_token", "ai_done", "typing", "error"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -599,6 +601,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "balance_update", "transaction", "error"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {

@@ -183,6 +183,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 welcome: ::core::option::Option::None,
                 receives: &[],
                 sends: &[],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {

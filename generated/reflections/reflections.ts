@@ -303,6 +303,24 @@ export interface EndpointDescriptor {
   readonly raw: boolean;
   readonly refresh: boolean;
   readonly heartbeat: { readonly ping: string; readonly pong: string; readonly intervalMs: number } | null;
+  /** Open messages (types the spec does not declare): which way they may flow, and the declared types they never use. */
+  readonly open: { readonly receives: boolean; readonly sends: boolean; readonly declared: readonly string[] } | null;
+}
+
+/**
+ * An open message: a JSON object whose `type` is none of the spec's messages
+ * (nor `wsauth.`), with any other fields. Only endpoints whose spec allows
+ * them (`open`) send or receive these; modules with such endpoints export
+ * it as `OpenMessage`.
+ */
+interface __WsauthOpenMessage {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** Whether `type` may be an open message's on `open`'s endpoint. */
+function __wsauthIsOpenType(open: { readonly declared: readonly string[] }, type: string): boolean {
+  return !type.startsWith("wsauth.") && !open.declared.includes(type);
 }
 
 interface __WsauthSocket {
@@ -420,6 +438,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #heartbeatMs: number;
   readonly #handlers = new Map<string, Set<(message: S) => void>>();
   readonly #messageHandlers = new Set<(message: S) => void>();
+  readonly #openHandlers = new Set<(message: __WsauthOpenMessage) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
   readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
   #resolveClosed: (outcome: CloseOutcome) => void = () => {};
@@ -541,6 +560,36 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     socket.send(data);
     return true;
+  }
+
+  /** Sends an open message (endpoints whose spec lets clients send them). */
+  protected __wsauthSendOpen(message: __WsauthOpenMessage): boolean {
+    const open = this.#endpoint.open;
+    if (open === null || !open.receives) {
+      throw new RangeError("`" + this.#endpoint.name + "` does not receive open messages");
+    }
+    if (typeof message.type !== "string" || !__wsauthIsOpenType(open, message.type)) {
+      throw new RangeError("`" + String(message.type) + "` is not an open message type: declared and `wsauth.` types are not");
+    }
+    return this.__wsauthSendData(JSON.stringify(message));
+  }
+
+  /** Registers an open message handler (endpoints whose spec sends them). */
+  protected __wsauthOnOpen(handler: (message: __WsauthOpenMessage) => void): () => void {
+    this.#openHandlers.add(handler);
+    return () => {
+      this.#openHandlers.delete(handler);
+    };
+  }
+
+  /** Hands an open message to its handlers (never to `on`/`onMessage`, whose types are the declared messages). */
+  #deliverOpen(message: __WsauthOpenMessage): void {
+    if (this.#endpoint.welcome === null) {
+      this.#establish();
+    }
+    for (const handler of [...this.#openHandlers]) {
+      __wsauthCall(handler, message);
+    }
   }
 
   /** Registers a raw frame handler (raw endpoints). */
@@ -813,7 +862,12 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     if (!this.#endpoint.sends.includes(parsed.type)) {
-      this.#emit({ kind: "invalid", data });
+      const open = this.#endpoint.open;
+      if (open !== null && open.sends && __wsauthIsOpenType(open, parsed.type)) {
+        this.#deliverOpen(parsed as __WsauthOpenMessage);
+      } else {
+        this.#emit({ kind: "invalid", data });
+      }
       return;
     }
     if (this.#endpoint.welcome === null || parsed.type === this.#endpoint.welcome) {
@@ -1175,6 +1229,7 @@ const __wsauthEndpointReflection: EndpointDescriptor = {
   raw: true,
   refresh: false,
   heartbeat: null,
+  open: null,
 };
 
 /** The reflection on one entry, streamed as plain text frames, one token each, as the reflections document's clients read them (they append `event.data` to the text shown); then the `completed` close. */

@@ -6,7 +6,10 @@
 //!
 //! A shared channel: whatever one signed-in client says is relayed to every
 //! connected client, stamped by the server with who said it, when, and a
-//! request id.
+//! request id. A `say` is relayed as a typed `relayed`; any other JSON
+//! object with a `type` (an open message, such as
+//! `{"type":"test","payload":{"message":"Hello"}}`) is relayed as it came,
+//! with `user`, `timestamp` and `requestId` set by the server.
 /// The messages of the spec, one type per message (its fields beside `type`).
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod messages {
@@ -115,14 +118,14 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         close_codes: &[
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
-                code: 4001u16,
-                reason: "authentication required",
+                code: 1008u16,
+                reason: "Missing authentication token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
-                code: 4001u16,
-                reason: "invalid or expired token",
+                code: 1008u16,
+                reason: "Invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
             ::wsauth_core::descriptor::CloseDescriptor {
@@ -235,6 +238,12 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "relayed"],
+                open: ::core::option::Option::Some(::wsauth_core::descriptor::OpenDescriptor {
+                    receives: true,
+                    sends: true,
+                    perm: ::core::option::Option::Some("broadcast.speak"),
+                    declared: &["connected", "say", "relayed"],
+                }),
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -263,8 +272,10 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     ::core::hash::Hash
 )]
 pub enum CloseCode {
-    /// 4001: `auth_required`, `auth_failed`, `token_expired` (client: `refresh_token`).
+    /// 1008: `auth_required`, `auth_failed` (client: `refresh_token`).
     AuthRequired,
+    /// 4001: `token_expired` (client: `refresh_token`).
+    TokenExpired,
     /// 4002: `user_inactive` (client: `stop`).
     UserInactive,
     /// 4003: `subject_mismatch`, `forbidden`, `origin_rejected` (client: `stop`).
@@ -292,6 +303,7 @@ impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
         CloseCode::AuthRequired,
+        CloseCode::TokenExpired,
         CloseCode::UserInactive,
         CloseCode::SubjectMismatch,
         CloseCode::NotFound,
@@ -307,7 +319,8 @@ impl CloseCode {
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
         match self {
-            CloseCode::AuthRequired => 4001,
+            CloseCode::AuthRequired => 1008,
+            CloseCode::TokenExpired => 4001,
             CloseCode::UserInactive => 4002,
             CloseCode::SubjectMismatch => 4003,
             CloseCode::NotFound => 4004,
@@ -324,7 +337,8 @@ impl CloseCode {
     /// The variant for a close code, if the spec has it.
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
-            4001 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            1008 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            4001 => ::core::option::Option::Some(CloseCode::TokenExpired),
             4002 => ::core::option::Option::Some(CloseCode::UserInactive),
             4003 => ::core::option::Option::Some(CloseCode::SubjectMismatch),
             4004 => ::core::option::Option::Some(CloseCode::NotFound),
@@ -343,6 +357,7 @@ impl CloseCode {
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
             CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::RefreshToken,
+            CloseCode::TokenExpired => ::wsauth_core::spec::ClientAction::RefreshToken,
             CloseCode::UserInactive => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::SubjectMismatch => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::NotFound => ::wsauth_core::spec::ClientAction::Stop,
@@ -363,9 +378,9 @@ impl CloseCode {
                 &[
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
-                    ::wsauth_core::spec::FailureKind::TokenExpired,
                 ]
             }
+            CloseCode::TokenExpired => &[::wsauth_core::spec::FailureKind::TokenExpired],
             CloseCode::UserInactive => &[::wsauth_core::spec::FailureKind::UserInactive],
             CloseCode::SubjectMismatch => {
                 &[
@@ -399,7 +414,8 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "authentication required",
+            CloseCode::AuthRequired => "Missing authentication token",
+            CloseCode::TokenExpired => "token expired",
             CloseCode::UserInactive => "user inactive",
             CloseCode::SubjectMismatch => "forbidden",
             CloseCode::NotFound => "not found",
@@ -432,11 +448,27 @@ pub mod endpoints {
             /// `say`.
             #[serde(rename = "say")]
             Say(super::super::messages::Say),
+            /// A message of a type the spec does not declare (the endpoint's `open`).
+            #[serde(untagged, deserialize_with = "__wsauth_open")]
+            Open(::wsauth_core::OpenMessage),
         }
         impl ::core::convert::From<super::super::messages::Say> for ClientMessage {
             fn from(message: super::super::messages::Say) -> Self {
                 ClientMessage::Say(message)
             }
+        }
+        impl ::core::convert::From<::wsauth_core::OpenMessage> for ClientMessage {
+            fn from(message: ::wsauth_core::OpenMessage) -> Self {
+                ClientMessage::Open(message)
+            }
+        }
+        fn __wsauth_open<'de, D: ::wsauth_core::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<::wsauth_core::OpenMessage, D::Error> {
+            ::wsauth_core::OpenMessage::__deserialize_undeclared(
+                deserializer,
+                &["connected", "say", "relayed"],
+            )
         }
         /// Messages the server may send (the endpoint's welcome and `sends`).
         #[derive(
@@ -453,6 +485,9 @@ pub mod endpoints {
             /// `relayed`: A `say` from some client, as every client receives it.
             #[serde(rename = "relayed")]
             Relayed(super::super::messages::Relayed),
+            /// A message of a type the spec does not declare (the endpoint's `open`).
+            #[serde(untagged, deserialize_with = "__wsauth_open")]
+            Open(::wsauth_core::OpenMessage),
         }
         /// JSON frames: `ClientMessage` out, `ServerMessage` in.
         pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;

@@ -9,7 +9,10 @@
 //
 // A shared channel: whatever one signed-in client says is relayed to every
 // connected client, stamped by the server with who said it, when, and a
-// request id.
+// request id. A `say` is relayed as a typed `relayed`; any other JSON
+// object with a `type` (an open message, such as
+// `{"type":"test","payload":{"message":"Hello"}}`) is relayed as it came,
+// with `user`, `timestamp` and `requestId` set by the server.
 
 /** Where connections go when `baseUrl` is not given: the spec's first server. */
 const __wsauthDefaultBaseUrl = "ws://127.0.0.1:8000";
@@ -40,8 +43,10 @@ export type FailureKind =
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
-  /** `auth_required`, `auth_failed`, `token_expired`: get a fresh token and reconnect at once. */
-  AuthFailed: 4001,
+  /** `auth_required`, `auth_failed`: get a fresh token and reconnect at once. */
+  AuthFailed: 1008,
+  /** `token_expired`: get a fresh token and reconnect at once. */
+  TokenExpired: 4001,
   /** `user_inactive`: stop, with a `CloseError`. */
   UserInactive: 4002,
   /** `subject_mismatch`, `forbidden`, `origin_rejected`: stop, with a `CloseError`. */
@@ -70,7 +75,8 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefined } = {
-  4001: { action: "refresh_token", kinds: ["auth_required", "auth_failed", "token_expired"] },
+  1008: { action: "refresh_token", kinds: ["auth_required", "auth_failed"] },
+  4001: { action: "refresh_token", kinds: ["token_expired"] },
   4002: { action: "stop", kinds: ["user_inactive"] },
   4003: { action: "stop", kinds: ["subject_mismatch", "forbidden", "origin_rejected"] },
   4004: { action: "stop", kinds: ["not_found"] },
@@ -316,6 +322,24 @@ export interface EndpointDescriptor {
   readonly raw: boolean;
   readonly refresh: boolean;
   readonly heartbeat: { readonly ping: string; readonly pong: string; readonly intervalMs: number } | null;
+  /** Open messages (types the spec does not declare): which way they may flow, and the declared types they never use. */
+  readonly open: { readonly receives: boolean; readonly sends: boolean; readonly declared: readonly string[] } | null;
+}
+
+/**
+ * An open message: a JSON object whose `type` is none of the spec's messages
+ * (nor `wsauth.`), with any other fields. Only endpoints whose spec allows
+ * them (`open`) send or receive these; modules with such endpoints export
+ * it as `OpenMessage`.
+ */
+interface __WsauthOpenMessage {
+  readonly type: string;
+  readonly [field: string]: unknown;
+}
+
+/** Whether `type` may be an open message's on `open`'s endpoint. */
+function __wsauthIsOpenType(open: { readonly declared: readonly string[] }, type: string): boolean {
+  return !type.startsWith("wsauth.") && !open.declared.includes(type);
 }
 
 interface __WsauthSocket {
@@ -433,6 +457,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #heartbeatMs: number;
   readonly #handlers = new Map<string, Set<(message: S) => void>>();
   readonly #messageHandlers = new Set<(message: S) => void>();
+  readonly #openHandlers = new Set<(message: __WsauthOpenMessage) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
   readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
   #resolveClosed: (outcome: CloseOutcome) => void = () => {};
@@ -554,6 +579,36 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     socket.send(data);
     return true;
+  }
+
+  /** Sends an open message (endpoints whose spec lets clients send them). */
+  protected __wsauthSendOpen(message: __WsauthOpenMessage): boolean {
+    const open = this.#endpoint.open;
+    if (open === null || !open.receives) {
+      throw new RangeError("`" + this.#endpoint.name + "` does not receive open messages");
+    }
+    if (typeof message.type !== "string" || !__wsauthIsOpenType(open, message.type)) {
+      throw new RangeError("`" + String(message.type) + "` is not an open message type: declared and `wsauth.` types are not");
+    }
+    return this.__wsauthSendData(JSON.stringify(message));
+  }
+
+  /** Registers an open message handler (endpoints whose spec sends them). */
+  protected __wsauthOnOpen(handler: (message: __WsauthOpenMessage) => void): () => void {
+    this.#openHandlers.add(handler);
+    return () => {
+      this.#openHandlers.delete(handler);
+    };
+  }
+
+  /** Hands an open message to its handlers (never to `on`/`onMessage`, whose types are the declared messages). */
+  #deliverOpen(message: __WsauthOpenMessage): void {
+    if (this.#endpoint.welcome === null) {
+      this.#establish();
+    }
+    for (const handler of [...this.#openHandlers]) {
+      __wsauthCall(handler, message);
+    }
   }
 
   /** Registers a raw frame handler (raw endpoints). */
@@ -826,7 +881,12 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       return;
     }
     if (!this.#endpoint.sends.includes(parsed.type)) {
-      this.#emit({ kind: "invalid", data });
+      const open = this.#endpoint.open;
+      if (open !== null && open.sends && __wsauthIsOpenType(open, parsed.type)) {
+        this.#deliverOpen(parsed as __WsauthOpenMessage);
+      } else {
+        this.#emit({ kind: "invalid", data });
+      }
       return;
     }
     if (this.#endpoint.welcome === null || parsed.type === this.#endpoint.welcome) {
@@ -1156,6 +1216,9 @@ const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __
   ["relayed", { kind: "object", fields: [{ name: "from", required: true, schema: { kind: "string" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }, { name: "request_id", required: true, schema: { kind: "string", format: "uuid" } }, { name: "text", required: true, schema: { kind: "string" } }] }],
 ]);
 
+/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+export type OpenMessage = __WsauthOpenMessage;
+
 // ---------------------------------------------------------------------------
 // Endpoint `broadcast`: /ws
 // ---------------------------------------------------------------------------
@@ -1174,6 +1237,7 @@ const __wsauthEndpointBroadcast: EndpointDescriptor = {
   raw: false,
   refresh: false,
   heartbeat: null,
+  open: { receives: true, sends: true, declared: ["connected", "say", "relayed"] },
 };
 
 /** The shared channel. */
@@ -1181,6 +1245,30 @@ export class BroadcastConnection extends Connection<BroadcastServerMessage, Broa
   /** Sends `say` (needs `broadcast.speak`); `false` when no socket is open. */
   sendSay(payload: Omit<SayMessage, "type">): boolean {
     return this.send({ type: "say", ...payload });
+  }
+
+  /**
+   * Sends an open message: any `type` the spec does not declare, with any fields (needs `broadcast.speak`); `false` when no socket is open. Throws a `RangeError` for a declared or `wsauth.` type.
+   *
+   * Any other JSON object with a string `type` is relayed to every
+   * connected client as it came, with `user` (the sender's user id),
+   * `timestamp` (Unix seconds, fractional) and `requestId` (a UUID)
+   * set by the server over whatever the client wrote there.
+   */
+  sendOpen(message: OpenMessage): boolean {
+    return this.__wsauthSendOpen(message);
+  }
+
+  /**
+   * Calls `handler` with every open message the server sends (a `type` the spec does not declare; `on` and `onMessage` see only declared ones); returns a function that removes it.
+   *
+   * Any other JSON object with a string `type` is relayed to every
+   * connected client as it came, with `user` (the sender's user id),
+   * `timestamp` (Unix seconds, fractional) and `requestId` (a UUID)
+   * set by the server over whatever the client wrote there.
+   */
+  onOpen(handler: (message: OpenMessage) => void): () => void {
+    return this.__wsauthOnOpen(handler);
   }
 }
 

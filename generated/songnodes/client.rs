@@ -471,6 +471,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     "playlist_updated",
                     "error",
                 ],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -505,6 +506,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["welcome", "graph_update", "error"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {

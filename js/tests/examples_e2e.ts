@@ -266,6 +266,47 @@ function shipvoxScenarios(): void {
     await closes(bob);
   });
 
+  scenario("shipvox: an open message reaches every client, stamped by the server", async () => {
+    const nextOpen = (connection: shipvox.BroadcastConnection): Promise<shipvox.OpenMessage> =>
+      Promise.race([
+        new Promise<shipvox.OpenMessage>((resolve) => {
+          const off = connection.onOpen((message) => {
+            off();
+            resolve(message);
+          });
+        }),
+        sleep(5000).then((): never => {
+          throw new Error("no open message within 5000 ms");
+        }),
+      ]);
+    const alice = shipvox.connectBroadcast({ baseUrl, token: () => signIn("alice") });
+    const aliceSeen = new Recorder("alice", alice);
+    await aliceSeen.message("connected");
+    const bob = shipvox.connectBroadcast({ baseUrl, token: await signIn("bob") });
+    await new Recorder("bob", bob).message("connected");
+    const toAlice = nextOpen(alice);
+    const toBob = nextOpen(bob);
+    check(bob.sendOpen({ type: "test", payload: { message: "Hello" }, user: "mallory" }), "open message sent");
+    const [a, b] = await Promise.all([toAlice, toBob]);
+    for (const relayed of [a, b]) {
+      equal([relayed.type, relayed["user"]], ["test", "bob"], "stamped with the sender, over what it wrote");
+      equal(JSON.stringify(relayed["payload"]), JSON.stringify({ message: "Hello" }), "payload kept");
+      check(typeof relayed["timestamp"] === "number", `timestamp ${String(relayed["timestamp"])}`);
+      check(typeof relayed["requestId"] === "string", `requestId ${String(relayed["requestId"])}`);
+    }
+    equal(a["requestId"], b["requestId"], "one broadcast, one request id");
+    equal(aliceSeen.messages.length, 1, "open messages never reach onMessage (only the welcome did)");
+    let refused = "";
+    try {
+      bob.sendOpen({ type: "relayed", text: "forged" });
+    } catch (error) {
+      refused = error instanceof RangeError ? "RangeError" : String(error);
+    }
+    equal(refused, "RangeError", "a declared type is not an open message");
+    await closes(alice);
+    await closes(bob);
+  });
+
   scenario("shipvox: an inactive user stops with 4002", async () => {
     const mallory = shipvox.connectBroadcast({ baseUrl, token: mint("mallory", { roles: ["user"] }), backoff: fast });
     const seen = new Recorder("mallory", mallory);
@@ -284,7 +325,7 @@ function shipvoxScenarios(): void {
     const bob = shipvox.connectBroadcast({ baseUrl, token });
     const seen = new Recorder("bob", bob);
     const close = await seen.event("close");
-    equal([close.code, close.action], [4001, "refresh_token"], "close");
+    equal([close.code, close.action], [1008, "refresh_token"], "close (the ShipVox document's 1008)");
     equal((await seen.event("reconnecting")).delayMs, 0, "reconnect at once");
     equal((await seen.message("connected")).user_id, "bob", "welcomed after signing in");
     equal(token.calls, 2, "one token per connection");

@@ -495,7 +495,11 @@ impl ConnectionContext {
             return Step::Refresh(text);
         }
         let Some(spec) = self.endpoint.receives.iter().find(|r| r.name == kind) else {
-            return self.refuse(FailureKind::InvalidMessage);
+            let open = self.endpoint.open.filter(|o| o.receives && o.admits(&kind));
+            return match self.open_message(open, text) {
+                Ok(message) => Step::Deliver(message),
+                Err(kind) => self.refuse(kind),
+            };
         };
         if let Some(perm) = spec.perm
             && !self.principal.has(perm)

@@ -142,6 +142,8 @@ pub struct EndpointDescriptor {
     pub receives: &'static [ReceiveDescriptor],
     /// Messages the server may send.
     pub sends: &'static [&'static str],
+    /// Open messages (types the spec does not declare), when allowed.
+    pub open: Option<OpenDescriptor>,
     /// Frame format.
     pub frames: Frames,
     /// Text keepalive `(ping, pong)`.
@@ -149,6 +151,34 @@ pub struct EndpointDescriptor {
     /// Effective limits.
     pub limits: Limits,
 }
+
+/// Open messages on an endpoint: JSON objects whose `type` is none of the
+/// spec's messages and not the framework's (`wsauth.`), with any fields.
+/// Size and rate limits apply to them as to every message.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenDescriptor {
+    /// Clients may send them.
+    pub receives: bool,
+    /// The server may send them.
+    pub sends: bool,
+    /// Permission a client needs to send one. A spec always names one
+    /// when `receives` is set; `None` (hand-built descriptors only) means
+    /// any admitted connection may.
+    pub perm: Option<&'static str>,
+    /// Every message type the spec declares: never open, on any endpoint,
+    /// so an open message cannot pass for a declared one.
+    pub declared: &'static [&'static str],
+}
+
+impl OpenDescriptor {
+    /// Whether `kind` may be an open message's `type`.
+    pub fn admits(&self, kind: &str) -> bool {
+        !kind.starts_with(RESERVED_PREFIX) && !self.declared.contains(&kind)
+    }
+}
+
+/// The prefix of the framework's own message types (`wsauth.refresh`).
+pub const RESERVED_PREFIX: &str = "wsauth.";
 
 /// A path parameter.
 #[derive(Clone, Copy, Debug)]

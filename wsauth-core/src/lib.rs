@@ -39,6 +39,7 @@ pub mod jwt;
 pub mod limits;
 mod link;
 mod listener;
+mod open;
 pub mod openapi;
 mod payload;
 pub mod principal;
@@ -53,6 +54,7 @@ pub mod typed;
 
 pub use connection::{CloseWith, HandlerResult};
 pub use listener::ServerLimits;
+pub use open::OpenMessage;
 pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};

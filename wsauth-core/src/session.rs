@@ -17,9 +17,10 @@ use serde::Serialize;
 
 use wsauth_spec::{FailureKind, Frames, Keyword};
 
-use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
+use crate::open::OpenMessage;
 use crate::principal::Principal;
 use crate::state::AppState;
 
@@ -31,6 +32,9 @@ use crate::state::AppState;
 pub(crate) enum Inbound {
     /// A typed message: its `type`, and the frame's text (a JSON object).
     Message { kind: &'static str, text: Utf8Bytes },
+    /// An open message (a JSON object whose `type` the spec does not
+    /// declare), permission-checked; the frame's text.
+    Open { text: Utf8Bytes },
     /// A text frame on a `frames: raw` endpoint.
     Text(Utf8Bytes),
     /// A binary frame on a `frames: raw` endpoint.
@@ -47,6 +51,9 @@ pub enum Incoming {
         /// The decoded JSON object, `type` included.
         value: serde_json::Value,
     },
+    /// An open message: a `type` the spec does not declare, on an endpoint
+    /// whose spec allows them (`open`).
+    Open(OpenMessage),
     /// A text frame on a `frames: raw` endpoint.
     Text(String),
     /// A binary frame on a `frames: raw` endpoint.
@@ -56,7 +63,9 @@ pub enum Incoming {
 /// Why a message could not be queued.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
-    /// The endpoint's spec does not list this message in `sends`.
+    /// The endpoint's spec does not list this message in `sends` (nor
+    /// allows it as an open message: a `type` it does not declare, on an
+    /// endpoint with `open.sends`).
     #[error("endpoint `{endpoint}` may not send `{kind}`")]
     NotAllowed {
         /// Endpoint name.
@@ -159,6 +168,13 @@ impl Session {
                         continue;
                     }
                 },
+                Inbound::Open { text } => match serde_json::from_str(text.as_str()) {
+                    Ok(message) => Incoming::Open(message),
+                    Err(_) => {
+                        self.refuse_invalid();
+                        continue;
+                    }
+                },
                 Inbound::Text(text) => Incoming::Text(text.as_str().to_owned()),
                 Inbound::Binary(bytes) => Incoming::Binary(bytes),
             };
@@ -202,11 +218,16 @@ impl Session {
 
     /// Checks `kind` against the endpoint and the welcome rule; encodes.
     fn prepare(&mut self, kind: &str, payload: &impl Serialize) -> Result<String, SendError> {
-        let Some(&name) = self.endpoint.sends.iter().find(|s| **s == kind) else {
-            return Err(SendError::NotAllowed {
-                endpoint: self.endpoint.name,
-                kind: kind.to_owned(),
-            });
+        let open = |o: &OpenDescriptor| o.sends && o.admits(kind);
+        let name = match self.endpoint.sends.iter().find(|s| **s == kind) {
+            Some(&name) => name,
+            None if self.endpoint.open.as_ref().is_some_and(open) => kind,
+            None => {
+                return Err(SendError::NotAllowed {
+                    endpoint: self.endpoint.name,
+                    kind: kind.to_owned(),
+                });
+            }
         };
         if !self.welcomed {
             match self.endpoint.welcome {

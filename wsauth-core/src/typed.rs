@@ -2,10 +2,11 @@
 //!
 //! For each endpoint of a spec, generated code defines a marker type
 //! implementing [`Endpoint`], with an `Incoming` enum of the messages the
-//! client may send and an `Outgoing` enum of those the server may send.
-//! A handler takes a [`TypedSession`] of its endpoint, so sending a message
-//! the endpoint may not send, or matching on one it never receives, does not
-//! compile. Handlers are bound to endpoints by [`EndpointHandler`], which only
+//! client may send and an `Outgoing` enum of those the server may send
+//! (each ending in `Open(OpenMessage)` when the spec allows open messages
+//! that way: see [`OpenMessage`](crate::OpenMessage)). A handler takes a
+//! [`TypedSession`] of its endpoint, so sending a message the endpoint may
+//! not send, or matching on one it never receives, does not compile. Handlers are bound to endpoints by [`EndpointHandler`], which only
 //! `#[ws_endpoint]` implements, after checking the handler against the spec.
 
 use std::marker::PhantomData;
@@ -37,8 +38,8 @@ pub trait Endpoint: Send + Sync + 'static {
 
 /// The `type` of a message value.
 pub trait MessageKind {
-    /// The message's `type` on the wire.
-    fn kind(&self) -> &'static str;
+    /// The message's `type` on the wire (an open message's own).
+    fn kind(&self) -> &str;
 }
 
 /// A [`Session`] whose messages are the endpoint's own types.
@@ -78,14 +79,18 @@ impl<E: Endpoint> TypedSession<E> {
     /// The next message from the client, decoded into the endpoint's type;
     /// `None` once the connection ends. A message that is well-formed JSON
     /// with a known `type` but whose fields do not match the spec is refused
-    /// with the spec's `invalid_message` handling and skipped.
+    /// with the spec's `invalid_message` handling and skipped. On an endpoint
+    /// whose spec allows open messages, a message of an undeclared `type`
+    /// arrives as the enum's `Open` variant.
     pub async fn recv(&mut self) -> Option<E::Incoming> {
         loop {
             match self.inner.recv_inbound().await {
-                Inbound::Message { text, .. } => match serde_json::from_str(text.as_str()) {
-                    Ok(message) => return Some(message),
-                    Err(_) => self.inner.refuse_invalid(),
-                },
+                Inbound::Message { text, .. } | Inbound::Open { text } => {
+                    match serde_json::from_str(text.as_str()) {
+                        Ok(message) => return Some(message),
+                        Err(_) => self.inner.refuse_invalid(),
+                    }
+                }
                 Inbound::Text(_) | Inbound::Binary(_) => self.inner.refuse_invalid(),
             }
         }
@@ -94,16 +99,14 @@ impl<E: Endpoint> TypedSession<E> {
     /// Queues a message for the client.
     pub fn send(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
-        let kind = message.kind();
-        self.inner.send(kind, &message)
+        self.inner.send(message.kind(), &message)
     }
 
     /// Queues a message, waiting for room in the send queue (see
     /// [`Session::deliver`]).
     pub async fn deliver(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
-        let kind = message.kind();
-        self.inner.deliver(kind, &message).await
+        self.inner.deliver(message.kind(), &message).await
     }
 
     /// The untyped session underneath.

@@ -109,6 +109,7 @@ static RAW_API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor
         welcome: None,
         receives: &[],
         sends: &[],
+        open: None,
         heartbeat: None,
         ..ROOM
     }],

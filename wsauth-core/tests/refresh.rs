@@ -38,6 +38,7 @@ const DESK: EndpointDescriptor = EndpointDescriptor {
         },
     ],
     sends: &["hello", "said", "roles", "error"],
+    open: None,
     ..ROOM
 };
 

@@ -238,6 +238,8 @@ pub struct Endpoint {
     pub receives: Vec<String>,
     /// Messages the server may send, the welcome first.
     pub sends: Vec<String>,
+    /// Open messages (types the spec does not declare), when allowed.
+    pub open: Option<Open>,
     /// Frame format.
     pub frames: Frames,
     /// Text keepalive.
@@ -272,6 +274,25 @@ pub struct Param {
     /// For docs.
     pub description: Option<String>,
 }
+
+/// Open messages on an endpoint: JSON objects whose `type` is none of the
+/// spec's messages (nor `wsauth.*`), with arbitrary fields.
+#[derive(Clone, Debug, Serialize)]
+pub struct Open {
+    /// Clients may send them.
+    pub receives: bool,
+    /// The server may send them.
+    pub sends: bool,
+    /// Permission a client needs to send one (always set when `receives`).
+    pub perm: Option<String>,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// The variant generated Rust message enums give open messages (after the
+/// declared ones, which are named after their messages): decided here so
+/// the validator can refuse a message that would be named the same.
+pub const OPEN_VARIANT: &str = "Open";
 
 /// A text keepalive.
 #[derive(Clone, Debug, Serialize)]

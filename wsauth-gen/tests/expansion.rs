@@ -1,5 +1,5 @@
 //! Expansion snapshots: what `include_spec!` and `#[ws_endpoint]` generate
-//! for the echo spec, pretty-printed and compared with the files in
+//! for the echo spec (and `include_spec!` for shipvox, with open messages), pretty-printed and compared with the files in
 //! `tests/expand/`. Regenerate with `WSAUTH_BLESS=1` after an intended
 //! change and review the diff: these files are the generated code users get.
 
@@ -40,6 +40,14 @@ fn check(name: &str, actual: &str) {
 fn include_spec_of_the_echo_spec() {
     let out = wsauth_gen::expand::include_spec(quote!("../specs/echo.yaml"));
     check("include_spec_echo.rs", &pretty(out));
+}
+
+/// The shipvox spec allows open messages both ways: its enums get the
+/// untagged `Open` variant and its decoder.
+#[test]
+fn include_spec_of_a_spec_with_open_messages() {
+    let out = wsauth_gen::expand::include_spec(quote!("../specs/shipvox.yaml"));
+    check("include_spec_shipvox.rs", &pretty(out));
 }
 
 #[test]

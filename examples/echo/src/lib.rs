@@ -169,7 +169,8 @@ async fn raw(mut session: Session) -> HandlerResult {
         let frame = match message {
             Incoming::Text(text) => Message::Text(text.into()),
             Incoming::Binary(bytes) => Message::Binary(bytes),
-            Incoming::Message { .. } => continue,
+            // A raw endpoint receives no typed or open messages.
+            Incoming::Message { .. } | Incoming::Open(_) => continue,
         };
         session.send_raw(frame)?;
     }

@@ -119,10 +119,16 @@ impl std::fmt::Debug for NewUser<'_> {
 /// What `Debug` shows for a password or a password hash.
 const REDACTED: &str = "<redacted>";
 
-/// The seeded users: alice and bob (user), mod (moderator), admin (admin),
-/// all with password [`SEEDED_PASSWORD`], and mallory (user, inactive, a
-/// random password).
-pub const SEEDED: [NewUser<'static>; 5] = [
+/// The seeded users: `user` (the ShipVox document's demo account), alice
+/// and bob (user), mod (moderator), admin (admin), all with password
+/// [`SEEDED_PASSWORD`], and mallory (user, inactive, a random password).
+pub const SEEDED: [NewUser<'static>; 6] = [
+    NewUser {
+        name: "user",
+        password: Some(SEEDED_PASSWORD),
+        roles: &["user"],
+        active: true,
+    },
     NewUser {
         name: "alice",
         password: Some(SEEDED_PASSWORD),

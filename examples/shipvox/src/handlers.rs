@@ -2,19 +2,27 @@
 //!
 //! By the time it runs, the pipeline has checked the token (from `?token=`),
 //! the user (active) and `broadcast.listen`; every `say` it receives has
-//! passed `broadcast.speak` and the size and rate limits. What is left is
-//! the application: welcome the client, relay its `say`s to everyone
-//! through the [`Hub`], and forward everyone's relayed messages to it.
+//! passed `broadcast.speak` and the size and rate limits, and so has every
+//! open message (any other `type`, as the ShipVox document's
+//! `{"type":"test","payload":{"message":"Hello"}}`). What is left is the
+//! application: welcome the client, relay its messages to everyone through
+//! the [`Hub`], and forward everyone's relayed messages to it.
 //!
-//! The stamps are the server's: `from` is the token's subject (never
-//! anything the client wrote), `at` the time the server received the
-//! message, `request_id` a fresh random UUID per relayed message, the same
-//! in every copy, so clients can tell one message from another and the
-//! sender can recognise its own.
+//! The stamps are the server's: the sender is the token's subject (never
+//! anything the client wrote), the time is when the server received the
+//! message, the request id a fresh random UUID per relayed message, the
+//! same in every copy, so clients can tell one message from another and
+//! the sender can recognise its own. A `say` becomes a typed `relayed`
+//! (`from`, `at`, `request_id`); an open message is relayed as it came with
+//! `user`, `timestamp` (Unix seconds, fractional, like Python's
+//! `time.time()`) and `requestId` set, as the ShipVox document's server
+//! does, over whatever the client put in those fields.
 
 use std::error::Error;
 
-use wsauth_core::{HandlerResult, ws_endpoint};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use wsauth_core::{HandlerResult, OpenMessage, ws_endpoint};
 
 use crate::endpoints::broadcast::{Incoming, Session};
 use crate::hub::Hub;
@@ -39,6 +47,23 @@ pub fn stamp(from: &str, text: String) -> Result<messages::Relayed, random::Rand
         request_id: random::uuid_v4()?,
         text,
     })
+}
+
+/// An open message from `user`, stamped as the ShipVox document's server
+/// stamps every message: `user`, `timestamp` and `requestId` set, replacing
+/// any the client sent.
+pub fn stamp_open(
+    user: &str,
+    mut message: OpenMessage,
+) -> Result<OpenMessage, random::RandomError> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let fields = &mut message.payload;
+    fields.insert("user".to_owned(), user.into());
+    fields.insert("timestamp".to_owned(), now.into());
+    fields.insert("requestId".to_owned(), random::uuid_v4()?.into());
+    Ok(message)
 }
 
 /// The handler's own failures (closing with the server-error code).
@@ -77,9 +102,12 @@ pub async fn broadcast(mut session: Session) -> HandlerResult {
             incoming = session.recv() => match incoming {
                 None => return Ok(()),
                 Some(Incoming::Say(say)) if is_say_text(&say.text) => {
-                    hub.publish(stamp(&user, say.text)?);
+                    hub.publish(stamp(&user, say.text)?.into());
                 }
                 Some(Incoming::Say(_)) => session.untyped().refuse_invalid(),
+                Some(Incoming::Open(message)) => {
+                    hub.publish(stamp_open(&user, message)?.into());
+                }
             },
             relayed = feed.recv() => match relayed {
                 Ok(message) => session.send((*message).clone())?,
@@ -111,5 +139,25 @@ mod tests {
         assert_eq!(a.from, "alice");
         assert_ne!(a.request_id, b.request_id);
         assert!(a.at.ends_with('Z') && a.at.len() == 20, "{}", a.at);
+    }
+
+    #[test]
+    fn open_messages_are_stamped_over_what_the_client_wrote() {
+        let sent: serde_json::Value = serde_json::json!({
+            "payload": {"message": "Hello"},
+            "user": "mallory",
+            "requestId": "mine",
+        });
+        let serde_json::Value::Object(fields) = sent else {
+            panic!("an object")
+        };
+        let m =
+            stamp_open("alice", OpenMessage::new("test", fields)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(m.kind, "test");
+        assert_eq!(m.payload["payload"]["message"], "Hello");
+        assert_eq!(m.payload["user"], "alice");
+        assert_ne!(m.payload["requestId"], "mine");
+        assert_eq!(m.payload["requestId"].as_str().map(str::len), Some(36));
+        assert!(m.payload["timestamp"].as_f64().is_some_and(|t| t > 1.7e9));
     }
 }

@@ -1,4 +1,5 @@
-//! The broadcast hub: every connected client's feed of relayed messages.
+//! The broadcast hub: every connected client's feed of relayed messages
+//! (typed `relayed`s and stamped open messages alike).
 //!
 //! One `tokio::sync::broadcast` channel per server, given to the handlers
 //! as application state ([`wsauth_core::Builder::state`]), so two servers
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use tokio::sync::broadcast;
 
-use crate::messages::Relayed;
+use crate::endpoints::broadcast::Outgoing;
 
 /// How many relayed messages a listener may fall behind before it is
 /// disconnected.
@@ -21,7 +22,7 @@ pub const BACKLOG: usize = 1024;
 /// The channel every connection listens to. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Hub {
-    tx: broadcast::Sender<Arc<Relayed>>,
+    tx: broadcast::Sender<Arc<Outgoing>>,
 }
 
 impl Default for Hub {
@@ -39,12 +40,12 @@ impl Hub {
     }
 
     /// A new listener's feed.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Relayed>> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Outgoing>> {
         self.tx.subscribe()
     }
 
     /// Relays `message` to every listener; returns how many there were.
-    pub fn publish(&self, message: Relayed) -> usize {
+    pub fn publish(&self, message: Outgoing) -> usize {
         self.tx.send(Arc::new(message)).unwrap_or(0)
     }
 

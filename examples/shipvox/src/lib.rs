@@ -18,7 +18,8 @@
 //!
 //! For development, [`Config::dev_token`] mints one token without `exp`,
 //! accepted (through [`wsauth_core::jwt::dangerous`]) for as long as the
-//! server runs and by no other server: the binary does so only with
+//! server runs and by no other server, and served at `GET /test-token` as
+//! the ShipVox document's test token is: the binary does so only with
 //! `--dev-token`, and says so loudly.
 //!
 //! ```no_run
@@ -55,8 +56,9 @@ wsauth_core::include_spec!("../../specs/shipvox.yaml");
 /// The key slot of a spec whose `jwt` lists bare `algorithms`.
 const KEY_SLOT: &str = "default";
 
-/// Default lifetime of tokens from `/token`: 15 minutes.
-pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(15 * 60);
+/// Default lifetime of tokens from `/token`: 30 minutes, the ShipVox
+/// document's `ACCESS_TOKEN_EXPIRE_MINUTES`.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// Run-time configuration: what the spec leaves to the operator.
 #[derive(Clone)]
@@ -100,7 +102,7 @@ impl std::fmt::Debug for Config {
 impl Config {
     /// The defaults for `secret`: any origin, OWASP's minimum argon2id
     /// cost, 5 failures per username and address and 20 per address per 15
-    /// minutes, 15-minute tokens, no dev token.
+    /// minutes, 30-minute tokens, no dev token.
     pub fn new(secret: impl Into<Vec<u8>>) -> Self {
         Config {
             secret: secret.into(),
@@ -193,6 +195,21 @@ fn mint_dev_token(
     Ok((token, jti))
 }
 
+/// `GET /test-token`, the ShipVox document's "test token" route: served
+/// only with [`Config::dev_token`], and answering with that token.
+pub const TEST_TOKEN_PATH: &str = "/test-token";
+
+/// The `/test-token` answer, shaped as the ShipVox document shows it.
+fn test_token_body(user: &str, token: &str) -> serde_json::Value {
+    serde_json::json!({
+        "test_token": token,
+        "note": format!(
+            "This token is for testing only. It is valid for the '{user}' account \
+             and does not expire until this server stops."
+        ),
+    })
+}
+
 /// Builds the app: hashes the seeded passwords (a fraction of a second),
 /// checks the configuration against the spec, and wires `/ws`, `/token`
 /// and `/openapi.json`.
@@ -243,8 +260,15 @@ pub fn app(config: Config) -> Result<App, AppError> {
         ttl: config.token_ttl,
     };
     let openapi = token::openapi_json(server.openapi());
-    let router = server
-        .router()
+    let mut router = server.router();
+    if let (Some(user), Some(dev)) = (&config.dev_token, &dev_token) {
+        let body = test_token_body(user, dev);
+        router = router.route(
+            TEST_TOKEN_PATH,
+            axum::routing::get(move || async move { token::no_store(axum::Json(body)) }),
+        );
+    }
+    let router = router
         .route(
             token::TOKEN_PATH,
             axum::routing::post(token::token).with_state(service),

@@ -23,9 +23,10 @@ struct Args {
     /// (repeatable). Default: any origin (tokens never travel in cookies).
     #[arg(long = "allow-origin", value_name = "URL")]
     allow_origin: Vec<String>,
-    /// DEVELOPMENT ONLY: mint a token for USER (default alice) that never
-    /// expires, accept it until this process stops, and print it.
-    #[arg(long, value_name = "USER", num_args = 0..=1, default_missing_value = "alice")]
+    /// DEVELOPMENT ONLY: mint a token for USER (default `user`, the ShipVox
+    /// document's account) that never expires, accept it until this
+    /// process stops, print it and serve it at GET /test-token.
+    #[arg(long, value_name = "USER", num_args = 0..=1, default_missing_value = "user")]
     dev_token: Option<String>,
     /// Log as JSON lines instead of text.
     #[arg(long)]

@@ -8,8 +8,10 @@
 //! network, so it is strict about what it reveals:
 //!
 //! - Unknown user, wrong password and inactive user get the same answer:
-//!   `400 {"error":"invalid_grant"}`, the same headers, and the same work
-//!   (one argon2id check, see [`crate::accounts`]).
+//!   the ShipVox document's `401` with `WWW-Authenticate: Bearer` and
+//!   `"detail": "Incorrect username or password"` (with RFC 6749's
+//!   `"error": "invalid_grant"` beside it), the same headers, and the same
+//!   work (one argon2id check, see [`crate::accounts`]).
 //! - Failures are limited per username from one client address and per
 //!   client address over all usernames ([`crate::throttle`]); past either
 //!   limit the answer is `429` with `Retry-After` and
@@ -23,7 +25,8 @@
 //! - Malformed requests are `400 invalid_request` (wrong content type, a
 //!   body over [`MAX_BODY_BYTES`], bad encoding, a missing or repeated
 //!   parameter, a username over [`MAX_USERNAME_BYTES`]), an unknown grant is
-//!   `400 unsupported_grant_type` (§5.2). These depend only on the request,
+//!   `400 unsupported_grant_type` (§5.2). A request without `grant_type` is
+//!   taken as the password grant, as the ShipVox document's server takes it. These depend only on the request,
 //!   never on the account.
 //!
 //! The document served at `/openapi.json` comes from [`TokenApi`] (utoipa):
@@ -58,9 +61,9 @@ const FORM: &str = "application/x-www-form-urlencoded";
 /// The form body of `POST /token` (`application/x-www-form-urlencoded`).
 #[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Must be `password`.
+    /// `password`, or absent (taken as `password`).
     #[schema(example = "password")]
-    pub grant_type: String,
+    pub grant_type: Option<String>,
     /// The username.
     #[schema(example = "alice")]
     pub username: String,
@@ -92,7 +95,7 @@ pub struct TokenResponse {
     #[schema(example = "bearer")]
     pub token_type: String,
     /// Seconds until the token expires.
-    #[schema(example = 900)]
+    #[schema(example = 1800)]
     pub expires_in: u64,
 }
 
@@ -117,6 +120,10 @@ pub struct TokenError {
     /// `invalid_grant` (which never says why).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// The ShipVox document's message for a refused sign-in (`401` only):
+    /// "Incorrect username or password", whatever the reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
 }
 
 /// The OpenAPI document of the token endpoint.
@@ -135,7 +142,8 @@ pub struct TokenApi;
 /// Sign in with a username and password (OAuth 2.0 password grant).
 ///
 /// Returns a short-lived JWT for `/ws?token=`. Unknown users, wrong
-/// passwords and inactive users get the same `400 invalid_grant`. After too
+/// passwords and inactive users get the same `401` (`invalid_grant`, "Incorrect
+/// username or password", as the ShipVox document answers). After too
 /// many unsuccessful attempts for one username from one client address, or
 /// from one client address over all usernames, the attempts they cover get
 /// `429` until `Retry-After` seconds have passed, for known and unknown
@@ -152,13 +160,19 @@ pub struct TokenApi;
                 ("Cache-Control" = String, description = "`no-store`"),
                 ("Pragma" = String, description = "`no-cache`")
             )),
-        (status = 400, description = "`invalid_grant` (unknown user, wrong password or inactive user, \
-            indistinguishable), `invalid_request` or `unsupported_grant_type`", body = TokenError,
+        (status = 400, description = "`invalid_request` or `unsupported_grant_type`", body = TokenError,
             headers(
                 ("Cache-Control" = String, description = "`no-store`"),
                 ("Pragma" = String, description = "`no-cache`")
             ),
-            example = json!({"error": "invalid_grant"})),
+            example = json!({"error": "invalid_request", "error_description": "the password grant needs `username` and `password`"})),
+        (status = 401, description = "Unknown user, wrong password or inactive user, indistinguishable", body = TokenError,
+            headers(
+                ("WWW-Authenticate" = String, description = "`Bearer`"),
+                ("Cache-Control" = String, description = "`no-store`"),
+                ("Pragma" = String, description = "`no-cache`")
+            ),
+            example = json!({"error": "invalid_grant", "detail": "Incorrect username or password"})),
         (status = 429, description = "Too many unsuccessful attempts for this username from this client \
             address, or from this client address", body = TokenError,
             headers(
@@ -244,12 +258,23 @@ fn answer(status: StatusCode, body: &impl Serialize) -> Response {
     response
 }
 
+/// `response` with the no-cache headers (for the development
+/// `/test-token`, which hands out a token too).
+pub fn no_store(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
 fn error(status: StatusCode, error: &str, description: Option<&str>) -> Response {
     answer(
         status,
         &TokenError {
             error: error.to_owned(),
             error_description: description.map(str::to_owned),
+            detail: None,
         },
     )
 }
@@ -262,9 +287,25 @@ fn invalid_request(description: &str) -> Response {
     )
 }
 
-/// The refusal for unknown users, wrong passwords and inactive users alike.
+/// What the ShipVox document's server says to a refused sign-in.
+pub const REFUSED_DETAIL: &str = "Incorrect username or password";
+
+/// The refusal for unknown users, wrong passwords and inactive users alike:
+/// the ShipVox document's `401` with `WWW-Authenticate: Bearer` and its
+/// `detail`, plus RFC 6749's `error` for OAuth2 clients.
 fn invalid_grant() -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_grant", None)
+    let mut response = answer(
+        StatusCode::UNAUTHORIZED,
+        &TokenError {
+            error: "invalid_grant".to_owned(),
+            error_description: None,
+            detail: Some(REFUSED_DETAIL.to_owned()),
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
 }
 
 /// A form body's parameters, or why it is not one. Repeated parameters are
@@ -324,8 +365,10 @@ pub async fn token(
     };
     let param = |name: &str| params.get(name).map(String::as_str);
     match param("grant_type") {
-        None => return invalid_request("missing parameter `grant_type`"),
-        Some("password") => {}
+        // Absent means the password grant, as in the ShipVox document's
+        // server (FastAPI's `OAuth2PasswordRequestForm`), whose own client
+        // line sends only `username=user&password=password`.
+        None | Some("password") => {}
         Some(_) => {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -433,7 +476,7 @@ mod tests {
             op["requestBody"]["content"][FORM]["schema"].is_object(),
             "{op}"
         );
-        for status in ["200", "400", "429"] {
+        for status in ["200", "400", "401", "429"] {
             assert!(
                 op["responses"][status]["headers"]["Cache-Control"].is_object(),
                 "{status}: {op}"
@@ -445,7 +488,7 @@ mod tests {
     #[test]
     fn debug_never_shows_the_password_or_the_token() {
         let request = TokenRequest {
-            grant_type: "password".into(),
+            grant_type: Some("password".into()),
             username: "alice".into(),
             password: "hunter2-plaintext".into(),
             scope: None,

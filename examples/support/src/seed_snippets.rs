@@ -295,6 +295,11 @@ impl Script {
         let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
         (status.code(), std::mem::take(&mut self.unreturned))
     }
+
+    /// Everything the script printed so far, stderr included.
+    pub fn printed(&self) -> &[Line] {
+        &self.seen
+    }
 }
 
 impl Drop for Script {

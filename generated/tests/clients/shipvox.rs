@@ -1,13 +1,15 @@
 //! The generated Rust client of shipvox against the running shipvox
 //! example: tokens from `POST /token` through a token provider, the
-//! broadcast between three clients, and the close codes' actions (`stop`
-//! for an inactive user, `refresh_token` answered by signing in again).
+//! broadcast between three clients (typed `say`s and open messages), and
+//! the close codes' actions (`stop` for an inactive user, `refresh_token`
+//! answered by signing in again).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use wsauth_core::OpenMessage;
 use wsauth_core::client::{CloseAction, Token};
 use wsauth_core::spec::FailureKind;
 use wsauth_example_support::testing::http_request;
@@ -112,6 +114,47 @@ async fn three_generated_clients_share_the_broadcast() {
 }
 
 #[tokio::test]
+async fn an_open_message_is_relayed_to_every_generated_client_stamped() {
+    let app = start_shipvox().await;
+    let mut clients = Vec::new();
+    for user in ["alice", "bob"] {
+        let (token, _) = provider(app.addr, user, None);
+        let mut client = broadcast::connect(&app.ws_url(), token)
+            .start()
+            .unwrap_or_else(|e| panic!("{e}"));
+        admitted(&mut client, 0, user).await;
+        clients.push(client);
+    }
+    let serde_json::Value::Object(fields) =
+        serde_json::json!({"payload": {"message": "Hello"}, "user": "mallory"})
+    else {
+        panic!("an object")
+    };
+    clients[0]
+        .send(OpenMessage::new("test", fields))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut ids = Vec::new();
+    for client in &mut clients {
+        match message(client).await {
+            broadcast::ServerMessage::Open(m) => {
+                assert_eq!(m.kind, "test");
+                assert_eq!(m.payload["payload"]["message"], "Hello");
+                assert_eq!(m.payload["user"], "alice", "the server's stamp");
+                assert!(m.payload["timestamp"].is_f64(), "{m:?}");
+                ids.push(m.payload["requestId"].clone());
+            }
+            other => panic!("expected an open message, got {other:?}"),
+        }
+    }
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(ids[0].as_str().map(str::len), Some(36));
+    for client in &mut clients {
+        client.close();
+    }
+}
+
+#[tokio::test]
 async fn an_inactive_user_stops_with_4002() {
     let app = start_shipvox().await;
     let token = SHIPVOX.token("mallory", &["user"], 600);
@@ -138,7 +181,7 @@ async fn an_expired_token_is_replaced_by_signing_in_again() {
     let (close, delay) = reconnecting(&mut client).await;
     assert_eq!(
         (close.code, close.action, delay),
-        (4001, CloseAction::RefreshToken, Duration::ZERO)
+        (1008, CloseAction::RefreshToken, Duration::ZERO)
     );
     admitted(&mut client, 1, "bob").await;
     assert_eq!(calls.load(Ordering::SeqCst), 2, "one token per connection");

@@ -632,6 +632,7 @@ mod tests {
             welcome: None,
             receives: &[],
             sends: &[],
+            open: None,
             frames: Frames::Json,
             heartbeat: None,
             limits: Limits::DEFAULT,

@@ -571,6 +571,7 @@ mod tests {
             welcome: None,
             receives: &[],
             sends: &[],
+            open: None,
             frames: Frames::Json,
             heartbeat: None,
             limits: Limits::DEFAULT,

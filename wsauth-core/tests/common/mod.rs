@@ -66,6 +66,7 @@ pub const ROOM: EndpointDescriptor = EndpointDescriptor {
         },
     ],
     sends: &["hello", "said", "error"],
+    open: None,
     frames: Frames::Json,
     heartbeat: Some(("ping", "pong")),
     limits: LIMITS,

@@ -56,6 +56,9 @@ const REFRESH: &str = "wsauth.refresh";
 const REFRESHED: &str = "wsauth.refreshed";
 /// Any frame of a `frames: raw` endpoint.
 const RAW: &str = "wsauth.raw";
+/// Any open message (a JSON object of an undeclared `type`), on endpoints
+/// whose spec allows them. Not a wire `type`: the document's name for them.
+const OPEN: &str = "wsauth.open";
 
 /// The `x-wsauth-*` extensions, as the document's description explains them.
 pub const EXTENSIONS: &[(&str, &str)] = &[
@@ -262,6 +265,14 @@ impl<'a> Traffic<'a> {
         if endpoint.frames == Frames::Raw {
             receives.push(RAW);
             sends.push(RAW);
+        }
+        if let Some(open) = &endpoint.open {
+            if open.receives {
+                receives.push(OPEN);
+            }
+            if open.sends {
+                sends.push(OPEN);
+            }
         }
         if refresh {
             receives.push(REFRESH);
@@ -899,6 +910,7 @@ fn operations(api: &Api, endpoint: &Endpoint) -> Vec<OperationView> {
     let security = (endpoint.access != Access::Anonymous && !endpoint.sources.is_empty())
         .then(|| security_refs(&endpoint.sources, 4));
     let connect_perm = endpoint.perm.as_deref();
+    let open_perm = endpoint.open.as_ref().and_then(|o| o.perm.as_deref());
     let refusal = if endpoint.sends.iter().any(|s| s == "error") {
         "answered with `error`; the connection stays open".to_owned()
     } else {
@@ -934,6 +946,16 @@ fn operations(api: &Api, endpoint: &Endpoint) -> Vec<OperationView> {
             )
         } else if name == RAW {
             ("The client sends any frame.".to_owned(), None)
+        } else if name == OPEN {
+            let checked = open_perm.map_or(String::new(), |p| {
+                format!(" A connection whose roles do not grant `{p}` is refused: {refusal}.")
+            });
+            (
+                "The client sends an open message: a JSON object whose `type` the spec does not declare.".to_owned(),
+                Some(format!(
+                    "Any fields; size and rate limits apply as to every message. A declared `type` with the wrong fields is invalid, never an open message.{checked}"
+                )),
+            )
         } else {
             let checked = match perm {
                 Some(p) => {
@@ -950,6 +972,7 @@ fn operations(api: &Api, endpoint: &Endpoint) -> Vec<OperationView> {
         view.description = description.map(|d| string(&d, 4));
         view.permission = match name {
             REFRESH => None,
+            OPEN => open_perm.or(connect_perm).map(|p| string(p, 4)),
             _ => perm.or(connect_perm).map(|p| string(p, 4)),
         };
         receives.push((name, view));
@@ -965,6 +988,9 @@ fn operations(api: &Api, endpoint: &Endpoint) -> Vec<OperationView> {
             format!("The server sends `{name}` first, once the connection is admitted.")
         } else if name == RAW {
             "The server sends any frame.".to_owned()
+        } else if name == OPEN {
+            "The server sends open messages: JSON objects whose `type` the spec does not declare."
+                .to_owned()
         } else {
             format!("The server sends `{name}`.")
         };
@@ -1029,6 +1055,22 @@ fn spec_message(api: &Api, message: &Message) -> MessageView {
 struct FrameworkMessages {
     refresh: bool,
     raw: bool,
+    /// The direction of open messages over every endpoint, when any has them.
+    open: Option<&'static str>,
+    /// The spec's message types, which open messages never use.
+    declared: Vec<String>,
+}
+
+/// Which way open messages travel on some endpoint of `api`, if any does.
+fn open_direction(api: &Api) -> Option<&'static str> {
+    let opens = api.endpoints.iter().filter_map(|e| e.open.as_ref());
+    let (received, sent) = opens.fold((false, false), |(r, s), o| (r || o.receives, s || o.sends));
+    match (received, sent) {
+        (true, true) => Some("both"),
+        (true, false) => Some("client_to_server"),
+        (false, true) => Some("server_to_client"),
+        (false, false) => None,
+    }
 }
 
 impl FrameworkMessages {
@@ -1037,6 +1079,8 @@ impl FrameworkMessages {
         FrameworkMessages {
             refresh: traffic.iter().any(|t| t.refresh),
             raw: api.endpoints.iter().any(|e| e.frames == Frames::Raw),
+            open: open_direction(api),
+            declared: api.messages.iter().map(|m| m.name.clone()).collect(),
         }
     }
 
@@ -1099,6 +1143,28 @@ impl FrameworkMessages {
             );
             raw.content_type = Some(string("application/octet-stream", 6));
             out.push(raw);
+        }
+        if let Some(direction) = self.open {
+            out.push(view(
+                OPEN,
+                "An open message: any JSON object whose `type` the spec does not declare (nor `wsauth.`), with any fields.",
+                json!({
+                    "type": "object",
+                    "properties": {
+                        "type": {
+                            "type": "string",
+                            "description": "Any type but the spec's messages and the framework's `wsauth.` ones.",
+                            "not": { "anyOf": [
+                                { "enum": self.declared },
+                                { "pattern": "^wsauth\\." },
+                            ] },
+                        },
+                    },
+                    "required": ["type"],
+                }),
+                json!({ "type": "test", "payload": { "message": "Hello" } }),
+                direction,
+            ));
         }
         out
     }
@@ -1477,6 +1543,27 @@ mod tests {
             doc["components"]["securitySchemes"]["queryToken"]["in"],
             "query"
         );
+    }
+
+    #[test]
+    fn open_messages_have_their_operations_permission_and_schema() {
+        let api = spec("shipvox");
+        let doc: Value = serde_json::from_str(&json(&api).unwrap_or_default()).unwrap_or_default();
+        let receive = &doc["operations"]["broadcast.receive.wsauth.open"];
+        assert_eq!(receive["action"], "receive");
+        assert_eq!(receive["x-wsauth-permission"], "broadcast.speak");
+        let send = &doc["operations"]["broadcast.send.wsauth.open"];
+        assert_eq!(send["x-wsauth-permission"], "broadcast.listen");
+        let ty = &doc["components"]["messages"]["wsauth.open"]["payload"]["properties"]["type"];
+        assert_eq!(
+            ty["not"]["anyOf"][0]["enum"],
+            json!(["connected", "say", "relayed"]),
+            "{ty}"
+        );
+        // Specs without open messages document none.
+        let prsm: Value =
+            serde_json::from_str(&json(&spec("prsm")).unwrap_or_default()).unwrap_or_default();
+        assert!(prsm["components"]["messages"]["wsauth.open"].is_null());
     }
 
     #[test]

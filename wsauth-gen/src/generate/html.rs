@@ -148,6 +148,27 @@ struct AuthView {
     example: Option<Snippet>,
 }
 
+/// What an endpoint's `open` allows, in words.
+fn open_fact(open: &crate::ir::Open) -> Markup {
+    let way = match (open.receives, open.sends) {
+        (true, true) => "the client and the server may send",
+        (true, false) => "the client may send",
+        _ => "the server may send",
+    };
+    let mut m = Markup::text(&format!(
+        "{way} JSON objects whose "
+    ))
+    .c("type")
+    .t(" the spec does not declare, with any fields (a declared type with the wrong fields is refused, never taken as open)");
+    if let Some(perm) = &open.perm {
+        m = m.t("; sending one needs ").m(perm_link(perm));
+    }
+    if let Some(d) = &open.description {
+        m = m.t(". ").m(inline(&d.trim().replace('\n', " ")));
+    }
+    m
+}
+
 struct SourceView {
     kind: &'static str,
     how: Markup,
@@ -893,7 +914,13 @@ fn endpoint(api: &Api, e: &Endpoint) -> EndpointView {
             label: "Server sends",
             value: links_or_none(&sends, "nothing after the first frame"),
         });
-        if !e.receives.is_empty() {
+        if let Some(open) = &e.open {
+            facts.push(Fact {
+                label: "Open messages",
+                value: open_fact(open),
+            });
+        }
+        if !e.receives.is_empty() || e.open.as_ref().is_some_and(|o| o.receives) {
             facts.push(Fact {
                 label: "Refused messages",
                 value: if e.sends.iter().any(|m| m == "error") {
@@ -1493,6 +1520,26 @@ messages:
         assert!(page.contains("<code>&lt;b&gt;code&lt;/b&gt;</code>"));
         assert!(page.contains("<li>one &lt;i&gt;item&lt;/i&gt;</li>"));
         assert!(page.contains("&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;"));
+    }
+
+    #[test]
+    fn open_messages_are_listed_on_their_endpoint_with_their_permission() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/shipvox.yaml");
+        let api = crate::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let page = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        let fact = page
+            .split("<dt>Open messages</dt><dd>")
+            .nth(1)
+            .and_then(|rest| rest.split("</dd>").next())
+            .unwrap_or_else(|| panic!("no open messages fact"));
+        assert!(
+            fact.starts_with("the client and the server may send"),
+            "{fact}"
+        );
+        assert!(
+            fact.contains(r##"sending one needs <a href="#perm-broadcast.speak"><code>broadcast.speak</code></a>"##),
+            "{fact}"
+        );
     }
 
     #[test]

@@ -88,6 +88,14 @@ const RESERVED: &[&str] = &[
     "String",
 ];
 
+/// The type of open messages, exported by modules that have them.
+const OPEN_MESSAGE: &str = "OpenMessage";
+
+/// Whether some endpoint of `api` has open messages.
+fn has_open(api: &Api) -> bool {
+    api.endpoints.iter().any(|e| e.open.is_some())
+}
+
 /// The TypeScript module for `api`.
 pub fn generate(api: &Api) -> Result<String, GenError> {
     let mut text = Module::new(api)?
@@ -123,6 +131,8 @@ struct Module {
     checked_schemas: Vec<checks::CheckedView>,
     /// Server messages' payloads, for the runtime's payload checks.
     checked_payloads: Vec<checks::CheckedView>,
+    /// Whether some endpoint has open messages (the module exports `OpenMessage`).
+    has_open: bool,
 }
 
 /// One distinct close code.
@@ -192,6 +202,12 @@ struct EndpointView {
     refresh: bool,
     heartbeat: String,
     send_methods: Vec<SendView>,
+    /// The descriptor's `open` (`null`, or directions and declared types).
+    open: String,
+    open_receives: bool,
+    open_sends: bool,
+    open_send_doc: String,
+    open_on_doc: String,
 }
 
 /// Resolves names: message and schema type names, collision-free.
@@ -243,6 +259,9 @@ impl<'a> Names<'a> {
                 format!("connect{e}"),
                 format!("endpoint `{}`", endpoint.name),
             )?;
+        }
+        if has_open(api) {
+            claim(OPEN_MESSAGE.to_owned(), "open messages".to_owned())?;
         }
         let generated: BTreeSet<String> = RESERVED
             .iter()
@@ -447,6 +466,7 @@ impl Module {
             close_codes: close_codes(api),
             aliases,
             interfaces,
+            has_open: has_open(api),
             endpoints: api
                 .endpoints
                 .iter()
@@ -624,7 +644,62 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     if let Some(perm) = &e.perm {
         connect_text.push_str(&format!(" Permission: `{perm}`."));
     }
+    let (open_receives, open_sends) = e
+        .open
+        .as_ref()
+        .map_or((false, false), |o| (o.receives, o.sends));
+    let open = e.open.as_ref().map_or("null".to_owned(), |o| {
+        let declared: Vec<String> = api.messages.iter().map(|m| literal(&m.name)).collect();
+        format!(
+            "{{ receives: {}, sends: {}, declared: [{}] }}",
+            o.receives,
+            o.sends,
+            declared.join(", ")
+        )
+    });
+    let open_about = e.open.as_ref().and_then(|o| o.description.as_deref());
+    let with_about = |text: String| match open_about {
+        Some(d) => format!("{text}\n\n{}", d.trim_end()),
+        None => text,
+    };
+    let perm_note = e
+        .open
+        .as_ref()
+        .and_then(|o| o.perm.as_deref())
+        .map_or(String::new(), |p| format!(" (needs `{p}`)"));
+    let gap = if e.receives.is_empty() { "" } else { "\n" };
+    let open_send_doc = format!(
+        "{gap}{}",
+        doc(
+            Some(&with_about(format!(
+                "Sends an open message: any `type` the spec does not declare, with any fields{perm_note}; \
+                 `false` when no socket is open. Throws a `RangeError` for a declared or `wsauth.` type."
+            ))),
+            "  "
+        )
+    );
+    let gap = if e.receives.is_empty() && !open_receives {
+        ""
+    } else {
+        "\n"
+    };
+    let open_on_doc = format!(
+        "{gap}{}",
+        doc(
+            Some(&with_about(
+                "Calls `handler` with every open message the server sends (a `type` the spec does \
+                 not declare; `on` and `onMessage` see only declared ones); returns a function that removes it."
+                    .to_owned()
+            )),
+            "  "
+        )
+    );
     EndpointView {
+        open,
+        open_receives,
+        open_sends,
+        open_send_doc,
+        open_on_doc,
         name: e.name.clone(),
         name_literal: literal(&e.name),
         path: one_line(&e.path),
@@ -943,6 +1018,32 @@ messages:
             .join("../specs")
             .join(format!("{name}.yaml"));
         crate::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    #[test]
+    fn open_message_is_exported_only_by_modules_with_open_messages() {
+        // A message called `open` is `OpenMessage`: fine where no endpoint
+        // has open messages, a clash where one does.
+        let mut api = spec("prsm");
+        let mut open = api.messages[0].clone();
+        open.name = "open".into();
+        api.messages.push(open.clone());
+        let module = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(module.contains("export interface OpenMessage {"));
+        assert!(!module.contains("export type OpenMessage"));
+        let mut api = spec("shipvox");
+        let with_open = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(with_open.contains("export type OpenMessage = __WsauthOpenMessage;"));
+        assert!(with_open.contains("  sendOpen(message: OpenMessage): boolean {"));
+        api.messages.push(open);
+        let error = generate(&api).err().map(|e| e.to_string());
+        assert_eq!(
+            error.as_deref(),
+            Some(
+                "the TypeScript client would declare `OpenMessage` for both \
+                 message `open` and open messages; rename one of them in the spec"
+            )
+        );
     }
 
     #[test]

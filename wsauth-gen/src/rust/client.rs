@@ -36,7 +36,9 @@ use syn::Ident;
 use wsauth_spec::{Access, Frames, Keyword, ParamType};
 
 use super::descriptor::{camel, descriptor_tokens};
-use super::server::{doc, type_ident, types_tokens};
+use super::server::{
+    doc, open_decoder, open_directions, open_ident, open_variant, type_ident, types_tokens,
+};
 #[cfg(feature = "generators")]
 use crate::generate::GenError;
 use crate::ir::{self, Api};
@@ -301,8 +303,26 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
             .map_or_else(|| format!(" `{m}`."), |d| format!(" `{m}`: {}", d.trim()));
         quote!(#[doc = #text] #[serde(rename = #m)] #v(super::super::messages::#v),)
     };
-    let sends = e.receives.iter().map(variant);
-    let receives = e.sends.iter().map(variant);
+    let (open_out, open_in) = open_directions(e);
+    let sends = e
+        .receives
+        .iter()
+        .map(variant)
+        .chain(open_out.then(|| open_variant(krate)));
+    let receives = e
+        .sends
+        .iter()
+        .map(variant)
+        .chain(open_in.then(|| open_variant(krate)));
+    let open_from = open_out.then(|| {
+        let open = open_ident();
+        quote! {
+            impl ::core::convert::From<#krate::OpenMessage> for ClientMessage {
+                fn from(message: #krate::OpenMessage) -> Self { ClientMessage::#open(message) }
+            }
+        }
+    });
+    let open_fn = open_decoder(api, e, krate, &serde);
     let froms = e.receives.iter().map(|m| {
         let v = type_ident(m);
         quote! {
@@ -318,6 +338,8 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         pub enum ClientMessage { #(#sends)* }
 
         #(#froms)*
+        #open_from
+        #open_fn
 
         /// Messages the server may send (the endpoint's welcome and `sends`).
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Deserialize)]

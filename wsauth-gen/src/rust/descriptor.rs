@@ -170,6 +170,20 @@ fn endpoint(
         quote!(#d::ReceiveDescriptor { name: #r, perm: #perm, payload: #payload })
     });
     let sends = &e.sends;
+    let open = match &e.open {
+        Some(o) => {
+            let (receives, sends) = (o.receives, o.sends);
+            let perm = option_str(o.perm.as_deref());
+            let declared = api.messages.iter().map(|m| &m.name);
+            quote!(::core::option::Option::Some(#d::OpenDescriptor {
+                receives: #receives,
+                sends: #sends,
+                perm: #perm,
+                declared: &[#(#declared),*],
+            }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let frames = match e.frames {
         Frames::Json => quote!(#krate::spec::Frames::Json),
         Frames::Raw => quote!(#krate::spec::Frames::Raw),
@@ -202,6 +216,7 @@ fn endpoint(
         welcome: #welcome,
         receives: &[#(#receives),*],
         sends: &[#(#sends),*],
+        open: #open,
         frames: #frames,
         heartbeat: #heartbeat,
         limits: #d::Limits {

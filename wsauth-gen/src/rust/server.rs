@@ -27,7 +27,7 @@ pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> Toke
     let endpoints = api
         .endpoints
         .iter()
-        .map(|e| endpoint_module(e, krate, &serde));
+        .map(|e| endpoint_module(api, e, krate, &serde));
     let handlers = handlers(api, krate, descriptor);
     quote! {
         #types
@@ -248,7 +248,12 @@ impl Types {
     }
 }
 
-fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -> TokenStream {
+fn endpoint_module(
+    api: &Api,
+    e: &ir::Endpoint,
+    krate: &TokenStream,
+    serde: &TokenStream,
+) -> TokenStream {
     let module = format_ident!("{}", e.name);
     let name = &e.name;
     let perm = match &e.perm {
@@ -260,11 +265,36 @@ fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -
         let v = type_ident(m);
         quote!(#[serde(rename = #m)] #v(super::super::messages::#v),)
     };
-    let incoming = e.receives.iter().map(variant);
-    let outgoing = e.sends.iter().map(variant);
-    let kinds = e.sends.iter().map(|m| {
-        let v = type_ident(m);
-        quote!(Outgoing::#v(_) => #m,)
+    let (open_in, open_out) = open_directions(e);
+    let open_fn = open_decoder(api, e, krate, serde);
+    let incoming = e
+        .receives
+        .iter()
+        .map(variant)
+        .chain(open_in.then(|| open_variant(krate)));
+    let outgoing = e
+        .sends
+        .iter()
+        .map(variant)
+        .chain(open_out.then(|| open_variant(krate)));
+    let kinds = e
+        .sends
+        .iter()
+        .map(|m| {
+            let v = type_ident(m);
+            quote!(Outgoing::#v(_) => #m,)
+        })
+        .chain(open_out.then(|| {
+            let open = open_ident();
+            quote!(Outgoing::#open(ref message) => &message.kind,)
+        }));
+    let open_from = open_out.then(|| {
+        let open = open_ident();
+        quote! {
+            impl ::core::convert::From<#krate::OpenMessage> for Outgoing {
+                fn from(message: #krate::OpenMessage) -> Self { Outgoing::#open(message) }
+            }
+        }
     });
     let froms = e.sends.iter().map(|m| {
         let v = type_ident(m);
@@ -303,12 +333,61 @@ fn endpoint_module(e: &ir::Endpoint, krate: &TokenStream, serde: &TokenStream) -
             pub enum Outgoing { #(#outgoing)* }
 
             impl #krate::MessageKind for Outgoing {
-                fn kind(&self) -> &'static str {
+                fn kind(&self) -> &str {
                     match *self { #(#kinds)* }
                 }
             }
 
             #(#froms)*
+            #open_from
+            #open_fn
+        }
+    }
+}
+
+/// Whether the endpoint's open messages flow client → server and
+/// server → client.
+pub(super) fn open_directions(e: &ir::Endpoint) -> (bool, bool) {
+    e.open
+        .as_ref()
+        .map_or((false, false), |o| (o.receives, o.sends))
+}
+
+/// The last variant of a message enum that carries open messages: untagged,
+/// decoded by the endpoint module's `__wsauth_open` (see [`open_decoder`]).
+pub(super) fn open_variant(krate: &TokenStream) -> TokenStream {
+    let open = open_ident();
+    quote! {
+        /// A message of a type the spec does not declare (the endpoint's `open`).
+        #[serde(untagged, deserialize_with = "__wsauth_open")]
+        #open(#krate::OpenMessage),
+    }
+}
+
+/// The open variant's name ([`ir::OPEN_VARIANT`]).
+pub(super) fn open_ident() -> Ident {
+    Ident::new(ir::OPEN_VARIANT, Span::call_site())
+}
+
+/// `__wsauth_open`, the decoder of [`open_variant`]: any object with a
+/// string `type` that is none of the spec's messages. Without it, a
+/// declared message with the wrong fields would fall through to the open
+/// variant instead of failing.
+pub(super) fn open_decoder(
+    api: &Api,
+    e: &ir::Endpoint,
+    krate: &TokenStream,
+    serde: &TokenStream,
+) -> TokenStream {
+    if e.open.is_none() {
+        return TokenStream::new();
+    }
+    let declared = api.messages.iter().map(|m| &m.name);
+    quote! {
+        fn __wsauth_open<'de, D: #serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<#krate::OpenMessage, D::Error> {
+            #krate::OpenMessage::__deserialize_undeclared(deserializer, &[#(#declared),*])
         }
     }
 }

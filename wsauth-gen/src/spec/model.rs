@@ -666,6 +666,10 @@ pub struct Endpoint {
     /// Messages the server may send (the welcome is implied).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sends: Vec<Spanned<String>>,
+    /// Open messages: JSON objects whose `type` the spec does not declare,
+    /// carried with whatever fields they have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open: Option<Spanned<Open>>,
     /// `json` (typed messages; default) or `raw` (any frame, no decoding).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frames: Option<Spanned<Frames>>,
@@ -690,6 +694,7 @@ impl Decode for Endpoint {
         let welcome = f.opt(cx, "welcome");
         let receives = f.opt(cx, "receives").unwrap_or_default();
         let sends = f.opt(cx, "sends").unwrap_or_default();
+        let open = f.opt(cx, "open");
         let frames = f.opt(cx, "frames");
         let heartbeat = f.opt(cx, "heartbeat");
         let limits = f.opt(cx, "limits");
@@ -705,9 +710,49 @@ impl Decode for Endpoint {
             welcome,
             receives,
             sends,
+            open,
             frames,
             heartbeat,
             limits,
+        })
+    }
+}
+
+/// Open messages on an endpoint: any JSON object whose `type` is not a
+/// message of the spec (nor the framework's reserved `wsauth.` prefix),
+/// with arbitrary fields. Declared messages keep their own rules; an open
+/// message is never mistaken for one.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Open {
+    /// Clients may send open messages. Default `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receives: Option<Spanned<bool>>,
+    /// The server may send open messages. Default `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sends: Option<Spanned<bool>>,
+    /// Permission a client needs to send an open message; required when
+    /// `receives` is `true` (there is no default: say who may).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub perm: Option<Spanned<String>>,
+    /// What open messages are for, for docs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Decode for Open {
+    fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
+        let mut f = Fields::new(node, cx, "`open`")?;
+        let receives = f.opt(cx, "receives");
+        let sends = f.opt(cx, "sends");
+        let perm = f.opt(cx, "perm");
+        let description = f.opt(cx, "description");
+        f.finish(cx);
+        Some(Open {
+            receives,
+            sends,
+            perm,
+            description,
         })
     }
 }

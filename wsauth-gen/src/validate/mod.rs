@@ -17,7 +17,7 @@ mod schema;
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
-use crate::ir::{self, Api, Direction, Loc};
+use crate::ir::{self, Api, Direction, Loc, OPEN_VARIANT};
 use crate::spec::model::{
     self, Access, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames, Name, SourceKind,
     Spanned, TokenSource,
@@ -1024,6 +1024,7 @@ impl Validator<'_> {
                     }
                 }
             }
+            let open = self.open(name, endpoint, frames);
             let perm = endpoint.perm.as_ref().map(|p| p.value.clone());
             let allowed_roles = roles
                 .iter()
@@ -1047,6 +1048,7 @@ impl Validator<'_> {
                 welcome: endpoint.welcome.as_ref().map(|w| w.value.clone()),
                 receives: endpoint.receives.iter().map(|r| r.value.clone()).collect(),
                 sends,
+                open,
                 frames,
                 heartbeat: endpoint.heartbeat.as_ref().map(|h| ir::Heartbeat {
                     ping: h.ping.value.clone(),
@@ -1333,6 +1335,109 @@ impl Validator<'_> {
                 self.unknown("message", m, known.iter().copied(), "messages");
             }
         }
+    }
+
+    /// Checks an endpoint's `open` block: it allows something, says which
+    /// permission sending needs (there is no default), and its endpoint has
+    /// typed frames and no message whose variant would be called `Open`.
+    fn open(
+        &mut self,
+        name: &Name,
+        endpoint: &model::Endpoint,
+        frames: Frames,
+    ) -> Option<ir::Open> {
+        let open = endpoint.open.as_ref()?;
+        if frames == Frames::Raw {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::raw_with_messages",
+                    open.span,
+                    format!("endpoint `{}` has raw frames but allows open messages", name.value),
+                )
+                .help("raw endpoints pass frames through undecoded: remove `open`, or use `frames: json`"),
+            );
+            return None;
+        }
+        let receives = open.receives.as_ref().is_some_and(|r| r.value);
+        let sends = open.sends.as_ref().is_some_and(|s| s.value);
+        // A key that failed to read (`receive:`) explains what is missing.
+        let explained = self.explained(open.span);
+        if !receives && !sends && !explained {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::open_allows_nothing",
+                    open.span,
+                    format!("`open` on endpoint `{}` allows neither direction", name.value),
+                )
+                .help("set `receives: true` (clients send them), `sends: true` (the server does), or both; or remove `open`"),
+            );
+        }
+        match (&open.perm, receives) {
+            (Some(perm), true) => {
+                self.known_permission(perm);
+            }
+            (Some(_), false) if explained => {}
+            (Some(perm), false) => self.error(
+                Diagnostic::new(
+                    "wsauth::open_perm_unused",
+                    perm.span,
+                    "`open.perm` guards open messages clients send, but `receives` is not `true`",
+                )
+                .help("set `receives: true`, or remove `perm`"),
+            ),
+            (None, true) if explained => {}
+            (None, true) => {
+                let example = endpoint
+                    .perm
+                    .as_ref()
+                    .map_or_else(|| "a permission".to_owned(), |p| format!("`{}`", p.value));
+                self.error(
+                    Diagnostic::new(
+                        "wsauth::open_without_perm",
+                        open.span,
+                        format!(
+                            "endpoint `{}` receives open messages but does not say who may send them",
+                            name.value
+                        ),
+                    )
+                    .help(format!(
+                        "add `perm:` to `open`, e.g. {example}; open messages have no default permission"
+                    )),
+                );
+            }
+            (None, false) => {}
+        }
+        for m in endpoint
+            .welcome
+            .iter()
+            .chain(&endpoint.receives)
+            .chain(&endpoint.sends)
+        {
+            if type_name(&m.value) == OPEN_VARIANT {
+                self.error(
+                    Diagnostic::new(
+                        "wsauth::name_clash",
+                        m.span,
+                        format!(
+                            "message `{}` and the open messages of endpoint `{}` both become `{OPEN_VARIANT}` in generated code",
+                            m.value, name.value
+                        ),
+                    )
+                    .also(open.span, "open messages allowed here")
+                    .help("rename the message"),
+                );
+            }
+        }
+        Some(ir::Open {
+            receives,
+            sends,
+            perm: open
+                .perm
+                .as_ref()
+                .filter(|_| receives)
+                .map(|p| p.value.clone()),
+            description: open.description.clone(),
+        })
     }
 
     fn stats(&mut self, endpoints: &[ir::Endpoint]) -> Option<ir::Stats> {

@@ -69,6 +69,11 @@ function __wsauthSegment(value: string): string {
 }
 {%- endif %}
 {%- include "ts/validate.ts" %}
+{%- if has_open %}
+
+/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+export type OpenMessage = __WsauthOpenMessage;
+{%- endif %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------
@@ -98,6 +103,7 @@ const {{ endpoint.descriptor }}: EndpointDescriptor = {
   raw: {{ endpoint.raw }},
   refresh: {{ endpoint.refresh }},
   heartbeat: {{ endpoint.heartbeat }},
+  open: {{ endpoint.open }},
 };
 
 {{ endpoint.doc }}export class {{ endpoint.class_name }} extends Connection<{{ endpoint.server_union_name }}, {{ endpoint.client_union_name }}> {
@@ -106,6 +112,16 @@ const {{ endpoint.descriptor }}: EndpointDescriptor = {
     return this.send({ type: {{ send.literal }}, ...payload });
   }
 {%- endfor %}
+{%- if endpoint.open_receives %}
+{{ endpoint.open_send_doc }}  sendOpen(message: OpenMessage): boolean {
+    return this.__wsauthSendOpen(message);
+  }
+{%- endif %}
+{%- if endpoint.open_sends %}
+{{ endpoint.open_on_doc }}  onOpen(handler: (message: OpenMessage) => void): () => void {
+    return this.__wsauthOnOpen(handler);
+  }
+{%- endif %}
 {%- if endpoint.raw %}
   /** Sends a text or binary frame as it is; `false` when no socket is open. */
   sendData(data: string | ArrayBuffer | ArrayBufferView): boolean {

@@ -174,6 +174,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "echo"],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -197,6 +198,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 welcome: ::core::option::Option::None,
                 receives: &[],
                 sends: &[],
+                open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
                 limits: ::wsauth_core::descriptor::Limits {
@@ -288,7 +290,7 @@ pub mod endpoints {
             Echo(super::super::messages::Echo),
         }
         impl ::wsauth_core::MessageKind for Outgoing {
-            fn kind(&self) -> &'static str {
+            fn kind(&self) -> &str {
                 match *self {
                     Outgoing::Connected(_) => "connected",
                     Outgoing::Echo(_) => "echo",
@@ -338,7 +340,7 @@ pub mod endpoints {
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum Outgoing {}
         impl ::wsauth_core::MessageKind for Outgoing {
-            fn kind(&self) -> &'static str {
+            fn kind(&self) -> &str {
                 match *self {}
             }
         }

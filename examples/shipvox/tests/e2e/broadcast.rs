@@ -134,3 +134,123 @@ async fn the_sender_cannot_choose_its_stamps() {
     assert_eq!(close.map(|c| c.0), Some(1007));
     assert!(quiet_for(&mut listener, Duration::from_millis(300)).await);
 }
+
+/// An open message as the ShipVox document relays it: what the client sent,
+/// with `user`, `timestamp` and `requestId` the server's.
+fn assert_stamped_open(message: &Value, sent: &Value, from: &str) {
+    let Some(fields) = message.as_object() else {
+        panic!("not an object: {message}")
+    };
+    for (key, value) in sent.as_object().into_iter().flatten() {
+        if !["user", "timestamp", "requestId"].contains(&key.as_str()) {
+            assert_eq!(fields.get(key), Some(value), "{key}: {message}");
+        }
+    }
+    assert_eq!(message["user"], from, "{message}");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
+    let at = message["timestamp"].as_f64().unwrap_or_default();
+    assert!(at <= now && now - at < 60.0, "{message}");
+    let id = message["requestId"].as_str().unwrap_or_default();
+    assert!(is_uuid_v4(id), "{message}");
+    let extra: Vec<&String> = fields
+        .keys()
+        .filter(|k| sent.get(k.as_str()).is_none())
+        .filter(|k| !["user", "timestamp", "requestId"].contains(&k.as_str()))
+        .collect();
+    assert!(extra.is_empty(), "nothing else added: {message}");
+}
+
+#[tokio::test]
+async fn the_documents_test_message_reaches_every_client_stamped() {
+    let app = start().await;
+    let mut clients = Vec::new();
+    for user in ["alice", "bob"] {
+        let mut client = connect_with(app.addr, &sign_in(&app, user).await).await;
+        expect_welcome(&mut client, user).await;
+        clients.push(client);
+    }
+    let sent = json!({"type": "test", "payload": {"message": "Hello"}});
+    send_json(&mut clients[1], sent.clone()).await;
+    let mut ids = Vec::new();
+    for client in &mut clients {
+        let message = next_json(client).await;
+        assert_stamped_open(&message, &sent, "bob");
+        ids.push(message["requestId"].clone());
+    }
+    assert_eq!(ids[0], ids[1], "one id per message, the same in every copy");
+
+    // Stamps the client wrote itself are replaced; anything else is kept.
+    let forged = json!({
+        "type": "chat.v2", "user": "admin", "requestId": "mine", "timestamp": 0,
+        "nested": {"a": [1, 2, {"b": null}]}, "n": 1.5
+    });
+    send_json(&mut clients[0], forged.clone()).await;
+    for client in &mut clients {
+        let message = next_json(client).await;
+        assert_stamped_open(&message, &forged, "alice");
+        assert_ne!(message["requestId"], "mine");
+    }
+    for client in &mut clients {
+        assert!(quiet_for(client, Duration::from_millis(200)).await);
+    }
+}
+
+#[tokio::test]
+async fn declared_and_reserved_types_are_never_open_messages() {
+    let app = start().await;
+    let token = sign_in(&app, "alice").await;
+    let mut listener = connect_with(app.addr, &sign_in(&app, "bob").await).await;
+    expect_welcome(&mut listener, "bob").await;
+    for sent in [
+        // A declared message the server sends, forged by a client.
+        json!({"type": "relayed", "from": "admin", "at": "2026-01-01T00:00:00Z",
+               "request_id": "x", "text": "forged"}),
+        json!({"type": "connected", "user_id": "admin", "listeners": 1}),
+        // A declared message with the wrong fields is invalid, not open.
+        json!({"type": "say", "txt": "hi"}),
+        // The framework's own prefix.
+        json!({"type": "wsauth.hello"}),
+        // No string `type` at all.
+        json!({"payload": {"message": "Hello"}}),
+        json!({"type": 7}),
+    ] {
+        let mut client = connect_with(app.addr, &token).await;
+        expect_welcome(&mut client, "alice").await;
+        send_json(&mut client, sent.clone()).await;
+        let (seen, close) = until_close(&mut client).await;
+        assert!(seen.is_empty(), "{sent}: {seen:?}");
+        assert_eq!(close.map(|c| c.0), Some(1007), "{sent}");
+    }
+    assert!(quiet_for(&mut listener, Duration::from_millis(300)).await);
+}
+
+#[tokio::test]
+async fn open_messages_count_against_the_rate_limit() {
+    let app = start().await;
+    let mut client = connect_with(app.addr, &sign_in(&app, "alice").await).await;
+    expect_welcome(&mut client, "alice").await;
+    // The spec allows bursts of 10 at 5 a second.
+    for i in 0..30 {
+        send_json(&mut client, json!({"type": "test", "i": i})).await;
+    }
+    let (_, close) = until_close(&mut client).await;
+    assert_eq!(close.map(|c| c.0), Some(4029));
+}
+
+#[tokio::test]
+async fn an_open_message_over_the_size_limit_closes_1009() {
+    let app = start().await;
+    let mut client = connect_with(app.addr, &sign_in(&app, "alice").await).await;
+    expect_welcome(&mut client, "alice").await;
+    // The spec's max_message_bytes is 16384.
+    send_json(
+        &mut client,
+        json!({"type": "test", "blob": "x".repeat(17 * 1024)}),
+    )
+    .await;
+    let (seen, close) = until_close(&mut client).await;
+    assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(close.map(|c| c.0), Some(1009));
+}

@@ -51,7 +51,7 @@ async fn the_dev_token_works_only_on_the_server_that_minted_it() {
         let (code, reason) = rejected(ws(addr, &format!("/ws?token={token}"))).await;
         assert_eq!(
             (code, reason.as_str()),
-            (4001, "invalid or expired token"),
+            (1008, "Invalid or expired token"),
             "{what}"
         );
     }
@@ -88,10 +88,10 @@ async fn a_dev_token_connection_is_not_closed_for_expiry() {
 /// The binary, started with `args` and a good secret; stderr is read line
 /// by line (by a thread, for as long as the process lives) until the
 /// listening address shows up.
-struct Binary {
+pub(crate) struct Binary {
     child: Child,
-    addr: SocketAddr,
-    stderr: Vec<String>,
+    pub(crate) addr: SocketAddr,
+    pub(crate) stderr: Vec<String>,
 }
 
 impl Drop for Binary {
@@ -101,7 +101,7 @@ impl Drop for Binary {
     }
 }
 
-fn spawn_binary(args: &[&str]) -> Binary {
+pub(crate) fn spawn_binary(args: &[&str]) -> Binary {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shipvox"))
         .args(["--addr", "127.0.0.1:0"])
         .args(args)
@@ -169,10 +169,27 @@ async fn the_binary_prints_a_dev_token_only_with_the_flag_and_warns_loudly() {
         .unwrap_or_else(|| panic!("no token printed: {text}"))
         .to_owned();
     assert!(payload(&token).get("exp").is_none());
+    // The document's `/test-token` hands out the same token (for `user`,
+    // the document's account), never cached.
+    let answer = reqwest::get(format!("http://{}/test-token", binary.addr))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer.status().as_u16(), 200);
+    let no_store = answer.headers().get("cache-control").cloned();
+    assert_eq!(
+        no_store.as_ref().and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: serde_json::Value = answer.json().await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(body["test_token"], token.as_str(), "{body}");
+    assert!(
+        body["note"].as_str().is_some_and(|n| n.contains("'user'")),
+        "{body}"
+    );
     let mut client = connect_with(binary.addr, &token).await;
-    expect_welcome(&mut client, "alice").await;
+    expect_welcome(&mut client, "user").await;
     send_json(&mut client, json!({"type": "say", "text": "dev"})).await;
-    assert_eq!(next_json(&mut client).await["from"], "alice");
+    assert_eq!(next_json(&mut client).await["from"], "user");
 
     // Without the flag: no token, no warning, and the same token is refused.
     let plain = tokio::task::spawn_blocking(|| spawn_binary(&[]))
@@ -184,7 +201,15 @@ async fn the_binary_prints_a_dev_token_only_with_the_flag_and_warns_loudly() {
         "{text}"
     );
     let (code, _) = rejected(ws(plain.addr, &format!("/ws?token={token}"))).await;
-    assert_eq!(code, 4001);
+    assert_eq!(code, 1008);
+    let answer = reqwest::get(format!("http://{}/test-token", plain.addr))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        answer.status().as_u16(),
+        404,
+        "no test token without the flag"
+    );
 }
 
 #[test]

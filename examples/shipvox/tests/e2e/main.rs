@@ -6,4 +6,5 @@ mod broadcast;
 mod common;
 mod dev_token;
 mod handshake;
+mod seed;
 mod token;
