@@ -76,6 +76,18 @@ fn upgrade_request(path: &str, bearer: &str) -> String {
     )
 }
 
+/// A TCP connection to `addr` on which `request` has been written.
+async fn opened_with(addr: SocketAddr, request: &[u8]) -> TcpStream {
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+        .write_all(request)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    stream
+}
+
 /// Reads until the server closes the TCP connection (end of stream or a
 /// reset); false if it is still open after `wait`.
 async fn closed_by_server(stream: &mut TcpStream, wait: Duration) -> bool {
@@ -110,15 +122,9 @@ async fn a_slowloris_of_200_partial_handshakes_neither_blocks_clients_nor_keeps_
     .await;
     let mut partial = Vec::new();
     for _ in 0..200 {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         // A request head that never ends.
-        stream
-            .write_all(b"GET /ws/alice/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        partial.push(stream);
+        let head = b"GET /ws/alice/1 HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
+        partial.push(opened_with(addr, head).await);
     }
     for _ in 0..3 {
         let took = served_in(addr).await;
@@ -144,13 +150,8 @@ async fn two_hundred_refused_clients_that_never_answer_the_close_are_gone_within
     let mut clients = tokio::task::JoinSet::new();
     for _ in 0..200 {
         clients.spawn(async move {
-            let mut stream = TcpStream::connect(addr)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
-            stream
-                .write_all(upgrade_request("/ws/alice/1", "not-a-token").as_bytes())
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let request = upgrade_request("/ws/alice/1", "not-a-token");
+            let mut stream = opened_with(addr, request.as_bytes()).await;
             let sent = Instant::now();
             // Reads the 101 and the close frame, answers nothing, and waits
             // for the server to drop the socket.
@@ -173,13 +174,8 @@ async fn two_hundred_refused_clients_that_never_answer_the_close_are_gone_within
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_socket_may_not_send_a_large_frame() {
     let (addr, _server) = default_server().await;
-    let mut stream = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    stream
-        .write_all(upgrade_request("/ws/alice/1", "not-a-token").as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let request = upgrade_request("/ws/alice/1", "not-a-token");
+    let mut stream = opened_with(addr, request.as_bytes()).await;
     // The 101 and the close frame.
     let mut seen = vec![0u8; 4096];
     let n = tokio::time::timeout(Duration::from_secs(3), stream.read(&mut seen))
@@ -232,14 +228,8 @@ async fn a_pong_flood_past_exp_is_closed_on_time() {
     let addr = unlimited_server(ServerLimits::default()).await;
     let started = Instant::now();
     let exp = now() + 2;
-    let stream = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let (mut read, mut write) = stream.into_split();
-    write
-        .write_all(upgrade_request("/ws/alice/1", &format!("alice:user:{exp}")).as_bytes())
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let request = upgrade_request("/ws/alice/1", &format!("alice:user:{exp}"));
+    let (mut read, mut write) = opened_with(addr, request.as_bytes()).await.into_split();
     // Masked empty pongs, thousands per write, for as long as the socket
     // takes them: the server never lacks a frame to read.
     let flood = tokio::spawn(async move {
@@ -387,15 +377,9 @@ async fn deeply_nested_json_is_answered_without_a_crash() {
 async fn a_foreign_origin_gets_a_403_and_no_websocket() {
     let (addr, _server) = default_server().await;
     for origin in ["https://evil.example", "null"] {
-        let mut stream = TcpStream::connect(addr)
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
         let request = upgrade_request("/ws/alice/1", &token("alice", "user", 60))
             .replace("\r\n\r\n", &format!("\r\nOrigin: {origin}\r\n\r\n"));
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut stream = opened_with(addr, request.as_bytes()).await;
         let mut head = vec![0u8; 64];
         let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut head))
             .await

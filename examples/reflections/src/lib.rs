@@ -78,10 +78,7 @@ pub struct Config {
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
-            .field(
-                "secret",
-                &format_args!("<redacted {} bytes>", self.secret.len()),
-            )
+            .field("secret", &wsauth_example_support::Redacted(&self.secret))
             .field("allowed_origins", &self.allowed_origins)
             .field("store", &self.store)
             .field("token_interval", &self.token_interval)

@@ -128,6 +128,16 @@ pub async fn serve(
     server.serve(listener, router, signal, SHUTDOWN_GRACE).await
 }
 
+/// Shows a secret in `Debug` output as its length only:
+/// `.field("secret", &Redacted(&self.secret))` prints `<redacted 32 bytes>`.
+pub struct Redacted<'a>(pub &'a [u8]);
+
+impl std::fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<redacted {} bytes>", self.0.len())
+    }
+}
+
 /// What an example binary's `main` does once its app is built: on a new
 /// Tokio runtime, listens on `addr`, calls `listening` with the bound address
 /// (to log it), and [`serve`]s until [`shutdown_signal`]. Errors are messages

@@ -164,10 +164,7 @@ impl std::fmt::Debug for Tok {
         f.debug_struct("Tok")
             .field("claims", &self.claims)
             .field("alg", &self.alg)
-            .field(
-                "secret",
-                &format_args!("<redacted {} bytes>", self.secret.len()),
-            )
+            .field("secret", &crate::Redacted(&self.secret))
             .finish()
     }
 }

@@ -52,7 +52,10 @@ async fn a_token_whose_own_role_falls_short_costs_no_request() {
     service.service.deactivate_user("alice");
     assert_eq!(
         rejected(bearer(app.addr, &token("alice", "user"))).await,
-        (1008, "Insufficient permissions: role not authorized".to_owned())
+        (
+            1008,
+            "Insufficient permissions: role not authorized".to_owned()
+        )
     );
 }
 
