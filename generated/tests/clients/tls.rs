@@ -6,7 +6,8 @@
 //! `127.0.0.1`):
 //! - with that certificate as its root, the client is welcomed over `wss://`;
 //! - with the default roots it does not trust the certificate, and ends at
-//!   once with [`ClientError::Tls`]: one TCP connection, no reconnection;
+//!   once with [`ClientError::Tls`]: one TCP connection, no reconnection
+//!   (so does a client whose `wss://` URL names the plain server);
 //! - a token for `ws://example.invalid` is refused by `start()` itself
 //!   (nothing is resolved or connected), and for `ws://0.0.0.0:<port>`
 //!   (this machine, but not loopback by its URL) only the opt-in lets it
