@@ -67,6 +67,18 @@ pub mod __private {
     pub use serde;
     pub use serde_json;
 }
+
+/// Entry points for the fuzz targets in `fuzz/`, which need a look at
+/// internals; compiled only under `cargo fuzz` (`--cfg fuzzing`), never
+/// part of the API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod __fuzz {
+    /// The `type` the connection loop routes a text frame by.
+    pub fn frame_kind(text: &str) -> Option<std::borrow::Cow<'_, str>> {
+        crate::frame::kind_of(text)
+    }
+}
 pub use wsauth_spec as spec;
 
 /// Reads a spec at compile time and defines its runtime descriptor.

@@ -6,7 +6,8 @@
 //! `127.0.0.1`):
 //! - with that certificate as its root, the client is welcomed over `wss://`;
 //! - with the default roots it does not trust the certificate, and ends at
-//!   once with [`ClientError::Tls`]: one TCP connection, no reconnection;
+//!   once with [`ClientError::Tls`]: one TCP connection, no reconnection
+//!   (so does a client whose `wss://` URL names the plain server);
 //! - a token for `ws://example.invalid` is refused by `start()` itself
 //!   (nothing is resolved or connected), and for `ws://0.0.0.0:<port>`
 //!   (this machine, but not loopback by its URL) only the opt-in lets it
@@ -236,4 +237,25 @@ async fn a_url_that_cannot_work_is_refused_before_connecting() {
         "{:?}",
         query.map(|_| ())
     );
+}
+
+#[tokio::test]
+async fn wss_to_a_plain_server_ends_the_client_at_once() {
+    // A wss:// URL for a server that does not speak TLS on that port: it
+    // answers the ClientHello with an HTTP 400, which no retry changes.
+    let app = start_songnodes().await;
+    let url = app.ws_url().replace("ws://", "wss://");
+    let (params, token) = alice();
+    let mut client = user::connect(&url, params, token)
+        .backoff(Duration::from_millis(10), Duration::from_millis(20))
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    match next(&mut client).await {
+        Event::Failed(ClientError::Tls(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType,
+        ))) => {}
+        other => panic!("expected a fatal TLS error, got {other:?}"),
+    }
+    let after = tokio::time::timeout(Duration::from_secs(1), client.recv()).await;
+    assert!(matches!(after, Ok(None)), "the client went on: {after:?}");
 }

@@ -25,7 +25,8 @@
 //! What can only be known while connecting is sorted by [`permanent`]: a
 //! TLS failure that says the two sides will never agree (the certificate
 //! is not trusted, not valid for the name, expired; no common protocol
-//! version; the server refuses this client) ends the client with
+//! version; the server refuses this client; the port does not speak TLS at
+//! all) ends the client with
 //! [`ClientError::Tls`](super::ClientError::Tls) on the first attempt;
 //! anything else (refused or reset TCP, DNS, a corrupt record, a timeout)
 //! is a network failure, retried after a backoff.
@@ -168,6 +169,9 @@ pub(super) fn permanent(error: &rustls::Error) -> bool {
         | rustls::Error::PeerIncompatible(_)
         | rustls::Error::NoCertificatesPresented
         | rustls::Error::UnsupportedNameType => true,
+        // The first bytes back are not a TLS record: the port speaks
+        // something else (a plain HTTP or ws:// server behind a wss:// URL).
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => true,
         // The server's verdict on this client's configuration (its
         // versions, its ciphers, its certificate or the lack of one).
         rustls::Error::AlertReceived(alert) => matches!(
@@ -299,6 +303,12 @@ mod tests {
         )));
         assert!(!permanent(&rustls::Error::AlertReceived(
             AlertDescription::InternalError
+        )));
+        assert!(permanent(&rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::InvalidContentType
+        )));
+        assert!(!permanent(&rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::MessageTooLarge
         )));
         assert!(!permanent(&rustls::Error::DecryptError));
         assert!(!permanent(&rustls::Error::General("reset".to_owned())));
