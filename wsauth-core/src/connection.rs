@@ -39,12 +39,12 @@ use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::frame;
 use crate::identity;
-use crate::limits::{RateLimiter, WRITE_TIMEOUT};
+use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
 use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::{Authenticator, Place, run_checks};
+use crate::server::{Authenticator, run_checks};
 use crate::session::{Inbound, encode, error_reply};
 use crate::store::{BoxFuture, Checks, UserStore};
 

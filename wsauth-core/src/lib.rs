@@ -2,14 +2,18 @@
 //!
 //! A spec, resolved at compile time into a [`descriptor::ApiDescriptor`], is
 //! enforced on every connection and every message. The handshake runs, in
-//! order: origin allow-list, token extraction ([`token`]), verification
-//! ([`jwt`], or any [`Authenticator`]), path binding, user lookup
-//! ([`store::UserStore`]), endpoint permission ([`principal`]), resource
-//! checks ([`store::Checks`]) and the per-user connection limit
-//! ([`limits`]). A refused connection is upgraded and closed at once with the
-//! spec's code and generic reason; an admitted one reaches its handler as a
+//! order: origin allow-list (a foreign origin gets HTTP 403 and no socket),
+//! token extraction ([`token`]), verification ([`jwt`], or any
+//! [`Authenticator`]), path binding, user lookup ([`store::UserStore`]),
+//! endpoint permission ([`principal`]), the per-user connection limit
+//! ([`limits`]) and resource checks ([`store::Checks`]). A refused
+//! connection is upgraded and closed at once with the spec's code and
+//! generic reason; an admitted one reaches its handler as a
 //! [`Session`], which only the pipeline can create. Every decision is an audit
-//! event ([`audit`]). Nothing here reads YAML at run time.
+//! event ([`audit`]). Nothing here reads YAML at run time. Serve the router
+//! with [`WsAuth::serve`] for the limits that hold before authentication
+//! ([`ServerLimits`]: header timeout, connections per client address and in
+//! all).
 //!
 //! Features: `client` adds the `client` module, the runtime of generated Rust clients.
 //!

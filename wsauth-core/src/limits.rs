@@ -48,6 +48,14 @@ pub type ConnectionLimiter = Leases<Arc<str>>;
 /// One admitted connection of a user; dropping it frees the slot.
 pub type Slot = Lease<Arc<str>>;
 
+/// The place an admitted connection holds among the connection limits,
+/// given back when the connection ends: its user's slot, or one of the
+/// anonymous connections'.
+pub(crate) enum Place {
+    User(#[expect(dead_code, reason = "held for its `Drop`")] Slot),
+    Anonymous(#[expect(dead_code, reason = "held for its `Drop`")] Lease<()>),
+}
+
 impl<K: Hash + Eq + Clone> Leases<K> {
     /// Takes one more place for `key` unless it already holds `max`.
     pub(crate) fn try_lease(self: &Arc<Self>, key: K, max: u32) -> Option<Lease<K>> {

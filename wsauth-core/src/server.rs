@@ -10,7 +10,12 @@
 //!
 //! A refused handshake is still upgraded, then closed at once with the
 //! spec's code and generic reason: browsers cannot read the status of a
-//! failed upgrade, only a close code, and clients act on the code.
+//! failed upgrade, only a close code, and clients act on the code. The one
+//! exception is an `Origin` outside the allow-list, refused with HTTP 403
+//! before the upgrade: another site's page gets no socket at all.
+//!
+//! The limits that come before any of this (header timeout, connections per
+//! client address and in all) are the accept loop's, in [`WsAuth::serve`].
 //!
 //! Configuration mistakes (an endpoint without a handler, a cookie token
 //! source without an origin allow-list, an allowed origin no browser could
@@ -39,7 +44,7 @@ use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::identity;
 use crate::jwt::{Claims, Verifier};
-use crate::limits::{ConnectionLimiter, Lease, Leases, Slot};
+use crate::limits::{ConnectionLimiter, Leases, Place};
 use crate::link::Link;
 use crate::listener::{self, Gate, ServerLimits};
 use crate::principal::Principal;
@@ -766,14 +771,6 @@ struct Admitted {
     expires_at: Option<u64>,
     issued_at: Option<u64>,
     slot: Place,
-}
-
-/// The place an admitted connection holds among the connection limits,
-/// given back when the connection ends: its user's slot, or one of the
-/// anonymous connections'.
-pub(crate) enum Place {
-    User(#[expect(dead_code, reason = "held for its `Drop`")] Slot),
-    Anonymous(#[expect(dead_code, reason = "held for its `Drop`")] Lease<()>),
 }
 
 /// The largest frame a refused socket may send before it is dropped: room
