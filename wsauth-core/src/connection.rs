@@ -148,6 +148,9 @@ pub(crate) struct ConnectionContext {
     pub(crate) params: Arc<[(&'static str, String)]>,
     /// The current token's `iat`: a refresh must not go back to an older one.
     pub(crate) issued_at: Option<u64>,
+    /// How long a refresh's checks may take, as a handshake's: the loop
+    /// watches no deadline meanwhile.
+    pub(crate) check_budget: Duration,
     pub(crate) audit: AuditContext,
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) users: Option<Arc<dyn UserStore>>,
@@ -444,9 +447,19 @@ impl Connection {
                         }
                         Step::Reply(reply) => Some(reply),
                         Step::Refresh(text) => {
-                            match Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link)).await {
-                                Ok(reply) => Some(reply),
-                                Err(end) => return end,
+                            let budget = cx.check_budget;
+                            let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
+                            match timeout(budget, refresh).await {
+                                Ok(Ok(reply)) => Some(reply),
+                                Ok(Err(end)) => return end,
+                                Err(_) => {
+                                    audit::rejected(
+                                        &cx.audit,
+                                        FailureKind::ServerError,
+                                        "the refresh's checks took longer than their time budget",
+                                    );
+                                    return End::Close(FailureKind::ServerError);
+                                }
                             }
                         }
                         Step::End(end) => return end,

@@ -73,15 +73,15 @@ impl<K: Hash + Eq + Clone> Leases<K> {
         Q: Hash + Eq + ?Sized,
     {
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        // Counted before any entry is made: a refusal (a limit of 0
+        // included) leaves nothing behind.
         let key: K = match open.get_key_value(key) {
+            Some((_, &held)) if held >= max => return None,
             Some((k, _)) => k.clone(),
+            None if max == 0 => return None,
             None => new_key(),
         };
-        let count = open.entry(key.clone()).or_insert(0);
-        if *count >= max {
-            return None;
-        }
-        *count += 1;
+        *open.entry(key.clone()).or_insert(0) += 1;
         Some(Lease {
             leases: Arc::clone(self),
             key,
@@ -207,6 +207,18 @@ mod tests {
         drop(a);
         assert_eq!(limiter.open_for("alice"), 1);
         assert!(limiter.try_acquire("alice", 2).is_some());
+    }
+
+    #[test]
+    fn a_refusal_leaves_no_entry_behind() {
+        let limiter = Arc::new(ConnectionLimiter::default());
+        for user in ["alice", "bob", "carol"] {
+            assert!(limiter.try_acquire(user, 0).is_none());
+        }
+        assert_eq!(limiter.unique_users(), 0);
+        let held = limiter.try_acquire("alice", 1);
+        assert!(held.is_some() && limiter.try_acquire("alice", 1).is_none());
+        assert_eq!(limiter.open_for("alice"), 1);
     }
 
     #[test]

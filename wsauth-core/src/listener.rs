@@ -89,6 +89,10 @@ impl Default for ServerLimits {
     }
 }
 
+/// The most a client's request head (and a plain request's body, per
+/// read) may take in memory before it is refused.
+const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+
 /// The key one client address is counted under: an IPv4 address whole
 /// (also when mapped into IPv6), an IPv6 address by its /64 prefix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -278,6 +282,9 @@ async fn serve_connection(
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        // Room for a request head with a token in a header or a cookie
+        // (8 KiB at most), not hyper's default of ~400 KiB per connection.
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(connection);

@@ -20,6 +20,9 @@ pub struct Rejection {
     pub kind: FailureKind,
     /// Internal detail for the audit log. Never sent to the client.
     pub detail: Cow<'static, str>,
+    /// Audited already, by sampling (a refusal that floods make by the
+    /// thousand): it gets no `rejected` line of its own.
+    pub(crate) sampled: bool,
 }
 
 impl Rejection {
@@ -28,7 +31,14 @@ impl Rejection {
         Rejection {
             kind,
             detail: detail.into(),
+            sampled: false,
         }
+    }
+
+    /// This rejection, audited by sampling instead of a line of its own.
+    pub(crate) fn sampled(mut self) -> Self {
+        self.sampled = true;
+        self
     }
 }
 

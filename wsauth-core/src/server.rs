@@ -843,14 +843,17 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
                 Err(Rejection::new(
                     FailureKind::ServerError,
                     "the handshake's checks took longer than their time budget",
-                ))
+                )
+                .sampled())
             }
         }
     };
     let api = state.shared.api;
     match admitted {
         Err(rejection) => {
-            audit::rejected(&audit, rejection.kind, &rejection.detail);
+            if !rejection.sampled {
+                audit::rejected(&audit, rejection.kind, &rejection.detail);
+            }
             // A refused socket gets the close frame and nothing else: it may
             // send no more than a close of its own, and it is dropped a
             // second after ours whether or not it answers.
@@ -901,6 +904,7 @@ fn serve(
             principal: admitted.principal,
             params: admitted.params,
             issued_at: admitted.issued_at,
+            check_budget: shared.limits.handshake_timeout,
             audit,
             authenticator: shared.authenticator.clone(),
             users: shared.users.clone(),
@@ -1057,6 +1061,7 @@ async fn admit(
                         FailureKind::TooManyConnections,
                         "anonymous connection limit reached",
                     )
+                    .sampled()
                 })?,
         ),
     };

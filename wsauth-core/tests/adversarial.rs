@@ -496,3 +496,65 @@ async fn a_handshake_over_its_time_budget_is_refused_with_the_server_error_code(
     assert_eq!(code, 1011);
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+
+/// Resource checks that allow the handshake, then hang (on the refresh).
+struct StuckOnRefresh(std::sync::atomic::AtomicUsize);
+
+impl Checks for StuckOnRefresh {
+    fn check<'a>(
+        &'a self,
+        _name: &'static str,
+        _cx: &'a CheckContext<'a>,
+    ) -> BoxFuture<'a, Result<CheckOutcome, StoreError>> {
+        Box::pin(async {
+            if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Ok(CheckOutcome::Allow)
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_over_the_time_budget_closes_with_the_server_error_code() {
+    let (addr, _server) = start(|b| {
+        b.allow_any_origin()
+            .checks(StuckOnRefresh(Default::default()))
+            .limits(limits(|l| l.handshake_timeout = Duration::from_millis(300)))
+    })
+    .await;
+    let first = format!("alice:user:{}:{}", now() + 60, now());
+    let mut client = connect(addr, "/ws/alice/1", Some(&first)).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    let newer = format!("alice:user:{}:{}", now() + 120, now());
+    let refresh = json!({"type": "wsauth.refresh", "token": newer}).to_string();
+    let started = Instant::now();
+    client
+        .send(Message::Text(refresh.into()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (_, close) = until_close(&mut client).await;
+    assert_eq!(close.map(|c| c.0), Some(1011));
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_request_head_is_refused() {
+    let (addr, _server) = default_server().await;
+    // 64 KiB of headers: more than a request head may hold (16 KiB).
+    let filler = format!("X-Filler: {}\r\n", "x".repeat(1000)).repeat(64);
+    let request = upgrade_request("/ws/alice/1", &token("alice", "user", 60))
+        .replace("\r\n\r\n", &format!("\r\n{filler}\r\n"));
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The server may stop reading (and close) before all of it is written.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        !answer.starts_with("HTTP/1.1 101"),
+        "upgraded with a 64 KiB request head: {answer}"
+    );
+}

@@ -14,9 +14,14 @@
 //!   in.
 //!
 //! Entries are keyed by the token's SHA-256, so the cache holds no token,
-//! and their number is bounded: past [`MAX_ENTRIES`] expired entries are
-//! dropped, then an arbitrary one (a flood of distinct tokens can only
-//! shorten what is remembered, never grow the process).
+//! and their number is bounded by [`MAX_ENTRIES`]. "Inactive" is the answer
+//! that matters for safety, so it wins: it is never replaced by an
+//! "active" answer that raced it (a request sent before the revocation and
+//! answered after), and when the cache is full, expired entries go first,
+//! then "active" ones, and only then the "inactive" entry that would expire
+//! soonest; an "active" answer is not kept at all rather than push out an
+//! "inactive" one. A flood of distinct tokens can only shorten what is
+//! remembered, never grow the process.
 //!
 //! [`IntrospectionEndpoint::cache_active_for`]: super::IntrospectionEndpoint::cache_active_for
 
@@ -52,6 +57,23 @@ struct Entry {
     until: Instant,
 }
 
+/// Drops one entry of a full cache to make room for an answer (`active`
+/// or not): an "active" entry if there is one, else, for an "inactive"
+/// answer only, the "inactive" entry that expires soonest. False when
+/// nothing may go.
+fn make_room(entries: &mut HashMap<Key, Entry>, active: bool) -> bool {
+    let victim = entries
+        .iter()
+        .find(|(_, entry)| matches!(entry.answer, Answer::Active(_)))
+        .or_else(|| {
+            (!active)
+                .then(|| entries.iter().min_by_key(|(_, entry)| entry.until))
+                .flatten()
+        })
+        .map(|(key, _)| *key);
+    victim.is_some_and(|key| entries.remove(&key).is_some())
+}
+
 /// Answers by token, each until its own instant.
 #[derive(Default)]
 pub(super) struct Answers {
@@ -73,19 +95,28 @@ impl Answers {
     }
 
     /// Remembers `answer` for `key` until `until` (nothing when that has
-    /// passed already).
+    /// passed already), unless a current "inactive" answer for the same
+    /// key would be replaced by an "active" one.
     pub(super) fn put(&self, key: Key, answer: Answer, until: Instant, now: Instant) {
         if until <= now {
             return;
         }
+        let active = matches!(answer, Answer::Active(_));
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(&key) {
-            entries.retain(|_, entry| entry.until > now);
-            if entries.len() >= MAX_ENTRIES
-                && let Some(victim) = entries.keys().next().copied()
+        match entries.get(&key) {
+            Some(entry)
+                if active && entry.until > now && matches!(entry.answer, Answer::Inactive) =>
             {
-                entries.remove(&victim);
+                return;
             }
+            Some(_) => {}
+            None if entries.len() >= MAX_ENTRIES => {
+                entries.retain(|_, entry| entry.until > now);
+                if entries.len() >= MAX_ENTRIES && !make_room(&mut entries, active) {
+                    return;
+                }
+            }
+            None => {}
         }
         entries.insert(key, Entry { answer, until });
     }
@@ -142,6 +173,61 @@ mod tests {
         // The newest is always kept.
         let last = (MAX_ENTRIES + 99).to_string();
         assert!(answers.get(&key(&last), now).is_some());
+    }
+
+    fn active() -> Answer {
+        Answer::Active(Box::new(Claims {
+            subject: "alice".into(),
+            roles: Vec::new(),
+            exp: 0,
+            iat: None,
+            claims: serde_json::Map::new(),
+        }))
+    }
+
+    #[test]
+    fn an_inactive_answer_is_not_replaced_by_an_active_one_that_raced_it() {
+        let answers = Answers::default();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        answers.put(key("t"), Answer::Inactive, later, now);
+        answers.put(key("t"), active(), later, now);
+        assert!(matches!(
+            answers.get(&key("t"), now),
+            Some(Answer::Inactive)
+        ));
+        // The other way round, the inactive answer wins too.
+        answers.put(key("u"), active(), later, now);
+        answers.put(key("u"), Answer::Inactive, later, now);
+        assert!(matches!(
+            answers.get(&key("u"), now),
+            Some(Answer::Inactive)
+        ));
+    }
+
+    #[test]
+    fn a_full_cache_gives_up_active_answers_before_inactive_ones() {
+        let answers = Answers::default();
+        let now = Instant::now();
+        for i in 0..MAX_ENTRIES {
+            let until = now + Duration::from_secs(60 + i as u64);
+            answers.put(key(&i.to_string()), Answer::Inactive, until, now);
+        }
+        // An active answer does not push out an inactive one.
+        answers.put(key("active"), active(), now + Duration::from_secs(5), now);
+        assert!(answers.get(&key("active"), now).is_none());
+        assert!(answers.get(&key("0"), now).is_some());
+        // A new inactive answer pushes out the one that expires soonest.
+        answers.put(
+            key("revoked"),
+            Answer::Inactive,
+            now + Duration::from_secs(90),
+            now,
+        );
+        assert!(answers.get(&key("revoked"), now).is_some());
+        assert!(answers.get(&key("0"), now).is_none(), "the soonest went");
+        assert!(answers.get(&key("1"), now).is_some());
+        assert_eq!(answers.len(), MAX_ENTRIES);
     }
 
     #[test]

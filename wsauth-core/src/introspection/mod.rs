@@ -579,8 +579,9 @@ impl Introspector {
         }
         let unreachable = match self.introspect(token).await {
             Ok(claims) => {
-                let until = now + self.inner.endpoint.cache_active_for;
-                answers.put(key, Answer::Active(Box::new(claims.clone())), until, now);
+                if let Some(until) = now.checked_add(self.inner.endpoint.cache_active_for) {
+                    answers.put(key, Answer::Active(Box::new(claims.clone())), until, now);
+                }
                 return Ok(claims);
             }
             Err(IntrospectionError::Inactive) => {
@@ -594,8 +595,12 @@ impl Introspector {
                         .saturating_sub(unix_now()),
                     _ => rules.max_ttl_s,
                 };
-                let until = now + Duration::from_secs(left.min(rules.max_ttl_s));
-                answers.put(key, Answer::Inactive, until, now);
+                // Past what a timer can hold (an absurd `max_ttl_s`): a
+                // year is as good as forever here.
+                let left = Duration::from_secs(left.min(rules.max_ttl_s)).min(ONE_YEAR);
+                if let Some(until) = now.checked_add(left) {
+                    answers.put(key, Answer::Inactive, until, now);
+                }
                 return Err(AuthError::invalid(format!(
                     "introspection: {}",
                     IntrospectionError::Inactive
@@ -662,6 +667,8 @@ impl Authenticator for Introspector {
         })
     }
 }
+
+const ONE_YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
 
 fn unix_now() -> u64 {
     SystemTime::now()
