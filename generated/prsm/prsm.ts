@@ -360,7 +360,7 @@ export type ConnectionEvent =
 /** What a close code makes the client do, per the spec's catalogue. */
 export function closeDecision(code: number): CloseDecision {
   const rule = __wsauthCloseRules[code];
-  if (code === 1000) {
+  if (code === __wsauthWire.normalClose) {
     // A normal closure (the handler finished: `completed`) ends the
     // connection without an error, whatever the catalogue's action.
     return { action: "closed", kinds: rule?.kinds ?? [], known: rule !== undefined };
@@ -368,7 +368,7 @@ export function closeDecision(code: number): CloseDecision {
   if (rule !== undefined) {
     return { action: rule.action, kinds: rule.kinds, known: true };
   }
-  if (code === 1001 || code === 1006 || code === 1012 || code === 1013) {
+  if (__wsauthWire.retryUnknownCodes.includes(code)) {
     return { action: "backoff", kinds: [], known: false };
   }
   return { action: "stop", kinds: [], known: false };
@@ -445,6 +445,22 @@ const __wsauthGlobal = globalThis as unknown as __WsauthGlobals;
 
 const __wsauthOpen = 1;
 
+/** The framework's wire words and the client defaults (wsauth-spec's `wire`, shared with the Rust client). */
+const __wsauthWire = {
+  refresh: "wsauth.refresh",
+  refreshed: "wsauth.refreshed",
+  normalClose: 1000,
+  backoffBaseMs: 500,
+  backoffCapMs: 30000,
+  backoffStableMs: 10000,
+  connectTimeoutMs: 10000,
+  minHeartbeatMs: 1000,
+  refreshLeadMs: 30000,
+  refreshAt: 0.8,
+  refreshTooLateMs: 1000,
+  retryUnknownCodes: [1001, 1006, 1012, 1013] as readonly number[],
+} as const;
+
 /**
  * The longest delay host timers honour: browsers and Node fire a longer one
  * (2^31 ms, about 24.8 days, and up) at once.
@@ -456,9 +472,9 @@ function __wsauthDelay(ms: number): number {
   return ms > 0 ? Math.min(ms, __wsauthMaxDelayMs) : 0;
 }
 
-/** A heartbeat period: from 1000 ms (NaN too) to {@link __wsauthMaxDelayMs}. */
+/** A heartbeat period: from {@link __wsauthWire.minHeartbeatMs} (NaN too) to {@link __wsauthMaxDelayMs}. */
 function __wsauthHeartbeatMs(ms: number): number {
-  return ms >= 1000 ? Math.min(ms, __wsauthMaxDelayMs) : 1000;
+  return ms >= __wsauthWire.minHeartbeatMs ? Math.min(ms, __wsauthMaxDelayMs) : __wsauthWire.minHeartbeatMs;
 }
 
 /**
@@ -556,7 +572,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#endpoint = endpoint;
     this.#path = path;
     this.#options = options;
-    this.#heartbeatMs = __wsauthHeartbeatMs(options.heartbeatIntervalMs ?? endpoint.heartbeat?.intervalMs ?? 1000);
+    this.#heartbeatMs = __wsauthHeartbeatMs(options.heartbeatIntervalMs ?? endpoint.heartbeat?.intervalMs ?? __wsauthWire.minHeartbeatMs);
     this.closed = new Promise<CloseOutcome>((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -744,7 +760,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   /** How long an attempt may wait for the provider, then for the socket to open; `null` for no limit. */
   #connectTimeoutMs(): number | null {
     // 0 or a non-finite value: no limit.
-    const ms = this.#options.connectTimeoutMs ?? 10000;
+    const ms = this.#options.connectTimeoutMs ?? __wsauthWire.connectTimeoutMs;
     return ms > 0 && Number.isFinite(ms) ? __wsauthDelay(ms) : null;
   }
 
@@ -948,7 +964,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       this.#emit({ kind: "invalid", data });
       return;
     }
-    if (this.#endpoint.refresh && parsed.type === "wsauth.refreshed") {
+    if (this.#endpoint.refresh && parsed.type === __wsauthWire.refreshed) {
       const exp = "exp" in parsed && typeof parsed.exp === "number" ? parsed.exp : 0;
       this.#emit({ kind: "refreshed", exp });
       this.#scheduleRefresh(this.#token);
@@ -997,10 +1013,10 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     const now = Date.now();
     const remaining = exp * 1000 - now;
-    if (remaining <= 1000) {
+    if (remaining <= __wsauthWire.refreshTooLateMs) {
       return;
     }
-    const at = Math.max(exp * 1000 - 30000, now + 0.8 * remaining);
+    const at = Math.max(exp * 1000 - __wsauthWire.refreshLeadMs, now + __wsauthWire.refreshAt * remaining);
     const wait = at - now;
     this.#refreshTimer = __wsauthGlobal.setTimeout(() => {
       this.#refreshTimer = null;
@@ -1031,7 +1047,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     this.#token = fresh;
     this.#emit({ kind: "refreshing" });
-    socket.send(JSON.stringify({ type: "wsauth.refresh", token: fresh }));
+    socket.send(JSON.stringify({ type: __wsauthWire.refresh, token: fresh }));
   }
 
   #closedWith(socket: __WsauthSocket, code: number, reason: string): void {
@@ -1079,11 +1095,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
           return;
         }
         const backoff = this.#options.backoff ?? {};
-        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? 10000)) {
+        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? __wsauthWire.backoffStableMs)) {
           this.#backoffAttempts = 0;
         }
-        const base = backoff.baseMs ?? 500;
-        const cap = backoff.capMs ?? 30000;
+        const base = backoff.baseMs ?? __wsauthWire.backoffBaseMs;
+        const cap = backoff.capMs ?? __wsauthWire.backoffCapMs;
         const random = backoff.random ?? Math.random;
         let draw: number;
         try {

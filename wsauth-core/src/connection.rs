@@ -94,8 +94,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 const REFUSED_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The framework's own message types; no spec message can be named so.
-const REFRESH: &str = "wsauth.refresh";
-const REFRESHED: &str = "wsauth.refreshed";
+use wsauth_spec::wire::{REFRESH, REFRESHED};
 
 /// How a connection ended.
 enum End {

@@ -177,8 +177,7 @@ impl OpenDescriptor {
     }
 }
 
-/// The prefix of the framework's own message types (`wsauth.refresh`).
-pub const RESERVED_PREFIX: &str = "wsauth.";
+pub use wsauth_spec::wire::RESERVED_PREFIX;
 
 /// A path parameter.
 #[derive(Clone, Copy, Debug)]

@@ -201,9 +201,7 @@ pub enum BuildError {
     },
 }
 
-/// The longest close reason a close frame can carry: a control frame's
-/// payload is at most 125 bytes, and the code takes two.
-pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+pub use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 
 /// Configures a server for one spec.
 pub struct Builder {
@@ -334,7 +332,7 @@ impl Builder {
             .api
             .close_codes
             .iter()
-            .find(|c| !matches!(c.code, 1000..=1003 | 1007..=1014 | 3000..=4999))
+            .find(|c| !wsauth_spec::wire::may_send_close_code(c.code))
         {
             return Err(BuildError::BadCloseCode {
                 kind: close.kind,

@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod wire;
+
 /// Token lifetime bound (`exp - iat`, seconds) when a spec sets no
 /// `max_ttl_s`: a day. A token must never be good forever, and live
 /// connections close at its `exp`.

@@ -13,6 +13,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use wsauth_spec::wire::client as defaults;
 
 use wsauth_spec::{ClientAction, FailureKind, Keyword};
 
@@ -43,9 +44,9 @@ impl From<ClientAction> for CloseAction {
 
 /// The close code the client reports when the connection ended without a
 /// close frame (network failure, refused TCP connection, timeout).
-pub const ABNORMAL: u16 = 1006;
+pub const ABNORMAL: u16 = wsauth_spec::wire::ABNORMAL_CLOSE;
 /// The close code the client reports when a close frame had no code.
-pub const NO_STATUS: u16 = 1005;
+pub const NO_STATUS: u16 = wsauth_spec::wire::NO_STATUS;
 
 /// How (and why) the server, or the network, ended a connection.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,12 +71,10 @@ impl ServerClose {
         let entries: Vec<&CloseDescriptor> = catalogue.iter().filter(|c| c.code == code).collect();
         let kinds = entries.iter().map(|c| c.kind).collect();
         let action = match entries.first() {
-            _ if code == 1000 => CloseAction::Closed,
+            _ if code == wsauth_spec::wire::NORMAL_CLOSE => CloseAction::Closed,
             Some(c) => c.client.into(),
-            None => match code {
-                1001 | ABNORMAL | 1012 | 1013 => CloseAction::Backoff,
-                _ => CloseAction::Stop,
-            },
+            None if defaults::RETRY_UNKNOWN_CODES.contains(&code) => CloseAction::Backoff,
+            None => CloseAction::Stop,
         };
         ServerClose {
             code,
@@ -113,9 +112,9 @@ pub struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
-            base: Duration::from_millis(500),
-            cap: Duration::from_secs(30),
-            stable: Duration::from_secs(10),
+            base: Duration::from_millis(defaults::BACKOFF_BASE_MS),
+            cap: Duration::from_millis(defaults::BACKOFF_CAP_MS),
+            stable: Duration::from_millis(defaults::BACKOFF_STABLE_MS),
         }
     }
 }

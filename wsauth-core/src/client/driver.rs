@@ -38,12 +38,9 @@ use super::token::{Token, TokenError, now_ms, refresh_delay, unverified_exp};
 use super::{ClientError, Closed, Command, Event, Frame, Options, SendError};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::store::BoxFuture;
+use wsauth_spec::wire::{REFRESH, REFRESHED, client as defaults};
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// The framework's own message types (see the server's connection loop).
-const REFRESH: &str = "wsauth.refresh";
-const REFRESHED: &str = "wsauth.refreshed";
 
 /// How long to wait for the close handshake to finish.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);
@@ -71,7 +68,7 @@ struct Head {
 
 /// Shortest heartbeat period (`heartbeatIntervalMs` has the same floor in
 /// the TypeScript client).
-const MIN_HEARTBEAT: Duration = Duration::from_secs(1);
+const MIN_HEARTBEAT: Duration = Duration::from_millis(defaults::MIN_HEARTBEAT_MS);
 
 pub(super) struct Driver {
     api: &'static ApiDescriptor,
@@ -332,7 +329,7 @@ impl Driver {
         // provider that keeps answering with the same cached token must not
         // be asked in a tight loop): the server closes at `exp`, and that
         // close asks for a new token.
-        if exp.saturating_mul(1000).saturating_sub(now_ms()) <= 1000 {
+        if exp.saturating_mul(1000).saturating_sub(now_ms()) <= defaults::REFRESH_TOO_LATE_MS {
             return None;
         }
         Some(Instant::now() + refresh_delay(exp, now_ms()))

@@ -275,7 +275,7 @@ impl Default for Options {
             backoff: Backoff::default(),
             max_reconnects: None,
             heartbeat: None,
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_millis(wsauth_spec::wire::client::CONNECT_TIMEOUT_MS),
             event_buffer: Options::DEFAULT_EVENT_BUFFER,
         }
     }

@@ -182,10 +182,7 @@ pub(crate) fn now_ms() -> u64 {
 /// seconds), `now_ms` being now: until the later of `exp - 30 s` and 80 % of
 /// the remaining life. Zero when `exp` has passed.
 pub fn refresh_delay(exp: u64, now_ms: u64) -> Duration {
-    let remaining = exp.saturating_mul(1000).saturating_sub(now_ms);
-    let margin = remaining.saturating_sub(30_000);
-    let share = remaining / 5 * 4;
-    Duration::from_millis(margin.max(share))
+    Duration::from_millis(wsauth_spec::wire::client::refresh_delay_ms(exp, now_ms))
 }
 
 #[cfg(test)]

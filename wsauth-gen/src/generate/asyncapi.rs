@@ -50,10 +50,7 @@ use crate::spec::model::Keyword;
 /// Where named schemas live in the document.
 const SCHEMA_REFS: &str = "#/components/schemas/";
 
-/// The client's in-band refresh request (wsauth-core's wire name).
-const REFRESH: &str = "wsauth.refresh";
-/// The server's answer to [`REFRESH`].
-const REFRESHED: &str = "wsauth.refreshed";
+use wsauth_spec::wire::{REFRESH, REFRESHED, RESERVED_PREFIX};
 /// Any frame of a `frames: raw` endpoint.
 const RAW: &str = "wsauth.raw";
 /// Any open message (a JSON object of an undeclared `type`), on endpoints
@@ -294,7 +291,7 @@ impl<'a> Traffic<'a> {
                 all.push(name);
             }
         }
-        all.sort_by_key(|name| name.starts_with("wsauth."));
+        all.sort_by_key(|name| name.starts_with(RESERVED_PREFIX));
         all
     }
 }
@@ -1002,7 +999,7 @@ fn operations(api: &Api, endpoint: &Endpoint) -> Vec<OperationView> {
     let (framework, spec): (Vec<_>, Vec<_>) = receives
         .into_iter()
         .chain(sends)
-        .partition(|(name, _)| name.starts_with("wsauth."));
+        .partition(|(name, _)| name.starts_with(RESERVED_PREFIX));
     spec.into_iter()
         .chain(framework)
         .map(|(_, view)| view)

@@ -30,6 +30,7 @@
 mod markup;
 
 use std::fmt::Write as _;
+use wsauth_spec::wire::{self, client};
 
 use askama::Template;
 
@@ -241,7 +242,7 @@ struct CodeGroup {
     meaning: &'static str,
     action: &'static str,
     action_class: &'static str,
-    action_text: &'static str,
+    action_text: String,
     rows: Vec<KindRow>,
 }
 
@@ -453,22 +454,26 @@ fn close_refs(api: &Api, kinds: &[FailureKind]) -> Markup {
 }
 
 /// What a client does about a close, in words, and a CSS class.
-fn action(action: ClientAction) -> (&'static str, &'static str, &'static str) {
+fn action(action: ClientAction) -> (&'static str, &'static str, String) {
     match action {
         ClientAction::RefreshToken => (
             "refresh token, reconnect",
             "refresh",
-            "Get a fresh token, then reconnect at once. If the very next attempt is refused the same way, stop.",
+            "Get a fresh token, then reconnect at once. If the very next attempt is refused the same way, stop.".into(),
         ),
         ClientAction::Backoff => (
             "back off, reconnect",
             "backoff",
-            "Reconnect after an exponential backoff with full jitter (500 ms base, 30 s cap).",
+            format!(
+                "Reconnect after an exponential backoff with full jitter ({} ms base, {} cap).",
+                client::BACKOFF_BASE_MS,
+                seconds(client::BACKOFF_CAP_MS / 1000)
+            ),
         ),
         ClientAction::Stop => (
             "stop",
             "stop",
-            "Do not reconnect; report the error (code, reason, failure kind).",
+            "Do not reconnect; report the error (code, reason, failure kind).".into(),
         ),
     }
 }
@@ -619,18 +624,24 @@ fn auth(api: &Api) -> AuthView {
                 .t("."),
             Some(RefreshView {
                 request: highlight_json(&serde_json::json!({
-                    "type": "wsauth.refresh", "token": "<fresh token>"
+                    "type": wire::REFRESH, wire::REFRESH_TOKEN_FIELD: "<fresh token>"
                 })),
                 response: highlight_json(&serde_json::json!({
-                    "type": "wsauth.refreshed", "exp": 1_795_000_000
+                    "type": wire::REFRESHED, wire::REFRESHED_EXP_FIELD: 1_795_000_000
                 })),
                 after: raw_endpoints_close_at_exp(
                     api,
                     Markup::text("A refused token closes the connection with ")
                         .m(close_ref(api, FailureKind::AuthFailed))
-                        .t(". Generated clients send it at the later of 30 s before ")
+                        .t(&format!(
+                            ". Generated clients send it at the later of {} before ",
+                            seconds(client::REFRESH_LEAD_MS / 1000)
+                        ))
                         .c("exp")
-                        .t(" and 80 % of the token's remaining life."),
+                        .t(&format!(
+                            " and {} % of the token's remaining life.",
+                            client::REFRESH_AT_PERCENT
+                        )),
                 ),
             }),
         ),

@@ -133,6 +133,47 @@ struct Module {
     checked_payloads: Vec<checks::CheckedView>,
     /// Whether some endpoint has open messages (the module exports `OpenMessage`).
     has_open: bool,
+    /// The wire's words and the client defaults, from `wsauth_spec::wire`.
+    wire: WireView,
+}
+
+/// `wsauth_spec::wire` as the runtime reads it: one source for the Rust
+/// and TypeScript clients.
+struct WireView {
+    refresh: String,
+    refreshed: String,
+    normal_close: u16,
+    backoff_base_ms: u64,
+    backoff_cap_ms: u64,
+    backoff_stable_ms: u64,
+    connect_timeout_ms: u64,
+    min_heartbeat_ms: u64,
+    refresh_lead_ms: u64,
+    refresh_at: String,
+    refresh_too_late_ms: u64,
+    retry_unknown_codes: String,
+}
+
+impl WireView {
+    fn new() -> Self {
+        use wsauth_spec::wire::{self, client};
+        WireView {
+            refresh: literal(wire::REFRESH),
+            refreshed: literal(wire::REFRESHED),
+            normal_close: wire::NORMAL_CLOSE,
+            backoff_base_ms: client::BACKOFF_BASE_MS,
+            backoff_cap_ms: client::BACKOFF_CAP_MS,
+            backoff_stable_ms: client::BACKOFF_STABLE_MS,
+            connect_timeout_ms: client::CONNECT_TIMEOUT_MS,
+            min_heartbeat_ms: client::MIN_HEARTBEAT_MS,
+            refresh_lead_ms: client::REFRESH_LEAD_MS,
+            refresh_at: format!("{}", client::REFRESH_AT_PERCENT as f64 / 100.0),
+            refresh_too_late_ms: client::REFRESH_TOO_LATE_MS,
+            retry_unknown_codes: client::RETRY_UNKNOWN_CODES
+                .map(|c| c.to_string())
+                .join(", "),
+        }
+    }
 }
 
 /// One distinct close code.
@@ -464,6 +505,7 @@ impl Module {
             ),
             failure_kinds: FailureKind::ALL.iter().map(|(w, _)| literal(w)).collect(),
             close_codes: close_codes(api),
+            wire: WireView::new(),
             aliases,
             interfaces,
             has_open: has_open(api),

@@ -24,9 +24,7 @@ use crate::spec::model::{
 };
 use wsauth_spec::Keyword;
 
-/// Longest close reason RFC 6455 allows (a control frame payload is 125
-/// bytes, two of which are the code).
-pub const MAX_REASON_BYTES: usize = 123;
+use wsauth_spec::wire::{self, MAX_CLOSE_REASON_BYTES as MAX_REASON_BYTES};
 
 /// The longest `ping_interval_s`: an hour. Clients turn it into a timer,
 /// and a ping that rarely is no longer a heartbeat.
@@ -410,17 +408,7 @@ impl Validator<'_> {
     fn close_codes(&mut self) -> Vec<ir::CloseCode> {
         for (kind, close) in &self.spec.close_codes {
             let code = close.code.value;
-            let illegal = match code {
-                1000..=4999 => match code {
-                    1004 | 1005 | 1006 | 1015 => Some("is reserved: endpoints may never send it"),
-                    1016..=2999 => {
-                        Some("is reserved for the WebSocket protocol and its extensions")
-                    }
-                    _ => None,
-                },
-                _ => Some("is outside the range 1000–4999"),
-            };
-            if let Some(why) = illegal {
+            if let Some(why) = wire::close_code_problem(code) {
                 self.error(
                     Diagnostic::new(
                         "wsauth::close_code",
@@ -428,10 +416,13 @@ impl Validator<'_> {
                         format!("close code {code} {why}"),
                     )
                     .label(format!("for `{}`", kind.word()))
-                    .help(
+                    .help(format!(
                         "use 4000–4999 for application codes, or a registered code \
-                         a server may send (1000, 1001, 1008, 1009, 1011, 1013)",
-                    ),
+                         a server may send ({})",
+                        wire::REGISTERED_SERVER_CODES
+                            .map(|c| c.to_string())
+                            .join(", ")
+                    )),
                 );
             }
             let reason = &close.reason;

@@ -26,15 +26,15 @@ export type WebSocketConstructor = new (url: string, protocols?: string | string
 
 /** Reconnection delays: exponential backoff with full jitter. */
 export interface BackoffOptions {
-  /** First delay ceiling, in milliseconds (default 500). */
+  /** First delay ceiling, in milliseconds (default {% endraw %}{{ wire.backoff_base_ms }}{% raw %}). */
   baseMs?: number;
-  /** Largest delay ceiling, in milliseconds (default 30000; at most 2^31 - 1, what a timer can wait). */
+  /** Largest delay ceiling, in milliseconds (default {% endraw %}{{ wire.backoff_cap_ms }}{% raw %}; at most 2^31 - 1, what a timer can wait). */
   capMs?: number;
   /** Source of randomness in [0, 1) (default `Math.random`; used instead when this one throws). */
   random?: () => number;
   /**
    * How long an admitted connection must stay open to start the backoff
-   * from `baseMs` again, in milliseconds (default 10000): a server that
+   * from `baseMs` again, in milliseconds (default {% endraw %}{{ wire.backoff_stable_ms }}{% raw %}): a server that
    * admits and then fails every connection at once is not retried at the
    * base delay forever.
    */
@@ -53,14 +53,14 @@ export interface ConnectOptions {
   reconnect?: boolean;
   /**
    * Heartbeat period in milliseconds, where the endpoint declares one
-   * (default: the spec's ping interval). Clamped to 1000 ms at least (a
+   * (default: the spec's ping interval). Clamped to {% endraw %}{{ wire.min_heartbeat_ms }}{% raw %} ms at least (a
    * smaller value, 0 included, would ping without pause) and 2^31 - 1 ms
    * at most (what a timer can wait).
    */
   heartbeatIntervalMs?: number;
   /**
    * How long one connection attempt may take, in milliseconds (default
-   * 10000; 0 for no limit): asking the token provider and opening the
+   * {% endraw %}{{ wire.connect_timeout_ms }}{% raw %}; 0 for no limit): asking the token provider and opening the
    * socket, together (as the Rust client's `connect_timeout`). An attempt
    * that takes longer (a
    * provider that never settles, a server that accepts the TCP connection
@@ -164,7 +164,7 @@ export type ConnectionEvent =
 /** What a close code makes the client do, per the spec's catalogue. */
 export function closeDecision(code: number): CloseDecision {
   const rule = __wsauthCloseRules[code];
-  if (code === 1000) {
+  if (code === __wsauthWire.normalClose) {
     // A normal closure (the handler finished: `completed`) ends the
     // connection without an error, whatever the catalogue's action.
     return { action: "closed", kinds: rule?.kinds ?? [], known: rule !== undefined };
@@ -172,7 +172,7 @@ export function closeDecision(code: number): CloseDecision {
   if (rule !== undefined) {
     return { action: rule.action, kinds: rule.kinds, known: true };
   }
-  if (code === 1001 || code === 1006 || code === 1012 || code === 1013) {
+  if (__wsauthWire.retryUnknownCodes.includes(code)) {
     return { action: "backoff", kinds: [], known: false };
   }
   return { action: "stop", kinds: [], known: false };
@@ -249,6 +249,22 @@ const __wsauthGlobal = globalThis as unknown as __WsauthGlobals;
 
 const __wsauthOpen = 1;
 
+/** The framework's wire words and the client defaults (wsauth-spec's `wire`, shared with the Rust client). */
+const __wsauthWire = {
+  refresh: {% endraw %}{{ wire.refresh }}{% raw %},
+  refreshed: {% endraw %}{{ wire.refreshed }}{% raw %},
+  normalClose: {% endraw %}{{ wire.normal_close }}{% raw %},
+  backoffBaseMs: {% endraw %}{{ wire.backoff_base_ms }}{% raw %},
+  backoffCapMs: {% endraw %}{{ wire.backoff_cap_ms }}{% raw %},
+  backoffStableMs: {% endraw %}{{ wire.backoff_stable_ms }}{% raw %},
+  connectTimeoutMs: {% endraw %}{{ wire.connect_timeout_ms }}{% raw %},
+  minHeartbeatMs: {% endraw %}{{ wire.min_heartbeat_ms }}{% raw %},
+  refreshLeadMs: {% endraw %}{{ wire.refresh_lead_ms }}{% raw %},
+  refreshAt: {% endraw %}{{ wire.refresh_at }}{% raw %},
+  refreshTooLateMs: {% endraw %}{{ wire.refresh_too_late_ms }}{% raw %},
+  retryUnknownCodes: [{% endraw %}{{ wire.retry_unknown_codes }}{% raw %}] as readonly number[],
+} as const;
+
 /**
  * The longest delay host timers honour: browsers and Node fire a longer one
  * (2^31 ms, about 24.8 days, and up) at once.
@@ -260,9 +276,9 @@ function __wsauthDelay(ms: number): number {
   return ms > 0 ? Math.min(ms, __wsauthMaxDelayMs) : 0;
 }
 
-/** A heartbeat period: from 1000 ms (NaN too) to {@link __wsauthMaxDelayMs}. */
+/** A heartbeat period: from {@link __wsauthWire.minHeartbeatMs} (NaN too) to {@link __wsauthMaxDelayMs}. */
 function __wsauthHeartbeatMs(ms: number): number {
-  return ms >= 1000 ? Math.min(ms, __wsauthMaxDelayMs) : 1000;
+  return ms >= __wsauthWire.minHeartbeatMs ? Math.min(ms, __wsauthMaxDelayMs) : __wsauthWire.minHeartbeatMs;
 }
 
 /**
@@ -360,7 +376,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#endpoint = endpoint;
     this.#path = path;
     this.#options = options;
-    this.#heartbeatMs = __wsauthHeartbeatMs(options.heartbeatIntervalMs ?? endpoint.heartbeat?.intervalMs ?? 1000);
+    this.#heartbeatMs = __wsauthHeartbeatMs(options.heartbeatIntervalMs ?? endpoint.heartbeat?.intervalMs ?? __wsauthWire.minHeartbeatMs);
     this.closed = new Promise<CloseOutcome>((resolve) => {
       this.#resolveClosed = resolve;
     });
@@ -548,7 +564,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   /** How long an attempt may wait for the provider, then for the socket to open; `null` for no limit. */
   #connectTimeoutMs(): number | null {
     // 0 or a non-finite value: no limit.
-    const ms = this.#options.connectTimeoutMs ?? 10000;
+    const ms = this.#options.connectTimeoutMs ?? __wsauthWire.connectTimeoutMs;
     return ms > 0 && Number.isFinite(ms) ? __wsauthDelay(ms) : null;
   }
 
@@ -752,7 +768,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       this.#emit({ kind: "invalid", data });
       return;
     }
-    if (this.#endpoint.refresh && parsed.type === "wsauth.refreshed") {
+    if (this.#endpoint.refresh && parsed.type === __wsauthWire.refreshed) {
       const exp = "exp" in parsed && typeof parsed.exp === "number" ? parsed.exp : 0;
       this.#emit({ kind: "refreshed", exp });
       this.#scheduleRefresh(this.#token);
@@ -801,10 +817,10 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     const now = Date.now();
     const remaining = exp * 1000 - now;
-    if (remaining <= 1000) {
+    if (remaining <= __wsauthWire.refreshTooLateMs) {
       return;
     }
-    const at = Math.max(exp * 1000 - 30000, now + 0.8 * remaining);
+    const at = Math.max(exp * 1000 - __wsauthWire.refreshLeadMs, now + __wsauthWire.refreshAt * remaining);
     const wait = at - now;
     this.#refreshTimer = __wsauthGlobal.setTimeout(() => {
       this.#refreshTimer = null;
@@ -835,7 +851,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     }
     this.#token = fresh;
     this.#emit({ kind: "refreshing" });
-    socket.send(JSON.stringify({ type: "wsauth.refresh", token: fresh }));
+    socket.send(JSON.stringify({ type: __wsauthWire.refresh, token: fresh }));
   }
 
   #closedWith(socket: __WsauthSocket, code: number, reason: string): void {
@@ -883,11 +899,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
           return;
         }
         const backoff = this.#options.backoff ?? {};
-        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? 10000)) {
+        if (this.#established && Date.now() - this.#establishedAt >= (backoff.stableMs ?? __wsauthWire.backoffStableMs)) {
           this.#backoffAttempts = 0;
         }
-        const base = backoff.baseMs ?? 500;
-        const cap = backoff.capMs ?? 30000;
+        const base = backoff.baseMs ?? __wsauthWire.backoffBaseMs;
+        const cap = backoff.capMs ?? __wsauthWire.backoffCapMs;
         const random = backoff.random ?? Math.random;
         let draw: number;
         try {

@@ -1,0 +1,132 @@
+//! The wire's own words, limits and client defaults.
+//!
+//! # Motivation
+//!
+//! A spec names the application's messages; the framework adds a few words
+//! of its own (the in-band refresh), a few rules every close frame obeys
+//! (which codes a server may send, how long a reason may be) and the timing
+//! every generated client follows (backoff, when to refresh). The validator,
+//! the server runtime, the Rust client, the TypeScript runtime (generated
+//! from these values) and the docs all read them from here, so they cannot
+//! disagree.
+
+/// Prefix of the framework's own message types: a spec may not declare a
+/// message whose `type` starts with it.
+pub const RESERVED_PREFIX: &str = "wsauth.";
+
+/// Client → server: a fresh token for the live connection,
+/// `{"type":"wsauth.refresh","token":"…"}`.
+pub const REFRESH: &str = "wsauth.refresh";
+
+/// Server → client: the refresh was accepted, `{"type":"wsauth.refreshed","exp":…}`.
+pub const REFRESHED: &str = "wsauth.refreshed";
+
+/// The field of [`REFRESH`] that carries the token.
+pub const REFRESH_TOKEN_FIELD: &str = "token";
+
+/// The field of [`REFRESHED`] that carries the new token's `exp`.
+pub const REFRESHED_EXP_FIELD: &str = "exp";
+
+/// The longest close reason a close frame can carry: a control frame's
+/// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
+pub const MAX_CLOSE_REASON_BYTES: usize = 123;
+
+/// A normal end (RFC 6455 §7.4.1).
+pub const NORMAL_CLOSE: u16 = 1000;
+
+/// The close frame carried no code (never sent; seen by a receiver).
+pub const NO_STATUS: u16 = 1005;
+
+/// The connection ended without a close frame (never sent; seen by a receiver).
+pub const ABNORMAL_CLOSE: u16 = 1006;
+
+/// The registered codes a server may send for a failure, for messages
+/// that suggest one.
+pub const REGISTERED_SERVER_CODES: [u16; 6] = [1000, 1001, 1008, 1009, 1011, 1013];
+
+/// Why a server may not send `code` in a close frame (RFC 6455 §7.4), or
+/// `None` when it may: 1000–1003, 1007–1014 and 3000–4999.
+pub fn close_code_problem(code: u16) -> Option<&'static str> {
+    match code {
+        1004..=1006 | 1015 => Some("is reserved: endpoints may never send it"),
+        1016..=2999 => Some("is reserved for the WebSocket protocol and its extensions"),
+        1000..=4999 => None,
+        _ => Some("is outside the range 1000–4999"),
+    }
+}
+
+/// Whether a server may send `code` in a close frame.
+pub fn may_send_close_code(code: u16) -> bool {
+    close_code_problem(code).is_none()
+}
+
+/// What every generated client does unless its user says otherwise. The
+/// Rust client's `Options` and the TypeScript runtime start from these.
+pub mod client {
+    /// First backoff ceiling (attempt 0), milliseconds.
+    pub const BACKOFF_BASE_MS: u64 = 500;
+    /// Largest backoff ceiling, milliseconds.
+    pub const BACKOFF_CAP_MS: u64 = 30_000;
+    /// How long an admitted connection must stay open to start the backoff
+    /// from its base again, milliseconds.
+    pub const BACKOFF_STABLE_MS: u64 = 10_000;
+    /// How long one attempt may wait for its token and the socket to open,
+    /// milliseconds.
+    pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
+    /// Shortest heartbeat period, milliseconds.
+    pub const MIN_HEARTBEAT_MS: u64 = 1_000;
+    /// A token is refreshed in-band at the later of `exp` minus this many
+    /// milliseconds and [`REFRESH_AT_PERCENT`] of its remaining life.
+    pub const REFRESH_LEAD_MS: u64 = 30_000;
+    /// See [`REFRESH_LEAD_MS`].
+    pub const REFRESH_AT_PERCENT: u64 = 80;
+    /// Codes outside the spec's catalogue that a client retries after a
+    /// backoff (going away, abnormal end, restart, try again later); any
+    /// other unknown code stops it.
+    pub const RETRY_UNKNOWN_CODES: [u16; 4] = [1001, super::ABNORMAL_CLOSE, 1012, 1013];
+    /// Within this many milliseconds of `exp` there is no time left to
+    /// refresh: the server closes at `exp`, and that close asks for a new
+    /// token.
+    pub const REFRESH_TOO_LATE_MS: u64 = 1_000;
+
+    /// How long to wait before refreshing a token that expires at `exp`
+    /// (unix seconds), `now_ms` being now (unix milliseconds): until the
+    /// later of `exp - REFRESH_LEAD_MS` and `REFRESH_AT_PERCENT` of the
+    /// remaining life. Zero when `exp` has passed.
+    pub fn refresh_delay_ms(exp: u64, now_ms: u64) -> u64 {
+        let remaining = exp.saturating_mul(1000).saturating_sub(now_ms);
+        let margin = remaining.saturating_sub(REFRESH_LEAD_MS);
+        let share = remaining.saturating_mul(REFRESH_AT_PERCENT) / 100;
+        margin.max(share)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_codes_a_server_may_send() {
+        for code in [
+            1000, 1001, 1003, 1007, 1008, 1009, 1011, 1013, 1014, 3000, 4000, 4999,
+        ] {
+            assert!(may_send_close_code(code), "{code}");
+        }
+        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000] {
+            assert!(!may_send_close_code(code), "{code}");
+        }
+        for code in REGISTERED_SERVER_CODES {
+            assert!(may_send_close_code(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn refresh_is_due_at_the_later_of_the_lead_and_the_share() {
+        // An hour left: 30 s before exp.
+        assert_eq!(client::refresh_delay_ms(3600, 0), 3_570_000);
+        // 10 s left: at 80 %.
+        assert_eq!(client::refresh_delay_ms(10, 0), 8_000);
+        // Past exp: at once.
+        assert_eq!(client::refresh_delay_ms(10, 20_000), 0);
+    }
+}
