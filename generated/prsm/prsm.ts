@@ -1125,10 +1125,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
  * the characters a segment may hold as they are (RFC 3986 `pchar`:
  * `: @ + $ & , ; =`), so that subjects like `alice+ws@example.com` or
  * `urn:user:1` reach the server in the one spelling it compares with the
- * token's subject. The Rust client encodes the same set.
+ * token's subject. The Rust client encodes the same set (both from
+ * wsauth-spec's `wire::PATH_SEGMENT_KEEPS`).
  */
 function __wsauthSegment(value: string): string {
-  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3A|3B|3D|40)/g, decodeURIComponent);
+  return encodeURIComponent(value).replace(/%(?:24|26|2B|2C|3B|3D|3A|40)/g, decodeURIComponent);
 }
 
 // ---------------------------------------------------------------------------

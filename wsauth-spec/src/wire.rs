@@ -60,6 +60,14 @@ pub fn may_send_close_code(code: u16) -> bool {
     close_code_problem(code).is_none()
 }
 
+/// The characters besides RFC 3986's unreserved ones that clients send
+/// as they are in a path segment (the rest of `pchar`: sub-delims, `:` and
+/// `@`). The server compares a bound parameter's segment as sent with the
+/// token's subject and refuses any percent-encoding in it (one spelling per
+/// value), so `alice+ws@example.com` and `urn:user:1` must travel as they
+/// are. Both generated clients encode everything else.
+pub const PATH_SEGMENT_KEEPS: &[u8] = b"!$&'()*+,;=:@";
+
 /// What every generated client does unless its user says otherwise. The
 /// Rust client's `Options` and the TypeScript runtime start from these.
 pub mod client {

@@ -429,25 +429,21 @@ const COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMER
     .remove(b'~');
 
 /// What is encoded in a path segment: all but RFC 3986's `pchar`
-/// (unreserved, sub-delims, `:` and `@`). The server compares a bound
-/// parameter's segment as sent with the token's subject and refuses any
-/// percent-encoding in it (one spelling per value), so `alice+ws@example.com`
-/// and `urn:user:1` must travel as they are. The TypeScript client's
-/// `__wsauthSegment` encodes the same set.
-const SEGMENT: &percent_encoding::AsciiSet = &COMPONENT
-    .remove(b'!')
-    .remove(b'$')
-    .remove(b'&')
-    .remove(b'\'')
-    .remove(b'(')
-    .remove(b')')
-    .remove(b'*')
-    .remove(b'+')
-    .remove(b',')
-    .remove(b';')
-    .remove(b'=')
-    .remove(b':')
-    .remove(b'@');
+/// (unreserved and [`wsauth_spec::wire::PATH_SEGMENT_KEEPS`]), the set the
+/// TypeScript client's `__wsauthSegment` encodes too.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &keeping(COMPONENT, wsauth_spec::wire::PATH_SEGMENT_KEEPS);
+
+/// `set` without `keeps`.
+const fn keeping(set: &percent_encoding::AsciiSet, keeps: &[u8]) -> percent_encoding::AsciiSet {
+    let mut set = set.union(percent_encoding::AsciiSet::EMPTY);
+    let mut i = 0;
+    while i < keeps.len() {
+        set = set.remove(keeps[i]);
+        i += 1;
+    }
+    set
+}
 
 /// `base_url` + the endpoint's path with its parameters filled in.
 fn endpoint_url(

@@ -152,6 +152,10 @@ struct WireView {
     refresh_at: String,
     refresh_too_late_ms: u64,
     retry_unknown_codes: String,
+    /// The percent-encodings `__wsauthSegment` undoes after
+    /// `encodeURIComponent`: the path characters clients send as they are
+    /// that it encodes (`24|26|2B`…).
+    segment_keeps: String,
 }
 
 impl WireView {
@@ -172,6 +176,13 @@ impl WireView {
             retry_unknown_codes: client::RETRY_UNKNOWN_CODES
                 .map(|c| c.to_string())
                 .join(", "),
+            segment_keeps: wire::PATH_SEGMENT_KEEPS
+                .iter()
+                // What `encodeURIComponent` leaves alone besides letters and digits.
+                .filter(|b| !b"-_.!~*'()".contains(b))
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join("|"),
         }
     }
 }
