@@ -1,13 +1,15 @@
-// The lighter form: the session type names the endpoint, the second
-// parameter takes the application state (the whole of it, or a part the
-// state provides), and a handler may take none.
+// The lighter form: the session type names the endpoint, and the second
+// parameter takes the application state, the whole of it or a part that
+// the state provides. A handler that takes none runs with any state.
 mod prsm {
     wsauth_core::include_spec!("../../../../specs/prsm.yaml");
 }
 use prsm::endpoints as ep;
 
-struct Store;
-struct Counter(std::sync::atomic::AtomicI64);
+use std::sync::atomic::{AtomicI64, Ordering};
+
+struct Counter(AtomicI64);
+
 struct App {
     counter: Counter,
 }
@@ -25,26 +27,14 @@ async fn notifications(_session: ep::notifications::Session) -> wsauth_core::Han
 
 #[wsauth_core::ws_endpoint(perm = "conversation.read")]
 async fn conversation(_session: ep::conversation::Session, app: &App) -> wsauth_core::HandlerResult {
-    app.counter.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    app.counter.0.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
 #[wsauth_core::ws_endpoint(perm = "wallet.read")]
 async fn web3(_session: ep::web3::Session, counter: &Counter) -> wsauth_core::HandlerResult {
-    counter.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    counter.0.fetch_add(1, Ordering::Relaxed);
     Ok(())
-}
-
-#[wsauth_core::ws_endpoint(perm = "wallet.read")]
-async fn web3_with_store(_session: ep::web3::Session, _store: &Store) -> wsauth_core::HandlerResult {
-    Ok(())
-}
-
-fn main() {
-    let app = App { counter: Counter(std::sync::atomic::AtomicI64::new(0)) };
-    let _builder = prsm::Handlers { notifications, conversation, web3 }.with_state(app);
-    let _stateless = prsm::Handlers { notifications, conversation: quiet_conversation, web3: web3_stateless }.into_builder();
-    let _store = prsm::Handlers { notifications, conversation: quiet_conversation, web3: web3_with_store }.with_state(Store);
 }
 
 #[wsauth_core::ws_endpoint(perm = "conversation.read")]
@@ -53,6 +43,15 @@ async fn quiet_conversation(_session: ep::conversation::Session) -> wsauth_core:
 }
 
 #[wsauth_core::ws_endpoint(perm = "wallet.read")]
-async fn web3_stateless(_session: ep::web3::Session) -> wsauth_core::HandlerResult {
+async fn quiet_web3(_session: ep::web3::Session) -> wsauth_core::HandlerResult {
     Ok(())
+}
+
+fn main() {
+    let app = App { counter: Counter(AtomicI64::new(0)) };
+    let _with_parts = prsm::Handlers { notifications, conversation, web3 }.with_state(app);
+    let _whole = prsm::Handlers { notifications, conversation: quiet_conversation, web3 }
+        .with_state(Counter(AtomicI64::new(0)));
+    let _stateless = prsm::Handlers { notifications, conversation: quiet_conversation, web3: quiet_web3 }
+        .into_builder();
 }
