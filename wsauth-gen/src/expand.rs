@@ -462,6 +462,7 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
         };
     })
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;
