@@ -62,6 +62,7 @@ pub use open::OpenMessage;
 pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};
+pub use typed::{Provides, RunsWith};
 
 /// What generated code uses; not part of the API.
 #[doc(hidden)]
@@ -129,13 +130,14 @@ pub use wsauth_macros::include_client;
 ///
 /// ```ignore
 /// mod prsm { wsauth_core::include_spec!("specs/prsm.yaml"); }
+/// use prsm::endpoints as ep;
 ///
-/// #[wsauth_core::ws_endpoint(spec = "specs/prsm.yaml", endpoint = "conversation", perm = "conversation.read")]
-/// async fn conversation(mut session: prsm::endpoints::conversation::Session) -> wsauth_core::HandlerResult {
+/// #[wsauth_core::ws_endpoint(perm = "conversation.read")]
+/// async fn conversation(mut session: ep::conversation::Session, store: &Store) -> wsauth_core::HandlerResult {
 ///     session.send(prsm::messages::Connected { /* ... */ })?;          // the welcome comes first
 ///     while let Some(message) = session.recv().await {
 ///         match message {
-///             prsm::endpoints::conversation::Incoming::SendMessage(m) => { /* ... */ }
+///             ep::conversation::Incoming::SendMessage(m) => { /* ... store ... */ }
 ///             _ => {}
 ///         }
 ///     }
@@ -143,20 +145,34 @@ pub use wsauth_macros::include_client;
 /// }
 ///
 /// let server = prsm::Handlers { conversation, notifications, web3 }
-///     .into_builder()
+///     .with_state(store)                      // `into_builder()` when no handler takes state
 ///     .authenticator(verifier).users(users).checks(checks).allow_origins([...])
 ///     .build()?;
 /// ```
 ///
-/// At compile time: the spec is loaded and validated (its problems are
-/// errors on `spec`); an unknown `endpoint` is an error on its literal with
-/// a "did you mean"; `perm` must be stated and must equal the permission the
-/// spec requires, or it is an error on its literal; the handler must be an
-/// `async fn` taking exactly that endpoint's `Session`, so it can only
-/// receive the endpoint's `Incoming` messages and only send what converts
-/// into its `Outgoing`. The function becomes a value implementing
-/// [`EndpointHandler`], which is what the spec's `Handlers` accepts; a
-/// `Handlers` missing an endpoint does not compile. A handler only ever
-/// receives a session the pipeline admitted: there is no other way to make
-/// one.
+/// The handler's first parameter is its endpoint's `Session`, which names
+/// the endpoint: it can only receive the endpoint's `Incoming` messages and
+/// only send what converts into its `Outgoing`. A parameter of any other
+/// type is a compile error, as is a handler that is not an `async fn`.
+/// `perm` must be stated when the endpoint requires a permission and must
+/// equal it; otherwise the build fails with the permission to write and
+/// the spec line that requires it.
+///
+/// The optional second parameter takes the application state by shared
+/// reference (`store: &Store`). `Handlers { .. }.with_state(value)` gives
+/// it: `value` is a `Store`, or a larger state that [`Provides`] one. A
+/// handler whose state the server is not given does not compile, rather
+/// than failing when a client connects. (The builder's type map,
+/// [`Builder::state`] and [`Session::state`], stays as the low-level path.)
+///
+/// The explicit form, `#[ws_endpoint(spec = "specs/prsm.yaml", endpoint =
+/// "conversation", perm = "conversation.read")]`, also checks the handler
+/// against that spec in the macro: its problems are errors on `spec`, an
+/// unknown `endpoint` is an error on its literal with a "did you mean", and
+/// a wrong `perm` is an error on its literal with a suggestion.
+///
+/// The function becomes a value implementing [`EndpointHandler`] and
+/// [`RunsWith`], which is what the spec's `Handlers` accepts; a `Handlers`
+/// missing an endpoint does not compile. A handler only ever receives a
+/// session the pipeline admitted: there is no other way to make one.
 pub use wsauth_macros::ws_endpoint;

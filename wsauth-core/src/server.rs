@@ -244,8 +244,9 @@ impl Builder {
     /// Application state every handler can read with
     /// [`Session::state`](crate::Session::state): a store, a broadcast hub,
     /// configuration. One value per type; a second of the same type
-    /// replaces the first. Handlers take only their session, so this is how
-    /// they reach the application without process-wide statics.
+    /// replaces the first. The low-level path, for handlers registered with
+    /// [`handler`](Builder::handler): a `#[ws_endpoint]` handler takes its
+    /// state as a parameter, given by the spec's `Handlers::with_state`.
     pub fn state<T: Send + Sync + 'static>(mut self, value: T) -> Self {
         self.state.insert(value);
         self

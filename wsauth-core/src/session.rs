@@ -131,9 +131,10 @@ impl Session {
         self.link.principal()
     }
 
-    /// The application state of type `T` given to
+    /// The value of type `T` given to
     /// [`Builder::state`](crate::Builder::state); `None` when the server was
-    /// built without one.
+    /// built without one. The low-level path: a `#[ws_endpoint]` handler
+    /// takes its state as a parameter, checked when the server is built.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.state.get::<T>()
     }

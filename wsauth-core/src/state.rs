@@ -1,11 +1,14 @@
-//! Application state for handlers: one value per type.
+//! Application state in the builder's type map: one value per type.
 //!
-//! Handlers are plain functions of their session (that is what lets the
-//! proc-macro check them against the spec), so the application's own
-//! objects (a store, a broadcast hub) reach them through the session. A
-//! type map keeps that open to any number of values without a type
-//! parameter on every server and session type; the cost per connection is
-//! one reference count.
+//! The low-level path. A `#[ws_endpoint]` handler takes its state as a
+//! typed parameter, given by the spec's `Handlers::with_state`, so a
+//! missing state is a build error (see [`Provides`](crate::Provides)).
+//! Handlers registered with [`Builder::handler`](crate::Builder::handler)
+//! take only a [`Session`](crate::Session), and reach the application's
+//! objects through this map: open to any number of values without a type
+//! parameter on every server and session type, at one reference count per
+//! connection, but a value the server was not given is only noticed when a
+//! client connects.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;

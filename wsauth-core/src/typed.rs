@@ -6,10 +6,18 @@
 //! (each ending in `Open(OpenMessage)` when the spec allows open messages
 //! that way: see [`OpenMessage`](crate::OpenMessage)). A handler takes a
 //! [`TypedSession`] of its endpoint, so sending a message the endpoint may
-//! not send, or matching on one it never receives, does not compile. Handlers are bound to endpoints by [`EndpointHandler`], which only
+//! not send, or matching on one it never receives, does not compile.
+//!
+//! Handlers are bound to endpoints by [`EndpointHandler`], which only
 //! `#[ws_endpoint]` implements, after checking the handler against the spec.
+//! A handler may also take the application's state by reference
+//! (`store: &Store`); it then runs only on a server whose state
+//! [`Provides`] that type ([`RunsWith`]), so a handler whose state the server
+//! was not given does not compile, where a type map would only fail when a
+//! client connects.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -34,6 +42,11 @@ pub trait Endpoint: Send + Sync + 'static {
     type Incoming: DeserializeOwned + Send + 'static;
     /// Messages the server may send.
     type Outgoing: Serialize + MessageKind + Send + 'static;
+    /// What a `#[ws_endpoint]` whose `perm` is not [`PERM`](Endpoint::PERM)
+    /// is told at compile time: the permission to write, and where the spec
+    /// requires it.
+    #[doc(hidden)]
+    const __PERM_HELP: &'static str;
 }
 
 /// The `type` of a message value.
@@ -66,7 +79,8 @@ impl<E: Endpoint> TypedSession<E> {
         self.inner.principal()
     }
 
-    /// The application state of type `T` (see [`Session::state`]).
+    /// The value of type `T` in the builder's type map (see
+    /// [`Session::state`]); a handler's own state is its second parameter.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.inner.state::<T>()
     }
@@ -119,13 +133,52 @@ impl<E: Endpoint> TypedSession<E> {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a handler for this endpoint",
     label = "expected a function annotated with `#[ws_endpoint(...)]` for this endpoint",
-    note = "annotate the handler with `#[wsauth_core::ws_endpoint(spec = \"...\", endpoint = \"...\")]`"
+    note = "annotate the handler with `#[wsauth_core::ws_endpoint(perm = \"...\")]`, its first parameter this endpoint's `Session`"
 )]
 pub trait EndpointHandler: Send + Sync + 'static {
     /// The endpoint it serves.
     type Endpoint: Endpoint;
+}
+
+/// A handler that can run on a server whose application state is `S`:
+/// one that takes no state runs with any, one that takes `&T` runs where
+/// `S` [`Provides`] a `T`. Implemented by `#[ws_endpoint]`; the spec's
+/// `Handlers` requires it of every handler when the server is assembled.
+pub trait RunsWith<S>: EndpointHandler {
     /// Runs the handler on an admitted connection.
-    fn call(&self, session: TypedSession<Self::Endpoint>) -> BoxFuture<'static, HandlerResult>;
+    fn call(
+        &self,
+        session: TypedSession<Self::Endpoint>,
+        state: &Arc<S>,
+    ) -> BoxFuture<'static, HandlerResult>;
+}
+
+/// Application state that gives handlers a `&T`: every type gives itself,
+/// and an application whose state holds several parts can give each to the
+/// handlers that take only that part.
+///
+/// ```ignore
+/// struct App { store: Store, hub: Hub }
+/// impl wsauth_core::Provides<Hub> for App {
+///     fn provide(&self) -> &Hub { &self.hub }
+/// }
+/// // `async fn broadcast(session: ep::broadcast::Session, hub: &Hub)` now
+/// // runs on a server built with `Handlers { .. }.with_state(app)`.
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a handler takes `&{T}`, which the server's state `{Self}` does not provide",
+    label = "the server's state is `{Self}`",
+    note = "build the server with `Handlers {{ .. }}.with_state(value)`, where `value` is a `{T}` or implements `wsauth_core::Provides<{T}>`"
+)]
+pub trait Provides<T>: Send + Sync + 'static {
+    /// The part of the state the handler takes.
+    fn provide(&self) -> &T;
+}
+
+impl<T: Send + Sync + 'static> Provides<T> for T {
+    fn provide(&self) -> &T {
+        self
+    }
 }
 
 /// The endpoint a session type belongs to (how `#[ws_endpoint]` learns the

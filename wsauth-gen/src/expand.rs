@@ -122,7 +122,7 @@ pub fn include_spec(input: TokenStream) -> TokenStream {
     };
     let full = full.display().to_string();
     let descriptor = crate::rust::descriptor_tokens(&api, &args.krate, &args.name);
-    let server = crate::rust::server_tokens(&api, &args.krate, &args.name);
+    let server = crate::rust::server_tokens(&api, &args.path.value(), &args.krate, &args.name);
     quote! {
         const _: &str = ::core::include_str!(#full);
         #descriptor
@@ -158,17 +158,26 @@ pub fn include_client(input: TokenStream) -> TokenStream {
 
 /// The arguments of `#[ws_endpoint(...)]`.
 struct EndpointArgs {
-    spec: LitStr,
-    endpoint: LitStr,
+    /// `spec = ..., endpoint = ...`: the explicit form, checked against that
+    /// spec here. Without them the session type alone names the endpoint.
+    named: Option<Named>,
     perm: Option<LitStr>,
     krate: TokenStream,
+    /// The whole attribute, where a missing `perm` is reported.
+    span: proc_macro2::Span,
+}
+
+/// The spec and endpoint an attribute names.
+struct Named {
+    spec: LitStr,
+    endpoint: LitStr,
 }
 
 impl Parse for EndpointArgs {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let (mut spec, mut endpoint, mut perm) = (None, None, None);
         let mut krate = quote!(::wsauth_core);
-        let all = input.span();
+        let span = input.span();
         while !input.is_empty() {
             let key = parse_key(input)?;
             let value: LitStr = input.parse()?;
@@ -197,27 +206,44 @@ impl Parse for EndpointArgs {
                 input.parse::<Token![,]>()?;
             }
         }
-        let spec =
-            spec.ok_or_else(|| syn::Error::new(all, "missing `spec = \"path/to/spec.yaml\"`"))?;
-        let endpoint =
-            endpoint.ok_or_else(|| syn::Error::new(all, "missing `endpoint = \"name\"`"))?;
+        let named = match (spec, endpoint) {
+            (Some(spec), Some(endpoint)) => Some(Named { spec, endpoint }),
+            (None, None) => None,
+            (Some(spec), None) => {
+                return Err(syn::Error::new(
+                    spec.span(),
+                    "`spec` is checked with `endpoint`: add `endpoint = \"name\"`, or drop `spec` (the session type names the endpoint)",
+                ));
+            }
+            (None, Some(endpoint)) => {
+                return Err(syn::Error::new(
+                    endpoint.span(),
+                    "`endpoint` is checked with `spec`: add `spec = \"path/to/spec.yaml\"`, or drop `endpoint` (the session type names the endpoint)",
+                ));
+            }
+        };
         Ok(EndpointArgs {
-            spec,
-            endpoint,
+            named,
             perm,
             krate,
+            span,
         })
     }
 }
 
-/// Expands `#[ws_endpoint(spec = ..., endpoint = ..., perm = ...)]`.
+/// Expands `#[ws_endpoint(perm = ...)]` (or the explicit
+/// `#[ws_endpoint(spec = ..., endpoint = ..., perm = ...)]`).
 ///
-/// The handler is checked against the spec here (the endpoint exists, the
-/// permission is the one the spec requires), and bound to its endpoint's
-/// types by the compiler (its parameter must be that endpoint's `Session`).
-/// The function becomes a unit value implementing `EndpointHandler`, to be
-/// given to the spec's `Handlers`. On an error the function is re-emitted
-/// unchanged, so one mistake does not cascade into others.
+/// The handler's first parameter is its endpoint's session, which names the
+/// endpoint; the compiler checks that it is one, and that `perm` is the
+/// permission the spec behind that session type requires. With `spec` and
+/// `endpoint`, the handler is also checked against that spec here (the
+/// endpoint exists, the permission is the one it requires), with
+/// suggestions. An optional second parameter takes the application state by
+/// reference. The function becomes a unit value implementing
+/// `EndpointHandler` and `RunsWith`, to be given to the spec's `Handlers`.
+/// On an error the function is re-emitted unchanged, so one mistake does not
+/// cascade into others.
 pub fn ws_endpoint(attr: TokenStream, item: TokenStream) -> TokenStream {
     let function: syn::ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
@@ -234,11 +260,11 @@ fn with_item(error: syn::Error, item: TokenStream) -> TokenStream {
     quote!(#error #item)
 }
 
-fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<TokenStream> {
-    let args: EndpointArgs = syn::parse2(attr)?;
-    let (api, full) = load_for_macro(&args.spec)?;
-    let full = full.display().to_string();
-    let name = args.endpoint.value();
+/// The explicit form's checks against the spec the attribute names; the
+/// spec's path, for an `include_str!` that rebuilds on its edits.
+fn checked_against_spec(named: &Named, perm: Option<&LitStr>) -> syn::Result<String> {
+    let (api, full) = load_for_macro(&named.spec)?;
+    let name = named.endpoint.value();
     let Some(endpoint) = api.endpoint(&name) else {
         let known = api.endpoints.iter().map(|e| e.name.as_str());
         let help = match crate::suggest::closest(&name, known.clone()) {
@@ -252,47 +278,84 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
             ),
         };
         return Err(syn::Error::new(
-            args.endpoint.span(),
+            named.endpoint.span(),
             format!(
                 "unknown endpoint `{name}` in {}\n  help: {help}",
-                args.spec.value()
+                named.spec.value()
             ),
         ));
     };
-    let at = format!("{}:{}", args.spec.value(), endpoint.loc.line);
-    match (&args.perm, &endpoint.perm) {
+    let at = format!("{}:{}", named.spec.value(), endpoint.loc.line);
+    match (perm, &endpoint.perm) {
         (Some(given), Some(required)) if given.value() != *required => {
             let declared = api.permissions.iter().map(|p| p.name.as_str());
             let hint = match crate::suggest::closest(&given.value(), declared) {
                 Some(best) if best == required => format!("did you mean `{best}`?"),
                 _ => format!("write `perm = \"{required}\"`"),
             };
-            return Err(syn::Error::new(
+            Err(syn::Error::new(
                 given.span(),
                 format!(
                     "endpoint `{name}` requires `{required}`, not `{}`\n  help: {hint} ({at})",
                     given.value()
                 ),
-            ));
+            ))
         }
-        (None, Some(required)) => {
-            return Err(syn::Error::new(
-                args.endpoint.span(),
-                format!(
-                    "endpoint `{name}` requires permission `{required}`; state it so the handler shows what guards it\n  help: add `perm = \"{required}\"` ({at})"
-                ),
-            ));
-        }
-        (Some(given), None) => {
-            return Err(syn::Error::new(
-                given.span(),
-                format!(
-                    "endpoint `{name}` requires no permission in the spec\n  help: remove `perm`, or add it to the endpoint ({at})"
-                ),
-            ));
-        }
-        _ => {}
+        (None, Some(required)) => Err(syn::Error::new(
+            named.endpoint.span(),
+            format!(
+                "endpoint `{name}` requires permission `{required}`; state it so the handler shows what guards it\n  help: add `perm = \"{required}\"` ({at})"
+            ),
+        )),
+        (Some(given), None) => Err(syn::Error::new(
+            given.span(),
+            format!(
+                "endpoint `{name}` requires no permission in the spec\n  help: remove `perm`, or add it to the endpoint ({at})"
+            ),
+        )),
+        _ => Ok(full.display().to_string()),
     }
+}
+
+/// What a `#[ws_endpoint]` handler's parameters are.
+const PARAMETERS: &str = "a `#[ws_endpoint]` handler takes its endpoint's session (`endpoints::<name>::Session`) and, optionally, the application state by reference (`store: &Store`)";
+
+/// The handler's session type and the state type it takes, if any.
+fn parameters(sig: &syn::Signature) -> syn::Result<(&syn::Type, Option<&syn::Type>)> {
+    let mut typed = sig.inputs.iter().map(|input| match input {
+        syn::FnArg::Typed(arg) => Ok(&*arg.ty),
+        syn::FnArg::Receiver(receiver) => Err(syn::Error::new_spanned(receiver, PARAMETERS)),
+    });
+    let Some(session) = typed.next().transpose()? else {
+        return Err(syn::Error::new_spanned(sig, PARAMETERS));
+    };
+    let state = match typed.next().transpose()? {
+        None => None,
+        Some(syn::Type::Reference(r)) if r.mutability.is_none() => Some(&*r.elem),
+        Some(other) => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "a `#[ws_endpoint]` handler's second parameter is the application state, taken by shared reference: `store: &Store`",
+            ));
+        }
+    };
+    if let Some(extra) = sig.inputs.iter().nth(2) {
+        return Err(syn::Error::new_spanned(extra, PARAMETERS));
+    }
+    Ok((session, state))
+}
+
+fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<TokenStream> {
+    let args: EndpointArgs = syn::parse2(attr)?;
+    let include = match &args.named {
+        Some(named) => {
+            let full = checked_against_spec(named, args.perm.as_ref())?;
+            quote!(
+                const _: &str = ::core::include_str!(#full);
+            )
+        }
+        None => TokenStream::new(),
+    };
     let sig = &function.sig;
     if sig.asyncness.is_none() {
         return Err(syn::Error::new_spanned(
@@ -300,18 +363,7 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
             "a `#[ws_endpoint]` handler must be an `async fn`",
         ));
     }
-    let inputs: Vec<&syn::FnArg> = sig.inputs.iter().collect();
-    let session_ty = match inputs.as_slice() {
-        [syn::FnArg::Typed(arg)] => &arg.ty,
-        _ => {
-            return Err(syn::Error::new_spanned(
-                &sig.inputs,
-                format!(
-                    "a `#[ws_endpoint]` handler takes exactly one argument, the endpoint's session (`endpoints::{name}::Session`)"
-                ),
-            ));
-        }
-    };
+    let (session_ty, state_ty) = parameters(sig)?;
     let krate = &args.krate;
     let vis = &function.vis;
     let ident = &sig.ident;
@@ -320,22 +372,77 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
     inner.sig.ident = Ident::new("__wsauth_handler", ident.span());
     inner.vis = syn::Visibility::Inherited;
     inner.attrs.clear();
-    let assert_ty = quote::quote_spanned! {session_ty.span()=>
+    let endpoint = quote::quote_spanned! {session_ty.span()=>
         <#session_ty as #krate::__private::SessionOf>::Endpoint
     };
-    let message = format!(
-        "the handler's session is not the session of endpoint `{name}`: use `endpoints::{name}::Session`"
-    );
-    // The permission is checked above against the spec the attribute
-    // names; this checks it against the spec the session's types came from
-    // (another file, another version of it), which is the one enforced.
+    // The explicit form names the endpoint: the session must be its own.
+    let name_check = args.named.as_ref().map(|named| {
+        let name = named.endpoint.value();
+        let message = format!(
+            "the handler's session is not the session of endpoint `{name}`: use `endpoints::{name}::Session`"
+        );
+        quote! {
+            const _: () = ::core::assert!(
+                #krate::__private::__str_eq(<#endpoint as #krate::Endpoint>::NAME, #name),
+                #message
+            );
+        }
+    });
+    // The permission is checked against the spec the session's types came
+    // from, which is the one enforced; the message (generated with those
+    // types) says which permission to write. In the explicit form this only
+    // runs for the right endpoint: the check above reports a wrong one.
     let perm = match &args.perm {
         Some(p) => quote!(::core::option::Option::Some(#p)),
         None => quote!(::core::option::Option::None),
     };
-    let perm_message = format!(
-        "the handler's `perm` is not the permission endpoint `{name}` requires in the spec its session type was generated from"
-    );
+    let wrong_perm =
+        quote!(!#krate::__private::__perm_eq(<#endpoint as #krate::Endpoint>::PERM, #perm));
+    let wrong_perm = match &args.named {
+        Some(named) => {
+            let name = named.endpoint.value();
+            quote!(#krate::__private::__str_eq(<#endpoint as #krate::Endpoint>::NAME, #name) && #wrong_perm)
+        }
+        None => wrong_perm,
+    };
+    let perm_span = args.perm.as_ref().map_or(args.span, LitStr::span);
+    let perm_help = quote::quote_spanned! {perm_span=>
+        ::core::panic!("{}", <#endpoint as #krate::Endpoint>::__PERM_HELP)
+    };
+    // A handler without state runs with any; one taking `&T` where the
+    // server's state provides a `T`.
+    let runs_with = match state_ty {
+        None => quote! {
+            impl<__S: ::core::marker::Send + ::core::marker::Sync + 'static> #krate::RunsWith<__S> for #ident {
+                fn call(
+                    &self,
+                    session: #krate::TypedSession<Self::Endpoint>,
+                    _state: &::std::sync::Arc<__S>,
+                ) -> #krate::__private::BoxFuture<'static, #krate::HandlerResult> {
+                    #inner
+                    ::std::boxed::Box::pin(__wsauth_handler(session))
+                }
+            }
+        },
+        Some(ty) => {
+            let provides = quote::quote_spanned! {ty.span()=> __S: #krate::Provides<#ty> };
+            quote! {
+                impl<__S> #krate::RunsWith<__S> for #ident where #provides {
+                    fn call(
+                        &self,
+                        session: #krate::TypedSession<Self::Endpoint>,
+                        state: &::std::sync::Arc<__S>,
+                    ) -> #krate::__private::BoxFuture<'static, #krate::HandlerResult> {
+                        #inner
+                        let state = ::std::sync::Arc::clone(state);
+                        ::std::boxed::Box::pin(async move {
+                            __wsauth_handler(session, #krate::Provides::<#ty>::provide(&*state)).await
+                        })
+                    }
+                }
+            }
+        }
+    };
     Ok(quote! {
         #(#attrs)*
         #[allow(non_camel_case_types)]
@@ -344,26 +451,14 @@ fn endpoint_checked(attr: TokenStream, function: &syn::ItemFn) -> syn::Result<To
 
         const _: () = {
             impl #krate::EndpointHandler for #ident {
-                type Endpoint = #assert_ty;
-                fn call(
-                    &self,
-                    session: #krate::TypedSession<Self::Endpoint>,
-                ) -> #krate::__private::BoxFuture<'static, #krate::HandlerResult> {
-                    #inner
-                    ::std::boxed::Box::pin(__wsauth_handler(session))
-                }
+                type Endpoint = #endpoint;
             }
-            const _: () = ::core::assert!(
-                #krate::__private::__str_eq(<#assert_ty as #krate::Endpoint>::NAME, #name),
-                #message
-            );
-            // (Only for the right endpoint: the check above reports a wrong one.)
-            const _: () = ::core::assert!(
-                !#krate::__private::__str_eq(<#assert_ty as #krate::Endpoint>::NAME, #name)
-                    || #krate::__private::__perm_eq(<#assert_ty as #krate::Endpoint>::PERM, #perm),
-                #perm_message
-            );
-            const _: &str = ::core::include_str!(#full);
+            #runs_with
+            #name_check
+            const _: () = if #wrong_perm {
+                #perm_help
+            };
+            #include
         };
     })
 }

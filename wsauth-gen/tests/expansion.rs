@@ -1,5 +1,7 @@
 //! Expansion snapshots: what `include_spec!` and `#[ws_endpoint]` generate
-//! for the echo spec (and `include_spec!` for shipvox, with open messages), pretty-printed and compared with the files in
+//! for the echo spec (and `include_spec!` for shipvox, with open messages;
+//! `#[ws_endpoint]` in its explicit form and in the lighter one, with
+//! state), pretty-printed and compared with the files in
 //! `tests/expand/`. Regenerate with `WSAUTH_BLESS=1` after an intended
 //! change and review the diff: these files are the generated code users get.
 
@@ -68,6 +70,26 @@ fn ws_endpoint_on_an_echo_handler() {
     };
     check(
         "ws_endpoint_echo.rs",
+        &pretty(wsauth_gen::expand::ws_endpoint(attr, item)),
+    );
+}
+
+/// The lighter form: no spec, the session type names the endpoint, and a
+/// second parameter takes the application state.
+#[test]
+fn ws_endpoint_without_spec_taking_state() {
+    let attr = quote!(perm = "echo.use");
+    let item = quote! {
+        pub async fn echo(mut session: echo::endpoints::echo::Session, hub: &Hub) -> wsauth_core::HandlerResult {
+            while let Some(echo::endpoints::echo::Incoming::Echo(m)) = session.recv().await {
+                hub.publish(&m);
+                session.send(m)?;
+            }
+            Ok(())
+        }
+    };
+    check(
+        "ws_endpoint_with_state.rs",
         &pretty(wsauth_gen::expand::ws_endpoint(attr, item)),
     );
 }

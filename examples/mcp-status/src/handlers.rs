@@ -15,23 +15,13 @@ use crate::endpoints as ep;
 use crate::messages;
 use crate::status::{StatusBoard, Update};
 
-/// The server was built without a [`StatusBoard`] (`app` always adds one).
-#[derive(Debug, thiserror::Error)]
-#[error("the server has no status board")]
-pub struct NoBoard;
-
 /// `status` (`/ws/mcp-status`): `initial_status` with every server, then
 /// each `mcp_status_change` and `health_event` as the board publishes them.
 /// A watcher that falls more than
 /// [`UPDATE_BACKLOG`](crate::status::UPDATE_BACKLOG) updates behind gets
 /// the whole table again as a fresh `initial_status` instead of a gap.
-#[ws_endpoint(
-    spec = "../../specs/mcp-status.yaml",
-    endpoint = "status",
-    perm = "mcp.status.read"
-)]
-pub async fn status(mut session: ep::status::Session) -> HandlerResult {
-    let board = session.state::<StatusBoard>().ok_or(NoBoard)?.clone();
+#[ws_endpoint(perm = "mcp.status.read")]
+pub async fn status(mut session: ep::status::Session, board: &StatusBoard) -> HandlerResult {
     let (mcps, mut updates) = board.watch();
     session.send(messages::InitialStatus { mcps })?;
     // The endpoint receives nothing but the keepalive, which the loop

@@ -180,9 +180,8 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let builder = Handlers {
         status: handlers::status,
     }
-    .into_builder()
-    .users(config.users)
-    .state(config.board);
+    .with_state(config.board)
+    .users(config.users);
     let builder = match config.introspection {
         None => builder.authenticator(verifier),
         Some(settings) => {

@@ -7,12 +7,13 @@
 //! welcome, conversation subscriptions on the main socket, the canned AI
 //! answer, the wallet events.
 //!
-//! Each handler is bound to its endpoint with `#[ws_endpoint]`, which checks
-//! the endpoint name and its permission against the spec at compile time and
-//! turns the function into a value for [`crate::Handlers`]. A handler only
-//! receives its endpoint's [`Incoming`](ep::conversation::Incoming) messages
-//! and can only send what converts into its
-//! [`Outgoing`](ep::conversation::Outgoing).
+//! Each handler is bound to its endpoint with `#[ws_endpoint]`: its session
+//! type names the endpoint, the permission is checked against the spec at
+//! compile time, and the function becomes a value for [`crate::Handlers`].
+//! A handler only receives its endpoint's
+//! [`Incoming`](ep::conversation::Incoming) messages and can only send what
+//! converts into its [`Outgoing`](ep::conversation::Outgoing). Handlers that
+//! need the store or the answer ids take the server's [`State`].
 //!
 //! Message shapes are the generated types' job: a message whose fields are
 //! missing, of the wrong type or unknown is refused with the spec's
@@ -38,10 +39,23 @@ use crate::time::now_rfc3339;
 /// Longest `send_message` text, in characters (the spec's `maxLength`).
 pub const MAX_TEXT_CHARS: usize = 4000;
 
-/// The next `message_id` of an answer. A `#[ws_endpoint]` handler takes
-/// nothing but its session, so the counter is process-wide: ids are unique
-/// across every server in the process.
-static NEXT_MESSAGE_ID: AtomicI64 = AtomicI64::new(1);
+/// What the handlers share, given to the server with
+/// [`Handlers::with_state`](crate::Handlers::with_state).
+#[derive(Debug)]
+pub struct State {
+    store: Shared,
+    /// The next `message_id` of an answer: ids are unique per server.
+    next_message_id: AtomicI64,
+}
+
+impl State {
+    pub(crate) fn new(store: Shared) -> Self {
+        State {
+            store,
+            next_message_id: AtomicI64::new(1),
+        }
+    }
+}
 
 /// The `connected` welcome: who, where, and the server's clock.
 pub fn welcome_payload(user_id: &str, endpoint: &str, server_time: &str) -> messages::Connected {
@@ -125,25 +139,20 @@ fn subscription(
 
 /// `notifications` (`/ws/{user_id}`): the welcome, the pending
 /// notifications, then conversation subscriptions until the client leaves.
-#[ws_endpoint(
-    spec = "../../specs/prsm.yaml",
-    endpoint = "notifications",
-    perm = "notifications.read"
-)]
-pub async fn notifications(mut session: ep::notifications::Session) -> HandlerResult {
+#[ws_endpoint(perm = "notifications.read")]
+pub async fn notifications(
+    mut session: ep::notifications::Session,
+    state: &State,
+) -> HandlerResult {
     welcome(&mut session)?;
     let user = subject(&session);
     for notification in initial_notifications(&user) {
         session.send(notification)?;
     }
-    let store = session
-        .state::<Shared>()
-        .cloned()
-        .ok_or("prsm: the server has no store")?;
     while let Some(message) = session.recv().await {
         match message {
             ep::notifications::Incoming::SubscribeConversation(m) => {
-                match subscription(&store, &user, &m)? {
+                match subscription(&state.store, &user, &m)? {
                     Ok(subscribed) => session.send(subscribed)?,
                     Err(error) => session.send(error)?,
                 }
@@ -205,20 +214,16 @@ async fn stream_answer(
 /// `conversation`: the welcome, then `send_message` streams an answer,
 /// `typing` is relayed back stamped with the sender's subject, and
 /// `subscribe_conversation` is accepted without a reply. Message ids are
-/// unique in the process.
-#[ws_endpoint(
-    spec = "../../specs/prsm.yaml",
-    endpoint = "conversation",
-    perm = "conversation.read"
-)]
-pub async fn conversation(mut session: ep::conversation::Session) -> HandlerResult {
+/// unique per server.
+#[ws_endpoint(perm = "conversation.read")]
+pub async fn conversation(mut session: ep::conversation::Session, state: &State) -> HandlerResult {
     welcome(&mut session)?;
     let user = subject(&session);
     while let Some(message) = session.recv().await {
         match message {
             ep::conversation::Incoming::SubscribeConversation(_) => {}
             ep::conversation::Incoming::SendMessage(m) if is_message_text(&m.text) => {
-                let id = NEXT_MESSAGE_ID.fetch_add(1, Ordering::Relaxed);
+                let id = state.next_message_id.fetch_add(1, Ordering::Relaxed);
                 stream_answer(&mut session, id, &m.text).await?;
             }
             ep::conversation::Incoming::SendMessage(_) => {
@@ -271,11 +276,7 @@ pub fn wallet_events(address: &str) -> (messages::BalanceUpdate, messages::Trans
 
 /// `web3`: the welcome, then each `subscribe_wallet` gets a
 /// `balance_update` and a `transaction`.
-#[ws_endpoint(
-    spec = "../../specs/prsm.yaml",
-    endpoint = "web3",
-    perm = "wallet.read"
-)]
+#[ws_endpoint(perm = "wallet.read")]
 pub async fn web3(mut session: ep::web3::Session) -> HandlerResult {
     welcome(&mut session)?;
     while let Some(message) = session.recv().await {

@@ -91,11 +91,10 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
         conversation: handlers::conversation,
         web3: handlers::web3,
     }
-    .into_builder()
+    .with_state(handlers::State::new(store.clone()))
     .authenticator(verifier)
     .users(store.clone())
-    .checks(store.clone())
-    .state(store)
+    .checks(store)
     .allow_origins(&config.allowed_origins)
     .build()?;
     let openapi = server

@@ -14,9 +14,9 @@
 //! `frames: raw`), because that is what the reflections document's clients
 //! read: they append each `event.data` to the text on screen.
 //!
-//! The store and the pace reach the handler as application state
-//! ([`Generator`], set with `Builder::state`), so servers started side by
-//! side (as tests do) never share anything.
+//! The store and the pace reach the handler as its state ([`Generator`],
+//! given with `Handlers::with_state`), so servers started side by side (as
+//! tests do) never share anything.
 
 use std::time::Duration;
 
@@ -41,9 +41,6 @@ pub struct Generator {
 /// `server_error`, logged (never sent).
 #[derive(Debug, thiserror::Error)]
 pub enum ReflectionError {
-    /// The server was built without a [`Generator`] (a wiring bug).
-    #[error("no generator in the application state")]
-    NoGenerator,
     /// The path parameter is missing or not an integer (the pipeline admits
     /// only canonical integers, so a wiring bug too).
     #[error("path parameter `entry_id` is not an integer")]
@@ -52,16 +49,11 @@ pub enum ReflectionError {
 
 /// `reflection` (`/ws/reflections/{entry_id}`): every token of the
 /// reflection on the entry, one text frame each, then the `completed` close.
-#[ws_endpoint(
-    spec = "../../specs/reflections.yaml",
-    endpoint = "reflection",
-    perm = "reflections.read"
-)]
-pub async fn reflection(mut session: ep::reflection::Session) -> HandlerResult {
-    let generator = session
-        .state::<Generator>()
-        .cloned()
-        .ok_or(ReflectionError::NoGenerator)?;
+#[ws_endpoint(perm = "reflections.read")]
+pub async fn reflection(
+    mut session: ep::reflection::Session,
+    generator: &Generator,
+) -> HandlerResult {
     let entry: i64 = session
         .param(ENTRY_ID)
         .and_then(|id| id.parse().ok())

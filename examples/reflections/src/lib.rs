@@ -108,14 +108,13 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let builder = Handlers {
         reflection: handlers::reflection,
     }
-    .into_builder()
+    .with_state(Generator {
+        store: store.clone(),
+        token_interval: config.token_interval,
+    })
     .authenticator(verifier)
     .users(store.clone())
-    .checks(store.clone())
-    .state(Generator {
-        store,
-        token_interval: config.token_interval,
-    });
+    .checks(store);
     let builder = if config.allowed_origins.is_empty() {
         builder.allow_any_origin()
     } else {

@@ -69,8 +69,6 @@ pub fn stamp_open(
 /// The handler's own failures (closing with the server-error code).
 #[derive(Debug, thiserror::Error)]
 enum BroadcastError {
-    #[error("the server was built without a hub")]
-    NoHub,
     #[error("the listener fell {0} messages behind the broadcast")]
     Lagged(u64),
 }
@@ -81,16 +79,8 @@ fn boxed(e: impl Error + Send + Sync + 'static) -> Box<dyn Error + Send + Sync> 
 
 /// `broadcast` (`/ws`): the `connected` welcome, then relaying both ways
 /// until the client leaves.
-#[ws_endpoint(
-    spec = "../../specs/shipvox.yaml",
-    endpoint = "broadcast",
-    perm = "broadcast.listen"
-)]
-pub async fn broadcast(mut session: Session) -> HandlerResult {
-    let hub = session
-        .state::<Hub>()
-        .cloned()
-        .ok_or_else(|| boxed(BroadcastError::NoHub))?;
+#[ws_endpoint(perm = "broadcast.listen")]
+pub async fn broadcast(mut session: Session, hub: &Hub) -> HandlerResult {
     let user = session.principal().subject().unwrap_or_default().to_owned();
     let mut feed = hub.subscribe();
     session.send(messages::Connected {

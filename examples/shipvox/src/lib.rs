@@ -239,10 +239,9 @@ pub fn app(config: Config) -> Result<App, AppError> {
     let mut builder = Handlers {
         broadcast: handlers::broadcast,
     }
-    .into_builder()
+    .with_state(Hub::new())
     .authenticator(verifier)
-    .users(accounts.clone())
-    .state(Hub::new());
+    .users(accounts.clone());
     builder = match &config.allowed_origins {
         Some(origins) => builder.allow_origins(origins),
         None => builder.allow_any_origin(),

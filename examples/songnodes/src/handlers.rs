@@ -193,15 +193,6 @@ fn pending_updates(
     }
 }
 
-/// The store given to the server; a server built without one is a
-/// configuration error, reported as a server error.
-fn store<E: Endpoint>(session: &TypedSession<E>) -> Result<Shared, &'static str> {
-    session
-        .state::<Shared>()
-        .cloned()
-        .ok_or("songnodes: the server has no store")
-}
-
 /// Answers a `search`: results, or an `invalid_message` error for a query
 /// or limit the spec does not allow.
 fn search(store: &Shared, m: messages::Search) -> Result<messages::SearchResults, messages::Error> {
@@ -252,13 +243,9 @@ fn add_to_playlist(
 
 /// `user` (`/ws/{user_id}`): the welcome, then subscriptions, searches,
 /// playlist additions and live updates until the client leaves.
-#[ws_endpoint(
-    spec = "../../specs/songnodes.yaml",
-    endpoint = "user",
-    perm = "graph.read"
-)]
-pub async fn user(mut session: ep::user::Session) -> HandlerResult {
-    let mut follower = Follower::new(store(&session)?);
+#[ws_endpoint(perm = "graph.read")]
+pub async fn user(mut session: ep::user::Session, store: &Shared) -> HandlerResult {
+    let mut follower = Follower::new(store.clone());
     session.send(welcome_for(&session.principal()))?;
     let subject = session
         .principal()
@@ -297,13 +284,9 @@ pub async fn user(mut session: ep::user::Session) -> HandlerResult {
 /// role's permissions), then subscriptions and live updates. A `search`
 /// never arrives here: guests lack `graph.search`, and the pipeline answers
 /// it with the `forbidden` error.
-#[ws_endpoint(
-    spec = "../../specs/songnodes.yaml",
-    endpoint = "anonymous",
-    perm = "graph.read"
-)]
-pub async fn anonymous(mut session: ep::anonymous::Session) -> HandlerResult {
-    let mut follower = Follower::new(store(&session)?);
+#[ws_endpoint(perm = "graph.read")]
+pub async fn anonymous(mut session: ep::anonymous::Session, store: &Shared) -> HandlerResult {
+    let mut follower = Follower::new(store.clone());
     session.send(welcome_for(&session.principal()))?;
     loop {
         tokio::select! {

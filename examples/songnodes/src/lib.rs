@@ -92,10 +92,9 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
         user: handlers::user,
         anonymous: handlers::anonymous,
     }
-    .into_builder()
+    .with_state(store.clone())
     .authenticator(verifier)
-    .users(store.clone())
-    .state(store)
+    .users(store)
     .allow_origins(&config.allowed_origins)
     .build()?;
     let router = server.router();

@@ -7,7 +7,9 @@
 //! - `schemas::Problem`, one type per named schema;
 //! - `endpoints::conversation::{Endpoint, Session, Incoming, Outgoing}`;
 //! - `Handlers { conversation, ... }`, one field per endpoint, so that a
-//!   server cannot be assembled while an endpoint lacks a handler.
+//!   server cannot be assembled while an endpoint lacks a handler; its
+//!   `with_state(value)` fixes the application state handlers take, so
+//!   one that takes a state the server lacks does not compile.
 //!
 //! Inline objects and string enums get types named after where they appear
 //! (`GraphUpdateNodesItem`). Generated code names nothing from the user's
@@ -20,14 +22,20 @@ use syn::Ident;
 use super::descriptor::camel;
 use crate::ir::{self, Api, SchemaKind};
 
-/// Items generated for one spec.
-pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
+/// Items generated for one spec, read from `spec` (the path as the macro
+/// was given it, for the compile-time messages).
+pub fn server_tokens(
+    api: &Api,
+    spec: &str,
+    krate: &TokenStream,
+    descriptor: &Ident,
+) -> TokenStream {
     let serde = quote!(#krate::__private::serde);
     let types = types_tokens(api, krate);
     let endpoints = api
         .endpoints
         .iter()
-        .map(|e| endpoint_module(api, e, krate, &serde));
+        .map(|e| endpoint_module(api, spec, e, krate, &serde));
     let handlers = handlers(api, krate, descriptor);
     quote! {
         #types
@@ -250,6 +258,7 @@ impl Types {
 
 fn endpoint_module(
     api: &Api,
+    spec: &str,
     e: &ir::Endpoint,
     krate: &TokenStream,
     serde: &TokenStream,
@@ -259,6 +268,15 @@ fn endpoint_module(
     let perm = match &e.perm {
         Some(p) => quote!(::core::option::Option::Some(#p)),
         None => quote!(::core::option::Option::None),
+    };
+    let at = format!("{spec}:{}", e.loc.line);
+    let perm_help = match &e.perm {
+        Some(p) => format!(
+            "endpoint `{name}` requires permission `{p}`: write `#[ws_endpoint(perm = \"{p}\")]` ({at})"
+        ),
+        None => format!(
+            "endpoint `{name}` requires no permission: remove `perm` from its `#[ws_endpoint]` ({at})"
+        ),
     };
     let serde_path = serde.to_string().replace(' ', "");
     let variant = |m: &String| {
@@ -315,6 +333,7 @@ fn endpoint_module(
             impl #krate::Endpoint for Endpoint {
                 const NAME: &'static str = #name;
                 const PERM: ::core::option::Option<&'static str> = #perm;
+                const __PERM_HELP: &'static str = #perm_help;
                 type Incoming = Incoming;
                 type Outgoing = Outgoing;
             }
@@ -413,6 +432,14 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
         .zip(&fields)
         .map(|(p, f)| quote!(#p: #krate::EndpointHandler<Endpoint = endpoints::#f::Endpoint>));
     let bounds: Vec<TokenStream> = bounds.collect();
+    let runs: Vec<TokenStream> = params
+        .iter()
+        .map(|p| quote!(#p: #krate::RunsWith<__S>))
+        .collect();
+    let stateless: Vec<TokenStream> = params
+        .iter()
+        .map(|p| quote!(#p: #krate::RunsWith<()>))
+        .collect();
     quote! {
         /// One handler per endpoint of the spec. Every field must be given,
         /// so a server cannot be built while an endpoint has no handler, and
@@ -422,14 +449,34 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
         }
 
         impl<#(#params),*> Handlers<#(#params),*> where #(#bounds),* {
-            /// A server builder with every handler registered; configure
-            /// authentication, stores and origins on it, then `build()`.
-            pub fn into_builder(self) -> #krate::Builder {
+            /// A server builder with every handler registered, for handlers
+            /// that take no application state; configure authentication,
+            /// stores and origins on it, then `build()`.
+            pub fn into_builder(self) -> #krate::Builder where #(#stateless),* {
+                self.with_state(())
+            }
+
+            /// A server builder with every handler registered, each handler
+            /// that takes state (`store: &T`) given its part of `state`;
+            /// configure authentication, stores and origins on it, then
+            /// `build()`. A handler whose state `state` does not provide
+            /// does not compile.
+            pub fn with_state<__S>(self, state: __S) -> #krate::Builder
+            where
+                __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+                #(#runs),*
+            {
+                let state = ::std::sync::Arc::new(state);
                 let builder = #krate::Builder::new(&#descriptor);
                 #(
                     let handler = ::std::sync::Arc::new(self.#fields);
+                    let state_of_handler = ::std::sync::Arc::clone(&state);
                     let builder = builder.handler(#names, move |session| {
-                        #krate::EndpointHandler::call(&*handler, #krate::TypedSession::__new(session))
+                        #krate::RunsWith::call(
+                            &*handler,
+                            #krate::TypedSession::__new(session),
+                            &state_of_handler,
+                        )
                     });
                 )*
                 builder

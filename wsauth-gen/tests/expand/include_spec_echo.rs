@@ -258,6 +258,7 @@ pub mod endpoints {
             const PERM: ::core::option::Option<&'static str> = ::core::option::Option::Some(
                 "echo.use",
             );
+            const __PERM_HELP: &'static str = "endpoint `echo` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:33)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
         }
@@ -316,6 +317,7 @@ pub mod endpoints {
         impl ::wsauth_core::Endpoint for Endpoint {
             const NAME: &'static str = "raw";
             const PERM: ::core::option::Option<&'static str> = ::core::option::Option::None;
+            const __PERM_HELP: &'static str = "endpoint `raw` requires no permission: remove `perm` from its `#[ws_endpoint]` (../specs/echo.yaml:42)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
         }
@@ -364,29 +366,52 @@ where
     Echo: ::wsauth_core::EndpointHandler<Endpoint = endpoints::echo::Endpoint>,
     Raw: ::wsauth_core::EndpointHandler<Endpoint = endpoints::raw::Endpoint>,
 {
-    /// A server builder with every handler registered; configure
-    /// authentication, stores and origins on it, then `build()`.
-    pub fn into_builder(self) -> ::wsauth_core::Builder {
+    /// A server builder with every handler registered, for handlers
+    /// that take no application state; configure authentication,
+    /// stores and origins on it, then `build()`.
+    pub fn into_builder(self) -> ::wsauth_core::Builder
+    where
+        Echo: ::wsauth_core::RunsWith<()>,
+        Raw: ::wsauth_core::RunsWith<()>,
+    {
+        self.with_state(())
+    }
+    /// A server builder with every handler registered, each handler
+    /// that takes state (`store: &T`) given its part of `state`;
+    /// configure authentication, stores and origins on it, then
+    /// `build()`. A handler whose state `state` does not provide
+    /// does not compile.
+    pub fn with_state<__S>(self, state: __S) -> ::wsauth_core::Builder
+    where
+        __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+        Echo: ::wsauth_core::RunsWith<__S>,
+        Raw: ::wsauth_core::RunsWith<__S>,
+    {
+        let state = ::std::sync::Arc::new(state);
         let builder = ::wsauth_core::Builder::new(&API);
         let handler = ::std::sync::Arc::new(self.echo);
+        let state_of_handler = ::std::sync::Arc::clone(&state);
         let builder = builder
             .handler(
                 "echo",
                 move |session| {
-                    ::wsauth_core::EndpointHandler::call(
+                    ::wsauth_core::RunsWith::call(
                         &*handler,
                         ::wsauth_core::TypedSession::__new(session),
+                        &state_of_handler,
                     )
                 },
             );
         let handler = ::std::sync::Arc::new(self.raw);
+        let state_of_handler = ::std::sync::Arc::clone(&state);
         let builder = builder
             .handler(
                 "raw",
                 move |session| {
-                    ::wsauth_core::EndpointHandler::call(
+                    ::wsauth_core::RunsWith::call(
                         &*handler,
                         ::wsauth_core::TypedSession::__new(session),
+                        &state_of_handler,
                     )
                 },
             );

@@ -261,6 +261,7 @@ pub mod endpoints {
             const PERM: ::core::option::Option<&'static str> = ::core::option::Option::Some(
                 "broadcast.listen",
             );
+            const __PERM_HELP: &'static str = "endpoint `broadcast` requires permission `broadcast.listen`: write `#[ws_endpoint(perm = \"broadcast.listen\")]` (../specs/shipvox.yaml:55)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
         }
@@ -346,18 +347,37 @@ impl<Broadcast> Handlers<Broadcast>
 where
     Broadcast: ::wsauth_core::EndpointHandler<Endpoint = endpoints::broadcast::Endpoint>,
 {
-    /// A server builder with every handler registered; configure
-    /// authentication, stores and origins on it, then `build()`.
-    pub fn into_builder(self) -> ::wsauth_core::Builder {
+    /// A server builder with every handler registered, for handlers
+    /// that take no application state; configure authentication,
+    /// stores and origins on it, then `build()`.
+    pub fn into_builder(self) -> ::wsauth_core::Builder
+    where
+        Broadcast: ::wsauth_core::RunsWith<()>,
+    {
+        self.with_state(())
+    }
+    /// A server builder with every handler registered, each handler
+    /// that takes state (`store: &T`) given its part of `state`;
+    /// configure authentication, stores and origins on it, then
+    /// `build()`. A handler whose state `state` does not provide
+    /// does not compile.
+    pub fn with_state<__S>(self, state: __S) -> ::wsauth_core::Builder
+    where
+        __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+        Broadcast: ::wsauth_core::RunsWith<__S>,
+    {
+        let state = ::std::sync::Arc::new(state);
         let builder = ::wsauth_core::Builder::new(&API);
         let handler = ::std::sync::Arc::new(self.broadcast);
+        let state_of_handler = ::std::sync::Arc::clone(&state);
         let builder = builder
             .handler(
                 "broadcast",
                 move |session| {
-                    ::wsauth_core::EndpointHandler::call(
+                    ::wsauth_core::RunsWith::call(
                         &*handler,
                         ::wsauth_core::TypedSession::__new(session),
+                        &state_of_handler,
                     )
                 },
             );

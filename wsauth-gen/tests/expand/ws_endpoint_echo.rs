@@ -4,9 +4,14 @@ pub struct echo;
 const _: () = {
     impl ::wsauth_core::EndpointHandler for echo {
         type Endpoint = <echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf>::Endpoint;
+    }
+    impl<
+        __S: ::core::marker::Send + ::core::marker::Sync + 'static,
+    > ::wsauth_core::RunsWith<__S> for echo {
         fn call(
             &self,
             session: ::wsauth_core::TypedSession<Self::Endpoint>,
+            _state: &::std::sync::Arc<__S>,
         ) -> ::wsauth_core::__private::BoxFuture<'static, ::wsauth_core::HandlerResult> {
             async fn __wsauth_handler(
                 mut session: echo::endpoints::echo::Session,
@@ -26,14 +31,20 @@ const _: () = {
         ::NAME, "echo"),
         "the handler's session is not the session of endpoint `echo`: use `endpoints::echo::Session`"
     );
-    const _: () = ::core::assert!(
-        ! ::wsauth_core::__private::__str_eq(< < echo::endpoints::echo::Session as
-        ::wsauth_core::__private::SessionOf > ::Endpoint as ::wsauth_core::Endpoint >
-        ::NAME, "echo") || ::wsauth_core::__private::__perm_eq(< <
-        echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf >
-        ::Endpoint as ::wsauth_core::Endpoint > ::PERM,
-        ::core::option::Option::Some("echo.use")),
-        "the handler's `perm` is not the permission endpoint `echo` requires in the spec its session type was generated from"
-    );
+    const _: () = if ::wsauth_core::__private::__str_eq(
+        <<echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf>::Endpoint as ::wsauth_core::Endpoint>::NAME,
+        "echo",
+    )
+        && !::wsauth_core::__private::__perm_eq(
+            <<echo::endpoints::echo::Session as ::wsauth_core::__private::SessionOf>::Endpoint as ::wsauth_core::Endpoint>::PERM,
+            ::core::option::Option::Some("echo.use"),
+        )
+    {
+        ::core::panic!(
+            "{}", < < echo::endpoints::echo::Session as
+            ::wsauth_core::__private::SessionOf > ::Endpoint as ::wsauth_core::Endpoint >
+            ::__PERM_HELP
+        )
+    };
     const _: &str = ::core::include_str!("$CARGO_MANIFEST_DIR/../specs/echo.yaml");
 };
