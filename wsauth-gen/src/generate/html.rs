@@ -36,9 +36,9 @@ use askama::Template;
 
 use super::GenError;
 use crate::ir::{
-    Access, Api, Binding, ClaimShape, ClientAction, CloseCode, Direction, Endpoint, ExpiryPolicy,
-    FailureKind, Fallback, Field, Frames, Message, ParamType, Schema, SchemaKind, Segment,
-    SourceKind, TokenSource,
+    Access, Api, Binding, ClaimShape, ClientAction, CloseCodeGroup, Direction, Endpoint,
+    ExpiryPolicy, FailureKind, Fallback, Field, Frames, Message, ParamType, Schema, SchemaKind,
+    Segment, SourceKind, TokenSource,
 };
 use crate::payload::sample_frame;
 use markup::{Markup, anchor, describe, highlight_json, inline};
@@ -239,6 +239,8 @@ struct SchemaView {
 
 struct CodeGroup {
     code: u16,
+    /// The name both clients give it.
+    name: String,
     meaning: &'static str,
     action: &'static str,
     action_class: &'static str,
@@ -433,19 +435,21 @@ fn close_ref(api: &Api, kind: FailureKind) -> Markup {
     }
 }
 
-/// Several kinds, grouped by code: `4003 (forbidden, not_found) or 4004 (...)`.
+/// Several kinds, by their catalogue entry: `4003 (forbidden, not_found)
+/// or 4004 (...)`, entries and kinds in the order `kinds` gives them.
 fn close_refs(api: &Api, kinds: &[FailureKind]) -> Markup {
-    let mut groups: Vec<(u16, Vec<FailureKind>)> = Vec::new();
+    let mut entries: Vec<(&CloseCodeGroup, Vec<&str>)> = Vec::new();
     for &kind in kinds {
-        let code = api.close_code(kind).map_or(0, |c| c.code);
-        match groups.iter_mut().find(|(c, _)| *c == code) {
-            Some((_, group)) => group.push(kind),
-            None => groups.push((code, vec![kind])),
+        let Some(group) = api.close_catalogue.iter().find(|g| g.kinds.contains(&kind)) else {
+            continue;
+        };
+        match entries.iter_mut().find(|(g, _)| g.code == group.code) {
+            Some((_, words)) => words.push(kind.word()),
+            None => entries.push((group, vec![kind.word()])),
         }
     }
-    let parts = groups.into_iter().map(|(code, kinds)| {
-        let words: Vec<&str> = kinds.iter().map(|k| k.word()).collect();
-        Markup::link(&anchor("close", words[0]), &code.to_string())
+    let parts = entries.into_iter().map(|(group, words)| {
+        Markup::link(&anchor("close", words[0]), &group.code.to_string())
             .t(" (")
             .t(&words.join(", "))
             .t(")")
@@ -1288,34 +1292,38 @@ fn code_meaning(code: u16) -> &'static str {
     }
 }
 
+/// The catalogue, by code.
 fn close_groups(api: &Api) -> Vec<CodeGroup> {
-    let mut codes: Vec<&CloseCode> = api.close_codes.iter().collect();
-    codes.sort_by_key(|c| c.code);
-    let mut groups: Vec<CodeGroup> = Vec::new();
-    for c in codes {
-        let row = KindRow {
-            id: anchor("close", c.kind.word()),
-            kind: c.kind.word(),
-            reason: c.reason.clone(),
-            description: describe(c.description.as_deref()).unwrap_or_else(|| kind_text(c.kind)),
-            from_spec: c.from_spec,
-        };
-        match groups.last_mut() {
-            Some(group) if group.code == c.code => group.rows.push(row),
-            _ => {
-                let (action, action_class, action_text) = action(c.client);
-                groups.push(CodeGroup {
-                    code: c.code,
-                    meaning: code_meaning(c.code),
-                    action,
-                    action_class,
-                    action_text,
-                    rows: vec![row],
-                });
-            }
-        }
-    }
+    let mut groups: Vec<&CloseCodeGroup> = api.close_catalogue.iter().collect();
+    groups.sort_by_key(|g| g.code);
     groups
+        .into_iter()
+        .map(|group| {
+            let (action, action_class, action_text) = action(group.client);
+            let rows = group
+                .kinds
+                .iter()
+                .filter_map(|&kind| api.close_code(kind))
+                .map(|c| KindRow {
+                    id: anchor("close", c.kind.word()),
+                    kind: c.kind.word(),
+                    reason: c.reason.clone(),
+                    description: describe(c.description.as_deref())
+                        .unwrap_or_else(|| kind_text(c.kind)),
+                    from_spec: c.from_spec,
+                })
+                .collect();
+            CodeGroup {
+                code: group.code,
+                name: group.name.clone(),
+                meaning: code_meaning(group.code),
+                action,
+                action_class,
+                action_text,
+                rows,
+            }
+        })
+        .collect()
 }
 
 /// What a failure kind means, for rows the spec does not describe.

@@ -12,19 +12,18 @@
 //! The output is built while checking; when no problem was found it is the
 //! [`Api`] backends read. Schemas are resolved in `schema`.
 
+mod close_codes;
 mod schema;
 
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
 use crate::ir::{self, Api, Direction, Loc, OPEN_VARIANT};
+use crate::naming;
 use crate::spec::model::{
-    self, Access, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames, Name, SourceKind,
-    Spanned, TokenSource,
+    self, Access, ExpiryPolicy, Fallback, Frames, Name, SourceKind, Spanned, TokenSource,
 };
 use wsauth_spec::Keyword;
-
-use wsauth_spec::wire::{self, MAX_CLOSE_REASON_BYTES as MAX_REASON_BYTES};
 
 /// The longest `ping_interval_s`: an hour. Clients turn it into a timer,
 /// and a ping that rarely is no longer a heartbeat.
@@ -69,21 +68,6 @@ struct NameRule {
     what: &'static str,
     shape: &'static str,
     test: fn(&str) -> bool,
-}
-
-/// The type name generated code gives `name`: its alphanumeric runs, each
-/// capitalised (`ai_token` → `AiToken`).
-fn type_name(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .flat_map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase())
-                .into_iter()
-                .chain(chars)
-        })
-        .collect()
 }
 
 fn is_snake(s: &str) -> bool {
@@ -179,7 +163,7 @@ impl Validator<'_> {
     fn distinct_type_names<'n>(&mut self, what: &str, names: impl IntoIterator<Item = &'n Name>) {
         let mut seen: HashMap<String, &Name> = HashMap::new();
         for name in names {
-            let ty = type_name(&name.value);
+            let ty = naming::pascal(&name.value);
             if let Some(first) = seen.get(&ty) {
                 self.error(
                     Diagnostic::new(
@@ -254,13 +238,20 @@ impl Validator<'_> {
         let roles = self.roles();
         let checks = self.checks();
         let close_codes = self.close_codes();
+        let close_catalogue = close_codes::catalogue(&close_codes);
         let limits = self.limits(spec.limits.as_ref(), ir::Limits::DEFAULT);
-        let schemas = self.named_schemas();
+        let mut schemas = self.named_schemas();
         let mut messages = self.messages(&schemas);
         let auth = self.auth();
         let endpoints = self.endpoints(auth.as_ref(), &roles, &limits);
         let stats = self.stats(&endpoints);
         self.directions(&endpoints, &mut messages);
+        // A schema's name yields to what generated code declares for the
+        // messages and endpoints, known only now.
+        let type_names = naming::schema_type_names(&schemas, &messages, &endpoints);
+        for (schema, type_name) in schemas.iter_mut().zip(type_names) {
+            schema.type_name = type_name;
+        }
         Api {
             name: spec.name.value.clone(),
             title: spec
@@ -275,6 +266,7 @@ impl Validator<'_> {
             roles,
             checks,
             close_codes,
+            close_catalogue,
             limits,
             stats,
             endpoints,
@@ -403,152 +395,6 @@ impl Validator<'_> {
             });
         }
         out
-    }
-
-    fn close_codes(&mut self) -> Vec<ir::CloseCode> {
-        for (kind, close) in &self.spec.close_codes {
-            let code = close.code.value;
-            if let Some(why) = wire::close_code_problem(code) {
-                self.error(
-                    Diagnostic::new(
-                        "wsauth::close_code",
-                        close.code.span,
-                        format!("close code {code} {why}"),
-                    )
-                    .label(format!("for `{}`", kind.word()))
-                    .help(format!(
-                        "use 4000–4999 for application codes, or a registered code \
-                         a server may send ({})",
-                        wire::REGISTERED_SERVER_CODES
-                            .map(|c| c.to_string())
-                            .join(", ")
-                    )),
-                );
-            }
-            let reason = &close.reason;
-            if reason.len() > MAX_REASON_BYTES {
-                self.error(
-                    Diagnostic::new(
-                        "wsauth::reason_too_long",
-                        reason.span,
-                        format!(
-                            "close reason is {} bytes; a close frame holds at most {MAX_REASON_BYTES}",
-                            reason.len()
-                        ),
-                    )
-                    .help("shorten it: close reasons are generic, details belong in the audit log"),
-                );
-            }
-        }
-        let resolved: Vec<ir::CloseCode> = FailureKind::ALL
-            .iter()
-            .map(
-                |(_, kind)| match self.spec.close_codes.get_key_value(kind) {
-                    Some((_, c)) => ir::CloseCode {
-                        kind: *kind,
-                        code: c.code.value,
-                        reason: c.reason.value.clone(),
-                        client: c.client.value,
-                        description: c.description.clone(),
-                        from_spec: true,
-                    },
-                    None => {
-                        let (code, reason, client) = kind.default_close();
-                        ir::CloseCode {
-                            kind: *kind,
-                            code,
-                            reason: reason.to_owned(),
-                            client,
-                            description: None,
-                            from_spec: false,
-                        }
-                    }
-                },
-            )
-            .collect();
-        self.close_code_conflicts(&resolved);
-        resolved
-    }
-
-    /// A code means one client behaviour: clients act on the code alone.
-    /// One report per code, naming every kind that shares it.
-    fn close_code_conflicts(&mut self, resolved: &[ir::CloseCode]) {
-        let mut by_code: Vec<(u16, Vec<&ir::CloseCode>)> = Vec::new();
-        for c in resolved {
-            match by_code.iter_mut().find(|(code, _)| *code == c.code) {
-                Some((_, group)) => group.push(c),
-                None => by_code.push((c.code, vec![c])),
-            }
-        }
-        for (code, group) in by_code {
-            let mut meanings: Vec<(ClientAction, Vec<&ir::CloseCode>)> = Vec::new();
-            for c in &group {
-                match meanings.iter_mut().find(|(a, _)| *a == c.client) {
-                    Some((_, kinds)) => kinds.push(c),
-                    None => meanings.push((c.client, vec![c])),
-                }
-            }
-            if meanings.len() < 2 {
-                continue;
-            }
-            let mut written: Vec<(Span, Span, &ir::CloseCode)> = group
-                .iter()
-                .filter_map(|c| {
-                    self.spec
-                        .close_codes
-                        .get_key_value(&c.kind)
-                        .map(|(key, v)| (key.span, v.client.span, *c))
-                })
-                .collect();
-            written.sort_by_key(|(key, _, _)| key.offset);
-            let Some(((_, primary, first), rest)) = written.split_first() else {
-                continue;
-            };
-            let listing = meanings
-                .iter()
-                .map(|(action, kinds)| {
-                    let names: Vec<String> = kinds
-                        .iter()
-                        .map(|k| format!("`{}`", k.kind.word()))
-                        .collect();
-                    format!("`{}` for {}", action.word(), names.join(", "))
-                })
-                .collect::<Vec<_>>()
-                .join(" but ");
-            let mut d = Diagnostic::new(
-                "wsauth::close_code_conflict",
-                *primary,
-                format!("close code {code} means {listing}"),
-            )
-            .label(format!(
-                "`{}` for `{}`",
-                first.client.word(),
-                first.kind.word()
-            ));
-            for (_, span, c) in rest {
-                d = d.also(
-                    *span,
-                    format!("`{}` for `{}`", c.client.word(), c.kind.word()),
-                );
-            }
-            let defaults: Vec<String> = group
-                .iter()
-                .filter(|c| !c.from_spec)
-                .map(|c| format!("`{}`", c.kind.word()))
-                .collect();
-            let help = if defaults.is_empty() {
-                "clients act on the code alone: give these the same `client`, or different codes"
-                    .to_owned()
-            } else {
-                format!(
-                    "clients act on the code alone; {} use{} {code} by default: set {} in `close_codes` too, or pick another code",
-                    defaults.join(", "),
-                    if defaults.len() == 1 { "s" } else { "" },
-                    if defaults.len() == 1 { "it" } else { "them" },
-                )
-            };
-            self.error(d.help(help));
-        }
     }
 
     fn limits(&mut self, written: Option<&model::Limits>, base: ir::Limits) -> ir::Limits {
@@ -893,6 +739,7 @@ impl Validator<'_> {
             if let Some(schema) = self.schema(schema) {
                 out.push(ir::NamedSchema {
                     name: name.value.clone(),
+                    type_name: naming::pascal(&name.value),
                     schema,
                 });
             }
@@ -924,6 +771,7 @@ impl Validator<'_> {
                 direction: Direction::Unused,
                 payload,
                 example: message.example.as_ref().map(|e| e.value.clone()),
+                idents: naming::message(&name.value),
                 loc: self.loc(name.span),
             });
         }
@@ -1046,6 +894,7 @@ impl Validator<'_> {
                     pong: h.pong.value.clone(),
                 }),
                 limits: self.limits(endpoint.limits.as_ref(), *spec_limits),
+                idents: naming::endpoint(&name.value),
                 loc: self.loc(name.span),
             });
         }
@@ -1404,7 +1253,7 @@ impl Validator<'_> {
             .chain(&endpoint.receives)
             .chain(&endpoint.sends)
         {
-            if type_name(&m.value) == OPEN_VARIANT {
+            if naming::pascal(&m.value) == OPEN_VARIANT {
                 self.error(
                     Diagnostic::new(
                         "wsauth::name_clash",
