@@ -346,11 +346,6 @@ pub struct Open {
     pub description: Option<String>,
 }
 
-/// The variant generated Rust message enums give open messages (after the
-/// declared ones, which are named after their messages): decided here so
-/// the validator can refuse a message that would be named the same.
-pub const OPEN_VARIANT: &str = "Open";
-
 /// A text keepalive.
 #[derive(Clone, Debug, Serialize)]
 pub struct Heartbeat {

@@ -135,6 +135,11 @@ pub fn schema_type_names(
 pub mod rust {
     use proc_macro2::{Ident, Span};
 
+    /// The variant generated Rust message enums give open messages (after
+    /// the declared ones, which are named after their messages), so the
+    /// validator can refuse a message that would be named the same.
+    pub const OPEN_VARIANT: &str = "Open";
+
     /// Names that cannot be raw identifiers: they get a `_` suffix.
     const NOT_RAW: [&str; 5] = ["self", "Self", "super", "crate", "_"];
 

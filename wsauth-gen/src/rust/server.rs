@@ -337,9 +337,9 @@ pub(super) fn open_variant(krate: &TokenStream) -> TokenStream {
     }
 }
 
-/// The open variant's name ([`ir::OPEN_VARIANT`]).
+/// The open variant's name ([`naming::rust::OPEN_VARIANT`]).
 pub(super) fn open_ident() -> Ident {
-    Ident::new(ir::OPEN_VARIANT, Span::call_site())
+    naming::rust::ident(naming::rust::OPEN_VARIANT)
 }
 
 /// `__wsauth_open`, the decoder of [`open_variant`]: any object with a

@@ -18,8 +18,8 @@ mod schema;
 use std::collections::{HashMap, HashSet};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
-use crate::ir::{self, Api, Direction, Loc, OPEN_VARIANT};
-use crate::naming;
+use crate::ir::{self, Api, Direction, Loc};
+use crate::naming::{self, rust::OPEN_VARIANT};
 use crate::spec::model::{
     self, Access, ExpiryPolicy, Fallback, Frames, Name, SourceKind, Spanned, TokenSource,
 };
