@@ -11,11 +11,16 @@
 //! - every name it contains is known to exist (a backend may index freely);
 //! - every default is filled in (the close-code catalogue lists every
 //!   [`FailureKind`], limits have no gaps);
+//! - every generated identifier is decided, once for all outputs
+//!   ([`crate::naming`]): each message, endpoint and named schema carries
+//!   its identifiers, and [`Api::close_catalogue`] groups the close codes
+//!   with one name per code;
 //! - order is the spec's own, deterministic, so generated files are stable.
 //!
 //! Items keep a [`Loc`] (line and column in the spec) so the proc-macro can
-//! point from a Rust error to the spec line; locations are left out of the
-//! serialized form, which therefore describes the API's meaning only.
+//! point from a Rust error to the spec line; locations and identifiers are
+//! left out of the serialized form, which therefore describes the API's
+//! meaning only.
 
 use serde::Serialize;
 
@@ -529,11 +534,6 @@ impl Api {
     /// always `Some`.
     pub fn close_code(&self, kind: FailureKind) -> Option<&CloseCode> {
         self.close_codes.iter().find(|c| c.kind == kind)
-    }
-
-    /// The catalogue entry of close code `code`.
-    pub fn close_group(&self, code: u16) -> Option<&CloseCodeGroup> {
-        self.close_catalogue.iter().find(|g| g.code == code)
     }
 
     /// The identifiers of message `name`.

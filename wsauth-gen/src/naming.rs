@@ -14,6 +14,9 @@
 //! print them. The few names that belong to a nested shape rather than to a
 //! spec item (an object's fields, a string enum's values) are converted by
 //! the functions of [`rust`] and [`ts`] when a backend lays the shape out.
+//! A new kind of spec item (topics, say) gets the same treatment: an
+//! identifiers struct in the IR, filled in by a function here during
+//! resolution, and its TypeScript declarations listed in [`ts::declared`].
 //!
 //! # Rules
 //!

@@ -3,7 +3,8 @@
 //! is legal and means one thing, and the catalogue grouped by code that
 //! every output lists.
 
-use super::{Diagnostic, Span, Validator};
+use super::Validator;
+use crate::diagnostic::{Diagnostic, Span};
 use crate::ir;
 use crate::naming;
 use crate::spec::model::{ClientAction, FailureKind};
