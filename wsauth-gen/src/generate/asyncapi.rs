@@ -41,8 +41,8 @@ use serde_json::{Map, Value, json};
 
 use super::GenError;
 use crate::ir::{
-    Access, Api, Binding, ClientAction, CloseCode, Direction, Endpoint, ExpiryPolicy, FailureKind,
-    Frames, Message, Param, ParamType, TokenSource,
+    Access, Api, Binding, ClientAction, Direction, Endpoint, ExpiryPolicy, FailureKind, Frames,
+    Message, Param, ParamType, TokenSource,
 };
 use crate::payload;
 use crate::spec::model::Keyword;
@@ -109,7 +109,7 @@ pub const EXTENSIONS: &[(&str, &str)] = &[
     ),
     (
         "x-wsauth-close-codes",
-        "At the root: the close-code catalogue, one entry per code and reason: the failure kinds that close with it and what a client does (`refresh_token`: get a fresh token and reconnect once; `backoff`: reconnect with exponential backoff and jitter; `stop`: do not reconnect).",
+        "At the root: the close-code catalogue, one entry per code and reason: the code's name (the same in every generated client), the failure kinds that close with it and what a client does (`refresh_token`: get a fresh token and reconnect once; `backoff`: reconnect with exponential backoff and jitter; `stop`: do not reconnect).",
     ),
 ];
 
@@ -557,49 +557,44 @@ fn close_note(api: &Api, kind: FailureKind) -> String {
         .unwrap_or_default()
 }
 
-/// Close codes grouped by code and reason, in the order kinds are declared.
+/// One row of the close-code tables: a catalogue entry's code and name
+/// with one of its reasons; rows in the order of their first kind.
 struct CloseGroup<'a> {
     code: u16,
+    name: &'a str,
     reason: &'a str,
     client: ClientAction,
-    kinds: Vec<FailureKind>,
+    kinds: &'a [FailureKind],
     descriptions: Vec<(FailureKind, &'a str)>,
 }
 
 fn close_groups(api: &Api) -> Vec<CloseGroup<'_>> {
-    let mut groups: Vec<CloseGroup<'_>> = Vec::new();
-    for c in &api.close_codes {
-        let CloseCode {
-            kind,
-            code,
-            reason,
-            client,
-            description,
-            ..
-        } = c;
-        let at = groups
-            .iter()
-            .position(|g| g.code == *code && g.reason == reason.as_str());
-        let group = match at {
-            Some(at) => &mut groups[at],
-            None => {
-                groups.push(CloseGroup {
-                    code: *code,
-                    reason,
-                    client: *client,
-                    kinds: Vec::new(),
-                    descriptions: Vec::new(),
-                });
-                let last = groups.len() - 1;
-                &mut groups[last]
-            }
-        };
-        group.kinds.push(*kind);
-        if let Some(text) = description {
-            group.descriptions.push((*kind, text));
-        }
-    }
-    groups
+    let mut rows: Vec<CloseGroup<'_>> = api
+        .close_catalogue
+        .iter()
+        .flat_map(|group| {
+            group.reasons.iter().map(move |reason| CloseGroup {
+                code: group.code,
+                name: &group.name,
+                reason: &reason.text,
+                client: group.client,
+                kinds: &reason.kinds,
+                descriptions: reason
+                    .kinds
+                    .iter()
+                    .filter_map(|&kind| {
+                        let text = api.close_code(kind)?.description.as_deref()?;
+                        Some((kind, text))
+                    })
+                    .collect(),
+            })
+        })
+        .collect();
+    let declared = |kind: Option<&FailureKind>| {
+        kind.and_then(|k| api.close_codes.iter().position(|c| c.kind == *k))
+    };
+    rows.sort_by_key(|row| declared(row.kinds.first()));
+    rows
 }
 
 fn root_extensions(api: &Api) -> Vec<Entry> {
@@ -681,6 +676,7 @@ fn root_extensions(api: &Api) -> Vec<Entry> {
         .map(|g| {
             let mut entry = Map::new();
             entry.insert("code".into(), g.code.into());
+            entry.insert("name".into(), g.name.into());
             entry.insert("reason".into(), g.reason.into());
             entry.insert("client".into(), g.client.word().into());
             let kinds: Vec<&str> = g.kinds.iter().map(|k| k.word()).collect();
