@@ -28,24 +28,33 @@ pub(super) fn messages(api: &Api) -> Map<String, Value> {
         .collect()
 }
 
-/// A component message; `more` holds the fields between the summary and
-/// the payload (description, content type).
-fn message(
-    name: &str,
+/// A component message, its fields in the order the document shows them.
+struct MessageObject {
+    name: String,
     summary: Option<String>,
-    more: Map<String, Value>,
+    description: Option<String>,
+    content_type: Option<&'static str>,
     payload: Value,
     examples: Value,
-    extensions: Map<String, Value>,
-) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), name.into());
-    put(&mut out, "summary", summary);
-    out.extend(more);
-    out.insert("payload".into(), payload);
-    out.insert("examples".into(), examples);
-    out.extend(extensions);
-    Value::Object(out)
+    /// `x-wsauth-permission`: what a client needs to send it.
+    permission: Option<String>,
+    /// `x-wsauth-direction`: who sends it.
+    direction: &'static str,
+}
+
+impl From<MessageObject> for Value {
+    fn from(m: MessageObject) -> Self {
+        let mut out = Map::new();
+        out.insert("name".into(), m.name.into());
+        put(&mut out, "summary", m.summary);
+        put(&mut out, "description", m.description);
+        put(&mut out, "contentType", m.content_type);
+        out.insert("payload".into(), m.payload);
+        out.insert("examples".into(), m.examples);
+        put(&mut out, "x-wsauth-permission", m.permission);
+        out.insert("x-wsauth-direction".into(), m.direction.into());
+        Value::Object(out)
+    }
 }
 
 /// The first sentence of a description, for a one-line summary.
@@ -65,29 +74,25 @@ fn spec_message(api: &Api, m: &Message) -> Value {
         json!([{ "name": "sample", "summary": "Made up from the schema.", "payload": sample }])
     };
     let description = m.description.as_deref();
-    let mut more = Map::new();
-    put(
-        &mut more,
-        "description",
-        description.filter(|d| first_sentence(d) != d.trim()),
-    );
-    let mut extensions = Map::new();
-    put(&mut extensions, "x-wsauth-permission", m.perm.clone());
     let direction = match m.direction {
         Direction::ClientToServer => "client_to_server",
         Direction::ServerToClient => "server_to_client",
         Direction::Both => "both",
         Direction::Unused => "unused",
     };
-    extensions.insert("x-wsauth-direction".into(), direction.into());
-    message(
-        &m.name,
-        description.map(first_sentence),
-        more,
-        payload::frame_schema(api, m, SCHEMA_REFS),
+    MessageObject {
+        name: m.name.clone(),
+        summary: description.map(first_sentence),
+        description: description
+            .filter(|d| first_sentence(d) != d.trim())
+            .map(str::to_owned),
+        content_type: None,
+        payload: payload::frame_schema(api, m, SCHEMA_REFS),
         examples,
-        extensions,
-    )
+        permission: m.perm.clone(),
+        direction,
+    }
+    .into()
 }
 
 /// Which way open messages travel on some endpoint of `api`, if any does.
@@ -106,31 +111,23 @@ fn open_direction(api: &Api) -> Option<&'static str> {
 fn framework_messages(api: &Api) -> Vec<(String, Value)> {
     let refresh = api.endpoints.iter().any(|e| Traffic::of(api, e).refresh);
     let raw = api.endpoints.iter().any(|e| e.frames == Frames::Raw);
-    let framework = |name: &str,
-                     summary: &str,
-                     more: Map<String, Value>,
-                     payload: Value,
-                     example: Value,
-                     direction: &str| {
-        let examples =
-            json!([{ "name": "sample", "summary": "A valid frame.", "payload": example }]);
-        let extensions = Map::from_iter([("x-wsauth-direction".to_owned(), direction.into())]);
-        let value = message(
-            name,
-            Some(summary.to_owned()),
-            more,
+    let framework = |name: &str, summary: &str, payload: Value, example: Value, direction| {
+        MessageObject {
+            name: name.to_owned(),
+            summary: Some(summary.to_owned()),
+            description: None,
+            content_type: None,
             payload,
-            examples,
-            extensions,
-        );
-        (name.to_owned(), value)
+            examples: json!([{ "name": "sample", "summary": "A valid frame.", "payload": example }]),
+            permission: None,
+            direction,
+        }
     };
-    let mut out = Vec::new();
+    let mut out: Vec<MessageObject> = Vec::new();
     if refresh {
         out.push(framework(
             REFRESH,
             "A fresh token for the open connection, sent before the current one expires.",
-            Map::new(),
             json!({
                 "type": "object",
                 "properties": {
@@ -146,7 +143,6 @@ fn framework_messages(api: &Api) -> Vec<(String, Value)> {
         out.push(framework(
             REFRESHED,
             "The fresh token was accepted; the connection now expires at `exp`.",
-            Map::new(),
             json!({
                 "type": "object",
                 "properties": {
@@ -161,21 +157,21 @@ fn framework_messages(api: &Api) -> Vec<(String, Value)> {
         ));
     }
     if raw {
-        out.push(framework(
+        let mut raw = framework(
             RAW,
             "Any text or binary frame, passed through undecoded.",
-            Map::from_iter([("contentType".to_owned(), "application/octet-stream".into())]),
             json!({ "description": "Any text or binary frame." }),
             Value::from("hello"),
             "both",
-        ));
+        );
+        raw.content_type = Some("application/octet-stream");
+        out.push(raw);
     }
     if let Some(direction) = open_direction(api) {
         let declared: Vec<&str> = api.messages.iter().map(|m| m.name.as_str()).collect();
         out.push(framework(
             OPEN,
             "An open message: any JSON object whose `type` the spec does not declare (nor `wsauth.`), with any fields.",
-            Map::new(),
             json!({
                 "type": "object",
                 "properties": {
@@ -194,5 +190,7 @@ fn framework_messages(api: &Api) -> Vec<(String, Value)> {
             direction,
         ));
     }
-    out
+    out.into_iter()
+        .map(|m| (m.name.clone(), m.into()))
+        .collect()
 }
