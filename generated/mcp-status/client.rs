@@ -305,7 +305,8 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     }
 };
 /// The spec's close codes, one variant per distinct code (named
-/// after its first failure kind), with what a client does on each.
+/// after its most general failure kind, as in every generated
+/// output), with what a client does on each.
 /// The client acts on them by itself (see `wsauth_core::client`);
 /// this enum is for matching on a close.
 #[derive(
@@ -318,7 +319,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
 )]
 pub enum CloseCode {
     /// 1008: `auth_required`, `auth_failed`, `token_expired`, `user_inactive`, `forbidden`, `origin_rejected`, `too_many_connections` (client: `stop`).
-    AuthRequired,
+    Forbidden,
     /// 4003: `subject_mismatch` (client: `stop`).
     SubjectMismatch,
     /// 4004: `not_found` (client: `stop`).
@@ -332,7 +333,7 @@ pub enum CloseCode {
     /// 1013: `slow_consumer` (client: `backoff`).
     SlowConsumer,
     /// 1001: `idle_timeout`, `going_away` (client: `backoff`).
-    IdleTimeout,
+    GoingAway,
     /// 1011: `server_error` (client: `backoff`).
     ServerError,
     /// 1000: `completed` (client: `stop`).
@@ -341,28 +342,28 @@ pub enum CloseCode {
 impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
-        CloseCode::AuthRequired,
+        CloseCode::Forbidden,
         CloseCode::SubjectMismatch,
         CloseCode::NotFound,
         CloseCode::RateLimited,
         CloseCode::MessageTooBig,
         CloseCode::InvalidMessage,
         CloseCode::SlowConsumer,
-        CloseCode::IdleTimeout,
+        CloseCode::GoingAway,
         CloseCode::ServerError,
         CloseCode::Completed,
     ];
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
         match self {
-            CloseCode::AuthRequired => 1008,
+            CloseCode::Forbidden => 1008,
             CloseCode::SubjectMismatch => 4003,
             CloseCode::NotFound => 4004,
             CloseCode::RateLimited => 4029,
             CloseCode::MessageTooBig => 1009,
             CloseCode::InvalidMessage => 1007,
             CloseCode::SlowConsumer => 1013,
-            CloseCode::IdleTimeout => 1001,
+            CloseCode::GoingAway => 1001,
             CloseCode::ServerError => 1011,
             CloseCode::Completed => 1000,
         }
@@ -370,14 +371,14 @@ impl CloseCode {
     /// The variant for a close code, if the spec has it.
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
-            1008 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            1008 => ::core::option::Option::Some(CloseCode::Forbidden),
             4003 => ::core::option::Option::Some(CloseCode::SubjectMismatch),
             4004 => ::core::option::Option::Some(CloseCode::NotFound),
             4029 => ::core::option::Option::Some(CloseCode::RateLimited),
             1009 => ::core::option::Option::Some(CloseCode::MessageTooBig),
             1007 => ::core::option::Option::Some(CloseCode::InvalidMessage),
             1013 => ::core::option::Option::Some(CloseCode::SlowConsumer),
-            1001 => ::core::option::Option::Some(CloseCode::IdleTimeout),
+            1001 => ::core::option::Option::Some(CloseCode::GoingAway),
             1011 => ::core::option::Option::Some(CloseCode::ServerError),
             1000 => ::core::option::Option::Some(CloseCode::Completed),
             _ => ::core::option::Option::None,
@@ -386,14 +387,14 @@ impl CloseCode {
     /// What a client does when the server closes with it.
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
-            CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::Forbidden => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::SubjectMismatch => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::NotFound => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::RateLimited => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::MessageTooBig => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::InvalidMessage => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::SlowConsumer => ::wsauth_core::spec::ClientAction::Backoff,
-            CloseCode::IdleTimeout => ::wsauth_core::spec::ClientAction::Backoff,
+            CloseCode::GoingAway => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::ServerError => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::Completed => ::wsauth_core::spec::ClientAction::Stop,
         }
@@ -401,7 +402,7 @@ impl CloseCode {
     /// The failure kinds that close with it.
     pub const fn kinds(self) -> &'static [::wsauth_core::spec::FailureKind] {
         match self {
-            CloseCode::AuthRequired => {
+            CloseCode::Forbidden => {
                 &[
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
@@ -424,7 +425,7 @@ impl CloseCode {
                 &[::wsauth_core::spec::FailureKind::InvalidMessage]
             }
             CloseCode::SlowConsumer => &[::wsauth_core::spec::FailureKind::SlowConsumer],
-            CloseCode::IdleTimeout => {
+            CloseCode::GoingAway => {
                 &[
                     ::wsauth_core::spec::FailureKind::IdleTimeout,
                     ::wsauth_core::spec::FailureKind::GoingAway,
@@ -437,14 +438,14 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "Authentication required: No token provided",
+            CloseCode::Forbidden => "Authentication required: No token provided",
             CloseCode::SubjectMismatch => "forbidden",
             CloseCode::NotFound => "not found",
             CloseCode::RateLimited => "rate limit exceeded",
             CloseCode::MessageTooBig => "message too big",
             CloseCode::InvalidMessage => "invalid message",
             CloseCode::SlowConsumer => "try again later",
-            CloseCode::IdleTimeout => "idle timeout",
+            CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
         }

@@ -200,7 +200,8 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     }
 };
 /// The spec's close codes, one variant per distinct code (named
-/// after its first failure kind), with what a client does on each.
+/// after its most general failure kind, as in every generated
+/// output), with what a client does on each.
 /// The client acts on them by itself (see `wsauth_core::client`);
 /// this enum is for matching on a close.
 #[derive(
@@ -213,11 +214,11 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
 )]
 pub enum CloseCode {
     /// 4001: `auth_required`, `auth_failed`, `token_expired` (client: `refresh_token`).
-    AuthRequired,
+    AuthFailed,
     /// 4002: `user_inactive` (client: `stop`).
     UserInactive,
     /// 4003: `subject_mismatch`, `forbidden`, `origin_rejected` (client: `stop`).
-    SubjectMismatch,
+    Forbidden,
     /// 4004: `not_found` (client: `stop`).
     NotFound,
     /// 4008: `too_many_connections` (client: `backoff`).
@@ -231,7 +232,7 @@ pub enum CloseCode {
     /// 1013: `slow_consumer` (client: `backoff`).
     SlowConsumer,
     /// 1001: `idle_timeout`, `going_away` (client: `backoff`).
-    IdleTimeout,
+    GoingAway,
     /// 1011: `server_error` (client: `backoff`).
     ServerError,
     /// 1000: `completed` (client: `stop`).
@@ -240,32 +241,32 @@ pub enum CloseCode {
 impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
-        CloseCode::AuthRequired,
+        CloseCode::AuthFailed,
         CloseCode::UserInactive,
-        CloseCode::SubjectMismatch,
+        CloseCode::Forbidden,
         CloseCode::NotFound,
         CloseCode::TooManyConnections,
         CloseCode::RateLimited,
         CloseCode::MessageTooBig,
         CloseCode::InvalidMessage,
         CloseCode::SlowConsumer,
-        CloseCode::IdleTimeout,
+        CloseCode::GoingAway,
         CloseCode::ServerError,
         CloseCode::Completed,
     ];
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
         match self {
-            CloseCode::AuthRequired => 4001,
+            CloseCode::AuthFailed => 4001,
             CloseCode::UserInactive => 4002,
-            CloseCode::SubjectMismatch => 4003,
+            CloseCode::Forbidden => 4003,
             CloseCode::NotFound => 4004,
             CloseCode::TooManyConnections => 4008,
             CloseCode::RateLimited => 4029,
             CloseCode::MessageTooBig => 1009,
             CloseCode::InvalidMessage => 1007,
             CloseCode::SlowConsumer => 1013,
-            CloseCode::IdleTimeout => 1001,
+            CloseCode::GoingAway => 1001,
             CloseCode::ServerError => 1011,
             CloseCode::Completed => 1000,
         }
@@ -273,16 +274,16 @@ impl CloseCode {
     /// The variant for a close code, if the spec has it.
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
-            4001 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            4001 => ::core::option::Option::Some(CloseCode::AuthFailed),
             4002 => ::core::option::Option::Some(CloseCode::UserInactive),
-            4003 => ::core::option::Option::Some(CloseCode::SubjectMismatch),
+            4003 => ::core::option::Option::Some(CloseCode::Forbidden),
             4004 => ::core::option::Option::Some(CloseCode::NotFound),
             4008 => ::core::option::Option::Some(CloseCode::TooManyConnections),
             4029 => ::core::option::Option::Some(CloseCode::RateLimited),
             1009 => ::core::option::Option::Some(CloseCode::MessageTooBig),
             1007 => ::core::option::Option::Some(CloseCode::InvalidMessage),
             1013 => ::core::option::Option::Some(CloseCode::SlowConsumer),
-            1001 => ::core::option::Option::Some(CloseCode::IdleTimeout),
+            1001 => ::core::option::Option::Some(CloseCode::GoingAway),
             1011 => ::core::option::Option::Some(CloseCode::ServerError),
             1000 => ::core::option::Option::Some(CloseCode::Completed),
             _ => ::core::option::Option::None,
@@ -291,16 +292,16 @@ impl CloseCode {
     /// What a client does when the server closes with it.
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
-            CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::RefreshToken,
+            CloseCode::AuthFailed => ::wsauth_core::spec::ClientAction::RefreshToken,
             CloseCode::UserInactive => ::wsauth_core::spec::ClientAction::Stop,
-            CloseCode::SubjectMismatch => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::Forbidden => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::NotFound => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::TooManyConnections => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::RateLimited => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::MessageTooBig => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::InvalidMessage => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::SlowConsumer => ::wsauth_core::spec::ClientAction::Backoff,
-            CloseCode::IdleTimeout => ::wsauth_core::spec::ClientAction::Backoff,
+            CloseCode::GoingAway => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::ServerError => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::Completed => ::wsauth_core::spec::ClientAction::Stop,
         }
@@ -308,7 +309,7 @@ impl CloseCode {
     /// The failure kinds that close with it.
     pub const fn kinds(self) -> &'static [::wsauth_core::spec::FailureKind] {
         match self {
-            CloseCode::AuthRequired => {
+            CloseCode::AuthFailed => {
                 &[
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
@@ -316,7 +317,7 @@ impl CloseCode {
                 ]
             }
             CloseCode::UserInactive => &[::wsauth_core::spec::FailureKind::UserInactive],
-            CloseCode::SubjectMismatch => {
+            CloseCode::Forbidden => {
                 &[
                     ::wsauth_core::spec::FailureKind::SubjectMismatch,
                     ::wsauth_core::spec::FailureKind::Forbidden,
@@ -335,7 +336,7 @@ impl CloseCode {
                 &[::wsauth_core::spec::FailureKind::InvalidMessage]
             }
             CloseCode::SlowConsumer => &[::wsauth_core::spec::FailureKind::SlowConsumer],
-            CloseCode::IdleTimeout => {
+            CloseCode::GoingAway => {
                 &[
                     ::wsauth_core::spec::FailureKind::IdleTimeout,
                     ::wsauth_core::spec::FailureKind::GoingAway,
@@ -348,16 +349,16 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "authentication required",
+            CloseCode::AuthFailed => "authentication required",
             CloseCode::UserInactive => "user inactive",
-            CloseCode::SubjectMismatch => "forbidden",
+            CloseCode::Forbidden => "forbidden",
             CloseCode::NotFound => "entry not found",
             CloseCode::TooManyConnections => "too many connections",
             CloseCode::RateLimited => "rate limit exceeded",
             CloseCode::MessageTooBig => "message too big",
             CloseCode::InvalidMessage => "invalid message",
             CloseCode::SlowConsumer => "try again later",
-            CloseCode::IdleTimeout => "idle timeout",
+            CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
         }

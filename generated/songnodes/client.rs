@@ -523,7 +523,8 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
     }
 };
 /// The spec's close codes, one variant per distinct code (named
-/// after its first failure kind), with what a client does on each.
+/// after its most general failure kind, as in every generated
+/// output), with what a client does on each.
 /// The client acts on them by itself (see `wsauth_core::client`);
 /// this enum is for matching on a close.
 #[derive(
@@ -536,7 +537,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
 )]
 pub enum CloseCode {
     /// 1008: `auth_required`, `auth_failed`, `user_inactive`, `subject_mismatch` (client: `stop`).
-    AuthRequired,
+    AuthFailed,
     /// 4001: `token_expired` (client: `refresh_token`).
     TokenExpired,
     /// 4003: `forbidden`, `origin_rejected` (client: `stop`).
@@ -554,7 +555,7 @@ pub enum CloseCode {
     /// 1013: `slow_consumer` (client: `backoff`).
     SlowConsumer,
     /// 1001: `idle_timeout`, `going_away` (client: `backoff`).
-    IdleTimeout,
+    GoingAway,
     /// 1011: `server_error` (client: `backoff`).
     ServerError,
     /// 1000: `completed` (client: `stop`).
@@ -563,7 +564,7 @@ pub enum CloseCode {
 impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
     pub const ALL: &'static [CloseCode] = &[
-        CloseCode::AuthRequired,
+        CloseCode::AuthFailed,
         CloseCode::TokenExpired,
         CloseCode::Forbidden,
         CloseCode::NotFound,
@@ -572,14 +573,14 @@ impl CloseCode {
         CloseCode::MessageTooBig,
         CloseCode::InvalidMessage,
         CloseCode::SlowConsumer,
-        CloseCode::IdleTimeout,
+        CloseCode::GoingAway,
         CloseCode::ServerError,
         CloseCode::Completed,
     ];
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
         match self {
-            CloseCode::AuthRequired => 1008,
+            CloseCode::AuthFailed => 1008,
             CloseCode::TokenExpired => 4001,
             CloseCode::Forbidden => 4003,
             CloseCode::NotFound => 4004,
@@ -588,7 +589,7 @@ impl CloseCode {
             CloseCode::MessageTooBig => 1009,
             CloseCode::InvalidMessage => 1007,
             CloseCode::SlowConsumer => 1013,
-            CloseCode::IdleTimeout => 1001,
+            CloseCode::GoingAway => 1001,
             CloseCode::ServerError => 1011,
             CloseCode::Completed => 1000,
         }
@@ -596,7 +597,7 @@ impl CloseCode {
     /// The variant for a close code, if the spec has it.
     pub const fn from_code(code: u16) -> ::core::option::Option<CloseCode> {
         match code {
-            1008 => ::core::option::Option::Some(CloseCode::AuthRequired),
+            1008 => ::core::option::Option::Some(CloseCode::AuthFailed),
             4001 => ::core::option::Option::Some(CloseCode::TokenExpired),
             4003 => ::core::option::Option::Some(CloseCode::Forbidden),
             4004 => ::core::option::Option::Some(CloseCode::NotFound),
@@ -605,7 +606,7 @@ impl CloseCode {
             1009 => ::core::option::Option::Some(CloseCode::MessageTooBig),
             1007 => ::core::option::Option::Some(CloseCode::InvalidMessage),
             1013 => ::core::option::Option::Some(CloseCode::SlowConsumer),
-            1001 => ::core::option::Option::Some(CloseCode::IdleTimeout),
+            1001 => ::core::option::Option::Some(CloseCode::GoingAway),
             1011 => ::core::option::Option::Some(CloseCode::ServerError),
             1000 => ::core::option::Option::Some(CloseCode::Completed),
             _ => ::core::option::Option::None,
@@ -614,7 +615,7 @@ impl CloseCode {
     /// What a client does when the server closes with it.
     pub const fn action(self) -> ::wsauth_core::spec::ClientAction {
         match self {
-            CloseCode::AuthRequired => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::AuthFailed => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::TokenExpired => ::wsauth_core::spec::ClientAction::RefreshToken,
             CloseCode::Forbidden => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::NotFound => ::wsauth_core::spec::ClientAction::Stop,
@@ -623,7 +624,7 @@ impl CloseCode {
             CloseCode::MessageTooBig => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::InvalidMessage => ::wsauth_core::spec::ClientAction::Stop,
             CloseCode::SlowConsumer => ::wsauth_core::spec::ClientAction::Backoff,
-            CloseCode::IdleTimeout => ::wsauth_core::spec::ClientAction::Backoff,
+            CloseCode::GoingAway => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::ServerError => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::Completed => ::wsauth_core::spec::ClientAction::Stop,
         }
@@ -631,7 +632,7 @@ impl CloseCode {
     /// The failure kinds that close with it.
     pub const fn kinds(self) -> &'static [::wsauth_core::spec::FailureKind] {
         match self {
-            CloseCode::AuthRequired => {
+            CloseCode::AuthFailed => {
                 &[
                     ::wsauth_core::spec::FailureKind::AuthRequired,
                     ::wsauth_core::spec::FailureKind::AuthFailed,
@@ -658,7 +659,7 @@ impl CloseCode {
                 &[::wsauth_core::spec::FailureKind::InvalidMessage]
             }
             CloseCode::SlowConsumer => &[::wsauth_core::spec::FailureKind::SlowConsumer],
-            CloseCode::IdleTimeout => {
+            CloseCode::GoingAway => {
                 &[
                     ::wsauth_core::spec::FailureKind::IdleTimeout,
                     ::wsauth_core::spec::FailureKind::GoingAway,
@@ -671,7 +672,7 @@ impl CloseCode {
     /// The close reason of its first failure kind.
     pub const fn reason(self) -> &'static str {
         match self {
-            CloseCode::AuthRequired => "Authentication required",
+            CloseCode::AuthFailed => "Authentication required",
             CloseCode::TokenExpired => "token expired",
             CloseCode::Forbidden => "forbidden",
             CloseCode::NotFound => "not found",
@@ -680,7 +681,7 @@ impl CloseCode {
             CloseCode::MessageTooBig => "message too big",
             CloseCode::InvalidMessage => "invalid message",
             CloseCode::SlowConsumer => "try again later",
-            CloseCode::IdleTimeout => "idle timeout",
+            CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
         }

@@ -11,11 +11,16 @@
 //! - every name it contains is known to exist (a backend may index freely);
 //! - every default is filled in (the close-code catalogue lists every
 //!   [`FailureKind`], limits have no gaps);
+//! - every generated identifier is decided, once for all outputs
+//!   ([`crate::naming`]): each message, endpoint and named schema carries
+//!   its identifiers, and [`Api::close_catalogue`] groups the close codes
+//!   with one name per code;
 //! - order is the spec's own, deterministic, so generated files are stable.
 //!
 //! Items keep a [`Loc`] (line and column in the spec) so the proc-macro can
-//! point from a Rust error to the spec line; locations are left out of the
-//! serialized form, which therefore describes the API's meaning only.
+//! point from a Rust error to the spec line; locations and identifiers are
+//! left out of the serialized form, which therefore describes the API's
+//! meaning only.
 
 use serde::Serialize;
 
@@ -57,6 +62,11 @@ pub struct Api {
     pub checks: Vec<Check>,
     /// One entry per [`FailureKind`], in the kinds' declaration order.
     pub close_codes: Vec<CloseCode>,
+    /// The same, grouped by code: one entry per distinct code, in the order
+    /// codes first appear in [`Api::close_codes`]. What every output lists
+    /// and names.
+    #[serde(skip)]
+    pub close_catalogue: Vec<CloseCodeGroup>,
     /// Spec-wide limits with defaults filled in.
     pub limits: Limits,
     /// The statistics endpoint, if any.
@@ -198,6 +208,33 @@ pub struct CloseCode {
     pub from_spec: bool,
 }
 
+/// One close code and every failure kind that closes with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseCodeGroup {
+    /// Close code.
+    pub code: u16,
+    /// The one name every output gives it (Rust `CloseCode::Forbidden`,
+    /// TypeScript `CloseCode.Forbidden`, the docs' and AsyncAPI's
+    /// catalogues): see [`crate::naming::close_code`].
+    pub name: String,
+    /// Client behaviour (validation makes it one per code).
+    pub client: ClientAction,
+    /// The kinds, in their declaration order.
+    pub kinds: Vec<FailureKind>,
+    /// The close reasons sent with it, each with its kinds, in the order
+    /// they first appear; most codes have one.
+    pub reasons: Vec<CloseReason>,
+}
+
+/// A close reason and the failure kinds that send it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The reason.
+    pub text: String,
+    /// Its kinds, in their declaration order.
+    pub kinds: Vec<FailureKind>,
+}
+
 /// The statistics endpoint.
 #[derive(Clone, Debug, Serialize)]
 pub struct Stats {
@@ -246,9 +283,34 @@ pub struct Endpoint {
     pub heartbeat: Option<Heartbeat>,
     /// Effective limits.
     pub limits: Limits,
+    /// What generated code calls it.
+    #[serde(skip)]
+    pub idents: EndpointIdents,
     /// Where it is declared.
     #[serde(skip)]
     pub loc: Loc,
+}
+
+/// The identifiers generated code gives an endpoint, decided by
+/// [`crate::naming::endpoint`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointIdents {
+    /// Its type name in every language: the Rust `Handlers` type parameter
+    /// (`Conversation`), the stem of the TypeScript names below.
+    pub type_name: String,
+    /// The Rust module under `endpoints` and the `Handlers` field
+    /// (`conversation`; raw when a keyword).
+    pub rust_module: String,
+    /// The TypeScript connection class (`ConversationConnection`).
+    pub ts_connection: String,
+    /// The TypeScript path parameters (`ConversationParams`).
+    pub ts_params: String,
+    /// The TypeScript union of what the server sends (`ConversationServerMessage`).
+    pub ts_server_message: String,
+    /// The TypeScript union of what the client sends (`ConversationClientMessage`).
+    pub ts_client_message: String,
+    /// The TypeScript connect function (`connectConversation`).
+    pub ts_connect: String,
 }
 
 /// One segment of an endpoint path.
@@ -289,11 +351,6 @@ pub struct Open {
     pub description: Option<String>,
 }
 
-/// The variant generated Rust message enums give open messages (after the
-/// declared ones, which are named after their messages): decided here so
-/// the validator can refuse a message that would be named the same.
-pub const OPEN_VARIANT: &str = "Open";
-
 /// A text keepalive.
 #[derive(Clone, Debug, Serialize)]
 pub struct Heartbeat {
@@ -318,9 +375,26 @@ pub struct Message {
     pub payload: Schema,
     /// An example message without `type`.
     pub example: Option<serde_json::Value>,
+    /// What generated code calls it.
+    #[serde(skip)]
+    pub idents: MessageIdents,
     /// Where it is declared.
     #[serde(skip)]
     pub loc: Loc,
+}
+
+/// The identifiers generated code gives a message, decided by
+/// [`crate::naming::message`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageIdents {
+    /// Its type name in every language: the Rust type in `messages` and
+    /// the variant of every message enum (`SendMessage`), the stem of the
+    /// TypeScript names below.
+    pub type_name: String,
+    /// The TypeScript interface (`SendMessageMessage`).
+    pub ts_interface: String,
+    /// The TypeScript connection method that sends it (`sendSendMessage`).
+    pub ts_send: String,
 }
 
 /// Who sends a message.
@@ -342,6 +416,10 @@ pub enum Direction {
 pub struct NamedSchema {
     /// Name, as in `#/schemas/Name`.
     pub name: String,
+    /// Its type name in every language, decided by
+    /// [`crate::naming::schema_type_names`]: usually `name`.
+    #[serde(skip)]
+    pub type_name: String,
     /// The schema.
     pub schema: Schema,
 }
@@ -456,6 +534,19 @@ impl Api {
     /// always `Some`.
     pub fn close_code(&self, kind: FailureKind) -> Option<&CloseCode> {
         self.close_codes.iter().find(|c| c.kind == kind)
+    }
+
+    /// The identifiers of message `name`.
+    pub fn message_idents(&self, name: &str) -> Option<&MessageIdents> {
+        self.message(name).map(|m| &m.idents)
+    }
+
+    /// The type name of named schema `name`.
+    pub fn schema_type_name(&self, name: &str) -> Option<&str> {
+        self.schemas
+            .iter()
+            .find(|s| s.name == name)
+            .map(|s| s.type_name.as_str())
     }
 
     /// Whether `role` grants `perm`.

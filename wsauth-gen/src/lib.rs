@@ -6,6 +6,7 @@ pub mod format_schema;
 #[cfg(feature = "generators")]
 pub mod generate;
 pub mod ir;
+pub mod naming;
 pub mod output;
 pub mod payload;
 pub mod rust;

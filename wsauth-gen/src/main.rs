@@ -127,7 +127,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             check,
         } => single(&spec, mode(check), |api| {
-            Ok((output.clone(), wsauth_gen::rust::client::generate(api)?))
+            Ok((
+                output.clone(),
+                wsauth_gen::rust::client::generate(api).map_err(GenError::Rust)?,
+            ))
         }),
         Command::Asyncapi {
             spec,

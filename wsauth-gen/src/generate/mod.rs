@@ -79,7 +79,10 @@ pub fn build(api: &Api) -> Result<Vec<Output>, GenError> {
     };
     Ok(vec![
         file(&typescript_file_name(api), typescript::generate(api)?),
-        file("client.rs", crate::rust::client::generate(api)?),
+        file(
+            "client.rs",
+            crate::rust::client::generate(api).map_err(GenError::Rust)?,
+        ),
         file("asyncapi.yaml", asyncapi::yaml(api)?),
         file("asyncapi.json", asyncapi::json(api)?),
         file("index.html", html::generate(api)?),

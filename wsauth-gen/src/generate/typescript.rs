@@ -21,21 +21,18 @@
 //! which is a valid TypeScript string literal) or `doc` (a doc comment
 //! that cannot be closed early).
 //!
-//! Generated names follow one rule so they never collide: a message `m`
-//! becomes `<M>Message`, an endpoint `e` gives `<E>Connection`,
-//! `<E>Params`, `<E>ServerMessage`, `<E>ClientMessage` and `connect<E>`;
-//! the runtime's public names are fixed (`RESERVED`); private ones start
-//! with `__wsauth`. A named schema keeps its name unless it would collide
-//! with one of those, in which case it takes a `Schema` suffix (again,
-//! until the name is free: schema `ChatMessage` beside message `chat` and
-//! schema `ChatMessageSchema` becomes `ChatMessageSchemaSchema`).
+//! Every name the module declares for the spec (`<M>Message`,
+//! `<E>Connection`, `connect<E>`, schemas, close codes, ...) is decided in
+//! [`crate::naming`] and read from the IR; private names start with
+//! `__wsauth`. Names two spec items would share are an error here
+//! ([`GenError::NameClash`]), not broken code.
 //!
 //! Spec text that lands in a `//` comment line (the title, the endpoint's
 //! path) goes through `one_line`: TypeScript ends a line at U+2028 and
 //! U+2029 as well as at `\n` and `\r`, so any of the four would let the rest
 //! of the text out of the comment, as code.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 mod checks;
 
@@ -44,52 +41,10 @@ use wsauth_spec::Keyword;
 
 use super::GenError;
 use crate::ir::{
-    Access, Api, ClientAction, Endpoint, ExpiryPolicy, FailureKind, Field, Frames, ParamType,
-    Schema, SchemaKind, TokenSource,
+    Access, Api, ClientAction, Endpoint, ExpiryPolicy, FailureKind, Field, Frames, MessageIdents,
+    ParamType, Schema, SchemaKind, TokenSource,
 };
-
-/// Names the module defines whatever the spec says, and global names a
-/// schema must not shadow.
-const RESERVED: &[&str] = &[
-    // The runtime's public names.
-    "BackoffOptions",
-    "ClientAction",
-    "CloseCode",
-    "CloseDecision",
-    "CloseError",
-    "CloseOutcome",
-    "ConnectOptions",
-    "Connection",
-    "ConnectionEvent",
-    "EndpointDescriptor",
-    "FailureKind",
-    "OptionalTokenOptions",
-    "StopReason",
-    "Token",
-    "TokenOptions",
-    "TokenProvider",
-    "TokenTransport",
-    "WebSocketConstructor",
-    // Globals the module uses.
-    "Array",
-    "ArrayBuffer",
-    "ArrayBufferView",
-    "Date",
-    "Error",
-    "Exclude",
-    "Extract",
-    "JSON",
-    "Map",
-    "Math",
-    "Omit",
-    "Promise",
-    "Record",
-    "Set",
-    "String",
-];
-
-/// The type of open messages, exported by modules that have them.
-const OPEN_MESSAGE: &str = "OpenMessage";
+use crate::naming;
 
 /// Whether some endpoint of `api` has open messages.
 fn has_open(api: &Api) -> bool {
@@ -254,99 +209,54 @@ struct EndpointView {
 /// Resolves names: message and schema type names, collision-free.
 struct Names<'a> {
     api: &'a Api,
-    /// Every named schema's TypeScript name, by its spec name.
-    schemas: BTreeMap<String, String>,
 }
 
 impl<'a> Names<'a> {
-    /// Fails when two spec names would become one TypeScript name (`a_1`
-    /// and `a1`, or message `chat_server` beside endpoint `chat`'s
-    /// `ChatServerMessage` union): valid spec names, but one module cannot
-    /// declare both.
-    ///
-    /// Every schema's name is settled here, once: a schema keeps its own
-    /// name unless a reserved or generated name has it, and then takes
-    /// `Schema` suffixes until the name is free of every other name the
-    /// module declares, other schemas' included.
+    /// Fails when two spec names would become one TypeScript name (message
+    /// `chat_server` beside endpoint `chat`'s `ChatServerMessage` union):
+    /// valid spec names, but one module cannot declare both. (Schema names
+    /// already yield to the others: [`naming::schema_type_names`].)
     fn new(api: &'a Api) -> Result<Self, GenError> {
         let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        let mut claim = |ts: String, owner: String| match owners.get(&ts) {
-            Some(first) => Err(GenError::NameClash {
-                backend: "TypeScript",
-                name: ts,
-                first: first.clone(),
-                second: owner,
-            }),
-            None => {
-                owners.insert(ts, owner);
-                Ok(())
-            }
-        };
-        for message in &api.messages {
-            claim(
-                message_type(&message.name),
-                format!("message `{}`", message.name),
-            )?;
-        }
-        for endpoint in &api.endpoints {
-            let e = pascal(&endpoint.name);
-            for suffix in ["Connection", "Params", "ServerMessage", "ClientMessage"] {
-                claim(
-                    format!("{e}{suffix}"),
-                    format!("endpoint `{}`", endpoint.name),
-                )?;
-            }
-            claim(
-                format!("connect{e}"),
-                format!("endpoint `{}`", endpoint.name),
-            )?;
-        }
-        if has_open(api) {
-            claim(OPEN_MESSAGE.to_owned(), "open messages".to_owned())?;
-        }
-        let generated: BTreeSet<String> = RESERVED
-            .iter()
-            .map(|s| (*s).to_owned())
-            .chain(owners.into_keys())
-            .collect();
-        // Each schema's own name, claimed first, so that a suffixed name
-        // cannot land on another schema's.
-        let mut own: BTreeMap<String, String> = BTreeMap::new();
-        for named in &api.schemas {
-            let ts = pascal(&named.name);
-            if let Some(first) = own.get(&ts) {
+        for (name, owner) in naming::ts::declared(&api.messages, &api.endpoints) {
+            if let Some(first) = owners.get(&name) {
                 return Err(GenError::NameClash {
                     backend: "TypeScript",
-                    name: ts,
-                    first: format!("schema `{first}`"),
-                    second: format!("schema `{}`", named.name),
+                    name,
+                    first: first.clone(),
+                    second: owner,
                 });
             }
-            own.insert(ts, named.name.clone());
+            owners.insert(name, owner);
         }
-        let mut taken: BTreeSet<String> = generated.clone();
-        taken.extend(own.keys().cloned());
-        let mut schemas = BTreeMap::new();
         for named in &api.schemas {
-            let mut ts = pascal(&named.name);
-            if generated.contains(&ts) {
-                while taken.contains(&ts) {
-                    ts.push_str("Schema");
-                }
-                taken.insert(ts.clone());
+            let owner = format!("schema `{}`", named.name);
+            if let Some(first) = owners.get(&named.type_name) {
+                return Err(GenError::NameClash {
+                    backend: "TypeScript",
+                    name: named.type_name.clone(),
+                    first: first.clone(),
+                    second: owner,
+                });
             }
-            schemas.insert(named.name.clone(), ts);
+            owners.insert(named.type_name.clone(), owner);
         }
-        Ok(Names { api, schemas })
+        Ok(Names { api })
     }
 
     /// The TypeScript name of named schema `name`.
     fn schema(&self, name: &str) -> String {
         // Validation resolves every reference to a declared schema.
-        self.schemas
-            .get(name)
+        self.api.schema_type_name(name).unwrap_or(name).to_owned()
+    }
+
+    /// The identifiers of message `name`.
+    fn message(&self, name: &str) -> MessageIdents {
+        // Validation declares every message an endpoint names.
+        self.api
+            .message_idents(name)
             .cloned()
-            .unwrap_or_else(|| pascal(name))
+            .unwrap_or_else(|| naming::message(name))
     }
 
     /// The TypeScript type of `schema`.
@@ -399,7 +309,7 @@ impl<'a> Names<'a> {
         let mut interfaces = Vec::new();
         for named in &self.api.schemas {
             let doc = doc(named.schema.description.as_deref(), "");
-            let name = self.schema(&named.name);
+            let name = named.type_name.clone();
             match &named.schema.kind {
                 SchemaKind::Object { fields } => interfaces.push(InterfaceView {
                     doc,
@@ -446,7 +356,7 @@ impl<'a> Names<'a> {
                         )),
                         "",
                     ),
-                    name: message_type(&m.name),
+                    name: m.idents.ts_interface.clone(),
                     extends,
                     fields: all,
                 }
@@ -525,38 +435,30 @@ impl Module {
     }
 }
 
-/// One entry per distinct code, in the order codes first appear.
+/// One entry per code of the catalogue.
 fn close_codes(api: &Api) -> Vec<CodeView> {
-    let mut codes: Vec<u16> = Vec::new();
-    for c in &api.close_codes {
-        if !codes.contains(&c.code) {
-            codes.push(c.code);
-        }
-    }
-    codes
-        .into_iter()
-        .map(|code| {
-            let group: Vec<_> = api.close_codes.iter().filter(|c| c.code == code).collect();
-            let kinds: Vec<FailureKind> = group.iter().map(|c| c.kind).collect();
-            // Validation guarantees one action per code.
-            let action = group.first().map_or(ClientAction::Stop, |c| c.client);
-            let listed = kinds
+    api.close_catalogue
+        .iter()
+        .map(|group| {
+            let listed = group
+                .kinds
                 .iter()
                 .map(|k| format!("`{}`", k.word()))
                 .collect::<Vec<_>>()
                 .join(", ");
-            let mut text = format!("{listed}: {}.", action_text(action));
-            for c in &group {
-                if let Some(d) = &c.description {
-                    text.push_str(&format!("\n\n`{}`: {}", c.kind.word(), d.trim_end()));
+            let mut text = format!("{listed}: {}.", action_text(group.client));
+            for &kind in &group.kinds {
+                if let Some(d) = api.close_code(kind).and_then(|c| c.description.as_ref()) {
+                    text.push_str(&format!("\n\n`{}`: {}", kind.word(), d.trim_end()));
                 }
             }
             CodeView {
                 doc: doc(Some(&text), "  "),
-                name: code_name(&kinds),
-                code,
-                action: literal(action.word()),
-                kinds: kinds
+                name: group.name.clone(),
+                code: group.code,
+                action: literal(group.client.word()),
+                kinds: group
+                    .kinds
                     .iter()
                     .map(|k| literal(k.word()))
                     .collect::<Vec<_>>()
@@ -575,34 +477,17 @@ fn action_text(action: ClientAction) -> &'static str {
     }
 }
 
-/// The `CloseCode` member for the kinds sharing a code: the kind itself
-/// when it is alone, else the most general of them.
-fn code_name(kinds: &[FailureKind]) -> String {
-    const UMBRELLAS: [FailureKind; 4] = [
-        FailureKind::Forbidden,
-        FailureKind::AuthFailed,
-        FailureKind::GoingAway,
-        FailureKind::ServerError,
-    ];
-    let kind = UMBRELLAS
-        .iter()
-        .find(|u| kinds.len() > 1 && kinds.contains(u))
-        .or(kinds.first())
-        .map_or("Unknown", |k| k.word());
-    pascal(kind)
-}
-
 fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
-    let p = pascal(&e.name);
-    let class_name = format!("{p}Connection");
-    let params_name = format!("{p}Params");
+    let idents = &e.idents;
+    let class_name = idents.ts_connection.clone();
+    let params_name = idents.ts_params.clone();
     let union = |messages: &[String]| {
         if messages.is_empty() {
             "never".to_owned()
         } else {
             messages
                 .iter()
-                .map(|m| message_type(m))
+                .map(|m| names.message(m).ts_interface)
                 .collect::<Vec<_>>()
                 .join(" | ")
         }
@@ -650,8 +535,8 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
             let gap = if i == 0 { "" } else { "\n" };
             SendView {
                 doc: format!("{gap}{}", doc(Some(&text), "  ")),
-                method: format!("send{}", pascal(m)),
-                type_name: message_type(m),
+                method: names.message(m).ts_send,
+                type_name: names.message(m).ts_interface,
                 literal: literal(m),
                 default: if names.all_optional(m) { " = {}" } else { "" },
             }
@@ -753,8 +638,8 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
             "",
         ),
         connect_doc: doc(Some(&connect_text), ""),
-        connect_fn: format!("connect{p}"),
-        descriptor: format!("__wsauthEndpoint{p}"),
+        connect_fn: idents.ts_connect.clone(),
+        descriptor: format!("__wsauthEndpoint{}", idents.type_name),
         params_arg: if e.params.is_empty() {
             String::new()
         } else {
@@ -764,9 +649,9 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
         params,
         options_type,
         path_expr,
-        server_union_name: format!("{p}ServerMessage"),
+        server_union_name: idents.ts_server_message.clone(),
         server_union: if raw { "never".into() } else { union(&e.sends) },
-        client_union_name: format!("{p}ClientMessage"),
+        client_union_name: idents.ts_client_message.clone(),
         client_union: if raw {
             "never".into()
         } else {
@@ -908,28 +793,6 @@ fn access(name: &str) -> String {
     }
 }
 
-/// `snake_case`, `kebab-case` or `dotted.name` as `PascalCase`, always a
-/// valid identifier.
-fn pascal(name: &str) -> String {
-    let mut out = String::new();
-    for part in name.split(|c: char| !c.is_ascii_alphanumeric()) {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            out.push(first.to_ascii_uppercase());
-            out.extend(chars);
-        }
-    }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
-        out.insert(0, '_');
-    }
-    out
-}
-
-/// The interface of message `name`: `<Name>Message`.
-fn message_type(name: &str) -> String {
-    format!("{}Message", pascal(name))
-}
-
 /// A `/** */` doc comment for `text`, every line indented by `indent`,
 /// ending with a newline; empty without text. `*/` in the text cannot end
 /// the comment.
@@ -993,7 +856,11 @@ messages:
         let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
         let flags: Vec<&str> = ts
             .lines()
-            .filter(|l| l.trim_start().starts_with("refresh:"))
+            .filter(|l| {
+                // The endpoint flags, not the wire word (`refresh: "wsauth.refresh"`).
+                let l = l.trim_start();
+                l.starts_with("refresh: true") || l.starts_with("refresh: false")
+            })
             .map(str::trim)
             .collect();
         assert_eq!(flags, ["refresh: true,", "refresh: false,"], "{ts}");
@@ -1001,11 +868,6 @@ messages:
 
     #[test]
     fn names_are_identifiers() {
-        assert_eq!(pascal("ai_token"), "AiToken");
-        assert_eq!(pascal("mcp-status"), "McpStatus");
-        assert_eq!(pascal("wsauth.refresh"), "WsauthRefresh");
-        assert_eq!(pascal("2fa"), "_2fa");
-        assert_eq!(message_type("send_message"), "SendMessageMessage");
         assert_eq!(property("user_id"), "user_id");
         assert_eq!(property("latency-ms"), r#""latency-ms""#);
         assert_eq!(access("user_id"), ".user_id");
@@ -1023,18 +885,6 @@ messages:
             doc(Some("first\n\nthird"), ""),
             "/**\n * first\n *\n * third\n */\n"
         );
-    }
-
-    #[test]
-    fn close_code_names_prefer_the_general_kind() {
-        use FailureKind::*;
-        assert_eq!(
-            code_name(&[AuthRequired, AuthFailed, TokenExpired]),
-            "AuthFailed"
-        );
-        assert_eq!(code_name(&[UserInactive, Forbidden, NotFound]), "Forbidden");
-        assert_eq!(code_name(&[IdleTimeout, GoingAway]), "GoingAway");
-        assert_eq!(code_name(&[TooManyConnections]), "TooManyConnections");
     }
 
     #[test]
@@ -1062,13 +912,39 @@ messages:
         crate::load(&path).unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
+    /// A copy of `api`'s first message named `name`, as resolution names it.
+    fn message_named(api: &Api, name: &str) -> crate::ir::Message {
+        let mut message = api.messages[0].clone();
+        message.name = name.into();
+        message.idents = naming::message(name);
+        message
+    }
+
+    /// Adds schema `name` (a copy of the first) and settles every
+    /// schema's name again, as resolution does.
+    fn add_schema(api: &mut Api, name: &str) {
+        let schema = api.schemas[0].schema.clone();
+        api.schemas.push(crate::ir::NamedSchema {
+            name: name.into(),
+            type_name: naming::pascal(name),
+            schema,
+        });
+        rename_schemas(api);
+    }
+
+    fn rename_schemas(api: &mut Api) {
+        let names = naming::schema_type_names(&api.schemas, &api.messages, &api.endpoints);
+        for (schema, name) in api.schemas.iter_mut().zip(names) {
+            schema.type_name = name;
+        }
+    }
+
     #[test]
     fn open_message_is_exported_only_by_modules_with_open_messages() {
         // A message called `open` is `OpenMessage`: fine where no endpoint
         // has open messages, a clash where one does.
         let mut api = spec("prsm");
-        let mut open = api.messages[0].clone();
-        open.name = "open".into();
+        let open = message_named(&api, "open");
         api.messages.push(open.clone());
         let module = generate(&api).unwrap_or_else(|e| panic!("{e}"));
         assert!(module.contains("export interface OpenMessage {"));
@@ -1093,8 +969,7 @@ messages:
         // Message `conversation_server` would be `ConversationServerMessage`,
         // already endpoint `conversation`'s union of server messages.
         let mut api = spec("prsm");
-        let mut clash = api.messages[0].clone();
-        clash.name = "conversation_server".into();
+        let clash = message_named(&api, "conversation_server");
         api.messages.push(clash);
         let error = generate(&api).err().map(|e| e.to_string());
         assert_eq!(
@@ -1107,8 +982,7 @@ messages:
         // `a_1` and `a1` are both `A1`.
         let mut api = spec("prsm");
         for name in ["a_1", "a1"] {
-            let mut message = api.messages[0].clone();
-            message.name = name.into();
+            let message = message_named(&api, name);
             api.messages.push(message);
         }
         assert!(matches!(generate(&api), Err(GenError::NameClash { .. })));
@@ -1117,15 +991,8 @@ messages:
     #[test]
     fn schemas_yield_to_generated_names() {
         let mut api = spec("prsm");
-        let problem = api.schemas[0].schema.clone();
-        api.schemas.push(crate::ir::NamedSchema {
-            name: "CloseError".into(),
-            schema: problem.clone(),
-        });
-        api.schemas.push(crate::ir::NamedSchema {
-            name: "ConnectedMessage".into(),
-            schema: problem,
-        });
+        add_schema(&mut api, "CloseError");
+        add_schema(&mut api, "ConnectedMessage");
         let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names.schema("Problem"), "Problem");
         assert_eq!(names.schema("CloseError"), "CloseErrorSchema");
@@ -1137,15 +1004,10 @@ messages:
         // `ChatMessage` yields to message `chat`'s type; its `Schema`
         // suffix would give the name of schema `ChatMessageSchema`.
         let mut api = spec("prsm");
-        let mut chat = api.messages[0].clone();
-        chat.name = "chat".into();
+        let chat = message_named(&api, "chat");
         api.messages.push(chat);
-        let problem = api.schemas[0].schema.clone();
         for name in ["ChatMessage", "ChatMessageSchema"] {
-            api.schemas.push(crate::ir::NamedSchema {
-                name: name.into(),
-                schema: problem.clone(),
-            });
+            add_schema(&mut api, name);
         }
         let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names.schema("ChatMessage"), "ChatMessageSchemaSchema");
@@ -1165,6 +1027,7 @@ messages:
         // The same order backwards gives the same names.
         let last = api.schemas.len() - 1;
         api.schemas.swap(last - 1, last);
+        rename_schemas(&mut api);
         let names = Names::new(&api).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(names.schema("ChatMessage"), "ChatMessageSchemaSchema");
         assert_eq!(names.schema("ChatMessageSchema"), "ChatMessageSchema");

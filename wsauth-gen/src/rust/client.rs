@@ -31,28 +31,27 @@
 //! carry that prefix, so no path parameter name can shadow them.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::Ident;
 use wsauth_spec::{Access, Frames, Keyword, ParamType};
 
-use super::descriptor::{camel, descriptor_tokens};
+use super::descriptor::descriptor_tokens;
 use super::server::{
-    doc, open_decoder, open_directions, open_ident, open_variant, type_ident, types_tokens,
+    doc, message_ident, open_decoder, open_directions, open_ident, open_variant, types_tokens,
 };
-#[cfg(feature = "generators")]
-use crate::generate::GenError;
 use crate::ir::{self, Api};
+use crate::naming;
 
-/// The client module for `api`, formatted (`wsauth-gen rust`).
+/// The client module for `api`, formatted (`wsauth-gen rust`); an error
+/// only if wsauth-gen emitted Rust that does not parse.
 #[cfg(feature = "generators")]
-pub fn generate(api: &Api) -> Result<String, GenError> {
+pub fn generate(api: &Api) -> Result<String, syn::Error> {
     let header = module_docs(api);
     let body = items(api);
     let file: syn::File = syn::parse2(quote! {
         #(#![doc = #header])*
         #body
-    })
-    .map_err(GenError::Rust)?;
+    })?;
     Ok(prettyplease::unparse(&file))
 }
 
@@ -96,62 +95,47 @@ fn module_docs(api: &Api) -> Vec<String> {
     lines
 }
 
-/// `CloseCode`: one variant per distinct code, named after its first kind.
+/// `CloseCode`: one variant per entry of the catalogue, with its name.
 fn close_codes(api: &Api) -> TokenStream {
-    let mut groups: Vec<(u16, Vec<&ir::CloseCode>)> = Vec::new();
-    for c in &api.close_codes {
-        match groups.iter_mut().find(|(code, _)| *code == c.code) {
-            Some((_, members)) => members.push(c),
-            None => groups.push((c.code, vec![c])),
-        }
-    }
     let spec = quote!(::wsauth_core::spec);
     let mut variants = Vec::new();
+    let mut all = Vec::new();
     let mut codes = Vec::new();
+    let mut codes_from = Vec::new();
     let mut actions = Vec::new();
     let mut kinds = Vec::new();
     let mut reasons = Vec::new();
-    for (code, members) in &groups {
-        let Some(first) = members.first() else {
-            continue;
-        };
-        let code = proc_macro2::Literal::u16_unsuffixed(*code);
-        let variant = Ident::new(&camel(first.kind.word()), Span::call_site());
-        let words: Vec<String> = members
+    for group in &api.close_catalogue {
+        let variant = naming::rust::ident(&group.name);
+        let code = proc_macro2::Literal::u16_unsuffixed(group.code);
+        let words: Vec<String> = group
+            .kinds
             .iter()
-            .map(|m| format!("`{}`", m.kind.word()))
+            .map(|k| format!("`{}`", k.word()))
             .collect();
         let text = format!(
             " {code}: {} (client: `{}`).",
             words.join(", "),
-            first.client.word()
+            group.client.word()
         );
         variants.push(quote!(#[doc = #text] #variant,));
+        all.push(quote!(CloseCode::#variant));
         codes.push(quote!(CloseCode::#variant => #code,));
-        let action = Ident::new(&camel(first.client.word()), Span::call_site());
+        codes_from.push(quote!(#code => ::core::option::Option::Some(CloseCode::#variant),));
+        let action = naming::rust::variant(group.client.word());
         actions.push(quote!(CloseCode::#variant => #spec::ClientAction::#action,));
-        let kind_paths = members.iter().map(|m| {
-            let k = Ident::new(&camel(m.kind.word()), Span::call_site());
+        let kind_paths = group.kinds.iter().map(|k| {
+            let k = naming::rust::variant(k.word());
             quote!(#spec::FailureKind::#k)
         });
         kinds.push(quote!(CloseCode::#variant => &[#(#kind_paths),*],));
-        let reason = &first.reason;
+        let reason = group.reasons.first().map_or("", |r| r.text.as_str());
         reasons.push(quote!(CloseCode::#variant => #reason,));
     }
-    let all = groups.iter().filter_map(|(_, members)| {
-        let first = members.first()?;
-        let variant = Ident::new(&camel(first.kind.word()), Span::call_site());
-        Some(quote!(CloseCode::#variant))
-    });
-    let codes_from = groups.iter().filter_map(|(code, members)| {
-        let first = members.first()?;
-        let variant = Ident::new(&camel(first.kind.word()), Span::call_site());
-        let code = proc_macro2::Literal::u16_unsuffixed(*code);
-        Some(quote!(#code => ::core::option::Option::Some(CloseCode::#variant),))
-    });
     quote! {
         /// The spec's close codes, one variant per distinct code (named
-        /// after its first failure kind), with what a client does on each.
+        /// after its most general failure kind, as in every generated
+        /// output), with what a client does on each.
         /// The client acts on them by itself (see `wsauth_core::client`);
         /// this enum is for matching on a close.
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq, ::core::cmp::Eq, ::core::hash::Hash)]
@@ -200,7 +184,7 @@ fn param_type(ty: ParamType) -> TokenStream {
 }
 
 fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
-    let module = format_ident!("{}", e.name);
+    let module = naming::rust::ident(&e.idents.rust_module);
     let name = &e.name;
     let client = quote!(#krate::client);
     let mut module_doc = vec![format!(" The `{name}` endpoint (`{}`).", e.path)];
@@ -212,7 +196,7 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
     // Typed path parameters.
     let has_params = !e.params.is_empty();
     let fields = e.params.iter().map(|p| {
-        let (ident, _) = super::server::field_ident(&p.name);
+        let (ident, _) = naming::rust::field(&p.name);
         let ty = param_type(p.ty);
         let text = match (&p.description, p.equals.is_some()) {
             (Some(d), _) => d.trim().to_owned(),
@@ -230,7 +214,7 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         }
     });
     let param_calls = e.params.iter().map(|p| {
-        let (ident, _) = super::server::field_ident(&p.name);
+        let (ident, _) = naming::rust::field(&p.name);
         let pname = &p.name;
         quote!(.param(#pname, __wsauth_params.#ident))
     });
@@ -296,7 +280,7 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
     let serde = quote!(#krate::__private::serde);
     let serde_path = serde.to_string().replace(' ', "");
     let variant = |m: &String| {
-        let v = type_ident(m);
+        let v = message_ident(api, m);
         let text = api
             .message(m)
             .and_then(|msg| msg.description.as_deref())
@@ -324,7 +308,7 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
     });
     let open_fn = open_decoder(api, e, krate, &serde);
     let froms = e.receives.iter().map(|m| {
-        let v = type_ident(m);
+        let v = message_ident(api, m);
         quote! {
             impl ::core::convert::From<super::super::messages::#v> for ClientMessage {
                 fn from(message: super::super::messages::#v) -> Self { ClientMessage::#v(message) }

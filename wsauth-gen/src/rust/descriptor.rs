@@ -13,6 +13,7 @@ use wsauth_spec::{
 
 use super::payload::Payloads;
 use crate::ir::{self, Api};
+use crate::naming;
 
 /// `static NAME: ApiDescriptor = ...;` for `api`, with runtime paths under `krate`.
 pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> TokenStream {
@@ -240,31 +241,11 @@ fn algorithm(alg: Algorithm, krate: &TokenStream) -> TokenStream {
 }
 
 fn failure_kind(kind: FailureKind, krate: &TokenStream) -> TokenStream {
-    let variant = syn::Ident::new(
-        &camel(wsauth_spec::Keyword::word(kind)),
-        proc_macro2::Span::call_site(),
-    );
+    let variant = naming::rust::variant(wsauth_spec::Keyword::word(kind));
     quote!(#krate::spec::FailureKind::#variant)
 }
 
 fn client_action(action: ClientAction, krate: &TokenStream) -> TokenStream {
-    let variant = syn::Ident::new(
-        &camel(wsauth_spec::Keyword::word(action)),
-        proc_macro2::Span::call_site(),
-    );
+    let variant = naming::rust::variant(wsauth_spec::Keyword::word(action));
     quote!(#krate::spec::ClientAction::#variant)
-}
-
-/// `too_many_connections` → `TooManyConnections`.
-pub(crate) fn camel(snake: &str) -> String {
-    snake
-        .split('_')
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }

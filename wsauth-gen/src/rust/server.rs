@@ -14,11 +14,11 @@
 //! scope: serde is reached through `wsauth_core::__private`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote};
+use quote::quote;
 use syn::Ident;
 
-use super::descriptor::camel;
 use crate::ir::{self, Api, SchemaKind};
+use crate::naming;
 
 /// Items generated for one spec.
 pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
@@ -44,9 +44,9 @@ pub fn server_tokens(api: &Api, krate: &TokenStream, descriptor: &Ident) -> Toke
 /// fields) and per named schema. The server and the generated Rust client
 /// share them, so both sides of a connection read the same types.
 pub(super) fn types_tokens(api: &Api, krate: &TokenStream) -> TokenStream {
-    let mut messages = Types::new(krate);
+    let mut messages = Types::new(api, krate);
     for m in &api.messages {
-        let name = type_ident(&m.name);
+        let name = naming::rust::ident(&m.idents.type_name);
         messages.top_level(
             &name,
             &m.payload,
@@ -54,9 +54,9 @@ pub(super) fn types_tokens(api: &Api, krate: &TokenStream) -> TokenStream {
             "super::schemas",
         );
     }
-    let mut schemas = Types::new(krate);
+    let mut schemas = Types::new(api, krate);
     for s in &api.schemas {
-        let name = type_ident(&s.name);
+        let name = naming::rust::ident(&s.type_name);
         schemas.top_level(&name, &s.schema, s.schema.description.as_deref(), "self");
     }
     let message_items = messages.items;
@@ -75,43 +75,13 @@ pub(super) fn types_tokens(api: &Api, krate: &TokenStream) -> TokenStream {
     }
 }
 
-/// `send_message` → `SendMessage`.
-pub(super) fn type_ident(name: &str) -> Ident {
-    let mut camel = String::new();
-    for part in name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-    {
-        let mut chars = part.chars();
-        if let Some(first) = chars.next() {
-            camel.push(first.to_ascii_uppercase());
-            camel.push_str(chars.as_str());
-        }
-    }
-    if camel.is_empty() || camel.starts_with(|c: char| c.is_ascii_digit()) {
-        camel.insert(0, 'V');
-    }
-    Ident::new(&camel, Span::call_site())
-}
-
-/// A field name as a Rust identifier (raw when it is a keyword) and, when
-/// the JSON name is not already snake case, the name to rename it from.
-pub(super) fn field_ident(name: &str) -> (Ident, Option<String>) {
-    let mut snake = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                snake.push('_');
-            }
-            snake.push(c.to_ascii_lowercase());
-        } else {
-            snake.push(c);
-        }
-    }
-    let rename = (snake != name).then(|| name.to_owned());
-    let ident = syn::parse_str::<Ident>(&snake)
-        .unwrap_or_else(|_| Ident::new_raw(&snake, Span::call_site()));
-    (ident, rename)
+/// The type (and enum variant) of message `name`. Validation declares
+/// every message an endpoint names.
+pub(super) fn message_ident(api: &Api, name: &str) -> Ident {
+    naming::rust::ident(
+        api.message_idents(name)
+            .map_or(name, |idents| idents.type_name.as_str()),
+    )
 }
 
 pub(super) fn doc(text: Option<&str>) -> TokenStream {
@@ -125,14 +95,16 @@ pub(super) fn doc(text: Option<&str>) -> TokenStream {
 }
 
 /// Types being generated into one module.
-struct Types {
+struct Types<'a> {
+    api: &'a Api,
     krate: TokenStream,
     items: Vec<TokenStream>,
 }
 
-impl Types {
-    fn new(krate: &TokenStream) -> Self {
+impl<'a> Types<'a> {
+    fn new(api: &'a Api, krate: &TokenStream) -> Self {
         Types {
+            api,
             krate: krate.clone(),
             items: Vec::new(),
         }
@@ -175,8 +147,8 @@ impl Types {
         let serde_path = serde.to_string().replace(' ', "");
         let mut members = Vec::new();
         for f in fields {
-            let (ident, rename) = field_ident(&f.name);
-            let hint = format!("{name}{}", type_ident(&f.name));
+            let (ident, rename) = naming::rust::field(&f.name);
+            let hint = format!("{name}{}", naming::pascal(&f.name));
             let ty = self.rust_type(&f.schema, &hint, schemas);
             let doc = doc(f.schema.description.as_deref());
             let rename = rename.map(|r| quote!(#[serde(rename = #r)]));
@@ -204,7 +176,7 @@ impl Types {
         let serde = quote!(#krate::__private::serde);
         let serde_path = serde.to_string().replace(' ', "");
         let variants = values.iter().map(|v| {
-            let variant = type_ident(v);
+            let variant = naming::rust::variant(v);
             quote!(#[serde(rename = #v)] #variant,)
         });
         let doc = doc(description);
@@ -241,7 +213,8 @@ impl Types {
                 quote!(::std::vec::Vec<#inner>)
             }
             SchemaKind::Ref { name } => {
-                let ident = type_ident(name);
+                // Validation resolves every reference.
+                let ident = naming::rust::ident(self.api.schema_type_name(name).unwrap_or(name));
                 quote!(#schemas::#ident)
             }
         }
@@ -254,7 +227,7 @@ fn endpoint_module(
     krate: &TokenStream,
     serde: &TokenStream,
 ) -> TokenStream {
-    let module = format_ident!("{}", e.name);
+    let module = naming::rust::ident(&e.idents.rust_module);
     let name = &e.name;
     let perm = match &e.perm {
         Some(p) => quote!(::core::option::Option::Some(#p)),
@@ -262,7 +235,7 @@ fn endpoint_module(
     };
     let serde_path = serde.to_string().replace(' ', "");
     let variant = |m: &String| {
-        let v = type_ident(m);
+        let v = message_ident(api, m);
         quote!(#[serde(rename = #m)] #v(super::super::messages::#v),)
     };
     let (open_in, open_out) = open_directions(e);
@@ -281,7 +254,7 @@ fn endpoint_module(
         .sends
         .iter()
         .map(|m| {
-            let v = type_ident(m);
+            let v = message_ident(api, m);
             quote!(Outgoing::#v(_) => #m,)
         })
         .chain(open_out.then(|| {
@@ -297,7 +270,7 @@ fn endpoint_module(
         }
     });
     let froms = e.sends.iter().map(|m| {
-        let v = type_ident(m);
+        let v = message_ident(api, m);
         quote! {
             impl ::core::convert::From<super::super::messages::#v> for Outgoing {
                 fn from(message: super::super::messages::#v) -> Self { Outgoing::#v(message) }
@@ -364,9 +337,9 @@ pub(super) fn open_variant(krate: &TokenStream) -> TokenStream {
     }
 }
 
-/// The open variant's name ([`ir::OPEN_VARIANT`]).
+/// The open variant's name ([`naming::rust::OPEN_VARIANT`]).
 pub(super) fn open_ident() -> Ident {
-    Ident::new(ir::OPEN_VARIANT, Span::call_site())
+    naming::rust::ident(naming::rust::OPEN_VARIANT)
 }
 
 /// `__wsauth_open`, the decoder of [`open_variant`]: any object with a
@@ -396,12 +369,12 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
     let params: Vec<Ident> = api
         .endpoints
         .iter()
-        .map(|e| Ident::new(&camel(&e.name), Span::call_site()))
+        .map(|e| naming::rust::ident(&e.idents.type_name))
         .collect();
     let fields: Vec<Ident> = api
         .endpoints
         .iter()
-        .map(|e| format_ident!("{}", e.name))
+        .map(|e| naming::rust::ident(&e.idents.rust_module))
         .collect();
     let names: Vec<&String> = api.endpoints.iter().map(|e| &e.name).collect();
     let docs = api

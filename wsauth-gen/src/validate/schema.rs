@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use super::Validator;
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir::{self, SchemaKind};
+use crate::naming;
 use crate::spec::model::{self, Name, SchemaType, Spanned};
 use wsauth_spec::Keyword;
 
@@ -25,8 +26,36 @@ fn is_field_name(s: &str) -> bool {
 }
 
 impl Validator<'_> {
+    pub(super) fn named_schemas(&mut self) -> Vec<ir::NamedSchema> {
+        let mut out = Vec::new();
+        self.distinct_type_names("schema", self.spec.schemas.keys());
+        for (name, schema) in &self.spec.schemas {
+            if !(name.starts_with(|c: char| c.is_ascii_uppercase())
+                && name.chars().all(|c| c.is_ascii_alphanumeric()))
+            {
+                self.error(
+                    Diagnostic::new(
+                        "wsauth::bad_name",
+                        name.span,
+                        format!("`{}` is not a valid schema name", name.value),
+                    )
+                    .help("use UpperCamelCase (letters and digits, starting upper-case): it names a type"),
+                );
+            }
+            if let Some(schema) = self.schema(schema) {
+                out.push(ir::NamedSchema {
+                    name: name.value.clone(),
+                    type_name: naming::pascal(&name.value),
+                    schema,
+                });
+            }
+        }
+        self.ref_cycles();
+        out
+    }
+
     /// Checks and resolves one schema (recursively).
-    pub(super) fn schema(&mut self, s: &model::Schema) -> Option<ir::Schema> {
+    fn schema(&mut self, s: &model::Schema) -> Option<ir::Schema> {
         let description = s.description.clone();
         if let Some(reference) = &s.reference {
             if let Some(ty) = &s.ty {
@@ -344,7 +373,7 @@ impl Validator<'_> {
 
     /// Reports named schemas that are only references, round in a circle
     /// (`A: {$ref: B}`, `B: {$ref: A}`): they describe no value at all.
-    pub(super) fn ref_cycles(&mut self) {
+    fn ref_cycles(&mut self) {
         for (start, _) in &self.spec.schemas {
             let mut seen = vec![start.value.as_str()];
             let mut at = start.value.as_str();

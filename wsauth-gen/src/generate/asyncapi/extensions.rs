@@ -62,7 +62,7 @@ pub const EXTENSIONS: &[(&str, &str)] = &[
     ),
     (
         "x-wsauth-close-codes",
-        "At the root: the close-code catalogue, one entry per code and reason: the failure kinds that close with it and what a client does (`refresh_token`: get a fresh token and reconnect once; `backoff`: reconnect with exponential backoff and jitter; `stop`: do not reconnect).",
+        "At the root: the close-code catalogue, one entry per code and reason: the code's name (the same in every generated client), the failure kinds that close with it and what a client does (`refresh_token`: get a fresh token and reconnect once; `backoff`: reconnect with exponential backoff and jitter; `stop`: do not reconnect).",
     ),
 ];
 
