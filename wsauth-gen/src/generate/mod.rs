@@ -1,10 +1,11 @@
 //! The client and documentation backends, and [`build`], which runs them all.
 //!
 //! Every backend reads the resolved [`Api`] and returns the text of one file;
-//! none of them reads the spec or re-derives a default. Text outputs
-//! (TypeScript, AsyncAPI, HTML) come from askama templates in
-//! `wsauth-gen/templates/`, with whatever needs computing computed in Rust
-//! first; the Rust client comes from `quote!` and `prettyplease`.
+//! none of them reads the spec or re-derives a default. Code and pages
+//! (TypeScript, HTML) come from askama templates in `wsauth-gen/templates/`,
+//! with whatever needs computing computed in Rust first; the Rust client
+//! comes from `quote!` and `prettyplease`; the AsyncAPI document is built as
+//! data and serialized to YAML and JSON.
 //!
 //! [`build`] lays the files of one spec out under a folder named after it:
 //!
