@@ -9,7 +9,9 @@
 //! not send, or matching on one it never receives, does not compile.
 //!
 //! Handlers are bound to endpoints by [`EndpointHandler`], which only
-//! `#[ws_endpoint]` implements, after checking the handler against the spec.
+//! `#[ws_endpoint]` implements; its expansion makes the compiler check the
+//! handler's `perm` against the endpoint's (and, in the explicit form, the
+//! macro checks the spec file first).
 //! A handler may also take the application's state by reference
 //! (`store: &Store`); it then runs only on a server whose state
 //! [`Provides`] that type ([`RunsWith`]), so a handler whose state the server

@@ -38,8 +38,9 @@ use wsauth_spec::Keyword;
 
 /// `send_message`, `mcp-status` or `wsauth.refresh` as `SendMessage`,
 /// `McpStatus`, `WsauthRefresh`: the alphanumeric runs, each capitalised.
-/// A result that would be empty or start with a digit gets a `V` in front,
-/// so it is an identifier in every target language.
+/// A result that would be empty, start with a digit or be `Self` (a Rust
+/// keyword no raw identifier can spell) gets a `V` in front, so it is an
+/// identifier in every target language.
 pub fn pascal(name: &str) -> String {
     let mut out = String::new();
     for part in name.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -49,7 +50,7 @@ pub fn pascal(name: &str) -> String {
             out.push_str(chars.as_str());
         }
     }
-    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) {
+    if out.is_empty() || out.starts_with(|c: char| c.is_ascii_digit()) || out == "Self" {
         out.insert(0, 'V');
     }
     out
@@ -281,6 +282,9 @@ mod tests {
         assert_eq!(pascal("mcp-status"), "McpStatus");
         assert_eq!(pascal("wsauth.refresh"), "WsauthRefresh");
         assert_eq!(pascal("2fa"), "V2fa");
+        assert_eq!(pascal("self"), "VSelf");
+        assert_eq!(pascal("Self"), "VSelf");
+        assert_eq!(pascal("selfie"), "Selfie");
         assert_eq!(pascal(""), "V");
         let m = message("send_message");
         assert_eq!(

@@ -21,12 +21,6 @@ pub const REFRESH: &str = "wsauth.refresh";
 /// Server → client: the refresh was accepted, `{"type":"wsauth.refreshed","exp":…}`.
 pub const REFRESHED: &str = "wsauth.refreshed";
 
-/// The field of [`REFRESH`] that carries the token.
-pub const REFRESH_TOKEN_FIELD: &str = "token";
-
-/// The field of [`REFRESHED`] that carries the new token's `exp`.
-pub const REFRESHED_EXP_FIELD: &str = "exp";
-
 /// The longest close reason a close frame can carry: a control frame's
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
@@ -100,12 +94,16 @@ pub mod client {
     /// How long to wait before refreshing a token that expires at `exp`
     /// (unix seconds), `now_ms` being now (unix milliseconds): until the
     /// later of `exp - REFRESH_LEAD_MS` and `REFRESH_AT_PERCENT` of the
-    /// remaining life. Zero when `exp` has passed.
-    pub fn refresh_delay_ms(exp: u64, now_ms: u64) -> u64 {
+    /// remaining life. `None` within [`REFRESH_TOO_LATE_MS`] of `exp` (and
+    /// after it): no refresh then.
+    pub fn refresh_delay_ms(exp: u64, now_ms: u64) -> Option<u64> {
         let remaining = exp.saturating_mul(1000).saturating_sub(now_ms);
+        if remaining <= REFRESH_TOO_LATE_MS {
+            return None;
+        }
         let margin = remaining.saturating_sub(REFRESH_LEAD_MS);
         let share = remaining.saturating_mul(REFRESH_AT_PERCENT) / 100;
-        margin.max(share)
+        Some(margin.max(share))
     }
 }
 
@@ -131,10 +129,12 @@ mod tests {
     #[test]
     fn refresh_is_due_at_the_later_of_the_lead_and_the_share() {
         // An hour left: 30 s before exp.
-        assert_eq!(client::refresh_delay_ms(3600, 0), 3_570_000);
+        assert_eq!(client::refresh_delay_ms(3600, 0), Some(3_570_000));
         // 10 s left: at 80 %.
-        assert_eq!(client::refresh_delay_ms(10, 0), 8_000);
-        // Past exp: at once.
-        assert_eq!(client::refresh_delay_ms(10, 20_000), 0);
+        assert_eq!(client::refresh_delay_ms(10, 0), Some(8_000));
+        // A second or less left, or past exp: too late.
+        assert_eq!(client::refresh_delay_ms(10, 9_000), None);
+        assert_eq!(client::refresh_delay_ms(10, 8_999), Some(800));
+        assert_eq!(client::refresh_delay_ms(10, 20_000), None);
     }
 }

@@ -325,14 +325,11 @@ impl Driver {
             return None;
         }
         let exp = unverified_exp(token?)?;
-        // Within a second of `exp` there is no time left to refresh (and a
-        // provider that keeps answering with the same cached token must not
-        // be asked in a tight loop): the server closes at `exp`, and that
-        // close asks for a new token.
-        if exp.saturating_mul(1000).saturating_sub(now_ms()) <= defaults::REFRESH_TOO_LATE_MS {
-            return None;
-        }
-        Some(Instant::now() + refresh_delay(exp, now_ms()))
+        // Close to `exp` there is no time left to refresh (and a provider
+        // that keeps answering with the same cached token must not be asked
+        // in a tight loop): the server closes at `exp`, and that close asks
+        // for a new token.
+        Some(Instant::now() + refresh_delay(exp, now_ms())?)
     }
 
     /// Runs one open connection to its end; `first` (the `Open` event) is

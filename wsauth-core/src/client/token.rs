@@ -179,10 +179,11 @@ pub(crate) fn now_ms() -> u64 {
 }
 
 /// How long to wait before refreshing a token that expires at `exp` (unix
-/// seconds), `now_ms` being now: until the later of `exp - 30 s` and 80 % of
-/// the remaining life. Zero when `exp` has passed.
-pub fn refresh_delay(exp: u64, now_ms: u64) -> Duration {
-    Duration::from_millis(wsauth_spec::wire::client::refresh_delay_ms(exp, now_ms))
+/// seconds), `now_ms` being now: see [`wsauth_spec::wire::client`]. `None`
+/// when it is too late to refresh: the server closes at `exp`, and that
+/// close asks for a new token.
+pub fn refresh_delay(exp: u64, now_ms: u64) -> Option<Duration> {
+    wsauth_spec::wire::client::refresh_delay_ms(exp, now_ms).map(Duration::from_millis)
 }
 
 #[cfg(test)]
@@ -215,12 +216,15 @@ mod tests {
         // An hour left: 30 s before exp.
         assert_eq!(
             refresh_delay(now / 1000 + 3600, now),
-            Duration::from_secs(3570)
+            Some(Duration::from_secs(3570))
         );
         // 10 s left: at 8 s.
-        assert_eq!(refresh_delay(now / 1000 + 10, now), Duration::from_secs(8));
-        // Already expired: now.
-        assert_eq!(refresh_delay(now / 1000 - 5, now), Duration::ZERO);
+        assert_eq!(
+            refresh_delay(now / 1000 + 10, now),
+            Some(Duration::from_secs(8))
+        );
+        // Already expired: never.
+        assert_eq!(refresh_delay(now / 1000 - 5, now), None);
     }
 
     #[tokio::test]

@@ -94,9 +94,28 @@ impl Validator<'_> {
         what: &str,
         names: impl IntoIterator<Item = &'n Name>,
     ) {
+        self.distinct_identifiers(what, names, naming::pascal);
+    }
+
+    /// Reports fields of one object that become the same Rust field
+    /// (`userId` and `user_id` are both `user_id`).
+    pub(super) fn distinct_field_names<'n>(&mut self, names: impl IntoIterator<Item = &'n Name>) {
+        self.distinct_identifiers("field", names, |name| {
+            naming::rust::snake(name)
+                .trim_start_matches("r#")
+                .to_owned()
+        });
+    }
+
+    fn distinct_identifiers<'n>(
+        &mut self,
+        what: &str,
+        names: impl IntoIterator<Item = &'n Name>,
+        identifier: impl Fn(&str) -> String,
+    ) {
         let mut seen: HashMap<String, &Name> = HashMap::new();
         for name in names {
-            let ty = naming::pascal(&name.value);
+            let ty = identifier(&name.value);
             if let Some(first) = seen.get(&ty) {
                 self.error(
                     Diagnostic::new(

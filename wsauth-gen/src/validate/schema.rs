@@ -187,6 +187,7 @@ impl Validator<'_> {
     }
 
     fn fields(&mut self, s: &model::Schema) -> Vec<ir::Field> {
+        self.distinct_field_names(s.properties.keys());
         let mut fields = Vec::new();
         for (name, property) in &s.properties {
             if !is_field_name(name) {

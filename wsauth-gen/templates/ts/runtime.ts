@@ -254,6 +254,7 @@ const __wsauthWire = {
   refresh: {% endraw %}{{ wire.refresh }}{% raw %},
   refreshed: {% endraw %}{{ wire.refreshed }}{% raw %},
   normalClose: {% endraw %}{{ wire.normal_close }}{% raw %},
+  abnormalClose: {% endraw %}{{ wire.abnormal_close }}{% raw %},
   backoffBaseMs: {% endraw %}{{ wire.backoff_base_ms }}{% raw %},
   backoffCapMs: {% endraw %}{{ wire.backoff_cap_ms }}{% raw %},
   backoffStableMs: {% endraw %}{{ wire.backoff_stable_ms }}{% raw %},
@@ -431,11 +432,11 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
    * `RangeError` for a code other than 1000 or 3000-4999, and the socket's
    * error for a reason over 123 bytes; the connection is then unchanged.
    */
-  close(code = 1000, reason = ""): void {
+  close(code: number = __wsauthWire.normalClose, reason = ""): void {
     if (this.#done || this.#userClose !== null) {
       return;
     }
-    if (code !== 1000 && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
+    if (code !== __wsauthWire.normalClose && (code < 3000 || code > 4999 || !Number.isInteger(code))) {
       throw new RangeError("a close code is 1000 or 3000-4999, not " + String(code));
     }
     const socket = this.#socket;
@@ -646,7 +647,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       }
       if (token === __wsauthTimedOut) {
         // Like an attempt that never opens: a network failure.
-        this.#decide(1006, "");
+        this.#decide(__wsauthWire.abnormalClose, "");
         return;
       }
       this.#token = token;
@@ -673,7 +674,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
         if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
           // Handled as the network failure it is; the socket's own close
           // event, if it ever comes, is then ignored.
-          this.#closedWith(socket, 1006, "");
+          this.#closedWith(socket, __wsauthWire.abnormalClose, "");
           try {
             socket.close();
           } catch {

@@ -205,10 +205,10 @@ pub(super) fn auth(api: &Api) -> AuthView {
                 .t("."),
             Some(RefreshView {
                 request: highlight_json(&serde_json::json!({
-                    "type": wire::REFRESH, wire::REFRESH_TOKEN_FIELD: "<fresh token>"
+                    "type": wire::REFRESH, "token": "<fresh token>"
                 })),
                 response: highlight_json(&serde_json::json!({
-                    "type": wire::REFRESHED, wire::REFRESHED_EXP_FIELD: 1_795_000_000
+                    "type": wire::REFRESHED, "exp": 1_795_000_000
                 })),
                 after: raw_endpoints_close_at_exp(
                     api,

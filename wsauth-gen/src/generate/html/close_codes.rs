@@ -1,6 +1,7 @@
 //! The close-code catalogue, and the references to it from the rest of the
 //! page (`4003 (forbidden)` linked to its row).
 
+use wsauth_spec::wire;
 use wsauth_spec::wire::client;
 
 use super::markup::{Markup, anchor, describe};
@@ -182,15 +183,16 @@ fn kind_text(kind: FailureKind) -> Markup {
 
 /// What clients do with codes the catalogue does not list.
 pub(super) fn uncatalogued(api: &Api) -> Vec<Uncatalogued> {
-    let listed = |code: &str| api.close_codes.iter().any(|c| c.code.to_string() == code);
-    let backoff: Vec<&str> = ["1001", "1006", "1012", "1013"]
+    let listed = |code: u16| api.close_codes.iter().any(|c| c.code == code);
+    let backoff: Vec<String> = wire::client::RETRY_UNKNOWN_CODES
         .into_iter()
-        .filter(|c| !listed(c))
+        .filter(|c| !listed(*c))
+        .map(|c| c.to_string())
         .collect();
     let mut rows = Vec::new();
-    if !listed("1000") {
+    if !listed(wire::NORMAL_CLOSE) {
         rows.push(Uncatalogued {
-            codes: "1000".into(),
+            codes: wire::NORMAL_CLOSE.to_string(),
             action: "done",
             action_class: "stop",
             text: "Closed normally: do not reconnect.",
