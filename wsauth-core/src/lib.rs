@@ -45,6 +45,7 @@ mod link;
 mod listener;
 mod open;
 pub mod openapi;
+mod outbound;
 mod payload;
 pub mod principal;
 pub mod reject;
