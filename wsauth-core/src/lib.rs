@@ -44,7 +44,6 @@ pub mod limits;
 mod link;
 mod listener;
 mod open;
-pub mod openapi;
 mod outbound;
 mod payload;
 pub mod principal;
@@ -58,9 +57,10 @@ pub mod trace;
 pub mod typed;
 
 pub use connection::{CloseWith, HandlerResult};
+pub use identity::{AuthError, Authenticator};
 pub use listener::ServerLimits;
 pub use open::OpenMessage;
-pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
+pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openapi};
 pub use session::{Incoming, SendError, Session};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};
 

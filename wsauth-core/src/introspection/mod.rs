@@ -124,11 +124,11 @@ use wsauth_spec::{ClaimShape, Fallback};
 
 use self::cache::{Answer, Answers};
 use crate::descriptor::ApiDescriptor;
+use crate::identity::{AuthError, Authenticator};
 use crate::jwt::{
     Claims, IdentityRules, JwtError, MAX_TOKEN_BYTES, Verifier, check_identity, numeric_date,
 };
 use crate::outbound::{self, BodyError};
-use crate::server::{AuthError, Authenticator};
 use crate::store::BoxFuture;
 
 /// Default time limit for one introspection request (connect included).
