@@ -149,7 +149,7 @@ impl Verifier {
     ///
     /// ```no_run
     /// # use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
-    /// # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+    /// # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
     /// #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
     /// # fn run(secret: &[u8]) -> Result<(), ConfigError> {
     /// let verifier = Verifier::for_api(&API, KeySet::new().hmac("default", secret)?)?;

@@ -184,7 +184,16 @@ impl Builder {
         self
     }
 
-    /// The handler for `endpoint`: an async function of the [`Session`].
+    /// The low-level, untyped way to give `endpoint` a handler: an async
+    /// function of the untyped [`Session`] (JSON values in and out), whose
+    /// endpoint name is checked only by [`build`](Builder::build) and whose
+    /// messages are checked only at run time. The spec's generated
+    /// `Handlers` (from [`include_spec!`](crate::include_spec), filled with
+    /// [`#[ws_endpoint]`](crate::ws_endpoint) functions) is the checked way,
+    /// and calls this for each endpoint: there, a missing handler, an
+    /// unknown endpoint or a message the endpoint may not send does not
+    /// compile.
+    ///
     /// One per endpoint: a second for the same endpoint makes `build` fail
     /// ([`BuildError::HandlerTwice`]) rather than replace the first.
     pub fn handler<F, Fut>(mut self, endpoint: &str, handler: F) -> Self
