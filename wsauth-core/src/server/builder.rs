@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use tokio::sync::watch;
+use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 use wsauth_spec::{Access, FailureKind, Keyword, TokenSource};
 
 use crate::connection::HandlerResult;
@@ -18,7 +19,7 @@ use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
 
 use super::origin::{OriginPolicy, Origins, checked_origins};
-use super::{EndpointState, MAX_CLOSE_REASON_BYTES, Shared, WsAuth};
+use super::{EndpointState, Shared, WsAuth};
 
 pub(super) type Handler = Arc<dyn Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
 

@@ -66,7 +66,6 @@ use self::origin::Origins;
 
 pub use self::builder::{BuildError, Builder};
 pub use self::stats::{EndpointStats, Stats, stats_openapi};
-pub(crate) use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 
 struct Shared {
     api: &'static ApiDescriptor,
