@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{EncodingKey, crypto};
 use libfuzzer_sys::fuzz_target;
-use wsauth_core::descriptor::{JwtDescriptor, KeySlot};
+use wsauth_core::__private::descriptor::{JwtDescriptor, KeySlot};
 use wsauth_core::jwt::{KeySet, Verifier};
 use wsauth_core::spec::{Algorithm, ClaimShape};
 

@@ -235,33 +235,33 @@ pub mod schemas {
     }
 }
 ///The runtime descriptor of the `prsm` spec (PRSM realtime API 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
-    static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+pub static API: ::wsauth_core::ApiDescriptor = {
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "conversation_id",
                 required: false,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
                     minimum: ::core::option::Option::None,
                     maximum: ::core::option::Option::None,
                 }),
             },
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "since",
                 required: false,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
                     minimum: ::core::option::Option::Some(0f64),
                     maximum: ::core::option::Option::None,
                 }),
             },
         ],
     };
-    static __WSAUTH_PAYLOAD_1: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "text",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::Some(1u64),
                     max_length: ::core::option::Option::Some(4000u64),
@@ -271,12 +271,12 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
     };
-    static __WSAUTH_PAYLOAD_2: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+    static __WSAUTH_PAYLOAD_2: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "user_id",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::None,
                     max_length: ::core::option::Option::None,
@@ -284,22 +284,22 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     pattern: ::core::option::Option::None,
                 }),
             },
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "active",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::Boolean,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Boolean,
             },
         ],
     };
-    static __WSAUTH_PATTERN_0: ::wsauth_core::descriptor::Pattern = ::wsauth_core::descriptor::Pattern::new(
+    static __WSAUTH_PATTERN_0: ::wsauth_core::__private::descriptor::Pattern = ::wsauth_core::__private::descriptor::Pattern::new(
         "^0x[0-9a-fA-F]{40}$",
     );
-    static __WSAUTH_PAYLOAD_3: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+    static __WSAUTH_PAYLOAD_3: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "address",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::Some(42u64),
                     max_length: ::core::option::Option::Some(42u64),
@@ -309,18 +309,18 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
     };
-    ::wsauth_core::descriptor::ApiDescriptor {
+    ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "prsm",
-        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+        auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
             sources: &[
                 ::wsauth_core::spec::TokenSource::Header,
                 ::wsauth_core::spec::TokenSource::Subprotocol("prsm"),
                 ::wsauth_core::spec::TokenSource::Query("token"),
                 ::wsauth_core::spec::TokenSource::Cookie("access_token"),
             ],
-            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+            jwt: ::core::option::Option::Some(::wsauth_core::__private::descriptor::JwtDescriptor {
                 keys: &[
-                    ::wsauth_core::descriptor::KeySlot {
+                    ::wsauth_core::__private::descriptor::KeySlot {
                         name: "default",
                         algorithms: &[::wsauth_core::spec::Algorithm::HS256],
                     },
@@ -338,7 +338,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             anonymous_role: ::core::option::Option::None,
         }),
         roles: &[
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "user",
                 all: false,
                 permissions: &[
@@ -348,7 +348,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     "wallet.read",
                 ],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "moderator",
                 all: false,
                 permissions: &[
@@ -357,7 +357,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     "system.monitor",
                 ],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "admin",
                 all: true,
                 permissions: &[
@@ -370,119 +370,119 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
         close_codes: &[
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 4001u16,
                 reason: "authentication required",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 4001u16,
                 reason: "invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
                 code: 4001u16,
                 reason: "token expired",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
                 code: 4001u16,
                 reason: "user not found or inactive",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::NotFound,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::OriginRejected,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
                 code: 4008u16,
                 reason: "too many connections",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::RateLimited,
                 code: 4029u16,
                 reason: "rate limit exceeded",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
                 code: 1009u16,
                 reason: "message too big",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
                 code: 1007u16,
                 reason: "invalid message",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
                 code: 1013u16,
                 reason: "try again later",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
                 code: 1001u16,
                 reason: "idle timeout",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::GoingAway,
                 code: 1001u16,
                 reason: "server shutting down",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::ServerError,
                 code: 1011u16,
                 reason: "server error",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Completed,
                 code: 1000u16,
                 reason: "done",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
         ],
-        stats: ::core::option::Option::Some(::wsauth_core::descriptor::StatsDescriptor {
+        stats: ::core::option::Option::Some(::wsauth_core::__private::descriptor::StatsDescriptor {
             path: "/ws/stats",
             perm: "system.monitor",
         }),
         endpoints: &[
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "notifications",
                 path: "/ws/{user_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "user_id",
                         ty: ::wsauth_core::spec::ParamType::String,
                         equals_subject: true,
@@ -499,7 +499,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "subscribe_conversation",
                         perm: ::core::option::Option::Some("conversation.read"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
@@ -509,7 +509,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,
@@ -519,16 +519,16 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     send_queue: 128u32,
                 },
             },
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "conversation",
                 path: "/ws/conversation/{user_id}/{conversation_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "user_id",
                         ty: ::wsauth_core::spec::ParamType::String,
                         equals_subject: true,
                     },
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "conversation_id",
                         ty: ::wsauth_core::spec::ParamType::Integer,
                         equals_subject: false,
@@ -545,17 +545,17 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &["conversation_access"],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "subscribe_conversation",
                         perm: ::core::option::Option::Some("conversation.read"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
                     },
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "send_message",
                         perm: ::core::option::Option::Some("conversation.write"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
                     },
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "typing",
                         perm: ::core::option::Option::None,
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_2),
@@ -565,7 +565,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,
@@ -575,11 +575,11 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     send_queue: 128u32,
                 },
             },
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "web3",
                 path: "/api/v1/web3/ws/{user_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "user_id",
                         ty: ::wsauth_core::spec::ParamType::String,
                         equals_subject: true,
@@ -594,7 +594,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "subscribe_wallet",
                         perm: ::core::option::Option::None,
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_3),
@@ -604,7 +604,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 10u32,

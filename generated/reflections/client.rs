@@ -13,17 +13,17 @@ pub mod messages {}
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod schemas {}
 ///The runtime descriptor of the `reflections` spec (Reflections stream 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
-    ::wsauth_core::descriptor::ApiDescriptor {
+pub static API: ::wsauth_core::ApiDescriptor = {
+    ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "reflections",
-        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+        auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
             sources: &[
                 ::wsauth_core::spec::TokenSource::Query("token"),
                 ::wsauth_core::spec::TokenSource::Header,
             ],
-            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+            jwt: ::core::option::Option::Some(::wsauth_core::__private::descriptor::JwtDescriptor {
                 keys: &[
-                    ::wsauth_core::descriptor::KeySlot {
+                    ::wsauth_core::__private::descriptor::KeySlot {
                         name: "default",
                         algorithms: &[::wsauth_core::spec::Algorithm::HS256],
                     },
@@ -41,120 +41,120 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             anonymous_role: ::core::option::Option::None,
         }),
         roles: &[
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "user",
                 all: false,
                 permissions: &["reflections.read"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "moderator",
                 all: false,
                 permissions: &["reflections.read"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "admin",
                 all: true,
                 permissions: &["reflections.read"],
             },
         ],
         close_codes: &[
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 4001u16,
                 reason: "authentication required",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 4001u16,
                 reason: "invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
                 code: 4001u16,
                 reason: "token expired",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
                 code: 4002u16,
                 reason: "user inactive",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::NotFound,
                 code: 4004u16,
                 reason: "entry not found",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::OriginRejected,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
                 code: 4008u16,
                 reason: "too many connections",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::RateLimited,
                 code: 4029u16,
                 reason: "rate limit exceeded",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
                 code: 1009u16,
                 reason: "message too big",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
                 code: 1007u16,
                 reason: "invalid message",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
                 code: 1013u16,
                 reason: "try again later",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
                 code: 1001u16,
                 reason: "idle timeout",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::GoingAway,
                 code: 1001u16,
                 reason: "server shutting down",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::ServerError,
                 code: 1011u16,
                 reason: "server error",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Completed,
                 code: 1000u16,
                 reason: "done",
@@ -163,11 +163,11 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         ],
         stats: ::core::option::Option::None,
         endpoints: &[
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "reflection",
                 path: "/ws/reflections/{entry_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "entry_id",
                         ty: ::wsauth_core::spec::ParamType::Integer,
                         equals_subject: false,
@@ -186,7 +186,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 20u32,

@@ -59,13 +59,13 @@ pub mod messages {
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod schemas {}
 ///The runtime descriptor of the `shipvox` spec (ShipVox broadcast 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
-    static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+pub static API: ::wsauth_core::ApiDescriptor = {
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "text",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::Some(1u64),
                     max_length: ::core::option::Option::Some(2000u64),
@@ -75,13 +75,13 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
     };
-    ::wsauth_core::descriptor::ApiDescriptor {
+    ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "shipvox",
-        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+        auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
             sources: &[::wsauth_core::spec::TokenSource::Query("token")],
-            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+            jwt: ::core::option::Option::Some(::wsauth_core::__private::descriptor::JwtDescriptor {
                 keys: &[
-                    ::wsauth_core::descriptor::KeySlot {
+                    ::wsauth_core::__private::descriptor::KeySlot {
                         name: "default",
                         algorithms: &[::wsauth_core::spec::Algorithm::HS256],
                     },
@@ -99,120 +99,120 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             anonymous_role: ::core::option::Option::None,
         }),
         roles: &[
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "user",
                 all: false,
                 permissions: &["broadcast.listen", "broadcast.speak"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "moderator",
                 all: false,
                 permissions: &["broadcast.listen", "broadcast.speak"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "admin",
                 all: true,
                 permissions: &["broadcast.listen", "broadcast.speak"],
             },
         ],
         close_codes: &[
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 1008u16,
                 reason: "Missing authentication token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 1008u16,
                 reason: "Invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
                 code: 4001u16,
                 reason: "token expired",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
                 code: 4002u16,
                 reason: "user inactive",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::NotFound,
                 code: 4004u16,
                 reason: "not found",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::OriginRejected,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
                 code: 4008u16,
                 reason: "too many connections",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::RateLimited,
                 code: 4029u16,
                 reason: "rate limit exceeded",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
                 code: 1009u16,
                 reason: "message too big",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
                 code: 1007u16,
                 reason: "invalid message",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
                 code: 1013u16,
                 reason: "try again later",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
                 code: 1001u16,
                 reason: "idle timeout",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::GoingAway,
                 code: 1001u16,
                 reason: "server shutting down",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::ServerError,
                 code: 1011u16,
                 reason: "server error",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Completed,
                 code: 1000u16,
                 reason: "done",
@@ -221,7 +221,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         ],
         stats: ::core::option::Option::None,
         endpoints: &[
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "broadcast",
                 path: "/ws",
                 params: &[],
@@ -231,14 +231,14 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "say",
                         perm: ::core::option::Option::Some("broadcast.speak"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
                     },
                 ],
                 sends: &["connected", "relayed"],
-                open: ::core::option::Option::Some(::wsauth_core::descriptor::OpenDescriptor {
+                open: ::core::option::Option::Some(::wsauth_core::__private::descriptor::OpenDescriptor {
                     receives: true,
                     sends: true,
                     perm: ::core::option::Option::Some("broadcast.speak"),
@@ -246,7 +246,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 }),
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 3u32,
                     max_message_bytes: 16384u32,
                     messages_per_second: 5u32,

@@ -206,13 +206,13 @@ pub mod schemas {
     }
 }
 ///The runtime descriptor of the `songnodes` spec (SongNodes live graph 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
-    static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+pub static API: ::wsauth_core::ApiDescriptor = {
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "channel",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &["graph", "tracks", "artists"],
                     min_length: ::core::option::Option::None,
                     max_length: ::core::option::Option::None,
@@ -222,12 +222,12 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
     };
-    static __WSAUTH_PAYLOAD_1: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "query",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::Some(1u64),
                     max_length: ::core::option::Option::Some(200u64),
@@ -235,35 +235,35 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     pattern: ::core::option::Option::None,
                 }),
             },
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "limit",
                 required: false,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::Integer(::wsauth_core::descriptor::Bounds {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
                     minimum: ::core::option::Option::Some(1f64),
                     maximum: ::core::option::Option::Some(100f64),
                 }),
             },
         ],
     };
-    static __WSAUTH_PAYLOAD_2: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+    static __WSAUTH_PAYLOAD_2: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "playlist_id",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::None,
                     max_length: ::core::option::Option::None,
                     format: ::core::option::Option::Some(
-                        ::wsauth_core::descriptor::Format::Uuid,
+                        ::wsauth_core::__private::descriptor::Format::Uuid,
                     ),
                     pattern: ::core::option::Option::None,
                 }),
             },
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "track_id",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::String(::wsauth_core::descriptor::StringDescriptor {
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
                     values: &[],
                     min_length: ::core::option::Option::None,
                     max_length: ::core::option::Option::None,
@@ -273,17 +273,17 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             },
         ],
     };
-    ::wsauth_core::descriptor::ApiDescriptor {
+    ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "songnodes",
-        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+        auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
             sources: &[
                 ::wsauth_core::spec::TokenSource::Query("token"),
                 ::wsauth_core::spec::TokenSource::Subprotocol("wsauth"),
                 ::wsauth_core::spec::TokenSource::Header,
             ],
-            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+            jwt: ::core::option::Option::Some(::wsauth_core::__private::descriptor::JwtDescriptor {
                 keys: &[
-                    ::wsauth_core::descriptor::KeySlot {
+                    ::wsauth_core::__private::descriptor::KeySlot {
                         name: "default",
                         algorithms: &[::wsauth_core::spec::Algorithm::HS256],
                     },
@@ -301,125 +301,125 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             anonymous_role: ::core::option::Option::Some("guest"),
         }),
         roles: &[
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "guest",
                 all: false,
                 permissions: &["graph.read"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "user",
                 all: false,
                 permissions: &["graph.read", "graph.search", "playlist.write"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "moderator",
                 all: false,
                 permissions: &["graph.read", "graph.search"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "admin",
                 all: true,
                 permissions: &["graph.read", "graph.search", "playlist.write"],
             },
         ],
         close_codes: &[
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 1008u16,
                 reason: "Authentication required",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 1008u16,
                 reason: "Authentication failed",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
                 code: 4001u16,
                 reason: "token expired",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
                 code: 1008u16,
                 reason: "Authentication failed",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 1008u16,
                 reason: "Unauthorized: User ID mismatch",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::NotFound,
                 code: 4004u16,
                 reason: "not found",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::OriginRejected,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
                 code: 4008u16,
                 reason: "too many connections",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::RateLimited,
                 code: 4029u16,
                 reason: "rate limit exceeded",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
                 code: 1009u16,
                 reason: "message too big",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
                 code: 1007u16,
                 reason: "invalid message",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
                 code: 1013u16,
                 reason: "try again later",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
                 code: 1001u16,
                 reason: "idle timeout",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::GoingAway,
                 code: 1001u16,
                 reason: "server shutting down",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::ServerError,
                 code: 1011u16,
                 reason: "server error",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Completed,
                 code: 1000u16,
                 reason: "done",
@@ -428,11 +428,11 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         ],
         stats: ::core::option::Option::None,
         endpoints: &[
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "user",
                 path: "/ws/{user_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "user_id",
                         ty: ::wsauth_core::spec::ParamType::String,
                         equals_subject: true,
@@ -448,17 +448,17 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("welcome"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "subscribe",
                         perm: ::core::option::Option::None,
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
                     },
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "search",
                         perm: ::core::option::Option::Some("graph.search"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
                     },
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "add_to_playlist",
                         perm: ::core::option::Option::Some("playlist.write"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_2),
@@ -474,7 +474,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 20u32,
@@ -484,7 +484,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     send_queue: 64u32,
                 },
             },
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "anonymous",
                 path: "/ws/anonymous",
                 params: &[],
@@ -494,12 +494,12 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("welcome"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "subscribe",
                         perm: ::core::option::Option::None,
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
                     },
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "search",
                         perm: ::core::option::Option::Some("graph.search"),
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
@@ -509,7 +509,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 10u32,
                     max_message_bytes: 65536u32,
                     messages_per_second: 20u32,

@@ -22,7 +22,7 @@ use wsauth_spec::{FailureKind, Keyword};
 /// compact: the user agent is boxed to its length and the subject is the
 /// one the connection's principal and connection-limit slot share.
 #[derive(Clone, Debug, Default)]
-pub struct AuditContext {
+pub(crate) struct AuditContext {
     /// Endpoint name.
     pub endpoint: &'static str,
     /// Peer address, when the server was started with connect info.
@@ -40,7 +40,7 @@ impl AuditContext {
 }
 
 /// The connection was admitted.
-pub fn accepted(cx: &AuditContext) {
+pub(crate) fn accepted(cx: &AuditContext) {
     tracing::info!(
         target: "wsauth::audit",
         event = "accepted",
@@ -52,7 +52,7 @@ pub fn accepted(cx: &AuditContext) {
 }
 
 /// The connection was refused, or ended by the server, for `kind`.
-pub fn rejected(cx: &AuditContext, kind: FailureKind, detail: &str) {
+pub(crate) fn rejected(cx: &AuditContext, kind: FailureKind, detail: &str) {
     tracing::warn!(
         target: "wsauth::audit",
         event = "rejected",
@@ -66,7 +66,7 @@ pub fn rejected(cx: &AuditContext, kind: FailureKind, detail: &str) {
 }
 
 /// A message was refused for lack of a permission.
-pub fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
+pub(crate) fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
     tracing::warn!(
         target: "wsauth::audit",
         event = "permission_denied",
@@ -99,7 +99,7 @@ pub(crate) fn invalid_message(
 }
 
 /// A limit was hit (connections, rate, size, send queue).
-pub fn limit_hit(cx: &AuditContext, kind: FailureKind) {
+pub(crate) fn limit_hit(cx: &AuditContext, kind: FailureKind) {
     tracing::warn!(
         target: "wsauth::audit",
         event = "limit_hit",
@@ -111,7 +111,7 @@ pub fn limit_hit(cx: &AuditContext, kind: FailureKind) {
 }
 
 /// The token expired on a live connection.
-pub fn expired(cx: &AuditContext) {
+pub(crate) fn expired(cx: &AuditContext) {
     tracing::info!(
         target: "wsauth::audit",
         event = "expired",
@@ -122,7 +122,7 @@ pub fn expired(cx: &AuditContext) {
 }
 
 /// The client refreshed its token in-band; `exp` is the new expiry.
-pub fn refreshed(cx: &AuditContext, exp: u64) {
+pub(crate) fn refreshed(cx: &AuditContext, exp: u64) {
     tracing::info!(
         target: "wsauth::audit",
         event = "refreshed",
@@ -134,7 +134,7 @@ pub fn refreshed(cx: &AuditContext, exp: u64) {
 }
 
 /// The connection ended with `kind`.
-pub fn closed(cx: &AuditContext, kind: FailureKind) {
+pub(crate) fn closed(cx: &AuditContext, kind: FailureKind) {
     tracing::info!(
         target: "wsauth::audit",
         event = "closed",
@@ -146,7 +146,7 @@ pub fn closed(cx: &AuditContext, kind: FailureKind) {
 }
 
 /// The client closed the connection (or it dropped).
-pub fn client_closed(cx: &AuditContext) {
+pub(crate) fn client_closed(cx: &AuditContext) {
     tracing::info!(
         target: "wsauth::audit",
         event = "closed",

@@ -36,16 +36,15 @@ use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
-use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
-use crate::identity;
+use crate::identity::{self, Authenticator, run_checks};
 use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
-use crate::link::Link;
+use crate::link::{Inbound, Link};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::{Authenticator, run_checks};
-use crate::session::{Inbound, encode, error_reply};
+use crate::session::{encode, error_reply};
 use crate::store::{BoxFuture, Checks, UserStore};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
@@ -644,6 +643,31 @@ impl ConnectionContext {
         self.principal = principal;
         self.issued_at = claims.iat;
         Ok(claims.exp)
+    }
+}
+
+impl ConnectionContext {
+    /// A client's message whose `type` is not one the endpoint receives:
+    /// handed over as an open message when the endpoint allows them and the
+    /// type is not declared (else invalid), and when the client holds the
+    /// spec's permission for them (else forbidden). The loop refuses with
+    /// the failure kind returned.
+    pub(crate) fn open_message(
+        &self,
+        open: Option<OpenDescriptor>,
+        text: axum::extract::ws::Utf8Bytes,
+    ) -> Result<Inbound, FailureKind> {
+        let Some(open) = open else {
+            return Err(FailureKind::InvalidMessage);
+        };
+        if let Some(perm) = open.perm
+            && !self.principal.has(perm)
+        {
+            // The client's own `type` is not logged: it is anything it chose.
+            audit::permission_denied(&self.audit, "(open)", perm);
+            return Err(FailureKind::Forbidden);
+        }
+        Ok(Inbound::Open { text })
     }
 }
 

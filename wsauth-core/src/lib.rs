@@ -1,17 +1,18 @@
 //! The wsauth runtime: authenticated, authorized WebSocket endpoints on axum.
 //!
-//! A spec, resolved at compile time into a [`descriptor::ApiDescriptor`], is
-//! enforced on every connection and every message. The handshake runs, in
-//! order: origin allow-list (a foreign origin gets HTTP 403 and no socket),
-//! token extraction ([`token`]), verification ([`jwt`], or any
-//! [`Authenticator`]), path binding, user lookup ([`store::UserStore`]),
-//! endpoint permission ([`principal`]), the per-user connection limit
-//! ([`limits`]) and resource checks ([`store::Checks`]). A refused
+//! A spec, resolved at compile time into an [`ApiDescriptor`], is enforced
+//! on every connection and every message. The handshake runs, in order:
+//! origin allow-list (a foreign origin gets HTTP 403 and no socket), token
+//! extraction from the spec's sources, verification ([`Verifier`],
+//! [`Introspector`], or any [`Authenticator`]), path binding, user lookup
+//! ([`UserStore`]), endpoint permission ([`Principal`]), the per-user
+//! connection limit and resource checks ([`Checks`]). A refused
 //! connection is upgraded and closed at once with the spec's code and
 //! generic reason; an admitted one reaches its handler as a
-//! [`Session`], which only the pipeline can create. Every decision is an audit
-//! event ([`audit`]). Nothing here reads YAML at run time. Serve the router
-//! with [`WsAuth::serve`] for the limits that hold before authentication
+//! [`Session`], which only the pipeline can create. Every decision is an
+//! audit event (`tracing` target `wsauth::audit`, never carrying a token).
+//! Nothing here reads YAML at run time. Serve the router with
+//! [`WsAuth::serve`] for the limits that hold before authentication
 //! ([`ServerLimits`]: header timeout, connections per client address and in
 //! all).
 //!
@@ -19,7 +20,7 @@
 //!
 //! ```no_run
 //! # use wsauth_core::{WsAuth, Session, HandlerResult};
-//! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+//! # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
 //! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
 //! async fn echo(mut session: Session) -> HandlerResult {
 //!     while let Some(message) = session.recv().await { /* ... */ }
@@ -31,38 +32,46 @@
 //! # Ok(()) }
 //! ```
 
-pub mod audit;
+mod audit;
 #[cfg(feature = "client")]
 pub mod client;
 mod connection;
-pub mod descriptor;
+mod descriptor;
 mod frame;
 mod identity;
 pub mod introspection;
 pub mod jwt;
-pub mod limits;
+mod limits;
 mod link;
 mod listener;
 mod open;
-pub mod openapi;
+mod outbound;
 mod payload;
-pub mod principal;
-pub mod reject;
-pub mod server;
-pub mod session;
+mod principal;
+mod reject;
+mod server;
+mod session;
 mod state;
-pub mod store;
-pub mod token;
+mod store;
+mod token;
 pub mod trace;
-pub mod typed;
+mod typed;
 
-pub use connection::{CloseWith, HandlerResult};
+// Serving a spec.
+pub use descriptor::ApiDescriptor;
 pub use listener::ServerLimits;
+pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openapi};
+// Writing handlers.
+pub use connection::{CloseWith, HandlerResult};
 pub use open::OpenMessage;
-pub use server::{AuthError, Authenticator, BuildError, Builder, EndpointStats, Stats, WsAuth};
 pub use session::{Incoming, SendError, Session};
-pub use typed::{Endpoint, EndpointHandler, MessageKind, TypedSession};
-pub use typed::{Provides, RunsWith};
+pub use typed::{Endpoint, EndpointHandler, MessageKind, Provides, RunsWith, TypedSession};
+// Who may connect: tokens, users, resources.
+pub use identity::{AuthError, Authenticator};
+pub use introspection::{IntrospectionEndpoint, Introspector};
+pub use jwt::{Claims, JwksSource, KeySet, Verifier, dangerous};
+pub use principal::Principal;
+pub use store::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore};
 
 /// What generated code uses; not part of the API.
 #[doc(hidden)]
@@ -71,6 +80,12 @@ pub mod __private {
     pub use crate::typed::{__perm_eq, __str_eq, SessionOf};
     pub use serde;
     pub use serde_json;
+
+    /// A spec compiled to plain Rust values, as `include_spec!` and
+    /// `wsauth-gen` write it.
+    pub mod descriptor {
+        pub use crate::descriptor::*;
+    }
 }
 
 /// Entry points for the fuzz targets in `fuzz/`, which need a look at
@@ -82,6 +97,28 @@ pub mod __fuzz {
     /// The `type` the connection loop routes a text frame by.
     pub fn frame_kind(text: &str) -> Option<std::borrow::Cow<'_, str>> {
         crate::frame::kind_of(text)
+    }
+
+    /// The longest token extraction returns, in bytes.
+    pub const MAX_TOKEN_BYTES: usize = crate::token::MAX_TOKEN_BYTES;
+
+    /// What the handshake's token extraction finds: the token's text and
+    /// the source that carried it.
+    pub fn extract_token(
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        sources: &[crate::spec::TokenSource<&'static str>],
+    ) -> Option<(String, crate::spec::TokenSource<&'static str>)> {
+        let extracted = crate::token::extract(headers, uri, sources).ok()?;
+        Some((extracted.token.into_inner(), extracted.source))
+    }
+
+    /// The subprotocol the handshake's `101` selects.
+    pub fn select_protocol<'a>(
+        headers: &'a http::HeaderMap,
+        sources: &[crate::spec::TokenSource<&'static str>],
+    ) -> Option<&'a str> {
+        crate::token::select_protocol(headers, sources)
     }
 }
 pub use wsauth_spec as spec;

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 /// limits before authentication: connections per client address, anonymous
 /// connections, all connections (one key, `()`).
 #[derive(Debug)]
-pub struct Leases<K> {
+pub(crate) struct Leases<K> {
     open: Mutex<HashMap<K, u32>>,
 }
 
@@ -37,16 +37,16 @@ impl<K> Default for Leases<K> {
 
 /// One held place of a [`Leases`]; dropping it frees the place.
 #[derive(Debug)]
-pub struct Lease<K: Hash + Eq> {
+pub(crate) struct Lease<K: Hash + Eq> {
     leases: Arc<Leases<K>>,
     key: K,
 }
 
 /// Open connections per user, shared by every endpoint of an API.
-pub type ConnectionLimiter = Leases<Arc<str>>;
+pub(crate) type ConnectionLimiter = Leases<Arc<str>>;
 
 /// One admitted connection of a user; dropping it frees the slot.
-pub type Slot = Lease<Arc<str>>;
+pub(crate) type Slot = Lease<Arc<str>>;
 
 /// The place an admitted connection holds among the connection limits,
 /// given back when the connection ends: its user's slot, or one of the
@@ -89,7 +89,7 @@ impl<K: Hash + Eq + Clone> Leases<K> {
     }
 
     /// Keys with at least one place held.
-    pub fn unique_keys(&self) -> usize {
+    pub(crate) fn unique_keys(&self) -> usize {
         self.open
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -97,7 +97,8 @@ impl<K: Hash + Eq + Clone> Leases<K> {
     }
 
     /// Places held under `key`.
-    pub fn held<Q>(&self, key: &Q) -> u32
+    #[cfg(test)]
+    pub(crate) fn held<Q>(&self, key: &Q) -> u32
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -109,23 +110,26 @@ impl<K: Hash + Eq + Clone> Leases<K> {
 
 impl Leases<Arc<str>> {
     /// Admits one more connection for `user` unless they already hold `max`.
-    pub fn try_acquire(self: &Arc<Self>, user: &str, max: u32) -> Option<Slot> {
+    #[cfg(test)]
+    pub(crate) fn try_acquire(self: &Arc<Self>, user: &str, max: u32) -> Option<Slot> {
         self.acquire(user, max, || Arc::from(user))
     }
 
-    /// Like [`ConnectionLimiter::try_acquire`], keeping the caller's shared
-    /// name as the key when the user has no open connection yet (no copy).
+    /// Admits one more connection for `user` unless they already hold `max`,
+    /// keeping the caller's shared name as the key when the user has no open
+    /// connection yet (no copy).
     pub(crate) fn try_acquire_shared(self: &Arc<Self>, user: &Arc<str>, max: u32) -> Option<Slot> {
         self.acquire(&**user, max, || Arc::clone(user))
     }
 
     /// Users with at least one open connection.
-    pub fn unique_users(&self) -> usize {
+    pub(crate) fn unique_users(&self) -> usize {
         self.unique_keys()
     }
 
     /// Open connections of `user`.
-    pub fn open_for(&self, user: &str) -> u32 {
+    #[cfg(test)]
+    pub(crate) fn open_for(&self, user: &str) -> u32 {
         self.held(user)
     }
 }
@@ -148,7 +152,7 @@ impl<K: Hash + Eq> Drop for Lease<K> {
 
 /// A token bucket: `rate` messages per second sustained, `burst` at once.
 #[derive(Debug)]
-pub struct RateLimiter {
+pub(crate) struct RateLimiter {
     rate: f64,
     burst: f64,
     tokens: f64,
@@ -157,7 +161,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// A full bucket.
-    pub fn new(rate: u32, burst: u32) -> Self {
+    pub(crate) fn new(rate: u32, burst: u32) -> Self {
         RateLimiter {
             rate: f64::from(rate),
             burst: f64::from(burst.max(1)),
@@ -167,7 +171,7 @@ impl RateLimiter {
     }
 
     /// Takes one token at `now`; false when the bucket is empty.
-    pub fn allow_at(&mut self, now: Instant) -> bool {
+    pub(crate) fn allow_at(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last);
         self.last = now;
         self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(self.burst);
@@ -180,14 +184,14 @@ impl RateLimiter {
     }
 
     /// Takes one token now.
-    pub fn allow(&mut self) -> bool {
+    pub(crate) fn allow(&mut self) -> bool {
         self.allow_at(Instant::now())
     }
 }
 
 /// How long a single write to a client may take before it counts as not
 /// reading at all.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[cfg(test)]
 mod tests {

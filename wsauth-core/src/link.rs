@@ -21,11 +21,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 use std::task::Poll;
 
-use axum::extract::ws::Message;
+use axum::extract::ws::{Message, Utf8Bytes};
+use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 
 use crate::principal::Principal;
-use crate::session::Inbound;
+
+/// A message from the client as the loop hands it over: checked against
+/// the spec, its text not yet parsed into what the handler wants (a
+/// [`serde_json::Value`] for [`Session::recv`](crate::Session::recv), the endpoint's typed enum
+/// for [`TypedSession::recv`](crate::TypedSession::recv)).
+#[derive(Debug)]
+pub(crate) enum Inbound {
+    /// A typed message: its `type`, and the frame's text (a JSON object).
+    Message { kind: &'static str, text: Utf8Bytes },
+    /// An open message (a JSON object whose `type` the spec does not
+    /// declare), permission-checked; the frame's text.
+    Open { text: Utf8Bytes },
+    /// A text frame on a `frames: raw` endpoint.
+    Text(Utf8Bytes),
+    /// A binary frame on a `frames: raw` endpoint.
+    Binary(Bytes),
+}
 
 /// Outbox capacity kept after a burst drains; a larger buffer is released.
 const KEEP_CAPACITY: usize = 8;

@@ -26,10 +26,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::connection::ConnectionContext;
-use crate::descriptor::{OpenDescriptor, RESERVED_PREFIX};
-use crate::session::Inbound;
-use crate::{audit, spec::FailureKind};
+use crate::descriptor::RESERVED_PREFIX;
 
 /// A message whose `type` the spec does not declare, with its other fields
 /// as they are.
@@ -116,31 +113,6 @@ impl<'de> Deserialize<'de> for OpenMessage {
             }
         }
         deserializer.deserialize_map(Fields)
-    }
-}
-
-impl ConnectionContext {
-    /// A client's message whose `type` is not one the endpoint receives:
-    /// handed over as an open message when the endpoint allows them and the
-    /// type is not declared (else invalid), and when the client holds the
-    /// spec's permission for them (else forbidden). The loop refuses with
-    /// the failure kind returned.
-    pub(crate) fn open_message(
-        &self,
-        open: Option<OpenDescriptor>,
-        text: axum::extract::ws::Utf8Bytes,
-    ) -> Result<Inbound, FailureKind> {
-        let Some(open) = open else {
-            return Err(FailureKind::InvalidMessage);
-        };
-        if let Some(perm) = open.perm
-            && !self.principal.has(perm)
-        {
-            // The client's own `type` is not logged: it is anything it chose.
-            audit::permission_denied(&self.audit, "(open)", perm);
-            return Err(FailureKind::Forbidden);
-        }
-        Ok(Inbound::Open { text })
     }
 }
 

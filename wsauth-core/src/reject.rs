@@ -15,7 +15,7 @@ use crate::descriptor::ApiDescriptor;
 
 /// A refusal: the kind decides the close frame, the detail is for the log.
 #[derive(Debug, Clone)]
-pub struct Rejection {
+pub(crate) struct Rejection {
     /// What failed, as the spec names it.
     pub kind: FailureKind,
     /// Internal detail for the audit log. Never sent to the client.
@@ -27,7 +27,7 @@ pub struct Rejection {
 
 impl Rejection {
     /// A rejection of `kind` with an audit detail.
-    pub fn new(kind: FailureKind, detail: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(kind: FailureKind, detail: impl Into<Cow<'static, str>>) -> Self {
         Rejection {
             kind,
             detail: detail.into(),
@@ -45,7 +45,7 @@ impl Rejection {
 /// The close frame the spec prescribes for `kind`: its code and generic
 /// reason (at most 123 bytes: checked when the spec was validated, and by
 /// [`Builder::build`](crate::Builder::build) for hand-built descriptors).
-pub fn close_message(api: &ApiDescriptor, kind: FailureKind) -> Message {
+pub(crate) fn close_message(api: &ApiDescriptor, kind: FailureKind) -> Message {
     let close = api.close(kind);
     Message::Close(Some(CloseFrame {
         code: close.code,

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, Utf8Bytes};
+use axum::extract::ws::Message;
 use bytes::Bytes;
 use serde::Serialize;
 
@@ -20,26 +20,11 @@ use wsauth_spec::{FailureKind, Frames, Keyword};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
+// `typed` reads these messages too, through this path.
+pub(crate) use crate::link::Inbound;
 use crate::open::OpenMessage;
 use crate::principal::Principal;
 use crate::state::AppState;
-
-/// A message from the client as the loop hands it over: checked against
-/// the spec, its text not yet parsed into what the handler wants (a
-/// [`serde_json::Value`] for [`Session::recv`], the endpoint's typed enum
-/// for [`TypedSession::recv`](crate::TypedSession::recv)).
-#[derive(Debug)]
-pub(crate) enum Inbound {
-    /// A typed message: its `type`, and the frame's text (a JSON object).
-    Message { kind: &'static str, text: Utf8Bytes },
-    /// An open message (a JSON object whose `type` the spec does not
-    /// declare), permission-checked; the frame's text.
-    Open { text: Utf8Bytes },
-    /// A text frame on a `frames: raw` endpoint.
-    Text(Utf8Bytes),
-    /// A binary frame on a `frames: raw` endpoint.
-    Binary(Bytes),
-}
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]

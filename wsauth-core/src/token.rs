@@ -34,7 +34,7 @@ use percent_encoding::percent_decode_str;
 use wsauth_spec::{Keyword, SourceKind, TokenSource};
 
 /// The longest token accepted, in bytes (after percent-decoding).
-pub const MAX_TOKEN_BYTES: usize = 8192;
+pub(crate) const MAX_TOKEN_BYTES: usize = 8192;
 
 /// The infix that marks a `Sec-WebSocket-Protocol` entry as carrying a token.
 const BEARER_INFIX: &[u8] = b".bearer.";
@@ -44,16 +44,17 @@ const BEARER_INFIX: &[u8] = b".bearer.";
 /// `Debug` prints `Token(<redacted>)` and there is no `Display`, so a token
 /// cannot end up in a log line by accident.
 #[derive(Clone)]
-pub struct Token(String);
+pub(crate) struct Token(String);
 
 impl Token {
     /// The token text.
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The token text, owned.
-    pub fn into_inner(self) -> String {
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn into_inner(self) -> String {
         self.0
     }
 }
@@ -66,16 +67,18 @@ impl std::fmt::Debug for Token {
 
 /// A token and the source it was read from.
 #[derive(Clone, Debug)]
-pub struct Extracted {
+pub(crate) struct Extracted {
     /// The token.
     pub token: Token,
-    /// The first source, in precedence order, that carried it.
+    /// The first source, in precedence order, that carried it: what the
+    /// precedence tests and the fuzz target check.
+    #[cfg(any(test, fuzzing))]
     pub source: TokenSource<&'static str>,
 }
 
 /// Why no token was extracted. Messages never contain any part of a token.
 #[derive(Debug, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     /// None of the allowed sources carried a token (`auth_required`).
     #[error("no token was presented")]
     Missing,
@@ -108,7 +111,7 @@ fn malformed(source_kind: SourceKind, why: &'static str) -> TokenError {
 ///
 /// The caller maps [`TokenError::Missing`] to `auth_required` and every other
 /// error to `auth_failed`.
-pub fn extract(
+pub(crate) fn extract(
     headers: &HeaderMap,
     uri: &Uri,
     sources: &[TokenSource<&'static str>],
@@ -126,6 +129,7 @@ pub fn extract(
             None => {
                 found = Some(Extracted {
                     token: Token(token),
+                    #[cfg(any(test, fuzzing))]
                     source: source.clone(),
                 });
             }
@@ -152,7 +156,7 @@ pub fn extract(
 /// Entries are read from every `Sec-WebSocket-Protocol` line, in order.
 /// Note that axum's `WebSocketUpgrade::protocols` only looks at the first
 /// line; set the result with `set_selected_protocol` instead.
-pub fn select_protocol<'a>(
+pub(crate) fn select_protocol<'a>(
     headers: &'a HeaderMap,
     sources: &[TokenSource<&'static str>],
 ) -> Option<&'a str> {
@@ -172,7 +176,7 @@ pub fn select_protocol<'a>(
 
 /// [`select_protocol`] as a header value, ready for
 /// `WebSocketUpgrade::set_selected_protocol`.
-pub fn select_protocol_header(
+pub(crate) fn select_protocol_header(
     headers: &HeaderMap,
     sources: &[TokenSource<&'static str>],
 ) -> Option<HeaderValue> {

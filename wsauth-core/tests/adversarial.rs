@@ -19,10 +19,10 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use wsauth_core::__private::descriptor::*;
 use wsauth_core::ServerLimits;
-use wsauth_core::descriptor::*;
 use wsauth_core::spec::Access;
-use wsauth_core::store::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError};
+use wsauth_core::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError};
 
 /// The room with no practical rate limit, so that floods meet the
 /// deadlines rather than the limiter.

@@ -39,15 +39,15 @@ async fn audit_events_never_contain_the_token() {
 
 /// [`ROOM`] taking one message a second after a burst of two, closing with
 /// a code of the spec's own when a client sends faster.
-static SLOW_API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
-    close_codes: &[wsauth_core::descriptor::CloseDescriptor {
+static SLOW_API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
+    close_codes: &[wsauth_core::__private::descriptor::CloseDescriptor {
         kind: wsauth_core::spec::FailureKind::RateLimited,
         code: 4429,
         reason: "slow down",
         client: wsauth_core::spec::ClientAction::Backoff,
     }],
-    endpoints: &[wsauth_core::descriptor::EndpointDescriptor {
-        limits: wsauth_core::descriptor::Limits {
+    endpoints: &[wsauth_core::__private::descriptor::EndpointDescriptor {
+        limits: wsauth_core::__private::descriptor::Limits {
             messages_per_second: 1,
             burst: 2,
             ..LIMITS

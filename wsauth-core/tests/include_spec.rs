@@ -73,8 +73,7 @@ fn the_other_examples_compile_to_what_they_declare() {
 
 #[test]
 fn stats_endpoint_is_documented_in_openapi() {
-    let doc =
-        wsauth_core::openapi::stats_openapi(&PRSM).unwrap_or_else(|| panic!("prsm has stats"));
+    let doc = wsauth_core::stats_openapi(&PRSM).unwrap_or_else(|| panic!("prsm has stats"));
     let json = serde_json::to_value(&doc).unwrap_or_default();
     let get = &json["paths"]["/ws/stats"]["get"];
     assert_eq!(
@@ -98,7 +97,7 @@ fn stats_endpoint_is_documented_in_openapi() {
         );
     }
     assert!(
-        wsauth_core::openapi::stats_openapi(&SHIPVOX).is_none(),
+        wsauth_core::stats_openapi(&SHIPVOX).is_none(),
         "no stats, no document"
     );
 }

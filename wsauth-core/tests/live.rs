@@ -19,7 +19,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use wsauth_core::descriptor::*;
+use wsauth_core::__private::descriptor::*;
 use wsauth_core::spec::{ClientAction, FailureKind, TokenSource};
 use wsauth_core::{BuildError, HandlerResult, Session, WsAuth};
 

@@ -6,7 +6,7 @@
 use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use wsauth_core::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
+use wsauth_core::__private::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use wsauth_core::{Incoming, SendError, Session, WsAuth};
 
 mod common;

@@ -15,8 +15,8 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use wsauth_core::BoxFuture;
 use wsauth_core::spec::FailureKind;
-use wsauth_core::store::BoxFuture;
 use wsauth_core::{CloseWith, HandlerResult, Session, WsAuth};
 
 #[tokio::test]
@@ -103,8 +103,8 @@ async fn typed_endpoints_refuse_raw_frames() {
 }
 
 /// [`ROOM`] with raw frames, as the only endpoint.
-static RAW_API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
-    endpoints: &[wsauth_core::descriptor::EndpointDescriptor {
+static RAW_API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
+    endpoints: &[wsauth_core::__private::descriptor::EndpointDescriptor {
         frames: wsauth_core::spec::Frames::Raw,
         welcome: None,
         receives: &[],

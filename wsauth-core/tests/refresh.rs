@@ -17,9 +17,9 @@ use common::*;
 use futures_util::SinkExt;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
-use wsauth_core::descriptor::*;
+use wsauth_core::__private::descriptor::*;
 use wsauth_core::spec::{ClientAction, FailureKind};
-use wsauth_core::store::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError};
+use wsauth_core::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError};
 use wsauth_core::{BuildError, HandlerResult, Incoming, Session, WsAuth};
 
 /// [`common::ROOM`], plus `whoami` (answered with the session's roles).

@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use wsauth_core::jwt::{Claims, KeySet, Verifier};
-use wsauth_core::store::{
+use wsauth_core::{
     BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
 };
 use wsauth_core::{HandlerResult, ws_endpoint};

@@ -496,7 +496,7 @@ mod tests {
         assert!(out.contains("include_str"), "{out}");
         assert!(out.contains("pub static PRSM"), "{out}");
         assert!(
-            out.contains("my_reexport :: core :: descriptor :: ApiDescriptor"),
+            out.contains("my_reexport :: core :: ApiDescriptor"),
             "{out}"
         );
     }

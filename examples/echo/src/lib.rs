@@ -33,7 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::ws::Message;
 use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
-use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
 use wsauth_core::{BuildError, HandlerResult, Incoming, Session, WsAuth};
 
 wsauth_core::include_spec!("../../specs/echo.yaml");

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
 
-use wsauth_core::store::CheckOutcome;
+use wsauth_core::CheckOutcome;
 
 use crate::endpoints as ep;
 use crate::messages;
@@ -125,7 +125,7 @@ fn subscription(
     store: &Shared,
     user: &str,
     m: &messages::SubscribeConversation,
-) -> Result<Result<messages::Subscribed, messages::Error>, wsauth_core::store::StoreError> {
+) -> Result<Result<messages::Subscribed, messages::Error>, wsauth_core::StoreError> {
     let Some(conversation_id) = m.conversation_id else {
         return Ok(Err(invalid(
             "subscribe_conversation needs a `conversation_id` here",

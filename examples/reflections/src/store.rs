@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use wsauth_core::store::{
+use wsauth_core::{
     BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
 };
 use wsauth_example_support::SeededUsers;

@@ -27,7 +27,7 @@ use std::sync::Arc;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
-use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
 
 use crate::random::{self, RandomError};
 

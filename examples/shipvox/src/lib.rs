@@ -171,7 +171,7 @@ fn mint_dev_token(
     issuer: &str,
     audience: &str,
 ) -> Result<(String, String), AppError> {
-    if accounts.status_of(user) != wsauth_core::store::UserStatus::Active {
+    if accounts.status_of(user) != wsauth_core::UserStatus::Active {
         return Err(AppError::DevTokenUser(user.to_owned()));
     }
     let jti = random::hex(&random::bytes::<16>().map_err(|e| AppError::DevToken(e.to_string()))?);

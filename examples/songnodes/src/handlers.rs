@@ -50,7 +50,7 @@ fn declared_permissions() -> impl Iterator<Item = &'static str> {
 }
 
 /// The welcome for `session`: authentication status, user, permissions.
-pub fn welcome_for(principal: &wsauth_core::principal::Principal) -> messages::Welcome {
+pub fn welcome_for(principal: &wsauth_core::Principal) -> messages::Welcome {
     messages::Welcome {
         authenticated: principal.is_authenticated(),
         user_id: principal.subject().map(str::to_owned),
@@ -355,17 +355,13 @@ mod tests {
 
     #[test]
     fn welcomes_list_the_held_permissions() {
-        let guest =
-            wsauth_core::principal::Principal::new(None, vec!["guest".into()], crate::API.roles);
+        let guest = wsauth_core::Principal::new(None, vec!["guest".into()], crate::API.roles);
         let welcome = welcome_for(&guest);
         assert!(!welcome.authenticated);
         assert_eq!(welcome.user_id, None);
         assert_eq!(welcome.permissions, ["graph.read"]);
-        let admin = wsauth_core::principal::Principal::new(
-            Some("admin"),
-            vec!["admin".into()],
-            crate::API.roles,
-        );
+        let admin =
+            wsauth_core::Principal::new(Some("admin"), vec!["admin".into()], crate::API.roles);
         assert_eq!(
             welcome_for(&admin).permissions,
             ["graph.read", "graph.search", "playlist.write"]

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::broadcast;
-use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
 use wsauth_example_support::SeededUsers;
 
 use crate::messages::SubscribeChannel;

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
 
 /// Users by subject, active or not.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

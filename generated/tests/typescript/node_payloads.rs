@@ -11,7 +11,7 @@
 
 use serde_json::{Value, json};
 use wsauth_core::jwt::{KeySet, Verifier};
-use wsauth_core::store::{BoxFuture, StoreError, UserStatus, UserStore};
+use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
 use wsauth_core::{HandlerResult, Session, WsAuth};
 
 use crate::support::SECRET;

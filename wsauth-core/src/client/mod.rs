@@ -66,7 +66,7 @@
 //!
 //! ```no_run
 //! # use wsauth_core::client::{Client, Connect, Event, Json, Token};
-//! # static API: wsauth_core::descriptor::ApiDescriptor = wsauth_core::descriptor::ApiDescriptor {
+//! # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
 //! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! type Messages = Json<serde_json::Value, serde_json::Value>;

@@ -9,15 +9,15 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wsauth_core::descriptor::*;
+use wsauth_core::__private::descriptor::*;
 use wsauth_core::jwt::Claims;
 use wsauth_core::spec::{
     Access, ClientAction, ExpiryPolicy, FailureKind, Frames, ParamType, TokenSource,
 };
-use wsauth_core::store::{
+use wsauth_core::{AuthError, Authenticator, Incoming, Session, WsAuth};
+use wsauth_core::{
     BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserStatus, UserStore,
 };
-use wsauth_core::{AuthError, Authenticator, Incoming, Session, WsAuth};
 
 pub type Client = WebSocketStream<MaybeTlsStream<TcpStream>>;
 

@@ -1,4 +1,4 @@
-//! The [`Api`] as a `wsauth_core::descriptor::ApiDescriptor` constant.
+//! The [`Api`] as a `wsauth_core::ApiDescriptor` constant.
 //!
 //! Only what the runtime enforces is emitted (docs, and the schemas of
 //! messages only the server sends, stay out of the binary); every failure kind's close code is listed, defaults included,
@@ -17,7 +17,7 @@ use crate::naming;
 
 /// `static NAME: ApiDescriptor = ...;` for `api`, with runtime paths under `krate`.
 pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> TokenStream {
-    let d = quote!(#krate::descriptor);
+    let d = quote!(#krate::__private::descriptor);
     let api_name = &api.name;
     let auth = match &api.auth {
         Some(a) => {
@@ -55,7 +55,7 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
     );
     quote! {
         #[doc = #doc]
-        pub static #name: #d::ApiDescriptor = {
+        pub static #name: #krate::ApiDescriptor = {
             #(#statics)*
             #d::ApiDescriptor {
                 name: #api_name,
@@ -77,7 +77,7 @@ fn option_str(value: Option<&str>) -> TokenStream {
 }
 
 fn auth(a: &ir::Auth, krate: &TokenStream) -> TokenStream {
-    let d = quote!(#krate::descriptor);
+    let d = quote!(#krate::__private::descriptor);
     let sources = sources(&a.sources, krate);
     let jwt = match &a.jwt {
         Some(j) => {
@@ -143,7 +143,7 @@ fn endpoint(
     krate: &TokenStream,
     payloads: &Payloads<'_>,
 ) -> TokenStream {
-    let d = quote!(#krate::descriptor);
+    let d = quote!(#krate::__private::descriptor);
     let name = &e.name;
     let path = &e.path;
     let params = e.params.iter().map(|p| {

@@ -36,7 +36,7 @@ impl<'a> Payloads<'a> {
     pub(super) fn new(api: &'a Api, krate: &TokenStream) -> Self {
         let mut payloads = Payloads {
             api,
-            d: quote!(#krate::descriptor),
+            d: quote!(#krate::__private::descriptor),
             items: Vec::new(),
             named: BTreeMap::new(),
             messages: BTreeMap::new(),

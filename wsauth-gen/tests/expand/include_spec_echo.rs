@@ -1,22 +1,22 @@
 const _: &str = ::core::include_str!("$CARGO_MANIFEST_DIR/../specs/echo.yaml");
 ///The runtime descriptor of the `echo` spec (Echo 1.0.0), generated from the spec at compile time.
-pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
-    static __WSAUTH_PAYLOAD_0: ::wsauth_core::descriptor::SchemaDescriptor = ::wsauth_core::descriptor::SchemaDescriptor::Object {
+pub static API: ::wsauth_core::ApiDescriptor = {
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
         fields: &[
-            ::wsauth_core::descriptor::FieldDescriptor {
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
                 name: "payload",
                 required: true,
-                schema: ::wsauth_core::descriptor::SchemaDescriptor::Any,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Any,
             },
         ],
     };
-    ::wsauth_core::descriptor::ApiDescriptor {
+    ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "echo",
-        auth: ::core::option::Option::Some(::wsauth_core::descriptor::AuthDescriptor {
+        auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
             sources: &[::wsauth_core::spec::TokenSource::Query("token")],
-            jwt: ::core::option::Option::Some(::wsauth_core::descriptor::JwtDescriptor {
+            jwt: ::core::option::Option::Some(::wsauth_core::__private::descriptor::JwtDescriptor {
                 keys: &[
-                    ::wsauth_core::descriptor::KeySlot {
+                    ::wsauth_core::__private::descriptor::KeySlot {
                         name: "default",
                         algorithms: &[::wsauth_core::spec::Algorithm::HS256],
                     },
@@ -34,115 +34,115 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
             anonymous_role: ::core::option::Option::None,
         }),
         roles: &[
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "user",
                 all: false,
                 permissions: &["echo.use"],
             },
-            ::wsauth_core::descriptor::RoleDescriptor {
+            ::wsauth_core::__private::descriptor::RoleDescriptor {
                 name: "admin",
                 all: true,
                 permissions: &["echo.use"],
             },
         ],
         close_codes: &[
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthRequired,
                 code: 4001u16,
                 reason: "authentication required",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::AuthFailed,
                 code: 4001u16,
                 reason: "invalid or expired token",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TokenExpired,
                 code: 4001u16,
                 reason: "token expired",
                 client: ::wsauth_core::spec::ClientAction::RefreshToken,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::UserInactive,
                 code: 4002u16,
                 reason: "user inactive",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SubjectMismatch,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Forbidden,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::NotFound,
                 code: 4004u16,
                 reason: "not found",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::OriginRejected,
                 code: 4003u16,
                 reason: "forbidden",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::TooManyConnections,
                 code: 4008u16,
                 reason: "too many connections",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::RateLimited,
                 code: 4029u16,
                 reason: "rate limit exceeded",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::MessageTooBig,
                 code: 1009u16,
                 reason: "message too big",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::InvalidMessage,
                 code: 1007u16,
                 reason: "invalid message",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::SlowConsumer,
                 code: 1013u16,
                 reason: "try again later",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::IdleTimeout,
                 code: 1001u16,
                 reason: "idle timeout",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::GoingAway,
                 code: 1001u16,
                 reason: "server shutting down",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::ServerError,
                 code: 1011u16,
                 reason: "server error",
                 client: ::wsauth_core::spec::ClientAction::Backoff,
             },
-            ::wsauth_core::descriptor::CloseDescriptor {
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
                 kind: ::wsauth_core::spec::FailureKind::Completed,
                 code: 1000u16,
                 reason: "done",
@@ -151,11 +151,11 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
         ],
         stats: ::core::option::Option::None,
         endpoints: &[
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "echo",
                 path: "/ws/echo/{user_id}",
                 params: &[
-                    ::wsauth_core::descriptor::ParamDescriptor {
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
                         name: "user_id",
                         ty: ::wsauth_core::spec::ParamType::String,
                         equals_subject: true,
@@ -167,7 +167,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 checks: &[],
                 welcome: ::core::option::Option::Some("connected"),
                 receives: &[
-                    ::wsauth_core::descriptor::ReceiveDescriptor {
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
                         name: "echo",
                         perm: ::core::option::Option::None,
                         payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
@@ -177,7 +177,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 100000u32,
                     max_message_bytes: 16777216u32,
                     messages_per_second: 1000000u32,
@@ -187,7 +187,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                     send_queue: 64u32,
                 },
             },
-            ::wsauth_core::descriptor::EndpointDescriptor {
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "raw",
                 path: "/ws/raw",
                 params: &[],
@@ -201,7 +201,7 @@ pub static API: ::wsauth_core::descriptor::ApiDescriptor = {
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Raw,
                 heartbeat: ::core::option::Option::None,
-                limits: ::wsauth_core::descriptor::Limits {
+                limits: ::wsauth_core::__private::descriptor::Limits {
                     max_connections_per_user: 100000u32,
                     max_message_bytes: 16777216u32,
                     messages_per_second: 1000000u32,

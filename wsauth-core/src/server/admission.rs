@@ -1,0 +1,252 @@
+//! The handshake's checks, in the spec's order: path, token, path binding,
+//! user, permission, connection limit, resource checks. What passes is
+//! [`Admitted`]; what fails is a [`Rejection`] carrying the spec's failure
+//! kind.
+
+use std::sync::Arc;
+
+use wsauth_spec::{Access, FailureKind, ParamType};
+
+use crate::audit::{self, AuditContext, Refusal};
+use crate::descriptor::EndpointDescriptor;
+use crate::identity::{self, run_checks};
+use crate::limits::Place;
+use crate::principal::Principal;
+use crate::reject::Rejection;
+use crate::token::{self, TokenError};
+
+use super::EndpointState;
+
+/// What passed the handshake.
+pub(super) struct Admitted {
+    pub(super) principal: Principal,
+    pub(super) params: Arc<[(&'static str, String)]>,
+    pub(super) expires_at: Option<u64>,
+    pub(super) issued_at: Option<u64>,
+    pub(super) slot: Place,
+}
+
+/// The handshake's checks, in the spec's order.
+pub(super) async fn admit(
+    state: &EndpointState,
+    parts: &http::request::Parts,
+    audit: &mut AuditContext,
+) -> Result<Admitted, Rejection> {
+    let shared = &state.shared;
+    let api = shared.api;
+    let endpoint = state.descriptor;
+
+    let raw = raw_params(endpoint, parts.uri.path())
+        .ok_or_else(|| Rejection::new(FailureKind::NotFound, "path does not match the endpoint"))?;
+
+    let (principal, expires_at, issued_at) = match (
+        endpoint.access,
+        token::extract(&parts.headers, &parts.uri, endpoint.sources),
+    ) {
+        (Access::Anonymous, _) | (Access::Optional, Err(TokenError::Missing)) => {
+            let role = api.auth.and_then(|a| a.anonymous_role);
+            (
+                Principal::new(
+                    None,
+                    role.map(str::to_owned).into_iter().collect(),
+                    api.roles,
+                ),
+                None,
+                None,
+            )
+        }
+        (_, Err(TokenError::Missing)) => {
+            return Err(Rejection::new(
+                FailureKind::AuthRequired,
+                "no token presented",
+            ));
+        }
+        (_, Err(e)) => return Err(Rejection::new(FailureKind::AuthFailed, e.to_string())),
+        (_, Ok(extracted)) => {
+            let token = extracted.token.as_str();
+            // A token whose local claims could never pass costs no call to
+            // a remote authenticator.
+            if let Some(authenticator) = &shared.authenticator
+                && let Some(local) = authenticator.precheck(token).await
+            {
+                let local = Principal::new(Some(&local.subject), local.roles, api.roles);
+                bound(endpoint, &local, &raw)?;
+                permitted(endpoint, &local)?;
+            }
+            let claims = identity::verify(shared.authenticator.as_ref(), token).await?;
+            let subject: Arc<str> = Arc::from(claims.subject.as_str());
+            audit.subject = Some(Arc::clone(&subject));
+            (
+                Principal::shared(Some(subject), claims.roles, api.roles),
+                Some(claims.exp),
+                claims.iat,
+            )
+        }
+    };
+
+    bound(endpoint, &principal, &raw)?;
+    let mut params: Vec<(&'static str, String)> = Vec::with_capacity(raw.len());
+    for (param, value) in endpoint.params.iter().zip(raw) {
+        if !canonical(param.ty, value) {
+            return Err(Rejection::new(
+                FailureKind::NotFound,
+                "path parameter is not in canonical form",
+            ));
+        }
+        params.push((param.name, value.to_owned()));
+    }
+
+    if let Some(subject) = principal.subject() {
+        identity::check_user(shared.users.as_ref(), subject).await?;
+    }
+
+    permitted(endpoint, &principal)?;
+
+    // The user's slot before the resource checks: a user at their limit
+    // costs no check (a lookup, often a database query); a refused check
+    // drops the slot again.
+    let slot = match principal.shared_subject() {
+        Some(subject) => Place::User(
+            shared
+                .limiter
+                .try_acquire_shared(subject, endpoint.limits.max_connections_per_user)
+                .ok_or_else(|| {
+                    audit::limit_hit(audit, FailureKind::TooManyConnections);
+                    Rejection::new(FailureKind::TooManyConnections, "connection limit reached")
+                })?,
+        ),
+        None => Place::Anonymous(
+            shared
+                .anonymous
+                .try_lease((), shared.limits.max_anonymous_connections)
+                .ok_or_else(|| {
+                    shared.refusals.refused(Refusal::AnonymousFull, audit.peer);
+                    Rejection::new(
+                        FailureKind::TooManyConnections,
+                        "anonymous connection limit reached",
+                    )
+                    .sampled()
+                })?,
+        ),
+    };
+
+    run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
+
+    Ok(Admitted {
+        principal,
+        params: params.into(),
+        expires_at,
+        issued_at,
+        slot,
+    })
+}
+
+/// Whether every `equals: subject` path parameter is `principal`'s subject.
+fn bound(
+    endpoint: &EndpointDescriptor,
+    principal: &Principal,
+    raw: &[&str],
+) -> Result<(), Rejection> {
+    let mismatch = endpoint
+        .params
+        .iter()
+        .zip(raw)
+        .any(|(param, value)| param.equals_subject && principal.subject() != Some(*value));
+    if mismatch {
+        return Err(Rejection::new(
+            FailureKind::SubjectMismatch,
+            "path parameter differs from the subject",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `principal` holds the endpoint's own permission.
+fn permitted(endpoint: &EndpointDescriptor, principal: &Principal) -> Result<(), Rejection> {
+    match endpoint.perm {
+        Some(perm) if !principal.has(perm) => Err(Rejection::new(
+            FailureKind::Forbidden,
+            format!("lacks permission `{perm}`"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The raw (still percent-encoded) path segments under the endpoint's
+/// parameters, in order; `None` when the path does not match the template.
+fn raw_params<'p>(endpoint: &EndpointDescriptor, path: &'p str) -> Option<Vec<&'p str>> {
+    let template = endpoint.path.trim_start_matches('/').split('/');
+    let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let template: Vec<&str> = template.collect();
+    if template.len() != actual.len() {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (t, a) in template.iter().zip(&actual) {
+        if t.starts_with('{') {
+            out.push(*a);
+        } else if t != a {
+            return None;
+        }
+    }
+    Some(out)
+}
+
+/// Whether `value` is the one canonical spelling of a `ty` value: no
+/// percent-encoding, no sign or leading zeros, lower-case UUIDs.
+fn canonical(ty: ParamType, value: &str) -> bool {
+    if value.is_empty() || value.contains('%') {
+        return false;
+    }
+    match ty {
+        ParamType::String => true,
+        ParamType::Integer => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'))
+                && value != "-0"
+                && value.parse::<i64>().is_ok()
+        }
+        ParamType::Uuid => {
+            value.len() == 36
+                && value.char_indices().all(|(i, c)| match i {
+                    8 | 13 | 18 | 23 => c == '-',
+                    _ => c.is_ascii_digit() || ('a'..='f').contains(&c),
+                })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_canonical_params_pass() {
+        assert!(canonical(ParamType::Integer, "42"));
+        assert!(canonical(ParamType::Integer, "0"));
+        assert!(canonical(ParamType::Integer, "-7"));
+        for bad in [
+            "042",
+            "+42",
+            "-0",
+            "4 2",
+            "%34%32",
+            "",
+            "99999999999999999999",
+        ] {
+            assert!(!canonical(ParamType::Integer, bad), "{bad}");
+        }
+        assert!(canonical(
+            ParamType::Uuid,
+            "123e4567-e89b-12d3-a456-426614174000"
+        ));
+        assert!(!canonical(
+            ParamType::Uuid,
+            "123E4567-E89B-12D3-A456-426614174000"
+        ));
+        assert!(!canonical(ParamType::String, "%34%32"));
+        assert!(canonical(ParamType::String, "alice"));
+    }
+}

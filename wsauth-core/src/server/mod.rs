@@ -1,0 +1,384 @@
+//! Mounting a spec on axum: the builder, the router, the handshake.
+//!
+//! # Motivation
+//!
+//! Every WebSocket handshake runs the same stages in the same order (origin,
+//! token, verification, path binding, user, permission, resource checks,
+//! connection limit), each ending, when it fails, in one failure kind and so
+//! in the spec's close code. Doing them here, once, is the point of wsauth:
+//! handlers only ever see connections that passed all of them.
+//!
+//! A refused handshake is still upgraded, then closed at once with the
+//! spec's code and generic reason: browsers cannot read the status of a
+//! failed upgrade, only a close code, and clients act on the code. The one
+//! exception is an `Origin` outside the allow-list, refused with HTTP 403
+//! before the upgrade: another site's page gets no socket at all.
+//!
+//! The limits that come before any of this (header timeout, connections per
+//! client address and in all) are the accept loop's, in [`WsAuth::serve`].
+//!
+//! Configuration mistakes (an endpoint without a handler, a cookie token
+//! source without an origin allow-list, an allowed origin no browser could
+//! ever send, a spec that needs tokens and a server with no way to verify
+//! them) stop [`Builder::build`], not the first connection.
+//!
+//! Where things are: `builder.rs` ([`Builder`] and [`BuildError`]),
+//! `origin.rs` (the origin allow-list and the shape of an `Origin`),
+//! `admission.rs` (the handshake's checks, in order), `stats.rs` (the
+//! statistics endpoint and its OpenAPI document); the router, the
+//! handshake's upgrade and the running connection are here.
+
+mod admission;
+mod builder;
+mod origin;
+mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::{ORIGIN, USER_AGENT};
+use tokio::sync::watch;
+use wsauth_spec::FailureKind;
+
+use crate::audit::{self, AuditContext, Refusal, Sampled};
+use crate::connection::{Connection, ConnectionContext, HandlerResult};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use crate::identity::Authenticator;
+use crate::limits::{ConnectionLimiter, Leases};
+use crate::link::Link;
+use crate::listener::{self, Gate, ServerLimits};
+use crate::reject::Rejection;
+use crate::session::Session;
+use crate::state::AppState;
+use crate::store::{BoxFuture, Checks, UserStore};
+use crate::token;
+
+use self::admission::{Admitted, admit};
+use self::builder::Handler;
+use self::origin::Origins;
+
+pub use self::builder::{BuildError, Builder};
+pub use self::stats::{EndpointStats, Stats, stats_openapi};
+
+struct Shared {
+    api: &'static ApiDescriptor,
+    state: Arc<AppState>,
+    authenticator: Option<Arc<dyn Authenticator>>,
+    users: Option<Arc<dyn UserStore>>,
+    checks: Option<Arc<dyn Checks>>,
+    origins: Origins,
+    limiter: Arc<ConnectionLimiter>,
+    /// Anonymous connections, all endpoints together.
+    anonymous: Arc<Leases<()>>,
+    /// Refusals before authentication, audited by sampling.
+    refusals: Arc<Sampled>,
+    limits: ServerLimits,
+    /// Open connections per endpoint, by index in the descriptor.
+    open: Vec<AtomicUsize>,
+    shutdown: watch::Sender<bool>,
+}
+
+struct EndpointState {
+    shared: Arc<Shared>,
+    descriptor: &'static EndpointDescriptor,
+    index: usize,
+    handler: Handler,
+}
+
+/// A configured server: mount [`WsAuth::router`] in an axum app.
+#[derive(Clone)]
+pub struct WsAuth {
+    shared: Arc<Shared>,
+    endpoints: Vec<Arc<EndpointState>>,
+}
+
+impl WsAuth {
+    /// Starts configuring a server for `api`.
+    pub fn builder(api: &'static ApiDescriptor) -> Builder {
+        Builder::new(api)
+    }
+
+    /// A router with one route per endpoint, and the statistics endpoint
+    /// when the spec declares one.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let mut router = Router::new();
+        for endpoint in &self.endpoints {
+            let state = Arc::clone(endpoint);
+            router = router.route(
+                endpoint.descriptor.path,
+                get(move |request: Request| handshake(state, request)),
+            );
+        }
+        if let Some(stats) = self.shared.api.stats {
+            let server = self.clone();
+            router = router.route(
+                stats.path,
+                get(move |request: Request| server.serve_stats(request, stats.perm)),
+            );
+        }
+        router
+    }
+
+    /// Serves `router` (usually [`WsAuth::router`], merged into the app's
+    /// own routes) on `listener` until `signal` completes, with the limits
+    /// that must hold before authentication (see [`ServerLimits`]): a header
+    /// read timeout, a cap on connections in all and per client address.
+    /// Then it stops accepting, lets plain HTTP requests finish, and
+    /// [shuts down](WsAuth::shutdown) every WebSocket with `going_away`,
+    /// waiting at most `grace` for each step. Handlers see the client
+    /// address (`ConnectInfo<SocketAddr>`) as with
+    /// `axum::serve(.., router.into_make_service_with_connect_info::<SocketAddr>())`.
+    ///
+    /// ```no_run
+    /// # async fn run(server: wsauth_core::WsAuth) -> std::io::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+    /// let app = server.router();
+    /// let ctrl_c = async { let _ = tokio::signal::ctrl_c().await; };
+    /// server.serve(listener, app, ctrl_c, std::time::Duration::from_secs(5)).await
+    /// # }
+    /// ```
+    ///
+    /// `axum::serve` works too, without these limits: it has no header
+    /// timeout, so a client that never finishes its request holds its
+    /// socket for as long as it likes.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        router: Router,
+        signal: impl Future<Output = ()> + Send,
+        grace: Duration,
+    ) -> std::io::Result<()> {
+        let shared = &self.shared;
+        let gate = Gate::new(shared.limits.clone(), Arc::clone(&shared.refusals));
+        listener::serve(listener, router, gate, signal, grace).await?;
+        tracing::info!("shutting down");
+        self.shutdown(grace).await;
+        Ok(())
+    }
+
+    /// Closes every open connection with the spec's `going_away` code (1001
+    /// by default) and waits, at most `grace`, until they have all ended.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.shared.shutdown.send_replace(true);
+        let drained = async {
+            while self.stats().active_connections > 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let _ = tokio::time::timeout(grace, drained).await;
+    }
+}
+
+/// The largest frame a refused socket may send before it is dropped: room
+/// for a close frame (at most 125 bytes), and nothing a flood could use.
+const REFUSED_FRAME_BYTES: usize = 256;
+
+async fn handshake(state: Arc<EndpointState>, request: Request) -> Response {
+    use tracing::Instrument as _;
+    let span = crate::trace::make_span(&request);
+    handshake_in_span(state, request).instrument(span).await
+}
+
+async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    // A page of another site gets no WebSocket at all: refused before the
+    // upgrade, as a plain 403 (a refusal after it would still have opened
+    // a socket to the attacker's page, and scanners flag exactly that).
+    if let (Origins::Exact(allowed), Some(origin)) =
+        (&state.shared.origins, parts.headers.get(ORIGIN))
+        && !allowed.iter().any(|a| a == origin)
+    {
+        state.shared.refusals.refused(Refusal::Origin, peer);
+        return (http::StatusCode::FORBIDDEN, "forbidden").into_response();
+    }
+    let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let endpoint = state.descriptor;
+    let limits = endpoint.limits;
+    let max = limits.max_message_bytes as usize;
+    upgrade = upgrade
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_message_size(max)
+        .max_frame_size(max);
+    // Always select a protocol when the client offered any (browsers fail
+    // the handshake otherwise), and never the one that carries the token.
+    if let Some(protocol) = token::select_protocol_header(&parts.headers, endpoint.sources) {
+        upgrade.set_selected_protocol(protocol);
+    }
+    let mut audit = AuditContext {
+        endpoint: endpoint.name,
+        peer,
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(200).collect::<String>().into_boxed_str()),
+        subject: None,
+    };
+    let admitted = if *state.shared.shutdown.borrow() {
+        Err(Rejection::new(
+            FailureKind::GoingAway,
+            "server shutting down",
+        ))
+    } else {
+        let budget = state.shared.limits.handshake_timeout;
+        match tokio::time::timeout(budget, admit(&state, &parts, &mut audit)).await {
+            Ok(admitted) => admitted,
+            Err(_) => {
+                state
+                    .shared
+                    .refusals
+                    .refused(Refusal::HandshakeTimeout, peer);
+                Err(Rejection::new(
+                    FailureKind::ServerError,
+                    "the handshake's checks took longer than their time budget",
+                )
+                .sampled())
+            }
+        }
+    };
+    let api = state.shared.api;
+    match admitted {
+        Err(rejection) => {
+            if !rejection.sampled {
+                audit::rejected(&audit, rejection.kind, &rejection.detail);
+            }
+            // A refused socket gets the close frame and nothing else: it may
+            // send no more than a close of its own, and it is dropped a
+            // second after ours whether or not it answers.
+            upgrade
+                .max_message_size(REFUSED_FRAME_BYTES)
+                .max_frame_size(REFUSED_FRAME_BYTES)
+                .on_upgrade(move |mut ws: WebSocket| async move {
+                    crate::connection::close_refused(&mut ws, api, rejection.kind).await;
+                })
+        }
+        Ok(admitted) => {
+            audit::accepted(&audit);
+            upgrade.on_upgrade(move |ws| serve(state, ws, admitted, audit))
+        }
+    }
+}
+
+/// Runs an admitted connection: the loop, the handler, the bookkeeping.
+///
+/// Not an `async fn`: the connection is assembled here, and the returned
+/// future owns it once. (An `async fn` would keep its arguments and the
+/// [`Connection`] built from them side by side for the connection's life.)
+fn serve(
+    state: Arc<EndpointState>,
+    ws: WebSocket,
+    admitted: Admitted,
+    audit: AuditContext,
+) -> impl Future<Output = ()> + Send + 'static {
+    let open = Open::new(state);
+    let state = &open.0;
+    let shared = &state.shared;
+    let link = Arc::new(Link::new(
+        state.descriptor.limits.send_queue as usize,
+        admitted.principal.clone(),
+    ));
+    let session = Session::new(
+        shared.api,
+        Arc::clone(&admitted.params),
+        state.descriptor,
+        Arc::clone(&link),
+        Arc::clone(&shared.state),
+    );
+    let handler = start_handler(&state.handler, session);
+    let mut connection = Connection {
+        cx: ConnectionContext {
+            api: shared.api,
+            endpoint: state.descriptor,
+            principal: admitted.principal,
+            params: admitted.params,
+            issued_at: admitted.issued_at,
+            check_budget: shared.limits.handshake_timeout,
+            audit,
+            authenticator: shared.authenticator.clone(),
+            users: shared.users.clone(),
+            checks: shared.checks.clone(),
+        },
+        ws,
+        handler,
+        expires_at: admitted.expires_at,
+        shutdown: shared.shutdown.subscribe(),
+        link,
+        slot: admitted.slot,
+    };
+    async move {
+        connection.run().await;
+        // The socket and the user's slot first, then the count that
+        // `shutdown` waits on.
+        drop(connection);
+        drop(open);
+    }
+}
+
+/// One open connection of an endpoint, counted in [`WsAuth::stats`] (and
+/// waited for by [`WsAuth::shutdown`]) for exactly as long as it lives:
+/// dropping it uncounts the connection however its task ends, by a panic
+/// or by being dropped as much as by returning.
+struct Open(Arc<EndpointState>);
+
+impl Open {
+    fn new(state: Arc<EndpointState>) -> Self {
+        state.shared.open[state.index].fetch_add(1, Ordering::Relaxed);
+        Open(state)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.shared.open[self.0.index].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Calls the handler for `session`. A handler that panics when called
+/// (before it is even a future) ends the connection as one that returned
+/// an error: the loop closes with `server_error` and audits the panic.
+/// A panic while the future runs is caught by the loop.
+fn start_handler(handler: &Handler, session: Session) -> BoxFuture<'static, HandlerResult> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(session))) {
+        Ok(future) => future,
+        Err(panic) => {
+            let detail = format!(
+                "handler panicked: {}",
+                crate::connection::panic_message(panic.as_ref())
+            );
+            Box::pin(std::future::ready(Err(detail.into())))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle connection costs what its task's future holds; keep it
+    /// small (it was 3448 bytes before the connection was assembled in
+    /// place with one timer, and idle authenticated connections must cost
+    /// at most 8 KiB in all).
+    #[test]
+    fn connection_future_stays_small() {
+        fn output_size<A, B, C, D, Fut, F: Fn(A, B, C, D) -> Fut>(_: &F) -> usize {
+            std::mem::size_of::<Fut>()
+        }
+        let size = output_size(&serve);
+        assert!(size <= 2048, "the connection future is {size} bytes");
+    }
+}
