@@ -591,7 +591,7 @@ impl ConnectionContext {
     /// passes, replaces the principal: the new roles govern every later
     /// message. Returns the new `exp`.
     async fn reidentify(&mut self, token: &str) -> Result<u64, Rejection> {
-        if token.len() > crate::token::MAX_TOKEN_BYTES {
+        if token.len() > wsauth_spec::wire::MAX_TOKEN_BYTES {
             return Err(Rejection::new(
                 FailureKind::AuthFailed,
                 "refresh token too long",

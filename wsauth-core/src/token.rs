@@ -33,8 +33,7 @@ use http::{HeaderMap, HeaderValue, Uri};
 use percent_encoding::percent_decode_str;
 use wsauth_spec::{Keyword, SourceKind, TokenSource};
 
-/// The longest token accepted, in bytes (after percent-decoding).
-pub(crate) const MAX_TOKEN_BYTES: usize = 8192;
+pub(crate) use wsauth_spec::wire::MAX_TOKEN_BYTES;
 
 /// The infix that marks a `Sec-WebSocket-Protocol` entry as carrying a token.
 const BEARER_INFIX: &[u8] = b".bearer.";

@@ -25,6 +25,11 @@ pub const REFRESHED: &str = "wsauth.refreshed";
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
+/// The longest token a server accepts, in bytes (after percent-decoding):
+/// at the handshake, in an in-band refresh and in the verifier. Longer ones
+/// are refused before they are decoded.
+pub const MAX_TOKEN_BYTES: usize = 8192;
+
 /// A normal end (RFC 6455 §7.4.1).
 pub const NORMAL_CLOSE: u16 = 1000;
 

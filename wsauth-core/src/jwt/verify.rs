@@ -18,7 +18,7 @@ use super::keys::{KeyEntry, KeySource, backend_alg};
 use super::{Claims, ConfigError, JwtError, KeySet};
 
 /// Longest token looked at, in bytes; longer ones are malformed.
-pub const MAX_TOKEN_BYTES: usize = 64 * 1024;
+pub use wsauth_spec::wire::MAX_TOKEN_BYTES;
 
 enum SlotKeys {
     Static(Arc<KeyEntry>),
