@@ -299,9 +299,12 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     ping_interval_s: 20u32,
                     idle_timeout_s: 90u32,
                     send_queue: 64u32,
+                    max_subscriptions: 100u32,
                 },
+                topics: &[],
             },
         ],
+        topics: &[],
     }
 };
 /// The spec's close codes, one variant per distinct code (named

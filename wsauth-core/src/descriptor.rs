@@ -34,6 +34,8 @@ pub struct ApiDescriptor {
     pub stats: Option<StatsDescriptor>,
     /// The endpoints.
     pub endpoints: &'static [EndpointDescriptor],
+    /// The topics: fan-out instances connections subscribe to.
+    pub topics: &'static [TopicDescriptor],
 }
 
 /// Authentication settings.
@@ -150,6 +152,57 @@ pub struct EndpointDescriptor {
     pub heartbeat: Option<(&'static str, &'static str)>,
     /// Effective limits.
     pub limits: Limits,
+    /// Names of the topics its connections may subscribe to (each one of
+    /// [`ApiDescriptor::topics`]).
+    pub topics: &'static [&'static str],
+}
+
+/// A topic: a family of fan-out instances, one per value of its params
+/// (`conversation` with `conversation_id: 42`). Who may subscribe and
+/// publish, and what flows on it, are the spec's.
+#[derive(Clone, Copy, Debug)]
+pub struct TopicDescriptor {
+    /// Name.
+    pub name: &'static str,
+    /// The params that pick an instance, in key order. A topic without
+    /// params has one instance.
+    pub params: &'static [TopicParamDescriptor],
+    /// Permission needed to subscribe. A spec always names one; `None`
+    /// (hand-built descriptors only) lets any admitted connection.
+    pub subscribe: Option<&'static str>,
+    /// Resource checks run on subscribe and again on every in-band
+    /// refresh, in order (with the topic's params as the check's params).
+    pub checks: &'static [&'static str],
+    /// Permission a client needs to publish; `None`: only the server
+    /// publishes.
+    pub publish: Option<&'static str>,
+    /// The messages that may flow on it, each with its payload schema (for
+    /// client publishes; `perm` is unused here: [`Self::publish`] governs).
+    pub messages: &'static [ReceiveDescriptor],
+    /// Whether subscribers see who else is subscribed (by subject).
+    pub presence: bool,
+    /// The missed messages a resubscribing client may recover.
+    pub history: Option<HistoryDescriptor>,
+}
+
+/// A topic param: its name and type (`integer` params must be in their
+/// canonical form, as path params).
+#[derive(Clone, Copy, Debug)]
+pub struct TopicParamDescriptor {
+    /// Name.
+    pub name: &'static str,
+    /// Type.
+    pub ty: ParamType,
+}
+
+/// A topic's history: how many messages each instance keeps, and for how
+/// long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HistoryDescriptor {
+    /// Most messages kept per instance.
+    pub size: u32,
+    /// Seconds a message is kept.
+    pub ttl_s: u32,
 }
 
 /// Open messages on an endpoint: JSON objects whose `type` is none of the

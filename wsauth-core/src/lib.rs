@@ -21,7 +21,8 @@
 //! ```no_run
 //! # use wsauth_core::{WsAuth, Session, HandlerResult};
 //! # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
-//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[],
+//! #     topics: &[] };
 //! async fn echo(mut session: Session) -> HandlerResult {
 //!     while let Some(message) = session.recv().await { /* ... */ }
 //!     Ok(())

@@ -534,6 +534,8 @@ pub struct Limits {
     /// Outgoing messages queued for one client before it is dropped as a
     /// slow reader.
     pub send_queue: u32,
+    /// Topic subscriptions one connection may hold at once.
+    pub max_subscriptions: u32,
 }
 
 impl Limits {
@@ -546,6 +548,7 @@ impl Limits {
         ping_interval_s: 25,
         idle_timeout_s: 60,
         send_queue: 64,
+        max_subscriptions: 100,
     };
 }
 

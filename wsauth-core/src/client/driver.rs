@@ -630,6 +630,7 @@ mod tests {
             frames: Frames::Json,
             heartbeat: None,
             limits: Limits::DEFAULT,
+            topics: &[],
         }
     }
 

@@ -67,7 +67,8 @@
 //! ```no_run
 //! # use wsauth_core::client::{Client, Connect, Event, Json, Token};
 //! # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
-//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+//! #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[],
+//! #     topics: &[] };
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! type Messages = Json<serde_json::Value, serde_json::Value>;
 //! let mut client: Client<Messages> = Connect::new(&API, "chat", "ws://127.0.0.1:8000")
@@ -571,6 +572,7 @@ mod tests {
             frames: Frames::Json,
             heartbeat: None,
             limits: Limits::DEFAULT,
+            topics: &[],
         };
         endpoint_url("ws://h/", &endpoint, &[("user_id", user_id.to_owned())])
             .unwrap_or_else(|e| panic!("{e}"))

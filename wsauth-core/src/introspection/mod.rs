@@ -764,6 +764,7 @@ mod tests {
             close_codes: &[],
             stats: None,
             endpoints: &[],
+            topics: &[],
         }))
     }
 

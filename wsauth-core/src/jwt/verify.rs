@@ -150,7 +150,8 @@ impl Verifier {
     /// ```no_run
     /// # use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
     /// # static API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
-    /// #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[] };
+    /// #     name: "x", auth: None, roles: &[], close_codes: &[], stats: None, endpoints: &[],
+    /// #     topics: &[] };
     /// # fn run(secret: &[u8]) -> Result<(), ConfigError> {
     /// let verifier = Verifier::for_api(&API, KeySet::new().hmac("default", secret)?)?;
     /// # Ok(()) }

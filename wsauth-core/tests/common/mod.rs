@@ -29,6 +29,7 @@ pub const LIMITS: Limits = Limits {
     ping_interval_s: 25,
     idle_timeout_s: 60,
     send_queue: 4,
+    max_subscriptions: 100,
 };
 
 pub const SOURCES: &[TokenSource<&str>] = &[TokenSource::Header, TokenSource::Query("token")];
@@ -70,6 +71,7 @@ pub const ROOM: EndpointDescriptor = EndpointDescriptor {
     frames: Frames::Json,
     heartbeat: Some(("ping", "pong")),
     limits: LIMITS,
+    topics: &[],
 };
 
 pub const API: ApiDescriptor = ApiDescriptor {
@@ -109,6 +111,7 @@ pub const API: ApiDescriptor = ApiDescriptor {
     ],
     stats: None,
     endpoints: &[ROOM],
+    topics: &[],
 };
 
 pub static STATIC_API: ApiDescriptor = API;

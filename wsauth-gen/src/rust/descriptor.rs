@@ -64,6 +64,7 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
                 close_codes: &[#(#closes),*],
                 stats: #stats,
                 endpoints: &[#(#endpoints),*],
+                topics: &[],
             }
         };
     }
@@ -197,7 +198,7 @@ fn endpoint(
         None => quote!(::core::option::Option::None),
     };
     let l = e.limits;
-    let (conns, bytes, rate, burst, ping, idle, queue) = (
+    let (conns, bytes, rate, burst, ping, idle, queue, subs) = (
         l.max_connections_per_user,
         l.max_message_bytes,
         l.messages_per_second,
@@ -205,6 +206,7 @@ fn endpoint(
         l.ping_interval_s,
         l.idle_timeout_s,
         l.send_queue,
+        l.max_subscriptions,
     );
     quote!(#d::EndpointDescriptor {
         name: #name,
@@ -228,7 +230,9 @@ fn endpoint(
             ping_interval_s: #ping,
             idle_timeout_s: #idle,
             send_queue: #queue,
+            max_subscriptions: #subs,
         },
+        topics: &[],
     })
 }
 

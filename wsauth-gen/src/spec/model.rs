@@ -585,6 +585,9 @@ pub struct Limits {
     /// slow reader.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub send_queue: Option<Spanned<u32>>,
+    /// Topic subscriptions one connection may hold at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_subscriptions: Option<Spanned<u32>>,
 }
 
 impl Decode for Limits {
@@ -598,6 +601,7 @@ impl Decode for Limits {
             ping_interval_s: f.opt(cx, "ping_interval_s"),
             idle_timeout_s: f.opt(cx, "idle_timeout_s"),
             send_queue: f.opt(cx, "send_queue"),
+            max_subscriptions: f.opt(cx, "max_subscriptions"),
         };
         f.finish(cx);
         Some(limits)

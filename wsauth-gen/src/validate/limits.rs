@@ -19,7 +19,7 @@ impl Validator<'_> {
     ) -> ir::Limits {
         let Some(l) = written else { return base };
         let mut out = base;
-        let fields: [(&Option<Spanned<u32>>, &mut u32, &str); 7] = [
+        let fields: [(&Option<Spanned<u32>>, &mut u32, &str); 8] = [
             (
                 &l.max_connections_per_user,
                 &mut out.max_connections_per_user,
@@ -43,6 +43,11 @@ impl Validator<'_> {
             ),
             (&l.idle_timeout_s, &mut out.idle_timeout_s, "idle_timeout_s"),
             (&l.send_queue, &mut out.send_queue, "send_queue"),
+            (
+                &l.max_subscriptions,
+                &mut out.max_subscriptions,
+                "max_subscriptions",
+            ),
         ];
         let mut zeros = Vec::new();
         for (value, slot, key) in fields {

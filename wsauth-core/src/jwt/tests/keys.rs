@@ -192,6 +192,7 @@ fn api(auth: bool, jwt: Option<JwtDescriptor>) -> &'static ApiDescriptor {
         close_codes: &[],
         stats: None,
         endpoints: &[],
+        topics: &[],
     }))
 }
 
