@@ -55,6 +55,7 @@ mod session;
 mod state;
 mod store;
 mod token;
+mod topics;
 pub mod trace;
 mod typed;
 
@@ -66,6 +67,7 @@ pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openap
 pub use connection::{CloseWith, HandlerResult};
 pub use open::OpenMessage;
 pub use session::{Incoming, SendError, Session};
+pub use topics::{Joins, TopicKey};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, Provides, RunsWith, TypedSession};
 // Who may connect: tokens, users, resources.
 pub use identity::{AuthError, Authenticator};

@@ -579,6 +579,7 @@ mod tests {
         words_match_serde::<ParamType>();
         words_match_serde::<Binding>();
         words_match_serde::<SchemaType>();
+        words_match_serde::<wire::TopicRefusal>();
     }
 
     #[test]

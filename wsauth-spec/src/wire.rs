@@ -21,6 +21,102 @@ pub const REFRESH: &str = "wsauth.refresh";
 /// Server → client: the refresh was accepted, `{"type":"wsauth.refreshed","exp":…}`.
 pub const REFRESHED: &str = "wsauth.refreshed";
 
+/// Client → server: subscribe to a topic instance,
+/// `{"type":"wsauth.subscribe","id":1,"topic":"conversation","params":{"conversation_id":42},"since":{"epoch":"…","offset":17}}`
+/// (`id` and `since` optional).
+pub const SUBSCRIBE: &str = "wsauth.subscribe";
+
+/// Server → client: the subscription holds,
+/// `{"type":"wsauth.subscribed","id":1,"topic":…,"params":…,"epoch":"…","offset":17,"recovered":true,"present":["alice"]}`.
+/// `offset` is the instance's latest publication (0 before the first);
+/// `recovered` only answers a `since` (`false`: history lost, reload);
+/// `present` only on topics with presence.
+pub const SUBSCRIBED: &str = "wsauth.subscribed";
+
+/// Client → server: leave a topic instance, `{"type":"wsauth.unsubscribe","id":2,"topic":…,"params":…}`.
+pub const UNSUBSCRIBE: &str = "wsauth.unsubscribe";
+
+/// Server → client: a subscription ended,
+/// `{"type":"wsauth.unsubscribed","id":2,"topic":…,"params":…,"reason":"client"}`;
+/// without `id` when the server ended it (`reason` a [`TopicRefusal`] word,
+/// or `server`).
+pub const UNSUBSCRIBED: &str = "wsauth.unsubscribed";
+
+/// Client → server: publish on a topic instance,
+/// `{"type":"wsauth.publish","id":3,"topic":…,"params":…,"message":{"type":"typing",…}}`.
+pub const PUBLISH: &str = "wsauth.publish";
+
+/// Server → client: a client's publication was accepted, `{"type":"wsauth.published","id":3,"offset":19}`.
+pub const PUBLISHED: &str = "wsauth.published";
+
+/// Server → client: a message published on an instance the connection
+/// subscribes to,
+/// `{"type":"wsauth.publication","topic":…,"params":…,"offset":19,"message":{"type":"message_posted",…}}`.
+pub const PUBLICATION: &str = "wsauth.publication";
+
+/// Both ways on topics with presence. Client → server asks who is here,
+/// `{"type":"wsauth.presence","id":4,"topic":…,"params":…}`; the server
+/// answers with `"present":[subjects]`, and tells subscribers
+/// `"joined":"alice"` / `"left":"alice"` as subjects come and go.
+pub const PRESENCE: &str = "wsauth.presence";
+
+/// Server → client: a topic request was refused and the connection stays,
+/// `{"type":"wsauth.refused","id":3,"request":"wsauth.subscribe","topic":…,"params":…,"error":"forbidden","reason":"forbidden"}`.
+pub const REFUSED: &str = "wsauth.refused";
+
+/// Why a topic request was refused or a subscription ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopicRefusal {
+    /// The endpoint lists no such topic.
+    UnknownTopic,
+    /// The params are missing, extra, or not of their type.
+    InvalidParams,
+    /// The topic's permission is missing (to subscribe, or to publish).
+    Forbidden,
+    /// A resource check found no access.
+    NotFound,
+    /// The connection holds `max_subscriptions` already.
+    TooManySubscriptions,
+    /// Unsubscribe, or a presence query, on an instance not subscribed to.
+    NotSubscribed,
+    /// A published message that may not flow on the topic, or does not fit
+    /// its schema.
+    InvalidMessage,
+    /// A check or the broker failed (fail closed).
+    ServerError,
+}
+
+impl TopicRefusal {
+    /// The generic text sent as `reason`: never any detail.
+    pub fn reason(self) -> &'static str {
+        match self {
+            TopicRefusal::UnknownTopic => "unknown topic",
+            TopicRefusal::InvalidParams => "invalid params",
+            TopicRefusal::Forbidden => "forbidden",
+            TopicRefusal::NotFound => "not found",
+            TopicRefusal::TooManySubscriptions => "too many subscriptions",
+            TopicRefusal::NotSubscribed => "not subscribed",
+            TopicRefusal::InvalidMessage => "invalid message",
+            TopicRefusal::ServerError => "server error",
+        }
+    }
+}
+
+impl crate::Keyword for TopicRefusal {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("unknown_topic", TopicRefusal::UnknownTopic),
+        ("invalid_params", TopicRefusal::InvalidParams),
+        ("forbidden", TopicRefusal::Forbidden),
+        ("not_found", TopicRefusal::NotFound),
+        ("too_many_subscriptions", TopicRefusal::TooManySubscriptions),
+        ("not_subscribed", TopicRefusal::NotSubscribed),
+        ("invalid_message", TopicRefusal::InvalidMessage),
+        ("server_error", TopicRefusal::ServerError),
+    ];
+    const WHAT: &'static str = "topic refusal";
+}
+
 /// The longest close reason a close frame can carry: a control frame's
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
