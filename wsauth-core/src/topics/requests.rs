@@ -118,7 +118,10 @@ pub(crate) async fn request(
                 &key.params,
                 json!({ "present": present }),
             ))]),
-            Err(error) => Ok(vec![refused(error)]),
+            Err(error) => {
+                audit::topic_refused(asker.audit, PRESENCE, &request.topic, error);
+                Ok(vec![refused(error)])
+            }
         },
         _ => Err(FailureKind::InvalidMessage),
     }
