@@ -229,6 +229,7 @@ async fn desk(mut session: Session) -> HandlerResult {
                         session.send("said", &json!({ "text": format!("{e:?}") }))?;
                     }
                 }
+                Some("bye") => return Ok(()),
                 Some("leave") => {
                     if let Err(e) = session.leave("plain", &json!({})) {
                         session.send("said", &json!({ "text": format!("{e:?}") }))?;
@@ -505,6 +506,16 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     let _ = bob_again.close(None).await;
     assert_eq!(next_json(&mut alice).await["left"], "bob");
     assert_eq!(server.topics().presence(&chat(7)), ["alice"]);
+
+    // A connection the server closes leaves at once, not once its client
+    // has answered the close (Bob never reads it).
+    let mut bob = join(addr, "bob", "reader").await;
+    subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
+    assert_eq!(next_json(&mut alice).await["joined"], "bob");
+    send(&mut bob, json!({"type": "say", "text": "bye"})).await;
+    let left = tokio::time::timeout(Duration::from_secs(1), next_json(&mut alice)).await;
+    assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("bob")));
+    drop(bob);
 }
 
 #[tokio::test]
