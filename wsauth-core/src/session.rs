@@ -15,19 +15,19 @@ use axum::extract::ws::Message;
 use bytes::Bytes;
 use serde::Serialize;
 
+use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{FailureKind, Frames, Keyword};
 
+use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
 // `typed` reads these messages too, through this path.
-use crate::audit::{self, AuditContext};
 pub(crate) use crate::link::Inbound;
 use crate::open::OpenMessage;
 use crate::principal::Principal;
 use crate::state::AppState;
 use crate::topics::{Join, Topics};
-use wsauth_spec::wire::TopicRefusal;
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]

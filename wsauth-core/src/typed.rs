@@ -23,13 +23,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wsauth_spec::wire::TopicRefusal;
 
 use crate::connection::HandlerResult;
 use crate::principal::Principal;
 use crate::session::{Inbound, SendError, Session};
 use crate::store::BoxFuture;
 use crate::topics::{Joins, TopicKey};
-use wsauth_spec::wire::TopicRefusal;
 
 /// One endpoint of a spec, as generated code describes it.
 #[diagnostic::on_unimplemented(
