@@ -607,43 +607,48 @@ async fn a_slow_subscriber_is_closed_and_the_others_keep_receiving() {
     subscribe(&mut fast, 1, "chat", json!({"conversation_id": 7})).await;
     next_json(&mut slow).await; // bob joined
 
-    // Bob reads everything; Alice reads nothing until the end.
-    let reader = tokio::spawn(async move {
-        let mut offsets = Vec::new();
+    // Bob reads everything, and the next publication waits for him (so
+    // only Alice, who reads nothing until the end, can fall behind).
+    let (read, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
         while let Ok(Some(Ok(frame))) =
-            tokio::time::timeout(Duration::from_secs(2), fast.next()).await
+            tokio::time::timeout(Duration::from_secs(5), fast.next()).await
         {
             if let Message::Text(text) = frame {
                 let value: Value = serde_json::from_str(text.as_str()).unwrap_or_default();
                 if value["type"] == "wsauth.publication" {
-                    offsets.push(value["offset"].as_u64().unwrap_or_default());
+                    let _ = read.send(value["offset"].as_u64().unwrap_or_default());
                 }
             }
         }
-        offsets
     });
     let big = "x".repeat(32 * 1024);
     let topics = server.topics();
-    let mut sent = 0;
-    for _ in 0..2000 {
-        let published = topics.publish(&chat(7), posted(&big));
-        sent += 1;
-        if published.map(|p| p.delivered) == Ok(1) && sent > 10 {
-            // Alice's queue overflowed: only Bob got it.
+    let mut offsets = Vec::new();
+    let mut overflowed_at = None;
+    for n in 1..=2000 {
+        // Alice's queue overflows once her socket's buffers are full.
+        let text = if overflowed_at.is_some() {
+            "after"
+        } else {
+            big.as_str()
+        };
+        let published = topics.publish(&chat(7), posted(text));
+        if published.map(|p| p.delivered) == Ok(1) && overflowed_at.is_none() {
+            overflowed_at = Some(n);
+        }
+        let offset = tokio::time::timeout(Duration::from_secs(5), seen.recv()).await;
+        offsets.push(offset.ok().flatten().unwrap_or_default());
+        if overflowed_at.is_some_and(|at| n >= at + 20) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
     }
-    for _ in 0..20 {
-        topics.publish(&chat(7), posted("after")).ok();
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    assert!(overflowed_at.is_some(), "alice's queue never overflowed");
+    let expected: Vec<u64> = (1..=offsets.len() as u64).collect();
+    assert_eq!(offsets, expected, "bob got every publication, in order");
     let (_, close) = common::until_close(&mut slow).await;
     let code = TOPICS_API.close(FailureKind::SlowConsumer).code;
     assert_eq!(close.map(|c| c.0), Some(code));
-    let offsets = reader.await.unwrap_or_default();
-    let expected: Vec<u64> = (1..=sent + 20).collect();
-    assert_eq!(offsets, expected, "bob got every publication, in order");
 }
 
 #[tokio::test]
