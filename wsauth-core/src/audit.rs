@@ -2,8 +2,10 @@
 //!
 //! Every event has target `wsauth::audit` and an `event` field
 //! (`accepted`, `rejected`, `permission_denied`, `limit_hit`, `expired`,
-//! `refreshed`, `closed`, `invalid_message`, and `refused` for refusals
-//! before authentication, sampled with a `count`), plus the endpoint, peer
+//! `refreshed`, `closed`, `invalid_message`, `refused` for refusals
+//! before authentication, sampled with a `count`, and `topic_subscribed`,
+//! `topic_refused`, `topic_unsubscribed`, `topic_dropped` for topic
+//! subscriptions, with the topic's name), plus the endpoint, peer
 //! address, user agent and subject when known. Tokens, secrets and passwords are never fields: the
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{FailureKind, Keyword};
 
 /// Who and where an event is about.
@@ -151,6 +154,61 @@ pub(crate) fn client_closed(cx: &AuditContext) {
         target: "wsauth::audit",
         event = "closed",
         kind = "client",
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A subscription to an instance of `topic` was granted.
+pub(crate) fn topic_subscribed(cx: &AuditContext, topic: &str) {
+    tracing::info!(
+        target: "wsauth::audit",
+        event = "topic_subscribed",
+        topic,
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A topic request (`request`, a `wsauth.` type) was refused. `topic` is
+/// the client's word, which may name no topic at all.
+pub(crate) fn topic_refused(cx: &AuditContext, request: &str, topic: &str, error: TopicRefusal) {
+    tracing::warn!(
+        target: "wsauth::audit",
+        event = "topic_refused",
+        request,
+        topic,
+        error = error.word(),
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A subscription ended at the client's request (`client`) or the
+/// server's (`server`).
+pub(crate) fn topic_unsubscribed(cx: &AuditContext, topic: &str, reason: &str) {
+    tracing::info!(
+        target: "wsauth::audit",
+        event = "topic_unsubscribed",
+        topic,
+        reason,
+        endpoint = cx.endpoint,
+        peer = %cx.peer(),
+        subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A subscription failed its checks again after an in-band refresh and
+/// was ended.
+pub(crate) fn topic_dropped(cx: &AuditContext, topic: &str, reason: TopicRefusal) {
+    tracing::warn!(
+        target: "wsauth::audit",
+        event = "topic_dropped",
+        topic,
+        reason = reason.word(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
         subject = cx.subject.as_deref().unwrap_or(""),

@@ -46,6 +46,7 @@ use crate::reject::Rejection;
 use crate::reject::close_message;
 use crate::session::{encode, error_reply};
 use crate::store::{BoxFuture, Checks, UserStore};
+use crate::topics::{self, Asker, Topics};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// [`CloseWith`] with the spec's code for its kind, any other `Err` with the
@@ -111,6 +112,9 @@ enum Step {
     Reply(Message),
     /// An in-band token refresh (rare: run as a boxed future).
     Refresh(Utf8Bytes),
+    /// A topic request (`wsauth.subscribe` and the others), answered by
+    /// the loop (run as a boxed future: its checks may await).
+    Topic(Utf8Bytes),
     /// The connection ends.
     End(End),
 }
@@ -135,6 +139,14 @@ pub(crate) struct Connection {
     pub(crate) slot: Place,
 }
 
+impl Drop for Connection {
+    /// However the task ends (even dropped mid-loop), the broker forgets
+    /// the connection.
+    fn drop(&mut self) {
+        self.cx.topics.hub().leave_all(&self.link);
+    }
+}
+
 /// Who the connection is and what governs it; read by every frame check.
 pub(crate) struct ConnectionContext {
     pub(crate) api: &'static ApiDescriptor,
@@ -153,6 +165,9 @@ pub(crate) struct ConnectionContext {
     pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
     pub(crate) users: Option<Arc<dyn UserStore>>,
     pub(crate) checks: Option<Arc<dyn Checks>>,
+    /// The server's topics: this connection's subscriptions are in its
+    /// [`Link`], and end with it.
+    pub(crate) topics: Topics,
 }
 
 /// The message a panic was raised with, when it has one (`panic!` with a
@@ -281,6 +296,8 @@ impl Connection {
     /// Runs the connection to its end.
     pub(crate) async fn run(&mut self) {
         let end = self.run_loop().await;
+        // Publications stop now, not after the close handshake.
+        self.cx.topics.hub().leave_all(&self.link);
         let Connection { cx, ws, .. } = self;
         match end {
             End::Close(kind) => {
@@ -303,10 +320,10 @@ impl Connection {
             handler,
             expires_at,
             shutdown,
-            link,
+            link: shared_link,
             ..
         } = self;
-        let link: &Link = link;
+        let link: &Link = shared_link;
         let limits = cx.endpoint.limits;
         let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
         let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
@@ -460,6 +477,37 @@ impl Connection {
                                 }
                             }
                         }
+                        Step::Topic(text) => {
+                            // What was queued before the request goes first:
+                            // an answer never overtakes it.
+                            while let Some(message) = link.pop() {
+                                if send(ws, message).await.is_err() {
+                                    return End::Gone;
+                                }
+                            }
+                            let asker = Asker {
+                                endpoint: cx.endpoint,
+                                principal: &cx.principal,
+                                audit: &cx.audit,
+                                link: shared_link,
+                            };
+                            let answer = Box::pin(topics::request(&cx.topics, asker, text.as_str())).await;
+                            match answer {
+                                Ok(replies) => {
+                                    for reply in replies {
+                                        if send(ws, reply).await.is_err() {
+                                            return End::Gone;
+                                        }
+                                    }
+                                    None
+                                }
+                                Err(kind) => match cx.refuse(kind) {
+                                    Step::Reply(reply) => Some(reply),
+                                    Step::End(end) => return end,
+                                    _ => return End::Close(FailureKind::ServerError),
+                                },
+                            }
+                        }
                         Step::End(end) => return end,
                     };
                     if let Some(reply) = reply
@@ -504,6 +552,9 @@ impl ConnectionContext {
         };
         if kind == REFRESH {
             return Step::Refresh(text);
+        }
+        if !self.endpoint.topics.is_empty() && topics::is_request(&kind) {
+            return Step::Topic(text);
         }
         let Some(spec) = self.endpoint.receives.iter().find(|r| r.name == kind) else {
             let open = self.endpoint.open.filter(|o| o.receives && o.admits(&kind));
@@ -572,6 +623,11 @@ impl ConnectionContext {
         match self.reidentify(&token).await {
             Ok(exp) => {
                 link.set_principal(self.principal.clone());
+                // Every subscription is decided again for the new roles.
+                self.topics
+                    .hub()
+                    .recheck(&self.principal, link, &self.audit)
+                    .await;
                 *expiry = deadline(exp, self.leeway_s());
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))

@@ -132,7 +132,11 @@ pub(crate) async fn run_checks(
         return Ok(());
     }
     let checks = checks.ok_or_else(|| Rejection::new(FailureKind::ServerError, "no checks"))?;
-    let cx = CheckContext { principal, params };
+    let cx = CheckContext {
+        principal,
+        params,
+        topic: None,
+    };
     for &name in endpoint.checks {
         match checks.check(name, &cx).await {
             Ok(CheckOutcome::Allow) => {}

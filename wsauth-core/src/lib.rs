@@ -67,7 +67,7 @@ pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openap
 pub use connection::{CloseWith, HandlerResult};
 pub use open::OpenMessage;
 pub use session::{Incoming, SendError, Session};
-pub use topics::{Joins, TopicKey};
+pub use topics::{Joins, PublishError, Published, TopicKey, Topics};
 pub use typed::{Endpoint, EndpointHandler, MessageKind, Provides, RunsWith, TypedSession};
 // Who may connect: tokens, users, resources.
 pub use identity::{AuthError, Authenticator};

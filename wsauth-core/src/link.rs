@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::Poll;
 
 use axum::extract::ws::{Message, Utf8Bytes};
@@ -26,6 +26,7 @@ use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 
 use crate::principal::Principal;
+use crate::topics::InstanceKey;
 
 /// A message from the client as the loop hands it over: checked against
 /// the spec, its text not yet parsed into what the handler wants (a
@@ -69,6 +70,10 @@ pub(crate) struct Link {
     pub(crate) invalid: AtomicBool,
     /// Who the connection is now: replaced by an in-band refresh.
     principal: RwLock<Principal>,
+    /// The topic instances the connection subscribes to (empty, and
+    /// unallocated, until it subscribes); the broker keeps it, under its
+    /// own lock.
+    pub(crate) subscriptions: Mutex<Vec<Arc<InstanceKey>>>,
 }
 
 /// Messages waiting to be sent, oldest first: `head`, then `rest`.
@@ -124,6 +129,7 @@ impl Link {
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
             principal: RwLock::new(principal),
+            subscriptions: Mutex::new(Vec::new()),
         }
     }
 

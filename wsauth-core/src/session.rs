@@ -15,8 +15,10 @@ use axum::extract::ws::Message;
 use bytes::Bytes;
 use serde::Serialize;
 
+use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{FailureKind, Frames, Keyword};
 
+use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
@@ -25,6 +27,7 @@ pub(crate) use crate::link::Inbound;
 use crate::open::OpenMessage;
 use crate::principal::Principal;
 use crate::state::AppState;
+use crate::topics::{Join, Topics};
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]
@@ -85,6 +88,7 @@ pub struct Session {
     endpoint: &'static EndpointDescriptor,
     link: Arc<Link>,
     state: Arc<AppState>,
+    topics: Topics,
     welcomed: bool,
 }
 
@@ -95,6 +99,7 @@ impl Session {
         endpoint: &'static EndpointDescriptor,
         link: Arc<Link>,
         state: Arc<AppState>,
+        topics: Topics,
     ) -> Self {
         Session {
             api,
@@ -102,6 +107,7 @@ impl Session {
             endpoint,
             link,
             state,
+            topics,
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -255,6 +261,55 @@ impl Session {
                 Ok(())
             }
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Err(SendError::ControlFrame),
+        }
+    }
+
+    /// Subscribes this connection to the instance of `topic` that
+    /// `params` names, as if its client had asked: the topic must be one
+    /// the endpoint lists, and the topic's permission and resource checks
+    /// run for the connection's principal. The client is told with
+    /// `wsauth.subscribed`, and from then on gets the instance's
+    /// publications. Joining an instance already joined changes nothing.
+    pub async fn join(
+        &mut self,
+        topic: &str,
+        params: &serde_json::Value,
+    ) -> Result<(), TopicRefusal> {
+        let principal = self.link.principal();
+        let audit = self.audit(&principal);
+        let join = Join {
+            endpoint: self.endpoint,
+            principal: &principal,
+            audit: &audit,
+            link: &self.link,
+            id: None,
+            since: None,
+            announce: true,
+        };
+        self.topics.hub().join(join, topic, params).await.map(drop)
+    }
+
+    /// Ends this connection's subscription to the instance of `topic` that
+    /// `params` names; the client is told with `wsauth.unsubscribed`,
+    /// reason `server`.
+    pub fn leave(&mut self, topic: &str, params: &serde_json::Value) -> Result<(), TopicRefusal> {
+        let key = self
+            .topics
+            .hub()
+            .leave(self.endpoint, &self.link, topic, params)?;
+        let principal = self.link.principal();
+        audit::topic_unsubscribed(&self.audit(&principal), key.topic.name, "server");
+        let frame = crate::topics::unsubscribed_frame(&key, "server");
+        let _ = self.queue(Message::Text(frame.into()));
+        Ok(())
+    }
+
+    /// Who the audit events of the handler's topic requests are about.
+    fn audit(&self, principal: &Principal) -> AuditContext {
+        AuditContext {
+            endpoint: self.endpoint.name,
+            subject: principal.shared_subject().cloned(),
+            ..AuditContext::default()
         }
     }
 

@@ -63,12 +63,16 @@ pub enum CheckOutcome {
 pub struct CheckContext<'a> {
     /// The connecting principal.
     pub principal: &'a Principal,
-    /// The endpoint's path parameters, raw, in path order.
+    /// The parameters, raw: the endpoint's path parameters in path order
+    /// (at the handshake and on refresh), or a topic's params in spec order
+    /// (on a subscribe, integers in their canonical decimal form).
     pub params: &'a [(&'static str, String)],
+    /// The topic being subscribed to; `None` for the endpoint's own checks.
+    pub topic: Option<&'static str>,
 }
 
 impl CheckContext<'_> {
-    /// The raw value of path parameter `name`.
+    /// The raw value of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()

@@ -23,11 +23,13 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use wsauth_spec::wire::TopicRefusal;
 
 use crate::connection::HandlerResult;
 use crate::principal::Principal;
 use crate::session::{Inbound, SendError, Session};
 use crate::store::BoxFuture;
+use crate::topics::{Joins, TopicKey};
 
 /// One endpoint of a spec, as generated code describes it.
 #[diagnostic::on_unimplemented(
@@ -123,6 +125,26 @@ impl<E: Endpoint> TypedSession<E> {
     pub async fn deliver(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
         self.inner.deliver(message.kind(), &message).await
+    }
+
+    /// Subscribes this connection to the topic instance `key` names (see
+    /// [`Session::join`]): only topics the endpoint lists compile.
+    pub async fn join<K: TopicKey>(&mut self, key: &K) -> Result<(), TopicRefusal>
+    where
+        E: Joins<K>,
+    {
+        let params = serde_json::to_value(key).map_err(|_| TopicRefusal::InvalidParams)?;
+        self.inner.join(K::TOPIC, &params).await
+    }
+
+    /// Ends this connection's subscription to the instance `key` names
+    /// (see [`Session::leave`]).
+    pub fn leave<K: TopicKey>(&mut self, key: &K) -> Result<(), TopicRefusal>
+    where
+        E: Joins<K>,
+    {
+        let params = serde_json::to_value(key).map_err(|_| TopicRefusal::InvalidParams)?;
+        self.inner.leave(K::TOPIC, &params)
     }
 
     /// The untyped session underneath.

@@ -109,3 +109,88 @@ async fn a_client_over_its_message_rate_is_closed_and_audited() {
     assert_eq!(fields("limit_hit"), expected, "{events:#?}");
     assert_eq!(fields("closed"), expected, "{events:#?}");
 }
+
+/// [`ROOM`] with one topic, `news`, per room: subscribing takes
+/// `room.write` and the room's membership check.
+static NEWS_API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
+    endpoints: &[wsauth_core::__private::descriptor::EndpointDescriptor {
+        topics: &["news"],
+        ..ROOM
+    }],
+    topics: &[wsauth_core::__private::descriptor::TopicDescriptor {
+        name: "news",
+        params: &[wsauth_core::__private::descriptor::TopicParamDescriptor {
+            name: "room_id",
+            ty: wsauth_core::spec::ParamType::Integer,
+        }],
+        subscribe: Some("room.write"),
+        checks: &["room_member"],
+        publish: None,
+        messages: &[],
+        presence: false,
+        history: None,
+    }],
+    ..API
+};
+
+#[tokio::test]
+async fn topic_subscriptions_are_audited_without_the_token() {
+    use futures_util::SinkExt;
+    use serde_json::json;
+    let (captured, _guard) = capture_logs();
+    let (addr, _server) = start_on(&NEWS_API, room, |b| b.allow_any_origin()).await;
+    let secret_marker = "SECRETMARKER";
+    let first = format!("alice:user,{secret_marker}:{}", now() + 600);
+    let mut client = connect(addr, "/ws/alice/1", Some(&first)).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    let mut send = async |frame: serde_json::Value| {
+        let text = tokio_tungstenite::tungstenite::Message::text(frame.to_string());
+        client.send(text).await.unwrap_or_else(|e| panic!("{e}"));
+        next_json(&mut client).await
+    };
+    let subscribe = |room: u64| json!({"type": "wsauth.subscribe", "topic": "news", "params": {"room_id": room}});
+    assert_eq!(send(subscribe(1)).await["type"], "wsauth.subscribed");
+    assert_eq!(send(subscribe(2)).await["error"], "forbidden");
+    let unsubscribe =
+        json!({"type": "wsauth.unsubscribe", "topic": "news", "params": {"room_id": 1}});
+    assert_eq!(send(unsubscribe).await["reason"], "client");
+    assert_eq!(send(subscribe(1)).await["type"], "wsauth.subscribed");
+    // The new token lacks `room.write`: the subscription is dropped.
+    let fewer = format!("alice:reader,{secret_marker}:{}", now() + 600);
+    let refresh = json!({"type": "wsauth.refresh", "token": fewer});
+    assert_eq!(send(refresh).await["type"], "wsauth.refreshed");
+    assert_eq!(next_json(&mut client).await["reason"], "forbidden");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = captured.text();
+    assert!(
+        !log.contains(secret_marker),
+        "a token reached the log:\n{log}"
+    );
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["target"] == "wsauth::audit")
+        .map(|e| e["fields"].clone())
+        .filter(|f| f["event"].as_str().is_some_and(|e| e.starts_with("topic_")))
+        .map(|f| {
+            json!([
+                f["event"],
+                f["topic"],
+                f["error"],
+                f["reason"],
+                f["subject"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            json!(["topic_subscribed", "news", null, null, "alice"]),
+            json!(["topic_refused", "news", "forbidden", null, "alice"]),
+            json!(["topic_unsubscribed", "news", null, "client", "alice"]),
+            json!(["topic_subscribed", "news", null, null, "alice"]),
+            json!(["topic_dropped", "news", null, "forbidden", "alice"]),
+        ],
+        "{log}"
+    );
+}

@@ -194,7 +194,7 @@ fn raw_params<'p>(endpoint: &EndpointDescriptor, path: &'p str) -> Option<Vec<&'
 
 /// Whether `value` is the one canonical spelling of a `ty` value: no
 /// percent-encoding, no sign or leading zeros, lower-case UUIDs.
-fn canonical(ty: ParamType, value: &str) -> bool {
+pub(crate) fn canonical(ty: ParamType, value: &str) -> bool {
     if value.is_empty() || value.contains('%') {
         return false;
     }

@@ -17,6 +17,7 @@ use crate::listener::ServerLimits;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
+use crate::topics::Topics;
 
 use super::origin::{OriginPolicy, Origins, checked_origins};
 use super::{EndpointState, Shared, WsAuth};
@@ -286,6 +287,7 @@ impl Builder {
             state: Arc::new(self.state),
             authenticator: self.authenticator,
             users: self.users,
+            topics: Topics::new(self.api, self.checks.clone(), self.limits.handshake_timeout),
             checks: self.checks,
             origins,
             limiter: Arc::new(ConnectionLimiter::default()),

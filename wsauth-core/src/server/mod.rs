@@ -59,7 +59,9 @@ use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
 use crate::token;
+use crate::topics::Topics;
 
+pub(crate) use self::admission::canonical;
 use self::admission::{Admitted, admit};
 use self::builder::Handler;
 use self::origin::Origins;
@@ -83,6 +85,9 @@ struct Shared {
     /// Open connections per endpoint, by index in the descriptor.
     open: Vec<AtomicUsize>,
     shutdown: watch::Sender<bool>,
+    /// The broker every connection's subscriptions and every publication
+    /// go through.
+    topics: Topics,
 }
 
 struct EndpointState {
@@ -103,6 +108,12 @@ impl WsAuth {
     /// Starts configuring a server for `api`.
     pub fn builder(api: &'static ApiDescriptor) -> Builder {
         Builder::new(api)
+    }
+
+    /// The server's topics: publish to them, and see who is present, from
+    /// any task (a cheap `Clone`).
+    pub fn topics(&self) -> Topics {
+        self.shared.topics.clone()
     }
 
     /// A router with one route per endpoint, and the statistics endpoint
@@ -298,6 +309,7 @@ fn serve(
         state.descriptor,
         Arc::clone(&link),
         Arc::clone(&shared.state),
+        shared.topics.clone(),
     );
     let handler = start_handler(&state.handler, session);
     let mut connection = Connection {
@@ -312,6 +324,7 @@ fn serve(
             authenticator: shared.authenticator.clone(),
             users: shared.users.clone(),
             checks: shared.checks.clone(),
+            topics: shared.topics.clone(),
         },
         ws,
         handler,

@@ -10,11 +10,40 @@
 //! Generated code (`include_spec!`) describes each topic with a key type
 //! implementing [`TopicKey`]: its fields are the topic's params, in spec
 //! order, so the key serializes to the params object clients send.
+//!
+//! Where things are: `instance.rs` (naming an instance: params checked and
+//! made canonical), `access.rs` (the checks a subscription passes),
+//! `broker.rs` (subscribers, offsets, history, presence), `frames.rs` (the
+//! frames written), `requests.rs` (a connection's topic requests); the
+//! [`Topics`] handle and what joining runs are here.
+
+mod access;
+mod broker;
+mod frames;
+mod instance;
+mod requests;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
+use wsauth_spec::Keyword as _;
+use wsauth_spec::wire::TopicRefusal;
 
+use crate::audit::{self, AuditContext};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor, TopicDescriptor};
+use crate::link::Link;
+use crate::principal::Principal;
+use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
+
+pub use self::broker::Published;
+use self::broker::{Broker, Joined, Since};
+pub(crate) use self::instance::InstanceKey;
+use self::instance::{find_topic, topic_of};
+pub(crate) use self::requests::{Asker, is_request, request};
 
 /// An instance key of one topic of a spec, as generated code describes it:
 /// `topics::conversation::Key { conversation_id: 42 }`.
@@ -37,3 +66,280 @@ pub trait TopicKey: Serialize + DeserializeOwned + Send + Sync + 'static {
     note = "list the topic in the endpoint's `topics:` in the spec"
 )]
 pub trait Joins<K: TopicKey>: Endpoint {}
+
+/// Why a server-side publication was refused. Nothing was delivered.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PublishError {
+    /// The spec has no such topic.
+    #[error("no topic `{0}` in the spec")]
+    UnknownTopic(String),
+    /// The params are missing, extra, or not of their declared type.
+    #[error("the params do not name an instance of topic `{0}`")]
+    InvalidParams(&'static str),
+    /// The message's type may not flow on the topic.
+    #[error("`{kind}` may not be published on topic `{topic}`")]
+    NotOnTopic {
+        /// The topic.
+        topic: &'static str,
+        /// The message's type.
+        kind: String,
+    },
+    /// The message is not a JSON object with a `type`, or breaks its
+    /// payload schema.
+    #[error("the message is not a valid `{0}` message")]
+    InvalidMessage(String),
+}
+
+/// Publishing to topics and asking who is on them, from anywhere: a
+/// handler, an axum route, a background task. A cheap `Clone` of the
+/// server's broker, from [`WsAuth::topics`](crate::WsAuth::topics).
+///
+/// ```ignore
+/// let topics = server.topics();
+/// let key = prsm::topics::conversation::Key { conversation_id: 42 };
+/// topics.publish(&key, prsm::messages::MessagePosted { /* ... */ })?;
+/// ```
+///
+/// A publication never waits: each subscriber gets it through its
+/// connection's bounded send queue, and a subscriber whose queue is full is
+/// closed with the spec's `slow_consumer` code while the others keep
+/// receiving.
+#[derive(Clone, Debug)]
+pub struct Topics {
+    hub: Arc<Hub>,
+}
+
+/// What every connection and the handle share.
+pub(crate) struct Hub {
+    api: &'static ApiDescriptor,
+    broker: Broker,
+    checks: Option<Arc<dyn Checks>>,
+    /// How long a subscription's checks may take (the handshake's budget).
+    check_budget: Duration,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("api", &self.api.name)
+            .field("broker", &self.broker)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Topics {
+    pub(crate) fn new(
+        api: &'static ApiDescriptor,
+        checks: Option<Arc<dyn Checks>>,
+        check_budget: Duration,
+    ) -> Self {
+        Topics {
+            hub: Arc::new(Hub {
+                api,
+                broker: Broker::new(),
+                checks,
+                check_budget,
+            }),
+        }
+    }
+
+    /// Publishes `message` on the instance `key` names.
+    pub fn publish<K: TopicKey>(
+        &self,
+        key: &K,
+        message: impl Into<K::Message>,
+    ) -> Result<Published, PublishError> {
+        let instance = self.instance(K::TOPIC, key)?;
+        let message = message.into();
+        let kind = message.kind();
+        if !instance.topic.messages.iter().any(|m| m.name == kind) {
+            return Err(PublishError::NotOnTopic {
+                topic: instance.topic.name,
+                kind: kind.to_owned(),
+            });
+        }
+        let text = crate::frame::encode(kind, &message)
+            .map_err(|_| PublishError::InvalidMessage(kind.to_owned()))?;
+        Ok(self.hub.broker.publish(&instance, &text))
+    }
+
+    /// Publishes a JSON message (an object with its `type`) on the
+    /// instance of `topic` that `params` names: the untyped path, checked
+    /// against the spec at run time (the type is one the topic carries, the
+    /// payload fits its schema).
+    pub fn publish_json(
+        &self,
+        topic: &str,
+        params: &Value,
+        message: &Value,
+    ) -> Result<Published, PublishError> {
+        let instance = self.instance(topic, params)?;
+        let text = checked_message(instance.topic, message)?;
+        Ok(self.hub.broker.publish(&instance, &text))
+    }
+
+    /// The subjects subscribed to the instance `key` names, sorted (the
+    /// same subject on several connections once; anonymous connections are
+    /// not listed). Empty when the topic has no presence.
+    pub fn presence<K: TopicKey>(&self, key: &K) -> Vec<String> {
+        match self.instance(K::TOPIC, key) {
+            Ok(instance) if instance.topic.presence => self.hub.broker.presence(&instance),
+            _ => Vec::new(),
+        }
+    }
+
+    fn instance(&self, topic: &str, params: &impl Serialize) -> Result<InstanceKey, PublishError> {
+        let descriptor = find_topic(self.hub.api, topic)
+            .ok_or_else(|| PublishError::UnknownTopic(topic.to_owned()))?;
+        let params = serde_json::to_value(params)
+            .map_err(|_| PublishError::InvalidParams(descriptor.name))?;
+        InstanceKey::new(descriptor, &params)
+            .map_err(|_| PublishError::InvalidParams(descriptor.name))
+    }
+
+    pub(crate) fn hub(&self) -> &Hub {
+        &self.hub
+    }
+}
+
+/// A message's JSON text, when it may flow on `topic`: an object whose
+/// `type` the topic carries, fitting that message's payload schema.
+fn checked_message(topic: &TopicDescriptor, message: &Value) -> Result<String, PublishError> {
+    let kind = message
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| PublishError::InvalidMessage(String::new()))?;
+    let Some(spec) = topic.messages.iter().find(|m| m.name == kind) else {
+        return Err(PublishError::NotOnTopic {
+            topic: topic.name,
+            kind: kind.to_owned(),
+        });
+    };
+    let text = message.to_string();
+    if let Some(payload) = spec.payload
+        && crate::payload::check(&text, payload).is_err()
+    {
+        return Err(PublishError::InvalidMessage(kind.to_owned()));
+    }
+    Ok(text)
+}
+
+/// A request to join an instance, from the client or its handler.
+pub(crate) struct Join<'a> {
+    pub(crate) endpoint: &'static EndpointDescriptor,
+    pub(crate) principal: &'a Principal,
+    pub(crate) audit: &'a AuditContext,
+    pub(crate) link: &'a Arc<Link>,
+    pub(crate) id: Option<u64>,
+    pub(crate) since: Option<&'a Since>,
+    /// Queue `wsauth.subscribed` on the link (a handler's join) instead of
+    /// returning it to the loop.
+    pub(crate) announce: bool,
+}
+
+impl Hub {
+    /// Joins the instance of `topic` that `params` names, after the
+    /// topic's permission and checks; audited either way.
+    pub(crate) async fn join(
+        &self,
+        join: Join<'_>,
+        topic: &str,
+        params: &Value,
+    ) -> Result<Joined, TopicRefusal> {
+        let result = self.try_join(&join, topic, params).await;
+        match &result {
+            Ok(_) => audit::topic_subscribed(join.audit, topic),
+            Err(error) => {
+                audit::topic_refused(join.audit, wsauth_spec::wire::SUBSCRIBE, topic, *error)
+            }
+        }
+        result
+    }
+
+    async fn try_join(
+        &self,
+        join: &Join<'_>,
+        topic: &str,
+        params: &Value,
+    ) -> Result<Joined, TopicRefusal> {
+        let topic = topic_of(self.api, join.endpoint, topic)?;
+        let key = InstanceKey::new(topic, params)?;
+        let max = join.endpoint.limits.max_subscriptions as usize;
+        if lock_len(join.link) >= max && !subscribed(join.link, &key) {
+            return Err(TopicRefusal::TooManySubscriptions);
+        }
+        access::authorize(
+            self.checks.as_ref(),
+            self.check_budget,
+            &key,
+            join.principal,
+        )
+        .await?;
+        self.broker.subscribe(key, join, max)
+    }
+
+    /// Leaves the instance of `topic` that `params` names.
+    pub(crate) fn leave(
+        &self,
+        endpoint: &EndpointDescriptor,
+        link: &Link,
+        topic: &str,
+        params: &Value,
+    ) -> Result<InstanceKey, TopicRefusal> {
+        let topic = topic_of(self.api, endpoint, topic)?;
+        let key = InstanceKey::new(topic, params)?;
+        if self.broker.unsubscribe(&key, link) {
+            Ok(key)
+        } else {
+            Err(TopicRefusal::NotSubscribed)
+        }
+    }
+
+    /// Ends every subscription of a closing connection.
+    pub(crate) fn leave_all(&self, link: &Link) {
+        self.broker.leave_all(link);
+    }
+
+    /// Runs every subscription's permission and checks again for
+    /// `principal` (after an in-band refresh); the ones that fail end, with
+    /// `wsauth.unsubscribed` saying why.
+    pub(crate) async fn recheck(&self, principal: &Principal, link: &Link, audit: &AuditContext) {
+        let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
+        for key in held {
+            let Err(reason) =
+                access::authorize(self.checks.as_ref(), self.check_budget, &key, principal).await
+            else {
+                continue;
+            };
+            if self.broker.unsubscribe(&key, link) {
+                audit::topic_dropped(audit, key.topic.name, reason);
+                let frame = unsubscribed_frame(&key, reason.word());
+                if link
+                    .push(axum::extract::ws::Message::Text(frame.into()))
+                    .is_err()
+                {
+                    link.raise(&link.slow);
+                }
+            }
+        }
+    }
+}
+
+/// `wsauth.unsubscribed` for a subscription the server ended.
+pub(crate) fn unsubscribed_frame(key: &InstanceKey, reason: &str) -> String {
+    frames::unsubscribed(None, key.topic.name, &key.params, reason)
+}
+
+fn lock_list(link: &Link) -> std::sync::MutexGuard<'_, Vec<Arc<InstanceKey>>> {
+    link.subscriptions
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn lock_len(link: &Link) -> usize {
+    lock_list(link).len()
+}
+
+fn subscribed(link: &Link, key: &InstanceKey) -> bool {
+    lock_list(link).iter().any(|s| **s == *key)
+}

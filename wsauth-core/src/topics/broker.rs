@@ -1,0 +1,436 @@
+//! The in-process broker: who subscribes to which instance, and what each
+//! instance remembers.
+//!
+//! # Motivation
+//!
+//! An instance is two halves. Its *local subscribers* are this process's
+//! connections: a publication is queued on each one's bounded outbox
+//! ([`Link`]), as one shared frame (a reference count per subscriber), and
+//! a full outbox marks that connection slow instead of blocking the
+//! publisher. Its *log* (the offset counter, the epoch, the history, who is
+//! present) is what every process serving the topic would have to agree
+//! on. Here both live under one lock; a clustered broker (issue 13) keeps
+//! [`Instance::local`] and the fan-out as they are and moves [`Log`] and
+//! the presence counts behind a shared store, publishing through it.
+//!
+//! Memory: a connection that never subscribes costs nothing here. Each
+//! subscription costs one entry in its connection's list (an `Arc` of the
+//! instance key) and one [`Subscriber`] in the instance (two pointers), plus
+//! the instance itself while anyone subscribes or its history is alive.
+
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::BuildHasher;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use serde_json::json;
+use tokio::time::Instant;
+use wsauth_spec::wire::TopicRefusal;
+
+use super::Join;
+use super::frames::{self, Subscribed};
+use super::instance::InstanceKey;
+use crate::descriptor::HistoryDescriptor;
+use crate::link::Link;
+
+/// Where a client left off: the instance's epoch and the last offset seen.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct Since {
+    pub(crate) epoch: String,
+    pub(crate) offset: u64,
+}
+
+/// How often idle instances (no subscriber, history expired) are looked
+/// for among those nobody touches.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+#[derive(Debug)]
+pub(crate) struct Broker {
+    instances: Mutex<Instances>,
+}
+
+#[derive(Debug)]
+struct Instances {
+    map: HashMap<Arc<InstanceKey>, Instance>,
+    swept_at: Instant,
+}
+
+/// One topic instance.
+#[derive(Debug)]
+struct Instance {
+    /// This process's subscribed connections.
+    local: Vec<Subscriber>,
+    log: Log,
+    /// Connections per subject (anonymous ones are not counted).
+    present: BTreeMap<Arc<str>, u32>,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    link: Arc<Link>,
+    subject: Option<Arc<str>>,
+}
+
+/// The instance's numbering and memory.
+#[derive(Debug)]
+struct Log {
+    /// Random, new for every life of the instance: a client's offsets
+    /// from another life mean nothing here.
+    epoch: Box<str>,
+    /// The latest publication's offset (0 before the first).
+    last: u64,
+    /// The latest publications, oldest first, when the topic has history.
+    kept: VecDeque<Kept>,
+}
+
+#[derive(Debug)]
+struct Kept {
+    offset: u64,
+    at: Instant,
+    frame: Utf8Bytes,
+}
+
+/// A new subscription, as the broker registered it.
+pub(crate) struct Joined {
+    /// The `wsauth.subscribed` frame.
+    pub(crate) frame: String,
+    /// The publications missed since the client's `since`, in order.
+    pub(crate) replay: Vec<Utf8Bytes>,
+}
+
+/// The outcome of a publication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The publication's offset in its instance; 0 when the instance had
+    /// no subscriber and keeps no history (nothing numbered it).
+    pub offset: u64,
+    /// Connections it was queued for (a subscriber whose queue was full is
+    /// not counted: that connection is closing as a slow consumer).
+    pub delivered: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Queues `frame` for `link`; a full queue marks the connection slow (its
+/// loop closes it with `slow_consumer`), and the caller moves on.
+fn offer(link: &Link, frame: &Utf8Bytes) -> bool {
+    match link.push(Message::Text(frame.clone())) {
+        Ok(()) => true,
+        Err(_) => {
+            link.raise(&link.slow);
+            false
+        }
+    }
+}
+
+/// 128 random bits, hex.
+fn new_epoch() -> Box<str> {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: the standard library's per-process random keys
+        // still tell two lives apart.
+        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&RandomState::new().hash_one(i).to_le_bytes());
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Log {
+    fn new() -> Self {
+        Log {
+            epoch: new_epoch(),
+            last: 0,
+            kept: VecDeque::new(),
+        }
+    }
+
+    /// Forgets what is older than the history's ttl.
+    fn expire(&mut self, history: Option<HistoryDescriptor>, now: Instant) {
+        let Some(history) = history else { return };
+        let ttl = Duration::from_secs(u64::from(history.ttl_s));
+        while self.kept.front().is_some_and(|k| k.at + ttl <= now) {
+            self.kept.pop_front();
+        }
+    }
+
+    /// Whether the publications after `since` can all be replayed, and
+    /// which they are.
+    fn recover(&self, history: Option<HistoryDescriptor>, since: &Since) -> Option<Vec<Utf8Bytes>> {
+        history?;
+        if *since.epoch != *self.epoch || since.offset > self.last {
+            return None;
+        }
+        if since.offset == self.last {
+            return Some(Vec::new());
+        }
+        let oldest = self.kept.front()?.offset;
+        if oldest > since.offset + 1 {
+            return None;
+        }
+        Some(
+            self.kept
+                .iter()
+                .filter(|k| k.offset > since.offset)
+                .map(|k| k.frame.clone())
+                .collect(),
+        )
+    }
+}
+
+impl Instance {
+    fn new() -> Self {
+        Instance {
+            local: Vec::new(),
+            log: Log::new(),
+            present: BTreeMap::new(),
+        }
+    }
+
+    /// Whether the instance must be kept: someone subscribes, or its
+    /// history still holds something.
+    fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
+        self.log.expire(key.topic.history, now);
+        !self.local.is_empty() || !self.log.kept.is_empty()
+    }
+
+    /// The subjects present, sorted.
+    fn present(&self) -> Vec<&str> {
+        self.present.keys().map(|s| &**s).collect()
+    }
+
+    /// Tells every subscriber but `except` about a presence change.
+    fn announce(&self, key: &InstanceKey, except: &Link, fields: serde_json::Value) {
+        let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
+        for subscriber in &self.local {
+            if !std::ptr::eq(&*subscriber.link, except) {
+                offer(&subscriber.link, &frame);
+            }
+        }
+    }
+}
+
+impl Broker {
+    pub(crate) fn new() -> Self {
+        Broker {
+            instances: Mutex::new(Instances {
+                map: HashMap::new(),
+                swept_at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Subscribes the joining connection to `key` (a connection already
+    /// subscribed keeps its one subscription), unless it holds `max`
+    /// subscriptions already. With [`Join::announce`], the
+    /// `wsauth.subscribed` frame is queued on the link here, before any
+    /// publication can be.
+    pub(crate) fn subscribe(
+        &self,
+        key: InstanceKey,
+        join: &Join<'_>,
+        max: usize,
+    ) -> Result<Joined, TopicRefusal> {
+        let link = join.link;
+        let subject = join.principal.shared_subject().cloned();
+        let now = Instant::now();
+        let mut instances = lock(&self.instances);
+        instances.sweep(now);
+        let mut subscriptions = lock(&link.subscriptions);
+        let already = subscriptions.iter().any(|s| **s == key);
+        if !already && subscriptions.len() >= max {
+            return Err(TopicRefusal::TooManySubscriptions);
+        }
+        let key = Arc::new(key);
+        let (key, instance) = match instances.map.entry(key) {
+            Entry::Occupied(entry) => {
+                let key = Arc::clone(entry.key());
+                (key, entry.into_mut())
+            }
+            Entry::Vacant(entry) => {
+                let key = Arc::clone(entry.key());
+                (key, entry.insert(Instance::new()))
+            }
+        };
+        let topic = key.topic;
+        instance.log.expire(topic.history, now);
+        if !already {
+            subscriptions.push(Arc::clone(&key));
+            instance.local.push(Subscriber {
+                link: Arc::clone(link),
+                subject: subject.clone(),
+            });
+            if let Some(subject) = subject {
+                let count = instance.present.entry(Arc::clone(&subject)).or_insert(0);
+                *count += 1;
+                if *count == 1 && topic.presence {
+                    instance.announce(&key, link, json!({ "joined": &*subject }));
+                }
+            }
+        }
+        drop(subscriptions);
+        let recovered = join
+            .since
+            .map(|since| instance.log.recover(topic.history, since));
+        let frame = frames::subscribed(
+            topic.name,
+            &key.params,
+            Subscribed {
+                id: join.id,
+                epoch: &instance.log.epoch,
+                offset: instance.log.last,
+                recovered: recovered.as_ref().map(Option::is_some),
+                present: topic.presence.then(|| instance.present()),
+            },
+        );
+        if join.announce {
+            offer(link, &Utf8Bytes::from(frame.clone()));
+        }
+        Ok(Joined {
+            frame,
+            replay: recovered.flatten().unwrap_or_default(),
+        })
+    }
+
+    /// Ends `link`'s subscription to `key`; `false` when it had none.
+    pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> bool {
+        let now = Instant::now();
+        let mut instances = lock(&self.instances);
+        let mut subscriptions = lock(&link.subscriptions);
+        let Some(at) = subscriptions.iter().position(|s| **s == *key) else {
+            return false;
+        };
+        subscriptions.swap_remove(at);
+        if subscriptions.is_empty() {
+            // A connection that leaves every topic returns to costing nothing.
+            *subscriptions = Vec::new();
+        }
+        drop(subscriptions);
+        instances.remove(key, link, now);
+        true
+    }
+
+    /// Ends every subscription of `link`'s connection (it is closing).
+    pub(crate) fn leave_all(&self, link: &Link) {
+        // Most connections never subscribe: they do not take the broker's
+        // lock to leave. (Only the connection's own task subscribes it, and
+        // it is ending.)
+        if lock(&link.subscriptions).is_empty() {
+            return;
+        }
+        let now = Instant::now();
+        let mut instances = lock(&self.instances);
+        let subscriptions = std::mem::take(&mut *lock(&link.subscriptions));
+        for key in subscriptions {
+            instances.remove(&key, link, now);
+        }
+    }
+
+    /// Queues `message` (a message's JSON text) for every subscriber of
+    /// `key`, as one frame they share, and keeps it when the topic has
+    /// history.
+    pub(crate) fn publish(&self, key: &InstanceKey, message: &str) -> Published {
+        let now = Instant::now();
+        let mut instances = lock(&self.instances);
+        instances.sweep(now);
+        let history = key.topic.history;
+        if !instances.map.contains_key(key) {
+            // Nobody to deliver to and nothing to remember: no instance.
+            let Some(_) = history else {
+                return Published {
+                    offset: 0,
+                    delivered: 0,
+                };
+            };
+            instances.map.insert(Arc::new(key.clone()), Instance::new());
+        }
+        let Some(instance) = instances.map.get_mut(key) else {
+            return Published {
+                offset: 0,
+                delivered: 0,
+            };
+        };
+        instance.log.last += 1;
+        let offset = instance.log.last;
+        let frame = Utf8Bytes::from(frames::publication(
+            key.topic.name,
+            &key.params,
+            offset,
+            message,
+        ));
+        let delivered = instance
+            .local
+            .iter()
+            .filter(|s| offer(&s.link, &frame))
+            .count();
+        if let Some(history) = history {
+            let log = &mut instance.log;
+            log.kept.push_back(Kept {
+                offset,
+                at: now,
+                frame,
+            });
+            while log.kept.len() > history.size as usize {
+                log.kept.pop_front();
+            }
+        }
+        Published { offset, delivered }
+    }
+
+    /// The subjects subscribed to `key`, sorted; anonymous connections are
+    /// not listed.
+    pub(crate) fn presence(&self, key: &InstanceKey) -> Vec<String> {
+        let instances = lock(&self.instances);
+        instances
+            .map
+            .get(key)
+            .map(|i| i.present().into_iter().map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Instances {
+    /// Removes `link`'s connection from `key`'s subscribers (its own list
+    /// no longer has it), telling the others when its subject left.
+    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) {
+        let Some(instance) = self.map.get_mut(key) else {
+            return;
+        };
+        let Some(at) = instance
+            .local
+            .iter()
+            .position(|s| std::ptr::eq(&*s.link, link))
+        else {
+            return;
+        };
+        let subscriber = instance.local.swap_remove(at);
+        if let Some(subject) = subscriber.subject
+            && let Some(count) = instance.present.get_mut(&subject)
+        {
+            *count -= 1;
+            if *count == 0 {
+                instance.present.remove(&subject);
+                if key.topic.presence {
+                    instance.announce(key, link, json!({ "left": &*subject }));
+                }
+            }
+        }
+        if !instance.alive(key, now) {
+            self.map.remove(key);
+        }
+    }
+
+    /// Drops the instances nobody subscribes to whose history has expired,
+    /// at most once per [`SWEEP_EVERY`].
+    fn sweep(&mut self, now: Instant) {
+        if now < self.swept_at + SWEEP_EVERY {
+            return;
+        }
+        self.swept_at = now;
+        self.map.retain(|key, instance| instance.alive(key, now));
+    }
+}
