@@ -78,6 +78,7 @@ impl Validator<'_> {
             }
             let frames = endpoint.frames.as_ref().map_or(Frames::Json, |f| f.value);
             self.endpoint_messages(name, endpoint, frames);
+            self.endpoint_topics(name, endpoint, frames);
             let mut sends: Vec<String> = endpoint.welcome.iter().map(|w| w.value.clone()).collect();
             for s in &endpoint.sends {
                 if !sends.contains(&s.value) {
@@ -129,6 +130,7 @@ impl Validator<'_> {
                     pong: h.pong.value.clone(),
                 }),
                 limits: self.limits(endpoint.limits.as_ref(), *spec_limits),
+                topics: endpoint.topics.iter().map(|t| t.value.clone()).collect(),
                 idents: naming::endpoint(&name.value),
                 loc: self.loc(name.span),
             });
