@@ -8,7 +8,7 @@ use super::names::{PARAM, TOPIC};
 use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::naming;
-use crate::spec::model::{self, Name, ParamType, Spanned};
+use crate::spec::model::{self, Access, Name, ParamType, Spanned};
 use wsauth_spec::Keyword;
 
 /// The most publications a topic instance may keep. History lives in the
@@ -191,12 +191,15 @@ impl Validator<'_> {
     }
 
     /// Checks an endpoint's `topics`: each is declared, listed once, and
-    /// the endpoint speaks JSON (subscriptions are JSON control messages).
+    /// the endpoint speaks JSON (subscriptions are JSON control messages);
+    /// on an anonymous endpoint, its connections may subscribe to each.
     pub(super) fn endpoint_topics(
         &mut self,
         name: &Name,
         endpoint: &model::Endpoint,
         frames: model::Frames,
+        access: Access,
+        auth: Option<&ir::Auth>,
     ) {
         let known: Vec<&str> = self.spec.topics.keys().map(|k| k.value.as_str()).collect();
         let mut seen = HashSet::new();
@@ -210,7 +213,31 @@ impl Validator<'_> {
                     )
                     .help("list each topic once"),
                 );
-            } else if !self.spec.topics.contains_key(t.value.as_str()) {
+            } else if let Some(topic) = self.spec.topics.get(t.value.as_str()) {
+                let perm = &topic.subscribe.value;
+                let declared = self.spec.permissions.contains_key(perm.as_str());
+                if access == Access::Anonymous
+                    && declared
+                    && !self.anonymous_role_grants(perm, auth)
+                {
+                    self.error(
+                        Diagnostic::new(
+                            "wsauth::anonymous_permission",
+                            t.span,
+                            format!(
+                                "endpoint `{}` is anonymous, but subscribing to topic `{}` needs `{perm}`, which anonymous connections never hold",
+                                name.value, t.value
+                            ),
+                        )
+                        .help(match auth.and_then(|a| a.anonymous_role.as_deref()) {
+                            Some(role) => format!(
+                                "grant `{perm}` to the anonymous role `{role}`, require a token on the endpoint, or remove the topic from it"
+                            ),
+                            None => "set `auth.anonymous_role` to a role that grants it, require a token on the endpoint, or remove the topic from it".to_owned(),
+                        }),
+                    );
+                }
+            } else {
                 self.unknown("topic", t, known.iter().copied(), "topics");
             }
         }
