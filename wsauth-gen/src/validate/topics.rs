@@ -165,10 +165,16 @@ impl Validator<'_> {
 
     fn history(&mut self, history: &model::History) -> Option<ir::History> {
         let mut ok = true;
-        for (value, key, max) in [
-            (&history.size, "size", MAX_HISTORY_SIZE),
-            (&history.ttl_s, "ttl_s", MAX_HISTORY_TTL_S),
-        ] {
+        let bounds = [
+            (
+                &history.size,
+                "size",
+                MAX_HISTORY_SIZE,
+                "publications per instance",
+            ),
+            (&history.ttl_s, "ttl_s", MAX_HISTORY_TTL_S, "seconds"),
+        ];
+        for (value, key, max, unit) in bounds {
             if value.value == 0 || value.value > max {
                 ok = false;
                 self.error(
@@ -177,10 +183,9 @@ impl Validator<'_> {
                         value.span,
                         format!("`history.{key}` is {}, outside 1..={max}", value.value),
                     )
-                    .help(match key {
-                        "size" => format!("keep between 1 and {max} publications per instance, or remove `history`"),
-                        _ => format!("keep publications between 1 second and {max} (a day), or remove `history`"),
-                    }),
+                    .help(format!(
+                        "keep between 1 and {max} {unit}, or remove `history`"
+                    )),
                 );
             }
         }

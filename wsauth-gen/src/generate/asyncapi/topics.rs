@@ -182,7 +182,7 @@ pub(super) fn operations(topic: &Topic) -> Vec<(String, Value)> {
             "action": "send",
             "channel": channel,
             "messages": message(&publication),
-            "summary": format!("The server delivers each publication on an instance to its subscribers."),
+            "summary": "The server delivers each publication on an instance to its subscribers.",
             "description": "Each publication is numbered per instance (`offset`, from 1). A subscriber whose queue is full is closed as a slow consumer; the others keep receiving.",
             "x-wsauth-permission": topic.subscribe,
         }),
