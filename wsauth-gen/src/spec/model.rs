@@ -817,6 +817,7 @@ pub struct Topic {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish: Option<Spanned<String>>,
     /// The messages that may flow on the topic (at least one).
+    #[schemars(length(min = 1))]
     pub messages: Spanned<Vec<Spanned<String>>>,
     /// Subscribers may see who else is subscribed, by subject. Default
     /// `false`.
