@@ -1,8 +1,7 @@
 //! Which messages travel on an endpoint, and which way: the spec's own, and
 //! the ones wsauth adds (in-band refresh, raw frames, open messages, topic
-//! control messages). The
-//! channels, operations and messages of the document are all laid out from
-//! this one account.
+//! control messages). The channels, operations and messages of the document
+//! are all laid out from this one account.
 
 use wsauth_spec::wire::{REFRESH, REFRESHED, RESERVED_PREFIX};
 
