@@ -309,6 +309,57 @@ pub static API: ::wsauth_core::ApiDescriptor = {
             },
         ],
     };
+    static __WSAUTH_PAYLOAD_4: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "message_id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::None,
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "index",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::Some(0f64),
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "token",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
+    static __WSAUTH_PAYLOAD_5: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "message_id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::None,
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "tokens",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Integer(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::Some(0f64),
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
     ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "prsm",
         auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
@@ -519,7 +570,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 128u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &["conversation"],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "conversation",
@@ -577,7 +628,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 128u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &["conversation"],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "web3",
@@ -621,7 +672,47 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 topics: &[],
             },
         ],
-        topics: &[],
+        topics: &[
+            ::wsauth_core::__private::descriptor::TopicDescriptor {
+                name: "conversation",
+                params: &[
+                    ::wsauth_core::__private::descriptor::TopicParamDescriptor {
+                        name: "conversation_id",
+                        ty: ::wsauth_core::spec::ParamType::Integer,
+                    },
+                ],
+                subscribe: ::core::option::Option::Some("conversation.read"),
+                checks: &["conversation_access"],
+                publish: ::core::option::Option::Some("conversation.write"),
+                messages: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "send_message",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "typing",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_2),
+                    },
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "ai_token",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_4),
+                    },
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "ai_done",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_5),
+                    },
+                ],
+                presence: true,
+                history: ::core::option::Option::Some(::wsauth_core::__private::descriptor::HistoryDescriptor {
+                    size: 100u32,
+                    ttl_s: 300u32,
+                }),
+            },
+        ],
     }
 };
 /// The spec's close codes, one variant per distinct code (named

@@ -13,7 +13,7 @@
 //!   [`FailureKind`], limits have no gaps);
 //! - every generated identifier is decided, once for all outputs
 //!   ([`crate::naming`]): each message, endpoint and named schema carries
-//!   its identifiers, and [`Api::close_catalogue`] groups the close codes
+//!   its identifiers (topics too), and [`Api::close_catalogue`] groups the close codes
 //!   with one name per code;
 //! - order is the spec's own, deterministic, so generated files are stable.
 //!
@@ -73,6 +73,8 @@ pub struct Api {
     pub stats: Option<Stats>,
     /// Endpoints, in spec order.
     pub endpoints: Vec<Endpoint>,
+    /// Topics, in spec order.
+    pub topics: Vec<Topic>,
     /// Messages, in spec order.
     pub messages: Vec<Message>,
     /// Named schemas, in spec order.
@@ -283,6 +285,8 @@ pub struct Endpoint {
     pub heartbeat: Option<Heartbeat>,
     /// Effective limits.
     pub limits: Limits,
+    /// Topics its connections may subscribe to, in the endpoint's order.
+    pub topics: Vec<String>,
     /// What generated code calls it.
     #[serde(skip)]
     pub idents: EndpointIdents,
@@ -358,6 +362,71 @@ pub struct Heartbeat {
     pub ping: String,
     /// Server's reply.
     pub pong: String,
+}
+
+/// A topic: fan-out instances, one per value of its params.
+#[derive(Clone, Debug, Serialize)]
+pub struct Topic {
+    /// Name, as on the wire (`topic`).
+    pub name: String,
+    /// For docs.
+    pub description: Option<String>,
+    /// The params that pick an instance, in key order.
+    pub params: Vec<TopicParam>,
+    /// Permission needed to subscribe.
+    pub subscribe: String,
+    /// Roles that hold `subscribe`, for docs.
+    pub subscribers: Vec<String>,
+    /// Resource checks run with the topic's params, in order.
+    pub checks: Vec<String>,
+    /// Permission a client needs to publish; `None`: only the server does.
+    pub publish: Option<String>,
+    /// Roles that hold `publish` (empty when there is none), for docs.
+    pub publishers: Vec<String>,
+    /// The messages that may flow on it, in spec order.
+    pub messages: Vec<String>,
+    /// Whether subscribers see who else is subscribed.
+    pub presence: bool,
+    /// Publications kept for resubscribing clients.
+    pub history: Option<History>,
+    /// What generated code calls it.
+    #[serde(skip)]
+    pub idents: TopicIdents,
+    /// Where it is declared.
+    #[serde(skip)]
+    pub loc: Loc,
+}
+
+/// A topic param.
+#[derive(Clone, Debug, Serialize)]
+pub struct TopicParam {
+    /// Name: the key's field and the params object's member.
+    pub name: String,
+    /// Type: `string` or `integer`.
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    /// For docs.
+    pub description: Option<String>,
+}
+
+/// How many publications a topic instance keeps, and for how long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct History {
+    /// Most publications kept per instance.
+    pub size: u32,
+    /// Seconds each is kept.
+    pub ttl_s: u32,
+}
+
+/// The identifiers generated code gives a topic, decided by
+/// [`crate::naming::topic`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopicIdents {
+    /// Its type name in every language (`Conversation`): the stem of the
+    /// clients' names for it.
+    pub type_name: String,
+    /// The Rust module under `topics` (`conversation`; raw when a keyword).
+    pub rust_module: String,
 }
 
 /// A message type.
@@ -504,6 +573,11 @@ impl Api {
     /// The endpoint called `name`.
     pub fn endpoint(&self, name: &str) -> Option<&Endpoint> {
         self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// The topic called `name`.
+    pub fn topic(&self, name: &str) -> Option<&Topic> {
+        self.topics.iter().find(|t| t.name == name)
     }
 
     /// The message called `name`.

@@ -10,13 +10,14 @@
 //! conversion lives here, and the identifiers of the spec's items are
 //! decided once, during resolution, and stored in the IR
 //! ([`ir::Message::idents`], [`ir::Endpoint::idents`],
-//! [`ir::NamedSchema::type_name`], [`ir::CloseCodeGroup::name`]); backends
-//! print them. The few names that belong to a nested shape rather than to a
+//! [`ir::NamedSchema::type_name`], [`ir::CloseCodeGroup::name`],
+//! [`ir::Topic::idents`]); backends print them. The few names that belong to a nested shape rather than to a
 //! spec item (an object's fields, a string enum's values) are converted by
 //! the functions of [`rust`] and [`ts`] when a backend lays the shape out.
-//! A new kind of spec item (topics, say) gets the same treatment: an
-//! identifiers struct in the IR, filled in by a function here during
-//! resolution, and its TypeScript declarations listed in [`ts::declared`].
+//! A new kind of spec item gets the same treatment: an identifiers struct
+//! in the IR, filled in by a function here during resolution, and its
+//! TypeScript declarations listed in [`ts::declared`] (topics have none
+//! yet: the TypeScript client does not subscribe).
 //!
 //! # Rules
 //!
@@ -33,7 +34,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::ir::{self, EndpointIdents, FailureKind, MessageIdents};
+use crate::ir::{self, EndpointIdents, FailureKind, MessageIdents, TopicIdents};
 use wsauth_spec::Keyword;
 
 /// `send_message`, `mcp-status` or `wsauth.refresh` as `SendMessage`,
@@ -77,6 +78,14 @@ pub fn endpoint(name: &str) -> EndpointIdents {
         ts_client_message: format!("{type_name}ClientMessage"),
         ts_connect: format!("connect{type_name}"),
         type_name,
+    }
+}
+
+/// The identifiers of topic `name`.
+pub fn topic(name: &str) -> TopicIdents {
+    TopicIdents {
+        type_name: pascal(name),
+        rust_module: rust::snake(name),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Expansion snapshots: what `include_spec!` and `#[ws_endpoint]` generate
-//! for the echo spec (and `include_spec!` for shipvox, with open messages;
+//! for the echo spec (and `include_spec!` for shipvox, with open messages,
+//! and for a spec with topics;
 //! `#[ws_endpoint]` in its explicit form and in the lighter one, with
 //! state), pretty-printed and compared with the files in
 //! `tests/expand/`. Regenerate with `WSAUTH_BLESS=1` after an intended
@@ -50,6 +51,14 @@ fn include_spec_of_the_echo_spec() {
 fn include_spec_of_a_spec_with_open_messages() {
     let out = wsauth_gen::expand::include_spec(quote!("../specs/shipvox.yaml"));
     check("include_spec_shipvox.rs", &pretty(out));
+}
+
+/// Topics: a module per topic with its key and message enum, and `Joins`
+/// for every endpoint that lists it.
+#[test]
+fn include_spec_of_a_spec_with_topics() {
+    let out = wsauth_gen::expand::include_spec(quote!("tests/fixtures/topics.yaml"));
+    check("include_spec_topics.rs", &pretty(out));
 }
 
 #[test]

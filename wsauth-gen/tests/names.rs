@@ -1,5 +1,5 @@
-//! Every output of a spec calls each close code, message and schema by the
-//! same name: the Rust client, the TypeScript client, the AsyncAPI
+//! Every output of a spec calls each close code, message, schema and topic
+//! by the same name: the Rust client, the TypeScript client, the AsyncAPI
 //! document and the HTML page.
 //!
 //! The names are read back out of the generated text of every spec under
@@ -236,4 +236,52 @@ fn schemas_have_one_name_in_every_output() {
         }
     }
     assert!(seen > 0, "no schemas found in any spec");
+}
+
+/// Topics are named by the spec alone (the clients do not subscribe yet):
+/// the AsyncAPI document's `topic.<name>` channels and the HTML page's
+/// topic cards list the same topics, and each endpoint lists the same ones
+/// in both.
+#[test]
+fn topics_have_one_name_in_every_output() {
+    let mut seen = 0;
+    for spec in specs() {
+        let out = Outputs::of(&spec);
+        let s = &out.spec;
+        let channels = out.asyncapi["channels"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let asyncapi: BTreeSet<String> = channels
+            .keys()
+            .filter_map(|k| k.strip_prefix("topic."))
+            .map(str::to_owned)
+            .collect();
+        let html: BTreeSet<String> = captures(r#"(id)="topic-([^"]+)""#, &out.html)
+            .into_iter()
+            .map(|(_, name)| name)
+            .collect();
+        assert_eq!(asyncapi, html, "{s}: AsyncAPI and HTML topics");
+        for (name, channel) in channels.iter().filter(|(k, _)| !k.starts_with("topic.")) {
+            let listed: Vec<String> = channel["x-wsauth-topics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.as_str().map(str::to_owned))
+                .collect();
+            let card = out
+                .html
+                .split(&format!("id=\"endpoint-{name}\""))
+                .nth(1)
+                .and_then(|rest| rest.split("</article>").next())
+                .unwrap_or_else(|| panic!("{s}: no card for endpoint `{name}`"));
+            let linked: Vec<String> = captures(r##"(href)="#topic-([^"]+)""##, card)
+                .into_iter()
+                .map(|(_, topic)| topic)
+                .collect();
+            assert_eq!(listed, linked, "{s}: the topics of endpoint `{name}`");
+        }
+        seen += asyncapi.len();
+    }
+    assert!(seen >= 1, "no spec has a topic");
 }

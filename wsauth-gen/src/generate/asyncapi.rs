@@ -10,7 +10,8 @@
 //! Schema with a valid example, and how tokens travel. What AsyncAPI has no
 //! words for — permissions, roles, resource checks, the close-code catalogue,
 //! limits — is carried by `x-wsauth-*` extensions, listed in the document's
-//! own description (see [`EXTENSIONS`]).
+//! own description (see [`EXTENSIONS`]). Each topic is a channel of its
+//! own (`topic.<name>`), carrying its `wsauth.publication` envelope.
 //!
 //! # Perspective
 //!
@@ -40,6 +41,7 @@
 //! | `operations` | `operations`: one per endpoint and message, with its permission |
 //! | `messages` | `components.schemas` and `components.messages`, wsauth's own messages included |
 //! | `close_codes` | the close-code table, `x-wsauth-close-codes`, and which code a failure closes with |
+//! | `topics` | one channel per topic, its operations and envelopes, and the endpoints' topic control messages |
 //! | `extensions` | the root `x-wsauth-*` extensions and [`EXTENSIONS`], what each one means |
 //! | `yaml` | the YAML writer |
 
@@ -50,6 +52,7 @@ mod extensions;
 mod messages;
 mod operations;
 mod security;
+mod topics;
 mod traffic;
 mod yaml;
 
@@ -100,12 +103,18 @@ fn document(api: &Api) -> Value {
         .endpoints
         .iter()
         .map(|e| (e.name.clone(), channels::channel(api, e)))
+        .chain(
+            api.topics
+                .iter()
+                .map(|t| (topics::channel_key(&t.name), topics::channel(api, t))),
+        )
         .collect();
     doc.insert("channels".into(), channels.into());
     let operations: Map<String, Value> = api
         .endpoints
         .iter()
         .flat_map(|e| operations::of(api, e))
+        .chain(api.topics.iter().flat_map(topics::operations))
         .collect();
     doc.insert("operations".into(), operations.into());
     let mut components = Map::new();
@@ -283,6 +292,65 @@ mod tests {
         let prsm: Value =
             serde_json::from_str(&json(&spec("prsm")).unwrap_or_default()).unwrap_or_default();
         assert!(prsm["components"]["messages"]["wsauth.open"].is_null());
+    }
+
+    #[test]
+    fn topics_have_a_channel_operations_and_control_messages() {
+        let doc: Value =
+            serde_json::from_str(&json(&spec("prsm")).unwrap_or_default()).unwrap_or_default();
+        let channel = &doc["channels"]["topic.conversation"];
+        assert_eq!(channel["address"], "conversation/{conversation_id}");
+        assert_eq!(
+            channel["parameters"]["conversation_id"]["x-wsauth-type"],
+            "integer"
+        );
+        assert_eq!(channel["x-wsauth-subscribe"], "conversation.read");
+        assert_eq!(channel["x-wsauth-publish"], "conversation.write");
+        assert_eq!(channel["x-wsauth-checks"], json!(["conversation_access"]));
+        assert_eq!(channel["x-wsauth-presence"], true);
+        assert_eq!(
+            channel["x-wsauth-history"],
+            json!({ "size": 100, "ttl_s": 300 })
+        );
+        assert_eq!(
+            channel["x-wsauth-endpoints"],
+            json!(["notifications", "conversation"])
+        );
+        let deliver = &doc["operations"]["topic.conversation.send.wsauth.publication"];
+        assert_eq!(deliver["action"], "send");
+        assert_eq!(deliver["x-wsauth-permission"], "conversation.read");
+        let publish = &doc["operations"]["topic.conversation.receive.wsauth.publish"];
+        assert_eq!(publish["action"], "receive");
+        assert_eq!(publish["x-wsauth-permission"], "conversation.write");
+        let envelope = &doc["components"]["messages"]["wsauth.publication.conversation"]["payload"];
+        assert_eq!(envelope["properties"]["topic"]["const"], "conversation");
+        assert_eq!(
+            envelope["properties"]["params"]["required"],
+            json!(["conversation_id"])
+        );
+        let carried = envelope["properties"]["message"]["oneOf"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(carried, 4, "{envelope}");
+        let subscribe = &doc["operations"]["conversation.receive.wsauth.subscribe"];
+        assert_eq!(
+            subscribe["reply"]["messages"],
+            json!([
+                { "$ref": "#/channels/conversation/messages/wsauth.subscribed" },
+                { "$ref": "#/channels/conversation/messages/wsauth.refused" },
+            ])
+        );
+        assert_eq!(
+            doc["channels"]["conversation"]["x-wsauth-topics"],
+            json!(["conversation"])
+        );
+        // An endpoint that lists no topic carries no control message.
+        assert!(doc["channels"]["web3"]["messages"]["wsauth.subscribe"].is_null());
+        assert!(doc["operations"]["web3.receive.wsauth.subscribe"].is_null());
+        // Nor does a spec without topics.
+        let echo: Value =
+            serde_json::from_str(&json(&spec("echo")).unwrap_or_default()).unwrap_or_default();
+        assert!(echo["components"]["messages"]["wsauth.subscribe"].is_null());
     }
 
     #[test]

@@ -23,13 +23,13 @@
 //! it) is decided here, in Rust; the template only places it.
 //!
 //! Anchors are stable and readable (`#endpoint-conversation`,
-//! `#message-send_message`, `#schema-Problem`, `#close-forbidden`,
+//! `#topic-conversation`, `#message-send_message`, `#schema-Problem`, `#close-forbidden`,
 //! `#role-admin`, `#perm-conversation.read`), and the page is a function of
 //! the [`Api`] alone, so it is byte-for-byte reproducible.
 //!
 //! This file holds the page view, its table of contents and the helpers
 //! every section uses (links, units); each section's view is built in its
-//! own file: `auth`, `endpoints`, `messages` (messages and schemas),
+//! own file: `auth`, `endpoints`, `topics`, `messages` (messages and schemas),
 //! `close_codes` (the catalogue and references to it) and `roles`.
 //! `markup` makes the only pre-rendered HTML.
 
@@ -39,6 +39,7 @@ mod endpoints;
 mod markup;
 mod messages;
 mod roles;
+mod topics;
 
 use askama::Template;
 
@@ -50,6 +51,7 @@ use endpoints::{EndpointView, endpoint};
 use markup::{Markup, anchor, describe};
 use messages::{MessageView, SchemaView, message, schema_view};
 use roles::{RolesView, roles};
+use topics::{TopicView, topic};
 
 /// The documentation page of `api`.
 pub fn generate(api: &Api) -> Result<String, GenError> {
@@ -123,6 +125,8 @@ struct Page {
     auth: AuthView,
     endpoints: Vec<EndpointView>,
     stats: Option<Markup>,
+    topics: Vec<TopicView>,
+    topics_intro: Markup,
     messages: Vec<MessageView>,
     schemas: Vec<SchemaView>,
     close: Vec<CodeGroup>,
@@ -149,13 +153,14 @@ struct ServerView {
 impl Page {
     fn new(api: &Api) -> Self {
         let endpoints: Vec<EndpointView> = api.endpoints.iter().map(|e| endpoint(api, e)).collect();
+        let topics: Vec<TopicView> = api.topics.iter().map(|t| topic(api, t)).collect();
         let messages: Vec<MessageView> = api.messages.iter().map(|m| message(api, m)).collect();
         let schemas: Vec<SchemaView> = api
             .schemas
             .iter()
             .map(|s| schema_view(api, &s.name, &s.schema))
             .collect();
-        let toc = toc(&endpoints, &messages, &schemas);
+        let toc = toc(&endpoints, &topics, &messages, &schemas);
         Page {
             title: api.title.clone(),
             version: api.version.clone(),
@@ -184,6 +189,8 @@ impl Page {
                     .t(").")
                     .m(describe(stats.description.as_deref()).unwrap_or_default())
             }),
+            topics,
+            topics_intro: topics::intro(),
             messages,
             schemas,
             close: close_groups(api),
@@ -195,6 +202,7 @@ impl Page {
 
 fn toc(
     endpoints: &[EndpointView],
+    topics: &[TopicView],
     messages: &[MessageView],
     schemas: &[SchemaView],
 ) -> Vec<TocEntry> {
@@ -216,12 +224,19 @@ fn toc(
             "Endpoints",
             endpoints.iter().map(|e| child(&e.id, &e.name)).collect(),
         ),
-        entry(
-            "messages",
-            "Messages",
-            messages.iter().map(|m| child(&m.id, &m.name)).collect(),
-        ),
     ];
+    if !topics.is_empty() {
+        toc.push(entry(
+            "topics",
+            "Topics",
+            topics.iter().map(|t| child(&t.id, &t.name)).collect(),
+        ));
+    }
+    toc.push(entry(
+        "messages",
+        "Messages",
+        messages.iter().map(|m| child(&m.id, &m.name)).collect(),
+    ));
     if !schemas.is_empty() {
         toc.push(entry(
             "schemas",
@@ -364,6 +379,50 @@ messages:
             fact.contains(r##"sending one needs <a href="#perm-broadcast.speak"><code>broadcast.speak</code></a>"##),
             "{fact}"
         );
+    }
+
+    #[test]
+    fn topics_have_a_card_and_their_endpoints_link_to_it() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/prsm.yaml");
+        let prsm = crate::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let page = generate(&prsm).unwrap_or_else(|e| panic!("{e}"));
+        assert!(page.contains("id=\"topic-conversation\""), "{page}");
+        assert!(
+            page.contains("<a href=\"#topics\">Topics</a>"),
+            "no table of contents entry"
+        );
+        let card = page
+            .split("id=\"topic-conversation\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</article>").next())
+            .unwrap_or_default();
+        for fact in [
+            "Who may subscribe",
+            "Who may publish",
+            "Resource checks",
+            "Presence",
+            "History",
+        ] {
+            assert!(
+                card.contains(&format!("<dt>{fact}</dt>")),
+                "no {fact}: {card}"
+            );
+        }
+        assert!(card.contains(
+            r##"<a href="#perm-conversation.write"><code>conversation.write</code></a>"##
+        ));
+        assert!(card.contains("the last 100 publications of each instance, kept 5 min"));
+        let joinable = page.matches(
+            r##"<dt>Topics</dt><dd><a href="#topic-conversation"><code>conversation</code></a>"##,
+        );
+        assert_eq!(
+            joinable.count(),
+            2,
+            "one fact per endpoint that lists the topic"
+        );
+        // A page without topics has no such section.
+        let page = generate(&api(HOSTILE)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!page.contains("id=\"topics\""));
     }
 
     #[test]

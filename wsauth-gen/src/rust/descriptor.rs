@@ -1,7 +1,8 @@
 //! The [`Api`] as a `wsauth_core::ApiDescriptor` constant.
 //!
 //! Only what the runtime enforces is emitted (docs, and the schemas of
-//! messages only the server sends, stay out of the binary); every failure kind's close code is listed, defaults included,
+//! messages only the server sends outside topics, stay out of the binary);
+//! every failure kind's close code is listed, defaults included,
 //! so the running server and the generated clients read the same table.
 
 use proc_macro2::TokenStream;
@@ -48,6 +49,7 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
         .endpoints
         .iter()
         .map(|e| endpoint(api, e, krate, &payloads));
+    let topics = api.topics.iter().map(|t| topic(t, krate, &payloads));
     let statics = payloads.items();
     let doc = format!(
         "The runtime descriptor of the `{}` spec ({} {}), generated from the spec at compile time.",
@@ -64,7 +66,7 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
                 close_codes: &[#(#closes),*],
                 stats: #stats,
                 endpoints: &[#(#endpoints),*],
-                topics: &[],
+                topics: &[#(#topics),*],
             }
         };
     }
@@ -149,11 +151,7 @@ fn endpoint(
     let path = &e.path;
     let params = e.params.iter().map(|p| {
         let pname = &p.name;
-        let ty = match p.ty {
-            ParamType::String => quote!(#krate::spec::ParamType::String),
-            ParamType::Integer => quote!(#krate::spec::ParamType::Integer),
-            ParamType::Uuid => quote!(#krate::spec::ParamType::Uuid),
-        };
+        let ty = param_type(p.ty, krate);
         let bound = p.equals.is_some();
         quote!(#d::ParamDescriptor { name: #pname, ty: #ty, equals_subject: #bound })
     });
@@ -172,6 +170,7 @@ fn endpoint(
         quote!(#d::ReceiveDescriptor { name: #r, perm: #perm, payload: #payload })
     });
     let sends = &e.sends;
+    let topics = &e.topics;
     let open = match &e.open {
         Some(o) => {
             let (receives, sends) = (o.receives, o.sends);
@@ -232,7 +231,49 @@ fn endpoint(
             send_queue: #queue,
             max_subscriptions: #subs,
         },
-        topics: &[],
+        topics: &[#(#topics),*],
+    })
+}
+
+fn param_type(ty: ParamType, krate: &TokenStream) -> TokenStream {
+    match ty {
+        ParamType::String => quote!(#krate::spec::ParamType::String),
+        ParamType::Integer => quote!(#krate::spec::ParamType::Integer),
+        ParamType::Uuid => quote!(#krate::spec::ParamType::Uuid),
+    }
+}
+
+fn topic(t: &ir::Topic, krate: &TokenStream, payloads: &Payloads<'_>) -> TokenStream {
+    let d = quote!(#krate::__private::descriptor);
+    let name = &t.name;
+    let params = t.params.iter().map(|p| {
+        let pname = &p.name;
+        let ty = param_type(p.ty, krate);
+        quote!(#d::TopicParamDescriptor { name: #pname, ty: #ty })
+    });
+    let subscribe = &t.subscribe;
+    let checks = &t.checks;
+    let publish = option_str(t.publish.as_deref());
+    let messages = t.messages.iter().map(|m| {
+        let payload = payloads.payload_of(m);
+        quote!(#d::ReceiveDescriptor { name: #m, perm: ::core::option::Option::None, payload: #payload })
+    });
+    let presence = t.presence;
+    let history = match t.history {
+        Some(ir::History { size, ttl_s }) => {
+            quote!(::core::option::Option::Some(#d::HistoryDescriptor { size: #size, ttl_s: #ttl_s }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    quote!(#d::TopicDescriptor {
+        name: #name,
+        params: &[#(#params),*],
+        subscribe: ::core::option::Option::Some(#subscribe),
+        checks: &[#(#checks),*],
+        publish: #publish,
+        messages: &[#(#messages),*],
+        presence: #presence,
+        history: #history,
     })
 }
 

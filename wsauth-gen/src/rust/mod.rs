@@ -10,6 +10,7 @@ pub mod client;
 mod descriptor;
 mod payload;
 mod server;
+mod topics;
 
 pub use descriptor::descriptor_tokens;
 pub use server::server_tokens;

@@ -1,6 +1,6 @@
-//! The payload schemas of client → server messages, as the runtime's
-//! `SchemaDescriptor`s: what the server checks each message against before
-//! its handler sees it.
+//! The payload schemas of client → server messages and of topic messages,
+//! as the runtime's `SchemaDescriptor`s: what the server checks each
+//! message against before its handler sees it or a topic carries it.
 //!
 //! Every schema that needs an address is a `static` (a message's payload,
 //! a named schema, a compiled `pattern`), declared inside the block that
@@ -32,7 +32,9 @@ pub(super) struct Payloads<'a> {
 }
 
 impl<'a> Payloads<'a> {
-    /// The payloads of every message some endpoint receives.
+    /// The payloads of every message some endpoint receives or some topic
+    /// carries (a publication is checked against its schema whoever
+    /// publishes it: a client, or server code through the untyped API).
     pub(super) fn new(api: &'a Api, krate: &TokenStream) -> Self {
         let mut payloads = Payloads {
             api,
@@ -42,7 +44,9 @@ impl<'a> Payloads<'a> {
             messages: BTreeMap::new(),
             patterns: 0,
         };
-        for name in api.endpoints.iter().flat_map(|e| &e.receives) {
+        let received = api.endpoints.iter().flat_map(|e| &e.receives);
+        let published = api.topics.iter().flat_map(|t| &t.messages);
+        for name in received.chain(published) {
             if payloads.messages.contains_key(name) {
                 continue;
             }

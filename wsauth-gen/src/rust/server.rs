@@ -6,6 +6,8 @@
 //! - `messages::SendMessage`, one type per message (its payload fields);
 //! - `schemas::Problem`, one type per named schema;
 //! - `endpoints::conversation::{Endpoint, Session, Incoming, Outgoing}`;
+//! - `topics::conversation::{Key, Message}`, one module per topic (see
+//!   [`super::topics`]);
 //! - `Handlers { conversation, ... }`, one field per endpoint, so that a
 //!   server cannot be assembled while an endpoint lacks a handler; its
 //!   `with_state(value)` fixes the application state handlers take, so
@@ -37,8 +39,10 @@ pub fn server_tokens(
         .iter()
         .map(|e| endpoint_module(api, spec, e, krate, &serde));
     let handlers = handlers(api, krate, descriptor);
+    let topics = super::topics::topics_module(api, krate);
     quote! {
         #types
+        #topics
         /// One module per endpoint: its marker type, session and message enums.
         #[allow(dead_code, missing_docs, clippy::all)]
         pub mod endpoints {
@@ -258,6 +262,7 @@ fn endpoint_module(
     };
     let (open_in, open_out) = open_directions(e);
     let open_fn = open_decoder(api, e, krate, serde);
+    let joins = super::topics::joins(api, e, krate);
     let incoming = e
         .receives
         .iter()
@@ -333,6 +338,7 @@ fn endpoint_module(
             #(#froms)*
             #open_from
             #open_fn
+            #joins
         }
     }
 }

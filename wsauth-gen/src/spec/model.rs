@@ -141,6 +141,9 @@ pub struct Spec {
     /// An HTTP endpoint reporting connection statistics.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stats: Option<Stats>,
+    /// Topics: fan-out instances connections subscribe to, by name.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub topics: IndexMap<Name, Topic>,
     /// The WebSocket endpoints, by name.
     pub endpoints: IndexMap<Name, Endpoint>,
     /// The messages endpoints exchange, by their `type` on the wire.
@@ -169,6 +172,7 @@ impl Decode for Spec {
             .unwrap_or_default();
         let limits = f.opt(cx, "limits");
         let stats = f.opt(cx, "stats");
+        let topics = f.opt(cx, "topics").unwrap_or_default();
         let endpoints = f.req(cx, "endpoints");
         let messages = f.opt(cx, "messages").unwrap_or_default();
         let schemas = f.opt(cx, "schemas").unwrap_or_default();
@@ -187,6 +191,7 @@ impl Decode for Spec {
             close_codes,
             limits,
             stats,
+            topics,
             endpoints: endpoints?,
             messages,
             schemas,
@@ -683,6 +688,9 @@ pub struct Endpoint {
     /// Overrides of the spec's limits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// Topics from `topics` its connections may subscribe to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<Spanned<String>>,
 }
 
 impl Decode for Endpoint {
@@ -702,6 +710,7 @@ impl Decode for Endpoint {
         let frames = f.opt(cx, "frames");
         let heartbeat = f.opt(cx, "heartbeat");
         let limits = f.opt(cx, "limits");
+        let topics = f.opt(cx, "topics").unwrap_or_default();
         f.finish(cx);
         Some(Endpoint {
             description,
@@ -718,6 +727,7 @@ impl Decode for Endpoint {
             frames,
             heartbeat,
             limits,
+            topics,
         })
     }
 }
@@ -780,6 +790,116 @@ impl Decode for Heartbeat {
         Some(Heartbeat {
             ping: ping?,
             pong: pong?,
+        })
+    }
+}
+
+/// A topic: a family of fan-out instances, one per value of its params,
+/// that connections of the endpoints listing it subscribe to.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Topic {
+    /// What flows on the topic, for docs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The params that pick an instance, in key order. None: one instance.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub params: IndexMap<Name, TopicParam>,
+    /// Permission needed to subscribe.
+    pub subscribe: Spanned<String>,
+    /// Resource checks from `checks`, run with the topic's params on
+    /// subscribe and on every in-band refresh, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "string_or_list")]
+    pub checks: Vec<Spanned<String>>,
+    /// Permission a client needs to publish. Absent: only the server
+    /// publishes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish: Option<Spanned<String>>,
+    /// The messages that may flow on the topic (at least one).
+    #[schemars(length(min = 1))]
+    pub messages: Spanned<Vec<Spanned<String>>>,
+    /// Subscribers may see who else is subscribed, by subject. Default
+    /// `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence: Option<Spanned<bool>>,
+    /// Publications kept so a resubscribing client recovers what it
+    /// missed. Absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<History>,
+}
+
+impl Decode for Topic {
+    fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
+        let mut f = Fields::new(node, cx, "a topic")?;
+        let description = f.opt(cx, "description");
+        let params = f.opt(cx, "params").unwrap_or_default();
+        let subscribe = f.req(cx, "subscribe");
+        let checks = f.opt_with(cx, "checks", one_or_many).unwrap_or_default();
+        let publish = f.opt(cx, "publish");
+        let messages = f.req(cx, "messages");
+        let presence = f.opt(cx, "presence");
+        let history = f.opt(cx, "history");
+        f.finish(cx);
+        Some(Topic {
+            description,
+            params,
+            subscribe: subscribe?,
+            checks,
+            publish,
+            messages: messages?,
+            presence,
+            history,
+        })
+    }
+}
+
+/// A topic param.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct TopicParam {
+    /// `string` or `integer` (in its canonical form, as path params).
+    #[serde(rename = "type")]
+    pub ty: Spanned<ParamType>,
+    /// For docs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+impl Decode for TopicParam {
+    fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
+        let mut f = Fields::new(node, cx, "a topic parameter")?;
+        let ty = f.req(cx, "type");
+        let description = f.opt(cx, "description");
+        f.finish(cx);
+        Some(TopicParam {
+            ty: ty?,
+            description,
+        })
+    }
+}
+
+/// A topic's history.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct History {
+    /// Most publications kept per instance (1 to 10000).
+    #[schemars(range(min = 1, max = 10000))]
+    pub size: Spanned<u32>,
+    /// Seconds a publication is kept (1 to 86400).
+    #[schemars(range(min = 1, max = 86400))]
+    pub ttl_s: Spanned<u32>,
+}
+
+impl Decode for History {
+    fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
+        let mut f = Fields::new(node, cx, "`history`")?;
+        let size = f.req(cx, "size");
+        let ttl_s = f.req(cx, "ttl_s");
+        f.finish(cx);
+        Some(History {
+            size: size?,
+            ttl_s: ttl_s?,
         })
     }
 }

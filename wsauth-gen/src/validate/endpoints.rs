@@ -78,6 +78,7 @@ impl Validator<'_> {
             }
             let frames = endpoint.frames.as_ref().map_or(Frames::Json, |f| f.value);
             self.endpoint_messages(name, endpoint, frames);
+            self.endpoint_topics(name, endpoint, frames, access, auth);
             let mut sends: Vec<String> = endpoint.welcome.iter().map(|w| w.value.clone()).collect();
             for s in &endpoint.sends {
                 if !sends.contains(&s.value) {
@@ -129,6 +130,7 @@ impl Validator<'_> {
                     pong: h.pong.value.clone(),
                 }),
                 limits: self.limits(endpoint.limits.as_ref(), *spec_limits),
+                topics: endpoint.topics.iter().map(|t| t.value.clone()).collect(),
                 idents: naming::endpoint(&name.value),
                 loc: self.loc(name.span),
             });
@@ -325,18 +327,7 @@ impl Validator<'_> {
     /// only if the anonymous role grants it.
     fn anonymous_can(&mut self, name: &Name, perm: &Spanned<String>, auth: Option<&ir::Auth>) {
         let role = auth.and_then(|a| a.anonymous_role.as_deref());
-        let granted = role.is_some_and(|r| {
-            self.spec.roles.get(r).is_some_and(|role| {
-                role.permissions.iter().any(|g| {
-                    g.value == "*"
-                        || g.value == perm.value
-                        || g.strip_suffix(".*").is_some_and(|p| {
-                            perm.strip_prefix(p).is_some_and(|r| r.starts_with('.'))
-                        })
-                })
-            })
-        });
-        if !granted {
+        if !self.anonymous_role_grants(&perm.value, auth) {
             let help = match role {
                 Some(r) => format!(
                     "grant `{}` to the anonymous role `{r}`, or require a token",
@@ -357,6 +348,22 @@ impl Validator<'_> {
                 .help(help),
             );
         }
+    }
+
+    /// Whether the anonymous role (if any) grants `perm`.
+    pub(super) fn anonymous_role_grants(&self, perm: &str, auth: Option<&ir::Auth>) -> bool {
+        let role = auth.and_then(|a| a.anonymous_role.as_deref());
+        role.is_some_and(|r| {
+            self.spec.roles.get(r).is_some_and(|role| {
+                role.permissions.iter().any(|g| {
+                    g.value == "*"
+                        || g.value == perm
+                        || g.strip_suffix(".*").is_some_and(|p| {
+                            perm.strip_prefix(p).is_some_and(|r| r.starts_with('.'))
+                        })
+                })
+            })
+        })
     }
 
     fn endpoint_messages(&mut self, name: &Name, endpoint: &model::Endpoint, frames: Frames) {

@@ -25,6 +25,7 @@
 //! | `schema` | payload schemas and the named schemas |
 //! | `messages` | messages and the direction each flows in |
 //! | `endpoints` | paths and parameters, who may connect, messages, open messages, stats |
+//! | `topics` | topics: params, who may subscribe and publish, messages, history; endpoints' topic lists |
 
 mod access;
 mod auth;
@@ -34,8 +35,10 @@ mod limits;
 mod messages;
 mod names;
 mod schema;
+mod topics;
 
 pub use limits::MAX_PING_INTERVAL_S;
+pub use topics::{MAX_HISTORY_SIZE, MAX_HISTORY_TTL_S};
 
 use crate::diagnostic::{Diagnostic, SourceFile, Span};
 use crate::ir::{self, Api, Loc};
@@ -109,6 +112,7 @@ impl Validator<'_> {
                 "check" => "wsauth::unknown_check",
                 "role" => "wsauth::unknown_role",
                 "schema" => "wsauth::unknown_schema",
+                "topic" => "wsauth::unknown_topic",
                 _ => "wsauth::unknown_name",
             },
             name.span,
@@ -154,7 +158,9 @@ impl Validator<'_> {
         let mut schemas = self.named_schemas();
         let mut messages = self.messages(&schemas);
         let auth = self.auth();
+        let topics = self.topics(&roles);
         let endpoints = self.endpoints(auth.as_ref(), &roles, &limits);
+        self.unlisted_topics();
         let stats = self.stats(&endpoints);
         self.directions(&endpoints, &mut messages);
         // A schema's name yields to what generated code declares for the
@@ -181,6 +187,7 @@ impl Validator<'_> {
             limits,
             stats,
             endpoints,
+            topics,
             messages,
             schemas,
         }

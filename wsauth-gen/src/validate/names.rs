@@ -38,6 +38,11 @@ pub(super) const MESSAGE: NameRule = NameRule {
     shape: SNAKE,
     test: is_snake,
 };
+pub(super) const TOPIC: NameRule = NameRule {
+    what: "topic name",
+    shape: SNAKE,
+    test: is_snake,
+};
 pub(super) const CHECK: NameRule = NameRule {
     what: "check name",
     shape: SNAKE,

@@ -6,11 +6,12 @@
 use serde_json::{Map, Value, json};
 
 use super::traffic::Traffic;
-use super::{close_codes, put, reference};
+use super::{close_codes, put, reference, topics};
 use crate::ir::{
     Access, Api, Binding, Endpoint, FailureKind, Frames, Param, ParamType, TokenSource,
 };
 use crate::spec::model::Keyword;
+use wsauth_spec::wire::PUBLICATION;
 
 /// The channel of `endpoint`.
 pub(super) fn channel(api: &Api, endpoint: &Endpoint) -> Value {
@@ -51,6 +52,9 @@ pub(super) fn channel(api: &Api, endpoint: &Endpoint) -> Value {
         "x-wsauth-limits".into(),
         serde_json::to_value(endpoint.limits).unwrap_or(Value::Null),
     );
+    if !endpoint.topics.is_empty() {
+        out.insert("x-wsauth-topics".into(), endpoint.topics.clone().into());
+    }
     Value::Object(out)
 }
 
@@ -136,6 +140,17 @@ fn description(api: &Api, endpoint: &Endpoint) -> String {
     }
     if endpoint.frames == Frames::Raw {
         out.push_str("\n\nFrames are passed through undecoded: any text or binary frame.");
+    }
+    if !endpoint.topics.is_empty() {
+        let topics: Vec<String> = endpoint
+            .topics
+            .iter()
+            .map(|t| format!("`{t}` (channel `{}`)", topics::channel_key(t)))
+            .collect();
+        out.push_str(&format!(
+            "\n\nIts connections may subscribe to the topics {}; publications arrive on the connection as `{PUBLICATION}` frames.",
+            topics.join(", ")
+        ));
     }
     if let Some(heartbeat) = &endpoint.heartbeat {
         out.push_str(&format!(

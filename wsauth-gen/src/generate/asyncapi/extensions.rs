@@ -22,7 +22,7 @@ pub const EXTENSIONS: &[(&str, &str)] = &[
     ),
     (
         "x-wsauth-checks",
-        "On a channel: the named resource checks run after the permission check, in order.",
+        "On a channel: the named resource checks run after the permission check, in order (on a topic's channel, with the instance's params).",
     ),
     (
         "x-wsauth-welcome",
@@ -35,6 +35,18 @@ pub const EXTENSIONS: &[(&str, &str)] = &[
     (
         "x-wsauth-limits",
         "On a channel: the limits the server enforces on it.",
+    ),
+    (
+        "x-wsauth-topics",
+        "On a channel: the topics its connections may subscribe to (each a channel `topic.<name>`).",
+    ),
+    (
+        "x-wsauth-subscribe, x-wsauth-publish",
+        "On a topic's channel: the permission needed to subscribe, and the one a client needs to publish (absent: only the server publishes).",
+    ),
+    (
+        "x-wsauth-presence, x-wsauth-history, x-wsauth-endpoints",
+        "On a topic's channel: whether subscribers see who else is subscribed; how many publications each instance keeps (`size`) and for how long (`ttl_s`, seconds); the endpoints whose connections may join it.",
     ),
     (
         "x-wsauth-type, x-wsauth-equals",

@@ -1,13 +1,13 @@
 //! The components: every message with its frame's JSON Schema and a valid
 //! example, the spec's named schemas, and the messages wsauth itself defines
-//! (in-band refresh, raw frames, open messages) for the endpoints that use
-//! them.
+//! (in-band refresh, raw frames, open messages, topic control messages and
+//! each topic's envelopes) for the endpoints that use them.
 
 use serde_json::{Map, Value, json};
 use wsauth_spec::wire::{REFRESH, REFRESHED};
 
 use super::traffic::{OPEN, RAW, Traffic};
-use super::{SCHEMA_REFS, put};
+use super::{SCHEMA_REFS, put, topics};
 use crate::ir::{Api, Direction, Frames, Message};
 use crate::payload;
 
@@ -25,6 +25,8 @@ pub(super) fn messages(api: &Api) -> Map<String, Value> {
         .iter()
         .map(|m| (m.name.clone(), spec_message(api, m)))
         .chain(framework_messages(api))
+        .chain(topics::control_messages(api))
+        .chain(topics::topic_messages(api, SCHEMA_REFS))
         .collect()
 }
 

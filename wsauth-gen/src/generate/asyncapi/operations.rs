@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use wsauth_spec::wire::{REFRESH, REFRESHED, RESERVED_PREFIX};
 
 use super::traffic::{OPEN, RAW, Traffic};
-use super::{put, reference, security};
+use super::{put, reference, security, topics};
 use crate::ir::{Access, Api, Endpoint};
 
 /// One operation in the making.
@@ -17,8 +17,8 @@ struct Operation {
     message: String,
     summary: String,
     description: Option<String>,
-    /// The message the server answers with, if any.
-    reply: Option<&'static str>,
+    /// The messages the server answers with, if any.
+    reply: &'static [&'static str],
     permission: Option<String>,
 }
 
@@ -45,14 +45,22 @@ pub(super) fn of(api: &Api, endpoint: &Endpoint) -> Vec<(String, Value)> {
                 Some(format!(
                     "The new token must have the same subject and still grant the connect permission; the server answers `{REFRESHED}`, or closes the connection."
                 )),
-                Some(REFRESHED),
+                &[REFRESHED][..],
+                None,
+            )
+        } else if let Some((summary, description)) = topics::summary(name, true) {
+            // Each topic's channel says which permission it takes.
+            (
+                summary.to_owned(),
+                description.map(str::to_owned),
+                topics::replies(name).unwrap_or_default(),
                 None,
             )
         } else if name == RAW {
             (
                 "The client sends any frame.".to_owned(),
                 None,
-                None,
+                &[][..],
                 connect_perm,
             )
         } else if name == OPEN {
@@ -62,14 +70,14 @@ pub(super) fn of(api: &Api, endpoint: &Endpoint) -> Vec<(String, Value)> {
                 Some(format!(
                     "Any fields; size and rate limits apply as to every message. A declared `type` with the wrong fields is invalid, never an open message.{checked}"
                 )),
-                None,
+                &[][..],
                 open_perm.or(connect_perm),
             )
         } else {
             (
                 format!("The client sends `{name}`."),
                 perm.map(refused),
-                None,
+                &[][..],
                 perm.or(connect_perm),
             )
         };
@@ -83,11 +91,13 @@ pub(super) fn of(api: &Api, endpoint: &Endpoint) -> Vec<(String, Value)> {
         });
     }
     for &name in &traffic.sends {
-        if traffic.refresh && name == REFRESHED {
-            // The reply of the refresh operation.
+        if traffic.refresh && name == REFRESHED || topics::reply_only(name) {
+            // The reply of a request's operation.
             continue;
         }
-        let summary = if endpoint.welcome.as_deref() == Some(name) {
+        let summary = if let Some((summary, _)) = topics::summary(name, false) {
+            summary.to_owned()
+        } else if endpoint.welcome.as_deref() == Some(name) {
             format!("The server sends `{name}` first, once the connection is admitted.")
         } else if name == RAW {
             "The server sends any frame.".to_owned()
@@ -102,7 +112,7 @@ pub(super) fn of(api: &Api, endpoint: &Endpoint) -> Vec<(String, Value)> {
             message: name.to_owned(),
             summary,
             description: None,
-            reply: None,
+            reply: &[],
             permission: connect_perm.map(str::to_owned),
         });
     }
@@ -121,20 +131,22 @@ pub(super) fn of(api: &Api, endpoint: &Endpoint) -> Vec<(String, Value)> {
 
 fn operation(endpoint: &Endpoint, o: Operation, security: Option<Value>) -> Value {
     let channel = json!({ "$ref": reference(&["channels", &endpoint.name]) });
-    let message = |name: &str| json!([{ "$ref": reference(&["channels", &endpoint.name, "messages", name]) }]);
+    let message =
+        |name: &str| json!({ "$ref": reference(&["channels", &endpoint.name, "messages", name]) });
     let mut out = Map::new();
     out.insert("action".into(), o.action.into());
     out.insert("channel".into(), channel.clone());
-    out.insert("messages".into(), message(&o.message));
+    out.insert("messages".into(), json!([message(&o.message)]));
     out.insert("summary".into(), o.summary.into());
     put(&mut out, "description", o.description);
     put(&mut out, "security", security);
-    put(
-        &mut out,
-        "reply",
-        o.reply
-            .map(|reply| json!({ "channel": channel, "messages": message(reply) })),
-    );
+    if !o.reply.is_empty() {
+        let replies: Vec<Value> = o.reply.iter().map(|r| message(r)).collect();
+        out.insert(
+            "reply".into(),
+            json!({ "channel": channel, "messages": replies }),
+        );
+    }
     put(&mut out, "x-wsauth-permission", o.permission);
     Value::Object(out)
 }

@@ -1,10 +1,11 @@
 //! Which messages travel on an endpoint, and which way: the spec's own, and
-//! the ones wsauth adds (in-band refresh, raw frames, open messages). The
-//! channels, operations and messages of the document are all laid out from
-//! this one account.
+//! the ones wsauth adds (in-band refresh, raw frames, open messages, topic
+//! control messages). The channels, operations and messages of the document
+//! are all laid out from this one account.
 
 use wsauth_spec::wire::{REFRESH, REFRESHED, RESERVED_PREFIX};
 
+use super::topics::Control;
 use crate::ir::{Access, Api, Endpoint, ExpiryPolicy, Frames};
 
 /// Any frame of a `frames: raw` endpoint.
@@ -49,6 +50,9 @@ impl<'a> Traffic<'a> {
             receives.push(REFRESH);
             sends.push(REFRESHED);
         }
+        let control = Control::of(api, &endpoint.topics);
+        receives.extend(control.receives());
+        sends.extend(control.sends());
         Traffic {
             receives,
             sends,

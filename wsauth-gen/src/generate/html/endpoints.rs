@@ -1,11 +1,12 @@
 //! The endpoint cards: path and parameters, who may connect, the facts the
-//! server enforces (limits, checks, heartbeat, open messages) and how to
-//! connect.
+//! server enforces (limits, checks, heartbeat, open messages, the topics
+//! its connections may join) and how to connect.
 
 use std::fmt::Write as _;
 
 use super::close_codes::{close_ref, close_refs};
 use super::markup::{Markup, anchor, describe, inline};
+use super::topics::topic_link;
 use super::{Fact, Snippet, bytes, message_link, perm_link, role_links, seconds};
 use crate::ir::{
     Access, Api, Binding, Endpoint, FailureKind, Frames, ParamType, Segment, SourceKind,
@@ -13,6 +14,7 @@ use crate::ir::{
 };
 use crate::payload::sample_frame;
 use wsauth_spec::Keyword;
+use wsauth_spec::wire::{REFUSED, SUBSCRIBE};
 
 /// What an endpoint's `open` allows, in words.
 fn open_fact(open: &crate::ir::Open) -> Markup {
@@ -318,6 +320,17 @@ pub(super) fn endpoint(api: &Api, e: &Endpoint) -> EndpointView {
                 },
             });
         }
+    }
+    if !e.topics.is_empty() {
+        facts.push(Fact {
+            label: "Topics",
+            value: Markup::join(e.topics.iter().map(|t| topic_link(t)), ", ")
+                .t(": subscribe with ")
+                .c(SUBSCRIBE)
+                .t("; a refused request is answered with ")
+                .c(REFUSED)
+                .t(" and the connection stays open"),
+        });
     }
     if let Some(h) = &e.heartbeat {
         facts.push(Fact {
