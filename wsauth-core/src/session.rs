@@ -264,6 +264,12 @@ impl Session {
         }
     }
 
+    /// The server's topics, to publish on from the handler (see
+    /// [`WsAuth::topics`](crate::WsAuth::topics)).
+    pub fn topics(&self) -> Topics {
+        self.topics.clone()
+    }
+
     /// Subscribes this connection to the instance of `topic` that
     /// `params` names, as if its client had asked: the topic must be one
     /// the endpoint lists, and the topic's permission and resource checks

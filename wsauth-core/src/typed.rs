@@ -29,7 +29,7 @@ use crate::connection::HandlerResult;
 use crate::principal::Principal;
 use crate::session::{Inbound, SendError, Session};
 use crate::store::BoxFuture;
-use crate::topics::{Joins, TopicKey};
+use crate::topics::{Joins, TopicKey, Topics};
 
 /// One endpoint of a spec, as generated code describes it.
 #[diagnostic::on_unimplemented(
@@ -125,6 +125,12 @@ impl<E: Endpoint> TypedSession<E> {
     pub async fn deliver(&mut self, message: impl Into<E::Outgoing>) -> Result<(), SendError> {
         let message = message.into();
         self.inner.deliver(message.kind(), &message).await
+    }
+
+    /// The server's topics, to publish on from the handler (see
+    /// [`WsAuth::topics`](crate::WsAuth::topics)).
+    pub fn topics(&self) -> Topics {
+        self.inner.topics()
     }
 
     /// Subscribes this connection to the topic instance `key` names (see

@@ -215,14 +215,27 @@ async fn stream_answer(
 /// `typing` is relayed back stamped with the sender's subject, and
 /// `subscribe_conversation` is accepted without a reply. Message ids are
 /// unique per server.
+///
+/// What is said is also published on the conversation's topic, so every
+/// participant subscribed to it (from any endpoint that lists it) sees the
+/// messages posted and who is typing; the sender's own socket keeps its
+/// direct replies, as the seed's clients expect.
 #[ws_endpoint(perm = "conversation.read")]
 pub async fn conversation(mut session: ep::conversation::Session, state: &State) -> HandlerResult {
     welcome(&mut session)?;
     let user = subject(&session);
+    // The pipeline admitted the path, so the id is a canonical integer.
+    let conversation_id: i64 = session
+        .param("conversation_id")
+        .and_then(|id| id.parse().ok())
+        .ok_or("prsm: conversation id missing from the path")?;
+    let topic = crate::topics::conversation::Key { conversation_id };
+    let topics = session.topics();
     while let Some(message) = session.recv().await {
         match message {
             ep::conversation::Incoming::SubscribeConversation(_) => {}
             ep::conversation::Incoming::SendMessage(m) if is_message_text(&m.text) => {
+                topics.publish(&topic, m.clone())?;
                 let id = state.next_message_id.fetch_add(1, Ordering::Relaxed);
                 stream_answer(&mut session, id, &m.text).await?;
             }
@@ -233,10 +246,12 @@ pub async fn conversation(mut session: ep::conversation::Session, state: &State)
             }
             ep::conversation::Incoming::Typing(t) => {
                 // The relayed user is the authenticated one, not the claimed one.
-                session.send(messages::Typing {
+                let typing = messages::Typing {
                     user_id: user.clone(),
                     active: t.active,
-                })?;
+                };
+                topics.publish(&topic, typing.clone())?;
+                session.send(typing)?;
             }
         }
     }

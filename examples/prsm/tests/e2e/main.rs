@@ -8,7 +8,8 @@
 //! - `refresh`: expiry on live connections and in-band refresh;
 //! - `stats`: `/ws/stats`;
 //! - `seed`: the client lines of PRSM's document, run in Python and Node;
-//! - `lifecycle`: shutdown, and the binary itself.
+//! - `lifecycle`: shutdown, and the binary itself;
+//! - `topics`: the conversation topic: subscribe, publications, recovery.
 //!
 //! The audit log test is `tests/audit.rs`, alone in its process.
 
@@ -20,3 +21,4 @@ mod refresh;
 mod seed;
 mod sources;
 mod stats;
+mod topics;
