@@ -736,17 +736,43 @@ async fn clients_publish_where_the_topic_allows_it() {
     let mut bob = join(addr, "bob", "reader").await;
     subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
 
-    // Alice publishes without subscribing.
+    // The permission to publish is not enough: the instance's resource
+    // checks must have passed, which is what subscribing does. Alice is no
+    // member of 8 (so cannot subscribe there), and not yet subscribed to 7.
+    for conversation in [8, 7] {
+        send(
+            &mut alice,
+            json!({"type": "wsauth.publish", "id": 4, "topic": "chat",
+            "params": {"conversation_id": conversation}, "message": {"type": "posted", "text": "x"}}),
+        )
+        .await;
+        assert_eq!(next_json(&mut alice).await["error"], "not_subscribed");
+    }
+    subscribe(&mut alice, 2, "chat", json!({"conversation_id": 7})).await;
     send(
         &mut alice,
         json!({"type": "wsauth.publish", "id": 5, "topic": "chat",
         "params": {"conversation_id": 7}, "message": {"type": "posted", "text": "hello"}}),
     )
     .await;
+    // The answer, and her own publication (she subscribes too).
+    let (first, second) = (next_json(&mut alice).await, next_json(&mut alice).await);
+    let (answer, own) = if first["type"] == "wsauth.published" {
+        (first, second)
+    } else {
+        (second, first)
+    };
     assert_eq!(
-        next_json(&mut alice).await,
+        answer,
         json!({"type": "wsauth.published", "id": 5, "offset": 1})
     );
+    assert_eq!(
+        own["message"],
+        json!({"type": "posted", "text": "hello"}),
+        "{own}"
+    );
+    // Bob sees Alice arrive (the topic has presence), then what she said.
+    assert_eq!(next_json(&mut bob).await["joined"], "alice");
     assert_eq!(
         next_json(&mut bob).await["message"],
         json!({"type": "posted", "text": "hello"})

@@ -42,7 +42,8 @@ pub const UNSUBSCRIBE: &str = "wsauth.unsubscribe";
 /// or `server`).
 pub const UNSUBSCRIBED: &str = "wsauth.unsubscribed";
 
-/// Client → server: publish on a topic instance,
+/// Client → server: publish on a topic instance the connection subscribes
+/// to (the subscription is what ran the topic's resource checks),
 /// `{"type":"wsauth.publish","id":3,"topic":…,"params":…,"message":{"type":"typing",…}}`.
 pub const PUBLISH: &str = "wsauth.publish";
 

@@ -127,9 +127,11 @@ pub(crate) async fn request(
     }
 }
 
-/// A client's publication: the topic's `publish` permission, then a
-/// message the topic carries that fits its schema. Subscribing is not
-/// required.
+/// A client's publication: the topic's `publish` permission, a
+/// subscription to the instance (so the topic's resource checks passed for
+/// this principal, and are re-run on every refresh: a permission to publish
+/// is not a licence to write into every instance), then a message the topic
+/// carries that fits its schema.
 fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64, TopicRefusal> {
     let hub = topics.hub();
     let topic = topic_of(hub.api, asker.endpoint, &request.topic)?;
@@ -138,6 +140,9 @@ fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64,
         _ => return Err(TopicRefusal::Forbidden),
     }
     let key = InstanceKey::new(topic, &request.params)?;
+    if !super::subscribed(asker.link, &key) {
+        return Err(TopicRefusal::NotSubscribed);
+    }
     let message = request
         .message
         .as_ref()
