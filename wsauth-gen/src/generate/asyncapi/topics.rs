@@ -141,7 +141,7 @@ fn description(api: &Api, topic: &Topic) -> String {
     out.push_str(" Checks run again on every in-band refresh; a subscription that fails them ends with `wsauth.unsubscribed`.");
     match &topic.publish {
         Some(p) => out.push_str(&format!(
-            "\n\nClients whose roles grant `{p}` ({}) may publish with `{PUBLISH}`; the server publishes too.",
+            "\n\nClients whose roles grant `{p}` ({}) may publish with `{PUBLISH}` on instances they subscribe to (so the checks passed); the server publishes too.",
             roles(&topic.publishers)
         )),
         None => out.push_str("\n\nOnly the server publishes."),

@@ -98,7 +98,8 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
                 .t(" (held by ")
                 .m(role_links(api, &t.publishers))
                 .t("), with ")
-                .c(PUBLISH),
+                .c(PUBLISH)
+                .t(" on instances they subscribe to (so the checks passed)"),
             None => Markup::text("only the server"),
         },
     });
