@@ -74,6 +74,14 @@ pub(crate) struct Link {
     /// unallocated, until it subscribes); the broker keeps it, under its
     /// own lock.
     pub(crate) subscriptions: Mutex<Vec<Arc<InstanceKey>>>,
+    /// The connection left every topic for good (it is closing): set and
+    /// read under `subscriptions`' lock, so a handler's join racing the end
+    /// cannot subscribe a connection that is gone.
+    pub(crate) left: AtomicBool,
+    /// Bumped by every principal change: a handler's join whose checks ran
+    /// for an earlier principal is refused rather than kept past the
+    /// refresh's re-checks.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 /// Messages waiting to be sent, oldest first: `head`, then `rest`.
@@ -130,7 +138,23 @@ impl Link {
             invalid: AtomicBool::new(false),
             principal: RwLock::new(principal),
             subscriptions: Mutex::new(Vec::new()),
+            left: AtomicBool::new(false),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// The principal and its generation, read together.
+    pub(crate) fn principal_at(&self) -> (Principal, u64) {
+        let principal = self
+            .principal
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        (principal.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    /// The generation of the current principal.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     /// Who the connection is now (a shared handle: cloning it is a
@@ -144,10 +168,12 @@ impl Link {
 
     /// Replaces the principal, after an in-band refresh passed every check.
     pub(crate) fn set_principal(&self, principal: Principal) {
-        *self
+        let mut current = self
             .principal
             .write()
-            .unwrap_or_else(PoisonError::into_inner) = principal;
+            .unwrap_or_else(PoisonError::into_inner);
+        *current = principal;
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
     // The loop's side.

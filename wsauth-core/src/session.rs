@@ -281,13 +281,14 @@ impl Session {
         topic: &str,
         params: &serde_json::Value,
     ) -> Result<(), TopicRefusal> {
-        let principal = self.link.principal();
+        let (principal, generation) = self.link.principal_at();
         let audit = self.audit(&principal);
         let join = Join {
             endpoint: self.endpoint,
             principal: &principal,
             audit: &audit,
             link: &self.link,
+            generation,
             id: None,
             since: None,
             announce: true,

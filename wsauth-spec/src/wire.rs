@@ -118,6 +118,11 @@ impl crate::Keyword for TopicRefusal {
     const WHAT: &'static str = "topic refusal";
 }
 
+/// The longest string topic param, in bytes. String params are held to
+/// what a path segment could carry (no `/`, `%` or control characters), so
+/// a resource check written for path params sees the same shapes.
+pub const MAX_TOPIC_PARAM_BYTES: usize = 256;
+
 /// The longest close reason a close frame can carry: a control frame's
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;

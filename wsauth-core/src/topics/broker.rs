@@ -21,6 +21,7 @@
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -241,6 +242,12 @@ impl Broker {
         let mut instances = lock(&self.instances);
         instances.sweep(now);
         let mut subscriptions = lock(&link.subscriptions);
+        // A connection that is gone, or whose principal changed while the
+        // checks ran (a handler's join racing a refresh), is not subscribed:
+        // the refresh's re-checks never saw this subscription.
+        if link.left.load(Ordering::Relaxed) || link.generation() != join.generation {
+            return Err(TopicRefusal::ServerError);
+        }
         let already = subscriptions.iter().any(|s| **s == key);
         if !already && subscriptions.len() >= max {
             return Err(TopicRefusal::TooManySubscriptions);
@@ -273,9 +280,16 @@ impl Broker {
             }
         }
         drop(subscriptions);
-        let recovered = join
-            .since
-            .map(|since| instance.log.recover(topic.history, since));
+        // Recovery is for a new subscription: one already held gets its
+        // publications live, and replaying them again would repeat them
+        // (and let a client ask for the whole history at its rate limit).
+        let recovered = join.since.map(|since| {
+            if already {
+                None
+            } else {
+                instance.log.recover(topic.history, since)
+            }
+        });
         let frame = frames::subscribed(
             topic.name,
             &key.params,
@@ -319,8 +333,12 @@ impl Broker {
         // Most connections never subscribe: they do not take the broker's
         // lock to leave. (Only the connection's own task subscribes it, and
         // it is ending.)
-        if lock(&link.subscriptions).is_empty() {
-            return;
+        {
+            let subscriptions = lock(&link.subscriptions);
+            link.left.store(true, Ordering::Relaxed);
+            if subscriptions.is_empty() {
+                return;
+            }
         }
         let now = Instant::now();
         let mut instances = lock(&self.instances);

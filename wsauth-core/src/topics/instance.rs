@@ -92,7 +92,7 @@ impl InstanceKey {
                 (ParamType::String | ParamType::Uuid, Value::String(s)) => s.clone(),
                 _ => return Err(TopicRefusal::InvalidParams),
             };
-            if !canonical(param.ty, &text) {
+            if !canonical(param.ty, &text) || !segment_like(&text) {
                 return Err(TopicRefusal::InvalidParams);
             }
             if i > 0 {
@@ -116,6 +116,13 @@ impl InstanceKey {
             raw: raw.into_boxed_slice(),
         })
     }
+}
+
+/// Whether `value` could be one path segment: bounded, without `/` or
+/// control characters.
+fn segment_like(value: &str) -> bool {
+    value.len() <= wsauth_spec::wire::MAX_TOPIC_PARAM_BYTES
+        && !value.chars().any(|c| c == '/' || c.is_control())
 }
 
 #[cfg(test)]
@@ -170,6 +177,9 @@ mod tests {
             json!({"org": "a", "conversation_id": u64::MAX}),
             json!({"org": "", "conversation_id": 1}),
             json!({"org": 1, "conversation_id": 1}),
+            json!({"org": "a/b", "conversation_id": 1}),
+            json!({"org": "a\nb", "conversation_id": 1}),
+            json!({"org": "a".repeat(257), "conversation_id": 1}),
             json!([1, 2]),
             json!(null),
         ] {

@@ -230,6 +230,8 @@ pub(crate) struct Join<'a> {
     pub(crate) principal: &'a Principal,
     pub(crate) audit: &'a AuditContext,
     pub(crate) link: &'a Arc<Link>,
+    /// The link's principal generation `principal` is from.
+    pub(crate) generation: u64,
     pub(crate) id: Option<u64>,
     pub(crate) since: Option<&'a Since>,
     /// Queue `wsauth.subscribed` on the link (a handler's join) instead of

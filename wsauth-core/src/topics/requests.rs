@@ -74,6 +74,7 @@ pub(crate) async fn request(
                 principal: asker.principal,
                 audit: asker.audit,
                 link: asker.link,
+                generation: asker.link.generation(),
                 id: request.id,
                 since: request.since.as_ref(),
                 announce: false,
