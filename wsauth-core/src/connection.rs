@@ -462,7 +462,10 @@ impl Connection {
                         }
                         Step::Reply(reply) => Some(reply),
                         Step::Refresh(text) => {
-                            let budget = cx.check_budget;
+                            // Two rounds of checks: the token's, then every
+                            // subscription's (concurrently), each within
+                            // the check budget.
+                            let budget = cx.check_budget.saturating_mul(2);
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
                             match timeout(budget, refresh).await {
                                 Ok(Ok(reply)) => Some(reply),

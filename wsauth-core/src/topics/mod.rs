@@ -307,10 +307,15 @@ impl Hub {
     /// `wsauth.unsubscribed` saying why.
     pub(crate) async fn recheck(&self, principal: &Principal, link: &Link, audit: &AuditContext) {
         let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
-        for key in held {
-            let Err(reason) =
-                access::authorize(self.checks.as_ref(), self.check_budget, &key, principal).await
-            else {
+        // All at once: a connection holding many subscriptions is decided
+        // in about one check's time, within the refresh's budget.
+        let decisions =
+            futures_util::future::join_all(held.iter().map(|key| {
+                access::authorize(self.checks.as_ref(), self.check_budget, key, principal)
+            }))
+            .await;
+        for (key, decision) in held.into_iter().zip(decisions) {
+            let Err(reason) = decision else {
                 continue;
             };
             if self.broker.unsubscribe(&key, link) {
