@@ -166,7 +166,7 @@ impl Counters {
     }
 }
 
-fn client_config() -> WebSocketConfig {
+pub(crate) fn client_config() -> WebSocketConfig {
     // Lean clients: 5000 of them must fit beside the server.
     WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -174,7 +174,7 @@ fn client_config() -> WebSocketConfig {
 }
 
 /// The next text frame, skipping pings and pongs.
-async fn next_text(client: &mut Client) -> Result<String, String> {
+pub(crate) async fn next_text(client: &mut Client) -> Result<String, String> {
     loop {
         match tokio::time::timeout(OP_TIMEOUT, client.next()).await {
             Err(_) => return Err("timed out waiting for a message".to_owned()),
