@@ -89,7 +89,8 @@ pub(crate) struct Summary {
     pub(crate) rounds: Vec<Throughput>,
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median (0 when empty).
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,

@@ -155,7 +155,7 @@ struct BenchArgs {
     load_core: Option<usize>,
     /// Repeat the throughput runs this many times (alternating servers) and
     /// report medians over the rounds no other process disturbed: for
-    /// shared or noisy machines.
+    /// shared or noisy machines. The fan-out is repeated too.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// Tokio worker threads of each server.
@@ -571,7 +571,7 @@ fn row(metric: &str, bare: String, wsauth: String, ratio: String) {
 
 /// A round counts as clean when other processes used less than this share
 /// of a core (percent) during both servers' windows.
-const CLEAN_OTHER_PERCENT: f64 = 10.0;
+pub(crate) const CLEAN_OTHER_PERCENT: f64 = 10.0;
 
 /// The rounds of two servers, paired by round, kept to the clean ones (all
 /// of them when none is clean), and the median of the per-round rate ratios.
@@ -985,7 +985,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/node_modules")
             }),
         };
-        runtime.block_on(fanout::run(&setup, &secret))?;
+        runtime.block_on(fanout::run(&setup, &secret, args.rounds))?;
     }
     Ok(())
 }

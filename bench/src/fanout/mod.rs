@@ -121,12 +121,42 @@ impl Outcome {
     }
 }
 
-/// Runs both sides, wsauth first, and prints the table.
-pub(crate) async fn run(setup: &Setup<'_>, secret: &str) -> Result<(), String> {
-    let wsauth = measure(setup, Side::Wsauth, secret).await?;
-    let socket_io = measure(setup, Side::SocketIo, secret).await?;
-    report(setup, &wsauth, &socket_io);
+/// Runs both sides, wsauth first, `rounds` times, printing each round's
+/// table, then the per-round ratios of deliveries per second of server CPU
+/// and their median over the rounds no other process disturbed (all
+/// rounds if none was undisturbed).
+pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Result<(), String> {
+    let mut ratios = Vec::new();
+    for round in 1..=rounds.max(1) {
+        if rounds > 1 {
+            eprintln!("round {round} of {rounds}");
+        }
+        let wsauth = measure(setup, Side::Wsauth, secret).await?;
+        let socket_io = measure(setup, Side::SocketIo, secret).await?;
+        report(setup, &wsauth, &socket_io);
+        let clean = wsauth.other_busy().max(socket_io.other_busy()) < crate::CLEAN_OTHER_PERCENT;
+        ratios.push((per_cpu_ratio(&wsauth, &socket_io), clean));
+    }
+    if ratios.len() > 1 {
+        let all: Vec<String> = ratios
+            .iter()
+            .map(|(r, clean)| format!("{r:.2}{}", if *clean { "" } else { " (disturbed)" }))
+            .collect();
+        let mut kept: Vec<f64> = ratios.iter().filter(|(_, c)| *c).map(|(r, _)| *r).collect();
+        if kept.is_empty() {
+            kept = ratios.iter().map(|(r, _)| *r).collect();
+        }
+        println!(
+            "deliveries per second of server CPU, wsauth / Socket.IO, per round: {}; median {:.2}",
+            all.join(", "),
+            crate::load::median(kept)
+        );
+    }
     Ok(())
+}
+
+fn per_cpu_ratio(wsauth: &Outcome, socket_io: &Outcome) -> f64 {
+    wsauth.per_cpu_second() / socket_io.per_cpu_second().max(1e-9)
 }
 
 fn spawn(setup: &Setup<'_>, side: Side, secret: &str) -> Result<crate::Server, String> {
@@ -324,7 +354,7 @@ fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
         setup.window.as_secs_f64(),
         setup.warmup.as_secs_f64(),
     );
-    let r = wsauth.per_cpu_second() / socket_io.per_cpu_second().max(1e-9);
+    let r = per_cpu_ratio(wsauth, socket_io);
     let verdict = if r >= 5.0 { "met" } else { "MISSED" };
     println!(
         "target: wsauth deliveries per second of server CPU >= 5x Socket.IO's: {verdict} ({r:.2}x)"
