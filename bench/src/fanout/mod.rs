@@ -360,3 +360,20 @@ fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
         "target: wsauth deliveries per second of server CPU >= 5x Socket.IO's: {verdict} ({r:.2}x)"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles_are_nearest_rank() {
+        let outcome = Outcome {
+            latencies_us: (1..=100).map(|us| us * 1000).collect(),
+            ..Outcome::default()
+        };
+        assert_eq!(outcome.latency_ms(0.5), 50.0);
+        assert_eq!(outcome.latency_ms(0.99), 99.0);
+        assert_eq!(outcome.latency_ms(1.0), 100.0);
+        assert_eq!(Outcome::default().latency_ms(0.99), 0.0);
+    }
+}
