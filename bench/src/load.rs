@@ -89,7 +89,8 @@ pub(crate) struct Summary {
     pub(crate) rounds: Vec<Throughput>,
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
+/// The median (0 when empty).
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => 0.0,
@@ -166,7 +167,7 @@ impl Counters {
     }
 }
 
-fn client_config() -> WebSocketConfig {
+pub(crate) fn client_config() -> WebSocketConfig {
     // Lean clients: 5000 of them must fit beside the server.
     WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -174,7 +175,7 @@ fn client_config() -> WebSocketConfig {
 }
 
 /// The next text frame, skipping pings and pongs.
-async fn next_text(client: &mut Client) -> Result<String, String> {
+pub(crate) async fn next_text(client: &mut Client) -> Result<String, String> {
     loop {
         match tokio::time::timeout(OP_TIMEOUT, client.next()).await {
             Err(_) => return Err("timed out waiting for a message".to_owned()),

@@ -36,10 +36,16 @@
 //! the server, not the load generator, is the saturated side. Server CPU
 //! per operation is meaningful either way.
 //!
+//! With `--only fanout`, the fan-out measurement (`fanout/`): one
+//! publisher, `--subscribers` subscribers, wsauth's topics beside a
+//! Socket.IO room (Node.js, `socket.io` from `js/node_modules`), reporting
+//! deliveries/s, latency, and deliveries per second of server CPU.
+//!
 //! Tokens are minted here with a random throwaway secret, one user per
 //! connection (`u0`, `u1`, ...). The numbers are printed, never asserted:
 //! this is a tool, not a test.
 
+mod fanout;
 mod load;
 mod procfs;
 mod servers;
@@ -96,6 +102,9 @@ enum Phase {
     Handshake,
     Echo,
     Memory,
+    /// One publisher to many subscribers, wsauth beside Socket.IO (needs
+    /// Node.js and `npm ci --prefix js`); only when asked for.
+    Fanout,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -115,9 +124,26 @@ struct BenchArgs {
     /// Connections doing echo round trips.
     #[arg(long, default_value_t = 64)]
     echo_connections: usize,
-    /// Payload of each echo message, bytes.
+    /// Payload of each echo message, and data of each fan-out
+    /// publication, bytes.
     #[arg(long, default_value_t = 64)]
     payload_bytes: usize,
+    /// Fan-out: subscribers of the one topic (or room).
+    #[arg(long, default_value_t = 1000)]
+    subscribers: usize,
+    /// Fan-out: publications per second.
+    #[arg(long, default_value_t = 100.0)]
+    publish_rate: f64,
+    /// Fan-out: measurement window of each server, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    fanout_duration_s: f64,
+    /// Fan-out: the Node.js program running the Socket.IO server.
+    #[arg(long, default_value = "node")]
+    node: String,
+    /// Fan-out: the `node_modules` directory holding `socket.io` (default
+    /// the repository's `js/node_modules`).
+    #[arg(long)]
+    node_modules: Option<std::path::PathBuf>,
     /// Idle connections opened for the memory measurement.
     #[arg(long, default_value_t = 5000)]
     idle_connections: usize,
@@ -129,7 +155,7 @@ struct BenchArgs {
     load_core: Option<usize>,
     /// Repeat the throughput runs this many times (alternating servers) and
     /// report medians over the rounds no other process disturbed: for
-    /// shared or noisy machines.
+    /// shared or noisy machines. The fan-out is repeated too.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// Tokio worker threads of each server.
@@ -188,11 +214,11 @@ fn mint_tokens(secret: &str, users: usize) -> Result<Vec<(String, String)>, Stri
 }
 
 /// A server process; killed and reaped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl Server {
@@ -221,19 +247,45 @@ impl Server {
             .arg(match kind {
                 Kind::Bare => "bare",
                 Kind::Wsauth => "wsauth",
+                Kind::Fanout => "fanout",
             })
             .args(["--workers", &args.server_workers.to_string()])
-            .env(echo::SECRET_ENV, secret)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .env(echo::SECRET_ENV, secret);
         if let Some(core) = core {
             command.args(["--core", &core.to_string()]);
         }
         if args.audit_log {
             command.arg("--audit-log");
         }
-        let mut child = command.spawn().map_err(|e| format!("spawn server: {e}"))?;
+        Server::start(command, &format!("{kind:?}"), None)
+    }
+
+    /// Starts `command` as a server that prints `listening ADDR` and exits
+    /// when its standard input closes. With `core`, it starts pinned there
+    /// (for programs that do not pin themselves, like Node.js).
+    pub(crate) fn start(
+        mut command: Command,
+        label: &str,
+        core: Option<usize>,
+    ) -> Result<Server, String> {
+        command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let spawned = match core {
+            // A child inherits the CPU affinity of the thread that forks it.
+            Some(core) => std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        pin_to(core)?;
+                        command.spawn().map_err(|e| e.to_string())
+                    })
+                    .join()
+                    .unwrap_or_else(|_| Err("the spawning thread panicked".to_owned()))
+            }),
+            None => command.spawn().map_err(|e| e.to_string()),
+        };
+        let mut child = spawned.map_err(|e| format!("spawn the {label} server: {e}"))?;
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             let _ = child.kill();
             let _ = child.wait();
@@ -258,7 +310,7 @@ impl Server {
                 server.addr = addr;
                 Ok(server)
             }
-            None => Err(format!("the {kind:?} server did not start (said {line:?})")),
+            None => Err(format!("the {label} server did not start (said {line:?})")),
         }
     }
 
@@ -268,17 +320,21 @@ impl Server {
         line.trim().to_owned()
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends a command line (`stats`, `publish`) to the server.
+    pub(crate) fn command(&mut self, line: &str) -> Result<(), String> {
+        let stdin = self.stdin.as_mut().ok_or("the server's input is closed")?;
+        writeln!(stdin, "{line}")
+            .and_then(|()| stdin.flush())
+            .map_err(|e| format!("write to the server: {e}"))
     }
 
     /// Live heap bytes and allocation count, when the build counts them.
     fn heap(&mut self) -> Option<(i64, u64)> {
-        let stdin = self.stdin.as_mut()?;
-        stdin
-            .write_all(b"stats\n")
-            .and_then(|()| stdin.flush())
-            .ok()?;
+        self.command("stats").ok()?;
         let line = self.read_line();
         let mut fields = line.strip_prefix("stats ")?.split(' ');
         Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
@@ -515,7 +571,7 @@ fn row(metric: &str, bare: String, wsauth: String, ratio: String) {
 
 /// A round counts as clean when other processes used less than this share
 /// of a core (percent) during both servers' windows.
-const CLEAN_OTHER_PERCENT: f64 = 10.0;
+pub(crate) const CLEAN_OTHER_PERCENT: f64 = 10.0;
 
 /// The rounds of two servers, paired by round, kept to the clean ones (all
 /// of them when none is clean), and the median of the per-round rate ratios.
@@ -820,7 +876,11 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
 
     let mut args = args.clone();
     let limit = usize::try_from(raise_fd_limit()).unwrap_or(usize::MAX);
-    let needed = args.idle_connections.max(args.echo_connections) + 256;
+    let needed = args
+        .idle_connections
+        .max(args.echo_connections)
+        .max(args.subscribers)
+        + 256;
     if limit < needed {
         let fewer = limit.saturating_sub(256);
         eprintln!(
@@ -832,7 +892,8 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     }
 
     let secret = throwaway_secret()?;
-    let tokens = mint_tokens(&secret, args.idle_connections.max(1000) + 20)?;
+    let users = args.idle_connections.max(args.subscribers).max(1000);
+    let tokens = mint_tokens(&secret, users + 20)?;
     if let Some(core) = load_core {
         pin_to(core)?;
     }
@@ -903,9 +964,28 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         }
         Ok::<_, String>((measured, verify_us))
     })?;
-    report(&args, &measured[0], &measured[1]);
+    let compared = [Phase::Handshake, Phase::Echo, Phase::Memory];
+    if compared.iter().any(|p| phases.contains(p)) {
+        report(&args, &measured[0], &measured[1]);
+    }
     if args.diagnostics {
         report_diagnostics(&measured[2], verify_us);
+    }
+    if phases.contains(&Phase::Fanout) {
+        let setup = fanout::Setup {
+            subscribers: args.subscribers,
+            rate: args.publish_rate,
+            payload_bytes: args.payload_bytes,
+            warmup: Duration::from_secs_f64(args.warmup_s),
+            window: Duration::from_secs_f64(args.fanout_duration_s),
+            server_core,
+            tokens: &tokens,
+            node: &args.node,
+            node_modules: args.node_modules.clone().unwrap_or_else(|| {
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/node_modules")
+            }),
+        };
+        runtime.block_on(fanout::run(&setup, &secret, args.rounds))?;
     }
     Ok(())
 }

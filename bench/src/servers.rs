@@ -10,6 +10,8 @@
 //! - `wsauth`: the echo example's app (`echo::app`), unchanged: JWT HS256
 //!   verification, user look-up (every subject active), permission, the
 //!   per-user connection limit, the welcome, the connection loop.
+//! - `fanout`: `bench/fanout.yaml` (see `fanout/wsauth.rs`), whose
+//!   publisher starts when a `publish` line arrives on standard input.
 //!
 //! Both listen on `127.0.0.1:0` with `TCP_NODELAY` and are served by
 //! `axum::serve` with connect info. No tracing subscriber is installed, so
@@ -18,7 +20,8 @@
 //! The process prints `listening ADDR` and runs until its standard input
 //! closes (the benchmark holds the other end). A `stats` line on standard
 //! input is answered with `stats LIVE_HEAP_BYTES ALLOCATIONS` when the
-//! benchmark was built with the `count-allocs` feature, `stats -` otherwise.
+//! benchmark was built with the `count-allocs` feature, `stats -` otherwise;
+//! a `publish` line starts the `fanout` server's publisher.
 
 use std::io::BufRead;
 use std::net::SocketAddr;
@@ -28,6 +31,7 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
 use axum::routing::get;
 use axum::serve::ListenerExt;
+use wsauth_core::Topics;
 
 /// The echo spec's `max_message_bytes`, which wsauth also uses as the frame limit.
 pub(crate) const MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
@@ -39,6 +43,8 @@ pub(crate) enum Kind {
     Bare,
     /// The wsauth echo example.
     Wsauth,
+    /// The fan-out spec's server and its publisher.
+    Fanout,
 }
 
 /// What the load generator talks to.
@@ -85,6 +91,12 @@ pub(crate) struct ServeArgs {
     /// Format wsauth's audit events as JSON (written to a sink).
     #[arg(long)]
     pub(crate) audit_log: bool,
+    /// `fanout`: publications per second once publishing starts.
+    #[arg(long, default_value_t = 100.0)]
+    pub(crate) publish_rate: f64,
+    /// `fanout`: data bytes in each publication.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) payload_bytes: usize,
 }
 
 /// The bare echo's upgrade handler.
@@ -107,15 +119,23 @@ async fn bare_echo(mut socket: WebSocket) {
     }
 }
 
-fn router(kind: Kind) -> Result<Router, String> {
+/// The server's router, and for `fanout` the handle its publisher uses.
+fn router(kind: Kind) -> Result<(Router, Option<Topics>), String> {
+    let secret =
+        || std::env::var(echo::SECRET_ENV).map_err(|_| format!("{} is not set", echo::SECRET_ENV));
     match kind {
-        Kind::Bare => Ok(Router::new().route("/ws/echo/{user_id}", get(bare_upgrade))),
+        Kind::Bare => Ok((
+            Router::new().route("/ws/echo/{user_id}", get(bare_upgrade)),
+            None,
+        )),
         Kind::Wsauth => {
-            let secret = std::env::var(echo::SECRET_ENV)
-                .map_err(|_| format!("{} is not set", echo::SECRET_ENV))?;
             let (router, _server) =
-                echo::app(secret.as_bytes(), echo::Users::any()).map_err(|e| e.to_string())?;
-            Ok(router)
+                echo::app(secret()?.as_bytes(), echo::Users::any()).map_err(|e| e.to_string())?;
+            Ok((router, None))
+        }
+        Kind::Fanout => {
+            let (router, server) = crate::fanout::wsauth::app(&secret()?)?;
+            Ok((router, Some(server.topics())))
         }
     }
 }
@@ -126,7 +146,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         crate::pin_to(core)?;
     }
     crate::raise_fd_limit();
-    let app = router(args.kind)?;
+    let (app, topics) = router(args.kind)?;
     if args.audit_log {
         tracing_subscriber::fmt()
             .json()
@@ -138,17 +158,26 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
-    // Answer `stats` requests; exit when the benchmark closes our standard
-    // input (or dies).
-    std::thread::spawn(|| {
+    // Answer `stats` requests, start the publisher on `publish`; exit when
+    // the benchmark closes our standard input (or dies).
+    let runtime_handle = runtime.handle().clone();
+    let (rate, bytes) = (args.publish_rate, args.payload_bytes);
+    let mut publisher = topics;
+    std::thread::spawn(move || {
         let mut line = String::new();
         let mut stdin = std::io::stdin().lock();
         while stdin.read_line(&mut line).is_ok_and(|n| n > 0) {
-            if line.trim() == "stats" {
-                match crate::heap_stats() {
+            match line.trim() {
+                "stats" => match crate::heap_stats() {
                     Some((live, allocations)) => println!("stats {live} {allocations}"),
                     None => println!("stats -"),
+                },
+                "publish" => {
+                    if let Some(topics) = publisher.take() {
+                        runtime_handle.spawn(crate::fanout::wsauth::publish(topics, rate, bytes));
+                    }
                 }
+                _ => {}
             }
             line.clear();
         }

@@ -1,0 +1,379 @@
+//! Fan-out: one publisher, many subscribers on one node, wsauth beside a
+//! Socket.IO server doing the same work in the same run.
+//!
+//! Each server runs as its own process pinned to the server core: wsauth
+//! serves `bench/fanout.yaml` (`wsauth.rs`: authenticated subscribers of
+//! the `feed` topic, publications through `Topics::publish` from a task on
+//! the server's runtime); Socket.IO is `bench/socketio/server.cjs` (one
+//! room, `io.to(room).emit` from a timer in the server process). Both
+//! publishers put `--publish-rate` ticks per second, each
+//! `{"sent_us": <wall clock µs>, "data": "x..."}` with `--payload-bytes` of
+//! data, on a 1 ms timer. The subscribers (`subscribers.rs`) are WebSocket
+//! clients on the load core; each delivery's latency is its receive time
+//! minus the `sent_us` it carries (both processes read the same clock).
+//!
+//! After `--warmup-s`, a `--fanout-duration-s` window counts deliveries,
+//! collects latencies and reads the server's CPU time from `/proc`. The
+//! figure the issue sets a target on is deliveries per second of server
+//! CPU (deliveries in the window / server CPU seconds in the window).
+
+mod subscribers;
+pub(crate) mod wsauth;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures_util::StreamExt;
+
+use crate::procfs;
+
+/// Microseconds of the wall clock: the publication's stamp and the
+/// receiver's reading.
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// Which server a fan-out run measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Wsauth,
+    SocketIo,
+}
+
+impl Side {
+    fn label(self) -> &'static str {
+        match self {
+            Side::Wsauth => "wsauth",
+            Side::SocketIo => "Socket.IO",
+        }
+    }
+}
+
+/// What a fan-out run needs to know.
+pub(crate) struct Setup<'a> {
+    pub(crate) subscribers: usize,
+    pub(crate) rate: f64,
+    pub(crate) payload_bytes: usize,
+    pub(crate) warmup: Duration,
+    pub(crate) window: Duration,
+    pub(crate) server_core: Option<usize>,
+    pub(crate) tokens: &'a [(String, String)],
+    /// The Node.js program, and where `socket.io` is installed.
+    pub(crate) node: &'a str,
+    pub(crate) node_modules: PathBuf,
+}
+
+/// One side's window.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    deliveries: u64,
+    /// Sorted.
+    latencies_us: Vec<u32>,
+    elapsed: Duration,
+    server_cpu: Duration,
+    load_cpu: Duration,
+    machine_cpu: Duration,
+    frame_bytes: usize,
+    /// Subscribers whose connection ended during the run.
+    lost: usize,
+    first_error: Option<String>,
+}
+
+impl Outcome {
+    fn rate(&self) -> f64 {
+        self.deliveries as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Latency at quantile `q` (0..=1), milliseconds.
+    fn latency_ms(&self, q: f64) -> f64 {
+        let n = self.latencies_us.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let index = ((n as f64 * q).ceil() as usize).clamp(1, n) - 1;
+        f64::from(self.latencies_us[index]) / 1000.0
+    }
+
+    fn cpu_s_per_million(&self) -> f64 {
+        self.server_cpu.as_secs_f64() * 1e6 / (self.deliveries.max(1) as f64)
+    }
+
+    /// Deliveries per second of server CPU.
+    fn per_cpu_second(&self) -> f64 {
+        self.deliveries as f64 / self.server_cpu.as_secs_f64().max(1e-9)
+    }
+
+    fn busy(&self, cpu: Duration) -> f64 {
+        100.0 * cpu.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    fn other_busy(&self) -> f64 {
+        self.busy(
+            self.machine_cpu
+                .saturating_sub(self.server_cpu + self.load_cpu),
+        )
+    }
+}
+
+/// Runs both sides, wsauth first, `rounds` times, printing each round's
+/// table, then the per-round ratios of deliveries per second of server CPU
+/// and their median over the rounds no other process disturbed (all
+/// rounds if none was undisturbed).
+pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Result<(), String> {
+    let mut ratios = Vec::new();
+    for round in 1..=rounds.max(1) {
+        if rounds > 1 {
+            eprintln!("round {round} of {rounds}");
+        }
+        let wsauth = measure(setup, Side::Wsauth, secret).await?;
+        let socket_io = measure(setup, Side::SocketIo, secret).await?;
+        report(setup, &wsauth, &socket_io);
+        let clean = wsauth.other_busy().max(socket_io.other_busy()) < crate::CLEAN_OTHER_PERCENT;
+        ratios.push((per_cpu_ratio(&wsauth, &socket_io), clean));
+    }
+    if ratios.len() > 1 {
+        let all: Vec<String> = ratios
+            .iter()
+            .map(|(r, clean)| format!("{r:.2}{}", if *clean { "" } else { " (disturbed)" }))
+            .collect();
+        let mut kept: Vec<f64> = ratios.iter().filter(|(_, c)| *c).map(|(r, _)| *r).collect();
+        if kept.is_empty() {
+            kept = ratios.iter().map(|(r, _)| *r).collect();
+        }
+        println!(
+            "deliveries per second of server CPU, wsauth / Socket.IO, per round: {}; median {:.2}",
+            all.join(", "),
+            crate::load::median(kept)
+        );
+    }
+    Ok(())
+}
+
+fn per_cpu_ratio(wsauth: &Outcome, socket_io: &Outcome) -> f64 {
+    wsauth.per_cpu_second() / socket_io.per_cpu_second().max(1e-9)
+}
+
+fn spawn(setup: &Setup<'_>, side: Side, secret: &str) -> Result<crate::Server, String> {
+    match side {
+        Side::Wsauth => {
+            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let mut command = Command::new(exe);
+            command
+                .args(["serve", "--kind", "fanout", "--workers", "1"])
+                .args(["--publish-rate", &setup.rate.to_string()])
+                .args(["--payload-bytes", &setup.payload_bytes.to_string()])
+                .env(echo::SECRET_ENV, secret);
+            if let Some(core) = setup.server_core {
+                command.args(["--core", &core.to_string()]);
+            }
+            crate::Server::start(command, side.label(), None)
+        }
+        Side::SocketIo => {
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/socketio/server.cjs");
+            if !setup.node_modules.join("socket.io").is_dir() {
+                return Err(format!(
+                    "socket.io is not installed in {} (run `npm ci --prefix js`, or pass --node-modules)",
+                    setup.node_modules.display()
+                ));
+            }
+            let mut command = Command::new(setup.node);
+            command
+                .arg(script)
+                .arg(setup.rate.to_string())
+                .arg(setup.payload_bytes.to_string())
+                .env("NODE_PATH", &setup.node_modules);
+            crate::Server::start(command, side.label(), setup.server_core)
+        }
+    }
+}
+
+/// One side: subscribe everyone, start the publisher, warm up, measure.
+async fn measure(setup: &Setup<'_>, side: Side, secret: &str) -> Result<Outcome, String> {
+    eprintln!(
+        "fan-out: {} ({} subscribers, {} publications/s) ...",
+        side.label(),
+        setup.subscribers,
+        setup.rate
+    );
+    let mut server = spawn(setup, side, secret)?;
+    let addr: SocketAddr = server.addr;
+    let clients: Vec<_> = futures_util::stream::iter(0..setup.subscribers)
+        .map(|i| subscribers::open(side, addr, &setup.tokens[i % setup.tokens.len()].1))
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let clients = clients.into_iter().collect::<Result<Vec<_>, String>>()?;
+    let recording = Arc::new(AtomicBool::new(false));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|client| {
+            tokio::spawn(subscribers::read(
+                client,
+                side,
+                Arc::clone(&recording),
+                stopped.clone(),
+            ))
+        })
+        .collect();
+    server.command("publish")?;
+    tokio::time::sleep(setup.warmup).await;
+
+    let (me, pid) = (std::process::id(), server.pid());
+    let (server0, load0, machine0) = (
+        procfs::cpu_time(pid),
+        procfs::cpu_time(me),
+        procfs::machine_cpu(),
+    );
+    let start = Instant::now();
+    recording.store(true, Ordering::Relaxed);
+    tokio::time::sleep(setup.window).await;
+    recording.store(false, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    let (server1, load1, machine1) = (
+        procfs::cpu_time(pid),
+        procfs::cpu_time(me),
+        procfs::machine_cpu(),
+    );
+    // Stop the subscribers before the server, so only connections that
+    // ended during the run count as lost.
+    let _ = stop.send(true);
+
+    let diff = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
+        (Some(a), Some(b)) => b.saturating_sub(a),
+        _ => Duration::ZERO,
+    };
+    let mut outcome = Outcome {
+        elapsed,
+        server_cpu: diff(server0, server1),
+        load_cpu: diff(load0, load1),
+        machine_cpu: diff(machine0, machine1),
+        ..Outcome::default()
+    };
+    for reader in readers {
+        let received = reader.await.map_err(|e| format!("subscriber: {e}"))?;
+        outcome.deliveries += received.latencies_us.len() as u64;
+        outcome.latencies_us.extend(received.latencies_us);
+        outcome.frame_bytes = outcome.frame_bytes.max(received.frame_bytes);
+        if let Some(error) = received.error {
+            outcome.lost += 1;
+            outcome.first_error.get_or_insert(error);
+        }
+    }
+    drop(server);
+    outcome.latencies_us.sort_unstable();
+    Ok(outcome)
+}
+
+fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
+    let row = |metric: &str, w: String, s: String, ratio: String| {
+        println!("{metric:<38} {w:>15} {s:>15} {ratio:>7}");
+    };
+    let ratio = |w: f64, s: f64| {
+        if s > 0.0 {
+            format!("{:.2}", w / s)
+        } else {
+            "-".to_owned()
+        }
+    };
+    let both = |f: &dyn Fn(&Outcome) -> f64, precision: usize| {
+        (
+            format!("{:.*}", precision, f(wsauth)),
+            format!("{:.*}", precision, f(socket_io)),
+            ratio(f(wsauth), f(socket_io)),
+        )
+    };
+    println!();
+    row(
+        "fan-out",
+        "wsauth".into(),
+        "Socket.IO".into(),
+        "ratio".into(),
+    );
+    println!("{}", "-".repeat(78));
+    let (w, s, r) = both(&Outcome::rate, 0);
+    row("deliveries/s", w, s, r);
+    let (w, s, r) = both(&|o| o.latency_ms(0.5), 2);
+    row("  latency p50, ms", w, s, r);
+    let (w, s, r) = both(&|o| o.latency_ms(0.99), 2);
+    row("  latency p99, ms", w, s, r);
+    let (w, s, r) = both(&|o| o.latency_ms(1.0), 2);
+    row("  latency max, ms", w, s, r);
+    let (w, s, r) = both(&Outcome::cpu_s_per_million, 2);
+    row("server CPU s per million deliveries", w, s, r);
+    let (w, s, r) = both(&Outcome::per_cpu_second, 0);
+    row("deliveries per second of server CPU", w, s, r);
+    let busy = |o: &Outcome| {
+        format!(
+            "{:.0}/{:.0}/{:.0}",
+            o.busy(o.server_cpu),
+            o.busy(o.load_cpu),
+            o.other_busy()
+        )
+    };
+    row(
+        "  CPU % server / load / other",
+        busy(wsauth),
+        busy(socket_io),
+        String::new(),
+    );
+    row(
+        "  delivered frame, bytes",
+        wsauth.frame_bytes.to_string(),
+        socket_io.frame_bytes.to_string(),
+        String::new(),
+    );
+    row(
+        "  subscribers lost",
+        wsauth.lost.to_string(),
+        socket_io.lost.to_string(),
+        String::new(),
+    );
+    for (outcome, side) in [(wsauth, Side::Wsauth), (socket_io, Side::SocketIo)] {
+        if let Some(e) = &outcome.first_error {
+            println!("  first {} error: {e}", side.label());
+        }
+    }
+    println!();
+    println!(
+        "ratio = wsauth / Socket.IO. One publisher in the server process, {} subscribers \
+         (WebSocket clients on the load core), {} publications/s of {} data bytes \
+         (offered: {:.0} deliveries/s); {} s window after {} s warm-up. Latency is publish \
+         to receive, including the load generator's own queueing: when its CPU % nears 100 \
+         the latencies are the load side's limit.",
+        setup.subscribers,
+        setup.rate,
+        setup.payload_bytes,
+        setup.rate * setup.subscribers as f64,
+        setup.window.as_secs_f64(),
+        setup.warmup.as_secs_f64(),
+    );
+    let r = per_cpu_ratio(wsauth, socket_io);
+    let verdict = if r >= 5.0 { "met" } else { "MISSED" };
+    println!(
+        "target: wsauth deliveries per second of server CPU >= 5x Socket.IO's: {verdict} ({r:.2}x)"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_quantiles_are_nearest_rank() {
+        let outcome = Outcome {
+            latencies_us: (1..=100).map(|us| us * 1000).collect(),
+            ..Outcome::default()
+        };
+        assert_eq!(outcome.latency_ms(0.5), 50.0);
+        assert_eq!(outcome.latency_ms(0.99), 99.0);
+        assert_eq!(outcome.latency_ms(1.0), 100.0);
+        assert_eq!(Outcome::default().latency_ms(0.99), 0.0);
+    }
+}
