@@ -519,3 +519,107 @@ impl Subscriptions {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(request: Request) -> (Ask, oneshot::Receiver<Result<Reply, TopicError>>) {
+        let (reply, answer) = oneshot::channel();
+        let ask = Ask {
+            topic: "t",
+            params: json!({"id": 1}),
+            request,
+            reply,
+        };
+        (ask, answer)
+    }
+
+    fn id_of(frame: &str) -> u64 {
+        let frame: Value = serde_json::from_str(frame).unwrap_or_default();
+        frame["id"].as_u64().unwrap_or_default()
+    }
+
+    /// Subscribed to `t {"id":1}` in epoch `e` at offset 0.
+    fn held() -> Subscriptions {
+        let mut topics = Subscriptions::default();
+        let (ask, mut answer) = ask(Request::Subscribe);
+        let id = id_of(&topics.request(ask));
+        let subscribed = json!({"type": SUBSCRIBED, "id": id, "topic": "t", "params": {"id": 1}, "epoch": "e", "offset": 0});
+        assert!(topics.receive(&subscribed.to_string()).is_none());
+        assert!(matches!(answer.try_recv(), Ok(Ok(Reply::Subscribed(_)))));
+        topics
+    }
+
+    fn publication(offset: u64) -> String {
+        json!({"type": PUBLICATION, "topic": "t", "params": {"id": 1}, "offset": offset, "message": {"type": "m"}}).to_string()
+    }
+
+    #[test]
+    fn a_reconnection_resubscribes_from_the_last_publication_seen() {
+        let mut topics = held();
+        assert!(topics.receive(&publication(7)).is_some());
+        let frames = topics.resubscribe();
+        let [frame] = frames.as_slice() else {
+            panic!("{frames:?}");
+        };
+        let frame: Value = serde_json::from_str(frame).unwrap_or_default();
+        assert_eq!(frame["type"], SUBSCRIBE);
+        assert_eq!(frame["since"], json!({"epoch": "e", "offset": 7}));
+        // Recovered: nothing to tell the user.
+        let again = json!({"type": SUBSCRIBED, "id": frame["id"], "topic": "t", "params": {"id": 1}, "epoch": "e", "offset": 9, "recovered": true});
+        assert!(topics.receive(&again.to_string()).is_none());
+    }
+
+    #[test]
+    fn a_refused_resubscription_ends_the_subscription() {
+        let mut topics = held();
+        let frames = topics.resubscribe();
+        let refused = json!({"type": REFUSED, "id": id_of(&frames[0]), "request": SUBSCRIBE, "topic": "t", "params": {"id": 1}, "error": "forbidden", "reason": "forbidden"});
+        let event = topics.receive(&refused.to_string());
+        assert!(
+            matches!(
+                event.as_ref().map(|e| &e.kind),
+                Some(RawKind::Ended(Ended::Refused(TopicRefusal::Forbidden)))
+            ),
+            "{event:?}"
+        );
+        assert!(topics.resubscribe().is_empty());
+        assert!(topics.receive(&publication(1)).is_none());
+    }
+
+    #[test]
+    fn a_subscription_the_server_ends_is_reported_and_not_resubscribed() {
+        for (reason, ended) in [
+            ("not_found", Ended::Refused(TopicRefusal::NotFound)),
+            ("server", Ended::Server),
+        ] {
+            let mut topics = held();
+            let end =
+                json!({"type": UNSUBSCRIBED, "topic": "t", "params": {"id": 1}, "reason": reason});
+            let event = topics.receive(&end.to_string());
+            assert!(
+                matches!(event.as_ref().map(|e| &e.kind), Some(RawKind::Ended(e)) if *e == ended),
+                "{event:?}"
+            );
+            assert!(topics.resubscribe().is_empty());
+        }
+    }
+
+    #[test]
+    fn a_connection_ending_answers_what_is_pending() {
+        let mut topics = held();
+        let (leave, mut left) = ask(Request::Unsubscribe);
+        topics.request(leave);
+        let (join, mut joined) = ask(Request::Subscribe);
+        topics.request(join);
+        topics.interrupted();
+        // Being left, it is left; being joined, it is not held.
+        assert!(matches!(left.try_recv(), Ok(Ok(Reply::Unsubscribed))));
+        assert!(matches!(
+            joined.try_recv(),
+            Ok(Err(TopicError::Interrupted))
+        ));
+        assert!(topics.resubscribe().is_empty());
+    }
+}
