@@ -20,6 +20,15 @@
 //! [`Event`]s: the socket opened, a message, a refresh, a reconnection (with
 //! the close that caused it and the delay), and finally how it ended.
 //!
+//! On an endpoint that lists topics, the handle also subscribes,
+//! unsubscribes, publishes and asks presence ([`Client::subscribe`] and
+//! the rest, each answered by the server or refused with a typed
+//! [`TopicRefusal`](wsauth_spec::wire::TopicRefusal)), and
+//! [`Event::Topic`] brings publications, presence changes and the end of
+//! subscriptions, typed by the generated client. Subscriptions belong to the
+//! client, not to one connection: the driver makes them again after a
+//! reconnection, from the last publication seen (see [`TopicEvent`]).
+//!
 //! The events channel is bounded ([`Options::event_buffer`], 64 by
 //! default): the driver reads the next frame from the socket only when
 //! there is room for it, so a user that reads slowly (or never: a
@@ -592,6 +601,26 @@ impl<C: Codec, T: TopicEvents> Client<C, T> {
     /// Publishes `message` (one of the topic's messages: anything else
     /// does not compile) on the instance `key` names, which the client need
     /// not subscribe to; the publication's offset.
+    ///
+    /// ```no_run
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::notifications::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// let key = prsm::topics::conversation::Key { conversation_id: 1 };
+    /// let typing = prsm::messages::Typing { user_id: "alice".into(), active: true };
+    /// let offset = client.publish(&key, typing).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A notification does not flow on `conversation`:
+    ///
+    /// ```compile_fail,E0277
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::notifications::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// let key = prsm::topics::conversation::Key { conversation_id: 1 };
+    /// let notification = prsm::messages::Notification { id: 1, title: "hi".into(), body: None };
+    /// client.publish(&key, notification).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn publish<K>(
         &self,
         key: &K,
