@@ -263,6 +263,69 @@ async fn a_history_lost_across_a_reconnect_is_reported() {
     close(other).await;
 }
 
+#[tokio::test]
+async fn resubscribing_many_keeps_within_the_rate_limit() {
+    // More subscriptions than prsm's burst (20 messages) lets through.
+    let ids: Vec<i64> = (100..124).collect();
+    let store = ids.iter().fold(prsm::Store::seeded(), |store, id| {
+        store.conversation(*id, ["alice"])
+    });
+    let prsm = start_prsm(
+        |mut config| {
+            config.store = store;
+            config
+        },
+        axum::Router::new(),
+    )
+    .await;
+    let relay = Relay::to(prsm.addr).await;
+    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
+    for id in &ids {
+        let key = Key {
+            conversation_id: *id,
+        };
+        alice
+            .subscribe(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The user's own requests keep to the sustained rate (10/s).
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    relay.cut();
+    reconnecting(&mut alice).await;
+    relay.restore();
+    reopened(&mut alice).await;
+    // Every instance is subscribed again, without a rate-limited close:
+    // each died with the cut (it kept nothing), so each answers in a new
+    // life, and publications flow on every one.
+    let mut lost: Vec<i64> = Vec::new();
+    while lost.len() < ids.len() {
+        match topic_event(&mut alice).await {
+            Topic::HistoryLost { key, .. } => lost.push(key.conversation_id),
+            event => panic!("expected a resubscription, got {event:?}"),
+        }
+    }
+    lost.sort_unstable();
+    assert_eq!(lost, ids);
+    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    let mut seen: Vec<i64> = Vec::new();
+    for id in &ids {
+        let key = Key {
+            conversation_id: *id,
+        };
+        other
+            .publish(&key, typing("again"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        seen.push(publication(&mut alice).await.key.conversation_id);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ids);
+    close(alice).await;
+    close(other).await;
+}
+
 /// Skips failed attempts until the socket opens again and the welcome
 /// comes: the attempt that opened.
 async fn reopened(client: &mut notifications::Client) -> u32 {

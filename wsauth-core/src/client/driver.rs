@@ -14,6 +14,7 @@
 //! room reserved for the event a frame may become: an unread client is
 //! back-pressure, not a growing buffer.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::future::OptionFuture;
@@ -35,7 +36,7 @@ use wsauth_spec::{Access, ExpiryPolicy, Frames, TokenSource};
 use super::close::{ABNORMAL, CloseAction, NO_STATUS, ServerClose};
 use super::target::{self, Target};
 use super::token::{Token, TokenError, now_ms, refresh_delay, unverified_exp};
-use super::topics::{RawTopicEvent, Subscriptions, TopicError, is_topic_frame};
+use super::topics::{RawTopicEvent, Subscriptions, TopicError, is_topic_frame, resubscribe_pace};
 use super::{ClientError, Closed, Command, Event, Frame, Options, SendError};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::store::BoxFuture;
@@ -377,17 +378,29 @@ impl Driver {
         let mut first = Some(first);
         let mut room: Option<OwnedPermit<Event<Frame, RawTopicEvent>>> = None;
         let topics = !self.endpoint.topics.is_empty();
-        // The subscriptions held before are the client's: made again at
-        // once, each from where it left off. A failed write shows up as a
-        // failed read next.
-        for frame in self.topics.resubscribe() {
+        // The subscriptions held before are the client's: made again, each
+        // from where it left off, paced within the rate limit. A failed
+        // write shows up as a failed read next.
+        let mut resubscribing: VecDeque<String> = self.topics.resubscribe().into();
+        let (at_once, every) = resubscribe_pace(&self.endpoint.limits);
+        for frame in resubscribing.drain(..at_once.min(resubscribing.len())) {
             let _ = socket.send(Message::text(frame)).await;
         }
+        let mut pace: Option<Interval> = (!resubscribing.is_empty())
+            .then(|| tokio::time::interval_at(Instant::now() + every, every));
         loop {
             let tick = async {
                 match ticker.as_mut() {
                     Some(t) => {
                         t.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let paced = async {
+                match pace.as_mut() {
+                    Some(p) => {
+                        p.tick().await;
                     }
                     None => std::future::pending().await,
                 }
@@ -499,6 +512,14 @@ impl Driver {
                     if let Some((ping, _)) = heartbeat {
                         // A failed write shows up as a failed read next.
                         let _ = socket.send(Message::text(ping)).await;
+                    }
+                }
+                () = paced => {
+                    if let Some(frame) = resubscribing.pop_front() {
+                        let _ = socket.send(Message::text(frame)).await;
+                    }
+                    if resubscribing.is_empty() {
+                        pace = None;
                     }
                 }
                 () = refresh_due => {

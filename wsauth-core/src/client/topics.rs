@@ -25,12 +25,14 @@
 //! does not compile.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use wsauth_spec::Keyword as _;
+use wsauth_spec::Limits;
 use wsauth_spec::wire::{
     PRESENCE, PUBLICATION, PUBLISH, PUBLISHED, REFUSED, SUBSCRIBE, SUBSCRIBED, TopicRefusal,
     UNSUBSCRIBE, UNSUBSCRIBED,
@@ -146,14 +148,13 @@ pub enum Ended {
 }
 
 /// The server's `wsauth.subscribed`: where the instance is.
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subscribed {
     /// The instance's life: offsets of another epoch mean nothing in this one.
     pub epoch: String,
     /// The latest publication's offset (0 before the first).
     pub offset: u64,
     /// Who is subscribed, on topics with presence.
-    #[serde(default)]
     pub present: Option<Vec<String>>,
 }
 
@@ -310,6 +311,16 @@ struct Answer {
     message: Option<Value>,
     joined: Option<String>,
     left: Option<String>,
+}
+
+/// How resubscriptions are paced within the endpoint's rate limit (every
+/// request counts, and a client over it is closed, then would resubscribe
+/// again, and again): half the burst at once, then one per two sustained
+/// slots, so the user's own messages and heartbeats keep room.
+pub(super) fn resubscribe_pace(limits: &Limits) -> (usize, Duration) {
+    let at_once = (limits.burst / 2).max(1) as usize;
+    let every = Duration::from_secs(2) / limits.messages_per_second.max(1);
+    (at_once, every)
 }
 
 /// Whether a frame's `type` is one of the server's topic frames.
@@ -495,6 +506,7 @@ impl Subscriptions {
                     message: answer.message?,
                 }
             }
+            PRESENCE if !self.held.contains_key(&instance) => return None,
             PRESENCE => match (answer.joined, answer.left) {
                 (Some(subject), _) => RawKind::Joined(subject),
                 (None, Some(subject)) => RawKind::Left(subject),
@@ -569,6 +581,22 @@ mod tests {
         // Recovered: nothing to tell the user.
         let again = json!({"type": SUBSCRIBED, "id": frame["id"], "topic": "t", "params": {"id": 1}, "epoch": "e", "offset": 9, "recovered": true});
         assert!(topics.receive(&again.to_string()).is_none());
+    }
+
+    #[test]
+    fn resubscriptions_keep_within_the_rate_limit() {
+        let prsm = Limits {
+            messages_per_second: 10,
+            burst: 20,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(resubscribe_pace(&prsm), (10, Duration::from_millis(200)));
+        let tight = Limits {
+            messages_per_second: 0,
+            burst: 1,
+            ..Limits::DEFAULT
+        };
+        assert_eq!(resubscribe_pace(&tight), (1, Duration::from_secs(2)));
     }
 
     #[test]
