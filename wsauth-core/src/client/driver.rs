@@ -153,7 +153,7 @@ impl Driver {
                         let _ = ack.send(Err(not_sent(last)));
                     }
                     Some(Command::Topic(ask)) => {
-                        let _ = ask.reply.send(Err(TopicError::Send(not_sent(last))));
+                        let _ = ask.reply.send(Err(TopicError::NotSent(not_sent(last))));
                     }
                     Some(Command::Close) => self.close_asked = true,
                     None => return false,
@@ -302,7 +302,7 @@ impl Driver {
                         let _ = ack.send(Err(SendError::NotOpen));
                     }
                     Some(Command::Topic(ask)) => {
-                        let _ = ask.reply.send(Err(TopicError::Send(SendError::NotOpen)));
+                        let _ = ask.reply.send(Err(TopicError::NotSent(SendError::NotOpen)));
                     }
                     Some(Command::Close) => {
                         return Attempt::End(Some(Event::Closed(Closed::ByClient)));
@@ -326,7 +326,7 @@ impl Driver {
                         let _ = ack.send(Err(SendError::NotOpen));
                     }
                     Some(Command::Topic(ask)) => {
-                        let _ = ask.reply.send(Err(TopicError::Send(SendError::NotOpen)));
+                        let _ = ask.reply.send(Err(TopicError::NotSent(SendError::NotOpen)));
                     }
                     Some(Command::Close) | None => return false,
                 },

@@ -665,7 +665,7 @@ impl<C: Codec, T: TopicEvents> Client<C, T> {
             .map_err(|_| SendError::Ended)?;
         answer
             .await
-            .unwrap_or(Err(TopicError::Send(SendError::Ended)))
+            .unwrap_or(Err(TopicError::NotSent(SendError::Ended)))
     }
 }
 

@@ -166,7 +166,7 @@ pub enum TopicError {
     Refused(TopicRefusal),
     /// The request could not be sent.
     #[error(transparent)]
-    Send(#[from] SendError),
+    NotSent(#[from] SendError),
     /// The connection ended before the server answered.
     #[error("the connection ended before the server answered")]
     Interrupted,
