@@ -307,7 +307,9 @@ struct Answer {
     recovered: Option<bool>,
     present: Option<Vec<String>>,
     reason: Option<String>,
-    error: Option<TopicRefusal>,
+    /// Read as text: a word this client does not know (a newer server's)
+    /// must not leave the request unanswered.
+    error: Option<String>,
     message: Option<Value>,
     joined: Option<String>,
     left: Option<String>,
@@ -432,8 +434,13 @@ impl Subscriptions {
     }
 
     fn answer(&mut self, pending: Pending, answer: Answer, text: &str) -> Option<RawTopicEvent> {
-        let refused =
-            (answer.kind == REFUSED).then(|| answer.error.unwrap_or(TopicRefusal::ServerError));
+        let refused = (answer.kind == REFUSED).then(|| {
+            answer
+                .error
+                .as_deref()
+                .and_then(TopicRefusal::from_word)
+                .unwrap_or(TopicRefusal::ServerError)
+        });
         let reply = match (pending.kind, refused) {
             (_, Some(error)) => Err(TopicError::Refused(error)),
             (SUBSCRIBE, None) => match (answer.kind.as_str(), answer.epoch, answer.offset) {
@@ -614,6 +621,19 @@ mod tests {
         );
         assert!(topics.resubscribe().is_empty());
         assert!(topics.receive(&publication(1)).is_none());
+    }
+
+    #[test]
+    fn a_refusal_this_client_does_not_know_is_still_an_answer() {
+        let mut topics = Subscriptions::default();
+        let (join, mut joined) = ask(Request::Subscribe);
+        let id = id_of(&topics.request(join));
+        let refused = json!({"type": REFUSED, "id": id, "request": SUBSCRIBE, "topic": "t", "params": {"id": 1}, "error": "from_the_future", "reason": "?"});
+        assert!(topics.receive(&refused.to_string()).is_none());
+        assert!(matches!(
+            joined.try_recv(),
+            Ok(Err(TopicError::Refused(TopicRefusal::ServerError)))
+        ));
     }
 
     #[test]
