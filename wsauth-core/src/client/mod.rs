@@ -574,6 +574,15 @@ impl<C: Codec, T: TopicEvents> Client<C, T> {
     /// [`Event::Topic`]. The subscription is the client's, not the
     /// connection's: after a reconnection the client subscribes again by
     /// itself, from the last publication seen (see [`TopicEvent`]).
+    ///
+    /// Only topics the endpoint lists: prsm's `web3` lists none.
+    ///
+    /// ```compile_fail,E0277
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::web3::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// client.subscribe(&prsm::topics::conversation::Key { conversation_id: 1 }).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn subscribe<K>(&self, key: &K) -> Result<Subscribed, TopicError>
     where
         K: TopicKey,
