@@ -866,6 +866,85 @@ impl CloseCode {
         }
     }
 }
+/// One module per topic: its instance key and the messages it carries.
+#[allow(dead_code, missing_docs, clippy::all)]
+pub mod topics {
+    /** The `conversation` topic.
+
+ Everything said in one conversation: messages posted, who is typing, and the assistant's answers as they stream.*/
+    pub mod conversation {
+        /// An instance of the topic: its params.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+        pub struct Key {
+            /// The conversation.
+            pub conversation_id: i64,
+        }
+        impl ::wsauth_core::TopicKey for Key {
+            const TOPIC: &'static str = "conversation";
+            type Message = Message;
+        }
+        /// The messages the topic carries.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Message {
+            #[serde(rename = "send_message")]
+            SendMessage(super::super::messages::SendMessage),
+            #[serde(rename = "typing")]
+            Typing(super::super::messages::Typing),
+            #[serde(rename = "ai_token")]
+            AiToken(super::super::messages::AiToken),
+            #[serde(rename = "ai_done")]
+            AiDone(super::super::messages::AiDone),
+        }
+        impl ::wsauth_core::MessageKind for Message {
+            fn kind(&self) -> &str {
+                match *self {
+                    Message::SendMessage(_) => "send_message",
+                    Message::Typing(_) => "typing",
+                    Message::AiToken(_) => "ai_token",
+                    Message::AiDone(_) => "ai_done",
+                }
+            }
+        }
+        impl ::core::convert::From<super::super::messages::SendMessage> for Message {
+            fn from(message: super::super::messages::SendMessage) -> Self {
+                Message::SendMessage(message)
+            }
+        }
+        impl ::core::convert::From<super::super::messages::Typing> for Message {
+            fn from(message: super::super::messages::Typing) -> Self {
+                Message::Typing(message)
+            }
+        }
+        impl ::core::convert::From<super::super::messages::AiToken> for Message {
+            fn from(message: super::super::messages::AiToken) -> Self {
+                Message::AiToken(message)
+            }
+        }
+        impl ::core::convert::From<super::super::messages::AiDone> for Message {
+            fn from(message: super::super::messages::AiDone) -> Self {
+                Message::AiDone(message)
+            }
+        }
+    }
+}
+impl ::wsauth_core::client::Publishable for topics::conversation::Key {}
+impl ::wsauth_core::client::HasPresence for topics::conversation::Key {}
 /// One module per endpoint: its parameters, messages and `connect`.
 pub mod endpoints {
     /// The `notifications` endpoint (`/ws/{user_id}`).
@@ -926,10 +1005,37 @@ pub mod endpoints {
         }
         /// JSON frames: `ClientMessage` out, `ServerMessage` in.
         pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;
+        /// Something that happened on a topic instance this client
+        /// subscribes to, by topic.
+        #[derive(::core::fmt::Debug)]
+        pub enum TopicEvent {
+            /// An event of the `conversation` topic.
+            Conversation(
+                ::wsauth_core::client::TopicEvent<
+                    super::super::topics::conversation::Key,
+                >,
+            ),
+        }
+        impl ::wsauth_core::client::TopicEvents for TopicEvent {
+            fn decode(
+                event: ::wsauth_core::client::RawTopicEvent,
+            ) -> ::core::result::Result<Self, ::wsauth_core::client::Unexpected> {
+                match event.topic() {
+                    "conversation" => event.decode().map(TopicEvent::Conversation),
+                    _ => {
+                        ::core::result::Result::Err(
+                            event.unexpected(::core::option::Option::None),
+                        )
+                    }
+                }
+            }
+        }
+        impl ::wsauth_core::client::Lists<super::super::topics::conversation::Key>
+        for TopicEvent {}
         /// A running client of this endpoint.
-        pub type Client = ::wsauth_core::client::Client<Messages>;
+        pub type Client = ::wsauth_core::client::Client<Messages, TopicEvent>;
         /// What the client's `recv` yields.
-        pub type Event = ::wsauth_core::client::Event<ServerMessage>;
+        pub type Event = ::wsauth_core::client::Event<ServerMessage, TopicEvent>;
         /// A client of `notifications` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The token is a string or a `wsauth_core::client::Token` provider.
@@ -937,7 +1043,7 @@ pub mod endpoints {
             __wsauth_base_url: &str,
             __wsauth_params: Params,
             __wsauth_token: impl ::core::convert::Into<::wsauth_core::client::Token>,
-        ) -> ::wsauth_core::client::Connect<Messages> {
+        ) -> ::wsauth_core::client::Connect<Messages, TopicEvent> {
             ::wsauth_core::client::Connect::new(
                     &super::super::API,
                     "notifications",
@@ -1027,10 +1133,37 @@ pub mod endpoints {
         }
         /// JSON frames: `ClientMessage` out, `ServerMessage` in.
         pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;
+        /// Something that happened on a topic instance this client
+        /// subscribes to, by topic.
+        #[derive(::core::fmt::Debug)]
+        pub enum TopicEvent {
+            /// An event of the `conversation` topic.
+            Conversation(
+                ::wsauth_core::client::TopicEvent<
+                    super::super::topics::conversation::Key,
+                >,
+            ),
+        }
+        impl ::wsauth_core::client::TopicEvents for TopicEvent {
+            fn decode(
+                event: ::wsauth_core::client::RawTopicEvent,
+            ) -> ::core::result::Result<Self, ::wsauth_core::client::Unexpected> {
+                match event.topic() {
+                    "conversation" => event.decode().map(TopicEvent::Conversation),
+                    _ => {
+                        ::core::result::Result::Err(
+                            event.unexpected(::core::option::Option::None),
+                        )
+                    }
+                }
+            }
+        }
+        impl ::wsauth_core::client::Lists<super::super::topics::conversation::Key>
+        for TopicEvent {}
         /// A running client of this endpoint.
-        pub type Client = ::wsauth_core::client::Client<Messages>;
+        pub type Client = ::wsauth_core::client::Client<Messages, TopicEvent>;
         /// What the client's `recv` yields.
-        pub type Event = ::wsauth_core::client::Event<ServerMessage>;
+        pub type Event = ::wsauth_core::client::Event<ServerMessage, TopicEvent>;
         /// A client of `conversation` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
         ///
         /// The token is a string or a `wsauth_core::client::Token` provider.
@@ -1038,7 +1171,7 @@ pub mod endpoints {
             __wsauth_base_url: &str,
             __wsauth_params: Params,
             __wsauth_token: impl ::core::convert::Into<::wsauth_core::client::Token>,
-        ) -> ::wsauth_core::client::Connect<Messages> {
+        ) -> ::wsauth_core::client::Connect<Messages, TopicEvent> {
             ::wsauth_core::client::Connect::new(
                     &super::super::API,
                     "conversation",

@@ -160,9 +160,9 @@ pub use wsauth_macros::include_spec;
 /// The spec is read and validated like `include_spec!`'s (its problems are
 /// compile errors on the path) and `include_str!`-ed, so editing it
 /// rebuilds the crate. The items are the generated file's: `messages`,
-/// `schemas`, `API`, `CloseCode` and one module per endpoint with `Params`,
-/// `ClientMessage`, `ServerMessage` and `connect`. Needs the `client`
-/// feature.
+/// `schemas`, `API`, `CloseCode`, `topics` and one module per endpoint
+/// with `Params`, `ClientMessage`, `ServerMessage`, `TopicEvent` (when it
+/// lists topics) and `connect`. Needs the `client` feature.
 #[cfg(feature = "client")]
 pub use wsauth_macros::include_client;
 

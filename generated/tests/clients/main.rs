@@ -20,3 +20,4 @@ mod runtime;
 mod shipvox;
 mod songnodes;
 mod tls;
+mod topics;

@@ -7,7 +7,9 @@ use std::fmt::Debug;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use wsauth_core::client::{Client, ClientError, CloseAction, Codec, Event, ServerClose, Token};
+use wsauth_core::client::{
+    Client, ClientError, CloseAction, Codec, Event, ServerClose, Token, TopicEvents,
+};
 use wsauth_core::spec::{ClientAction, FailureKind};
 use wsauth_generated::prsm::endpoints::{conversation, notifications, web3};
 use wsauth_generated::prsm::schemas::{Problem, ProblemCode};
@@ -50,8 +52,12 @@ fn alice() -> String {
 }
 
 /// `Open` then the `connected` welcome for `user` on `endpoint`.
-async fn admitted<C: Codec>(client: &mut Client<C>, attempt: u32, user: &str, endpoint: &str)
-where
+async fn admitted<C: Codec, T: TopicEvents>(
+    client: &mut Client<C, T>,
+    attempt: u32,
+    user: &str,
+    endpoint: &str,
+) where
     C::Receive: Debug + Welcome,
 {
     opened(client, attempt).await;

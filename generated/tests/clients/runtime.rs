@@ -31,6 +31,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use wsauth_core::client::{
     ABNORMAL, Client, CloseAction, Closed, Codec, Event, Frame, Options, SendError, Token,
+    TopicEvents,
 };
 use wsauth_example_support::testing::loopback;
 use wsauth_generated::echo::endpoints::{echo, raw};
@@ -97,7 +98,7 @@ async fn soon<T>(within: Duration, what: &str, f: impl Future<Output = T>) -> T 
 
 /// The client's last events after `close()`: `Closed(ByClient)`, then
 /// nothing.
-async fn closed_by_client<C: Codec>(client: &mut Client<C>)
+async fn closed_by_client<C: Codec, T: TopicEvents>(client: &mut Client<C, T>)
 where
     C::Receive: std::fmt::Debug,
 {

@@ -8,13 +8,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use wsauth_core::client::{Client, ClientError, Closed, Codec, Event, ServerClose, Token};
+use wsauth_core::client::{
+    Client, ClientError, Closed, Codec, Event, ServerClose, Token, TopicEvents,
+};
 
 /// How long any one event may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// The next event.
-pub async fn next<C: Codec>(client: &mut Client<C>) -> Event<C::Receive> {
+pub async fn next<C: Codec, T: TopicEvents>(client: &mut Client<C, T>) -> Event<C::Receive, T> {
     tokio::time::timeout(WAIT, client.recv())
         .await
         .unwrap_or_else(|_| panic!("no event within {WAIT:?}"))
@@ -22,7 +24,7 @@ pub async fn next<C: Codec>(client: &mut Client<C>) -> Event<C::Receive> {
 }
 
 /// The next event, which must be a message.
-pub async fn message<C: Codec>(client: &mut Client<C>) -> C::Receive
+pub async fn message<C: Codec, T: TopicEvents>(client: &mut Client<C, T>) -> C::Receive
 where
     C::Receive: Debug,
 {
@@ -33,7 +35,7 @@ where
 }
 
 /// The next event, which must be the socket opening on `attempt`.
-pub async fn opened<C: Codec>(client: &mut Client<C>, attempt: u32)
+pub async fn opened<C: Codec, T: TopicEvents>(client: &mut Client<C, T>, attempt: u32)
 where
     C::Receive: Debug,
 {
@@ -44,7 +46,9 @@ where
 }
 
 /// The next event, which must be a reconnection: its close and delay.
-pub async fn reconnecting<C: Codec>(client: &mut Client<C>) -> (ServerClose, Duration)
+pub async fn reconnecting<C: Codec, T: TopicEvents>(
+    client: &mut Client<C, T>,
+) -> (ServerClose, Duration)
 where
     C::Receive: Debug,
 {
@@ -56,7 +60,9 @@ where
 
 /// Every event up to and including the last one (`Closed` or `Failed`),
 /// after checking that the client yields nothing more.
-pub async fn all_events<C: Codec>(client: &mut Client<C>) -> Vec<Event<C::Receive>> {
+pub async fn all_events<C: Codec, T: TopicEvents>(
+    client: &mut Client<C, T>,
+) -> Vec<Event<C::Receive, T>> {
     let mut events = Vec::new();
     loop {
         let event = next(client).await;
@@ -74,7 +80,9 @@ pub async fn all_events<C: Codec>(client: &mut Client<C>) -> Vec<Event<C::Receiv
 
 /// Skips to the client's last event, which must be a failure; the events
 /// before it.
-pub async fn failure<C: Codec>(client: &mut Client<C>) -> (ClientError, Vec<Event<C::Receive>>) {
+pub async fn failure<C: Codec, T: TopicEvents>(
+    client: &mut Client<C, T>,
+) -> (ClientError, Vec<Event<C::Receive, T>>) {
     let mut seen = Vec::new();
     loop {
         match next(client).await {
@@ -95,7 +103,7 @@ pub fn expect_close(error: &ClientError) -> &ServerClose {
 /// A client that must stop on its first connection: it opens once, fails
 /// with the server's close (no reconnection, not even a token refresh), and
 /// yields nothing more. The close it stopped on.
-pub async fn stopped_at_once<C: Codec>(client: &mut Client<C>) -> ServerClose
+pub async fn stopped_at_once<C: Codec, T: TopicEvents>(client: &mut Client<C, T>) -> ServerClose
 where
     C::Receive: Debug,
 {
@@ -112,8 +120,8 @@ where
 /// a `refresh_token` code, reconnects at once with a token from the
 /// provider, is closed the same way again and stops there (no loop). The
 /// first close and the last.
-pub async fn refreshed_once_then_stopped<C: Codec>(
-    client: &mut Client<C>,
+pub async fn refreshed_once_then_stopped<C: Codec, T: TopicEvents>(
+    client: &mut Client<C, T>,
 ) -> (ServerClose, ServerClose)
 where
     C::Receive: Debug,
@@ -134,7 +142,7 @@ where
 
 /// Closes the client and expects the normal end (messages still in flight
 /// are skipped), after which the client yields nothing.
-pub async fn close<C: Codec>(mut client: Client<C>)
+pub async fn close<C: Codec, T: TopicEvents>(mut client: Client<C, T>)
 where
     C::Receive: Debug,
 {

@@ -14,6 +14,7 @@
 //! room reserved for the event a frame may become: an unread client is
 //! back-pressure, not a growing buffer.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use futures_util::future::OptionFuture;
@@ -35,6 +36,7 @@ use wsauth_spec::{Access, ExpiryPolicy, Frames, TokenSource};
 use super::close::{ABNORMAL, CloseAction, NO_STATUS, ServerClose};
 use super::target::{self, Target};
 use super::token::{Token, TokenError, now_ms, refresh_delay, unverified_exp};
+use super::topics::{RawTopicEvent, Subscriptions, TopicError, is_topic_frame, resubscribe_pace};
 use super::{ClientError, Closed, Command, Event, Frame, Options, SendError};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::store::BoxFuture;
@@ -79,10 +81,12 @@ pub(super) struct Driver {
     current: Option<String>,
     options: Options,
     commands: mpsc::UnboundedReceiver<Command>,
-    events: mpsc::Sender<Event<Frame>>,
+    events: mpsc::Sender<Event<Frame, RawTopicEvent>>,
     /// [`Client::close`](super::Client::close) was called while the driver
     /// waited for room to push an event; it ends at the next step.
     close_asked: bool,
+    /// The topic instances subscribed to, and requests waiting for answers.
+    topics: Subscriptions,
 }
 
 /// How a connection attempt (token, then upgrade) went.
@@ -93,7 +97,7 @@ enum Attempt {
     Failed(ServerClose),
     /// The client ends: with this event, or silently when the handle is
     /// gone.
-    End(Option<Event<Frame>>),
+    End(Option<Event<Frame, RawTopicEvent>>),
 }
 
 /// Why [`open`] did not give a socket.
@@ -112,7 +116,7 @@ impl Driver {
         token: Token,
         options: Options,
         commands: mpsc::UnboundedReceiver<Command>,
-        events: mpsc::Sender<Event<Frame>>,
+        events: mpsc::Sender<Event<Frame, RawTopicEvent>>,
     ) -> Self {
         Driver {
             api,
@@ -124,6 +128,7 @@ impl Driver {
             commands,
             events,
             close_asked: false,
+            topics: Subscriptions::default(),
         }
     }
 
@@ -131,7 +136,7 @@ impl Driver {
     /// handle meanwhile: nothing is open, so a send fails (`Ended` when
     /// `event` is the last one, else `NotOpen`) and a close is remembered
     /// in `close_asked`. False when the handle is gone.
-    async fn push(&mut self, event: Event<Frame>, last: bool) -> bool {
+    async fn push(&mut self, event: Event<Frame, RawTopicEvent>, last: bool) -> bool {
         loop {
             tokio::select! {
                 permit = self.events.reserve() => {
@@ -145,8 +150,10 @@ impl Driver {
                 }
                 command = self.commands.recv() => match command {
                     Some(Command::Send(_, ack)) => {
-                        let refused = if last { SendError::Ended } else { SendError::NotOpen };
-                        let _ = ack.send(Err(refused));
+                        let _ = ack.send(Err(not_sent(last)));
+                    }
+                    Some(Command::Topic(ask)) => {
+                        let _ = ask.reply.send(Err(TopicError::NotSent(not_sent(last))));
                     }
                     Some(Command::Close) => self.close_asked = true,
                     None => return false,
@@ -156,7 +163,7 @@ impl Driver {
     }
 
     /// Ends the client with its last event.
-    async fn end(mut self, event: Event<Frame>) {
+    async fn end(mut self, event: Event<Frame, RawTopicEvent>) {
         self.push(event, true).await;
     }
 
@@ -194,7 +201,9 @@ impl Driver {
                     self.current = token;
                     let first = Event::Open { attempt: opened };
                     opened = opened.saturating_add(1);
-                    self.session(*socket, first, &mut admitted).await
+                    let end = self.session(*socket, first, &mut admitted).await;
+                    self.topics.interrupted();
+                    end
                 }
                 Attempt::Failed(close) => SessionEnd::Server(close),
                 Attempt::End(Some(event)) => return self.end(event).await,
@@ -292,6 +301,9 @@ impl Driver {
                     Some(Command::Send(_, ack)) => {
                         let _ = ack.send(Err(SendError::NotOpen));
                     }
+                    Some(Command::Topic(ask)) => {
+                        let _ = ask.reply.send(Err(TopicError::NotSent(SendError::NotOpen)));
+                    }
                     Some(Command::Close) => {
                         return Attempt::End(Some(Event::Closed(Closed::ByClient)));
                     }
@@ -312,6 +324,9 @@ impl Driver {
                 command = self.commands.recv() => match command {
                     Some(Command::Send(_, ack)) => {
                         let _ = ack.send(Err(SendError::NotOpen));
+                    }
+                    Some(Command::Topic(ask)) => {
+                        let _ = ask.reply.send(Err(TopicError::NotSent(SendError::NotOpen)));
                     }
                     Some(Command::Close) | None => return false,
                 },
@@ -343,7 +358,7 @@ impl Driver {
     async fn session(
         &mut self,
         mut socket: Socket,
-        first: Event<Frame>,
+        first: Event<Frame, RawTopicEvent>,
         admitted: &mut bool,
     ) -> SessionEnd {
         let welcome = self.endpoint.welcome;
@@ -361,12 +376,31 @@ impl Driver {
         let mut refreshing: Option<BoxFuture<'static, Result<String, TokenError>>> = None;
         let mut pending: Option<String> = None;
         let mut first = Some(first);
-        let mut room: Option<OwnedPermit<Event<Frame>>> = None;
+        let mut room: Option<OwnedPermit<Event<Frame, RawTopicEvent>>> = None;
+        let topics = !self.endpoint.topics.is_empty();
+        // The subscriptions held before are the client's: made again, each
+        // from where it left off, paced within the rate limit. A failed
+        // write shows up as a failed read next.
+        let mut resubscribing: VecDeque<String> = self.topics.resubscribe().into();
+        let (at_once, every) = resubscribe_pace(&self.endpoint.limits);
+        for frame in resubscribing.drain(..at_once.min(resubscribing.len())) {
+            let _ = socket.send(Message::text(frame)).await;
+        }
+        let mut pace: Option<Interval> = (!resubscribing.is_empty())
+            .then(|| tokio::time::interval_at(Instant::now() + every, every));
         loop {
             let tick = async {
                 match ticker.as_mut() {
                     Some(t) => {
                         t.tick().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            let paced = async {
+                match pace.as_mut() {
+                    Some(p) => {
+                        p.tick().await;
                     }
                     None => std::future::pending().await,
                 }
@@ -411,6 +445,12 @@ impl Driver {
                                 None
                             };
                             let kind = head.as_ref().and_then(|h| h.kind.as_deref());
+                            if topics && kind.is_some_and(is_topic_frame) {
+                                if let Some(event) = self.topics.receive(text) {
+                                    deliver(&mut room, Event::Topic(event));
+                                }
+                                continue;
+                            }
                             if kind == Some(REFRESHED) {
                                 if let Some(token) = pending.take() {
                                     self.current = Some(token);
@@ -453,6 +493,12 @@ impl Driver {
                         };
                         let _ = ack.send(socket.send(message).await.map_err(SendError::Socket));
                     }
+                    Some(Command::Topic(ask)) => {
+                        // Answered when the server answers, or when the
+                        // connection ends first.
+                        let frame = self.topics.request(ask);
+                        let _ = socket.send(Message::text(frame)).await;
+                    }
                     Some(Command::Close) => {
                         close(&mut socket).await;
                         return SessionEnd::ByClient;
@@ -466,6 +512,14 @@ impl Driver {
                     if let Some((ping, _)) = heartbeat {
                         // A failed write shows up as a failed read next.
                         let _ = socket.send(Message::text(ping)).await;
+                    }
+                }
+                () = paced => {
+                    if let Some(frame) = resubscribing.pop_front() {
+                        let _ = socket.send(Message::text(frame)).await;
+                    }
+                    if resubscribing.is_empty() {
+                        pace = None;
                     }
                 }
                 () = refresh_due => {
@@ -492,8 +546,21 @@ impl Driver {
     }
 }
 
+/// Why nothing could be sent while no connection is open: the client is
+/// between connections, or it is ending (`last`).
+fn not_sent(last: bool) -> SendError {
+    if last {
+        SendError::Ended
+    } else {
+        SendError::NotOpen
+    }
+}
+
 /// Sends `event` with the reserved permit (a frame is only read with one).
-fn deliver(room: &mut Option<OwnedPermit<Event<Frame>>>, event: Event<Frame>) {
+fn deliver(
+    room: &mut Option<OwnedPermit<Event<Frame, RawTopicEvent>>>,
+    event: Event<Frame, RawTopicEvent>,
+) {
     if let Some(permit) = room.take() {
         permit.send(event);
     }

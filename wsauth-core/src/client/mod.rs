@@ -20,6 +20,15 @@
 //! [`Event`]s: the socket opened, a message, a refresh, a reconnection (with
 //! the close that caused it and the delay), and finally how it ended.
 //!
+//! On an endpoint that lists topics, the handle also subscribes,
+//! unsubscribes, publishes and asks presence ([`Client::subscribe`] and
+//! the rest, each answered by the server or refused with a typed
+//! [`TopicRefusal`](wsauth_spec::wire::TopicRefusal)), and
+//! [`Event::Topic`] brings publications, presence changes and the end of
+//! subscriptions, typed by the generated client. Subscriptions belong to the
+//! client, not to one connection: the driver makes them again after a
+//! reconnection, from the last publication seen (see [`TopicEvent`]).
+//!
 //! The events channel is bounded ([`Options::event_buffer`], 64 by
 //! default): the driver reads the next frame from the socket only when
 //! there is room for it, so a user that reads slowly (or never: a
@@ -90,6 +99,7 @@ mod codec;
 mod driver;
 mod target;
 mod token;
+mod topics;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -102,14 +112,21 @@ pub use codec::{Codec, EncodeError, Frame, Json, Raw, Unexpected};
 /// The rustls this client is built with, for [`Connect::tls_config`].
 pub use rustls;
 pub use token::{FnProvider, Token, TokenError, TokenProvider, refresh_delay, unverified_exp};
+pub use topics::{
+    Ended, HasPresence, Lists, NoTopics, Publication, Publishable, RawTopicEvent, Subscribed,
+    TopicError, TopicEvent, TopicEvents,
+};
 
 use wsauth_spec::Access;
 
+use crate::TopicKey;
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
+use topics::{Ask, Reply, Request};
 
-/// Something that happened to a client, in order.
+/// Something that happened to a client, in order: `M` is the endpoint's
+/// messages, `T` the events of the topics it lists.
 #[derive(Debug)]
-pub enum Event<M> {
+pub enum Event<M, T = NoTopics> {
     /// The socket opened (attempt 0 is the first connection). Admission is
     /// confirmed by the endpoint's welcome message, which follows; a refused
     /// connection is closed right after opening.
@@ -119,6 +136,8 @@ pub enum Event<M> {
     },
     /// A message from the server.
     Message(M),
+    /// Something happened on a topic instance the client subscribes to.
+    Topic(T),
     /// A frame that is not one of the endpoint's messages.
     Unexpected(Unexpected),
     /// The server accepted an in-band refresh; the token now expires at `exp`.
@@ -284,7 +303,7 @@ impl Default for Options {
 
 /// Starts a client of one endpoint; generated `connect` functions fill it in.
 #[must_use = "a client starts with `start()`"]
-pub struct Connect<C> {
+pub struct Connect<C, T = NoTopics> {
     api: &'static ApiDescriptor,
     endpoint: &'static str,
     base_url: String,
@@ -293,10 +312,10 @@ pub struct Connect<C> {
     options: Options,
     tls: Option<Arc<rustls::ClientConfig>>,
     insecure_ws: bool,
-    codec: PhantomData<fn() -> C>,
+    codec: PhantomData<fn() -> (C, T)>,
 }
 
-impl<C: Codec> Connect<C> {
+impl<C: Codec, T: TopicEvents> Connect<C, T> {
     /// A client of `endpoint` of `api` on the server at `base_url`
     /// (`ws://host:port`, without the endpoint's path).
     pub fn new(api: &'static ApiDescriptor, endpoint: &'static str, base_url: &str) -> Self {
@@ -384,7 +403,7 @@ impl<C: Codec> Connect<C> {
     /// and fails without spawning anything: the URL, its scheme (`ws` or
     /// `wss`), the TLS configuration, a token over plain `ws://` to a host
     /// other than loopback (see [`Connect::allow_token_over_insecure_ws`]).
-    pub fn start(self) -> Result<Client<C>, ConnectError> {
+    pub fn start(self) -> Result<Client<C, T>, ConnectError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConnectError::NoRuntime)?;
         let endpoint = self
             .api
@@ -479,24 +498,26 @@ fn endpoint_url(
 enum Command {
     /// Write a frame; the answer says whether it was written.
     Send(Frame, oneshot::Sender<Result<(), SendError>>),
+    /// Send a topic request; the answer goes back when the server gives it.
+    Topic(Ask),
     /// Close the connection (1000) and end.
     Close,
 }
 
 /// A running client of one endpoint. Dropping it closes the connection.
-pub struct Client<C: Codec> {
+pub struct Client<C: Codec, T: TopicEvents = NoTopics> {
     commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::Receiver<Event<Frame>>,
-    codec: PhantomData<fn() -> C>,
+    events: mpsc::Receiver<Event<Frame, RawTopicEvent>>,
+    codec: PhantomData<fn() -> (C, T)>,
 }
 
-impl<C: Codec> std::fmt::Debug for Client<C> {
+impl<C: Codec, T: TopicEvents> std::fmt::Debug for Client<C, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client").finish_non_exhaustive()
     }
 }
 
-impl<C: Codec> Client<C> {
+impl<C: Codec, T: TopicEvents> Client<C, T> {
     /// Sends `message`; resolves once it is written to the open socket.
     ///
     /// Fails with [`SendError::NotOpen`] while the client is not connected
@@ -518,11 +539,15 @@ impl<C: Codec> Client<C> {
     ///
     /// Call it steadily: while [`Options::event_buffer`] events wait, the
     /// client reads nothing more from the server.
-    pub async fn recv(&mut self) -> Option<Event<C::Receive>> {
+    pub async fn recv(&mut self) -> Option<Event<C::Receive, T>> {
         let event = self.events.recv().await?;
         Some(match event {
             Event::Message(frame) => match C::decode(frame) {
                 Ok(message) => Event::Message(message),
+                Err(unexpected) => Event::Unexpected(unexpected),
+            },
+            Event::Topic(raw) => match T::decode(raw) {
+                Ok(event) => Event::Topic(event),
                 Err(unexpected) => Event::Unexpected(unexpected),
             },
             Event::Open { attempt } => Event::Open { attempt },
@@ -540,6 +565,116 @@ impl<C: Codec> Client<C> {
     /// [`Event::Closed`]`(`[`Closed::ByClient`]`)`.
     pub fn close(&self) {
         let _ = self.commands.send(Command::Close);
+    }
+
+    /// Subscribes to the topic instance `key` names: the server's
+    /// `wsauth.subscribed` (the instance's epoch and latest offset, and who
+    /// is present), or its refusal ([`TopicError::Refused`]); the
+    /// connection stays open either way. Publications then come as
+    /// [`Event::Topic`]. The subscription is the client's, not the
+    /// connection's: after a reconnection the client subscribes again by
+    /// itself, from the last publication seen (see [`TopicEvent`]).
+    ///
+    /// Only topics the endpoint lists: prsm's `web3` lists none.
+    ///
+    /// ```compile_fail,E0277
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::web3::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// client.subscribe(&prsm::topics::conversation::Key { conversation_id: 1 }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe<K>(&self, key: &K) -> Result<Subscribed, TopicError>
+    where
+        K: TopicKey,
+        T: Lists<K>,
+    {
+        match self.ask(key, Request::Subscribe).await? {
+            Reply::Subscribed(subscribed) => Ok(subscribed),
+            _ => Err(TopicError::Malformed),
+        }
+    }
+
+    /// Leaves the topic instance `key` names; nothing more of it reaches
+    /// [`Client::recv`], and a reconnection does not subscribe to it again.
+    pub async fn unsubscribe<K>(&self, key: &K) -> Result<(), TopicError>
+    where
+        K: TopicKey,
+        T: Lists<K>,
+    {
+        match self.ask(key, Request::Unsubscribe).await? {
+            Reply::Unsubscribed => Ok(()),
+            _ => Err(TopicError::Malformed),
+        }
+    }
+
+    /// Publishes `message` (one of the topic's messages: anything else
+    /// does not compile) on the instance `key` names, which the client need
+    /// not subscribe to; the publication's offset.
+    ///
+    /// ```no_run
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::notifications::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// let key = prsm::topics::conversation::Key { conversation_id: 1 };
+    /// let typing = prsm::messages::Typing { user_id: "alice".into(), active: true };
+    /// let offset = client.publish(&key, typing).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// A notification does not flow on `conversation`:
+    ///
+    /// ```compile_fail,E0277
+    /// # mod prsm { wsauth_core::include_client!("../specs/prsm.yaml"); }
+    /// # async fn run(client: prsm::endpoints::notifications::Client) -> Result<(), wsauth_core::client::TopicError> {
+    /// let key = prsm::topics::conversation::Key { conversation_id: 1 };
+    /// let notification = prsm::messages::Notification { id: 1, title: "hi".into(), body: None };
+    /// client.publish(&key, notification).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn publish<K>(
+        &self,
+        key: &K,
+        message: impl Into<K::Message>,
+    ) -> Result<u64, TopicError>
+    where
+        K: Publishable,
+        T: Lists<K>,
+    {
+        let message =
+            serde_json::to_value(message.into()).map_err(|e| SendError::Encode(EncodeError(e)))?;
+        match self.ask(key, Request::Publish(message)).await? {
+            Reply::Published(offset) => Ok(offset),
+            _ => Err(TopicError::Malformed),
+        }
+    }
+
+    /// Who is subscribed to the instance `key` names (the client must
+    /// subscribe to it): subjects, sorted.
+    pub async fn presence<K>(&self, key: &K) -> Result<Vec<String>, TopicError>
+    where
+        K: HasPresence,
+        T: Lists<K>,
+    {
+        match self.ask(key, Request::Presence).await? {
+            Reply::Present(present) => Ok(present),
+            _ => Err(TopicError::Malformed),
+        }
+    }
+
+    async fn ask<K: TopicKey>(&self, key: &K, request: Request) -> Result<Reply, TopicError> {
+        let params = serde_json::to_value(key).map_err(|e| SendError::Encode(EncodeError(e)))?;
+        let (reply, answer) = oneshot::channel();
+        let ask = Ask {
+            topic: K::TOPIC,
+            params,
+            request,
+            reply,
+        };
+        self.commands
+            .send(Command::Topic(ask))
+            .map_err(|_| SendError::Ended)?;
+        answer
+            .await
+            .unwrap_or(Err(TopicError::NotSent(SendError::Ended)))
     }
 }
 

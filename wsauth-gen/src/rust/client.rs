@@ -19,10 +19,16 @@
 //!   policy and heartbeat from it);
 //! - `CloseCode`: one variant per distinct close code, with its action and
 //!   failure kinds;
+//! - `topics::<name>`: the same instance keys and message enums the server
+//!   side gets (`super::topics`), marked `Publishable` and `HasPresence`
+//!   where the spec says so, which is what lets `publish` and `presence`
+//!   compile;
 //! - `endpoints::<name>`: `Params` (typed path parameters), `ClientMessage`
 //!   (what the endpoint receives: the only thing `send` takes),
 //!   `ServerMessage` (what it sends, the welcome first: what `recv` yields),
-//!   the `Client` and `Event` aliases and `connect(...)`, which returns a
+//!   on endpoints that list topics `TopicEvent` (one variant per topic,
+//!   which is what lets `subscribe` compile for those topics only), the
+//!   `Client` and `Event` aliases and `connect(...)`, which returns a
 //!   `wsauth_core::client::Connect` builder (options, then `start()`).
 //!
 //! Paths are absolute (`::wsauth_core::...`, `::core::...`), so the module
@@ -63,11 +69,15 @@ pub fn items(api: &Api) -> TokenStream {
     let api_ident = Ident::new("API", Span::call_site());
     let descriptor = descriptor_tokens(api, &krate, &api_ident);
     let close_codes = close_codes(api);
+    let topics = super::topics::topics_module(api, &krate);
+    let topic_markers = api.topics.iter().map(topic_markers);
     let endpoints = api.endpoints.iter().map(|e| endpoint(api, e, &krate));
     quote! {
         #types
         #descriptor
         #close_codes
+        #topics
+        #(#topic_markers)*
         /// One module per endpoint: its parameters, messages and `connect`.
         pub mod endpoints {
             #(#endpoints)*
@@ -176,6 +186,62 @@ fn close_codes(api: &Api) -> TokenStream {
     }
 }
 
+/// What clients may do on topic `t` besides subscribing: publish (the
+/// topic has `publish`), ask who is present (it has presence).
+fn topic_markers(t: &ir::Topic) -> TokenStream {
+    let client = quote!(::wsauth_core::client);
+    let module = naming::rust::ident(&t.idents.rust_module);
+    let key = quote!(topics::#module::Key);
+    let publish = t
+        .publish
+        .is_some()
+        .then(|| quote!(impl #client::Publishable for #key {}));
+    let presence = t
+        .presence
+        .then(|| quote!(impl #client::HasPresence for #key {}));
+    quote!(#publish #presence)
+}
+
+/// `TopicEvent`, the events of the topics endpoint `e` lists, one variant
+/// per topic; `None` when it lists none.
+fn topic_events(api: &Api, e: &ir::Endpoint) -> Option<TokenStream> {
+    let client = quote!(::wsauth_core::client);
+    let topics: Vec<&ir::Topic> = e.topics.iter().filter_map(|n| api.topic(n)).collect();
+    if topics.is_empty() {
+        return None;
+    }
+    let mut variants = Vec::new();
+    let mut decodes = Vec::new();
+    let mut lists = Vec::new();
+    for t in topics {
+        let variant = naming::rust::ident(&t.idents.type_name);
+        let module = naming::rust::ident(&t.idents.rust_module);
+        let key = quote!(super::super::topics::#module::Key);
+        let name = &t.name;
+        let text = format!(" An event of the `{name}` topic.");
+        variants.push(quote!(#[doc = #text] #variant(#client::TopicEvent<#key>),));
+        decodes.push(quote!(#name => event.decode().map(TopicEvent::#variant),));
+        lists.push(quote!(impl #client::Lists<#key> for TopicEvent {}));
+    }
+    Some(quote! {
+        /// Something that happened on a topic instance this client
+        /// subscribes to, by topic.
+        #[derive(::core::fmt::Debug)]
+        pub enum TopicEvent { #(#variants)* }
+
+        impl #client::TopicEvents for TopicEvent {
+            fn decode(event: #client::RawTopicEvent) -> ::core::result::Result<Self, #client::Unexpected> {
+                match event.topic() {
+                    #(#decodes)*
+                    _ => ::core::result::Result::Err(event.unexpected(::core::option::Option::None)),
+                }
+            }
+        }
+
+        #(#lists)*
+    })
+}
+
 fn param_type(ty: ParamType) -> TokenStream {
     match ty {
         ParamType::Integer => quote!(i64),
@@ -247,6 +313,8 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         Frames::Raw => quote!(#client::Frame),
         Frames::Json => quote!(ServerMessage),
     };
+    let topic_events = topic_events(api, e);
+    let with_topics = topic_events.as_ref().map(|_| quote!(, TopicEvent));
     let connect_doc = format!(
         " A client of `{name}` on the server at `base_url` (`wss://host:port`, \
          or `ws://` to loopback); configure it on the returned builder (TLS roots, \
@@ -257,16 +325,17 @@ fn endpoint(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         pub mod #module {
             #params_struct
             #codec_items
+            #topic_events
 
             /// A running client of this endpoint.
-            pub type Client = #client::Client<#codec>;
+            pub type Client = #client::Client<#codec #with_topics>;
             /// What the client's `recv` yields.
-            pub type Event = #client::Event<#receive>;
+            pub type Event = #client::Event<#receive #with_topics>;
 
             #[doc = #connect_doc]
             #[doc = ""]
             #[doc = #token_doc]
-            pub fn connect(__wsauth_base_url: &str #params_arg #token_arg) -> #client::Connect<#codec> {
+            pub fn connect(__wsauth_base_url: &str #params_arg #token_arg) -> #client::Connect<#codec #with_topics> {
                 #client::Connect::new(&super::super::API, #name, __wsauth_base_url)
                     #(#param_calls)*
                     #token_call

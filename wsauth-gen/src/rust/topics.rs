@@ -86,7 +86,7 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
             }
 
             /// The messages the topic carries.
-            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize)]
+            #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize, #serde::Deserialize)]
             #[serde(crate = #serde_path, tag = "type")]
             pub enum Message { #(#variants)* }
 

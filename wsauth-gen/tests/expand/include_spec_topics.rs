@@ -329,7 +329,8 @@ pub mod topics {
             ::core::fmt::Debug,
             ::core::clone::Clone,
             ::core::cmp::PartialEq,
-            ::wsauth_core::__private::serde::Serialize
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum Message {
@@ -380,7 +381,8 @@ pub mod topics {
             ::core::fmt::Debug,
             ::core::clone::Clone,
             ::core::cmp::PartialEq,
-            ::wsauth_core::__private::serde::Serialize
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
         )]
         #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
         pub enum Message {

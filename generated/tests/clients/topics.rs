@@ -1,0 +1,416 @@
+//! Topics through the generated Rust client of prsm, against the running
+//! example: subscribing (answered, or refused with a typed reason),
+//! publications typed by the topic's message enum, presence, unsubscribing,
+//! and resubscribing by itself after a reconnection: the missed
+//! publications replayed, or a typed "history lost" when they cannot be.
+//!
+//! prsm's store: conversation 1 has alice and user123, conversation 2 has
+//! bob. Reconnections are forced by a TCP relay between client and server
+//! that the test cuts, so the server (and its topics) stays up.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use wsauth_core::client::{Event, Publication, TopicError, TopicEvent as Topic};
+use wsauth_core::spec::wire::TopicRefusal;
+use wsauth_generated::prsm::endpoints::notifications::{self, ServerMessage, TopicEvent};
+use wsauth_generated::prsm::messages::Typing;
+use wsauth_generated::prsm::topics::conversation::{Key, Message};
+
+use crate::support::events::{close, message, next, opened, reconnecting};
+use crate::support::examples::start_prsm;
+use crate::support::tokens::PRSM;
+
+const BASE: Duration = Duration::from_millis(50);
+const CAP: Duration = Duration::from_millis(200);
+
+const ONE: Key = Key { conversation_id: 1 };
+
+/// A started notifications client of `user` (roles `roles`) through `url`,
+/// past its welcome.
+async fn connected(url: &str, user: &str, roles: &[&str]) -> notifications::Client {
+    let params = notifications::Params {
+        user_id: user.to_owned(),
+    };
+    let mut client = notifications::connect(url, params, PRSM.token(user, roles, 600))
+        .backoff(BASE, CAP)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    welcomed(&mut client, 0).await;
+    client
+}
+
+/// `Open` on `attempt`, then the `connected` welcome and the
+/// notifications a user finds on connecting.
+async fn welcomed(client: &mut notifications::Client, attempt: u32) {
+    opened(client, attempt).await;
+    greeted(client).await;
+}
+
+/// The `connected` welcome, then the initial notifications.
+async fn greeted(client: &mut notifications::Client) {
+    match message(client).await {
+        ServerMessage::Connected(_) => {}
+        other => panic!("expected the welcome, got {other:?}"),
+    }
+    for _ in prsm::handlers::initial_notifications("") {
+        match message(client).await {
+            ServerMessage::Notification(_) => {}
+            other => panic!("expected a notification, got {other:?}"),
+        }
+    }
+}
+
+/// The next event, which must be on the `conversation` topic.
+async fn topic_event(client: &mut notifications::Client) -> Topic<Key> {
+    match next(client).await {
+        Event::Topic(TopicEvent::Conversation(event)) => event,
+        other => panic!("expected a conversation event, got {other:?}"),
+    }
+}
+
+/// The next event, which must be a publication.
+async fn publication(client: &mut notifications::Client) -> Publication<Key> {
+    match topic_event(client).await {
+        Topic::Publication(p) => p,
+        other => panic!("expected a publication, got {other:?}"),
+    }
+}
+
+fn typing(user: &str) -> Typing {
+    Typing {
+        user_id: user.to_owned(),
+        active: true,
+    }
+}
+
+#[tokio::test]
+async fn subscribing_is_answered_or_refused_with_a_typed_reason() {
+    let prsm = start_prsm(|c| c, axum::Router::new()).await;
+    let alice = connected(&prsm.ws_url(), "alice", &["user"]).await;
+    let subscribed = alice
+        .subscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(subscribed.offset, 0);
+    assert!(!subscribed.epoch.is_empty());
+    assert_eq!(subscribed.present, Some(vec!["alice".to_owned()]));
+    // Conversation 2 is bob's, and there is no conversation 99: the
+    // topic's check refuses both.
+    let bobs = Key { conversation_id: 2 };
+    match alice.subscribe(&bobs).await {
+        Err(TopicError::Refused(TopicRefusal::Forbidden)) => {}
+        other => panic!("expected forbidden, got {other:?}"),
+    }
+    match alice
+        .subscribe(&Key {
+            conversation_id: 99,
+        })
+        .await
+    {
+        Err(TopicError::Refused(TopicRefusal::NotFound)) => {}
+        other => panic!("expected not_found, got {other:?}"),
+    }
+    // Leaving what is not held is refused too; the connection stays.
+    match alice.unsubscribe(&bobs).await {
+        Err(TopicError::Refused(TopicRefusal::NotSubscribed)) => {}
+        other => panic!("expected not_subscribed, got {other:?}"),
+    }
+    assert_eq!(
+        alice.presence(&ONE).await.unwrap_or_else(|e| panic!("{e}")),
+        ["alice"]
+    );
+    close(alice).await;
+}
+
+#[tokio::test]
+async fn publications_arrive_typed_until_the_client_unsubscribes() {
+    let prsm = start_prsm(|c| c, axum::Router::new()).await;
+    let mut alice = connected(&prsm.ws_url(), "alice", &["user"]).await;
+    alice
+        .subscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    other
+        .subscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match topic_event(&mut alice).await {
+        Topic::Joined { key, subject } => assert_eq!((key, subject.as_str()), (ONE, "user123")),
+        event => panic!("expected user123 to join, got {event:?}"),
+    }
+    // The other participant publishes (no server-side publisher in prsm).
+    let offset = other
+        .publish(&ONE, typing("user123"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(offset, 1);
+    let p = publication(&mut alice).await;
+    assert_eq!(
+        (p.key, p.offset, p.message),
+        (ONE, 1, Message::Typing(typing("user123")))
+    );
+    // Without `conversation.write`, publishing is refused.
+    let moderator = connected(&prsm.ws_url(), "bob", &["moderator"]).await;
+    match moderator.publish(&ONE, typing("bob")).await {
+        Err(TopicError::Refused(TopicRefusal::Forbidden)) => {}
+        got => panic!("expected forbidden, got {got:?}"),
+    }
+    alice
+        .unsubscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let offset = other
+        .publish(&ONE, typing("user123"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(offset, 2);
+    // user123 gets its own publications and sees alice leave; alice gets
+    // nothing more.
+    assert_eq!(publication(&mut other).await.offset, 1);
+    match topic_event(&mut other).await {
+        Topic::Left { key, subject } => assert_eq!((key, subject.as_str()), (ONE, "alice")),
+        event => panic!("expected alice to leave, got {event:?}"),
+    }
+    assert_eq!(publication(&mut other).await.offset, 2);
+    let quiet = tokio::time::timeout(Duration::from_millis(300), alice.recv()).await;
+    assert!(quiet.is_err(), "alice got {quiet:?}");
+    for client in [alice, other, moderator] {
+        close(client).await;
+    }
+}
+
+#[tokio::test]
+async fn after_a_reconnect_the_missed_publications_are_replayed() {
+    let prsm = start_prsm(|c| c, axum::Router::new()).await;
+    let relay = Relay::to(prsm.addr).await;
+    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
+    alice
+        .subscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    other
+        .publish(&ONE, typing("first"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(publication(&mut alice).await.offset, 1);
+    // Alice is cut off; what is published meanwhile she can only get from
+    // the history, by resubscribing with `since`.
+    relay.cut();
+    reconnecting(&mut alice).await;
+    for text in ["second", "third"] {
+        other
+            .publish(&ONE, typing(text))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    relay.restore();
+    let attempt = reopened(&mut alice).await;
+    assert!(attempt >= 1);
+    for (offset, text) in [(2, "second"), (3, "third")] {
+        let p = publication(&mut alice).await;
+        assert_eq!(
+            (p.offset, p.message),
+            (offset, Message::Typing(typing(text)))
+        );
+    }
+    // Live again.
+    other
+        .publish(&ONE, typing("fourth"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(publication(&mut alice).await.offset, 4);
+    close(alice).await;
+    close(other).await;
+}
+
+#[tokio::test]
+async fn a_history_lost_across_a_reconnect_is_reported() {
+    let prsm = start_prsm(|c| c, axum::Router::new()).await;
+    let relay = Relay::to(prsm.addr).await;
+    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
+    let before = alice
+        .subscribe(&ONE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Alone on an instance that kept nothing: when she drops, it ends, and
+    // the next subscription starts a new life (a new epoch).
+    relay.cut();
+    reconnecting(&mut alice).await;
+    relay.restore();
+    reopened(&mut alice).await;
+    match topic_event(&mut alice).await {
+        Topic::HistoryLost { key, subscribed } => {
+            assert_eq!(key, ONE);
+            assert_ne!(subscribed.epoch, before.epoch);
+        }
+        event => panic!("expected the history lost, got {event:?}"),
+    }
+    // Still subscribed: publications arrive.
+    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    other
+        .publish(&ONE, typing("after"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(publication(&mut alice).await.offset, 1);
+    close(alice).await;
+    close(other).await;
+}
+
+#[tokio::test]
+async fn resubscribing_many_keeps_within_the_rate_limit() {
+    // More subscriptions than prsm's burst (20 messages) lets through.
+    let ids: Vec<i64> = (100..124).collect();
+    let store = ids.iter().fold(prsm::Store::seeded(), |store, id| {
+        store.conversation(*id, ["alice"])
+    });
+    let prsm = start_prsm(
+        |mut config| {
+            config.store = store;
+            config
+        },
+        axum::Router::new(),
+    )
+    .await;
+    let relay = Relay::to(prsm.addr).await;
+    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
+    for id in &ids {
+        let key = Key {
+            conversation_id: *id,
+        };
+        alice
+            .subscribe(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        // The user's own requests keep to the sustained rate (10/s).
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    relay.cut();
+    reconnecting(&mut alice).await;
+    relay.restore();
+    reopened(&mut alice).await;
+    // Every instance is subscribed again, without a rate-limited close:
+    // each died with the cut (it kept nothing), so each answers in a new
+    // life, and publications flow on every one.
+    let mut lost: Vec<i64> = Vec::new();
+    while lost.len() < ids.len() {
+        match topic_event(&mut alice).await {
+            Topic::HistoryLost { key, .. } => lost.push(key.conversation_id),
+            event => panic!("expected a resubscription, got {event:?}"),
+        }
+    }
+    lost.sort_unstable();
+    assert_eq!(lost, ids);
+    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    let mut seen: Vec<i64> = Vec::new();
+    for id in &ids {
+        let key = Key {
+            conversation_id: *id,
+        };
+        other
+            .publish(&key, typing("again"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        seen.push(publication(&mut alice).await.key.conversation_id);
+        tokio::time::sleep(Duration::from_millis(120)).await;
+    }
+    seen.sort_unstable();
+    assert_eq!(seen, ids);
+    close(alice).await;
+    close(other).await;
+}
+
+/// Skips failed attempts until the socket opens again and the welcome
+/// comes: the attempt that opened.
+async fn reopened(client: &mut notifications::Client) -> u32 {
+    loop {
+        match next(client).await {
+            Event::Reconnecting { .. } => {}
+            Event::Open { attempt } => {
+                greeted(client).await;
+                return attempt;
+            }
+            other => panic!("expected a reconnection, got {other:?}"),
+        }
+    }
+}
+
+/// A TCP relay to a server, which the test can cut (every relayed
+/// connection ends, and new ones are dropped) and restore.
+struct Relay {
+    addr: SocketAddr,
+    open: Arc<AtomicBool>,
+    relayed: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accepting: JoinHandle<()>,
+}
+
+impl Relay {
+    async fn to(server: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let open = Arc::new(AtomicBool::new(true));
+        let relayed = Arc::new(Mutex::new(Vec::new()));
+        let accepting = tokio::spawn({
+            let open = Arc::clone(&open);
+            let relayed = Arc::clone(&relayed);
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !open.load(Ordering::SeqCst) {
+                        continue;
+                    }
+                    let task = tokio::spawn(async move {
+                        if let Ok(mut upstream) = TcpStream::connect(server).await {
+                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                        }
+                    });
+                    relayed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .push(task);
+                }
+            }
+        });
+        Relay {
+            addr,
+            open,
+            relayed,
+            accepting,
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        let relayed = std::mem::take(
+            &mut *self
+                .relayed
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in relayed {
+            task.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accepting.abort();
+    }
+}
