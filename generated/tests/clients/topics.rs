@@ -73,12 +73,26 @@ async fn topic_event(client: &mut notifications::Client) -> Topic<Key> {
     }
 }
 
-/// The next event, which must be a publication.
+/// The next publication, past presence events (who joins and leaves).
 async fn publication(client: &mut notifications::Client) -> Publication<Key> {
-    match topic_event(client).await {
-        Topic::Publication(p) => p,
-        other => panic!("expected a publication, got {other:?}"),
+    loop {
+        match topic_event(client).await {
+            Topic::Publication(p) => return p,
+            Topic::Joined { .. } | Topic::Left { .. } => {}
+            other => panic!("expected a publication, got {other:?}"),
+        }
     }
+}
+
+/// user123, a participant, subscribed to `key`: a client publishes only on
+/// instances it subscribes to (the subscription ran the topic's checks).
+async fn publisher(url: &str, key: &Key) -> notifications::Client {
+    let client = connected(url, "user123", &["user"]).await;
+    client
+        .subscribe(key)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
 }
 
 fn typing(user: &str) -> Typing {
@@ -194,7 +208,7 @@ async fn after_a_reconnect_the_missed_publications_are_replayed() {
         .subscribe(&ONE)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    let other = publisher(&prsm.ws_url(), &ONE).await;
     other
         .publish(&ONE, typing("first"))
         .await
@@ -253,7 +267,7 @@ async fn a_history_lost_across_a_reconnect_is_reported() {
         event => panic!("expected the history lost, got {event:?}"),
     }
     // Still subscribed: publications arrive.
-    let other = connected(&prsm.ws_url(), "user123", &["user"]).await;
+    let other = publisher(&prsm.ws_url(), &ONE).await;
     other
         .publish(&ONE, typing("after"))
         .await
@@ -268,7 +282,7 @@ async fn resubscribing_many_keeps_within_the_rate_limit() {
     // More subscriptions than prsm's burst (20 messages) lets through.
     let ids: Vec<i64> = (100..124).collect();
     let store = ids.iter().fold(prsm::Store::seeded(), |store, id| {
-        store.conversation(*id, ["alice"])
+        store.conversation(*id, ["alice", "user123"])
     });
     let prsm = start_prsm(
         |mut config| {
@@ -313,6 +327,11 @@ async fn resubscribing_many_keeps_within_the_rate_limit() {
         let key = Key {
             conversation_id: *id,
         };
+        other
+            .subscribe(&key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        tokio::time::sleep(Duration::from_millis(120)).await;
         other
             .publish(&key, typing("again"))
             .await

@@ -140,8 +140,9 @@ where
     }
 }
 
-/// Closes the client and expects the normal end (messages still in flight
-/// are skipped), after which the client yields nothing.
+/// Closes the client and expects the normal end (messages and topic
+/// events still in flight are skipped), after which the client yields
+/// nothing.
 pub async fn close<C: Codec, T: TopicEvents>(mut client: Client<C, T>)
 where
     C::Receive: Debug,
@@ -150,7 +151,7 @@ where
     loop {
         match next(&mut client).await {
             Event::Closed(Closed::ByClient) => break,
-            Event::Message(_) => {}
+            Event::Message(_) | Event::Topic(_) => {}
             other => panic!("expected the client's close, got {other:?}"),
         }
     }
