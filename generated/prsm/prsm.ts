@@ -1843,7 +1843,11 @@ export type ConversationTopicMessage = SendMessageMessage | TypingMessage | AiTo
 /** What a subscription to topic `conversation` calls. */
 export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage> & PresenceHandlers;
 
-/** Everything said in one conversation: messages posted, who is typing, and the assistant's answers as they stream. */
+/**
+ * A subscription to topic `conversation`.
+ *
+ * Everything said in one conversation: messages posted, who is typing, and the assistant's answers as they stream.
+ */
 export type ConversationSubscription = TopicSubscription<ConversationTopicParams> & PublishingSubscription<ConversationTopicMessage> & PresenceSubscription;
 
 const __wsauthTopicConversation = { name: "conversation", messages: ["send_message", "typing", "ai_token", "ai_done"] } as const;
@@ -1887,7 +1891,7 @@ export class NotificationsConnection extends Connection<NotificationsServerMessa
   }
 
   /**
-   * Subscribes to topic `conversation` (needs `conversation.read` and `conversation_access`): resolves once the server answers, or rejects with a `TopicRefusedError`. The subscription is renewed on every reconnect, from the last publication seen.
+   * Subscribes to topic `conversation` (needs `conversation.read`, checked by `conversation_access`): resolves once the server answers, or rejects with a `TopicRefusedError`. The subscription is renewed on every reconnect, from the last publication seen.
    *
    * Everything said in one conversation: messages posted, who is typing, and the assistant's answers as they stream.
    */
@@ -1959,7 +1963,7 @@ export class ConversationConnection extends Connection<ConversationServerMessage
   }
 
   /**
-   * Subscribes to topic `conversation` (needs `conversation.read` and `conversation_access`): resolves once the server answers, or rejects with a `TopicRefusedError`. The subscription is renewed on every reconnect, from the last publication seen.
+   * Subscribes to topic `conversation` (needs `conversation.read`, checked by `conversation_access`): resolves once the server answers, or rejects with a `TopicRefusedError`. The subscription is renewed on every reconnect, from the last publication seen.
    *
    * Everything said in one conversation: messages posted, who is typing, and the assistant's answers as they stream.
    */

@@ -215,6 +215,7 @@ struct SendView {
 /// union, handlers and subscription types.
 struct TopicView {
     name: String,
+    /// The subscription type's doc.
     doc: String,
     descriptor: String,
     name_literal: String,
@@ -711,16 +712,16 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
         .filter_map(|name| api.topic(name))
         .enumerate()
         .map(|(i, t)| {
+            let checks = t
+                .checks
+                .iter()
+                .map(|c| format!(", checked by `{c}`"))
+                .collect::<String>();
             let mut text = format!(
-                "Subscribes to topic `{}` (needs `{}`{}): resolves once the server answers, \
+                "Subscribes to topic `{}` (needs `{}`{checks}): resolves once the server answers, \
                  or rejects with a `TopicRefusedError`. The subscription is renewed on every \
                  reconnect, from the last publication seen.",
-                t.name,
-                t.subscribe,
-                t.checks
-                    .iter()
-                    .map(|c| format!(" and `{c}`"))
-                    .collect::<String>(),
+                t.name, t.subscribe,
             );
             if let Some(d) = t.description.as_deref() {
                 text.push_str("\n\n");
@@ -819,10 +820,10 @@ fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
     TopicView {
         name: t.name.clone(),
         doc: doc(
-            Some(&with_default(
-                t.description.as_deref(),
-                &format!("The `{}` topic.", t.name),
-            )),
+            Some(&match t.description.as_deref() {
+                Some(d) => format!("A subscription to topic `{}`.\n\n{}", t.name, d.trim_end()),
+                None => format!("A subscription to topic `{}`.", t.name),
+            }),
             "",
         ),
         descriptor: topic_descriptor(t),
@@ -1281,6 +1282,50 @@ messages:
         assert!(
             !ts.contains("sendAiToken"),
             "only the endpoint's receives are sendable"
+        );
+        // Both endpoints that list `conversation` subscribe to it, typed.
+        let subscribe = "  subscribeConversation(params: ConversationTopicParams, \
+             handlers: ConversationTopicHandlers = {}): Promise<ConversationSubscription> {";
+        assert_eq!(ts.matches(subscribe).count(), 2, "{ts}");
+        assert!(ts.contains(
+            "export type ConversationSubscription = TopicSubscription<ConversationTopicParams> \
+             & PublishingSubscription<ConversationTopicMessage> & PresenceSubscription;"
+        ));
+        assert!(ts.contains("export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage> & PresenceHandlers;"));
+        // The refusal words come from `wsauth_spec::wire::TopicRefusal`.
+        assert!(ts.contains(
+            "export type TopicRefusal = \"unknown_topic\" | \"invalid_params\" | \"forbidden\" | \"not_found\" \
+             | \"too_many_subscriptions\" | \"not_subscribed\" | \"invalid_message\" | \"server_error\";"
+        ));
+    }
+
+    #[test]
+    fn topics_without_publish_or_presence_offer_neither() {
+        let mut api = spec("prsm");
+        api.topics[0].publish = None;
+        api.topics[0].presence = false;
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ts.contains(
+            "export type ConversationSubscription = TopicSubscription<ConversationTopicParams>;"
+        ));
+        assert!(ts.contains(
+            "export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage>;"
+        ));
+    }
+
+    #[test]
+    fn topic_names_that_clash_are_an_error() {
+        // Message `conversation_topic` would be `ConversationTopicMessage`,
+        // topic `conversation`'s union of messages.
+        let mut api = spec("prsm");
+        let clash = message_named(&api, "conversation_topic");
+        api.messages.push(clash);
+        assert_eq!(
+            generate(&api).err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "the TypeScript client would declare `ConversationTopicMessage` for both \
+                 message `conversation_topic` and topic `conversation`; rename one of them in the spec"
+            )
         );
     }
 }
