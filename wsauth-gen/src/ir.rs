@@ -427,6 +427,16 @@ pub struct TopicIdents {
     pub type_name: String,
     /// The Rust module under `topics` (`conversation`; raw when a keyword).
     pub rust_module: String,
+    /// The TypeScript interface of its params (`ConversationTopicParams`).
+    pub ts_params: String,
+    /// The TypeScript union of its messages (`ConversationTopicMessage`).
+    pub ts_message: String,
+    /// The TypeScript type of its subscription's handlers (`ConversationTopicHandlers`).
+    pub ts_handlers: String,
+    /// The TypeScript type of a subscription to it (`ConversationSubscription`).
+    pub ts_subscription: String,
+    /// The connections' method that subscribes to it (`subscribeConversation`).
+    pub ts_subscribe: String,
 }
 
 /// A message type.

@@ -16,8 +16,8 @@
 //! the functions of [`rust`] and [`ts`] when a backend lays the shape out.
 //! A new kind of spec item gets the same treatment: an identifiers struct
 //! in the IR, filled in by a function here during resolution, and its
-//! TypeScript declarations listed in [`ts::declared`] (topics have none
-//! yet: the TypeScript client does not subscribe).
+//! TypeScript declarations listed in [`ts::declared`] (or, for topics, in
+//! [`ts::topic_declared`]).
 //!
 //! # Rules
 //!
@@ -83,9 +83,15 @@ pub fn endpoint(name: &str) -> EndpointIdents {
 
 /// The identifiers of topic `name`.
 pub fn topic(name: &str) -> TopicIdents {
+    let type_name = pascal(name);
     TopicIdents {
-        type_name: pascal(name),
         rust_module: rust::snake(name),
+        ts_params: format!("{type_name}TopicParams"),
+        ts_message: format!("{type_name}TopicMessage"),
+        ts_handlers: format!("{type_name}TopicHandlers"),
+        ts_subscription: format!("{type_name}Subscription"),
+        ts_subscribe: format!("subscribe{type_name}"),
+        type_name,
     }
 }
 
@@ -221,11 +227,21 @@ pub mod ts {
         "EndpointDescriptor",
         "FailureKind",
         "OptionalTokenOptions",
+        "PresenceEvent",
+        "PresenceHandlers",
+        "PresenceSubscription",
+        "PublishingSubscription",
         "StopReason",
         "Token",
         "TokenOptions",
         "TokenProvider",
         "TokenTransport",
+        "TopicEndReason",
+        "TopicHandlers",
+        "TopicRefusal",
+        "TopicRefusedError",
+        "TopicRequestError",
+        "TopicSubscription",
         "WebSocketConstructor",
         // Globals the module uses.
         "Array",
@@ -238,12 +254,29 @@ pub mod ts {
         "JSON",
         "Map",
         "Math",
+        "Object",
         "Omit",
         "Promise",
         "Record",
         "Set",
         "String",
     ];
+
+    /// Every name the module declares for the spec's topics, each with
+    /// what declares it, for error messages.
+    pub fn topic_declared(topics: &[ir::Topic]) -> impl Iterator<Item = (String, String)> + '_ {
+        topics.iter().flat_map(|t| {
+            let owner = format!("topic `{}`", t.name);
+            let i = &t.idents;
+            [
+                &i.ts_params,
+                &i.ts_message,
+                &i.ts_handlers,
+                &i.ts_subscription,
+            ]
+            .map(|name| (name.clone(), owner.clone()))
+        })
+    }
 
     /// The type of open messages, exported by modules that have them.
     pub const OPEN_MESSAGE: &str = "OpenMessage";

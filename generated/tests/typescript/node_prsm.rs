@@ -29,8 +29,9 @@ fn configure(mut config: prsm::Config) -> prsm::Config {
     config
 }
 
-/// prsm again on `addr` (the port the first one freed), until the test ends.
-async fn serve_again(addr: SocketAddr) {
+/// prsm again on `addr` (the port the first one freed), configured by
+/// `configure`, until the test ends.
+pub(crate) async fn serve_again(addr: SocketAddr, configure: fn(prsm::Config) -> prsm::Config) {
     let mut listener = None;
     for _ in 0..100 {
         match tokio::net::TcpListener::bind(addr).await {
@@ -78,7 +79,7 @@ async fn generated_client_under_node_against_prsm() {
             prsm.stop()
                 .await
                 .unwrap_or_else(|e| panic!("prsm (stopped): {e}"));
-            serve_again(addr).await;
+            serve_again(addr, configure).await;
         }
     });
     let output = run_blocking(node).await;

@@ -42,7 +42,7 @@ use wsauth_spec::Keyword;
 use super::GenError;
 use crate::ir::{
     Access, Api, ClientAction, Endpoint, ExpiryPolicy, FailureKind, Field, Frames, MessageIdents,
-    ParamType, Schema, SchemaKind, TokenSource,
+    ParamType, Schema, SchemaKind, TokenSource, Topic,
 };
 use crate::naming;
 
@@ -79,6 +79,7 @@ struct Module {
     aliases: Vec<AliasView>,
     interfaces: Vec<InterfaceView>,
     endpoints: Vec<EndpointView>,
+    topics: Vec<TopicView>,
     /// Whether some endpoint has path parameters (and so the module needs
     /// `__wsauthSegment`: an unused function fails `noUnusedLocals`).
     path_params: bool,
@@ -112,11 +113,25 @@ struct WireView {
     /// `encodeURIComponent`: the path characters clients send as they are
     /// that it encodes (`24|26|2B`…).
     segment_keeps: String,
+    subscribe: String,
+    subscribed: String,
+    unsubscribe: String,
+    unsubscribed: String,
+    publish: String,
+    published: String,
+    publication: String,
+    presence: String,
+    refused: String,
+    /// `TopicRefusal`'s words as a union type (`"unknown_topic" | …`).
+    topic_refusals: String,
+    /// The same words as an array's items.
+    topic_refusal_list: String,
 }
 
 impl WireView {
     fn new() -> Self {
-        use wsauth_spec::wire::{self, client};
+        use wsauth_spec::wire::{self, TopicRefusal, client};
+        let refusals: Vec<String> = TopicRefusal::ALL.iter().map(|(w, _)| literal(w)).collect();
         WireView {
             refresh: literal(wire::REFRESH),
             refreshed: literal(wire::REFRESHED),
@@ -140,6 +155,17 @@ impl WireView {
                 .map(|b| format!("{b:02X}"))
                 .collect::<Vec<_>>()
                 .join("|"),
+            subscribe: literal(wire::SUBSCRIBE),
+            subscribed: literal(wire::SUBSCRIBED),
+            unsubscribe: literal(wire::UNSUBSCRIBE),
+            unsubscribed: literal(wire::UNSUBSCRIBED),
+            publish: literal(wire::PUBLISH),
+            published: literal(wire::PUBLISHED),
+            publication: literal(wire::PUBLICATION),
+            presence: literal(wire::PRESENCE),
+            refused: literal(wire::REFUSED),
+            topic_refusals: refusals.join(" | "),
+            topic_refusal_list: refusals.join(", "),
         }
     }
 }
@@ -185,6 +211,36 @@ struct SendView {
     default: &'static str,
 }
 
+/// Everything generated for one topic: its descriptor, params, message
+/// union, handlers and subscription types.
+struct TopicView {
+    name: String,
+    /// The subscription type's doc.
+    doc: String,
+    descriptor: String,
+    name_literal: String,
+    messages: String,
+    params_name: String,
+    params: Vec<FieldView>,
+    message_name: String,
+    message_union: String,
+    handlers_name: String,
+    handlers: String,
+    subscription_name: String,
+    subscription: String,
+}
+
+/// A connection's `subscribe...` method for one topic it lists.
+struct SubscribeView {
+    doc: String,
+    method: String,
+    params_name: String,
+    handlers_name: String,
+    subscription_name: String,
+    message_name: String,
+    descriptor: String,
+}
+
 /// Everything generated for one endpoint.
 struct EndpointView {
     name: String,
@@ -211,6 +267,7 @@ struct EndpointView {
     refresh: bool,
     heartbeat: String,
     send_methods: Vec<SendView>,
+    subscribe_methods: Vec<SubscribeView>,
     /// The descriptor's `open` (`null`, or directions and declared types).
     open: String,
     open_receives: bool,
@@ -253,6 +310,17 @@ impl<'a> Names<'a> {
                 });
             }
             owners.insert(named.type_name.clone(), owner);
+        }
+        for (name, owner) in naming::ts::topic_declared(&api.topics) {
+            if let Some(first) = owners.get(&name) {
+                return Err(GenError::NameClash {
+                    backend: "TypeScript",
+                    name,
+                    first: first.clone(),
+                    second: owner,
+                });
+            }
+            owners.insert(name, owner);
         }
         Ok(Names { api })
     }
@@ -437,6 +505,7 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
+            topics: api.topics.iter().map(|t| topic(&names, t)).collect(),
             path_params: api.endpoints.iter().any(|e| {
                 e.segments
                     .iter()
@@ -523,10 +592,7 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
             doc: doc(param.description.as_deref(), "  "),
             prop: property(&param.name),
             optional: "",
-            ty: match param.ty {
-                ParamType::Integer => "number".into(),
-                ParamType::String | ParamType::Uuid => "string".into(),
-            },
+            ty: param_type(param.ty),
         })
         .collect::<Vec<_>>();
     let send_methods = e
@@ -634,7 +700,50 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
             "  "
         )
     );
+    // A blank line after the class's other members, if any.
+    let first_gap = if e.receives.is_empty() && !open_receives && !open_sends && !raw {
+        ""
+    } else {
+        "\n"
+    };
+    let subscribe_methods = e
+        .topics
+        .iter()
+        .filter_map(|name| api.topic(name))
+        .enumerate()
+        .map(|(i, t)| {
+            let checks = t
+                .checks
+                .iter()
+                .map(|c| format!(", checked by `{c}`"))
+                .collect::<String>();
+            let mut text = format!(
+                "Subscribes to topic `{}` (needs `{}`{checks}): resolves once the server answers, \
+                 or rejects with a `TopicRefusedError`. The subscription is renewed on every \
+                 reconnect, from the last publication seen.",
+                t.name, t.subscribe,
+            );
+            if let Some(d) = t.description.as_deref() {
+                text.push_str("\n\n");
+                text.push_str(d.trim_end());
+            }
+            SubscribeView {
+                doc: format!(
+                    "{}{}",
+                    if i == 0 { first_gap } else { "\n" },
+                    doc(Some(&text), "  ")
+                ),
+                method: t.idents.ts_subscribe.clone(),
+                params_name: t.idents.ts_params.clone(),
+                handlers_name: t.idents.ts_handlers.clone(),
+                subscription_name: t.idents.ts_subscription.clone(),
+                message_name: t.idents.ts_message.clone(),
+                descriptor: topic_descriptor(t),
+            }
+        })
+        .collect();
     EndpointView {
+        subscribe_methods,
         open,
         open_receives,
         open_sends,
@@ -683,6 +792,73 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
         heartbeat,
         send_methods,
         class_name,
+    }
+}
+
+/// The private constant describing topic `t` to the runtime.
+fn topic_descriptor(t: &Topic) -> String {
+    format!("__wsauthTopic{}", t.idents.type_name)
+}
+
+fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
+    let idents = &t.idents;
+    let message_union = t
+        .messages
+        .iter()
+        .map(|m| names.message(m).ts_interface)
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let mut handlers = format!("TopicHandlers<{}>", idents.ts_message);
+    let mut subscription = format!("TopicSubscription<{}>", idents.ts_params);
+    if t.publish.is_some() {
+        subscription.push_str(&format!(" & PublishingSubscription<{}>", idents.ts_message));
+    }
+    if t.presence {
+        handlers.push_str(" & PresenceHandlers");
+        subscription.push_str(" & PresenceSubscription");
+    }
+    TopicView {
+        name: t.name.clone(),
+        doc: doc(
+            Some(&match t.description.as_deref() {
+                Some(d) => format!("A subscription to topic `{}`.\n\n{}", t.name, d.trim_end()),
+                None => format!("A subscription to topic `{}`.", t.name),
+            }),
+            "",
+        ),
+        descriptor: topic_descriptor(t),
+        name_literal: literal(&t.name),
+        messages: t
+            .messages
+            .iter()
+            .map(|m| literal(m))
+            .collect::<Vec<_>>()
+            .join(", "),
+        params_name: idents.ts_params.clone(),
+        params: t
+            .params
+            .iter()
+            .map(|param| FieldView {
+                doc: doc(param.description.as_deref(), "  "),
+                prop: property(&param.name),
+                optional: "",
+                ty: param_type(param.ty),
+            })
+            .collect(),
+        message_name: idents.ts_message.clone(),
+        message_union,
+        handlers_name: idents.ts_handlers.clone(),
+        handlers,
+        subscription_name: idents.ts_subscription.clone(),
+        subscription,
+    }
+}
+
+/// The TypeScript type of a path or topic param.
+fn param_type(ty: ParamType) -> String {
+    match ty {
+        ParamType::Integer => "number".into(),
+        ParamType::String | ParamType::Uuid => "string".into(),
     }
 }
 
@@ -1106,6 +1282,50 @@ messages:
         assert!(
             !ts.contains("sendAiToken"),
             "only the endpoint's receives are sendable"
+        );
+        // Both endpoints that list `conversation` subscribe to it, typed.
+        let subscribe = "  subscribeConversation(params: ConversationTopicParams, \
+             handlers: ConversationTopicHandlers = {}): Promise<ConversationSubscription> {";
+        assert_eq!(ts.matches(subscribe).count(), 2, "{ts}");
+        assert!(ts.contains(
+            "export type ConversationSubscription = TopicSubscription<ConversationTopicParams> \
+             & PublishingSubscription<ConversationTopicMessage> & PresenceSubscription;"
+        ));
+        assert!(ts.contains("export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage> & PresenceHandlers;"));
+        // The refusal words come from `wsauth_spec::wire::TopicRefusal`.
+        assert!(ts.contains(
+            "export type TopicRefusal = \"unknown_topic\" | \"invalid_params\" | \"forbidden\" | \"not_found\" \
+             | \"too_many_subscriptions\" | \"not_subscribed\" | \"invalid_message\" | \"server_error\";"
+        ));
+    }
+
+    #[test]
+    fn topics_without_publish_or_presence_offer_neither() {
+        let mut api = spec("prsm");
+        api.topics[0].publish = None;
+        api.topics[0].presence = false;
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ts.contains(
+            "export type ConversationSubscription = TopicSubscription<ConversationTopicParams>;"
+        ));
+        assert!(ts.contains(
+            "export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage>;"
+        ));
+    }
+
+    #[test]
+    fn topic_names_that_clash_are_an_error() {
+        // Message `conversation_topic` would be `ConversationTopicMessage`,
+        // topic `conversation`'s union of messages.
+        let mut api = spec("prsm");
+        let clash = message_named(&api, "conversation_topic");
+        api.messages.push(clash);
+        assert_eq!(
+            generate(&api).err().map(|e| e.to_string()).as_deref(),
+            Some(
+                "the TypeScript client would declare `ConversationTopicMessage` for both \
+                 message `conversation_topic` and topic `conversation`; rename one of them in the spec"
+            )
         );
     }
 }

@@ -70,11 +70,35 @@ function __wsauthSegment(value: string): string {
 }
 {%- endif %}
 {%- include "ts/validate.ts" %}
+{%- include "ts/topics.ts" %}
 {%- if has_open %}
 
 /** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
 export type OpenMessage = __WsauthOpenMessage;
 {%- endif %}
+{%- for topic in topics %}
+
+// ---------------------------------------------------------------------------
+// Topic `{{ topic.name }}`
+// ---------------------------------------------------------------------------
+
+/** The params that pick an instance of topic `{{ topic.name }}`. */
+export interface {{ topic.params_name }} {
+{%- for param in topic.params %}
+{{ param.doc }}  {{ param.prop }}: {{ param.ty }};
+{%- endfor %}
+}
+
+/** The messages published on topic `{{ topic.name }}`. */
+export type {{ topic.message_name }} = {{ topic.message_union }};
+
+/** What a subscription to topic `{{ topic.name }}` calls. */
+export type {{ topic.handlers_name }} = {{ topic.handlers }};
+
+{{ topic.doc }}export type {{ topic.subscription_name }} = {{ topic.subscription }};
+
+const {{ topic.descriptor }} = { name: {{ topic.name_literal }}, messages: [{{ topic.messages }}] } as const;
+{%- endfor %}
 {%- for endpoint in endpoints %}
 
 // ---------------------------------------------------------------------------
@@ -134,6 +158,11 @@ const {{ endpoint.descriptor }}: EndpointDescriptor = {
     return this.__wsauthOnData(handler);
   }
 {%- endif %}
+{%- for sub in endpoint.subscribe_methods %}
+{{ sub.doc }}  {{ sub.method }}(params: {{ sub.params_name }}, handlers: {{ sub.handlers_name }} = {}): Promise<{{ sub.subscription_name }}> {
+    return this.__wsauthSubscribe<{{ sub.subscription_name }}, {{ sub.message_name }}>({{ sub.descriptor }}, params, handlers);
+  }
+{%- endfor %}
 }
 
 {{ endpoint.connect_doc }}export function {{ endpoint.connect_fn }}({{ endpoint.params_arg }}options: {{ endpoint.options_type }}): {{ endpoint.class_name }} {

@@ -355,6 +355,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #openHandlers = new Set<(message: __WsauthOpenMessage) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
   readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
+  readonly #topics = new __WsauthTopics();
   #resolveClosed: (outcome: CloseOutcome) => void = () => {};
   #socket: __WsauthSocket | null = null;
   #token: string | null = null;
@@ -466,6 +467,25 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#finish({ kind: "closed", code, reason });
   }
 
+  /**
+   * Subscribes to a topic instance (endpoints that list topics): `T` is the
+   * topic's subscription type, `M` the union of its messages. Sent once a
+   * socket is open, and again on every reconnect.
+   */
+  protected __wsauthSubscribe<T, M extends { type: string }>(
+    topic: __WsauthTopicDescriptor,
+    params: object,
+    handlers: TopicHandlers<M> & PresenceHandlers,
+  ): Promise<T> {
+    if (this.#done) {
+      return Promise.reject(new TopicRequestError("disconnected"));
+    }
+    // The runtime checks each message's `type` against the topic before a
+    // handler sees it, so the handlers' message type holds.
+    const loose = handlers as unknown as __WsauthHandlers;
+    return this.#topics.subscribe(topic, params, loose) as unknown as Promise<T>;
+  }
+
   /** Sends a raw frame (raw endpoints). */
   protected __wsauthSendData(data: string | ArrayBuffer | ArrayBufferView): boolean {
     const socket = this.#socket;
@@ -550,6 +570,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#done = true;
     this.#clearTimers();
     this.#socket = null;
+    this.#topics.ended();
     this.#emit({ kind: "stopped", outcome });
     this.#resolveClosed(outcome);
   }
@@ -724,6 +745,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       }, this.#heartbeatMs);
     }
     this.#scheduleRefresh(this.#token);
+    this.#topics.opened((text) => this.__wsauthSendData(text));
   }
 
   #establish(): void {
@@ -773,6 +795,13 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       const exp = "exp" in parsed && typeof parsed.exp === "number" ? parsed.exp : 0;
       this.#emit({ kind: "refreshed", exp });
       this.#scheduleRefresh(this.#token);
+      return;
+    }
+    const topicFrame = this.#topics.receive(parsed as __WsauthTopicFrame);
+    if (topicFrame !== false) {
+      if (topicFrame === "invalid") {
+        this.#emit({ kind: "invalid", data });
+      }
       return;
     }
     if (!this.#endpoint.sends.includes(parsed.type)) {
@@ -866,6 +895,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   /** Acts on an attempt's end with `code` (its socket, if any, already dropped). */
   #decide(code: number, reason: string): void {
     this.#stopSocketTimers();
+    this.#topics.lost();
     if (this.#userClose !== null) {
       this.#emit({ kind: "close", code, reason, action: "closed", kinds: [] });
       this.#finish({ kind: "closed", code, reason });

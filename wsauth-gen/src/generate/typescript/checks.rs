@@ -31,11 +31,15 @@ pub(super) fn schemas(api: &Api) -> Vec<CheckedView> {
         .collect()
 }
 
-/// The payload of every message some endpoint sends, in spec order.
+/// The payload of every message some endpoint sends or a topic carries,
+/// in spec order.
 pub(super) fn payloads(api: &Api) -> Vec<CheckedView> {
     api.messages
         .iter()
-        .filter(|m| api.endpoints.iter().any(|e| e.sends.contains(&m.name)))
+        .filter(|m| {
+            api.endpoints.iter().any(|e| e.sends.contains(&m.name))
+                || api.topics.iter().any(|t| t.messages.contains(&m.name))
+        })
         .map(|m| CheckedView {
             name: literal(&m.name),
             schema: schema(&m.payload),
