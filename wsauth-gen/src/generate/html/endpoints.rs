@@ -246,18 +246,9 @@ pub(super) fn endpoint(api: &Api, e: &Endpoint) -> EndpointView {
         });
     }
     if !e.checks.is_empty() {
-        let checks = e.checks.iter().map(|name| {
-            let description = api
-                .check(name)
-                .map(|c| c.description.as_str())
-                .unwrap_or_default();
-            Markup::code(name)
-                .t(": ")
-                .m(inline(description.trim_end().trim_end_matches('.')))
-        });
         facts.push(Fact {
             label: "Resource checks",
-            value: Markup::join(checks, "; ")
+            value: check_list(api, &e.checks)
                 .t(". Refused with ")
                 .m(close_refs(
                     api,
@@ -414,4 +405,20 @@ fn source_short(source: &TokenSource) -> Markup {
         TokenSource::Query(name) => Markup::code(&format!("?{name}=")),
         TokenSource::Cookie(name) => Markup::text("cookie ").c(name),
     }
+}
+
+/// Resource checks by name, each with what it checks: `a: ...; b: ...`.
+pub(super) fn check_list(api: &Api, names: &[String]) -> Markup {
+    Markup::join(
+        names.iter().map(|name| {
+            let description = api
+                .check(name)
+                .map(|c| c.description.as_str())
+                .unwrap_or_default();
+            Markup::code(name)
+                .t(": ")
+                .m(inline(description.trim_end().trim_end_matches('.')))
+        }),
+        "; ",
+    )
 }

@@ -6,7 +6,7 @@ use wsauth_spec::wire::{
     PRESENCE, PUBLICATION, PUBLISH, REFUSED, SUBSCRIBE, SUBSCRIBED, UNSUBSCRIBED,
 };
 
-use super::markup::{Markup, anchor, describe, inline};
+use super::markup::{Markup, anchor, describe};
 use super::{Fact, message_link, perm_link, role_links, seconds};
 use crate::ir::{Api, ParamType, Topic};
 
@@ -74,18 +74,9 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
             .c(REFUSED),
     });
     if !t.checks.is_empty() {
-        let checks = t.checks.iter().map(|name| {
-            let description = api
-                .check(name)
-                .map(|c| c.description.as_str())
-                .unwrap_or_default();
-            Markup::code(name)
-                .t(": ")
-                .m(inline(description.trim_end().trim_end_matches('.')))
-        });
         facts.push(Fact {
             label: "Resource checks",
-            value: Markup::join(checks, "; ")
+            value: super::endpoints::check_list(api, &t.checks)
                 .t(". Run with the instance's params on subscribe and again on every in-band refresh; a subscription that fails them ends with ")
                 .c(UNSUBSCRIBED),
         });
