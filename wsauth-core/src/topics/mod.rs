@@ -97,7 +97,7 @@ pub enum PublishError {
 /// ```ignore
 /// let topics = server.topics();
 /// let key = prsm::topics::conversation::Key { conversation_id: 42 };
-/// topics.publish(&key, prsm::messages::MessagePosted { /* ... */ })?;
+/// topics.publish(&key, prsm::messages::Typing { user_id: "alice".into(), active: true })?;
 /// ```
 ///
 /// A publication never waits: each subscriber gets it through its
