@@ -89,6 +89,8 @@ struct Module {
     checked_payloads: Vec<checks::CheckedView>,
     /// Whether some endpoint has open messages (the module exports `OpenMessage`).
     has_open: bool,
+    /// Whether the spec declares topics: the topic runtime is emitted only then.
+    has_topics: bool,
     /// The wire's words and the client defaults, from `wsauth_spec::wire`.
     wire: WireView,
 }
@@ -500,6 +502,7 @@ impl Module {
             aliases,
             interfaces,
             has_open: has_open(api),
+            has_topics: !api.topics.is_empty(),
             endpoints: api
                 .endpoints
                 .iter()
@@ -1311,6 +1314,16 @@ messages:
         assert!(ts.contains(
             "export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage>;"
         ));
+    }
+
+    #[test]
+    fn only_specs_with_topics_carry_the_topic_runtime() {
+        let with = generate(&spec("prsm")).unwrap_or_else(|e| panic!("{e}"));
+        let without = generate(&spec("echo")).unwrap_or_else(|e| panic!("{e}"));
+        for runtime in ["class __WsauthTopics", "#topics", "__wsauthSubscribe"] {
+            assert!(with.contains(runtime), "prsm lacks {runtime}");
+            assert!(!without.contains(runtime), "echo carries {runtime}");
+        }
     }
 
     #[test]

@@ -70,7 +70,9 @@ function __wsauthSegment(value: string): string {
 }
 {%- endif %}
 {%- include "ts/validate.ts" %}
+{%- if has_topics %}
 {%- include "ts/topics.ts" %}
+{%- endif %}
 {%- if has_open %}
 
 /** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */

@@ -355,8 +355,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   readonly #openHandlers = new Set<(message: __WsauthOpenMessage) => void>();
   readonly #dataHandlers = new Set<(data: string | ArrayBuffer) => void>();
   readonly #eventListeners = new Set<(event: ConnectionEvent) => void>();
-  readonly #topics = new __WsauthTopics();
-  #resolveClosed: (outcome: CloseOutcome) => void = () => {};
+{% endraw %}{%- if has_topics %}{% raw %}  readonly #topics = new __WsauthTopics();
+{% endraw %}{%- endif %}{% raw %}  #resolveClosed: (outcome: CloseOutcome) => void = () => {};
   #socket: __WsauthSocket | null = null;
   #token: string | null = null;
   #attempt = 0;
@@ -467,7 +467,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#finish({ kind: "closed", code, reason });
   }
 
-  /**
+{% endraw %}{%- if has_topics %}{% raw %}  /**
    * Subscribes to a topic instance (endpoints that list topics): `T` is the
    * topic's subscription type, `M` the union of its messages. Sent once a
    * socket is open, and again on every reconnect.
@@ -486,7 +486,7 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     return this.#topics.subscribe(topic, params, loose) as unknown as Promise<T>;
   }
 
-  /** Sends a raw frame (raw endpoints). */
+{% endraw %}{%- endif %}{% raw %}  /** Sends a raw frame (raw endpoints). */
   protected __wsauthSendData(data: string | ArrayBuffer | ArrayBufferView): boolean {
     const socket = this.#socket;
     if (socket === null || socket.readyState !== __wsauthOpen) {
@@ -570,8 +570,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#done = true;
     this.#clearTimers();
     this.#socket = null;
-    this.#topics.ended();
-    this.#emit({ kind: "stopped", outcome });
+{% endraw %}{%- if has_topics %}{% raw %}    this.#topics.ended();
+{% endraw %}{%- endif %}{% raw %}    this.#emit({ kind: "stopped", outcome });
     this.#resolveClosed(outcome);
   }
 
@@ -745,8 +745,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       }, this.#heartbeatMs);
     }
     this.#scheduleRefresh(this.#token);
-    this.#topics.opened((text) => this.__wsauthSendData(text));
-  }
+{% endraw %}{%- if has_topics %}{% raw %}    this.#topics.opened((text) => this.__wsauthSendData(text));
+{% endraw %}{%- endif %}{% raw %}  }
 
   #establish(): void {
     if (this.#established) {
@@ -797,14 +797,14 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       this.#scheduleRefresh(this.#token);
       return;
     }
-    const topicFrame = this.#topics.receive(parsed as __WsauthTopicFrame);
+{% endraw %}{%- if has_topics %}{% raw %}    const topicFrame = this.#topics.receive(parsed as __WsauthTopicFrame);
     if (topicFrame !== false) {
       if (topicFrame === "invalid") {
         this.#emit({ kind: "invalid", data });
       }
       return;
     }
-    if (!this.#endpoint.sends.includes(parsed.type)) {
+{% endraw %}{%- endif %}{% raw %}    if (!this.#endpoint.sends.includes(parsed.type)) {
       const open = this.#endpoint.open;
       if (open !== null && open.sends && __wsauthIsOpenType(open, parsed.type)) {
         this.#deliverOpen(parsed as __WsauthOpenMessage);
@@ -895,8 +895,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
   /** Acts on an attempt's end with `code` (its socket, if any, already dropped). */
   #decide(code: number, reason: string): void {
     this.#stopSocketTimers();
-    this.#topics.lost();
-    if (this.#userClose !== null) {
+{% endraw %}{%- if has_topics %}{% raw %}    this.#topics.lost();
+{% endraw %}{%- endif %}{% raw %}    if (this.#userClose !== null) {
       this.#emit({ kind: "close", code, reason, action: "closed", kinds: [] });
       this.#finish({ kind: "closed", code, reason });
       return;
