@@ -17,6 +17,7 @@ mod mcp_status;
 mod prsm;
 mod reflections;
 mod runtime;
+mod scenarios;
 mod shipvox;
 mod songnodes;
 mod tls;

@@ -1,28 +1,24 @@
 //! Topics through the generated Rust client of prsm, against the running
-//! example: subscribing (answered, or refused with a typed reason),
-//! publications typed by the topic's message enum, presence, unsubscribing,
-//! and resubscribing by itself after a reconnection: the missed
-//! publications replayed, or a typed "history lost" when they cannot be.
+//! example, beyond the scenarios every client shares (`scenarios.rs`):
+//! requests on instances not subscribed to, which only this client's API
+//! can send, and resubscribing many instances after a reconnection within
+//! the rate limit.
 //!
 //! prsm's store: conversation 1 has alice and user123, conversation 2 has
-//! bob. Reconnections are forced by a TCP relay between client and server
-//! that the test cuts, so the server (and its topics) stays up.
+//! bob. Reconnections are forced by a [`Relay`] the test cuts, so the server
+//! (and its topics) stays up.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
 use wsauth_core::client::{Event, Publication, TopicError, TopicEvent as Topic};
 use wsauth_core::spec::wire::TopicRefusal;
 use wsauth_generated::prsm::endpoints::notifications::{self, ServerMessage, TopicEvent};
 use wsauth_generated::prsm::messages::Typing;
-use wsauth_generated::prsm::topics::conversation::{Key, Message};
+use wsauth_generated::prsm::topics::conversation::Key;
 
 use crate::support::events::{close, message, next, opened, reconnecting};
 use crate::support::examples::start_prsm;
+use crate::support::relay::Relay;
 use crate::support::tokens::PRSM;
 
 const BASE: Duration = Duration::from_millis(50);
@@ -84,17 +80,6 @@ async fn publication(client: &mut notifications::Client) -> Publication<Key> {
     }
 }
 
-/// user123, a participant, subscribed to `key`: a client publishes only on
-/// instances it subscribes to (the subscription ran the topic's checks).
-async fn publisher(url: &str, key: &Key) -> notifications::Client {
-    let client = connected(url, "user123", &["user"]).await;
-    client
-        .subscribe(key)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    client
-}
-
 fn typing(user: &str) -> Typing {
     Typing {
         user_id: user.to_owned(),
@@ -103,178 +88,36 @@ fn typing(user: &str) -> Typing {
 }
 
 #[tokio::test]
-async fn subscribing_is_answered_or_refused_with_a_typed_reason() {
+async fn requests_on_instances_not_subscribed_to_are_refused() {
     let prsm = start_prsm(|c| c, axum::Router::new()).await;
     let alice = connected(&prsm.ws_url(), "alice", &["user"]).await;
-    let subscribed = alice
-        .subscribe(&ONE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(subscribed.offset, 0);
-    assert!(!subscribed.epoch.is_empty());
-    assert_eq!(subscribed.present, Some(vec!["alice".to_owned()]));
-    // Conversation 2 is bob's, and there is no conversation 99: the
-    // topic's check refuses both.
-    let bobs = Key { conversation_id: 2 };
-    match alice.subscribe(&bobs).await {
-        Err(TopicError::Refused(TopicRefusal::Forbidden)) => {}
-        other => panic!("expected forbidden, got {other:?}"),
-    }
-    match alice
-        .subscribe(&Key {
-            conversation_id: 99,
-        })
-        .await
-    {
-        Err(TopicError::Refused(TopicRefusal::NotFound)) => {}
-        other => panic!("expected not_found, got {other:?}"),
-    }
-    // Leaving what is not held is refused too; the connection stays.
-    match alice.unsubscribe(&bobs).await {
+    // Conversation 1 is alice's, but she holds no subscription to it: a
+    // permission to publish is not a licence to write into every instance.
+    match alice.publish(&ONE, typing("alice")).await {
         Err(TopicError::Refused(TopicRefusal::NotSubscribed)) => {}
         other => panic!("expected not_subscribed, got {other:?}"),
     }
-    assert_eq!(
-        alice.presence(&ONE).await.unwrap_or_else(|e| panic!("{e}")),
-        ["alice"]
-    );
-    close(alice).await;
-}
-
-#[tokio::test]
-async fn publications_arrive_typed_until_the_client_unsubscribes() {
-    let prsm = start_prsm(|c| c, axum::Router::new()).await;
-    let mut alice = connected(&prsm.ws_url(), "alice", &["user"]).await;
-    alice
-        .subscribe(&ONE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let mut other = connected(&prsm.ws_url(), "user123", &["user"]).await;
-    other
-        .subscribe(&ONE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    match topic_event(&mut alice).await {
-        Topic::Joined { key, subject } => assert_eq!((key, subject.as_str()), (ONE, "user123")),
-        event => panic!("expected user123 to join, got {event:?}"),
+    match alice.unsubscribe(&ONE).await {
+        Err(TopicError::Refused(TopicRefusal::NotSubscribed)) => {}
+        other => panic!("expected not_subscribed, got {other:?}"),
     }
-    // The other participant publishes (no server-side publisher in prsm).
-    let offset = other
-        .publish(&ONE, typing("user123"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(offset, 1);
-    let p = publication(&mut alice).await;
-    assert_eq!(
-        (p.key, p.offset, p.message),
-        (ONE, 1, Message::Typing(typing("user123")))
-    );
-    // Without `conversation.write`, publishing is refused.
+    match alice.presence(&ONE).await {
+        Err(TopicError::Refused(TopicRefusal::NotSubscribed)) => {}
+        other => panic!("expected not_subscribed, got {other:?}"),
+    }
+    // Without `conversation.write` the permission refuses first.
     let moderator = connected(&prsm.ws_url(), "bob", &["moderator"]).await;
     match moderator.publish(&ONE, typing("bob")).await {
         Err(TopicError::Refused(TopicRefusal::Forbidden)) => {}
         got => panic!("expected forbidden, got {got:?}"),
     }
-    alice
-        .unsubscribe(&ONE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let offset = other
-        .publish(&ONE, typing("user123"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(offset, 2);
-    // user123 gets its own publications and sees alice leave; alice gets
-    // nothing more.
-    assert_eq!(publication(&mut other).await.offset, 1);
-    match topic_event(&mut other).await {
-        Topic::Left { key, subject } => assert_eq!((key, subject.as_str()), (ONE, "alice")),
-        event => panic!("expected alice to leave, got {event:?}"),
-    }
-    assert_eq!(publication(&mut other).await.offset, 2);
-    let quiet = tokio::time::timeout(Duration::from_millis(300), alice.recv()).await;
-    assert!(quiet.is_err(), "alice got {quiet:?}");
-    for client in [alice, other, moderator] {
-        close(client).await;
-    }
-}
-
-#[tokio::test]
-async fn after_a_reconnect_the_missed_publications_are_replayed() {
-    let prsm = start_prsm(|c| c, axum::Router::new()).await;
-    let relay = Relay::to(prsm.addr).await;
-    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
+    // The connections stay open: a subscription still works.
     alice
         .subscribe(&ONE)
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let other = publisher(&prsm.ws_url(), &ONE).await;
-    other
-        .publish(&ONE, typing("first"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(publication(&mut alice).await.offset, 1);
-    // Alice is cut off; what is published meanwhile she can only get from
-    // the history, by resubscribing with `since`.
-    relay.cut();
-    reconnecting(&mut alice).await;
-    for text in ["second", "third"] {
-        other
-            .publish(&ONE, typing(text))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    }
-    relay.restore();
-    let attempt = reopened(&mut alice).await;
-    assert!(attempt >= 1);
-    for (offset, text) in [(2, "second"), (3, "third")] {
-        let p = publication(&mut alice).await;
-        assert_eq!(
-            (p.offset, p.message),
-            (offset, Message::Typing(typing(text)))
-        );
-    }
-    // Live again.
-    other
-        .publish(&ONE, typing("fourth"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(publication(&mut alice).await.offset, 4);
     close(alice).await;
-    close(other).await;
-}
-
-#[tokio::test]
-async fn a_history_lost_across_a_reconnect_is_reported() {
-    let prsm = start_prsm(|c| c, axum::Router::new()).await;
-    let relay = Relay::to(prsm.addr).await;
-    let mut alice = connected(&relay.ws_url(), "alice", &["user"]).await;
-    let before = alice
-        .subscribe(&ONE)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    // Alone on an instance that kept nothing: when she drops, it ends, and
-    // the next subscription starts a new life (a new epoch).
-    relay.cut();
-    reconnecting(&mut alice).await;
-    relay.restore();
-    reopened(&mut alice).await;
-    match topic_event(&mut alice).await {
-        Topic::HistoryLost { key, subscribed } => {
-            assert_eq!(key, ONE);
-            assert_ne!(subscribed.epoch, before.epoch);
-        }
-        event => panic!("expected the history lost, got {event:?}"),
-    }
-    // Still subscribed: publications arrive.
-    let other = publisher(&prsm.ws_url(), &ONE).await;
-    other
-        .publish(&ONE, typing("after"))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(publication(&mut alice).await.offset, 1);
-    close(alice).await;
-    close(other).await;
+    close(moderator).await;
 }
 
 #[tokio::test]
@@ -357,79 +200,5 @@ async fn reopened(client: &mut notifications::Client) -> u32 {
             }
             other => panic!("expected a reconnection, got {other:?}"),
         }
-    }
-}
-
-/// A TCP relay to a server, which the test can cut (every relayed
-/// connection ends, and new ones are dropped) and restore.
-struct Relay {
-    addr: SocketAddr,
-    open: Arc<AtomicBool>,
-    relayed: Arc<Mutex<Vec<JoinHandle<()>>>>,
-    accepting: JoinHandle<()>,
-}
-
-impl Relay {
-    async fn to(server: SocketAddr) -> Relay {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let open = Arc::new(AtomicBool::new(true));
-        let relayed = Arc::new(Mutex::new(Vec::new()));
-        let accepting = tokio::spawn({
-            let open = Arc::clone(&open);
-            let relayed = Arc::clone(&relayed);
-            async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if !open.load(Ordering::SeqCst) {
-                        continue;
-                    }
-                    let task = tokio::spawn(async move {
-                        if let Ok(mut upstream) = TcpStream::connect(server).await {
-                            let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                        }
-                    });
-                    relayed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .push(task);
-                }
-            }
-        });
-        Relay {
-            addr,
-            open,
-            relayed,
-            accepting,
-        }
-    }
-
-    fn ws_url(&self) -> String {
-        format!("ws://{}", self.addr)
-    }
-
-    fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
-        let relayed = std::mem::take(
-            &mut *self
-                .relayed
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        for task in relayed {
-            task.abort();
-        }
-    }
-
-    fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.cut();
-        self.accepting.abort();
     }
 }

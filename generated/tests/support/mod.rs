@@ -10,6 +10,8 @@
 //!   configuration the clients' scenarios expect;
 //! - [`events`]: waiting for a generated Rust client's next event, with a
 //!   timeout, and the event sequences every client test checks;
+//! - [`relay`]: a TCP relay a test cuts and restores (a network failure);
+//! - [`scenarios`]: the topic scenarios every generated client passes;
 //! - [`tools`]: the repository's folders and the JavaScript tools (`node`,
 //!   the packages `npm ci` installs in `js/`, Debian's Chromium).
 //!
@@ -20,6 +22,8 @@
 
 pub mod events;
 pub mod examples;
+pub mod relay;
+pub mod scenarios;
 pub mod tokens;
 pub mod tools;
 

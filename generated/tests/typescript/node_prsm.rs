@@ -31,7 +31,7 @@ fn configure(mut config: prsm::Config) -> prsm::Config {
 
 /// prsm again on `addr` (the port the first one freed), configured by
 /// `configure`, until the test ends.
-pub(crate) async fn serve_again(addr: SocketAddr, configure: fn(prsm::Config) -> prsm::Config) {
+async fn serve_again(addr: SocketAddr, configure: fn(prsm::Config) -> prsm::Config) {
     let mut listener = None;
     for _ in 0..100 {
         match tokio::net::TcpListener::bind(addr).await {
