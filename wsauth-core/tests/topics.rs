@@ -166,7 +166,10 @@ fn posted(text: &str) -> Posted {
 }
 
 /// Who belongs to which conversation, changed while connections are open.
-/// Conversation 404 does not exist.
+/// Conversation 404 does not exist; everyone belongs to [`SLOW`], which
+/// takes half a second to check.
+const SLOW: i64 = 900;
+
 #[derive(Clone, Default)]
 struct Members(Arc<Mutex<HashSet<(String, String)>>>);
 
@@ -194,7 +197,10 @@ impl Checks for Members {
                 (Some("chat"), "member") => {
                     let conversation = cx.param("conversation_id").unwrap_or_default();
                     let subject = cx.principal.subject().unwrap_or_default();
-                    if conversation == "404" {
+                    if conversation == SLOW.to_string() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        Ok(CheckOutcome::Allow)
+                    } else if conversation == "404" {
                         Ok(CheckOutcome::NotFound)
                     } else if self.set().contains(&(subject.into(), conversation.into())) {
                         Ok(CheckOutcome::Allow)
@@ -876,4 +882,54 @@ async fn a_typed_handler_joins_through_the_same_checks() {
         })
     );
     assert_eq!(next_json(&mut alice).await["message"]["text"], "typed");
+}
+
+/// Publishes `count` ticks on `plain`, one every few milliseconds.
+fn tick_flood(server: &WsAuth, count: usize) -> tokio::task::JoinHandle<()> {
+    let topics = server.topics();
+    tokio::spawn(async move {
+        for _ in 0..count {
+            let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_client_that_reads_is_not_closed_while_its_subscribe_is_checked() {
+    let (addr, server) = start(Members::default()).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let plain = subscribe(&mut alice, 1, "plain", json!({})).await;
+    assert_eq!(plain["type"], "wsauth.subscribed");
+    // Ticks keep coming (far more than the queue of 4 holds) while the
+    // check of conversation SLOW takes half a second; Alice reads them all.
+    let flood = tick_flood(&server, 200);
+    send(
+        &mut alice,
+        json!({"type": "wsauth.subscribe", "id": 2, "topic": "chat",
+        "params": {"conversation_id": SLOW}}),
+    )
+    .await;
+    let mut ticks = 0;
+    let subscribed = loop {
+        let frame = next_json(&mut alice).await;
+        match frame["type"].as_str() {
+            Some("wsauth.publication") => ticks += 1,
+            _ => break frame,
+        }
+    };
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    assert_eq!(subscribed["id"], 2);
+    flood.abort();
+    // Not closed as a slow consumer: the connection goes on.
+    let published = server.topics().publish(&chat(SLOW), posted("in"));
+    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    loop {
+        let frame = next_json(&mut alice).await;
+        if frame["topic"] == "chat" {
+            assert_eq!(frame["message"]["text"], "in", "{frame}");
+            break;
+        }
+    }
+    assert!(ticks > 20, "ticks were delivered during the check: {ticks}");
 }
