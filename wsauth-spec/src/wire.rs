@@ -123,6 +123,13 @@ impl crate::Keyword for TopicRefusal {
 /// a resource check written for path params sees the same shapes.
 pub const MAX_TOPIC_PARAM_BYTES: usize = 256;
 
+/// The most one topic instance's history keeps, in bytes of publication
+/// frames (4 MiB). History keeps the latest `history.size` publications
+/// within this, forgetting the oldest first: `size: 10000` of large
+/// messages would otherwise hold gigabytes per instance. A client whose
+/// `since` is older than what is kept is answered `recovered: false`.
+pub const MAX_HISTORY_BYTES: usize = 4 * 1024 * 1024;
+
 /// The longest close reason a close frame can carry: a control frame's
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;

@@ -18,9 +18,8 @@
 //! instance key) and one [`Subscriber`] in the instance (two pointers), plus
 //! the instance itself while anyone subscribes or its history is alive.
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,16 +31,9 @@ use wsauth_spec::wire::TopicRefusal;
 
 use super::Join;
 use super::frames::{self, Subscribed};
+use super::history::{Kept, Log};
 use super::instance::InstanceKey;
-use crate::descriptor::HistoryDescriptor;
 use crate::link::Link;
-
-/// Where a client left off: the instance's epoch and the last offset seen.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Since {
-    pub(crate) epoch: String,
-    pub(crate) offset: u64,
-}
 
 /// How often idle instances (no subscriber, history expired) are looked
 /// for among those nobody touches.
@@ -72,25 +64,6 @@ struct Instance {
 struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
-}
-
-/// The instance's numbering and memory.
-#[derive(Debug)]
-struct Log {
-    /// Random, new for every life of the instance: a client's offsets
-    /// from another life mean nothing here.
-    epoch: Box<str>,
-    /// The latest publication's offset (0 before the first).
-    last: u64,
-    /// The latest publications, oldest first, when the topic has history.
-    kept: VecDeque<Kept>,
-}
-
-#[derive(Debug)]
-struct Kept {
-    offset: u64,
-    at: Instant,
-    frame: Utf8Bytes,
 }
 
 /// A new subscription, as the broker registered it.
@@ -128,61 +101,6 @@ fn offer(link: &Link, frame: &Utf8Bytes) -> bool {
     }
 }
 
-/// 128 random bits, hex.
-fn new_epoch() -> Box<str> {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: the standard library's per-process random keys
-        // still tell two lives apart.
-        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-            chunk.copy_from_slice(&RandomState::new().hash_one(i).to_le_bytes());
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl Log {
-    fn new() -> Self {
-        Log {
-            epoch: new_epoch(),
-            last: 0,
-            kept: VecDeque::new(),
-        }
-    }
-
-    /// Forgets what is older than the history's ttl.
-    fn expire(&mut self, history: Option<HistoryDescriptor>, now: Instant) {
-        let Some(history) = history else { return };
-        let ttl = Duration::from_secs(u64::from(history.ttl_s));
-        while self.kept.front().is_some_and(|k| k.at + ttl <= now) {
-            self.kept.pop_front();
-        }
-    }
-
-    /// Whether the publications after `since` can all be replayed, and
-    /// which they are.
-    fn recover(&self, history: Option<HistoryDescriptor>, since: &Since) -> Option<Vec<Utf8Bytes>> {
-        history?;
-        if *since.epoch != *self.epoch || since.offset > self.last {
-            return None;
-        }
-        if since.offset == self.last {
-            return Some(Vec::new());
-        }
-        let oldest = self.kept.front()?.offset;
-        if oldest > since.offset + 1 {
-            return None;
-        }
-        Some(
-            self.kept
-                .iter()
-                .filter(|k| k.offset > since.offset)
-                .map(|k| k.frame.clone())
-                .collect(),
-        )
-    }
-}
-
 impl Instance {
     fn new() -> Self {
         Instance {
@@ -196,7 +114,7 @@ impl Instance {
     /// history still holds something.
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
-        !self.local.is_empty() || !self.log.kept.is_empty()
+        !self.local.is_empty() || !self.log.is_empty()
     }
 
     /// The subjects present, sorted.
@@ -386,15 +304,12 @@ impl Broker {
             .filter(|s| offer(&s.link, &frame))
             .count();
         if let Some(history) = history {
-            let log = &mut instance.log;
-            log.kept.push_back(Kept {
+            let kept = Kept {
                 offset,
                 at: now,
                 frame,
-            });
-            while log.kept.len() > history.size as usize {
-                log.kept.pop_front();
-            }
+            };
+            instance.log.keep(history, kept);
         }
         Published { offset, delivered }
     }
