@@ -513,13 +513,14 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     assert_eq!(next_json(&mut alice).await["left"], "bob");
     assert_eq!(server.topics().presence(&chat(7)), ["alice"]);
 
-    // A connection the server closes leaves at once, not once its client
-    // has answered the close (Bob never reads it).
+    // A connection the server closes leaves at once (then lingers, as
+    // any), not once its client has answered the close, which takes 5 s
+    // here (Bob never reads it).
     let mut bob = join(addr, "bob", "reader").await;
     subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
     assert_eq!(next_json(&mut alice).await["joined"], "bob");
     send(&mut bob, json!({"type": "say", "text": "bye"})).await;
-    let left = tokio::time::timeout(Duration::from_secs(1), next_json(&mut alice)).await;
+    let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut alice)).await;
     assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("bob")));
     drop(bob);
 }
@@ -932,4 +933,31 @@ async fn a_client_that_reads_is_not_closed_while_its_subscribe_is_checked() {
         }
     }
     assert!(ticks > 20, "ticks were delivered during the check: {ticks}");
+}
+
+#[tokio::test]
+async fn toggling_a_subscription_does_not_flood_the_others_with_presence() {
+    let members = Members::default().with("alice", "7").with("bob", "7");
+    let (addr, server) = start(members).await;
+    let mut bob = join(addr, "bob", "reader").await;
+    subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let chat_7 = json!({"conversation_id": 7});
+    for _ in 0..10 {
+        let subscribed = subscribe(&mut alice, 1, "chat", chat_7.clone()).await;
+        assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+        send(
+            &mut alice,
+            json!({"type": "wsauth.unsubscribe", "topic": "chat", "params": chat_7}),
+        )
+        .await;
+        assert_eq!(next_json(&mut alice).await["type"], "wsauth.unsubscribed");
+    }
+    // Bob heard Alice arrive once, and leave once, a moment after she did.
+    assert_eq!(next_json(&mut bob).await["joined"], "alice");
+    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut bob)).await;
+    assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("alice")));
+    assert_eq!(server.topics().presence(&chat(7)), ["bob"]);
+    silent(&mut bob).await;
 }

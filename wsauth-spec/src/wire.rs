@@ -123,6 +123,14 @@ impl crate::Keyword for TopicRefusal {
 /// a resource check written for path params sees the same shapes.
 pub const MAX_TOPIC_PARAM_BYTES: usize = 256;
 
+/// How long a subject whose last subscription to an instance ended still
+/// counts as present there, in milliseconds: subscribers hear `left` only
+/// once it has been gone this long, and nothing at all when it comes back
+/// sooner (a reconnect, a client toggling its subscription). So an instance
+/// announces at most one `joined` and one `left` per subject per linger,
+/// however fast a client subscribes and unsubscribes.
+pub const PRESENCE_LINGER_MS: u64 = 1_000;
+
 /// The most one topic instance's history keeps, in bytes of publication
 /// frames (4 MiB). History keeps the latest `history.size` publications
 /// within this, forgetting the oldest first: `size: 10000` of large

@@ -184,14 +184,15 @@ async fn publications_arrive_typed_until_the_client_unsubscribes() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(offset, 2);
-    // user123 gets its own publications and sees alice leave; alice gets
+    // user123 gets its own publications, and sees alice leave once her
+    // presence's linger (`wire::PRESENCE_LINGER_MS`) is over; alice gets
     // nothing more.
     assert_eq!(publication(&mut other).await.offset, 1);
+    assert_eq!(publication(&mut other).await.offset, 2);
     match topic_event(&mut other).await {
         Topic::Left { key, subject } => assert_eq!((key, subject.as_str()), (ONE, "alice")),
         event => panic!("expected alice to leave, got {event:?}"),
     }
-    assert_eq!(publication(&mut other).await.offset, 2);
     let quiet = tokio::time::timeout(Duration::from_millis(300), alice.recv()).await;
     assert!(quiet.is_err(), "alice got {quiet:?}");
     for client in [alice, other, moderator] {

@@ -13,7 +13,8 @@
 //!
 //! Where things are: `instance.rs` (naming an instance: params checked and
 //! made canonical), `access.rs` (the checks a subscription passes),
-//! `broker.rs` (subscribers and presence), `history.rs` (offsets, epochs
+//! `broker.rs` (subscribers and fan-out), `presence.rs` (who is there,
+//! and when that is announced), `history.rs` (offsets, epochs
 //! and what a reconnecting client may recover), `frames.rs` (the
 //! frames written), `requests.rs` (a connection's topic requests); the
 //! [`Topics`] handle and what joining runs are here.
@@ -23,6 +24,7 @@ mod broker;
 mod frames;
 mod history;
 mod instance;
+mod presence;
 mod requests;
 
 use std::sync::Arc;
