@@ -104,7 +104,7 @@ mod tests {
             presence.settle(t0 + LINGER).is_empty(),
             "the linger restarted"
         );
-        assert_eq!(presence.settle(t0 + LINGER * 3 / 2), [alice.clone()]);
+        assert_eq!(presence.settle(t0 + LINGER * 3 / 2), [Arc::clone(&alice)]);
         assert!(presence.subjects().is_empty());
         assert!(presence.arrive(&alice), "a new arrival");
     }
