@@ -224,7 +224,8 @@ impl UserStore for Everyone {
 }
 
 /// Welcomes, then joins or leaves `plain` when told to (`say` "join" /
-/// "leave"): the handler's side of subscribing.
+/// "leave"; "join slow" joins `chat` [`SLOW`]): the handler's side of
+/// subscribing.
 async fn desk(mut session: Session) -> HandlerResult {
     session.send("hello", &json!({}))?;
     while let Some(message) = session.recv().await {
@@ -232,6 +233,12 @@ async fn desk(mut session: Session) -> HandlerResult {
             match value["text"].as_str() {
                 Some("join") => {
                     if let Err(e) = session.join("plain", &json!({})).await {
+                        session.send("said", &json!({ "text": format!("{e:?}") }))?;
+                    }
+                }
+                Some("join slow") => {
+                    let slow = json!({ "conversation_id": SLOW });
+                    if let Err(e) = session.join("chat", &slow).await {
                         session.send("said", &json!({ "text": format!("{e:?}") }))?;
                     }
                 }
@@ -960,4 +967,72 @@ async fn toggling_a_subscription_does_not_flood_the_others_with_presence() {
     assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("alice")));
     assert_eq!(server.topics().presence(&chat(7)), ["bob"]);
     silent(&mut bob).await;
+}
+
+#[tokio::test]
+async fn a_handlers_join_racing_a_refresh_that_removes_the_permission_is_refused() {
+    let (addr, server) = start(Members::default()).await;
+    let mut alice = join(addr, "alice", "user").await;
+    // The join's check takes half a second; the refresh (to a role without
+    // `chat.read`) is decided meanwhile, while nothing is subscribed yet.
+    send(&mut alice, json!({"type": "say", "text": "join slow"})).await;
+    send(
+        &mut alice,
+        json!({"type": "wsauth.refresh", "token": token("alice", "outsider")}),
+    )
+    .await;
+    assert_eq!(next_json(&mut alice).await["type"], "wsauth.refreshed");
+    // The check passed for the old roles: the join is refused rather than
+    // kept past the refresh's re-checks.
+    assert_eq!(
+        next_json(&mut alice).await,
+        json!({"type": "said", "text": "ServerError"})
+    );
+    let published = server.topics().publish(&chat(SLOW), posted("secret"));
+    assert_eq!(published.map(|p| p.delivered), Ok(0));
+    assert!(server.topics().presence(&chat(SLOW)).is_empty());
+    silent(&mut alice).await;
+}
+
+#[tokio::test]
+async fn a_handler_that_joins_after_its_connection_ended_leaves_nothing() {
+    let joined = Arc::new(tokio::sync::Notify::new());
+    let outcome = Arc::new(Mutex::new(None));
+    let handler = {
+        let (joined, outcome) = (Arc::clone(&joined), Arc::clone(&outcome));
+        move |mut session: Session| {
+            let (joined, outcome) = (Arc::clone(&joined), Arc::clone(&outcome));
+            async move {
+                session.send("hello", &json!({}))?;
+                // The session outlives the handler, in a task that joins
+                // once the connection is over.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let result = session.join("plain", &json!({})).await;
+                    *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                    joined.notify_one();
+                });
+                Ok(())
+            }
+        }
+    };
+    let (addr, server) = start_with(Members::default(), handler).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let (_, close) = common::until_close(&mut alice).await;
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(TOPICS_API.close(FailureKind::Completed).code)
+    );
+    tokio::time::timeout(Duration::from_secs(5), joined.notified())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = outcome
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    assert!(matches!(result, Some(Err(_))), "{result:?}");
+    let tick = server
+        .topics()
+        .publish_json("plain", &json!({}), &json!({"type": "tick"}));
+    assert_eq!(tick.map(|p| p.delivered), Ok(0), "nothing was subscribed");
 }
