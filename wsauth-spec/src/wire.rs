@@ -58,7 +58,8 @@ pub const PUBLICATION: &str = "wsauth.publication";
 /// Both ways on topics with presence. Client → server asks who is here,
 /// `{"type":"wsauth.presence","id":4,"topic":…,"params":…}`; the server
 /// answers with `"present":[subjects]`, and tells subscribers
-/// `"joined":"alice"` / `"left":"alice"` as subjects come and go.
+/// `"joined":"alice"` / `"left":"alice"` as subjects come and go (`left`
+/// once the subject has been gone [`PRESENCE_LINGER_MS`]).
 pub const PRESENCE: &str = "wsauth.presence";
 
 /// Server → client: a topic request was refused and the connection stays,
