@@ -513,7 +513,7 @@ impl Connection {
                             // the check budget.
                             let budget = cx.check_budget.saturating_mul(2);
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
-                            let refreshed = match sending_while(ws, link, timeout(budget, refresh)).await {
+                            let refreshed = match Box::pin(sending_while(ws, link, timeout(budget, refresh))).await {
                                 Ok(refreshed) => refreshed,
                                 Err(end) => return end,
                             };
@@ -545,13 +545,13 @@ impl Connection {
                                 link: shared_link,
                             };
                             let request = Box::pin(topics::request(&cx.topics, asker, text.as_str()));
-                            let answer = match sending_while(ws, link, request).await {
+                            let answer = match Box::pin(sending_while(ws, link, request)).await {
                                 Ok(answer) => answer,
                                 Err(end) => return end,
                             };
                             match answer {
                                 Ok(replies) => {
-                                    if let Err(end) = send_ahead(ws, link, replies).await {
+                                    if let Err(end) = Box::pin(send_ahead(ws, link, replies)).await {
                                         return end;
                                     }
                                     None
