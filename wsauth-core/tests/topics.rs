@@ -80,6 +80,17 @@ const PLAIN: TopicDescriptor = TopicDescriptor {
     history: None,
 };
 
+/// Keeps all it may: 10000 publications.
+const LOG: TopicDescriptor = TopicDescriptor {
+    name: "log",
+    messages: CHAT.messages,
+    history: Some(HistoryDescriptor {
+        size: 10_000,
+        ttl_s: 60,
+    }),
+    ..PLAIN
+};
+
 /// In the spec, but not on the endpoint.
 const ELSEWHERE: TopicDescriptor = TopicDescriptor {
     name: "elsewhere",
@@ -88,7 +99,7 @@ const ELSEWHERE: TopicDescriptor = TopicDescriptor {
 
 const DESK: EndpointDescriptor = EndpointDescriptor {
     name: "room",
-    topics: &["chat", "plain"],
+    topics: &["chat", "plain", "log"],
     limits: Limits {
         max_subscriptions: 2,
         ..LIMITS
@@ -115,7 +126,7 @@ static TOPICS_API: ApiDescriptor = ApiDescriptor {
         },
     ],
     endpoints: &[DESK],
-    topics: &[CHAT, PLAIN, ELSEWHERE],
+    topics: &[CHAT, PLAIN, LOG, ELSEWHERE],
     ..common::API
 };
 
@@ -1035,4 +1046,74 @@ async fn a_handler_that_joins_after_its_connection_ended_leaves_nothing() {
         .topics()
         .publish_json("plain", &json!({}), &json!({"type": "tick"}));
     assert_eq!(tick.map(|p| p.delivered), Ok(0), "nothing was subscribed");
+}
+
+#[tokio::test]
+async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
+    let (addr, server) = start(Members::default()).await;
+    let topics = server.topics();
+    // 2000 publications of 1 KiB, kept.
+    let text = "x".repeat(1024);
+    for _ in 0..2000 {
+        let message = json!({"type": "posted", "text": text});
+        let published = topics.publish_json("log", &json!({}), &message);
+        assert!(published.is_ok(), "{published:?}");
+    }
+    let mut alice = join(addr, "alice", "user").await;
+    let first = subscribe(&mut alice, 1, "log", json!({})).await;
+    send(
+        &mut alice,
+        json!({"type": "wsauth.unsubscribe", "topic": "log", "params": {}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut alice).await["type"], "wsauth.unsubscribed");
+    assert_eq!(
+        subscribe(&mut alice, 2, "plain", json!({})).await["type"],
+        "wsauth.subscribed"
+    );
+    // Ticks every millisecond while the replay goes out.
+    let ticks = {
+        let topics = server.topics();
+        tokio::spawn(async move {
+            for _ in 0..2000 {
+                let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    send(
+        &mut alice,
+        json!({"type": "wsauth.subscribe", "id": 3, "topic": "log", "params": {},
+        "since": {"epoch": first["epoch"], "offset": 0}}),
+    )
+    .await;
+    let mut replayed = Vec::new();
+    loop {
+        let frame = next_json(&mut alice).await;
+        match (frame["type"].as_str(), frame["topic"].as_str()) {
+            (Some("wsauth.subscribed"), Some("log")) => {
+                assert_eq!(frame["recovered"], true, "{frame}");
+            }
+            (Some("wsauth.publication"), Some("log")) => {
+                replayed.push(frame["offset"].as_u64().unwrap_or_default());
+                if replayed.len() == 2000 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(replayed, (1..=2000).collect::<Vec<u64>>());
+    ticks.abort();
+    // Not closed as a slow consumer: the connection goes on.
+    let message = json!({"type": "posted", "text": "live"});
+    let published = topics.publish_json("log", &json!({}), &message);
+    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    loop {
+        let frame = next_json(&mut alice).await;
+        if frame["topic"] == "log" {
+            assert_eq!(frame["offset"], 2001, "{frame}");
+            break;
+        }
+    }
 }
