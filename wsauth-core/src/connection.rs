@@ -238,6 +238,52 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
     .await
 }
 
+/// Runs `work` (a topic request's checks, a refresh's) while sending what
+/// the outbox fills with meanwhile: a client that reads is not closed as a
+/// slow consumer because its loop was busy deciding something else. Once
+/// a flag is raised the loop only waits for `work`, and closes after it.
+async fn sending_while<T>(
+    ws: &mut WebSocket,
+    link: &Link,
+    work: impl Future<Output = T>,
+) -> Result<T, End> {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            output = &mut work => return Ok(output),
+            () = link.ready() => {
+                if link.slow.load(Ordering::Acquire) || link.invalid.load(Ordering::Acquire) {
+                    return Ok(work.await);
+                }
+                while let Some(message) = link.pop() {
+                    send(ws, message).await.map_err(|()| End::Gone)?;
+                }
+            }
+        }
+    }
+}
+
+/// Sends a topic request's answer (`wsauth.subscribed`, then the replay of
+/// what the client missed) ahead of the live publications already queued
+/// behind it. Those keep being taken from the outbox while the answer goes
+/// out, into a queue of the answer's length: a client reading as fast as
+/// publications arrive catches up, one that does not still overflows the
+/// outbox and is closed as a slow consumer.
+async fn send_ahead(ws: &mut WebSocket, link: &Link, answer: Vec<Message>) -> Result<(), End> {
+    let room = answer.len();
+    let mut queue = std::collections::VecDeque::from(answer);
+    while let Some(message) = queue.pop_front() {
+        send(ws, message).await.map_err(|()| End::Gone)?;
+        while queue.len() < room
+            && let Some(message) = link.pop()
+        {
+            queue.push_back(message);
+        }
+    }
+    Ok(())
+}
+
 /// Closes with the spec's code for `kind`, then keeps reading until the
 /// client completes the close handshake (or a timeout passes).
 pub(crate) async fn close(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
@@ -467,7 +513,11 @@ impl Connection {
                             // the check budget.
                             let budget = cx.check_budget.saturating_mul(2);
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
-                            match timeout(budget, refresh).await {
+                            let refreshed = match Box::pin(sending_while(ws, link, timeout(budget, refresh))).await {
+                                Ok(refreshed) => refreshed,
+                                Err(end) => return end,
+                            };
+                            match refreshed {
                                 Ok(Ok(reply)) => Some(reply),
                                 Ok(Err(end)) => return end,
                                 Err(_) => {
@@ -494,13 +544,15 @@ impl Connection {
                                 audit: &cx.audit,
                                 link: shared_link,
                             };
-                            let answer = Box::pin(topics::request(&cx.topics, asker, text.as_str())).await;
+                            let request = Box::pin(topics::request(&cx.topics, asker, text.as_str()));
+                            let answer = match Box::pin(sending_while(ws, link, request)).await {
+                                Ok(answer) => answer,
+                                Err(end) => return end,
+                            };
                             match answer {
                                 Ok(replies) => {
-                                    for reply in replies {
-                                        if send(ws, reply).await.is_err() {
-                                            return End::Gone;
-                                        }
+                                    if let Err(end) = Box::pin(send_ahead(ws, link, replies)).await {
+                                        return end;
                                     }
                                     None
                                 }

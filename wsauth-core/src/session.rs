@@ -9,6 +9,7 @@
 //! what the endpoint may send and go through a bounded queue, so a client
 //! that stops reading is dropped instead of growing the server's memory.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::ws::Message;
@@ -89,6 +90,9 @@ pub struct Session {
     link: Arc<Link>,
     state: Arc<AppState>,
     topics: Topics,
+    /// The client's address, for the audit events of the handler's topic
+    /// requests (as the loop's carry it for the client's own).
+    peer: Option<SocketAddr>,
     welcomed: bool,
 }
 
@@ -100,6 +104,7 @@ impl Session {
         link: Arc<Link>,
         state: Arc<AppState>,
         topics: Topics,
+        peer: Option<SocketAddr>,
     ) -> Self {
         Session {
             api,
@@ -108,6 +113,7 @@ impl Session {
             link,
             state,
             topics,
+            peer,
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -315,6 +321,7 @@ impl Session {
     fn audit(&self, principal: &Principal) -> AuditContext {
         AuditContext {
             endpoint: self.endpoint.name,
+            peer: self.peer,
             subject: principal.shared_subject().cloned(),
             ..AuditContext::default()
         }

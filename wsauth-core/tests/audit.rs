@@ -194,3 +194,56 @@ async fn topic_subscriptions_are_audited_without_the_token() {
         "{log}"
     );
 }
+
+/// Joins its connection to `news` of rooms 1 and 2 (2 is refused), then
+/// leaves room 1 when told (`say`).
+async fn joiner(mut session: wsauth_core::Session) -> wsauth_core::HandlerResult {
+    use serde_json::json;
+    session.send("hello", &json!({}))?;
+    for room in [1, 2] {
+        let _ = session.join("news", &json!({ "room_id": room })).await;
+    }
+    while session.recv().await.is_some() {
+        let _ = session.leave("news", &json!({ "room_id": 1 }));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_handlers_topic_requests_are_audited_with_the_peer_address() {
+    use futures_util::SinkExt;
+    use serde_json::json;
+    let (captured, _guard) = capture_logs();
+    let (addr, _server) = start_on(&NEWS_API, joiner, |b| b.allow_any_origin()).await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    let peer = match client.get_ref() {
+        tokio_tungstenite::MaybeTlsStream::Plain(tcp) => tcp.local_addr().ok(),
+        _ => None,
+    };
+    let peer = peer.map(|p| p.to_string()).unwrap_or_default();
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    assert_eq!(next_json(&mut client).await["type"], "wsauth.subscribed");
+    let say = json!({"type": "say", "text": "leave"}).to_string();
+    let say = tokio_tungstenite::tungstenite::Message::text(say);
+    client.send(say).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut client).await["reason"], "server");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = captured.text();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|e: &serde_json::Value| e["target"] == "wsauth::audit")
+        .map(|e| e["fields"].clone())
+        .filter(|f| f["event"].as_str().is_some_and(|e| e.starts_with("topic_")))
+        .map(|f| json!([f["event"], f["peer"], f["subject"]]))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            json!(["topic_subscribed", peer, "alice"]),
+            json!(["topic_refused", peer, "alice"]),
+            json!(["topic_unsubscribed", peer, "alice"]),
+        ],
+        "{log}"
+    );
+}

@@ -80,6 +80,17 @@ const PLAIN: TopicDescriptor = TopicDescriptor {
     history: None,
 };
 
+/// Keeps all it may: 10000 publications.
+const LOG: TopicDescriptor = TopicDescriptor {
+    name: "log",
+    messages: CHAT.messages,
+    history: Some(HistoryDescriptor {
+        size: 10_000,
+        ttl_s: 60,
+    }),
+    ..PLAIN
+};
+
 /// In the spec, but not on the endpoint.
 const ELSEWHERE: TopicDescriptor = TopicDescriptor {
     name: "elsewhere",
@@ -88,7 +99,7 @@ const ELSEWHERE: TopicDescriptor = TopicDescriptor {
 
 const DESK: EndpointDescriptor = EndpointDescriptor {
     name: "room",
-    topics: &["chat", "plain"],
+    topics: &["chat", "plain", "log"],
     limits: Limits {
         max_subscriptions: 2,
         ..LIMITS
@@ -115,7 +126,7 @@ static TOPICS_API: ApiDescriptor = ApiDescriptor {
         },
     ],
     endpoints: &[DESK],
-    topics: &[CHAT, PLAIN, ELSEWHERE],
+    topics: &[CHAT, PLAIN, LOG, ELSEWHERE],
     ..common::API
 };
 
@@ -166,7 +177,10 @@ fn posted(text: &str) -> Posted {
 }
 
 /// Who belongs to which conversation, changed while connections are open.
-/// Conversation 404 does not exist.
+/// Conversation 404 does not exist; everyone belongs to [`SLOW`], which
+/// takes half a second to check.
+const SLOW: i64 = 900;
+
 #[derive(Clone, Default)]
 struct Members(Arc<Mutex<HashSet<(String, String)>>>);
 
@@ -194,7 +208,10 @@ impl Checks for Members {
                 (Some("chat"), "member") => {
                     let conversation = cx.param("conversation_id").unwrap_or_default();
                     let subject = cx.principal.subject().unwrap_or_default();
-                    if conversation == "404" {
+                    if conversation == SLOW.to_string() {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        Ok(CheckOutcome::Allow)
+                    } else if conversation == "404" {
                         Ok(CheckOutcome::NotFound)
                     } else if self.set().contains(&(subject.into(), conversation.into())) {
                         Ok(CheckOutcome::Allow)
@@ -218,7 +235,8 @@ impl UserStore for Everyone {
 }
 
 /// Welcomes, then joins or leaves `plain` when told to (`say` "join" /
-/// "leave"): the handler's side of subscribing.
+/// "leave"; "join slow" joins `chat` [`SLOW`]): the handler's side of
+/// subscribing.
 async fn desk(mut session: Session) -> HandlerResult {
     session.send("hello", &json!({}))?;
     while let Some(message) = session.recv().await {
@@ -226,6 +244,12 @@ async fn desk(mut session: Session) -> HandlerResult {
             match value["text"].as_str() {
                 Some("join") => {
                     if let Err(e) = session.join("plain", &json!({})).await {
+                        session.send("said", &json!({ "text": format!("{e:?}") }))?;
+                    }
+                }
+                Some("join slow") => {
+                    let slow = json!({ "conversation_id": SLOW });
+                    if let Err(e) = session.join("chat", &slow).await {
                         session.send("said", &json!({ "text": format!("{e:?}") }))?;
                     }
                 }
@@ -507,13 +531,14 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     assert_eq!(next_json(&mut alice).await["left"], "bob");
     assert_eq!(server.topics().presence(&chat(7)), ["alice"]);
 
-    // A connection the server closes leaves at once, not once its client
-    // has answered the close (Bob never reads it).
+    // A connection the server closes leaves at once (then lingers, as
+    // any), not once its client has answered the close, which takes 5 s
+    // here (Bob never reads it).
     let mut bob = join(addr, "bob", "reader").await;
     subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
     assert_eq!(next_json(&mut alice).await["joined"], "bob");
     send(&mut bob, json!({"type": "say", "text": "bye"})).await;
-    let left = tokio::time::timeout(Duration::from_secs(1), next_json(&mut alice)).await;
+    let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut alice)).await;
     assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("bob")));
     drop(bob);
 }
@@ -876,4 +901,219 @@ async fn a_typed_handler_joins_through_the_same_checks() {
         })
     );
     assert_eq!(next_json(&mut alice).await["message"]["text"], "typed");
+}
+
+/// Publishes `count` ticks on `plain`, one every few milliseconds.
+fn tick_flood(server: &WsAuth, count: usize) -> tokio::task::JoinHandle<()> {
+    let topics = server.topics();
+    tokio::spawn(async move {
+        for _ in 0..count {
+            let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn a_client_that_reads_is_not_closed_while_its_subscribe_is_checked() {
+    let (addr, server) = start(Members::default()).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let plain = subscribe(&mut alice, 1, "plain", json!({})).await;
+    assert_eq!(plain["type"], "wsauth.subscribed");
+    // Ticks keep coming (far more than the queue of 4 holds) while the
+    // check of conversation SLOW takes half a second; Alice reads them all.
+    let flood = tick_flood(&server, 200);
+    send(
+        &mut alice,
+        json!({"type": "wsauth.subscribe", "id": 2, "topic": "chat",
+        "params": {"conversation_id": SLOW}}),
+    )
+    .await;
+    let mut ticks = 0;
+    let subscribed = loop {
+        let frame = next_json(&mut alice).await;
+        match frame["type"].as_str() {
+            Some("wsauth.publication") => ticks += 1,
+            _ => break frame,
+        }
+    };
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    assert_eq!(subscribed["id"], 2);
+    flood.abort();
+    // Not closed as a slow consumer: the connection goes on.
+    let published = server.topics().publish(&chat(SLOW), posted("in"));
+    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    loop {
+        let frame = next_json(&mut alice).await;
+        if frame["topic"] == "chat" {
+            assert_eq!(frame["message"]["text"], "in", "{frame}");
+            break;
+        }
+    }
+    assert!(ticks > 20, "ticks were delivered during the check: {ticks}");
+}
+
+#[tokio::test]
+async fn toggling_a_subscription_does_not_flood_the_others_with_presence() {
+    let members = Members::default().with("alice", "7").with("bob", "7");
+    let (addr, server) = start(members).await;
+    let mut bob = join(addr, "bob", "reader").await;
+    subscribe(&mut bob, 1, "chat", json!({"conversation_id": 7})).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let chat_7 = json!({"conversation_id": 7});
+    for _ in 0..10 {
+        let subscribed = subscribe(&mut alice, 1, "chat", chat_7.clone()).await;
+        assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+        send(
+            &mut alice,
+            json!({"type": "wsauth.unsubscribe", "topic": "chat", "params": chat_7}),
+        )
+        .await;
+        assert_eq!(next_json(&mut alice).await["type"], "wsauth.unsubscribed");
+    }
+    // Bob heard Alice arrive once, and leave once, a moment after she did.
+    assert_eq!(next_json(&mut bob).await["joined"], "alice");
+    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut bob)).await;
+    assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("alice")));
+    assert_eq!(server.topics().presence(&chat(7)), ["bob"]);
+    silent(&mut bob).await;
+}
+
+#[tokio::test]
+async fn a_handlers_join_racing_a_refresh_that_removes_the_permission_is_refused() {
+    let (addr, server) = start(Members::default()).await;
+    let mut alice = join(addr, "alice", "user").await;
+    // The join's check takes half a second; the refresh (to a role without
+    // `chat.read`) is decided meanwhile, while nothing is subscribed yet.
+    send(&mut alice, json!({"type": "say", "text": "join slow"})).await;
+    send(
+        &mut alice,
+        json!({"type": "wsauth.refresh", "token": token("alice", "outsider")}),
+    )
+    .await;
+    assert_eq!(next_json(&mut alice).await["type"], "wsauth.refreshed");
+    // The check passed for the old roles: the join is refused rather than
+    // kept past the refresh's re-checks.
+    assert_eq!(
+        next_json(&mut alice).await,
+        json!({"type": "said", "text": "ServerError"})
+    );
+    let published = server.topics().publish(&chat(SLOW), posted("secret"));
+    assert_eq!(published.map(|p| p.delivered), Ok(0));
+    assert!(server.topics().presence(&chat(SLOW)).is_empty());
+    silent(&mut alice).await;
+}
+
+#[tokio::test]
+async fn a_handler_that_joins_after_its_connection_ended_leaves_nothing() {
+    let joined = Arc::new(tokio::sync::Notify::new());
+    let outcome = Arc::new(Mutex::new(None));
+    let handler = {
+        let (joined, outcome) = (Arc::clone(&joined), Arc::clone(&outcome));
+        move |mut session: Session| {
+            let (joined, outcome) = (Arc::clone(&joined), Arc::clone(&outcome));
+            async move {
+                session.send("hello", &json!({}))?;
+                // The session outlives the handler, in a task that joins
+                // once the connection is over.
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    let result = session.join("plain", &json!({})).await;
+                    *outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                    joined.notify_one();
+                });
+                Ok(())
+            }
+        }
+    };
+    let (addr, server) = start_with(Members::default(), handler).await;
+    let mut alice = join(addr, "alice", "user").await;
+    let (_, close) = common::until_close(&mut alice).await;
+    assert_eq!(
+        close.map(|c| c.0),
+        Some(TOPICS_API.close(FailureKind::Completed).code)
+    );
+    tokio::time::timeout(Duration::from_secs(5), joined.notified())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let result = outcome
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    assert!(matches!(result, Some(Err(_))), "{result:?}");
+    let tick = server
+        .topics()
+        .publish_json("plain", &json!({}), &json!({"type": "tick"}));
+    assert_eq!(tick.map(|p| p.delivered), Ok(0), "nothing was subscribed");
+}
+
+#[tokio::test]
+async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
+    let (addr, server) = start(Members::default()).await;
+    let topics = server.topics();
+    // 2000 publications of 1 KiB, kept.
+    let text = "x".repeat(1024);
+    for _ in 0..2000 {
+        let message = json!({"type": "posted", "text": text});
+        let published = topics.publish_json("log", &json!({}), &message);
+        assert!(published.is_ok(), "{published:?}");
+    }
+    let mut alice = join(addr, "alice", "user").await;
+    let first = subscribe(&mut alice, 1, "log", json!({})).await;
+    send(
+        &mut alice,
+        json!({"type": "wsauth.unsubscribe", "topic": "log", "params": {}}),
+    )
+    .await;
+    assert_eq!(next_json(&mut alice).await["type"], "wsauth.unsubscribed");
+    assert_eq!(
+        subscribe(&mut alice, 2, "plain", json!({})).await["type"],
+        "wsauth.subscribed"
+    );
+    // Ticks every millisecond while the replay goes out.
+    let ticks = {
+        let topics = server.topics();
+        tokio::spawn(async move {
+            for _ in 0..2000 {
+                let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    send(
+        &mut alice,
+        json!({"type": "wsauth.subscribe", "id": 3, "topic": "log", "params": {},
+        "since": {"epoch": first["epoch"], "offset": 0}}),
+    )
+    .await;
+    let mut replayed = Vec::new();
+    loop {
+        let frame = next_json(&mut alice).await;
+        match (frame["type"].as_str(), frame["topic"].as_str()) {
+            (Some("wsauth.subscribed"), Some("log")) => {
+                assert_eq!(frame["recovered"], true, "{frame}");
+            }
+            (Some("wsauth.publication"), Some("log")) => {
+                replayed.push(frame["offset"].as_u64().unwrap_or_default());
+                if replayed.len() == 2000 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(replayed, (1..=2000).collect::<Vec<u64>>());
+    ticks.abort();
+    // Not closed as a slow consumer: the connection goes on.
+    let message = json!({"type": "posted", "text": "live"});
+    let published = topics.publish_json("log", &json!({}), &message);
+    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    loop {
+        let frame = next_json(&mut alice).await;
+        if frame["topic"] == "log" {
+            assert_eq!(frame["offset"], 2001, "{frame}");
+            break;
+        }
+    }
 }

@@ -58,7 +58,8 @@ pub const PUBLICATION: &str = "wsauth.publication";
 /// Both ways on topics with presence. Client → server asks who is here,
 /// `{"type":"wsauth.presence","id":4,"topic":…,"params":…}`; the server
 /// answers with `"present":[subjects]`, and tells subscribers
-/// `"joined":"alice"` / `"left":"alice"` as subjects come and go.
+/// `"joined":"alice"` / `"left":"alice"` as subjects come and go (`left`
+/// once the subject has been gone [`PRESENCE_LINGER_MS`]).
 pub const PRESENCE: &str = "wsauth.presence";
 
 /// Server → client: a topic request was refused and the connection stays,
@@ -122,6 +123,21 @@ impl crate::Keyword for TopicRefusal {
 /// what a path segment could carry (no `/`, `%` or control characters), so
 /// a resource check written for path params sees the same shapes.
 pub const MAX_TOPIC_PARAM_BYTES: usize = 256;
+
+/// How long a subject whose last subscription to an instance ended still
+/// counts as present there, in milliseconds: subscribers hear `left` only
+/// once it has been gone this long, and nothing at all when it comes back
+/// sooner (a reconnect, a client toggling its subscription). So an instance
+/// announces at most one `joined` and one `left` per subject per linger,
+/// however fast a client subscribes and unsubscribes.
+pub const PRESENCE_LINGER_MS: u64 = 1_000;
+
+/// The most one topic instance's history keeps, in bytes of publication
+/// frames (4 MiB). History keeps the latest `history.size` publications
+/// within this, forgetting the oldest first: `size: 10000` of large
+/// messages would otherwise hold gigabytes per instance. A client whose
+/// `since` is older than what is kept is answered `recovered: false`.
+pub const MAX_HISTORY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The longest close reason a close frame can carry: a control frame's
 /// payload is at most 125 bytes (RFC 6455 §5.5), and the code takes two.

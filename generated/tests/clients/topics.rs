@@ -4,6 +4,9 @@
 //! can send, and resubscribing many instances after a reconnection within
 //! the rate limit.
 //!
+//! A refresh that takes a subscription away runs against a small spec of
+//! these tests (`specs/newsroom.yaml`), whose roles allow it.
+//!
 //! prsm's store: conversation 1 has alice and user123, conversation 2 has
 //! bob. Reconnections are forced by a [`Relay`] the test cuts, so the server
 //! (and its topics) stays up.
@@ -201,4 +204,91 @@ async fn reopened(client: &mut notifications::Client) -> u32 {
             other => panic!("expected a reconnection, got {other:?}"),
         }
     }
+}
+
+/// A spec with a role that keeps its endpoint but not its topic
+/// (`specs/newsroom.yaml`): prsm has none, so a refresh there cannot take
+/// a subscription away.
+mod newsroom {
+    wsauth_core::include_client!("tests/clients/specs/newsroom.yaml");
+}
+
+/// Every subject is an active user.
+struct Everyone;
+
+impl wsauth_core::UserStore for Everyone {
+    fn status<'a>(
+        &'a self,
+        _: &'a str,
+    ) -> wsauth_core::BoxFuture<'a, Result<wsauth_core::UserStatus, wsauth_core::StoreError>> {
+        Box::pin(async { Ok(wsauth_core::UserStatus::Active) })
+    }
+}
+
+/// Welcomes, then waits for the client to leave.
+async fn feed(mut session: wsauth_core::Session) -> wsauth_core::HandlerResult {
+    session.send("hello", &serde_json::json!({}))?;
+    while session.recv().await.is_some() {}
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refresh_that_removes_the_topics_permission_ends_the_subscription() {
+    use wsauth_core::client::Ended;
+    use wsauth_core::jwt::{KeySet, Verifier};
+
+    let keys = KeySet::new()
+        .hmac("default", crate::support::SECRET.as_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let verifier = Verifier::for_api(&newsroom::API, keys).unwrap_or_else(|e| panic!("{e}"));
+    let server = wsauth_core::WsAuth::builder(&newsroom::API)
+        .authenticator(verifier)
+        .users(Everyone)
+        .handler("feed", feed)
+        .allow_any_origin()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let serving = wsauth_example_support::testing::serve_on_loopback(server.router(), server)
+        .await
+        .abort_on_drop();
+    // A reader for 3 s; the refresh, at 80 % of that, brings a listener's
+    // token: the feed stays, the news go.
+    let (token, _) = crate::support::events::provider(vec![
+        PRSM.token("alice", &["reader"], 3),
+        PRSM.token("alice", &["listener"], 600),
+    ]);
+    let params = newsroom::endpoints::feed::Params {
+        user_id: "alice".to_owned(),
+    };
+    let mut alice = newsroom::endpoints::feed::connect(&serving.ws_url(), params, token)
+        .start()
+        .unwrap_or_else(|e| panic!("{e}"));
+    opened(&mut alice, 0).await;
+    message(&mut alice).await;
+    let news = newsroom::topics::news::Key {};
+    alice
+        .subscribe(&news)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match next(&mut alice).await {
+        Event::Refreshed { .. } => {}
+        other => panic!("expected the refresh, got {other:?}"),
+    }
+    match next(&mut alice).await {
+        Event::Topic(newsroom::endpoints::feed::TopicEvent::News(Topic::Ended { key, reason })) => {
+            assert_eq!(
+                (key, reason),
+                (news, Ended::Refused(TopicRefusal::Forbidden))
+            );
+        }
+        other => panic!("expected the subscription to end, got {other:?}"),
+    }
+    // The connection stays; the server holds no subscription any more.
+    let headline = serde_json::json!({"type": "headline", "title": "gone"});
+    let published = serving
+        .server
+        .topics()
+        .publish_json("news", &serde_json::json!({}), &headline);
+    assert_eq!(published.map(|p| p.delivered), Ok(0));
+    close(alice).await;
 }

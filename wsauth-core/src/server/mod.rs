@@ -310,6 +310,7 @@ fn serve(
         Arc::clone(&link),
         Arc::clone(&shared.state),
         shared.topics.clone(),
+        audit.peer,
     );
     let handler = start_handler(&state.handler, session);
     let mut connection = Connection {

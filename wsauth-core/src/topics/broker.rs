@@ -18,9 +18,8 @@
 //! instance key) and one [`Subscriber`] in the instance (two pointers), plus
 //! the instance itself while anyone subscribes or its history is alive.
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::hash::BuildHasher;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -32,16 +31,10 @@ use wsauth_spec::wire::TopicRefusal;
 
 use super::Join;
 use super::frames::{self, Subscribed};
+use super::history::{Kept, Log};
 use super::instance::InstanceKey;
-use crate::descriptor::HistoryDescriptor;
+use super::presence::{LINGER, Presence};
 use crate::link::Link;
-
-/// Where a client left off: the instance's epoch and the last offset seen.
-#[derive(Debug, serde::Deserialize)]
-pub(crate) struct Since {
-    pub(crate) epoch: String,
-    pub(crate) offset: u64,
-}
 
 /// How often idle instances (no subscriber, history expired) are looked
 /// for among those nobody touches.
@@ -49,7 +42,8 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) struct Broker {
-    instances: Mutex<Instances>,
+    /// Shared with the tasks that announce lingering subjects' `left`.
+    instances: Arc<Mutex<Instances>>,
 }
 
 #[derive(Debug)]
@@ -64,33 +58,14 @@ struct Instance {
     /// This process's subscribed connections.
     local: Vec<Subscriber>,
     log: Log,
-    /// Connections per subject (anonymous ones are not counted).
-    present: BTreeMap<Arc<str>, u32>,
+    /// Who is present, on topics with presence.
+    present: Presence,
 }
 
 #[derive(Debug)]
 struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
-}
-
-/// The instance's numbering and memory.
-#[derive(Debug)]
-struct Log {
-    /// Random, new for every life of the instance: a client's offsets
-    /// from another life mean nothing here.
-    epoch: Box<str>,
-    /// The latest publication's offset (0 before the first).
-    last: u64,
-    /// The latest publications, oldest first, when the topic has history.
-    kept: VecDeque<Kept>,
-}
-
-#[derive(Debug)]
-struct Kept {
-    offset: u64,
-    at: Instant,
-    frame: Utf8Bytes,
 }
 
 /// A new subscription, as the broker registered it.
@@ -128,67 +103,12 @@ fn offer(link: &Link, frame: &Utf8Bytes) -> bool {
     }
 }
 
-/// 128 random bits, hex.
-fn new_epoch() -> Box<str> {
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // No OS randomness: the standard library's per-process random keys
-        // still tell two lives apart.
-        for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-            chunk.copy_from_slice(&RandomState::new().hash_one(i).to_le_bytes());
-        }
-    }
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-impl Log {
-    fn new() -> Self {
-        Log {
-            epoch: new_epoch(),
-            last: 0,
-            kept: VecDeque::new(),
-        }
-    }
-
-    /// Forgets what is older than the history's ttl.
-    fn expire(&mut self, history: Option<HistoryDescriptor>, now: Instant) {
-        let Some(history) = history else { return };
-        let ttl = Duration::from_secs(u64::from(history.ttl_s));
-        while self.kept.front().is_some_and(|k| k.at + ttl <= now) {
-            self.kept.pop_front();
-        }
-    }
-
-    /// Whether the publications after `since` can all be replayed, and
-    /// which they are.
-    fn recover(&self, history: Option<HistoryDescriptor>, since: &Since) -> Option<Vec<Utf8Bytes>> {
-        history?;
-        if *since.epoch != *self.epoch || since.offset > self.last {
-            return None;
-        }
-        if since.offset == self.last {
-            return Some(Vec::new());
-        }
-        let oldest = self.kept.front()?.offset;
-        if oldest > since.offset + 1 {
-            return None;
-        }
-        Some(
-            self.kept
-                .iter()
-                .filter(|k| k.offset > since.offset)
-                .map(|k| k.frame.clone())
-                .collect(),
-        )
-    }
-}
-
 impl Instance {
     fn new() -> Self {
         Instance {
             local: Vec::new(),
             log: Log::new(),
-            present: BTreeMap::new(),
+            present: Presence::default(),
         }
     }
 
@@ -196,19 +116,19 @@ impl Instance {
     /// history still holds something.
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
-        !self.local.is_empty() || !self.log.kept.is_empty()
+        !self.local.is_empty() || !self.log.is_empty()
     }
 
     /// The subjects present, sorted.
     fn present(&self) -> Vec<&str> {
-        self.present.keys().map(|s| &**s).collect()
+        self.present.subjects()
     }
 
     /// Tells every subscriber but `except` about a presence change.
-    fn announce(&self, key: &InstanceKey, except: &Link, fields: serde_json::Value) {
+    fn announce(&self, key: &InstanceKey, except: Option<&Link>, fields: serde_json::Value) {
         let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
         for subscriber in &self.local {
-            if !std::ptr::eq(&*subscriber.link, except) {
+            if !except.is_some_and(|except| std::ptr::eq(&*subscriber.link, except)) {
                 offer(&subscriber.link, &frame);
             }
         }
@@ -218,10 +138,10 @@ impl Instance {
 impl Broker {
     pub(crate) fn new() -> Self {
         Broker {
-            instances: Mutex::new(Instances {
+            instances: Arc::new(Mutex::new(Instances {
                 map: HashMap::new(),
                 swept_at: Instant::now(),
-            }),
+            })),
         }
     }
 
@@ -271,12 +191,11 @@ impl Broker {
                 link: Arc::clone(link),
                 subject: subject.clone(),
             });
-            if let Some(subject) = subject {
-                let count = instance.present.entry(Arc::clone(&subject)).or_insert(0);
-                *count += 1;
-                if *count == 1 && topic.presence {
-                    instance.announce(&key, link, json!({ "joined": &*subject }));
-                }
+            if topic.presence
+                && let Some(subject) = subject
+                && instance.present.arrive(&subject)
+            {
+                instance.announce(&key, Some(link), json!({ "joined": &*subject }));
             }
         }
         drop(subscriptions);
@@ -324,7 +243,11 @@ impl Broker {
             *subscriptions = Vec::new();
         }
         drop(subscriptions);
-        instances.remove(key, link, now);
+        let lingering = instances.remove(key, link, now);
+        drop(instances);
+        if let Some(key) = lingering {
+            self.settle_later(key);
+        }
         true
     }
 
@@ -343,9 +266,31 @@ impl Broker {
         let now = Instant::now();
         let mut instances = lock(&self.instances);
         let subscriptions = std::mem::take(&mut *lock(&link.subscriptions));
-        for key in subscriptions {
-            instances.remove(&key, link, now);
+        let lingering: Vec<_> = subscriptions
+            .iter()
+            .filter_map(|key| instances.remove(key, link, now))
+            .collect();
+        drop(instances);
+        for key in lingering {
+            self.settle_later(key);
         }
+    }
+
+    /// Announces `left` for `key`'s subjects whose linger is over, once it
+    /// is (a task sleeps until then).
+    fn settle_later(&self, key: Arc<InstanceKey>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            // No runtime to wait in (the server is gone): no lingering.
+            lock(&self.instances).settle(&key, Instant::now() + LINGER);
+            return;
+        };
+        let instances = Arc::downgrade(&self.instances);
+        runtime.spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            if let Some(instances) = instances.upgrade() {
+                lock(&instances).settle(&key, Instant::now());
+            }
+        });
     }
 
     /// Queues `message` (a message's JSON text) for every subscriber of
@@ -386,15 +331,12 @@ impl Broker {
             .filter(|s| offer(&s.link, &frame))
             .count();
         if let Some(history) = history {
-            let log = &mut instance.log;
-            log.kept.push_back(Kept {
+            let kept = Kept {
                 offset,
                 at: now,
                 frame,
-            });
-            while log.kept.len() > history.size as usize {
-                log.kept.pop_front();
-            }
+            };
+            instance.log.keep(history, kept);
         }
         Published { offset, delivered }
     }
@@ -413,32 +355,35 @@ impl Broker {
 
 impl Instances {
     /// Removes `link`'s connection from `key`'s subscribers (its own list
-    /// no longer has it), telling the others when its subject left.
-    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) {
+    /// no longer has it). Returns the instance's key when its subject now
+    /// lingers: the others are told it left once [`Instances::settle`]
+    /// finds the linger over.
+    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) -> Option<Arc<InstanceKey>> {
+        let key = Arc::clone(self.map.get_key_value(key)?.0);
+        let instance = self.map.get_mut(&key)?;
+        let at = instance
+            .local
+            .iter()
+            .position(|s| std::ptr::eq(&*s.link, link))?;
+        let subscriber = instance.local.swap_remove(at);
+        let lingers = subscriber
+            .subject
+            .is_some_and(|subject| instance.present.depart(&subject, now));
+        if !instance.alive(&key, now) {
+            // Nobody is left to tell.
+            self.map.remove(&key);
+            return None;
+        }
+        lingers.then_some(key)
+    }
+
+    /// Tells `key`'s subscribers which of its subjects' linger is over.
+    fn settle(&mut self, key: &InstanceKey, now: Instant) {
         let Some(instance) = self.map.get_mut(key) else {
             return;
         };
-        let Some(at) = instance
-            .local
-            .iter()
-            .position(|s| std::ptr::eq(&*s.link, link))
-        else {
-            return;
-        };
-        let subscriber = instance.local.swap_remove(at);
-        if let Some(subject) = subscriber.subject
-            && let Some(count) = instance.present.get_mut(&subject)
-        {
-            *count -= 1;
-            if *count == 0 {
-                instance.present.remove(&subject);
-                if key.topic.presence {
-                    instance.announce(key, link, json!({ "left": &*subject }));
-                }
-            }
-        }
-        if !instance.alive(key, now) {
-            self.map.remove(key);
+        for subject in instance.present.settle(now) {
+            instance.announce(key, None, json!({ "left": &*subject }));
         }
     }
 

@@ -13,14 +13,18 @@
 //!
 //! Where things are: `instance.rs` (naming an instance: params checked and
 //! made canonical), `access.rs` (the checks a subscription passes),
-//! `broker.rs` (subscribers, offsets, history, presence), `frames.rs` (the
+//! `broker.rs` (subscribers and fan-out), `presence.rs` (who is there,
+//! and when that is announced), `history.rs` (offsets, epochs
+//! and what a reconnecting client may recover), `frames.rs` (the
 //! frames written), `requests.rs` (a connection's topic requests); the
 //! [`Topics`] handle and what joining runs are here.
 
 mod access;
 mod broker;
 mod frames;
+mod history;
 mod instance;
+mod presence;
 mod requests;
 
 use std::sync::Arc;
@@ -40,7 +44,8 @@ use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
 
 pub use self::broker::Published;
-use self::broker::{Broker, Joined, Since};
+use self::broker::{Broker, Joined};
+use self::history::Since;
 pub(crate) use self::instance::InstanceKey;
 use self::instance::{find_topic, topic_of};
 pub(crate) use self::requests::{Asker, is_request, request};

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use wsauth_spec::FailureKind;
 use wsauth_spec::wire::{PRESENCE, PUBLISH, SUBSCRIBE, TopicRefusal, UNSUBSCRIBE};
 
-use super::broker::Since;
+use super::history::Since;
 use super::instance::{InstanceKey, topic_of};
 use super::{Join, Topics, checked_message, frames};
 use crate::audit::{self, AuditContext};
