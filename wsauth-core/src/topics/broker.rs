@@ -13,6 +13,11 @@
 //! [`Instance::local`] and the fan-out as they are and moves [`Log`] and
 //! the presence counts behind a shared store, publishing through it.
 //!
+//! A subscriber takes its publications as the instance's envelope
+//! (`wsauth.publication`) or, where its endpoint lists the topic with
+//! `deliver: message`, as the message's own frame; each form is built at
+//! most once per publication, when a subscriber first needs it.
+//!
 //! Memory: a connection that never subscribes costs nothing here. Each
 //! subscription costs one entry in its connection's list (an `Arc` of the
 //! instance key) and one [`Subscriber`] in the instance (two pointers), plus
@@ -28,11 +33,12 @@ use std::time::Duration;
 use axum::extract::ws::{Message, Utf8Bytes};
 use serde_json::json;
 use tokio::time::Instant;
+use wsauth_spec::Deliver;
 use wsauth_spec::wire::TopicRefusal;
 
-use super::Join;
 use super::frames::{self, Subscribed};
 use super::instance::InstanceKey;
+use super::{By, Join};
 use crate::descriptor::HistoryDescriptor;
 use crate::link::Link;
 
@@ -72,6 +78,7 @@ struct Instance {
 struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
+    deliver: Deliver,
 }
 
 /// The instance's numbering and memory.
@@ -204,11 +211,14 @@ impl Instance {
         self.present.keys().map(|s| &**s).collect()
     }
 
-    /// Tells every subscriber but `except` about a presence change.
+    /// Tells every subscriber but `except` about a presence change (not
+    /// those taking messages only: their clients know no topic).
     fn announce(&self, key: &InstanceKey, except: &Link, fields: serde_json::Value) {
         let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
         for subscriber in &self.local {
-            if !std::ptr::eq(&*subscriber.link, except) {
+            if subscriber.deliver == Deliver::Publication
+                && !std::ptr::eq(&*subscriber.link, except)
+            {
                 offer(&subscriber.link, &frame);
             }
         }
@@ -227,7 +237,8 @@ impl Broker {
 
     /// Subscribes the joining connection to `key` (a connection already
     /// subscribed keeps its one subscription), unless it holds `max`
-    /// subscriptions already. With [`Join::announce`], the
+    /// subscriptions already; it gets publications as `deliver` says. For a
+    /// server join ([`By::Server`]) with publication delivery, the
     /// `wsauth.subscribed` frame is queued on the link here, before any
     /// publication can be.
     pub(crate) fn subscribe(
@@ -235,6 +246,7 @@ impl Broker {
         key: InstanceKey,
         join: &Join<'_>,
         max: usize,
+        deliver: Deliver,
     ) -> Result<Joined, TopicRefusal> {
         let link = join.link;
         let subject = join.principal.shared_subject().cloned();
@@ -270,6 +282,7 @@ impl Broker {
             instance.local.push(Subscriber {
                 link: Arc::clone(link),
                 subject: subject.clone(),
+                deliver,
             });
             if let Some(subject) = subject {
                 let count = instance.present.entry(Arc::clone(&subject)).or_insert(0);
@@ -301,7 +314,7 @@ impl Broker {
                 present: topic.presence.then(|| instance.present()),
             },
         );
-        if join.announce {
+        if join.by == By::Server && deliver == Deliver::Publication {
             offer(link, &Utf8Bytes::from(frame.clone()));
         }
         Ok(Joined {
@@ -310,22 +323,20 @@ impl Broker {
         })
     }
 
-    /// Ends `link`'s subscription to `key`; `false` when it had none.
-    pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> bool {
+    /// Ends `link`'s subscription to `key`, saying how it was delivered;
+    /// `None` when it had none.
+    pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> Option<Deliver> {
         let now = Instant::now();
         let mut instances = lock(&self.instances);
         let mut subscriptions = lock(&link.subscriptions);
-        let Some(at) = subscriptions.iter().position(|s| **s == *key) else {
-            return false;
-        };
+        let at = subscriptions.iter().position(|s| **s == *key)?;
         subscriptions.swap_remove(at);
         if subscriptions.is_empty() {
             // A connection that leaves every topic returns to costing nothing.
             *subscriptions = Vec::new();
         }
         drop(subscriptions);
-        instances.remove(key, link, now);
-        true
+        instances.remove(key, link, now)
     }
 
     /// Ends every subscription of `link`'s connection (it is closing).
@@ -349,8 +360,8 @@ impl Broker {
     }
 
     /// Queues `message` (a message's JSON text) for every subscriber of
-    /// `key`, as one frame they share, and keeps it when the topic has
-    /// history.
+    /// `key`, each delivery's frame built once and shared, and keeps the
+    /// envelope when the topic has history.
     pub(crate) fn publish(&self, key: &InstanceKey, message: &str) -> Published {
         let now = Instant::now();
         let mut instances = lock(&self.instances);
@@ -374,18 +385,20 @@ impl Broker {
         };
         instance.log.last += 1;
         let offset = instance.log.last;
-        let frame = Utf8Bytes::from(frames::publication(
-            key.topic.name,
-            &key.params,
+        let mut frames = Shared {
+            key,
             offset,
             message,
-        ));
+            envelope: None,
+            bare: None,
+        };
         let delivered = instance
             .local
             .iter()
-            .filter(|s| offer(&s.link, &frame))
+            .filter(|s| offer(&s.link, frames.get(s.deliver)))
             .count();
         if let Some(history) = history {
+            let frame = frames.get(Deliver::Publication).clone();
             let log = &mut instance.log;
             log.kept.push_back(Kept {
                 offset,
@@ -397,6 +410,12 @@ impl Broker {
             }
         }
         Published { offset, delivered }
+    }
+
+    /// How many connections subscribe to `key`.
+    pub(crate) fn subscribers(&self, key: &InstanceKey) -> usize {
+        let instances = lock(&self.instances);
+        instances.map.get(key).map_or(0, |i| i.local.len())
     }
 
     /// The subjects subscribed to `key`, sorted; anonymous connections are
@@ -411,20 +430,44 @@ impl Broker {
     }
 }
 
+/// One publication's frames, each built when first needed and then shared
+/// by every subscriber that takes it.
+struct Shared<'a> {
+    key: &'a InstanceKey,
+    offset: u64,
+    message: &'a str,
+    envelope: Option<Utf8Bytes>,
+    bare: Option<Utf8Bytes>,
+}
+
+impl Shared<'_> {
+    fn get(&mut self, deliver: Deliver) -> &Utf8Bytes {
+        match deliver {
+            Deliver::Publication => self.envelope.get_or_insert_with(|| {
+                Utf8Bytes::from(frames::publication(
+                    self.key.topic.name,
+                    &self.key.params,
+                    self.offset,
+                    self.message,
+                ))
+            }),
+            Deliver::Message => self
+                .bare
+                .get_or_insert_with(|| Utf8Bytes::from(self.message.to_owned())),
+        }
+    }
+}
+
 impl Instances {
     /// Removes `link`'s connection from `key`'s subscribers (its own list
-    /// no longer has it), telling the others when its subject left.
-    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) {
-        let Some(instance) = self.map.get_mut(key) else {
-            return;
-        };
-        let Some(at) = instance
+    /// no longer has it), telling the others when its subject left; how it
+    /// was delivered, when it was there.
+    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) -> Option<Deliver> {
+        let instance = self.map.get_mut(key)?;
+        let at = instance
             .local
             .iter()
-            .position(|s| std::ptr::eq(&*s.link, link))
-        else {
-            return;
-        };
+            .position(|s| std::ptr::eq(&*s.link, link))?;
         let subscriber = instance.local.swap_remove(at);
         if let Some(subject) = subscriber.subject
             && let Some(count) = instance.present.get_mut(&subject)
@@ -440,6 +483,7 @@ impl Instances {
         if !instance.alive(key, now) {
             self.map.remove(key);
         }
+        Some(subscriber.deliver)
     }
 
     /// Drops the instances nobody subscribes to whose history has expired,

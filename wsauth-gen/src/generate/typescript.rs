@@ -46,9 +46,9 @@ use crate::ir::{
 };
 use crate::naming;
 
-/// Whether some endpoint of `api` has open messages.
+/// Whether some endpoint or topic of `api` has open messages.
 fn has_open(api: &Api) -> bool {
-    api.endpoints.iter().any(|e| e.open.is_some())
+    api.endpoints.iter().any(|e| e.open.is_some()) || api.topics.iter().any(|t| t.open)
 }
 
 /// The TypeScript module for `api`.
@@ -228,6 +228,8 @@ struct TopicView {
     handlers: String,
     subscription_name: String,
     subscription: String,
+    /// The descriptor's `open` (`null`, or the declared types).
+    open: String,
 }
 
 /// A connection's `subscribe...` method for one topic it lists.
@@ -505,7 +507,7 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
-            topics: api.topics.iter().map(|t| topic(&names, t)).collect(),
+            topics: api.topics.iter().map(|t| topic(api, &names, t)).collect(),
             path_params: api.endpoints.iter().any(|e| {
                 e.segments
                     .iter()
@@ -706,10 +708,13 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     } else {
         "\n"
     };
+    // A topic the server joins arrives as the endpoint's own messages:
+    // nothing to subscribe to.
     let subscribe_methods = e
         .topics
         .iter()
-        .filter_map(|name| api.topic(name))
+        .filter(|t| t.client_subscribes())
+        .filter_map(|t| api.topic(&t.name))
         .enumerate()
         .map(|(i, t)| {
             let checks = t
@@ -800,14 +805,21 @@ fn topic_descriptor(t: &Topic) -> String {
     format!("__wsauthTopic{}", t.idents.type_name)
 }
 
-fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
+fn topic(api: &Api, names: &Names<'_>, t: &Topic) -> TopicView {
     let idents = &t.idents;
-    let message_union = t
+    let mut message_union: Vec<String> = t
         .messages
         .iter()
         .map(|m| names.message(m).ts_interface)
-        .collect::<Vec<_>>()
-        .join(" | ");
+        .collect();
+    let open = if t.open {
+        message_union.push("OpenMessage".to_owned());
+        let declared: Vec<String> = api.messages.iter().map(|m| literal(&m.name)).collect();
+        format!("{{ declared: [{}] }}", declared.join(", "))
+    } else {
+        "null".to_owned()
+    };
+    let message_union = message_union.join(" | ");
     let mut handlers = format!("TopicHandlers<{}>", idents.ts_message);
     let mut subscription = format!("TopicSubscription<{}>", idents.ts_params);
     if t.publish.is_some() {
@@ -851,6 +863,7 @@ fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
         handlers,
         subscription_name: idents.ts_subscription.clone(),
         subscription,
+        open,
     }
 }
 

@@ -206,7 +206,14 @@ fn topic_markers(t: &ir::Topic) -> TokenStream {
 /// per topic; `None` when it lists none.
 fn topic_events(api: &Api, e: &ir::Endpoint) -> Option<TokenStream> {
     let client = quote!(::wsauth_core::client);
-    let topics: Vec<&ir::Topic> = e.topics.iter().filter_map(|n| api.topic(n)).collect();
+    // A topic the server joins arrives as the endpoint's own messages:
+    // nothing to subscribe to.
+    let topics: Vec<&ir::Topic> = e
+        .topics
+        .iter()
+        .filter(|t| t.client_subscribes())
+        .filter_map(|t| api.topic(&t.name))
+        .collect();
     if topics.is_empty() {
         return None;
     }

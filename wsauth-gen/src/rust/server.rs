@@ -380,6 +380,15 @@ pub(super) fn open_decoder(
     if e.open.is_none() {
         return TokenStream::new();
     }
+    undeclared_decoder(api, krate, serde)
+}
+
+/// `__wsauth_open` itself, for an endpoint's or a topic's message enum.
+pub(super) fn undeclared_decoder(
+    api: &Api,
+    krate: &TokenStream,
+    serde: &TokenStream,
+) -> TokenStream {
     let declared = api.messages.iter().map(|m| &m.name);
     quote! {
         fn __wsauth_open<'de, D: #serde::Deserializer<'de>>(

@@ -16,7 +16,7 @@ use wsauth_spec::wire::{
 };
 
 use super::{put, reference};
-use crate::ir::{Api, ParamType, Topic};
+use crate::ir::{Api, EndpointTopic, ParamType, Topic};
 use crate::payload;
 
 /// The channel key of topic `name`.
@@ -36,9 +36,18 @@ fn publish_key(topic: &Topic) -> String {
 
 /// The endpoints whose connections may join `topic`.
 fn endpoints_of<'a>(api: &'a Api, topic: &Topic) -> Vec<&'a str> {
+    joined_by(api, topic, |_| true)
+}
+
+/// The endpoints listing `topic` whose entry passes `keep`.
+fn joined_by<'a>(
+    api: &'a Api,
+    topic: &Topic,
+    keep: impl Fn(&EndpointTopic) -> bool,
+) -> Vec<&'a str> {
     api.endpoints
         .iter()
-        .filter(|e| e.topics.contains(&topic.name))
+        .filter(|e| e.topics.iter().any(|t| t.name == topic.name && keep(t)))
         .map(|e| e.name.as_str())
         .collect()
 }
@@ -119,16 +128,40 @@ fn description(api: &Api, topic: &Topic) -> String {
                 .join(", ")
         ),
     };
-    let endpoints = endpoints_of(api, topic)
-        .iter()
-        .map(|e| format!("`{e}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = |endpoints: Vec<&str>| {
+        endpoints
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let subscribed = joined_by(api, topic, EndpointTopic::client_subscribes);
+    let joined = joined_by(api, topic, |t| !t.client_subscribes());
+    let how = match (subscribed.is_empty(), joined.is_empty()) {
+        (false, true) => format!(
+            "joined over the connections of {} with `{SUBSCRIBE}`",
+            names(subscribed)
+        ),
+        (true, _) => format!(
+            "joined by the server for the connections of {}, delivered as their own messages",
+            names(joined)
+        ),
+        (false, false) => format!(
+            "joined over the connections of {} with `{SUBSCRIBE}`, and by the server for those of {}, delivered as their own messages",
+            names(subscribed),
+            names(joined)
+        ),
+    };
     out.push_str(&format!(
-        "{instances}, joined over the connections of {endpoints} with `{SUBSCRIBE}`. Subscribing takes `{}` ({}).",
+        "{instances}, {how}. Subscribing takes `{}` ({}).",
         topic.subscribe,
         roles(&topic.subscribers)
     ));
+    if topic.open {
+        out.push_str(
+            " Open messages (any JSON object whose `type` the spec does not declare) flow on it too.",
+        );
+    }
     for name in &topic.checks {
         let what = api
             .check(name)
@@ -335,10 +368,12 @@ pub(super) struct Control {
 }
 
 impl Control {
-    /// The control traffic of the endpoint listing `topics`.
-    pub(super) fn of<'a>(api: &Api, topics: impl IntoIterator<Item = &'a String>) -> Self {
+    /// The control traffic of the endpoint listing `topics` (those its
+    /// clients subscribe to; the ones the server joins need none).
+    pub(super) fn of<'a>(api: &Api, topics: impl IntoIterator<Item = &'a EndpointTopic>) -> Self {
         let mut out = Control::default();
-        for t in topics.into_iter().filter_map(|t| api.topic(t)) {
+        let subscribed = topics.into_iter().filter(|t| t.client_subscribes());
+        for t in subscribed.filter_map(|t| api.topic(&t.name)) {
             out.topics = true;
             out.publish |= t.publish.is_some();
             out.presence |= t.presence;
@@ -427,10 +462,13 @@ pub(super) fn control_messages(api: &Api) -> Vec<(String, Value)> {
         return Vec::new();
     }
     let topic_names: Vec<&str> = api.topics.iter().map(|t| t.name.as_str()).collect();
-    let first = api
-        .topics
-        .iter()
-        .find(|t| api.endpoints.iter().any(|e| e.topics.contains(&t.name)));
+    let first = api.topics.iter().find(|t| {
+        api.endpoints.iter().any(|e| {
+            e.topics
+                .iter()
+                .any(|et| et.name == t.name && et.client_subscribes())
+        })
+    });
     let topic = first.map_or("", |t| t.name.as_str());
     let params = first.map_or(json!({}), params_sample);
     let frame = |ty: &str, properties: Value, required: &[&str]| {
