@@ -1363,6 +1363,8 @@ export interface PresenceSubscription {
 interface __WsauthTopicDescriptor {
   readonly name: string;
   readonly messages: readonly string[];
+  /** Open messages flow on it too (the declared types they never use), or `null`. */
+  readonly open: { readonly declared: readonly string[] } | null;
 }
 
 /** A message on a topic, as the runtime handles it (the generated types narrow it). */
@@ -1494,7 +1496,10 @@ class __WsauthSubscription {
       message === null ||
       !("type" in message) ||
       typeof message.type !== "string" ||
-      !this.#descriptor.messages.includes(message.type)
+      !(
+        this.#descriptor.messages.includes(message.type) ||
+        (this.#descriptor.open !== null && __wsauthIsOpenType(this.#descriptor.open, message.type))
+      )
     ) {
       return false;
     }

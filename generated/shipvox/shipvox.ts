@@ -1372,6 +1372,8 @@ export interface PresenceSubscription {
 interface __WsauthTopicDescriptor {
   readonly name: string;
   readonly messages: readonly string[];
+  /** Open messages flow on it too (the declared types they never use), or `null`. */
+  readonly open: { readonly declared: readonly string[] } | null;
 }
 
 /** A message on a topic, as the runtime handles it (the generated types narrow it). */
@@ -1503,7 +1505,10 @@ class __WsauthSubscription {
       message === null ||
       !("type" in message) ||
       typeof message.type !== "string" ||
-      !this.#descriptor.messages.includes(message.type)
+      !(
+        this.#descriptor.messages.includes(message.type) ||
+        (this.#descriptor.open !== null && __wsauthIsOpenType(this.#descriptor.open, message.type))
+      )
     ) {
       return false;
     }
@@ -1732,8 +1737,34 @@ class __WsauthTopics {
 }
 
 
-/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+/** A message whose `type` the spec does not declare (see the endpoints' and topics' `open`): its `type` and any other fields. */
 export type OpenMessage = __WsauthOpenMessage;
+
+// ---------------------------------------------------------------------------
+// Topic `everyone`
+// ---------------------------------------------------------------------------
+
+/** The params that pick an instance of topic `everyone`. */
+export interface EveryoneTopicParams {
+}
+
+/** The messages published on topic `everyone`. */
+export type EveryoneTopicMessage = RelayedMessage | OpenMessage;
+
+/** What a subscription to topic `everyone` calls. */
+export type EveryoneTopicHandlers = TopicHandlers<EveryoneTopicMessage>;
+
+/**
+ * A subscription to topic `everyone`.
+ *
+ * Every relayed message, to every connected client: typed `relayed`s
+ * and stamped open messages alike. Only the server publishes; the
+ * handler joins each admitted connection, so clients receive the
+ * messages as the endpoint's own.
+ */
+export type EveryoneSubscription = TopicSubscription<EveryoneTopicParams>;
+
+const __wsauthTopicEveryone = { name: "everyone", messages: ["relayed"], open: { declared: ["connected", "say", "relayed"] } } as const;
 
 // ---------------------------------------------------------------------------
 // Endpoint `broadcast`: /ws
