@@ -1741,32 +1741,6 @@ class __WsauthTopics {
 export type OpenMessage = __WsauthOpenMessage;
 
 // ---------------------------------------------------------------------------
-// Topic `everyone`
-// ---------------------------------------------------------------------------
-
-/** The params that pick an instance of topic `everyone`. */
-export interface EveryoneTopicParams {
-}
-
-/** The messages published on topic `everyone`. */
-export type EveryoneTopicMessage = RelayedMessage | OpenMessage;
-
-/** What a subscription to topic `everyone` calls. */
-export type EveryoneTopicHandlers = TopicHandlers<EveryoneTopicMessage>;
-
-/**
- * A subscription to topic `everyone`.
- *
- * Every relayed message, to every connected client: typed `relayed`s
- * and stamped open messages alike. Only the server publishes; the
- * handler joins each admitted connection, so clients receive the
- * messages as the endpoint's own.
- */
-export type EveryoneSubscription = TopicSubscription<EveryoneTopicParams>;
-
-const __wsauthTopicEveryone = { name: "everyone", messages: ["relayed"], open: { declared: ["connected", "say", "relayed"] } } as const;
-
-// ---------------------------------------------------------------------------
 // Endpoint `broadcast`: /ws
 // ---------------------------------------------------------------------------
 

@@ -610,6 +610,17 @@ impl Api {
         self.topics.iter().find(|t| t.name == name)
     }
 
+    /// Whether the clients of some endpoint subscribe to topic `name`
+    /// (else the server joins every connection that gets it, as bare
+    /// messages, and clients need nothing generated for it).
+    pub fn subscribed_by_clients(&self, name: &str) -> bool {
+        self.endpoints.iter().any(|e| {
+            e.topics
+                .iter()
+                .any(|t| t.name == name && t.client_subscribes())
+        })
+    }
+
     /// The message called `name`.
     pub fn message(&self, name: &str) -> Option<&Message> {
         self.messages.iter().find(|m| m.name == name)

@@ -46,9 +46,18 @@ use crate::ir::{
 };
 use crate::naming;
 
-/// Whether some endpoint or topic of `api` has open messages.
+/// Whether some endpoint or client-subscribed topic of `api` has open
+/// messages.
 fn has_open(api: &Api) -> bool {
-    api.endpoints.iter().any(|e| e.open.is_some()) || api.topics.iter().any(|t| t.open)
+    api.endpoints.iter().any(|e| e.open.is_some()) || client_topics(api).any(|t| t.open)
+}
+
+/// The topics clients subscribe to somewhere: the others reach clients as
+/// their endpoints' own messages, and need no types of their own.
+fn client_topics(api: &Api) -> impl Iterator<Item = &Topic> {
+    api.topics
+        .iter()
+        .filter(|t| api.subscribed_by_clients(&t.name))
 }
 
 /// The TypeScript module for `api`.
@@ -507,7 +516,7 @@ impl Module {
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
-            topics: api.topics.iter().map(|t| topic(api, &names, t)).collect(),
+            topics: client_topics(api).map(|t| topic(api, &names, t)).collect(),
             path_params: api.endpoints.iter().any(|e| {
                 e.segments
                     .iter()

@@ -462,13 +462,10 @@ pub(super) fn control_messages(api: &Api) -> Vec<(String, Value)> {
         return Vec::new();
     }
     let topic_names: Vec<&str> = api.topics.iter().map(|t| t.name.as_str()).collect();
-    let first = api.topics.iter().find(|t| {
-        api.endpoints.iter().any(|e| {
-            e.topics
-                .iter()
-                .any(|et| et.name == t.name && et.client_subscribes())
-        })
-    });
+    let first = api
+        .topics
+        .iter()
+        .find(|t| api.subscribed_by_clients(&t.name));
     let topic = first.map_or("", |t| t.name.as_str());
     let params = first.map_or(json!({}), params_sample);
     let frame = |ty: &str, properties: Value, required: &[&str]| {

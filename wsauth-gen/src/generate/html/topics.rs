@@ -62,13 +62,7 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
         label: "Instances",
         value: instances,
     });
-    // Whether some endpoint's clients subscribe to it (else the server
-    // joins every connection, and delivers the topic's messages bare).
-    let subscribed = api.endpoints.iter().any(|e| {
-        e.topics
-            .iter()
-            .any(|et| et.name == t.name && et.client_subscribes())
-    });
+    let subscribed = api.subscribed_by_clients(&t.name);
     let who = Markup::text("connections whose roles grant ")
         .m(perm_link(&t.subscribe))
         .t(" (held by ")
