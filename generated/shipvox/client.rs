@@ -549,7 +549,7 @@ messages as the endpoint's own.*/
         pub enum Message {
             #[serde(rename = "relayed")]
             Relayed(super::super::messages::Relayed),
-            /// A message of a type the spec does not declare (the endpoint's `open`).
+            /// A message of a type the spec does not declare (the topic's `open`).
             #[serde(untagged, deserialize_with = "__wsauth_open")]
             Open(::wsauth_core::OpenMessage),
         }

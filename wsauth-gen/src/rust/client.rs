@@ -368,12 +368,12 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         .receives
         .iter()
         .map(variant)
-        .chain(open_out.then(|| open_variant(krate)));
+        .chain(open_out.then(|| open_variant(krate, "endpoint's")));
     let receives = e
         .sends
         .iter()
         .map(variant)
-        .chain(open_in.then(|| open_variant(krate)));
+        .chain(open_in.then(|| open_variant(krate, "endpoint's")));
     let open_from = open_out.then(|| {
         let open = open_ident();
         quote! {

@@ -68,7 +68,7 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
     let open = t.open.then(|| {
         let variant = open_ident();
         kinds.push(quote!(Message::#variant(ref message) => &message.kind,));
-        let variant_decl = open_variant(krate);
+        let variant_decl = open_variant(krate, "topic's");
         let decoder = undeclared_decoder(api, krate, &serde);
         let from = quote! {
             impl ::core::convert::From<#krate::OpenMessage> for Message {

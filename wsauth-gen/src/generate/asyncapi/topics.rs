@@ -83,12 +83,16 @@ pub(super) fn channel(api: &Api, topic: &Topic) -> Value {
         out.insert("parameters".into(), parameters.into());
     }
     let mut messages = Map::new();
+    // A topic only the server joins (its endpoints get it as their own
+    // messages) has no envelope and no client publish on the wire.
+    let framed = api.subscribed_by_clients(&topic.name);
     for key in [
         Some(publication_key(topic)),
         topic.publish.as_ref().map(|_| publish_key(topic)),
     ]
     .into_iter()
     .flatten()
+    .filter(|_| framed)
     {
         let target = reference(&["components", "messages", &key]);
         messages.insert(key, json!({ "$ref": target }));
@@ -128,7 +132,7 @@ fn description(api: &Api, topic: &Topic) -> String {
                 .join(", ")
         ),
     };
-    let names = |endpoints: Vec<&str>| {
+    let names = |endpoints: &[&str]| {
         endpoints
             .iter()
             .map(|e| format!("`{e}`"))
@@ -140,20 +144,25 @@ fn description(api: &Api, topic: &Topic) -> String {
     let how = match (subscribed.is_empty(), joined.is_empty()) {
         (false, true) => format!(
             "joined over the connections of {} with `{SUBSCRIBE}`",
-            names(subscribed)
+            names(&subscribed)
         ),
         (true, _) => format!(
             "joined by the server for the connections of {}, delivered as their own messages",
-            names(joined)
+            names(&joined)
         ),
         (false, false) => format!(
             "joined over the connections of {} with `{SUBSCRIBE}`, and by the server for those of {}, delivered as their own messages",
-            names(subscribed),
-            names(joined)
+            names(&subscribed),
+            names(&joined)
         ),
     };
+    let verb = if subscribed.is_empty() {
+        "Joining"
+    } else {
+        "Subscribing"
+    };
     out.push_str(&format!(
-        "{instances}, {how}. Subscribing takes `{}` ({}).",
+        "{instances}, {how}. {verb} takes `{}` ({}).",
         topic.subscribe,
         roles(&topic.subscribers)
     ));
@@ -171,7 +180,11 @@ fn description(api: &Api, topic: &Topic) -> String {
             " Resource check `{name}` (with the topic's params): {what}"
         ));
     }
-    out.push_str(" Checks run again on every in-band refresh; a subscription that fails them ends with `wsauth.unsubscribed`.");
+    if subscribed.is_empty() {
+        out.push_str(" Checks run again on every in-band refresh; a connection that fails them stops getting the topic.");
+    } else {
+        out.push_str(" Checks run again on every in-band refresh; a subscription that fails them ends with `wsauth.unsubscribed`.");
+    }
     match &topic.publish {
         Some(p) => out.push_str(&format!(
             "\n\nClients whose roles grant `{p}` ({}) may publish with `{PUBLISH}` on instances they subscribe to (so the checks passed); the server publishes too.",
@@ -202,8 +215,13 @@ fn roles(roles: &[String]) -> String {
 }
 
 /// The operations on `topic`'s channel: the server sends publications to
-/// subscribers, and receives publishes where clients may publish.
-pub(super) fn operations(topic: &Topic) -> Vec<(String, Value)> {
+/// subscribers, and receives publishes where clients may publish; none
+/// when no endpoint's clients subscribe (the server joins every
+/// connection, and delivers the messages as the endpoint's own).
+pub(super) fn operations(api: &Api, topic: &Topic) -> Vec<(String, Value)> {
+    if !api.subscribed_by_clients(&topic.name) {
+        return Vec::new();
+    }
     let key = channel_key(&topic.name);
     let channel = json!({ "$ref": reference(&["channels", &key]) });
     let message =
@@ -274,18 +292,21 @@ fn params_sample(topic: &Topic) -> Value {
     Value::Object(sample)
 }
 
-/// The frames of the messages `topic` carries, as `oneOf`, and a sample
-/// (the first message's).
+/// The frames of the messages `topic` carries (open ones too, where it
+/// is open), as `oneOf`, and a sample (the first message's).
 fn carried(api: &Api, topic: &Topic, refs: &str) -> (Value, Value) {
     let messages: Vec<_> = topic
         .messages
         .iter()
         .filter_map(|m| api.message(m))
         .collect();
-    let schemas: Vec<Value> = messages
+    let mut schemas: Vec<Value> = messages
         .iter()
         .map(|m| payload::frame_schema(api, m, refs))
         .collect();
+    if topic.open {
+        schemas.push(super::messages::open_schema(api));
+    }
     let sample = messages
         .first()
         .map_or(Value::Null, |m| payload::sample_frame(api, m));
@@ -307,7 +328,11 @@ fn component(name: &str, summary: &str, payload: Value, sample: Value, direction
 /// where clients may publish, its publish request.
 pub(super) fn topic_messages(api: &Api, refs: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for topic in &api.topics {
+    for topic in api
+        .topics
+        .iter()
+        .filter(|t| api.subscribed_by_clients(&t.name))
+    {
         let (message, sample) = carried(api, topic, refs);
         let name = &topic.name;
         out.push((
