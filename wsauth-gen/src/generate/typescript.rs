@@ -1336,6 +1336,24 @@ messages:
     }
 
     #[test]
+    fn topics_the_server_joins_offer_no_subscription_and_open_topics_carry_open_messages() {
+        // shipvox's `everyone` reaches `broadcast` as its own messages.
+        let ts = generate(&spec("shipvox")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!ts.contains("subscribeEveryone"), "{ts}");
+        assert!(!ts.contains("EveryoneTopicMessage"), "{ts}");
+        // Had its clients subscribed, they would have been offered it, with
+        // open messages among the topic's.
+        let mut api = spec("shipvox");
+        api.endpoints[0].topics[0].deliver = crate::ir::Deliver::Publication;
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ts.contains("  subscribeEveryone("), "{ts}");
+        assert!(ts.contains("export type EveryoneTopicMessage = RelayedMessage | OpenMessage;"));
+        assert!(
+            ts.contains("open: { declared: [\"connected\", \"say\", \"relayed\"] } } as const;")
+        );
+    }
+
+    #[test]
     fn topic_names_that_clash_are_an_error() {
         // Message `conversation_topic` would be `ConversationTopicMessage`,
         // topic `conversation`'s union of messages.
