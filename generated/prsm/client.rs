@@ -570,7 +570,12 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 128u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &["conversation"],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "conversation",
+                        deliver: ::wsauth_core::spec::Deliver::Publication,
+                    },
+                ],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "conversation",
@@ -628,7 +633,12 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 128u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &["conversation"],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "conversation",
+                        deliver: ::wsauth_core::spec::Deliver::Publication,
+                    },
+                ],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "web3",
@@ -711,6 +721,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     size: 100u32,
                     ttl_s: 300u32,
                 }),
+                open: ::core::option::Option::None,
             },
         ],
     }

@@ -1467,6 +1467,8 @@ export interface PresenceSubscription {
 interface __WsauthTopicDescriptor {
   readonly name: string;
   readonly messages: readonly string[];
+  /** Open messages flow on it too (the declared types they never use), or `null`. */
+  readonly open: { readonly declared: readonly string[] } | null;
 }
 
 /** A message on a topic, as the runtime handles it (the generated types narrow it). */
@@ -1598,7 +1600,10 @@ class __WsauthSubscription {
       message === null ||
       !("type" in message) ||
       typeof message.type !== "string" ||
-      !this.#descriptor.messages.includes(message.type)
+      !(
+        this.#descriptor.messages.includes(message.type) ||
+        (this.#descriptor.open !== null && __wsauthIsOpenType(this.#descriptor.open, message.type))
+      )
     ) {
       return false;
     }
@@ -1850,7 +1855,7 @@ export type ConversationTopicHandlers = TopicHandlers<ConversationTopicMessage> 
  */
 export type ConversationSubscription = TopicSubscription<ConversationTopicParams> & PublishingSubscription<ConversationTopicMessage> & PresenceSubscription;
 
-const __wsauthTopicConversation = { name: "conversation", messages: ["send_message", "typing", "ai_token", "ai_done"] } as const;
+const __wsauthTopicConversation = { name: "conversation", messages: ["send_message", "typing", "ai_token", "ai_done"], open: null } as const;
 
 // ---------------------------------------------------------------------------
 // Endpoint `notifications`: /ws/{user_id}

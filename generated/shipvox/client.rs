@@ -75,6 +75,58 @@ pub static API: ::wsauth_core::ApiDescriptor = {
             },
         ],
     };
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "from",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "at",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::Some(
+                        ::wsauth_core::__private::descriptor::Format::DateTime,
+                    ),
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "request_id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::Some(
+                        ::wsauth_core::__private::descriptor::Format::Uuid,
+                    ),
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "text",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
     ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "shipvox",
         auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
@@ -256,10 +308,35 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "everyone",
+                        deliver: ::wsauth_core::spec::Deliver::Message,
+                    },
+                ],
             },
         ],
-        topics: &[],
+        topics: &[
+            ::wsauth_core::__private::descriptor::TopicDescriptor {
+                name: "everyone",
+                params: &[],
+                subscribe: ::core::option::Option::Some("broadcast.listen"),
+                checks: &[],
+                publish: ::core::option::Option::None,
+                messages: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "relayed",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                ],
+                presence: false,
+                history: ::core::option::Option::None,
+                open: ::core::option::Option::Some(::wsauth_core::__private::descriptor::OpenTopicDescriptor {
+                    declared: &["connected", "say", "relayed"],
+                }),
+            },
+        ],
     }
 };
 /// The spec's close codes, one variant per distinct code (named
@@ -431,6 +508,76 @@ impl CloseCode {
             CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
+        }
+    }
+}
+/// One module per topic: its instance key and the messages it carries.
+#[allow(dead_code, missing_docs, clippy::all)]
+pub mod topics {
+    /** The `everyone` topic.
+
+ Every relayed message, to every connected client: typed `relayed`s
+and stamped open messages alike. Only the server publishes; the
+handler joins each admitted connection, so clients receive the
+messages as the endpoint's own.*/
+    pub mod everyone {
+        /// An instance of the topic: its params.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+        pub struct Key {}
+        impl ::wsauth_core::TopicKey for Key {
+            const TOPIC: &'static str = "everyone";
+            type Message = Message;
+        }
+        /// The messages the topic carries.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Message {
+            #[serde(rename = "relayed")]
+            Relayed(super::super::messages::Relayed),
+            /// A message of a type the spec does not declare (the topic's `open`).
+            #[serde(untagged, deserialize_with = "__wsauth_open")]
+            Open(::wsauth_core::OpenMessage),
+        }
+        impl ::wsauth_core::MessageKind for Message {
+            fn kind(&self) -> &str {
+                match *self {
+                    Message::Relayed(_) => "relayed",
+                    Message::Open(ref message) => &message.kind,
+                }
+            }
+        }
+        impl ::core::convert::From<super::super::messages::Relayed> for Message {
+            fn from(message: super::super::messages::Relayed) -> Self {
+                Message::Relayed(message)
+            }
+        }
+        fn __wsauth_open<'de, D: ::wsauth_core::__private::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<::wsauth_core::OpenMessage, D::Error> {
+            ::wsauth_core::OpenMessage::__deserialize_undeclared(
+                deserializer,
+                &["connected", "say", "relayed"],
+            )
+        }
+        impl ::core::convert::From<::wsauth_core::OpenMessage> for Message {
+            fn from(message: ::wsauth_core::OpenMessage) -> Self {
+                Message::Open(message)
+            }
         }
     }
 }

@@ -1233,7 +1233,7 @@ const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __
   ["relayed", { kind: "object", fields: [{ name: "from", required: true, schema: { kind: "string" } }, { name: "at", required: true, schema: { kind: "string", format: "date-time" } }, { name: "request_id", required: true, schema: { kind: "string", format: "uuid" } }, { name: "text", required: true, schema: { kind: "string" } }] }],
 ]);
 
-/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+/** A message whose `type` the spec does not declare (see the endpoints' and topics' `open`): its `type` and any other fields. */
 export type OpenMessage = __WsauthOpenMessage;
 
 // ---------------------------------------------------------------------------

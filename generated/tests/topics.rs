@@ -8,6 +8,7 @@
 use prsm::messages::{AiDone, Typing};
 use prsm::topics::conversation::{Key, Message};
 use serde_json::json;
+use wsauth_core::spec::Deliver;
 use wsauth_core::{Joins, MessageKind, TopicKey};
 
 /// Compiles only when connections of `E` may join topic `K`.
@@ -82,17 +83,43 @@ fn the_descriptor_describes_the_topic() {
     );
     assert!(topic.presence);
     assert_eq!(topic.history.map(|h| (h.size, h.ttl_s)), Some((100, 300)));
-    let listed: Vec<(&str, &[&str])> = prsm::API
+    let listed: Vec<(&str, Vec<(&str, Deliver)>)> = prsm::API
         .endpoints
         .iter()
-        .map(|e| (e.name, e.topics))
+        .map(|e| {
+            (
+                e.name,
+                e.topics.iter().map(|t| (t.name, t.deliver)).collect(),
+            )
+        })
         .collect();
+    let subscribed = vec![("conversation", Deliver::Publication)];
     assert_eq!(
         listed,
         [
-            ("notifications", &["conversation"][..]),
-            ("conversation", &["conversation"][..]),
-            ("web3", &[][..]),
+            ("notifications", subscribed.clone()),
+            ("conversation", subscribed),
+            ("web3", Vec::new()),
         ]
     );
+}
+
+#[test]
+fn shipvox_delivers_its_topic_as_the_endpoints_messages() {
+    let [broadcast] = shipvox::API.endpoints else {
+        panic!("shipvox has one endpoint");
+    };
+    let delivered: Vec<(&str, Deliver)> = broadcast
+        .topics
+        .iter()
+        .map(|t| (t.name, t.deliver))
+        .collect();
+    assert_eq!(delivered, [("everyone", Deliver::Message)]);
+    let [everyone] = shipvox::API.topics else {
+        panic!("shipvox declares one topic");
+    };
+    let open = everyone
+        .open
+        .map(|o| (o.admits("test"), o.admits("relayed")));
+    assert_eq!(open, Some((true, false)), "open, but never a declared type");
 }

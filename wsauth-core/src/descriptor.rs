@@ -15,8 +15,8 @@
 
 pub use wsauth_spec::Limits;
 use wsauth_spec::{
-    Access, Algorithm, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames,
-    ParamType, TokenSource,
+    Access, Algorithm, ClaimShape, ClientAction, Deliver, ExpiryPolicy, FailureKind, Fallback,
+    Frames, ParamType, TokenSource,
 };
 
 /// A whole API.
@@ -152,9 +152,32 @@ pub struct EndpointDescriptor {
     pub heartbeat: Option<(&'static str, &'static str)>,
     /// Effective limits.
     pub limits: Limits,
-    /// Names of the topics its connections may subscribe to (each one of
-    /// [`ApiDescriptor::topics`]).
-    pub topics: &'static [&'static str],
+    /// The topics its connections may join (each one of
+    /// [`ApiDescriptor::topics`]), and how they get each.
+    pub topics: &'static [EndpointTopicDescriptor],
+}
+
+impl EndpointDescriptor {
+    /// How connections of this endpoint get topic `name`; `None` when the
+    /// endpoint does not list it.
+    pub fn delivery(&self, name: &str) -> Option<Deliver> {
+        self.topics
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.deliver)
+    }
+}
+
+/// A topic an endpoint lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointTopicDescriptor {
+    /// The topic's name.
+    pub name: &'static str,
+    /// [`Deliver::Publication`]: clients subscribe, and publications arrive
+    /// as `wsauth.publication` envelopes. [`Deliver::Message`]: only server
+    /// code joins connections, and publications arrive as the messages'
+    /// own frames.
+    pub deliver: Deliver,
 }
 
 /// A topic: a family of fan-out instances, one per value of its params
@@ -183,6 +206,25 @@ pub struct TopicDescriptor {
     pub presence: bool,
     /// The missed messages a resubscribing client may recover.
     pub history: Option<HistoryDescriptor>,
+    /// Open messages (types the spec does not declare) flow on it too,
+    /// when set.
+    pub open: Option<OpenTopicDescriptor>,
+}
+
+/// A topic's open messages: any JSON object whose `type` is none of the
+/// spec's messages and not the framework's (`wsauth.`).
+#[derive(Clone, Copy, Debug)]
+pub struct OpenTopicDescriptor {
+    /// Every message type the spec declares: never open, so an open
+    /// message cannot pass for a declared one.
+    pub declared: &'static [&'static str],
+}
+
+impl OpenTopicDescriptor {
+    /// Whether `kind` may be an open message's `type`.
+    pub fn admits(&self, kind: &str) -> bool {
+        open_type(self.declared, kind)
+    }
 }
 
 /// A topic param: its name and type (`integer` params must be in their
@@ -226,11 +268,17 @@ pub struct OpenDescriptor {
 impl OpenDescriptor {
     /// Whether `kind` may be an open message's `type`.
     pub fn admits(&self, kind: &str) -> bool {
-        !kind.starts_with(RESERVED_PREFIX) && !self.declared.contains(&kind)
+        open_type(self.declared, kind)
     }
 }
 
 pub use wsauth_spec::wire::RESERVED_PREFIX;
+
+/// Whether `kind` may be an open message's `type`: none of `declared`,
+/// nor the framework's.
+fn open_type(declared: &[&str], kind: &str) -> bool {
+    !kind.starts_with(RESERVED_PREFIX) && !declared.contains(&kind)
+}
 
 /// A path parameter.
 #[derive(Clone, Copy, Debug)]

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use wsauth_spec::wire::TopicRefusal;
-use wsauth_spec::{FailureKind, Frames, Keyword};
+use wsauth_spec::{Deliver, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
@@ -28,7 +28,7 @@ pub(crate) use crate::link::Inbound;
 use crate::open::OpenMessage;
 use crate::principal::Principal;
 use crate::state::AppState;
-use crate::topics::{Join, Topics};
+use crate::topics::{By, Join, Topics};
 
 /// A message from the client, checked against the spec.
 #[derive(Debug)]
@@ -282,6 +282,11 @@ impl Session {
     /// run for the connection's principal. The client is told with
     /// `wsauth.subscribed`, and from then on gets the instance's
     /// publications. Joining an instance already joined changes nothing.
+    ///
+    /// Where the endpoint lists the topic with `deliver: message`, only
+    /// this joins it, and the client is told nothing: each publication
+    /// arrives as the message's own frame, as if the handler had sent it.
+    /// Send a welcome before joining, so it comes first.
     pub async fn join(
         &mut self,
         topic: &str,
@@ -297,23 +302,26 @@ impl Session {
             generation,
             id: None,
             since: None,
-            announce: true,
+            by: By::Server,
         };
         self.topics.hub().join(join, topic, params).await.map(drop)
     }
 
     /// Ends this connection's subscription to the instance of `topic` that
     /// `params` names; the client is told with `wsauth.unsubscribed`,
-    /// reason `server`.
+    /// reason `server` (unless the topic is delivered as messages: its
+    /// messages just stop).
     pub fn leave(&mut self, topic: &str, params: &serde_json::Value) -> Result<(), TopicRefusal> {
-        let key = self
-            .topics
-            .hub()
-            .leave(self.endpoint, &self.link, topic, params)?;
+        let (key, deliver) =
+            self.topics
+                .hub()
+                .leave(self.endpoint, &self.link, topic, params, By::Server)?;
         let principal = self.link.principal();
         audit::topic_unsubscribed(&self.audit(&principal), key.topic.name, "server");
-        let frame = crate::topics::unsubscribed_frame(&key, "server");
-        let _ = self.queue(Message::Text(frame.into()));
+        if deliver == Deliver::Publication {
+            let frame = crate::topics::unsubscribed_frame(&key, "server");
+            let _ = self.queue(Message::Text(frame.into()));
+        }
         Ok(())
     }
 

@@ -114,7 +114,12 @@ async fn a_client_over_its_message_rate_is_closed_and_audited() {
 /// `room.write` and the room's membership check.
 static NEWS_API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
     endpoints: &[wsauth_core::__private::descriptor::EndpointDescriptor {
-        topics: &["news"],
+        topics: &[
+            wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                name: "news",
+                deliver: wsauth_core::spec::Deliver::Publication,
+            },
+        ],
         ..ROOM
     }],
     topics: &[wsauth_core::__private::descriptor::TopicDescriptor {
@@ -129,6 +134,7 @@ static NEWS_API: wsauth_core::ApiDescriptor = wsauth_core::ApiDescriptor {
         messages: &[],
         presence: false,
         history: None,
+        open: None,
     }],
     ..API
 };

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use wsauth_core::__private::descriptor::*;
-use wsauth_core::spec::{FailureKind, ParamType};
+use wsauth_core::spec::{Deliver, FailureKind, ParamType};
 use wsauth_core::{
     BoxFuture, CheckContext, CheckOutcome, Checks, Endpoint, HandlerResult, Incoming, Joins,
     MessageKind, Published, Session, StoreError, TopicKey, TypedSession, UserStatus, UserStore,
@@ -61,6 +61,7 @@ const CHAT: TopicDescriptor = TopicDescriptor {
     ],
     presence: true,
     history: Some(HistoryDescriptor { size: 3, ttl_s: 60 }),
+    open: None,
 };
 
 /// No params, no permission, no checks, no history: one instance anyone
@@ -78,6 +79,7 @@ const PLAIN: TopicDescriptor = TopicDescriptor {
     }],
     presence: false,
     history: None,
+    open: None,
 };
 
 /// Keeps all it may: 10000 publications.
@@ -99,7 +101,20 @@ const ELSEWHERE: TopicDescriptor = TopicDescriptor {
 
 const DESK: EndpointDescriptor = EndpointDescriptor {
     name: "room",
-    topics: &["chat", "plain", "log"],
+    topics: &[
+        EndpointTopicDescriptor {
+            name: "chat",
+            deliver: Deliver::Publication,
+        },
+        EndpointTopicDescriptor {
+            name: "plain",
+            deliver: Deliver::Publication,
+        },
+        EndpointTopicDescriptor {
+            name: "log",
+            deliver: Deliver::Publication,
+        },
+    ],
     limits: Limits {
         max_subscriptions: 2,
         ..LIMITS

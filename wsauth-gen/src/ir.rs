@@ -25,8 +25,8 @@
 use serde::Serialize;
 
 pub use crate::spec::model::{
-    Access, Algorithm, Binding, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback,
-    Frames, KeyFamily, ParamType, SchemaType, SourceKind, TokenSource,
+    Access, Algorithm, Binding, ClaimShape, ClientAction, Deliver, ExpiryPolicy, FailureKind,
+    Fallback, Frames, KeyFamily, ParamType, SchemaType, SourceKind, TokenSource,
 };
 pub use wsauth_spec::Limits;
 
@@ -285,14 +285,32 @@ pub struct Endpoint {
     pub heartbeat: Option<Heartbeat>,
     /// Effective limits.
     pub limits: Limits,
-    /// Topics its connections may subscribe to, in the endpoint's order.
-    pub topics: Vec<String>,
+    /// Topics its connections may join, in the endpoint's order.
+    pub topics: Vec<EndpointTopic>,
     /// What generated code calls it.
     #[serde(skip)]
     pub idents: EndpointIdents,
     /// Where it is declared.
     #[serde(skip)]
     pub loc: Loc,
+}
+
+/// A topic an endpoint lists, and how its connections get it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EndpointTopic {
+    /// The topic's name.
+    pub name: String,
+    /// `publication`: clients subscribe, publications arrive as envelopes.
+    /// `message`: the handler joins connections, publications arrive as
+    /// the endpoint's own messages (clients are offered no subscription).
+    pub deliver: Deliver,
+}
+
+impl EndpointTopic {
+    /// Whether clients subscribe to it themselves.
+    pub fn client_subscribes(&self) -> bool {
+        self.deliver == Deliver::Publication
+    }
 }
 
 /// The identifiers generated code gives an endpoint, decided by
@@ -389,6 +407,8 @@ pub struct Topic {
     pub presence: bool,
     /// Publications kept for resubscribing clients.
     pub history: Option<History>,
+    /// Open messages (types the spec does not declare) flow on it too.
+    pub open: bool,
     /// What generated code calls it.
     #[serde(skip)]
     pub idents: TopicIdents,
@@ -588,6 +608,17 @@ impl Api {
     /// The topic called `name`.
     pub fn topic(&self, name: &str) -> Option<&Topic> {
         self.topics.iter().find(|t| t.name == name)
+    }
+
+    /// Whether the clients of some endpoint subscribe to topic `name`
+    /// (else the server joins every connection that gets it, as bare
+    /// messages, and clients need nothing generated for it).
+    pub fn subscribed_by_clients(&self, name: &str) -> bool {
+        self.endpoints.iter().any(|e| {
+            e.topics
+                .iter()
+                .any(|t| t.name == name && t.client_subscribes())
+        })
     }
 
     /// The message called `name`.

@@ -444,6 +444,27 @@ impl Keyword for Frames {
     const WHAT: &'static str = "frame format";
 }
 
+/// How an endpoint's connections get a topic they are joined to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Deliver {
+    /// Clients subscribe (`wsauth.subscribe`) and each publication arrives
+    /// as a `wsauth.publication` envelope with its offset.
+    Publication,
+    /// Only server code joins connections to it, and each publication
+    /// arrives as the message's own frame, as if the handler had sent it.
+    Message,
+}
+
+impl Keyword for Deliver {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("publication", Deliver::Publication),
+        ("message", Deliver::Message),
+    ];
+    const WHAT: &'static str = "topic delivery";
+}
+
 /// The type of a path parameter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
@@ -576,6 +597,7 @@ mod tests {
         words_match_serde::<ClientAction>();
         words_match_serde::<Access>();
         words_match_serde::<Frames>();
+        words_match_serde::<Deliver>();
         words_match_serde::<ParamType>();
         words_match_serde::<Binding>();
         words_match_serde::<SchemaType>();

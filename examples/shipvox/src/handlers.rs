@@ -5,8 +5,12 @@
 //! passed `broadcast.speak` and the size and rate limits, and so has every
 //! open message (any other `type`, as the ShipVox document's
 //! `{"type":"test","payload":{"message":"Hello"}}`). What is left is the
-//! application: welcome the client, relay its messages to everyone through
-//! the [`Hub`], and forward everyone's relayed messages to it.
+//! application: welcome the client, join its connection to the spec's
+//! `everyone` topic, and publish its messages there. The spec lists the
+//! topic on `broadcast` with `deliver: message`, so every publication
+//! reaches each connection as a bare `relayed` (or open) frame, through
+//! its bounded send queue: a client that stops reading is closed as a slow
+//! consumer, never waited for.
 //!
 //! The stamps are the server's: the sender is the token's subject (never
 //! anything the client wrote), the time is when the server received the
@@ -18,17 +22,16 @@
 //! `time.time()`) and `requestId` set, as the ShipVox document's server
 //! does, over whatever the client put in those fields.
 
-use std::error::Error;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use wsauth_core::spec::wire::TopicRefusal;
 use wsauth_core::{HandlerResult, OpenMessage, ws_endpoint};
 
 use crate::endpoints::broadcast::{Incoming, Session};
-use crate::hub::Hub;
 use crate::messages;
 use crate::random;
 use crate::time::now_rfc3339;
+use crate::topics::everyone;
 
 /// Longest `say` text, in characters (the spec's `maxLength`).
 pub const MAX_TEXT_CHARS: usize = 2000;
@@ -69,45 +72,43 @@ pub fn stamp_open(
 /// The handler's own failures (closing with the server-error code).
 #[derive(Debug, thiserror::Error)]
 enum BroadcastError {
-    #[error("the listener fell {0} messages behind the broadcast")]
-    Lagged(u64),
+    /// The pipeline admitted the connection with `broadcast.listen`, which
+    /// is all joining takes: only a closing connection is refused.
+    #[error("the connection could not join the broadcast ({0:?})")]
+    Join(TopicRefusal),
 }
 
-fn boxed(e: impl Error + Send + Sync + 'static) -> Box<dyn Error + Send + Sync> {
-    Box::new(e)
-}
-
-/// `broadcast` (`/ws`): the `connected` welcome, then relaying both ways
-/// until the client leaves.
+/// `broadcast` (`/ws`): the `connected` welcome, then the broadcast both
+/// ways until the client leaves.
+///
+/// The welcome goes first and the join after it, so no relayed message can
+/// reach the client before its welcome; the welcome's count is the
+/// listeners already joined, and this one.
 #[ws_endpoint(perm = "broadcast.listen")]
-pub async fn broadcast(mut session: Session, hub: &Hub) -> HandlerResult {
+pub async fn broadcast(mut session: Session) -> HandlerResult {
     let user = session.principal().subject().unwrap_or_default().to_owned();
-    let mut feed = hub.subscribe();
+    let topics = session.topics();
+    let everyone = everyone::Key {};
     session.send(messages::Connected {
         user_id: user.clone(),
-        listeners: i64::try_from(hub.listeners()).unwrap_or(i64::MAX),
+        listeners: i64::try_from(topics.subscribers(&everyone) + 1).unwrap_or(i64::MAX),
     })?;
-    loop {
-        tokio::select! {
-            incoming = session.recv() => match incoming {
-                None => return Ok(()),
-                Some(Incoming::Say(say)) if is_say_text(&say.text) => {
-                    hub.publish(stamp(&user, say.text)?.into());
-                }
-                Some(Incoming::Say(_)) => session.untyped().refuse_invalid(),
-                Some(Incoming::Open(message)) => {
-                    hub.publish(stamp_open(&user, message)?.into());
-                }
-            },
-            relayed = feed.recv() => match relayed {
-                Ok(message) => session.send((*message).clone())?,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    return Err(boxed(BroadcastError::Lagged(n)));
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
-            },
+    session
+        .join(&everyone)
+        .await
+        .map_err(BroadcastError::Join)?;
+    while let Some(incoming) = session.recv().await {
+        match incoming {
+            Incoming::Say(say) if is_say_text(&say.text) => {
+                topics.publish(&everyone, stamp(&user, say.text)?)?;
+            }
+            Incoming::Say(_) => session.untyped().refuse_invalid(),
+            Incoming::Open(message) => {
+                topics.publish(&everyone, stamp_open(&user, message)?)?;
+            }
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

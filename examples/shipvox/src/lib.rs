@@ -11,7 +11,9 @@
 //! - `/ws?token=...` (the spec's `broadcast` endpoint, [`handlers`]): every
 //!   `say` a client sends is relayed to every connected client as
 //!   `relayed`, stamped with the sender, the time and a request id, through
-//!   a [`Hub`] given to the handler as application state.
+//!   the spec's `everyone` topic: the handler joins each connection to it,
+//!   and the spec delivers it to `broadcast` as bare messages, as the
+//!   ShipVox document's clients expect.
 //!
 //! The spec (`specs/shipvox.yaml`) is compiled in by `include_spec!`:
 //! [`API`], [`messages`], [`schemas`], [`endpoints`], [`Handlers`].
@@ -41,14 +43,12 @@ pub use wsauth_example_support::{SHUTDOWN_GRACE, serve};
 
 pub mod accounts;
 pub mod handlers;
-pub mod hub;
 pub mod random;
 pub mod throttle;
 pub use wsauth_example_support::time;
 pub mod token;
 
 pub use accounts::{Accounts, HashParams};
-pub use hub::Hub;
 pub use throttle::ThrottlePolicy;
 
 wsauth_core::include_spec!("../../specs/shipvox.yaml");
@@ -239,7 +239,7 @@ pub fn app(config: Config) -> Result<App, AppError> {
     let mut builder = Handlers {
         broadcast: handlers::broadcast,
     }
-    .with_state(Hub::new())
+    .into_builder()
     .authenticator(verifier)
     .users(accounts.clone());
     builder = match &config.allowed_origins {

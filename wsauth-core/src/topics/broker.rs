@@ -13,6 +13,11 @@
 //! [`Instance::local`] and the fan-out as they are and moves [`Log`] and
 //! the presence counts behind a shared store, publishing through it.
 //!
+//! A subscriber takes its publications as the instance's envelope
+//! (`wsauth.publication`) or, where its endpoint lists the topic with
+//! `deliver: message`, as the message's own frame; each form is built at
+//! most once per publication, when a subscriber first needs it.
+//!
 //! Memory: a connection that never subscribes costs nothing here. Each
 //! subscription costs one entry in its connection's list (an `Arc` of the
 //! instance key) and one [`Subscriber`] in the instance (two pointers), plus
@@ -27,13 +32,14 @@ use std::time::Duration;
 use axum::extract::ws::{Message, Utf8Bytes};
 use serde_json::json;
 use tokio::time::Instant;
+use wsauth_spec::Deliver;
 use wsauth_spec::wire::TopicRefusal;
 
-use super::Join;
 use super::frames::{self, Subscribed};
 use super::history::{Kept, Log};
 use super::instance::InstanceKey;
 use super::presence::{LINGER, Presence};
+use super::{By, Join};
 use crate::link::Link;
 
 /// How often idle instances (no subscriber, history expired) are looked
@@ -66,6 +72,15 @@ struct Instance {
 struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
+    deliver: Deliver,
+}
+
+/// A subscription the broker removed.
+struct Removed {
+    /// How it was delivered.
+    deliver: Deliver,
+    /// The instance, when the subscription's subject now lingers there.
+    lingering: Option<Arc<InstanceKey>>,
 }
 
 /// A new subscription, as the broker registered it.
@@ -124,11 +139,14 @@ impl Instance {
         self.present.subjects()
     }
 
-    /// Tells every subscriber but `except` about a presence change.
+    /// Tells every subscriber but `except` about a presence change (not
+    /// those taking messages only: their clients know no topic).
     fn announce(&self, key: &InstanceKey, except: Option<&Link>, fields: serde_json::Value) {
         let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
         for subscriber in &self.local {
-            if !except.is_some_and(|except| std::ptr::eq(&*subscriber.link, except)) {
+            if subscriber.deliver == Deliver::Publication
+                && !except.is_some_and(|except| std::ptr::eq(&*subscriber.link, except))
+            {
                 offer(&subscriber.link, &frame);
             }
         }
@@ -147,7 +165,8 @@ impl Broker {
 
     /// Subscribes the joining connection to `key` (a connection already
     /// subscribed keeps its one subscription), unless it holds `max`
-    /// subscriptions already. With [`Join::announce`], the
+    /// subscriptions already; it gets publications as `deliver` says. For a
+    /// server join ([`By::Server`]) with publication delivery, the
     /// `wsauth.subscribed` frame is queued on the link here, before any
     /// publication can be.
     pub(crate) fn subscribe(
@@ -155,6 +174,7 @@ impl Broker {
         key: InstanceKey,
         join: &Join<'_>,
         max: usize,
+        deliver: Deliver,
     ) -> Result<Joined, TopicRefusal> {
         let link = join.link;
         let subject = join.principal.shared_subject().cloned();
@@ -190,6 +210,7 @@ impl Broker {
             instance.local.push(Subscriber {
                 link: Arc::clone(link),
                 subject: subject.clone(),
+                deliver,
             });
             if topic.presence
                 && let Some(subject) = subject
@@ -220,7 +241,7 @@ impl Broker {
                 present: topic.presence.then(|| instance.present()),
             },
         );
-        if join.announce {
+        if join.by == By::Server && deliver == Deliver::Publication {
             offer(link, &Utf8Bytes::from(frame.clone()));
         }
         Ok(Joined {
@@ -229,26 +250,26 @@ impl Broker {
         })
     }
 
-    /// Ends `link`'s subscription to `key`; `false` when it had none.
-    pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> bool {
+    /// Ends `link`'s subscription to `key`, saying how it was delivered;
+    /// `None` when it had none.
+    pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> Option<Deliver> {
         let now = Instant::now();
         let mut instances = lock(&self.instances);
         let mut subscriptions = lock(&link.subscriptions);
-        let Some(at) = subscriptions.iter().position(|s| **s == *key) else {
-            return false;
-        };
+        let at = subscriptions.iter().position(|s| **s == *key)?;
         subscriptions.swap_remove(at);
         if subscriptions.is_empty() {
             // A connection that leaves every topic returns to costing nothing.
             *subscriptions = Vec::new();
         }
         drop(subscriptions);
-        let lingering = instances.remove(key, link, now);
+        let removed = instances.remove(key, link, now);
         drop(instances);
-        if let Some(key) = lingering {
+        let removed = removed?;
+        if let Some(key) = removed.lingering {
             self.settle_later(key);
         }
-        true
+        Some(removed.deliver)
     }
 
     /// Ends every subscription of `link`'s connection (it is closing).
@@ -268,7 +289,7 @@ impl Broker {
         let subscriptions = std::mem::take(&mut *lock(&link.subscriptions));
         let lingering: Vec<_> = subscriptions
             .iter()
-            .filter_map(|key| instances.remove(key, link, now))
+            .filter_map(|key| instances.remove(key, link, now)?.lingering)
             .collect();
         drop(instances);
         for key in lingering {
@@ -294,8 +315,8 @@ impl Broker {
     }
 
     /// Queues `message` (a message's JSON text) for every subscriber of
-    /// `key`, as one frame they share, and keeps it when the topic has
-    /// history.
+    /// `key`, each delivery's frame built once and shared, and keeps the
+    /// envelope when the topic has history.
     pub(crate) fn publish(&self, key: &InstanceKey, message: &str) -> Published {
         let now = Instant::now();
         let mut instances = lock(&self.instances);
@@ -319,26 +340,33 @@ impl Broker {
         };
         instance.log.last += 1;
         let offset = instance.log.last;
-        let frame = Utf8Bytes::from(frames::publication(
-            key.topic.name,
-            &key.params,
+        let mut frames = Shared {
+            key,
             offset,
             message,
-        ));
+            envelope: None,
+            bare: None,
+        };
         let delivered = instance
             .local
             .iter()
-            .filter(|s| offer(&s.link, &frame))
+            .filter(|s| offer(&s.link, frames.get(s.deliver)))
             .count();
         if let Some(history) = history {
             let kept = Kept {
                 offset,
                 at: now,
-                frame,
+                frame: frames.get(Deliver::Publication).clone(),
             };
             instance.log.keep(history, kept);
         }
         Published { offset, delivered }
+    }
+
+    /// How many connections subscribe to `key`.
+    pub(crate) fn subscribers(&self, key: &InstanceKey) -> usize {
+        let instances = lock(&self.instances);
+        instances.map.get(key).map_or(0, |i| i.local.len())
     }
 
     /// The subjects subscribed to `key`, sorted; anonymous connections are
@@ -353,12 +381,41 @@ impl Broker {
     }
 }
 
+/// One publication's frames, each built when first needed and then shared
+/// by every subscriber that takes it.
+struct Shared<'a> {
+    key: &'a InstanceKey,
+    offset: u64,
+    message: &'a str,
+    envelope: Option<Utf8Bytes>,
+    bare: Option<Utf8Bytes>,
+}
+
+impl Shared<'_> {
+    fn get(&mut self, deliver: Deliver) -> &Utf8Bytes {
+        match deliver {
+            Deliver::Publication => self.envelope.get_or_insert_with(|| {
+                Utf8Bytes::from(frames::publication(
+                    self.key.topic.name,
+                    &self.key.params,
+                    self.offset,
+                    self.message,
+                ))
+            }),
+            Deliver::Message => self
+                .bare
+                .get_or_insert_with(|| Utf8Bytes::from(self.message.to_owned())),
+        }
+    }
+}
+
 impl Instances {
     /// Removes `link`'s connection from `key`'s subscribers (its own list
-    /// no longer has it). Returns the instance's key when its subject now
-    /// lingers: the others are told it left once [`Instances::settle`]
-    /// finds the linger over.
-    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) -> Option<Arc<InstanceKey>> {
+    /// no longer has it): how it was delivered, and the instance's key when
+    /// its subject now lingers (the others are told it left once
+    /// [`Instances::settle`] finds the linger over). `None` when it was not
+    /// there.
+    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) -> Option<Removed> {
         let key = Arc::clone(self.map.get_key_value(key)?.0);
         let instance = self.map.get_mut(&key)?;
         let at = instance
@@ -369,12 +426,17 @@ impl Instances {
         let lingers = subscriber
             .subject
             .is_some_and(|subject| instance.present.depart(&subject, now));
-        if !instance.alive(&key, now) {
+        let lingering = if instance.alive(&key, now) {
+            lingers.then_some(key)
+        } else {
             // Nobody is left to tell.
             self.map.remove(&key);
-            return None;
-        }
-        lingers.then_some(key)
+            None
+        };
+        Some(Removed {
+            deliver: subscriber.deliver,
+            lingering,
+        })
     }
 
     /// Tells `key`'s subscribers which of its subjects' linger is over.

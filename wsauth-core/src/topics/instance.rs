@@ -13,8 +13,8 @@ use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
 use serde_json::Value;
-use wsauth_spec::ParamType;
 use wsauth_spec::wire::TopicRefusal;
+use wsauth_spec::{Deliver, ParamType};
 
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, TopicDescriptor};
 use crate::server::canonical;
@@ -44,16 +44,30 @@ impl Hash for InstanceKey {
     }
 }
 
-/// The topic called `name` that connections of `endpoint` may join.
+/// The topic called `name` that connections of `endpoint` may join, and
+/// how they get it.
 pub(crate) fn topic_of(
     api: &'static ApiDescriptor,
     endpoint: &EndpointDescriptor,
     name: &str,
+) -> Result<(&'static TopicDescriptor, Deliver), TopicRefusal> {
+    let deliver = endpoint.delivery(name).ok_or(TopicRefusal::UnknownTopic)?;
+    let topic = find_topic(api, name).ok_or(TopicRefusal::UnknownTopic)?;
+    Ok((topic, deliver))
+}
+
+/// The topic called `name` that clients of `endpoint` may ask about: one
+/// it lists for publication delivery. A topic delivered as messages is
+/// joined by server code only, so to its clients it is no topic at all.
+pub(crate) fn client_topic_of(
+    api: &'static ApiDescriptor,
+    endpoint: &EndpointDescriptor,
+    name: &str,
 ) -> Result<&'static TopicDescriptor, TopicRefusal> {
-    if !endpoint.topics.contains(&name) {
-        return Err(TopicRefusal::UnknownTopic);
+    match topic_of(api, endpoint, name)? {
+        (topic, Deliver::Publication) => Ok(topic),
+        (_, Deliver::Message) => Err(TopicRefusal::UnknownTopic),
     }
-    find_topic(api, name).ok_or(TopicRefusal::UnknownTopic)
 }
 
 /// The topic called `name` in `api`.
@@ -150,6 +164,7 @@ mod tests {
         messages: &[],
         presence: false,
         history: None,
+        open: None,
     };
 
     #[test]

@@ -33,6 +33,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use wsauth_spec::Deliver;
 use wsauth_spec::Keyword as _;
 use wsauth_spec::wire::TopicRefusal;
 
@@ -47,7 +48,7 @@ pub use self::broker::Published;
 use self::broker::{Broker, Joined};
 use self::history::Since;
 pub(crate) use self::instance::InstanceKey;
-use self::instance::{find_topic, topic_of};
+use self::instance::{client_topic_of, find_topic, topic_of};
 pub(crate) use self::requests::{Asker, is_request, request};
 
 /// An instance key of one topic of a spec, as generated code describes it:
@@ -157,7 +158,7 @@ impl Topics {
         let instance = self.instance(K::TOPIC, key)?;
         let message = message.into();
         let kind = message.kind();
-        if !instance.topic.messages.iter().any(|m| m.name == kind) {
+        if !carries(instance.topic, kind) {
             return Err(PublishError::NotOnTopic {
                 topic: instance.topic.name,
                 kind: kind.to_owned(),
@@ -171,7 +172,8 @@ impl Topics {
     /// Publishes a JSON message (an object with its `type`) on the
     /// instance of `topic` that `params` names: the untyped path, checked
     /// against the spec at run time (the type is one the topic carries, the
-    /// payload fits its schema).
+    /// payload fits its schema; on an `open` topic, any type the spec does
+    /// not declare, with any fields).
     pub fn publish_json(
         &self,
         topic: &str,
@@ -181,6 +183,15 @@ impl Topics {
         let instance = self.instance(topic, params)?;
         let text = checked_message(instance.topic, message)?;
         Ok(self.hub.broker.publish(&instance, &text))
+    }
+
+    /// How many connections of this server are joined to the instance `key`
+    /// names, by their clients or by server code, whatever the delivery.
+    pub fn subscribers<K: TopicKey>(&self, key: &K) -> usize {
+        match self.instance(K::TOPIC, key) {
+            Ok(instance) => self.hub.broker.subscribers(&instance),
+            Err(_) => 0,
+        }
     }
 
     /// The subjects subscribed to the instance `key` names, sorted (the
@@ -207,26 +218,45 @@ impl Topics {
     }
 }
 
+/// Whether messages of type `kind` may flow on `topic`: one it lists, or
+/// an open message where the topic carries them.
+fn carries(topic: &TopicDescriptor, kind: &str) -> bool {
+    topic.messages.iter().any(|m| m.name == kind) || topic.open.is_some_and(|o| o.admits(kind))
+}
+
 /// A message's JSON text, when it may flow on `topic`: an object whose
-/// `type` the topic carries, fitting that message's payload schema.
+/// `type` the topic carries, fitting that message's payload schema (an
+/// open message's fields are its own).
 fn checked_message(topic: &TopicDescriptor, message: &Value) -> Result<String, PublishError> {
     let kind = message
         .get("type")
         .and_then(Value::as_str)
         .ok_or_else(|| PublishError::InvalidMessage(String::new()))?;
-    let Some(spec) = topic.messages.iter().find(|m| m.name == kind) else {
+    if !carries(topic, kind) {
         return Err(PublishError::NotOnTopic {
             topic: topic.name,
             kind: kind.to_owned(),
         });
-    };
+    }
+    let spec = topic.messages.iter().find(|m| m.name == kind);
     let text = message.to_string();
-    if let Some(payload) = spec.payload
+    if let Some(payload) = spec.and_then(|s| s.payload)
         && crate::payload::check(&text, payload).is_err()
     {
         return Err(PublishError::InvalidMessage(kind.to_owned()));
     }
     Ok(text)
+}
+
+/// Who asks to join or leave an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum By {
+    /// The connection's client, with a topic request: only topics the
+    /// endpoint delivers as publications.
+    Client,
+    /// Server code, for the connection (a handler's `join`/`leave`): any
+    /// topic the endpoint lists.
+    Server,
 }
 
 /// A request to join an instance, from the client or its handler.
@@ -239,9 +269,10 @@ pub(crate) struct Join<'a> {
     pub(crate) generation: u64,
     pub(crate) id: Option<u64>,
     pub(crate) since: Option<&'a Since>,
-    /// Queue `wsauth.subscribed` on the link (a handler's join) instead of
-    /// returning it to the loop.
-    pub(crate) announce: bool,
+    /// Who asks. A server join queues its `wsauth.subscribed` on the link
+    /// (none for a topic delivered as messages) instead of returning it to
+    /// the loop.
+    pub(crate) by: By,
 }
 
 impl Hub {
@@ -269,7 +300,7 @@ impl Hub {
         topic: &str,
         params: &Value,
     ) -> Result<Joined, TopicRefusal> {
-        let topic = topic_of(self.api, join.endpoint, topic)?;
+        let (topic, deliver) = self.topic(join.endpoint, topic, join.by)?;
         let key = InstanceKey::new(topic, params)?;
         let max = join.endpoint.limits.max_subscriptions as usize;
         if lock_len(join.link) >= max && !subscribed(join.link, &key) {
@@ -282,23 +313,41 @@ impl Hub {
             join.principal,
         )
         .await?;
-        self.broker.subscribe(key, join, max)
+        self.broker.subscribe(key, join, max, deliver)
     }
 
-    /// Leaves the instance of `topic` that `params` names.
+    /// The topic called `name` that `by` may join or leave on connections
+    /// of `endpoint`, and how they get it.
+    fn topic(
+        &self,
+        endpoint: &EndpointDescriptor,
+        name: &str,
+        by: By,
+    ) -> Result<(&'static TopicDescriptor, Deliver), TopicRefusal> {
+        match by {
+            By::Client => Ok((
+                client_topic_of(self.api, endpoint, name)?,
+                Deliver::Publication,
+            )),
+            By::Server => topic_of(self.api, endpoint, name),
+        }
+    }
+
+    /// Leaves the instance of `topic` that `params` names; how the
+    /// connection got it says whether to tell its client.
     pub(crate) fn leave(
         &self,
         endpoint: &EndpointDescriptor,
         link: &Link,
         topic: &str,
         params: &Value,
-    ) -> Result<InstanceKey, TopicRefusal> {
-        let topic = topic_of(self.api, endpoint, topic)?;
+        by: By,
+    ) -> Result<(InstanceKey, Deliver), TopicRefusal> {
+        let (topic, _) = self.topic(endpoint, topic, by)?;
         let key = InstanceKey::new(topic, params)?;
-        if self.broker.unsubscribe(&key, link) {
-            Ok(key)
-        } else {
-            Err(TopicRefusal::NotSubscribed)
+        match self.broker.unsubscribe(&key, link) {
+            Some(deliver) => Ok((key, deliver)),
+            None => Err(TopicRefusal::NotSubscribed),
         }
     }
 
@@ -323,8 +372,11 @@ impl Hub {
             let Err(reason) = decision else {
                 continue;
             };
-            if self.broker.unsubscribe(&key, link) {
+            if let Some(deliver) = self.broker.unsubscribe(&key, link) {
                 audit::topic_dropped(audit, key.topic.name, reason);
+                if deliver == Deliver::Message {
+                    continue;
+                }
                 let frame = unsubscribed_frame(&key, reason.word());
                 if link
                     .push(axum::extract::ws::Message::Text(frame.into()))

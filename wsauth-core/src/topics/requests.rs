@@ -16,8 +16,8 @@ use wsauth_spec::FailureKind;
 use wsauth_spec::wire::{PRESENCE, PUBLISH, SUBSCRIBE, TopicRefusal, UNSUBSCRIBE};
 
 use super::history::Since;
-use super::instance::{InstanceKey, topic_of};
-use super::{Join, Topics, checked_message, frames};
+use super::instance::{InstanceKey, client_topic_of};
+use super::{By, Join, Topics, checked_message, frames};
 use crate::audit::{self, AuditContext};
 use crate::descriptor::EndpointDescriptor;
 use crate::link::Link;
@@ -77,7 +77,7 @@ pub(crate) async fn request(
                 generation: asker.link.generation(),
                 id: request.id,
                 since: request.since.as_ref(),
-                announce: false,
+                by: By::Client,
             };
             match hub.join(join, &request.topic, &request.params).await {
                 Ok(joined) => Ok(std::iter::once(text(joined.frame))
@@ -87,8 +87,15 @@ pub(crate) async fn request(
             }
         }
         UNSUBSCRIBE => {
-            match hub.leave(asker.endpoint, asker.link, &request.topic, &request.params) {
-                Ok(key) => {
+            let left = hub.leave(
+                asker.endpoint,
+                asker.link,
+                &request.topic,
+                &request.params,
+                By::Client,
+            );
+            match left {
+                Ok((key, _)) => {
                     audit::topic_unsubscribed(asker.audit, key.topic.name, "client");
                     // Through the queue, behind the publications queued
                     // before the subscription ended.
@@ -135,7 +142,7 @@ pub(crate) async fn request(
 /// carries that fits its schema.
 fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64, TopicRefusal> {
     let hub = topics.hub();
-    let topic = topic_of(hub.api, asker.endpoint, &request.topic)?;
+    let topic = client_topic_of(hub.api, asker.endpoint, &request.topic)?;
     match topic.publish {
         Some(perm) if asker.principal.has(perm) => {}
         _ => return Err(TopicRefusal::Forbidden),
@@ -159,7 +166,7 @@ fn presence(
     request: &Request,
 ) -> Result<(InstanceKey, Vec<String>), TopicRefusal> {
     let hub = topics.hub();
-    let topic = topic_of(hub.api, asker.endpoint, &request.topic)?;
+    let topic = client_topic_of(hub.api, asker.endpoint, &request.topic)?;
     let key = InstanceKey::new(topic, &request.params)?;
     if !super::subscribed(asker.link, &key) {
         return Err(TopicRefusal::NotSubscribed);

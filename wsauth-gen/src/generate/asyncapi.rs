@@ -114,7 +114,7 @@ fn document(api: &Api) -> Value {
         .endpoints
         .iter()
         .flat_map(|e| operations::of(api, e))
-        .chain(api.topics.iter().flat_map(topics::operations))
+        .chain(api.topics.iter().flat_map(|t| topics::operations(api, t)))
         .collect();
     doc.insert("operations".into(), operations.into());
     let mut components = Map::new();
@@ -292,6 +292,41 @@ mod tests {
         let prsm: Value =
             serde_json::from_str(&json(&spec("prsm")).unwrap_or_default()).unwrap_or_default();
         assert!(prsm["components"]["messages"]["wsauth.open"].is_null());
+    }
+
+    #[test]
+    fn a_topic_delivered_as_messages_has_no_envelope_and_no_control() {
+        let doc: Value =
+            serde_json::from_str(&json(&spec("shipvox")).unwrap_or_default()).unwrap_or_default();
+        let broadcast = &doc["channels"]["broadcast"];
+        assert_eq!(
+            broadcast["x-wsauth-deliver"],
+            json!({ "everyone": "message" })
+        );
+        assert!(
+            broadcast["messages"]["wsauth.subscribe"].is_null(),
+            "{broadcast}"
+        );
+        assert_eq!(doc["channels"]["topic.everyone"]["messages"], json!({}));
+        assert!(doc["components"]["messages"]["wsauth.publication.everyone"].is_null());
+
+        // Where clients subscribe to an open topic, its envelope carries
+        // open messages beside the declared ones.
+        let mut api = spec("shipvox");
+        api.endpoints[0].topics[0].deliver = crate::ir::Deliver::Publication;
+        let doc: Value = serde_json::from_str(&json(&api).unwrap_or_default()).unwrap_or_default();
+        assert!(doc["channels"]["broadcast"]["x-wsauth-deliver"].is_null());
+        let envelope = &doc["components"]["messages"]["wsauth.publication.everyone"];
+        let carried = &envelope["payload"]["properties"]["message"]["oneOf"];
+        assert_eq!(
+            carried[0]["properties"]["type"]["const"], "relayed",
+            "{carried}"
+        );
+        assert_eq!(
+            carried[1]["properties"]["type"]["not"]["anyOf"][0]["enum"],
+            json!(["connected", "say", "relayed"]),
+            "{carried}"
+        );
     }
 
     #[test]

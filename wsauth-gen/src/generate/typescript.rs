@@ -46,9 +46,18 @@ use crate::ir::{
 };
 use crate::naming;
 
-/// Whether some endpoint of `api` has open messages.
+/// Whether some endpoint or client-subscribed topic of `api` has open
+/// messages.
 fn has_open(api: &Api) -> bool {
-    api.endpoints.iter().any(|e| e.open.is_some())
+    api.endpoints.iter().any(|e| e.open.is_some()) || client_topics(api).any(|t| t.open)
+}
+
+/// The topics clients subscribe to somewhere: the others reach clients as
+/// their endpoints' own messages, and need no types of their own.
+fn client_topics(api: &Api) -> impl Iterator<Item = &Topic> {
+    api.topics
+        .iter()
+        .filter(|t| api.subscribed_by_clients(&t.name))
 }
 
 /// The TypeScript module for `api`.
@@ -89,7 +98,7 @@ struct Module {
     checked_payloads: Vec<checks::CheckedView>,
     /// Whether some endpoint has open messages (the module exports `OpenMessage`).
     has_open: bool,
-    /// Whether the spec declares topics: the topic runtime is emitted only then.
+    /// Whether clients subscribe to some topic: the topic runtime is emitted only then.
     has_topics: bool,
     /// The wire's words and the client defaults, from `wsauth_spec::wire`.
     wire: WireView,
@@ -230,6 +239,8 @@ struct TopicView {
     handlers: String,
     subscription_name: String,
     subscription: String,
+    /// The descriptor's `open` (`null`, or the declared types).
+    open: String,
 }
 
 /// A connection's `subscribe...` method for one topic it lists.
@@ -502,13 +513,13 @@ impl Module {
             aliases,
             interfaces,
             has_open: has_open(api),
-            has_topics: !api.topics.is_empty(),
+            has_topics: client_topics(api).next().is_some(),
             endpoints: api
                 .endpoints
                 .iter()
                 .map(|e| endpoint(api, &names, e))
                 .collect(),
-            topics: api.topics.iter().map(|t| topic(&names, t)).collect(),
+            topics: client_topics(api).map(|t| topic(api, &names, t)).collect(),
             path_params: api.endpoints.iter().any(|e| {
                 e.segments
                     .iter()
@@ -709,10 +720,13 @@ fn endpoint(api: &Api, names: &Names<'_>, e: &Endpoint) -> EndpointView {
     } else {
         "\n"
     };
+    // A topic the server joins arrives as the endpoint's own messages:
+    // nothing to subscribe to.
     let subscribe_methods = e
         .topics
         .iter()
-        .filter_map(|name| api.topic(name))
+        .filter(|t| t.client_subscribes())
+        .filter_map(|t| api.topic(&t.name))
         .enumerate()
         .map(|(i, t)| {
             let checks = t
@@ -803,14 +817,21 @@ fn topic_descriptor(t: &Topic) -> String {
     format!("__wsauthTopic{}", t.idents.type_name)
 }
 
-fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
+fn topic(api: &Api, names: &Names<'_>, t: &Topic) -> TopicView {
     let idents = &t.idents;
-    let message_union = t
+    let mut message_union: Vec<String> = t
         .messages
         .iter()
         .map(|m| names.message(m).ts_interface)
-        .collect::<Vec<_>>()
-        .join(" | ");
+        .collect();
+    let open = if t.open {
+        message_union.push("OpenMessage".to_owned());
+        let declared: Vec<String> = api.messages.iter().map(|m| literal(&m.name)).collect();
+        format!("{{ declared: [{}] }}", declared.join(", "))
+    } else {
+        "null".to_owned()
+    };
+    let message_union = message_union.join(" | ");
     let mut handlers = format!("TopicHandlers<{}>", idents.ts_message);
     let mut subscription = format!("TopicSubscription<{}>", idents.ts_params);
     if t.publish.is_some() {
@@ -854,6 +875,7 @@ fn topic(names: &Names<'_>, t: &Topic) -> TopicView {
         handlers,
         subscription_name: idents.ts_subscription.clone(),
         subscription,
+        open,
     }
 }
 
@@ -1317,13 +1339,34 @@ messages:
     }
 
     #[test]
-    fn only_specs_with_topics_carry_the_topic_runtime() {
+    fn only_specs_whose_clients_subscribe_carry_the_topic_runtime() {
         let with = generate(&spec("prsm")).unwrap_or_else(|e| panic!("{e}"));
-        let without = generate(&spec("echo")).unwrap_or_else(|e| panic!("{e}"));
-        for runtime in ["class __WsauthTopics", "#topics", "__wsauthSubscribe"] {
-            assert!(with.contains(runtime), "prsm lacks {runtime}");
-            assert!(!without.contains(runtime), "echo carries {runtime}");
+        // echo has no topics; shipvox's reaches its clients as messages.
+        for name in ["echo", "shipvox"] {
+            let without = generate(&spec(name)).unwrap_or_else(|e| panic!("{e}"));
+            for runtime in ["class __WsauthTopics", "#topics", "__wsauthSubscribe"] {
+                assert!(with.contains(runtime), "prsm lacks {runtime}");
+                assert!(!without.contains(runtime), "{name} carries {runtime}");
+            }
         }
+    }
+
+    #[test]
+    fn topics_the_server_joins_offer_no_subscription_and_open_topics_carry_open_messages() {
+        // shipvox's `everyone` reaches `broadcast` as its own messages.
+        let ts = generate(&spec("shipvox")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!ts.contains("subscribeEveryone"), "{ts}");
+        assert!(!ts.contains("EveryoneTopicMessage"), "{ts}");
+        // Had its clients subscribed, they would have been offered it, with
+        // open messages among the topic's.
+        let mut api = spec("shipvox");
+        api.endpoints[0].topics[0].deliver = crate::ir::Deliver::Publication;
+        let ts = generate(&api).unwrap_or_else(|e| panic!("{e}"));
+        assert!(ts.contains("  subscribeEveryone("), "{ts}");
+        assert!(ts.contains("export type EveryoneTopicMessage = RelayedMessage | OpenMessage;"));
+        assert!(
+            ts.contains("open: { declared: [\"connected\", \"say\", \"relayed\"] } } as const;")
+        );
     }
 
     #[test]

@@ -206,7 +206,14 @@ fn topic_markers(t: &ir::Topic) -> TokenStream {
 /// per topic; `None` when it lists none.
 fn topic_events(api: &Api, e: &ir::Endpoint) -> Option<TokenStream> {
     let client = quote!(::wsauth_core::client);
-    let topics: Vec<&ir::Topic> = e.topics.iter().filter_map(|n| api.topic(n)).collect();
+    // A topic the server joins arrives as the endpoint's own messages:
+    // nothing to subscribe to.
+    let topics: Vec<&ir::Topic> = e
+        .topics
+        .iter()
+        .filter(|t| t.client_subscribes())
+        .filter_map(|t| api.topic(&t.name))
+        .collect();
     if topics.is_empty() {
         return None;
     }
@@ -361,12 +368,12 @@ fn messages(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
         .receives
         .iter()
         .map(variant)
-        .chain(open_out.then(|| open_variant(krate)));
+        .chain(open_out.then(|| open_variant(krate, "endpoint's")));
     let receives = e
         .sends
         .iter()
         .map(variant)
-        .chain(open_in.then(|| open_variant(krate)));
+        .chain(open_in.then(|| open_variant(krate, "endpoint's")));
     let open_from = open_out.then(|| {
         let open = open_ident();
         quote! {

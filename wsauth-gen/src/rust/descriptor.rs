@@ -8,8 +8,8 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 use wsauth_spec::{
-    Access, Algorithm, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback, Frames,
-    ParamType, TokenSource,
+    Access, Algorithm, ClaimShape, ClientAction, Deliver, ExpiryPolicy, FailureKind, Fallback,
+    Frames, ParamType, TokenSource,
 };
 
 use super::payload::Payloads;
@@ -49,7 +49,7 @@ pub fn descriptor_tokens(api: &Api, krate: &TokenStream, name: &syn::Ident) -> T
         .endpoints
         .iter()
         .map(|e| endpoint(api, e, krate, &payloads));
-    let topics = api.topics.iter().map(|t| topic(t, krate, &payloads));
+    let topics = api.topics.iter().map(|t| topic(api, t, krate, &payloads));
     let statics = payloads.items();
     let doc = format!(
         "The runtime descriptor of the `{}` spec ({} {}), generated from the spec at compile time.",
@@ -170,7 +170,14 @@ fn endpoint(
         quote!(#d::ReceiveDescriptor { name: #r, perm: #perm, payload: #payload })
     });
     let sends = &e.sends;
-    let topics = &e.topics;
+    let topics = e.topics.iter().map(|t| {
+        let name = &t.name;
+        let deliver = match t.deliver {
+            Deliver::Publication => quote!(#krate::spec::Deliver::Publication),
+            Deliver::Message => quote!(#krate::spec::Deliver::Message),
+        };
+        quote!(#d::EndpointTopicDescriptor { name: #name, deliver: #deliver })
+    });
     let open = match &e.open {
         Some(o) => {
             let (receives, sends) = (o.receives, o.sends);
@@ -243,7 +250,7 @@ fn param_type(ty: ParamType, krate: &TokenStream) -> TokenStream {
     }
 }
 
-fn topic(t: &ir::Topic, krate: &TokenStream, payloads: &Payloads<'_>) -> TokenStream {
+fn topic(api: &Api, t: &ir::Topic, krate: &TokenStream, payloads: &Payloads<'_>) -> TokenStream {
     let d = quote!(#krate::__private::descriptor);
     let name = &t.name;
     let params = t.params.iter().map(|p| {
@@ -265,6 +272,12 @@ fn topic(t: &ir::Topic, krate: &TokenStream, payloads: &Payloads<'_>) -> TokenSt
         }
         None => quote!(::core::option::Option::None),
     };
+    let open = if t.open {
+        let declared = api.messages.iter().map(|m| &m.name);
+        quote!(::core::option::Option::Some(#d::OpenTopicDescriptor { declared: &[#(#declared),*] }))
+    } else {
+        quote!(::core::option::Option::None)
+    };
     quote!(#d::TopicDescriptor {
         name: #name,
         params: &[#(#params),*],
@@ -274,6 +287,7 @@ fn topic(t: &ir::Topic, krate: &TokenStream, payloads: &Payloads<'_>) -> TokenSt
         messages: &[#(#messages),*],
         presence: #presence,
         history: #history,
+        open: #open,
     })
 }
 

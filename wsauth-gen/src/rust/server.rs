@@ -267,12 +267,12 @@ fn endpoint_module(
         .receives
         .iter()
         .map(variant)
-        .chain(open_in.then(|| open_variant(krate)));
+        .chain(open_in.then(|| open_variant(krate, "endpoint's")));
     let outgoing = e
         .sends
         .iter()
         .map(variant)
-        .chain(open_out.then(|| open_variant(krate)));
+        .chain(open_out.then(|| open_variant(krate, "endpoint's")));
     let kinds = e
         .sends
         .iter()
@@ -352,11 +352,13 @@ pub(super) fn open_directions(e: &ir::Endpoint) -> (bool, bool) {
 }
 
 /// The last variant of a message enum that carries open messages: untagged,
-/// decoded by the endpoint module's `__wsauth_open` (see [`open_decoder`]).
-pub(super) fn open_variant(krate: &TokenStream) -> TokenStream {
+/// decoded by the enclosing module's `__wsauth_open` (see [`open_decoder`]);
+/// `whose` says where the spec allows them.
+pub(super) fn open_variant(krate: &TokenStream, whose: &str) -> TokenStream {
     let open = open_ident();
+    let doc = format!(" A message of a type the spec does not declare (the {whose} `open`).");
     quote! {
-        /// A message of a type the spec does not declare (the endpoint's `open`).
+        #[doc = #doc]
         #[serde(untagged, deserialize_with = "__wsauth_open")]
         #open(#krate::OpenMessage),
     }
@@ -380,6 +382,15 @@ pub(super) fn open_decoder(
     if e.open.is_none() {
         return TokenStream::new();
     }
+    undeclared_decoder(api, krate, serde)
+}
+
+/// `__wsauth_open` itself, for an endpoint's or a topic's message enum.
+pub(super) fn undeclared_decoder(
+    api: &Api,
+    krate: &TokenStream,
+    serde: &TokenStream,
+) -> TokenStream {
     let declared = api.messages.iter().map(|m| &m.name);
     quote! {
         fn __wsauth_open<'de, D: #serde::Deserializer<'de>>(

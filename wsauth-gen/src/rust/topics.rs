@@ -6,7 +6,8 @@
 //!   wire (`{"conversation_id": 42}`) and a missing, extra or mistyped
 //!   param fails to decode;
 //! - `topics::conversation::Message`, the messages allowed on the topic,
-//!   `From` each of them: publishing anything else does not compile;
+//!   `From` each of them (and an `Open(OpenMessage)` variant where the
+//!   topic is `open`): publishing anything else does not compile;
 //! - `impl Joins<topics::conversation::Key>` for the marker of every
 //!   endpoint that lists the topic, so a handler of another endpoint cannot
 //!   join it.
@@ -16,7 +17,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::server::{doc, message_ident};
+use super::server::{doc, message_ident, open_ident, open_variant, undeclared_decoder};
 use crate::ir::{self, Api, ParamType};
 use crate::naming;
 
@@ -56,10 +57,27 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
         let v = message_ident(api, m);
         quote!(#[serde(rename = #m)] #v(super::super::messages::#v),)
     });
-    let kinds = t.messages.iter().map(|m| {
-        let v = message_ident(api, m);
-        quote!(Message::#v(_) => #m,)
+    let mut kinds: Vec<TokenStream> = t
+        .messages
+        .iter()
+        .map(|m| {
+            let v = message_ident(api, m);
+            quote!(Message::#v(_) => #m,)
+        })
+        .collect();
+    let open = t.open.then(|| {
+        let variant = open_ident();
+        kinds.push(quote!(Message::#variant(ref message) => &message.kind,));
+        let variant_decl = open_variant(krate, "topic's");
+        let decoder = undeclared_decoder(api, krate, &serde);
+        let from = quote! {
+            impl ::core::convert::From<#krate::OpenMessage> for Message {
+                fn from(message: #krate::OpenMessage) -> Self { Message::#variant(message) }
+            }
+        };
+        (variant_decl, quote!(#decoder #from))
     });
+    let (open_variant, open_items) = open.unzip();
     let froms = t.messages.iter().map(|m| {
         let v = message_ident(api, m);
         quote! {
@@ -88,7 +106,7 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
             /// The messages the topic carries.
             #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serde::Serialize, #serde::Deserialize)]
             #[serde(crate = #serde_path, tag = "type")]
-            pub enum Message { #(#variants)* }
+            pub enum Message { #(#variants)* #open_variant }
 
             impl #krate::MessageKind for Message {
                 fn kind(&self) -> &str {
@@ -97,6 +115,7 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
             }
 
             #(#froms)*
+            #open_items
         }
     }
 }
@@ -104,8 +123,8 @@ fn topic_module(api: &Api, t: &ir::Topic, krate: &TokenStream) -> TokenStream {
 /// `impl Joins<Key>` for an endpoint's marker, one per topic it lists
 /// (inside the endpoint's module).
 pub(super) fn joins(api: &Api, e: &ir::Endpoint, krate: &TokenStream) -> TokenStream {
-    let impls = e.topics.iter().filter_map(|name| {
-        let t = api.topic(name)?;
+    let impls = e.topics.iter().filter_map(|entry| {
+        let t = api.topic(&entry.name)?;
         let module = naming::rust::ident(&t.idents.rust_module);
         Some(quote! {
             impl #krate::Joins<super::super::topics::#module::Key> for Endpoint {}

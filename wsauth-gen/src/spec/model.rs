@@ -25,8 +25,8 @@ use serde::Serialize;
 use super::yaml::{Cx, Decode, Fields, Node, as_str, decode_keywords, one_or_many};
 use crate::diagnostic::Span;
 pub use wsauth_spec::{
-    Access, Algorithm, Binding, ClaimShape, ClientAction, ExpiryPolicy, FailureKind, Fallback,
-    Frames, KeyFamily, Keyword, ParamType, SchemaType, SourceKind, TokenSource,
+    Access, Algorithm, Binding, ClaimShape, ClientAction, Deliver, ExpiryPolicy, FailureKind,
+    Fallback, Frames, KeyFamily, Keyword, ParamType, SchemaType, SourceKind, TokenSource,
 };
 
 /// A value and the bytes of the spec it was read from.
@@ -688,9 +688,73 @@ pub struct Endpoint {
     /// Overrides of the spec's limits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
-    /// Topics from `topics` its connections may subscribe to.
+    /// Topics from `topics` its connections may join: a name (clients
+    /// subscribe), or `name: { deliver: message }` (the handler joins its
+    /// connections, and publications arrive as this endpoint's messages).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub topics: Vec<Spanned<String>>,
+    pub topics: Vec<EndpointTopic>,
+}
+
+/// A topic an endpoint lists. Written as the topic's name alone, or as a
+/// one-key mapping from the name to its options:
+/// `everyone: { deliver: message }`.
+#[derive(Clone, Debug, JsonSchema)]
+#[schemars(transform = endpoint_topic_schema)]
+pub struct EndpointTopic {
+    /// The topic, from `topics`.
+    pub name: Name,
+    /// How the endpoint's connections get it: `publication` (the default:
+    /// clients subscribe, publications arrive as `wsauth.publication`
+    /// envelopes) or `message` (only server code joins connections, each
+    /// publication arrives as the message's own frame).
+    pub deliver: Option<Spanned<Deliver>>,
+}
+
+impl Serialize for EndpointTopic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Some(deliver) = &self.deliver else {
+            return self.name.serialize(s);
+        };
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry(&self.name, &serde_json::json!({ "deliver": deliver.value }))?;
+        map.end()
+    }
+}
+
+impl Decode for EndpointTopic {
+    fn decode(node: &Node<'_>, cx: &mut Cx<'_>) -> Option<Self> {
+        if as_str(node).is_some() {
+            let name = Name::decode(node, cx)?;
+            return Some(EndpointTopic {
+                name,
+                deliver: None,
+            });
+        }
+        let YamlData::Mapping(entries) = &node.data else {
+            cx.expected(node, "a topic name, or `name: { deliver: message }`");
+            return None;
+        };
+        let mut entries = entries.iter();
+        let (key, options) = entries.next()?;
+        if entries.next().is_some() {
+            // The first topic is still read, so it does not also show up
+            // as unlisted.
+            cx.error(
+                crate::Diagnostic::new(
+                    "wsauth::topic_entry",
+                    cx.span(node),
+                    "a topic entry names one topic",
+                )
+                .help("write each topic as its own list item: `- everyone: { deliver: message }`"),
+            );
+        }
+        let name = Name::decode(key, cx)?;
+        let mut f = Fields::new(options, cx, "a topic entry")?;
+        let deliver = f.opt(cx, "deliver");
+        f.finish(cx);
+        Some(EndpointTopic { name, deliver })
+    }
 }
 
 impl Decode for Endpoint {
@@ -827,6 +891,10 @@ pub struct Topic {
     /// missed. Absent: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<History>,
+    /// Open messages (JSON objects whose `type` the spec does not declare)
+    /// may flow on it too. Default `false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open: Option<Spanned<bool>>,
 }
 
 impl Decode for Topic {
@@ -840,6 +908,7 @@ impl Decode for Topic {
         let messages = f.req(cx, "messages");
         let presence = f.opt(cx, "presence");
         let history = f.opt(cx, "history");
+        let open = f.opt(cx, "open");
         f.finish(cx);
         Some(Topic {
             description,
@@ -850,6 +919,7 @@ impl Decode for Topic {
             messages: messages?,
             presence,
             history,
+            open,
         })
     }
 }
@@ -1091,6 +1161,35 @@ fn or_list_of_strings(schema: &mut JsonSchemaDoc) {
     );
 }
 
+/// The two forms of [`EndpointTopic`]; its `deliver` refers to the
+/// [`Deliver`] definition schemars emits for the struct's field.
+fn endpoint_topic_schema(schema: &mut JsonSchemaDoc) {
+    let description = schema.get("description").cloned();
+    *schema = json_schema!({
+        "oneOf": [
+            { "type": "string" },
+            {
+                "type": "object",
+                "minProperties": 1,
+                "maxProperties": 1,
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "properties": {
+                        "deliver": {
+                            "description": "How the endpoint's connections get the topic. Default `publication`.",
+                            "$ref": "#/$defs/Deliver"
+                        }
+                    }
+                }
+            }
+        ]
+    });
+    if let Some(d) = description {
+        schema.insert("description".into(), d);
+    }
+}
+
 fn string_or_list(_: &mut SchemaGenerator) -> JsonSchemaDoc {
     json_schema!({
         "oneOf": [
@@ -1118,6 +1217,7 @@ decode_keywords!(
     ClientAction,
     Access,
     Frames,
+    Deliver,
     ParamType,
     Binding,
     SchemaType,

@@ -9,7 +9,7 @@ use super::names::{ENDPOINT, PARAM};
 use crate::diagnostic::{Diagnostic, Span};
 use crate::ir;
 use crate::naming::{self, rust::OPEN_VARIANT};
-use crate::spec::model::{self, Access, Frames, Name, Spanned, TokenSource};
+use crate::spec::model::{self, Access, Deliver, Frames, Name, Spanned, TokenSource};
 use wsauth_spec::Keyword;
 
 impl Validator<'_> {
@@ -130,7 +130,14 @@ impl Validator<'_> {
                     pong: h.pong.value.clone(),
                 }),
                 limits: self.limits(endpoint.limits.as_ref(), *spec_limits),
-                topics: endpoint.topics.iter().map(|t| t.value.clone()).collect(),
+                topics: endpoint
+                    .topics
+                    .iter()
+                    .map(|t| ir::EndpointTopic {
+                        name: t.name.value.clone(),
+                        deliver: t.deliver.as_ref().map_or(Deliver::Publication, |d| d.value),
+                    })
+                    .collect(),
                 idents: naming::endpoint(&name.value),
                 loc: self.loc(name.span),
             });

@@ -8,7 +8,7 @@ use super::names::{PARAM, TOPIC};
 use crate::diagnostic::Diagnostic;
 use crate::ir;
 use crate::naming;
-use crate::spec::model::{self, Access, Name, ParamType, Spanned};
+use crate::spec::model::{self, Access, Deliver, Name, ParamType, Spanned};
 use wsauth_spec::Keyword;
 
 /// The most publications a topic instance may keep. History lives in the
@@ -67,6 +67,7 @@ impl Validator<'_> {
                 messages: topic.messages.iter().map(|m| m.value.clone()).collect(),
                 presence: topic.presence.as_ref().is_some_and(|p| p.value),
                 history: topic.history.as_ref().and_then(|h| self.history(h)),
+                open: topic.open.as_ref().is_some_and(|o| o.value),
                 idents: naming::topic(&name.value),
                 loc: self.loc(name.span),
             });
@@ -197,7 +198,8 @@ impl Validator<'_> {
 
     /// Checks an endpoint's `topics`: each is declared, listed once, and
     /// the endpoint speaks JSON (subscriptions are JSON control messages);
-    /// on an anonymous endpoint, its connections may subscribe to each.
+    /// on an anonymous endpoint, its connections may subscribe to each; a
+    /// topic delivered as messages carries only messages the endpoint sends.
     pub(super) fn endpoint_topics(
         &mut self,
         name: &Name,
@@ -208,7 +210,8 @@ impl Validator<'_> {
     ) {
         let known: Vec<&str> = self.spec.topics.keys().map(|k| k.value.as_str()).collect();
         let mut seen = HashSet::new();
-        for t in &endpoint.topics {
+        for entry in &endpoint.topics {
+            let t = &entry.name;
             if !seen.insert(t.value.as_str()) {
                 self.error(
                     Diagnostic::new(
@@ -242,12 +245,17 @@ impl Validator<'_> {
                         }),
                     );
                 }
+                if let Some(deliver) = &entry.deliver
+                    && deliver.value == Deliver::Message
+                {
+                    self.delivered_as_messages(name, endpoint, t, deliver, topic);
+                }
             } else {
                 self.unknown("topic", t, known.iter().copied(), "topics");
             }
         }
         if frames == model::Frames::Raw
-            && let Some(t) = endpoint.topics.first()
+            && let Some(t) = endpoint.topics.first().map(|e| &e.name)
         {
             self.error(
                 Diagnostic::new(
@@ -263,6 +271,68 @@ impl Validator<'_> {
         }
     }
 
+    /// A topic the endpoint delivers as its own messages: every message that
+    /// may flow on it must be one the endpoint sends (open ones included),
+    /// since each publication reaches the client as if the handler had
+    /// sent it.
+    fn delivered_as_messages(
+        &mut self,
+        name: &Name,
+        endpoint: &model::Endpoint,
+        t: &Name,
+        deliver: &Spanned<Deliver>,
+        topic: &model::Topic,
+    ) {
+        let sent = |m: &str| {
+            endpoint.sends.iter().any(|s| s.value == m)
+                || endpoint.welcome.as_ref().is_some_and(|w| w.value == m)
+        };
+        let missing: Vec<String> = topic
+            .messages
+            .iter()
+            .filter(|m| !sent(&m.value))
+            .map(|m| format!("`{}`", m.value))
+            .collect();
+        if !missing.is_empty() {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::topic_message_not_sent",
+                    deliver.span,
+                    format!(
+                        "endpoint `{}` gets topic `{}` as its own messages, but does not send {}",
+                        name.value,
+                        t.value,
+                        missing.join(", ")
+                    ),
+                )
+                .help(format!(
+                    "add {} to the endpoint's `sends`, or write `- {}` to have clients subscribe to it",
+                    missing.join(", "),
+                    t.value
+                )),
+            );
+        }
+        let open_topic = topic.open.as_ref().is_some_and(|o| o.value);
+        let sends_open = endpoint
+            .open
+            .as_ref()
+            .and_then(|o| o.sends.as_ref())
+            .is_some_and(|s| s.value);
+        if open_topic && !sends_open {
+            self.error(
+                Diagnostic::new(
+                    "wsauth::topic_open_not_sent",
+                    deliver.span,
+                    format!(
+                        "endpoint `{}` gets topic `{}` as its own messages, but the topic carries open messages and the endpoint does not send them",
+                        name.value, t.value
+                    ),
+                )
+                .help("set `open: { sends: true }` on the endpoint, or remove `open: true` from the topic"),
+            );
+        }
+    }
+
     /// Reports topics no endpoint lists: no connection could subscribe.
     pub(super) fn unlisted_topics(&mut self) {
         for name in self.spec.topics.keys() {
@@ -270,7 +340,7 @@ impl Validator<'_> {
                 .spec
                 .endpoints
                 .values()
-                .any(|e| e.topics.iter().any(|t| t.value == name.value));
+                .any(|e| e.topics.iter().any(|t| t.name.value == name.value));
             if !listed {
                 self.error(
                     Diagnostic::new(

@@ -75,7 +75,7 @@ function __wsauthSegment(value: string): string {
 {%- endif %}
 {%- if has_open %}
 
-/** A message whose `type` the spec does not declare (see the endpoints' `open`): its `type` and any other fields. */
+/** A message whose `type` the spec does not declare (see the endpoints' and topics' `open`): its `type` and any other fields. */
 export type OpenMessage = __WsauthOpenMessage;
 {%- endif %}
 {%- for topic in topics %}
@@ -99,7 +99,7 @@ export type {{ topic.handlers_name }} = {{ topic.handlers }};
 
 {{ topic.doc }}export type {{ topic.subscription_name }} = {{ topic.subscription }};
 
-const {{ topic.descriptor }} = { name: {{ topic.name_literal }}, messages: [{{ topic.messages }}] } as const;
+const {{ topic.descriptor }} = { name: {{ topic.name_literal }}, messages: [{{ topic.messages }}], open: {{ topic.open }} } as const;
 {%- endfor %}
 {%- for endpoint in endpoints %}
 

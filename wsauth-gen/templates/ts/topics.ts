@@ -109,6 +109,8 @@ export interface PresenceSubscription {
 interface __WsauthTopicDescriptor {
   readonly name: string;
   readonly messages: readonly string[];
+  /** Open messages flow on it too (the declared types they never use), or `null`. */
+  readonly open: { readonly declared: readonly string[] } | null;
 }
 
 /** A message on a topic, as the runtime handles it (the generated types narrow it). */
@@ -240,7 +242,10 @@ class __WsauthSubscription {
       message === null ||
       !("type" in message) ||
       typeof message.type !== "string" ||
-      !this.#descriptor.messages.includes(message.type)
+      !(
+        this.#descriptor.messages.includes(message.type) ||
+        (this.#descriptor.open !== null && __wsauthIsOpenType(this.#descriptor.open, message.type))
+      )
     ) {
       return false;
     }

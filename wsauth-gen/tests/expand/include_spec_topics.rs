@@ -179,7 +179,16 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &["room", "news"],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "room",
+                        deliver: ::wsauth_core::spec::Deliver::Publication,
+                    },
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "news",
+                        deliver: ::wsauth_core::spec::Deliver::Publication,
+                    },
+                ],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "lobby",
@@ -205,7 +214,12 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &["news"],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "news",
+                        deliver: ::wsauth_core::spec::Deliver::Publication,
+                    },
+                ],
             },
         ],
         topics: &[
@@ -241,6 +255,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     size: 100u32,
                     ttl_s: 300u32,
                 }),
+                open: ::core::option::Option::None,
             },
             ::wsauth_core::__private::descriptor::TopicDescriptor {
                 name: "news",
@@ -257,6 +272,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 ],
                 presence: false,
                 history: ::core::option::Option::None,
+                open: ::core::option::Option::None,
             },
         ],
     }

@@ -53,7 +53,17 @@ pub(super) fn channel(api: &Api, endpoint: &Endpoint) -> Value {
         serde_json::to_value(endpoint.limits).unwrap_or(Value::Null),
     );
     if !endpoint.topics.is_empty() {
-        out.insert("x-wsauth-topics".into(), endpoint.topics.clone().into());
+        let names: Vec<&str> = endpoint.topics.iter().map(|t| t.name.as_str()).collect();
+        out.insert("x-wsauth-topics".into(), names.into());
+        let by_message: Map<String, Value> = endpoint
+            .topics
+            .iter()
+            .filter(|t| !t.client_subscribes())
+            .map(|t| (t.name.clone(), t.deliver.word().into()))
+            .collect();
+        if !by_message.is_empty() {
+            out.insert("x-wsauth-deliver".into(), by_message.into());
+        }
     }
     Value::Object(out)
 }
@@ -141,15 +151,26 @@ fn description(api: &Api, endpoint: &Endpoint) -> String {
     if endpoint.frames == Frames::Raw {
         out.push_str("\n\nFrames are passed through undecoded: any text or binary frame.");
     }
-    if !endpoint.topics.is_empty() {
-        let topics: Vec<String> = endpoint
+    let listed = |subscribed: bool| -> Vec<String> {
+        endpoint
             .topics
             .iter()
-            .map(|t| format!("`{t}` (channel `{}`)", topics::channel_key(t)))
-            .collect();
+            .filter(|t| t.client_subscribes() == subscribed)
+            .map(|t| format!("`{}` (channel `{}`)", t.name, topics::channel_key(&t.name)))
+            .collect()
+    };
+    let subscribed = listed(true);
+    if !subscribed.is_empty() {
         out.push_str(&format!(
             "\n\nIts connections may subscribe to the topics {}; publications arrive on the connection as `{PUBLICATION}` frames.",
-            topics.join(", ")
+            subscribed.join(", ")
+        ));
+    }
+    let joined = listed(false);
+    if !joined.is_empty() {
+        out.push_str(&format!(
+            "\n\nThe server joins its connections to the topics {}; their publications arrive as this channel's own messages, as if the handler had sent them (clients do not subscribe to them).",
+            joined.join(", ")
         ));
     }
     if let Some(heartbeat) = &endpoint.heartbeat {

@@ -38,7 +38,11 @@ pub const EXTENSIONS: &[(&str, &str)] = &[
     ),
     (
         "x-wsauth-topics",
-        "On a channel: the topics its connections may subscribe to (each a channel `topic.<name>`).",
+        "On a channel: the topics its connections may join (each a channel `topic.<name>`).",
+    ),
+    (
+        "x-wsauth-deliver",
+        "On a channel: the topics it gets as its own messages (`message`): the server joins its connections to them and each publication arrives as the message's own frame, not a `wsauth.publication`; clients do not subscribe to them.",
     ),
     (
         "x-wsauth-subscribe, x-wsauth-publish",

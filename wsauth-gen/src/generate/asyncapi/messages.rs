@@ -170,24 +170,10 @@ fn framework_messages(api: &Api) -> Vec<(String, Value)> {
         out.push(raw);
     }
     if let Some(direction) = open_direction(api) {
-        let declared: Vec<&str> = api.messages.iter().map(|m| m.name.as_str()).collect();
         out.push(framework(
             OPEN,
             "An open message: any JSON object whose `type` the spec does not declare (nor `wsauth.`), with any fields.",
-            json!({
-                "type": "object",
-                "properties": {
-                    "type": {
-                        "type": "string",
-                        "description": "Any type but the spec's messages and the framework's `wsauth.` ones.",
-                        "not": { "anyOf": [
-                            { "enum": declared },
-                            { "pattern": "^wsauth\\." },
-                        ] },
-                    },
-                },
-                "required": ["type"],
-            }),
+            open_schema(api),
             json!({ "type": "test", "payload": { "message": "Hello" } }),
             direction,
         ));
@@ -195,4 +181,24 @@ fn framework_messages(api: &Api) -> Vec<(String, Value)> {
     out.into_iter()
         .map(|m| (m.name.clone(), m.into()))
         .collect()
+}
+
+/// An open message's frame: a JSON object whose `type` is none of the
+/// spec's messages nor the framework's, with any fields.
+pub(super) fn open_schema(api: &Api) -> Value {
+    let declared: Vec<&str> = api.messages.iter().map(|m| m.name.as_str()).collect();
+    json!({
+        "type": "object",
+        "properties": {
+            "type": {
+                "type": "string",
+                "description": "Any type but the spec's messages and the framework's `wsauth.` ones.",
+                "not": { "anyOf": [
+                    { "enum": declared },
+                    { "pattern": "^wsauth\\." },
+                ] },
+            },
+        },
+        "required": ["type"],
+    })
 }

@@ -16,7 +16,7 @@ use wsauth_spec::wire::{
 };
 
 use super::{put, reference};
-use crate::ir::{Api, ParamType, Topic};
+use crate::ir::{Api, EndpointTopic, ParamType, Topic};
 use crate::payload;
 
 /// The channel key of topic `name`.
@@ -36,9 +36,18 @@ fn publish_key(topic: &Topic) -> String {
 
 /// The endpoints whose connections may join `topic`.
 fn endpoints_of<'a>(api: &'a Api, topic: &Topic) -> Vec<&'a str> {
+    joined_by(api, topic, |_| true)
+}
+
+/// The endpoints listing `topic` whose entry passes `keep`.
+fn joined_by<'a>(
+    api: &'a Api,
+    topic: &Topic,
+    keep: impl Fn(&EndpointTopic) -> bool,
+) -> Vec<&'a str> {
     api.endpoints
         .iter()
-        .filter(|e| e.topics.contains(&topic.name))
+        .filter(|e| e.topics.iter().any(|t| t.name == topic.name && keep(t)))
         .map(|e| e.name.as_str())
         .collect()
 }
@@ -74,12 +83,16 @@ pub(super) fn channel(api: &Api, topic: &Topic) -> Value {
         out.insert("parameters".into(), parameters.into());
     }
     let mut messages = Map::new();
+    // A topic only the server joins (its endpoints get it as their own
+    // messages) has no envelope and no client publish on the wire.
+    let framed = api.subscribed_by_clients(&topic.name);
     for key in [
         Some(publication_key(topic)),
         topic.publish.as_ref().map(|_| publish_key(topic)),
     ]
     .into_iter()
     .flatten()
+    .filter(|_| framed)
     {
         let target = reference(&["components", "messages", &key]);
         messages.insert(key, json!({ "$ref": target }));
@@ -119,16 +132,45 @@ fn description(api: &Api, topic: &Topic) -> String {
                 .join(", ")
         ),
     };
-    let endpoints = endpoints_of(api, topic)
-        .iter()
-        .map(|e| format!("`{e}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let names = |endpoints: &[&str]| {
+        endpoints
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let subscribed = joined_by(api, topic, EndpointTopic::client_subscribes);
+    let joined = joined_by(api, topic, |t| !t.client_subscribes());
+    let how = match (subscribed.is_empty(), joined.is_empty()) {
+        (false, true) => format!(
+            "joined over the connections of {} with `{SUBSCRIBE}`",
+            names(&subscribed)
+        ),
+        (true, _) => format!(
+            "joined by the server for the connections of {}, delivered as their own messages",
+            names(&joined)
+        ),
+        (false, false) => format!(
+            "joined over the connections of {} with `{SUBSCRIBE}`, and by the server for those of {}, delivered as their own messages",
+            names(&subscribed),
+            names(&joined)
+        ),
+    };
+    let verb = if subscribed.is_empty() {
+        "Joining"
+    } else {
+        "Subscribing"
+    };
     out.push_str(&format!(
-        "{instances}, joined over the connections of {endpoints} with `{SUBSCRIBE}`. Subscribing takes `{}` ({}).",
+        "{instances}, {how}. {verb} takes `{}` ({}).",
         topic.subscribe,
         roles(&topic.subscribers)
     ));
+    if topic.open {
+        out.push_str(
+            " Open messages (any JSON object whose `type` the spec does not declare) flow on it too.",
+        );
+    }
     for name in &topic.checks {
         let what = api
             .check(name)
@@ -138,7 +180,11 @@ fn description(api: &Api, topic: &Topic) -> String {
             " Resource check `{name}` (with the topic's params): {what}"
         ));
     }
-    out.push_str(" Checks run again on every in-band refresh; a subscription that fails them ends with `wsauth.unsubscribed`.");
+    if subscribed.is_empty() {
+        out.push_str(" Checks run again on every in-band refresh; a connection that fails them stops getting the topic.");
+    } else {
+        out.push_str(" Checks run again on every in-band refresh; a subscription that fails them ends with `wsauth.unsubscribed`.");
+    }
     match &topic.publish {
         Some(p) => out.push_str(&format!(
             "\n\nClients whose roles grant `{p}` ({}) may publish with `{PUBLISH}` on instances they subscribe to (so the checks passed); the server publishes too.",
@@ -169,8 +215,13 @@ fn roles(roles: &[String]) -> String {
 }
 
 /// The operations on `topic`'s channel: the server sends publications to
-/// subscribers, and receives publishes where clients may publish.
-pub(super) fn operations(topic: &Topic) -> Vec<(String, Value)> {
+/// subscribers, and receives publishes where clients may publish; none
+/// when no endpoint's clients subscribe (the server joins every
+/// connection, and delivers the messages as the endpoint's own).
+pub(super) fn operations(api: &Api, topic: &Topic) -> Vec<(String, Value)> {
+    if !api.subscribed_by_clients(&topic.name) {
+        return Vec::new();
+    }
     let key = channel_key(&topic.name);
     let channel = json!({ "$ref": reference(&["channels", &key]) });
     let message =
@@ -241,18 +292,21 @@ fn params_sample(topic: &Topic) -> Value {
     Value::Object(sample)
 }
 
-/// The frames of the messages `topic` carries, as `oneOf`, and a sample
-/// (the first message's).
+/// The frames of the messages `topic` carries (open ones too, where it
+/// is open), as `oneOf`, and a sample (the first message's).
 fn carried(api: &Api, topic: &Topic, refs: &str) -> (Value, Value) {
     let messages: Vec<_> = topic
         .messages
         .iter()
         .filter_map(|m| api.message(m))
         .collect();
-    let schemas: Vec<Value> = messages
+    let mut schemas: Vec<Value> = messages
         .iter()
         .map(|m| payload::frame_schema(api, m, refs))
         .collect();
+    if topic.open {
+        schemas.push(super::messages::open_schema(api));
+    }
     let sample = messages
         .first()
         .map_or(Value::Null, |m| payload::sample_frame(api, m));
@@ -274,7 +328,11 @@ fn component(name: &str, summary: &str, payload: Value, sample: Value, direction
 /// where clients may publish, its publish request.
 pub(super) fn topic_messages(api: &Api, refs: &str) -> Vec<(String, Value)> {
     let mut out = Vec::new();
-    for topic in &api.topics {
+    for topic in api
+        .topics
+        .iter()
+        .filter(|t| api.subscribed_by_clients(&t.name))
+    {
         let (message, sample) = carried(api, topic, refs);
         let name = &topic.name;
         out.push((
@@ -335,10 +393,12 @@ pub(super) struct Control {
 }
 
 impl Control {
-    /// The control traffic of the endpoint listing `topics`.
-    pub(super) fn of<'a>(api: &Api, topics: impl IntoIterator<Item = &'a String>) -> Self {
+    /// The control traffic of the endpoint listing `topics` (those its
+    /// clients subscribe to; the ones the server joins need none).
+    pub(super) fn of<'a>(api: &Api, topics: impl IntoIterator<Item = &'a EndpointTopic>) -> Self {
         let mut out = Control::default();
-        for t in topics.into_iter().filter_map(|t| api.topic(t)) {
+        let subscribed = topics.into_iter().filter(|t| t.client_subscribes());
+        for t in subscribed.filter_map(|t| api.topic(&t.name)) {
             out.topics = true;
             out.publish |= t.publish.is_some();
             out.presence |= t.presence;
@@ -430,7 +490,7 @@ pub(super) fn control_messages(api: &Api) -> Vec<(String, Value)> {
     let first = api
         .topics
         .iter()
-        .find(|t| api.endpoints.iter().any(|e| e.topics.contains(&t.name)));
+        .find(|t| api.subscribed_by_clients(&t.name));
     let topic = first.map_or("", |t| t.name.as_str());
     let params = first.map_or(json!({}), params_sample);
     let frame = |ty: &str, properties: Value, required: &[&str]| {

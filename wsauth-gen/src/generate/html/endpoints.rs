@@ -312,15 +312,32 @@ pub(super) fn endpoint(api: &Api, e: &Endpoint) -> EndpointView {
             });
         }
     }
-    if !e.topics.is_empty() {
+    let links = |subscribed: bool| {
+        let listed = e
+            .topics
+            .iter()
+            .filter(|t| t.client_subscribes() == subscribed);
+        let links: Vec<Markup> = listed.map(|t| topic_link(&t.name)).collect();
+        (!links.is_empty()).then(|| Markup::join(links, ", "))
+    };
+    let subscribed = links(true).map(|topics| {
+        topics
+            .t(": subscribe with ")
+            .c(SUBSCRIBE)
+            .t("; a refused request is answered with ")
+            .c(REFUSED)
+            .t(" and the connection stays open")
+    });
+    let joined = links(false)
+        .map(|topics| topics.t(": joined by the server, delivered as this endpoint's messages"));
+    let topics = match (subscribed, joined) {
+        (Some(s), Some(j)) => Some(s.t(". ").m(j)),
+        (one, other) => one.or(other),
+    };
+    if let Some(value) = topics {
         facts.push(Fact {
             label: "Topics",
-            value: Markup::join(e.topics.iter().map(|t| topic_link(t)), ", ")
-                .t(": subscribe with ")
-                .c(SUBSCRIBE)
-                .t("; a refused request is answered with ")
-                .c(REFUSED)
-                .t(" and the connection stays open"),
+            value,
         });
     }
     if let Some(h) = &e.heartbeat {

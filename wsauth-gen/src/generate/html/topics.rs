@@ -62,16 +62,19 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
         label: "Instances",
         value: instances,
     });
+    let subscribed = api.subscribed_by_clients(&t.name);
+    let who = Markup::text("connections whose roles grant ")
+        .m(perm_link(&t.subscribe))
+        .t(" (held by ")
+        .m(role_links(api, &t.subscribers))
+        .t(")");
     facts.push(Fact {
         label: "Who may subscribe",
-        value: Markup::text("connections whose roles grant ")
-            .m(perm_link(&t.subscribe))
-            .t(" (held by ")
-            .m(role_links(api, &t.subscribers))
-            .t("), with ")
-            .c(SUBSCRIBE)
-            .t("; others get ")
-            .c(REFUSED),
+        value: if subscribed {
+            who.t(", with ").c(SUBSCRIBE).t("; others get ").c(REFUSED)
+        } else {
+            who.t(", joined by the server")
+        },
     });
     if !t.checks.is_empty() {
         facts.push(Fact {
@@ -94,12 +97,25 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
             None => Markup::text("only the server"),
         },
     });
+    let messages = Markup::join(t.messages.iter().map(|m| message_link(m)), ", ");
+    let messages = if t.open {
+        messages
+            .t(" and open messages (any JSON object whose ")
+            .c("type")
+            .t(" the spec does not declare)")
+    } else {
+        messages
+    };
     facts.push(Fact {
         label: "Messages",
-        value: Markup::join(t.messages.iter().map(|m| message_link(m)), ", ")
-            .t(", each delivered in a ")
-            .c(PUBLICATION)
-            .t(" envelope numbered per instance"),
+        value: if subscribed {
+            messages
+                .t(", each delivered in a ")
+                .c(PUBLICATION)
+                .t(" envelope numbered per instance")
+        } else {
+            messages.t(", each delivered as the message's own frame")
+        },
     });
     facts.push(Fact {
         label: "Presence",
@@ -126,20 +142,18 @@ pub(super) fn topic(api: &Api, t: &Topic) -> TopicView {
             None => Markup::text("none: a client that resubscribes reloads what it missed"),
         },
     });
-    let endpoints: Vec<&str> = api
-        .endpoints
-        .iter()
-        .filter(|e| e.topics.contains(&t.name))
-        .map(|e| e.name.as_str())
-        .collect();
+    let endpoints = api.endpoints.iter().filter_map(|e| {
+        let entry = e.topics.iter().find(|et| et.name == t.name)?;
+        let link = Markup::link_code(&anchor("endpoint", &e.name), &e.name);
+        Some(if entry.client_subscribes() {
+            link
+        } else {
+            link.t(" (joined by the server, delivered as this endpoint's messages)")
+        })
+    });
     facts.push(Fact {
         label: "Joined from",
-        value: Markup::join(
-            endpoints
-                .iter()
-                .map(|e| Markup::link_code(&anchor("endpoint", e), e)),
-            ", ",
-        ),
+        value: Markup::join(endpoints, ", "),
     });
     TopicView {
         id: anchor("topic", &t.name),
