@@ -893,6 +893,43 @@ async fn a_typed_handler_joins_through_the_same_checks() {
     assert_eq!(next_json(&mut alice).await["message"]["text"], "typed");
 }
 
+#[tokio::test]
+async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
+    let (addr, server) = start(Members::default()).await;
+    let topics = server.topics();
+    let tick = || topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+    let mut leaving = Vec::new();
+    for n in 0..40 {
+        let mut client = join(addr, &format!("u{n}"), "user").await;
+        subscribe(&mut client, 1, "plain", json!({})).await;
+        leaving.push(client);
+    }
+    let mut bob = join(addr, "bob", "user").await;
+    subscribe(&mut bob, 1, "plain", json!({})).await;
+    assert_eq!(tick().map(|p| p.delivered), Ok(41));
+    for client in &mut leaving {
+        assert_eq!(next_json(client).await["offset"], 1);
+    }
+    assert_eq!(next_json(&mut bob).await["offset"], 1);
+
+    // All gone at once, without a close handshake.
+    drop(leaving);
+    let mut delivered = None;
+    for _ in 0..100 {
+        delivered = tick().ok().map(|p| p.delivered);
+        if delivered == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivered, Some(1), "only bob is left");
+    // Bob got every publication, in order, and nothing else.
+    let last = tick().map(|p| p.offset).unwrap_or_default();
+    for offset in 2..=last {
+        assert_eq!(next_json(&mut bob).await["offset"], offset);
+    }
+}
+
 /// Accepts connections whose writes (the server's, to its clients) are
 /// counted: one count per write to the socket.
 struct CountingListener {

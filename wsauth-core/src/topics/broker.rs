@@ -9,23 +9,42 @@
 //! a full outbox marks that connection slow instead of blocking the
 //! publisher. Its *log* (the offset counter, the epoch, the history, who is
 //! present) is what every process serving the topic would have to agree
-//! on. Here both live under one lock; a clustered broker (issue 13) keeps
-//! [`Instance::local`] and the fan-out as they are and moves [`Log`] and
-//! the presence counts behind a shared store, publishing through it.
+//! on. Here both live under the instance's own lock; a clustered broker
+//! (issue 13) keeps [`Instance::local`] and the fan-out as they are and
+//! moves [`Log`] and the presence counts behind a shared store, publishing
+//! through it.
+//!
+//! Locking: the map of instances is read-locked only to find an instance
+//! (and write-locked to create or retire one); everything else happens
+//! under the instance's mutex. A publication fanning out to thousands of
+//! subscribers holds its instance only, so subscribing, leaving and
+//! publishing elsewhere go on meanwhile; on one instance the lock keeps
+//! offsets, queue order and presence in step. An instance taken out of the
+//! map is marked retired under its lock, and whoever finds it so looks the
+//! key up again. Locks are taken in one order: map, instance, a link's
+//! subscription list, a link's outbox.
+//!
+//! Subscribers are indexed by their link, so a connection leaves an
+//! instance in constant time: a thousand subscribers disconnecting at once
+//! cost a thousand removals, not a thousand scans of the list.
 //!
 //! Memory: a connection that never subscribes costs nothing here. Each
 //! subscription costs one entry in its connection's list (an `Arc` of the
-//! instance key) and one [`Subscriber`] in the instance (two pointers), plus
-//! the instance itself while anyone subscribes or its history is alive.
+//! instance key) and one [`Subscriber`] in the instance (two pointers and
+//! its index entry), plus the instance itself while anyone subscribes or
+//! its history is alive.
 
 use std::collections::hash_map::{Entry, RandomState};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{
+    Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard, TryLockError,
+};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes};
+use indexmap::IndexMap;
 use serde_json::json;
 use tokio::time::Instant;
 use wsauth_spec::wire::TopicRefusal;
@@ -49,23 +68,36 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Debug)]
 pub(crate) struct Broker {
-    instances: Mutex<Instances>,
+    instances: RwLock<HashMap<Arc<InstanceKey>, Slot>>,
+    /// When idle instances were last looked for.
+    swept_at: Mutex<Instant>,
 }
 
-#[derive(Debug)]
-struct Instances {
-    map: HashMap<Arc<InstanceKey>, Instance>,
-    swept_at: Instant,
-}
+/// An instance, shared by the map and whoever works on it.
+type Slot = Arc<Mutex<Instance>>;
 
 /// One topic instance.
 #[derive(Debug)]
 struct Instance {
-    /// This process's subscribed connections.
-    local: Vec<Subscriber>,
+    /// This process's subscribed connections, by [`LinkId`].
+    local: IndexMap<LinkId, Subscriber>,
     log: Log,
     /// Connections per subject (anonymous ones are not counted).
     present: BTreeMap<Arc<str>, u32>,
+    /// Taken out of the broker's map: nobody may join it any more, and a
+    /// publication looks the key up again.
+    retired: bool,
+}
+
+/// A subscribed connection's identity: its link's address, stable and
+/// unique while the instance holds the link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct LinkId(usize);
+
+impl LinkId {
+    fn of(link: &Link) -> Self {
+        LinkId(std::ptr::from_ref(link) as usize)
+    }
 }
 
 #[derive(Debug)]
@@ -114,6 +146,14 @@ pub struct Published {
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Queues `frame` for `link`; a full queue marks the connection slow (its
@@ -186,9 +226,10 @@ impl Log {
 impl Instance {
     fn new() -> Self {
         Instance {
-            local: Vec::new(),
+            local: IndexMap::new(),
             log: Log::new(),
             present: BTreeMap::new(),
+            retired: false,
         }
     }
 
@@ -207,7 +248,7 @@ impl Instance {
     /// Tells every subscriber but `except` about a presence change.
     fn announce(&self, key: &InstanceKey, except: &Link, fields: serde_json::Value) {
         let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
-        for subscriber in &self.local {
+        for subscriber in self.local.values() {
             if !std::ptr::eq(&*subscriber.link, except) {
                 offer(&subscriber.link, &frame);
             }
@@ -215,14 +256,57 @@ impl Instance {
     }
 }
 
+impl Instance {
+    /// Takes `link`'s connection out of the subscribers (its own list no
+    /// longer has the key, or is being emptied), telling the others when
+    /// its subject left. `false` when it was not subscribed.
+    fn remove(&mut self, key: &InstanceKey, link: &Link) -> bool {
+        let Some(subscriber) = self.local.swap_remove(&LinkId::of(link)) else {
+            return false;
+        };
+        if let Some(subject) = subscriber.subject
+            && let Some(count) = self.present.get_mut(&subject)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.present.remove(&subject);
+                if key.topic.presence {
+                    self.announce(key, link, json!({ "left": &*subject }));
+                }
+            }
+        }
+        true
+    }
+}
+
 impl Broker {
     pub(crate) fn new() -> Self {
         Broker {
-            instances: Mutex::new(Instances {
-                map: HashMap::new(),
-                swept_at: Instant::now(),
-            }),
+            instances: RwLock::new(HashMap::new()),
+            swept_at: Mutex::new(Instant::now()),
         }
+    }
+
+    /// The instance of `key`, created when `create` and it does not exist.
+    fn find(&self, key: &InstanceKey, create: bool) -> Option<(Arc<InstanceKey>, Slot)> {
+        if let Some((key, slot)) = read(&self.instances).get_key_value(key) {
+            return Some((Arc::clone(key), Arc::clone(slot)));
+        }
+        if !create {
+            return None;
+        }
+        let mut map = write(&self.instances);
+        let (key, slot) = match map.entry(Arc::new(key.clone())) {
+            Entry::Occupied(entry) => (Arc::clone(entry.key()), Arc::clone(entry.get())),
+            Entry::Vacant(entry) => {
+                let key = Arc::clone(entry.key());
+                (
+                    key,
+                    Arc::clone(entry.insert(Arc::new(Mutex::new(Instance::new())))),
+                )
+            }
+        };
+        Some((key, slot))
     }
 
     /// Subscribes the joining connection to `key` (a connection already
@@ -236,11 +320,30 @@ impl Broker {
         join: &Join<'_>,
         max: usize,
     ) -> Result<Joined, TopicRefusal> {
+        let now = Instant::now();
+        self.sweep(now);
+        loop {
+            let Some((key, slot)) = self.find(&key, true) else {
+                return Err(TopicRefusal::ServerError);
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            return Self::join_instance(&key, &mut instance, join, max, now);
+        }
+    }
+
+    /// [`Broker::subscribe`] on a live instance, under its lock.
+    fn join_instance(
+        key: &Arc<InstanceKey>,
+        instance: &mut Instance,
+        join: &Join<'_>,
+        max: usize,
+        now: Instant,
+    ) -> Result<Joined, TopicRefusal> {
         let link = join.link;
         let subject = join.principal.shared_subject().cloned();
-        let now = Instant::now();
-        let mut instances = lock(&self.instances);
-        instances.sweep(now);
         let mut subscriptions = lock(&link.subscriptions);
         // A connection that is gone, or whose principal changed while the
         // checks ran (a handler's join racing a refresh), is not subscribed:
@@ -248,34 +351,26 @@ impl Broker {
         if link.left.load(Ordering::Relaxed) || link.generation() != join.generation {
             return Err(TopicRefusal::ServerError);
         }
-        let already = subscriptions.iter().any(|s| **s == key);
+        let already = subscriptions.iter().any(|s| **s == **key);
         if !already && subscriptions.len() >= max {
             return Err(TopicRefusal::TooManySubscriptions);
         }
-        let key = Arc::new(key);
-        let (key, instance) = match instances.map.entry(key) {
-            Entry::Occupied(entry) => {
-                let key = Arc::clone(entry.key());
-                (key, entry.into_mut())
-            }
-            Entry::Vacant(entry) => {
-                let key = Arc::clone(entry.key());
-                (key, entry.insert(Instance::new()))
-            }
-        };
         let topic = key.topic;
         instance.log.expire(topic.history, now);
         if !already {
-            subscriptions.push(Arc::clone(&key));
-            instance.local.push(Subscriber {
-                link: Arc::clone(link),
-                subject: subject.clone(),
-            });
+            subscriptions.push(Arc::clone(key));
+            instance.local.insert(
+                LinkId::of(link),
+                Subscriber {
+                    link: Arc::clone(link),
+                    subject: subject.clone(),
+                },
+            );
             if let Some(subject) = subject {
                 let count = instance.present.entry(Arc::clone(&subject)).or_insert(0);
                 *count += 1;
                 if *count == 1 && topic.presence {
-                    instance.announce(&key, link, json!({ "joined": &*subject }));
+                    instance.announce(key, link, json!({ "joined": &*subject }));
                 }
             }
         }
@@ -313,39 +408,77 @@ impl Broker {
     /// Ends `link`'s subscription to `key`; `false` when it had none.
     pub(crate) fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> bool {
         let now = Instant::now();
-        let mut instances = lock(&self.instances);
-        let mut subscriptions = lock(&link.subscriptions);
-        let Some(at) = subscriptions.iter().position(|s| **s == *key) else {
-            return false;
-        };
-        subscriptions.swap_remove(at);
-        if subscriptions.is_empty() {
-            // A connection that leaves every topic returns to costing nothing.
-            *subscriptions = Vec::new();
+        loop {
+            // A connection's list names only instances it is in, and an
+            // instance with a subscriber is in the map.
+            let Some((key, slot)) = self.find(key, false) else {
+                return false;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            let mut subscriptions = lock(&link.subscriptions);
+            let Some(at) = subscriptions.iter().position(|s| **s == *key) else {
+                return false;
+            };
+            subscriptions.swap_remove(at);
+            if subscriptions.is_empty() {
+                // A connection that leaves every topic returns to costing nothing.
+                *subscriptions = Vec::new();
+            }
+            drop(subscriptions);
+            instance.remove(&key, link);
+            let idle = !instance.alive(&key, now);
+            drop(instance);
+            if idle {
+                self.retire(&key, &slot, now);
+            }
+            return true;
         }
-        drop(subscriptions);
-        instances.remove(key, link, now);
-        true
     }
 
     /// Ends every subscription of `link`'s connection (it is closing).
     pub(crate) fn leave_all(&self, link: &Link) {
-        // Most connections never subscribe: they do not take the broker's
-        // lock to leave. (Only the connection's own task subscribes it, and
-        // it is ending.)
-        {
-            let subscriptions = lock(&link.subscriptions);
+        // Marked gone first (a handler's join racing the end is refused),
+        // and most connections never subscribe: they touch nothing else.
+        let subscriptions = {
+            let mut subscriptions = lock(&link.subscriptions);
             link.left.store(true, Ordering::Relaxed);
-            if subscriptions.is_empty() {
-                return;
+            std::mem::take(&mut *subscriptions)
+        };
+        let now = Instant::now();
+        for key in subscriptions {
+            let Some((key, slot)) = self.find(&key, false) else {
+                continue;
+            };
+            let mut instance = lock(&slot);
+            instance.remove(&key, link);
+            let idle = !instance.retired && !instance.alive(&key, now);
+            drop(instance);
+            if idle {
+                self.retire(&key, &slot, now);
             }
         }
-        let now = Instant::now();
-        let mut instances = lock(&self.instances);
-        let subscriptions = std::mem::take(&mut *lock(&link.subscriptions));
-        for key in subscriptions {
-            instances.remove(&key, link, now);
+    }
+
+    /// Takes `slot`, found under `key`, out of the map if it is still idle
+    /// (someone may have joined it since it was seen idle).
+    fn retire(&self, key: &InstanceKey, slot: &Slot, now: Instant) {
+        let mut map = write(&self.instances);
+        if !map
+            .get(key)
+            .is_some_and(|current| Arc::ptr_eq(current, slot))
+        {
+            return;
         }
+        let mut instance = lock(slot);
+        if instance.alive(key, now) {
+            return;
+        }
+        instance.retired = true;
+        drop(instance);
+        map.remove(key);
     }
 
     /// Queues `message` (a message's JSON text) for every subscriber of
@@ -353,102 +486,214 @@ impl Broker {
     /// history.
     pub(crate) fn publish(&self, key: &InstanceKey, message: &str) -> Published {
         let now = Instant::now();
-        let mut instances = lock(&self.instances);
-        instances.sweep(now);
+        self.sweep(now);
         let history = key.topic.history;
-        if !instances.map.contains_key(key) {
+        loop {
             // Nobody to deliver to and nothing to remember: no instance.
-            let Some(_) = history else {
+            let Some((_, slot)) = self.find(key, history.is_some()) else {
                 return Published {
                     offset: 0,
                     delivered: 0,
                 };
             };
-            instances.map.insert(Arc::new(key.clone()), Instance::new());
-        }
-        let Some(instance) = instances.map.get_mut(key) else {
-            return Published {
-                offset: 0,
-                delivered: 0,
-            };
-        };
-        instance.log.last += 1;
-        let offset = instance.log.last;
-        let frame = Utf8Bytes::from(frames::publication(
-            key.topic.name,
-            &key.params,
-            offset,
-            message,
-        ));
-        let delivered = instance
-            .local
-            .iter()
-            .filter(|s| offer(&s.link, &frame))
-            .count();
-        if let Some(history) = history {
-            let log = &mut instance.log;
-            log.kept.push_back(Kept {
-                offset,
-                at: now,
-                frame,
-            });
-            while log.kept.len() > history.size as usize {
-                log.kept.pop_front();
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
             }
+            instance.log.last += 1;
+            let offset = instance.log.last;
+            let frame = Utf8Bytes::from(frames::publication(
+                key.topic.name,
+                &key.params,
+                offset,
+                message,
+            ));
+            let delivered = instance
+                .local
+                .values()
+                .filter(|s| offer(&s.link, &frame))
+                .count();
+            if let Some(history) = history {
+                let log = &mut instance.log;
+                log.kept.push_back(Kept {
+                    offset,
+                    at: now,
+                    frame,
+                });
+                while log.kept.len() > history.size as usize {
+                    log.kept.pop_front();
+                }
+            }
+            return Published { offset, delivered };
         }
-        Published { offset, delivered }
     }
 
     /// The subjects subscribed to `key`, sorted; anonymous connections are
     /// not listed.
     pub(crate) fn presence(&self, key: &InstanceKey) -> Vec<String> {
-        let instances = lock(&self.instances);
-        instances
-            .map
-            .get(key)
-            .map(|i| i.present().into_iter().map(str::to_owned).collect())
-            .unwrap_or_default()
-    }
-}
-
-impl Instances {
-    /// Removes `link`'s connection from `key`'s subscribers (its own list
-    /// no longer has it), telling the others when its subject left.
-    fn remove(&mut self, key: &InstanceKey, link: &Link, now: Instant) {
-        let Some(instance) = self.map.get_mut(key) else {
-            return;
+        let Some((_, slot)) = self.find(key, false) else {
+            return Vec::new();
         };
-        let Some(at) = instance
-            .local
-            .iter()
-            .position(|s| std::ptr::eq(&*s.link, link))
-        else {
-            return;
-        };
-        let subscriber = instance.local.swap_remove(at);
-        if let Some(subject) = subscriber.subject
-            && let Some(count) = instance.present.get_mut(&subject)
-        {
-            *count -= 1;
-            if *count == 0 {
-                instance.present.remove(&subject);
-                if key.topic.presence {
-                    instance.announce(key, link, json!({ "left": &*subject }));
-                }
-            }
-        }
-        if !instance.alive(key, now) {
-            self.map.remove(key);
-        }
+        let instance = lock(&slot);
+        instance.present().into_iter().map(str::to_owned).collect()
     }
 
     /// Drops the instances nobody subscribes to whose history has expired,
-    /// at most once per [`SWEEP_EVERY`].
-    fn sweep(&mut self, now: Instant) {
-        if now < self.swept_at + SWEEP_EVERY {
-            return;
+    /// at most once per [`SWEEP_EVERY`]. An instance someone is working on
+    /// right now is not idle, and is not waited for.
+    fn sweep(&self, now: Instant) {
+        {
+            let mut swept_at = match self.swept_at.try_lock() {
+                Ok(swept_at) => swept_at,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                // Another caller is sweeping.
+                Err(TryLockError::WouldBlock) => return,
+            };
+            if now < *swept_at + SWEEP_EVERY {
+                return;
+            }
+            *swept_at = now;
         }
-        self.swept_at = now;
-        self.map.retain(|key, instance| instance.alive(key, now));
+        write(&self.instances).retain(|key, slot| {
+            let mut instance = match slot.try_lock() {
+                Ok(instance) => instance,
+                Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+                Err(TryLockError::WouldBlock) => return true,
+            };
+            if instance.alive(key, now) {
+                return true;
+            }
+            instance.retired = true;
+            false
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use wsauth_spec::{Access, Frames, Limits, ParamType};
+
+    use super::*;
+    use crate::audit::AuditContext;
+    use crate::descriptor::{EndpointDescriptor, TopicDescriptor, TopicParamDescriptor};
+    use crate::principal::Principal;
+
+    static ROOM: TopicDescriptor = TopicDescriptor {
+        name: "room",
+        params: &[TopicParamDescriptor {
+            name: "id",
+            ty: ParamType::Integer,
+        }],
+        subscribe: None,
+        checks: &[],
+        publish: None,
+        messages: &[],
+        presence: false,
+        history: None,
+    };
+
+    static ENDPOINT: EndpointDescriptor = EndpointDescriptor {
+        name: "e",
+        path: "/ws",
+        params: &[],
+        access: Access::Required,
+        sources: &[],
+        perm: None,
+        checks: &[],
+        welcome: None,
+        receives: &[],
+        sends: &[],
+        open: None,
+        frames: Frames::Json,
+        heartbeat: None,
+        limits: Limits::DEFAULT,
+        topics: &["room"],
+    };
+
+    fn room(id: i64) -> InstanceKey {
+        InstanceKey::new(&ROOM, &serde_json::json!({ "id": id }))
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    fn link() -> Arc<Link> {
+        Arc::new(Link::new(8, Principal::new(Some("u"), Vec::new(), &[])))
+    }
+
+    fn subscribe(broker: &Broker, link: &Arc<Link>, id: i64) {
+        let principal = link.principal();
+        let audit = AuditContext {
+            endpoint: ENDPOINT.name,
+            peer: None,
+            user_agent: None,
+            subject: None,
+        };
+        let join = Join {
+            endpoint: &ENDPOINT,
+            principal: &principal,
+            audit: &audit,
+            link,
+            generation: link.generation(),
+            id: None,
+            since: None,
+            announce: false,
+        };
+        if let Err(e) = broker.subscribe(room(id), &join, 100) {
+            panic!("{e:?}");
+        }
+    }
+
+    #[test]
+    fn work_on_one_instance_waits_for_nothing_on_another() {
+        let broker = Arc::new(Broker::new());
+        let (busy, other) = (link(), link());
+        subscribe(&broker, &busy, 1);
+        // Instance 1 held, as a long fan-out holds it.
+        let Some((_, slot)) = broker.find(&room(1), false) else {
+            panic!("no instance 1");
+        };
+        let held = lock(&slot);
+        let (done, finished) = std::sync::mpsc::channel();
+        let worker = {
+            let broker = Arc::clone(&broker);
+            std::thread::spawn(move || {
+                subscribe(&broker, &other, 2);
+                let published = broker.publish(&room(2), r#"{"type":"t"}"#);
+                let left = broker.unsubscribe(&room(2), &other);
+                broker.leave_all(&other);
+                let _ = done.send((published.delivered, left));
+            })
+        };
+        let outcome = finished.recv_timeout(Duration::from_secs(5));
+        drop(held);
+        let _ = worker.join();
+        assert_eq!(outcome, Ok((1, true)));
+    }
+
+    #[test]
+    fn a_mass_disconnect_empties_the_instance_and_the_rest_keep_receiving() {
+        let broker = Broker::new();
+        let leaving: Vec<Arc<Link>> = (0..5000).map(|_| link()).collect();
+        let (stays, elsewhere) = (link(), link());
+        for link in &leaving {
+            subscribe(&broker, link, 1);
+        }
+        subscribe(&broker, &stays, 1);
+        subscribe(&broker, &elsewhere, 2);
+        for link in &leaving {
+            broker.leave_all(link);
+        }
+        let published = broker.publish(&room(1), r#"{"type":"t"}"#);
+        assert_eq!(published.delivered, 1);
+        assert!(stays.pop().is_some());
+        assert!(leaving.iter().all(|l| l.pop().is_none()));
+        assert_eq!(broker.publish(&room(2), r#"{"type":"t"}"#).delivered, 1);
+        // The last one out takes the instance (no history) with it.
+        broker.leave_all(&stays);
+        assert!(broker.find(&room(1), false).is_none());
+        assert_eq!(broker.publish(&room(1), r#"{"type":"t"}"#).offset, 0);
+        assert!(broker.find(&room(2), false).is_some());
     }
 }
