@@ -241,6 +241,24 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
 }
 
+/// This program, to be run as a server (`serve ...` follows). A profiling
+/// aid: `WSAUTH_BENCH_SERVER_WRAPPER="heaptrack -o /tmp/h"` runs each server
+/// under that command (CPU and RSS figures are then the wrapper's, not the
+/// server's).
+pub(crate) fn server_command() -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let wrapper = std::env::var("WSAUTH_BENCH_SERVER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    Ok(match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    })
+}
+
 impl Server {
     fn spawn(
         kind: Kind,
@@ -248,20 +266,7 @@ impl Server {
         core: Option<usize>,
         secret: &str,
     ) -> Result<Server, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        // A profiling aid: `WSAUTH_BENCH_SERVER_WRAPPER="heaptrack -o /tmp/h"`
-        // runs each server under that command (CPU and RSS figures are then
-        // the wrapper's, not the server's).
-        let wrapper = std::env::var("WSAUTH_BENCH_SERVER_WRAPPER").unwrap_or_default();
-        let mut words = wrapper.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut command = Command::new(program);
-                command.args(words).arg(exe);
-                command
-            }
-            None => Command::new(exe),
-        };
+        let mut command = server_command()?;
         command
             .args(["serve", "--kind"])
             .arg(match kind {

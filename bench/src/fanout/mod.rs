@@ -252,8 +252,7 @@ fn per_cpu_ratio(wsauth: &Outcome, socket_io: &Outcome) -> f64 {
 fn spawn(setup: &Setup<'_>, side: Side, secret: &str, rate: f64) -> Result<crate::Server, String> {
     match side {
         Side::Wsauth => {
-            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-            let mut command = Command::new(exe);
+            let mut command = crate::server_command()?;
             command
                 .args(["serve", "--kind", "fanout", "--workers", "1"])
                 .args(["--publish-rate", &rate.to_string()])
