@@ -270,9 +270,11 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
 }
 
 /// Sends what the outbox holds, as one write when it fits the socket's
-/// write buffer ([`WRITE_BATCH_BYTES`](crate::limits::WRITE_BATCH_BYTES)): under fan-out load a subscriber's
-/// backlog costs one system call, not one per message. A lone message is
-/// written at once, as before: nothing waits for company.
+/// write buffer ([`WRITE_BATCH_BYTES`](crate::limits::WRITE_BATCH_BYTES)):
+/// under fan-out load a subscriber's backlog costs one system call, not one
+/// per message. A lone message is written at once, as before: nothing
+/// waits for company. One batch per call, so a topic that never goes quiet
+/// does not keep the loop from its timers and the client's frames.
 async fn send_queued(ws: &mut WebSocket, link: &Link) -> Result<(), ()> {
     let mut filled = false;
     within_write_timeout(|cx| poll_send_queued(ws, link, &mut filled, cx)).await
