@@ -137,6 +137,26 @@ struct BenchArgs {
     /// Fan-out: measurement window of each server, seconds.
     #[arg(long, default_value_t = 10.0)]
     fanout_duration_s: f64,
+    /// Fan-out: skip the search for each server's saturation.
+    #[arg(long)]
+    no_saturation: bool,
+    /// Fan-out saturation search: first rate tried, publications per second.
+    #[arg(long, default_value_t = 50.0)]
+    saturation_start_rate: f64,
+    /// Fan-out saturation search: each step's rate is the previous one's
+    /// times this.
+    #[arg(long, default_value_t = 1.5)]
+    saturation_factor: f64,
+    /// Fan-out saturation search: highest rate tried, publications per second.
+    #[arg(long, default_value_t = 5000.0)]
+    saturation_max_rate: f64,
+    /// Fan-out saturation search: window of each step, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    saturation_window_s: f64,
+    /// Fan-out saturation search: a step with a higher p99 latency is not
+    /// sustained, milliseconds.
+    #[arg(long, default_value_t = 200.0)]
+    saturation_p99_ms: f64,
     /// Fan-out: the Node.js program running the Socket.IO server.
     #[arg(long, default_value = "node")]
     node: String,
@@ -221,6 +241,24 @@ pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
 }
 
+/// This program, to be run as a server (`serve ...` follows). A profiling
+/// aid: `WSAUTH_BENCH_SERVER_WRAPPER="heaptrack -o /tmp/h"` runs each server
+/// under that command (CPU and RSS figures are then the wrapper's, not the
+/// server's).
+pub(crate) fn server_command() -> Result<Command, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let wrapper = std::env::var("WSAUTH_BENCH_SERVER_WRAPPER").unwrap_or_default();
+    let mut words = wrapper.split_whitespace();
+    Ok(match words.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(words).arg(exe);
+            command
+        }
+        None => Command::new(exe),
+    })
+}
+
 impl Server {
     fn spawn(
         kind: Kind,
@@ -228,20 +266,7 @@ impl Server {
         core: Option<usize>,
         secret: &str,
     ) -> Result<Server, String> {
-        let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-        // A profiling aid: `WSAUTH_BENCH_SERVER_WRAPPER="heaptrack -o /tmp/h"`
-        // runs each server under that command (CPU and RSS figures are then
-        // the wrapper's, not the server's).
-        let wrapper = std::env::var("WSAUTH_BENCH_SERVER_WRAPPER").unwrap_or_default();
-        let mut words = wrapper.split_whitespace();
-        let mut command = match words.next() {
-            Some(program) => {
-                let mut command = Command::new(program);
-                command.args(words).arg(exe);
-                command
-            }
-            None => Command::new(exe),
-        };
+        let mut command = server_command()?;
         command
             .args(["serve", "--kind"])
             .arg(match kind {
@@ -983,6 +1008,13 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             node: &args.node,
             node_modules: args.node_modules.clone().unwrap_or_else(|| {
                 std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/node_modules")
+            }),
+            saturation: (!args.no_saturation).then(|| fanout::Saturation {
+                start: args.saturation_start_rate,
+                factor: args.saturation_factor.max(1.05),
+                max_rate: args.saturation_max_rate,
+                window: Duration::from_secs_f64(args.saturation_window_s),
+                max_p99: Duration::from_secs_f64(args.saturation_p99_ms / 1000.0),
             }),
         };
         runtime.block_on(fanout::run(&setup, &secret, args.rounds))?;

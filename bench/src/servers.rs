@@ -1,9 +1,11 @@
 //! The servers under test, each run as its own process (`wsauth-bench serve`)
 //! so that CPU pinning, CPU time and resident memory are per server.
 //!
-//! - `bare`: a tuned axum echo without authentication. The upgrade uses the
-//!   same WebSocket settings as wsauth's handshake (4 KiB read buffer, no
-//!   write buffering, the echo spec's 16 MiB message and frame limits); the
+//! - `bare`: a tuned axum echo without authentication. The upgrade uses
+//!   wsauth's handshake's read settings (4 KiB read buffer, the echo spec's
+//!   16 MiB message and frame limits) and writes each reply at once (no
+//!   write buffer; wsauth buffers what its send queue holds and flushes once
+//!   it is empty, the same single write for one reply in flight); the
 //!   handler echoes text and binary frames and nothing else. It answers on
 //!   the same path as wsauth (`/ws/echo/{user_id}`) and ignores the token, so
 //!   both servers get byte-identical requests.

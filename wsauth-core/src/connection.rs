@@ -223,13 +223,38 @@ fn poll_send(
     ws.poll_flush(cx)
 }
 
-/// Sends one message, giving up on a client that does not read. The write
-/// timer is only allocated when the write does not complete at once.
-async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
-    let mut message = Some(message);
+/// One step of sending everything `link`'s outbox holds: each message is
+/// framed into the socket's write buffer as the socket accepts it (nothing
+/// is popped before), then the buffer is flushed once. `filled` is set
+/// when the outbox was found empty: from then on the step only flushes, so
+/// a client that does not read cannot pull more out of the bounded outbox
+/// into the socket's buffer.
+fn poll_send_queued(
+    ws: &mut WebSocket,
+    link: &Link,
+    filled: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), axum::Error>> {
+    let mut ws = Pin::new(ws);
+    while !*filled {
+        ready!(ws.as_mut().poll_ready(cx))?;
+        match link.pop() {
+            Some(message) => ws.as_mut().start_send(message)?,
+            None => *filled = true,
+        }
+    }
+    ws.poll_flush(cx)
+}
+
+/// Polls `step` until it is done, giving up on a client that does not read
+/// within [`WRITE_TIMEOUT`]. The timer is only allocated when the write does
+/// not complete at once.
+async fn within_write_timeout(
+    mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), axum::Error>>,
+) -> Result<(), ()> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
     poll_fn(|cx| {
-        if let Poll::Ready(result) = poll_send(ws, &mut message, cx) {
+        if let Poll::Ready(result) = step(cx) {
             return Poll::Ready(result.map_err(|_| ()));
         }
         let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_TIMEOUT)));
@@ -256,9 +281,7 @@ async fn sending_while<T>(
                 if link.slow.load(Ordering::Acquire) || link.invalid.load(Ordering::Acquire) {
                     return Ok(work.await);
                 }
-                while let Some(message) = link.pop() {
-                    send(ws, message).await.map_err(|()| End::Gone)?;
-                }
+                send_queued(ws, link).await.map_err(|()| End::Gone)?;
             }
         }
     }
@@ -282,6 +305,23 @@ async fn send_ahead(ws: &mut WebSocket, link: &Link, answer: Vec<Message>) -> Re
         }
     }
     Ok(())
+}
+
+/// Sends one message.
+async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
+    let mut message = Some(message);
+    within_write_timeout(|cx| poll_send(ws, &mut message, cx)).await
+}
+
+/// Sends what the outbox holds, as one write when it fits the socket's
+/// write buffer ([`WRITE_BATCH_BYTES`](crate::limits::WRITE_BATCH_BYTES)):
+/// under fan-out load a subscriber's backlog costs one system call, not one
+/// per message. A lone message is written at once, as before: nothing
+/// waits for company. One batch per call, so a topic that never goes quiet
+/// does not keep the loop from its timers and the client's frames.
+async fn send_queued(ws: &mut WebSocket, link: &Link) -> Result<(), ()> {
+    let mut filled = false;
+    within_write_timeout(|cx| poll_send_queued(ws, link, &mut filled, cx)).await
 }
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
@@ -424,18 +464,14 @@ impl Connection {
                     if link.invalid.load(Ordering::Acquire) {
                         return End::Close(FailureKind::InvalidMessage);
                     }
-                    while let Some(message) = link.pop() {
-                        if send(ws, message).await.is_err() {
-                            return End::Gone;
-                        }
+                    if send_queued(ws, link).await.is_err() {
+                        return End::Gone;
                     }
                 }
                 result = AssertUnwindSafe(&mut *handler).catch_unwind() => {
                     // Deliver what the handler queued before it ended.
-                    while let Some(message) = link.pop() {
-                        if send(ws, message).await.is_err() {
-                            return End::Gone;
-                        }
+                    if send_queued(ws, link).await.is_err() {
+                        return End::Gone;
                     }
                     // The handler is never polled again: the loop ends here.
                     let result = match result {
@@ -533,10 +569,8 @@ impl Connection {
                         Step::Topic(text) => {
                             // What was queued before the request goes first:
                             // an answer never overtakes it.
-                            while let Some(message) = link.pop() {
-                                if send(ws, message).await.is_err() {
-                                    return End::Gone;
-                                }
+                            if send_queued(ws, link).await.is_err() {
+                                return End::Gone;
                             }
                             let asker = Asker {
                                 endpoint: cx.endpoint,

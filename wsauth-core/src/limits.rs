@@ -193,6 +193,14 @@ impl RateLimiter {
 /// reading at all.
 pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many bytes of queued messages a connection frames before it writes
+/// them to the socket: a backlog (a subscriber behind on a busy topic) goes
+/// out in one system call per this many bytes instead of one per message.
+/// The loop always flushes once the outbox is empty, so a message never
+/// waits for others. A connection keeps what its buffer grew to (at most
+/// this plus one message) after a backlog.
+pub(crate) const WRITE_BATCH_BYTES: usize = 16 * 1024;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -218,9 +218,17 @@ impl Link {
     }
 
     /// The next message to send, if any.
+    ///
+    /// Only a pop from a full outbox wakes the handler: that is the one
+    /// change a handler can be waiting for ([`push_wait`](Self::push_wait)).
+    /// Waking it on every pop would poll the connection's task (loop and
+    /// handler share it) once more per delivery, for nothing.
     pub(crate) fn pop(&self) -> Option<Message> {
-        let message = lock(&self.outbox).pop();
-        if message.is_some() {
+        let mut outbox = lock(&self.outbox);
+        let was_full = outbox.len() >= self.capacity;
+        let message = outbox.pop();
+        drop(outbox);
+        if was_full && message.is_some() {
             self.to_handler.wake();
         }
         message
@@ -278,5 +286,72 @@ impl Link {
             Poll::Ready(())
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::pin;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::{Context, Poll, Wake, Waker};
+
+    use axum::extract::ws::Message;
+
+    use super::Link;
+    use crate::principal::Principal;
+
+    /// A waker that counts its wakes.
+    #[derive(Default)]
+    struct Count(AtomicUsize);
+
+    impl Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn link(capacity: usize) -> Link {
+        Link::new(capacity, Principal::new(None, Vec::new(), &[]))
+    }
+
+    fn text(n: usize) -> Message {
+        Message::Text(n.to_string().into())
+    }
+
+    #[test]
+    fn sending_a_delivery_does_not_wake_a_handler_waiting_for_a_message() {
+        let link = link(4);
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&count));
+        let mut take = pin!(link.take());
+        assert!(
+            take.as_mut()
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending()
+        );
+        for n in 0..3 {
+            assert!(link.push(text(n)).is_ok());
+        }
+        while link.pop().is_some() {}
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_pop_from_a_full_outbox_wakes_a_handler_waiting_for_room() {
+        let link = link(2);
+        for n in 0..2 {
+            assert!(link.push(text(n)).is_ok());
+        }
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut wait = pin!(link.push_wait(text(2)));
+        assert!(wait.as_mut().poll(&mut cx).is_pending());
+        assert!(link.pop().is_some());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+        assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(()));
+        let sent: Vec<Message> = std::iter::from_fn(|| link.pop()).collect();
+        assert_eq!(sent, vec![text(1), text(2)]);
     }
 }

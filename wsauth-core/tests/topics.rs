@@ -8,8 +8,13 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use axum::serve::ListenerExt as _;
 
 use common::{Client, LIMITS, ROOM, connect, next_json, now};
 use futures_util::{SinkExt, StreamExt};
@@ -333,6 +338,16 @@ where
     F: Fn(Session) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
 {
+    let (app, server) = app_with(members, handler);
+    (common::serve_with(&server, app).await, server)
+}
+
+/// The router (with the publishing route) and the server, not yet served.
+fn app_with<F, Fut>(members: Members, handler: F) -> (axum::Router, WsAuth)
+where
+    F: Fn(Session) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = HandlerResult> + Send + 'static,
+{
     let server = WsAuth::builder(&TOPICS_API)
         .authenticator(common::TestTokens)
         .users(Everyone)
@@ -351,7 +366,7 @@ where
         },
     );
     let app = server.router().route("/publish/{id}/{text}", publish);
-    (common::serve_with(&server, app).await, server)
+    (app, server)
 }
 
 fn token(sub: &str, roles: &str) -> String {
@@ -1131,4 +1146,167 @@ async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
             break;
         }
     }
+}
+
+#[tokio::test]
+async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
+    let (addr, server) = start(Members::default()).await;
+    let topics = server.topics();
+    let tick = || topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+    let mut leaving = Vec::new();
+    for n in 0..40 {
+        let mut client = join(addr, &format!("u{n}"), "user").await;
+        subscribe(&mut client, 1, "plain", json!({})).await;
+        leaving.push(client);
+    }
+    let mut bob = join(addr, "bob", "user").await;
+    subscribe(&mut bob, 1, "plain", json!({})).await;
+    assert_eq!(tick().map(|p| p.delivered), Ok(41));
+    for client in &mut leaving {
+        assert_eq!(next_json(client).await["offset"], 1);
+    }
+    assert_eq!(next_json(&mut bob).await["offset"], 1);
+
+    // All gone at once, without a close handshake.
+    drop(leaving);
+    let mut delivered = None;
+    for _ in 0..100 {
+        delivered = tick().ok().map(|p| p.delivered);
+        if delivered == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(delivered, Some(1), "only bob is left");
+    // Bob got every publication, in order, and nothing else.
+    let last = tick().map(|p| p.offset).unwrap_or_default();
+    for offset in 2..=last {
+        assert_eq!(next_json(&mut bob).await["offset"], offset);
+    }
+}
+
+/// Accepts connections whose writes (the server's, to its clients) are
+/// counted: one count per write to the socket.
+struct CountingListener {
+    inner: tokio::net::TcpListener,
+    writes: Arc<AtomicUsize>,
+}
+
+struct Counted {
+    inner: tokio::net::TcpStream,
+    writes: Arc<AtomicUsize>,
+}
+
+impl axum::serve::Listener for CountingListener {
+    type Io = Counted;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Counted, SocketAddr) {
+        loop {
+            if let Ok((inner, peer)) = self.inner.accept().await {
+                let _ = inner.set_nodelay(true);
+                let writes = Arc::clone(&self.writes);
+                return (Counted { inner, writes }, peer);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(_)) = written {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        written
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(_)) = written {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        written
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_backlog_of_publications_goes_out_in_order_in_one_write() {
+    let members = Members::default().with("alice", "7");
+    let (app, server) = app_with(members, desk);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let inner = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = inner.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let listener = CountingListener {
+        inner,
+        writes: Arc::clone(&writes),
+    };
+    tokio::spawn(async move {
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
+        let _ = axum::serve(listener.tap_io(|_| {}), app).await;
+    });
+    let mut alice = join(addr, "alice", "user").await;
+    subscribe(&mut alice, 1, "chat", json!({"conversation_id": 7})).await;
+
+    // Published back to back on the test's thread (the server's too): the
+    // whole queue fills before the connection's task runs.
+    let queue = LIMITS.send_queue as usize;
+    let before = writes.load(Ordering::SeqCst);
+    let topics = server.topics();
+    for n in 0..queue {
+        let published = topics.publish(&chat(7), posted(&n.to_string()));
+        assert_eq!(published.map(|p| p.delivered), Ok(1));
+    }
+    for n in 0..queue {
+        let frame = next_json(&mut alice).await;
+        assert_eq!(frame["offset"], json!(n + 1), "{frame}");
+        assert_eq!(frame["message"]["text"], json!(n.to_string()), "{frame}");
+    }
+    assert_eq!(
+        writes.load(Ordering::SeqCst) - before,
+        1,
+        "the queued publications went out in one write"
+    );
+    // A lone publication is written at once.
+    let published = topics.publish(&chat(7), posted("alone"));
+    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    let frame = tokio::time::timeout(Duration::from_millis(500), next_json(&mut alice)).await;
+    let frame = frame.unwrap_or_else(|_| panic!("the lone publication did not arrive"));
+    assert_eq!(frame["message"]["text"], "alone");
 }

@@ -16,6 +16,15 @@
 //! collects latencies and reads the server's CPU time from `/proc`. The
 //! figure the issue sets a target on is deliveries per second of server
 //! CPU (deliveries in the window / server CPU seconds in the window).
+//!
+//! Two comparisons, because a server's cost per delivery depends on its
+//! load: both at the same offered rate (`--publish-rate`), and each at its
+//! saturation (`saturate`): the rate is raised step by step, each step a
+//! fresh server and window, until a step is not sustained (a subscriber
+//! lost, fewer than 97 % of the offered deliveries, or a p99 latency over
+//! `--saturation-p99-ms`); the last sustained step is the server's. Under
+//! load a server may write several queued publications at once; that is
+//! what a real server does, and the latency it costs is in the table.
 
 mod subscribers;
 pub(crate) mod wsauth;
@@ -67,6 +76,33 @@ pub(crate) struct Setup<'a> {
     /// The Node.js program, and where `socket.io` is installed.
     pub(crate) node: &'a str,
     pub(crate) node_modules: PathBuf,
+    /// Also look for each server's saturation.
+    pub(crate) saturation: Option<Saturation>,
+}
+
+/// How the saturation search steps.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Saturation {
+    /// The first rate tried, publications per second.
+    pub(crate) start: f64,
+    /// Each step's rate is the previous one's times this.
+    pub(crate) factor: f64,
+    /// No rate above this is tried.
+    pub(crate) max_rate: f64,
+    /// Each step's window (after `--warmup-s`).
+    pub(crate) window: Duration,
+    /// A step whose p99 latency is above this is not sustained.
+    pub(crate) max_p99: Duration,
+}
+
+/// Share of the offered deliveries a sustained step must deliver.
+const SUSTAINED_SHARE: f64 = 0.97;
+
+/// A side's saturation: its last sustained step, and why the next one was
+/// not.
+struct Saturated {
+    best: Option<(f64, Outcome)>,
+    stopped: String,
 }
 
 /// One side's window.
@@ -119,6 +155,29 @@ impl Outcome {
                 .saturating_sub(self.server_cpu + self.load_cpu),
         )
     }
+
+    /// Why a step offering `offered` deliveries per second was not
+    /// sustained; `None` when it was.
+    fn shortfall(&self, offered: f64, max_p99: Duration) -> Option<String> {
+        let why = if self.lost > 0 {
+            format!("{} subscribers lost", self.lost)
+        } else if self.rate() < SUSTAINED_SHARE * offered {
+            format!(
+                "{:.0} % of the offered deliveries",
+                100.0 * self.rate() / offered
+            )
+        } else if self.latency_ms(0.99) > max_p99.as_secs_f64() * 1000.0 {
+            format!("p99 latency {:.0} ms", self.latency_ms(0.99))
+        } else {
+            return None;
+        };
+        Some(format!(
+            "{why}; CPU % server {:.0}, load {:.0}, other {:.0}",
+            self.busy(self.server_cpu),
+            self.busy(self.load_cpu),
+            self.other_busy()
+        ))
+    }
 }
 
 /// Runs both sides, wsauth first, `rounds` times, printing each round's
@@ -131,8 +190,8 @@ pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Resul
         if rounds > 1 {
             eprintln!("round {round} of {rounds}");
         }
-        let wsauth = measure(setup, Side::Wsauth, secret).await?;
-        let socket_io = measure(setup, Side::SocketIo, secret).await?;
+        let wsauth = measure(setup, Side::Wsauth, secret, setup.rate, setup.window).await?;
+        let socket_io = measure(setup, Side::SocketIo, secret, setup.rate, setup.window).await?;
         report(setup, &wsauth, &socket_io);
         let clean = wsauth.other_busy().max(socket_io.other_busy()) < crate::CLEAN_OTHER_PERCENT;
         ratios.push((per_cpu_ratio(&wsauth, &socket_io), clean));
@@ -152,21 +211,51 @@ pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Resul
             crate::load::median(kept)
         );
     }
+    if let Some(saturation) = setup.saturation {
+        let wsauth = saturate(setup, Side::Wsauth, secret, saturation).await?;
+        let socket_io = saturate(setup, Side::SocketIo, secret, saturation).await?;
+        report_saturation(setup, saturation, &wsauth, &socket_io);
+    }
     Ok(())
+}
+
+/// Raises the publication rate from `saturation.start` until a step is not
+/// sustained.
+async fn saturate(
+    setup: &Setup<'_>,
+    side: Side,
+    secret: &str,
+    saturation: Saturation,
+) -> Result<Saturated, String> {
+    let mut rate = saturation.start;
+    let mut best = None;
+    loop {
+        let outcome = measure(setup, side, secret, rate, saturation.window).await?;
+        let offered = rate * setup.subscribers as f64;
+        if let Some(why) = outcome.shortfall(offered, saturation.max_p99) {
+            let stopped = format!("{rate:.0}/s not sustained: {why}");
+            return Ok(Saturated { best, stopped });
+        }
+        best = Some((rate, outcome));
+        if rate >= saturation.max_rate {
+            let stopped = format!("{rate:.0}/s is --saturation-max-rate");
+            return Ok(Saturated { best, stopped });
+        }
+        rate = (rate * saturation.factor).min(saturation.max_rate);
+    }
 }
 
 fn per_cpu_ratio(wsauth: &Outcome, socket_io: &Outcome) -> f64 {
     wsauth.per_cpu_second() / socket_io.per_cpu_second().max(1e-9)
 }
 
-fn spawn(setup: &Setup<'_>, side: Side, secret: &str) -> Result<crate::Server, String> {
+fn spawn(setup: &Setup<'_>, side: Side, secret: &str, rate: f64) -> Result<crate::Server, String> {
     match side {
         Side::Wsauth => {
-            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-            let mut command = Command::new(exe);
+            let mut command = crate::server_command()?;
             command
                 .args(["serve", "--kind", "fanout", "--workers", "1"])
-                .args(["--publish-rate", &setup.rate.to_string()])
+                .args(["--publish-rate", &rate.to_string()])
                 .args(["--payload-bytes", &setup.payload_bytes.to_string()])
                 .env(echo::SECRET_ENV, secret);
             if let Some(core) = setup.server_core {
@@ -185,7 +274,7 @@ fn spawn(setup: &Setup<'_>, side: Side, secret: &str) -> Result<crate::Server, S
             let mut command = Command::new(setup.node);
             command
                 .arg(script)
-                .arg(setup.rate.to_string())
+                .arg(rate.to_string())
                 .arg(setup.payload_bytes.to_string())
                 .env("NODE_PATH", &setup.node_modules);
             crate::Server::start(command, side.label(), setup.server_core)
@@ -193,15 +282,21 @@ fn spawn(setup: &Setup<'_>, side: Side, secret: &str) -> Result<crate::Server, S
     }
 }
 
-/// One side: subscribe everyone, start the publisher, warm up, measure.
-async fn measure(setup: &Setup<'_>, side: Side, secret: &str) -> Result<Outcome, String> {
+/// One side at `rate` publications per second: subscribe everyone, start
+/// the publisher, warm up, measure for `window`.
+async fn measure(
+    setup: &Setup<'_>,
+    side: Side,
+    secret: &str,
+    rate: f64,
+    window: Duration,
+) -> Result<Outcome, String> {
     eprintln!(
-        "fan-out: {} ({} subscribers, {} publications/s) ...",
+        "fan-out: {} ({} subscribers, {rate:.0} publications/s) ...",
         side.label(),
         setup.subscribers,
-        setup.rate
     );
-    let mut server = spawn(setup, side, secret)?;
+    let mut server = spawn(setup, side, secret, rate)?;
     let addr: SocketAddr = server.addr;
     let clients: Vec<_> = futures_util::stream::iter(0..setup.subscribers)
         .map(|i| subscribers::open(side, addr, &setup.tokens[i % setup.tokens.len()].1))
@@ -233,7 +328,7 @@ async fn measure(setup: &Setup<'_>, side: Side, secret: &str) -> Result<Outcome,
     );
     let start = Instant::now();
     recording.store(true, Ordering::Relaxed);
-    tokio::time::sleep(setup.window).await;
+    tokio::time::sleep(window).await;
     recording.store(false, Ordering::Relaxed);
     let elapsed = start.elapsed();
     let (server1, load1, machine1) = (
@@ -271,10 +366,111 @@ async fn measure(setup: &Setup<'_>, side: Side, secret: &str) -> Result<Outcome,
     Ok(outcome)
 }
 
+fn row(metric: &str, w: String, s: String, ratio: String) {
+    println!("{metric:<38} {w:>15} {s:>15} {ratio:>7}");
+}
+
 fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
-    let row = |metric: &str, w: String, s: String, ratio: String| {
-        println!("{metric:<38} {w:>15} {s:>15} {ratio:>7}");
+    println!();
+    row(
+        "fan-out",
+        "wsauth".into(),
+        "Socket.IO".into(),
+        "ratio".into(),
+    );
+    println!("{}", "-".repeat(78));
+    rows(wsauth, socket_io);
+    println!();
+    println!(
+        "ratio = wsauth / Socket.IO. One publisher in the server process, {} subscribers \
+         (WebSocket clients on the load core), {} publications/s of {} data bytes \
+         (offered: {:.0} deliveries/s); {} s window after {} s warm-up. Latency is publish \
+         to receive, including the load generator's own queueing: when its CPU % nears 100 \
+         the latencies are the load side's limit.",
+        setup.subscribers,
+        setup.rate,
+        setup.payload_bytes,
+        setup.rate * setup.subscribers as f64,
+        setup.window.as_secs_f64(),
+        setup.warmup.as_secs_f64(),
+    );
+    verdict("at the same offered rate", per_cpu_ratio(wsauth, socket_io));
+}
+
+/// The issue's target line for one comparison.
+fn verdict(comparison: &str, ratio: f64) {
+    let met = if ratio >= TARGET_RATIO {
+        "met"
+    } else {
+        "MISSED"
     };
+    println!(
+        "target: wsauth deliveries per second of server CPU >= {TARGET_RATIO}x Socket.IO's, \
+         {comparison}: {met} ({ratio:.2}x)"
+    );
+}
+
+/// The issue's target on deliveries per second of server CPU.
+const TARGET_RATIO: f64 = 5.0;
+
+fn report_saturation(
+    setup: &Setup<'_>,
+    saturation: Saturation,
+    wsauth: &Saturated,
+    socket_io: &Saturated,
+) {
+    println!();
+    row(
+        "fan-out, each at its saturation",
+        "wsauth".into(),
+        "Socket.IO".into(),
+        "ratio".into(),
+    );
+    println!("{}", "-".repeat(78));
+    let rate = |s: &Saturated| s.best.as_ref().map_or(0.0, |(rate, _)| *rate);
+    row(
+        "publications/s sustained",
+        format!("{:.0}", rate(wsauth)),
+        format!("{:.0}", rate(socket_io)),
+        if rate(socket_io) > 0.0 {
+            format!("{:.2}", rate(wsauth) / rate(socket_io))
+        } else {
+            "-".to_owned()
+        },
+    );
+    let (Some((_, w)), Some((_, s))) = (&wsauth.best, &socket_io.best) else {
+        for (side, saturated) in [("wsauth", wsauth), ("Socket.IO", socket_io)] {
+            println!("  {side}: {}", saturated.stopped);
+        }
+        println!(
+            "no saturation comparison: a server sustained no step (from {:.0}/s)",
+            saturation.start
+        );
+        return;
+    };
+    rows(w, s);
+    println!();
+    println!(
+        "Each server alone, the rate raised from {:.0}/s by x{} per step (a fresh server \
+         and {} subscribers, {} s window after {} s warm-up) until a step is not sustained \
+         (a subscriber lost, under {:.0} % of the offered deliveries, or p99 latency over \
+         {:.0} ms); the table is the last sustained step. Next step:",
+        saturation.start,
+        saturation.factor,
+        setup.subscribers,
+        saturation.window.as_secs_f64(),
+        setup.warmup.as_secs_f64(),
+        SUSTAINED_SHARE * 100.0,
+        saturation.max_p99.as_secs_f64() * 1000.0,
+    );
+    for (side, saturated) in [("wsauth", wsauth), ("Socket.IO", socket_io)] {
+        println!("  {side}: {}", saturated.stopped);
+    }
+    verdict("each at its saturation", per_cpu_ratio(w, s));
+}
+
+/// The rows both tables share.
+fn rows(wsauth: &Outcome, socket_io: &Outcome) {
     let ratio = |w: f64, s: f64| {
         if s > 0.0 {
             format!("{:.2}", w / s)
@@ -289,14 +485,6 @@ fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
             ratio(f(wsauth), f(socket_io)),
         )
     };
-    println!();
-    row(
-        "fan-out",
-        "wsauth".into(),
-        "Socket.IO".into(),
-        "ratio".into(),
-    );
-    println!("{}", "-".repeat(78));
     let (w, s, r) = both(&Outcome::rate, 0);
     row("deliveries/s", w, s, r);
     let (w, s, r) = both(&|o| o.latency_ms(0.5), 2);
@@ -340,25 +528,6 @@ fn report(setup: &Setup<'_>, wsauth: &Outcome, socket_io: &Outcome) {
             println!("  first {} error: {e}", side.label());
         }
     }
-    println!();
-    println!(
-        "ratio = wsauth / Socket.IO. One publisher in the server process, {} subscribers \
-         (WebSocket clients on the load core), {} publications/s of {} data bytes \
-         (offered: {:.0} deliveries/s); {} s window after {} s warm-up. Latency is publish \
-         to receive, including the load generator's own queueing: when its CPU % nears 100 \
-         the latencies are the load side's limit.",
-        setup.subscribers,
-        setup.rate,
-        setup.payload_bytes,
-        setup.rate * setup.subscribers as f64,
-        setup.window.as_secs_f64(),
-        setup.warmup.as_secs_f64(),
-    );
-    let r = per_cpu_ratio(wsauth, socket_io);
-    let verdict = if r >= 5.0 { "met" } else { "MISSED" };
-    println!(
-        "target: wsauth deliveries per second of server CPU >= 5x Socket.IO's: {verdict} ({r:.2}x)"
-    );
 }
 
 #[cfg(test)]
@@ -375,5 +544,44 @@ mod tests {
         assert_eq!(outcome.latency_ms(0.99), 99.0);
         assert_eq!(outcome.latency_ms(1.0), 100.0);
         assert_eq!(Outcome::default().latency_ms(0.99), 0.0);
+    }
+
+    #[test]
+    fn a_step_is_sustained_only_with_everyone_everything_and_a_bounded_p99() {
+        let sustained = Outcome {
+            deliveries: 9_800,
+            latencies_us: vec![1_000; 100],
+            elapsed: Duration::from_secs(1),
+            ..Outcome::default()
+        };
+        let p99 = Duration::from_millis(200);
+        assert_eq!(sustained.shortfall(10_000.0, p99), None);
+        let lagging = Outcome {
+            deliveries: 9_000,
+            ..sustained
+        };
+        assert!(
+            lagging
+                .shortfall(10_000.0, p99)
+                .is_some_and(|w| w.starts_with("90 %"))
+        );
+        let lost = Outcome {
+            lost: 3,
+            deliveries: 9_800,
+            ..lagging
+        };
+        assert!(
+            lost.shortfall(10_000.0, p99)
+                .is_some_and(|w| w.starts_with("3 subscribers"))
+        );
+        let slow = Outcome {
+            lost: 0,
+            latencies_us: vec![300_000; 100],
+            ..lost
+        };
+        assert!(
+            slow.shortfall(10_000.0, p99)
+                .is_some_and(|w| w.starts_with("p99 latency 300"))
+        );
     }
 }

@@ -222,7 +222,7 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
     let max = limits.max_message_bytes as usize;
     upgrade = upgrade
         .read_buffer_size(4096)
-        .write_buffer_size(0)
+        .write_buffer_size(crate::limits::WRITE_BATCH_BYTES)
         .max_message_size(max)
         .max_frame_size(max);
     // Always select a protocol when the client offered any (browsers fail
