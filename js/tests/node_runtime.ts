@@ -116,6 +116,14 @@ class FakeSocket {
     dispatch(() => this.onmessage?.({ data: JSON.stringify(frame) }));
   }
 
+  /**
+   * The connection cannot be made, reported as Node's WebSocket (undici)
+   * does: an error event, no close event, the socket left CONNECTING.
+   */
+  failWithoutClose(): void {
+    dispatch(() => this.onerror?.({}));
+  }
+
   /** The connection ends with `code` from the server's (or the network's) side. */
   drop(code: number, reason = ""): void {
     this.readyState = 3;
@@ -367,6 +375,30 @@ scenario("a token provider that never settles: the attempt times out as 1006 and
   );
   const end = await outcome(carol);
   check(end.kind === "stopped" && end.error.code === 1006 && end.error.why === "no_reconnect", `outcome ${JSON.stringify(end)}`);
+});
+
+scenario("a socket that only reports an error while connecting: backs off at once, not after the connect timeout", async () => {
+  const { WebSocket, sockets } = fakeWebSocket();
+  const alice = connectNotifications(
+    { user_id: "alice" },
+    { baseUrl: "ws://fake", token: () => "t", WebSocket, connectTimeoutMs: 10000, backoff: { baseMs: 10, capMs: 10 } },
+  );
+  const seen = new Recorder("error without close", alice);
+  await until("a socket", () => sockets.length === 1);
+  const started = Date.now();
+  sockets[0]!.failWithoutClose();
+  const close = await seen.event("close");
+  equal([close.code, close.action], [1006, "backoff"], "an attempt that failed to connect");
+  check(Date.now() - started < 1000, "long before the connect timeout");
+  // The next attempt connects; the first socket's late close, if it came, changes nothing.
+  await until("a second socket", () => sockets.length === 2);
+  sockets[0]!.drop(1006);
+  sockets[1]!.accept();
+  sockets[1]!.deliver(welcome);
+  await seen.event("established");
+  equal(seen.count("close"), 1, "one failed attempt");
+  alice.close();
+  equal((await outcome(alice)).kind, "closed", "outcome");
 });
 
 scenario("server messages that break their schema: invalid events, never delivered", async () => {

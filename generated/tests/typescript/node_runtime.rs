@@ -17,7 +17,7 @@ fn runtime_timers_callbacks_and_providers_against_a_fake_websocket() {
     let output = run(node);
     println!("{output}");
     assert!(
-        output.contains("7 scenarios passed"),
+        output.contains("8 scenarios passed"),
         "every scenario ran:\n{output}"
     );
 }

@@ -682,7 +682,12 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     socket.onopen = () => this.#opened(socket);
     socket.onmessage = (event) => this.#received(socket, event.data);
     socket.onerror = () => {
-      // A close event follows with the code (1006 when the network failed).
+      // Browsers follow with a close event (1006 when the network failed).
+      // Node's WebSocket (undici) does not when the socket never opened: it
+      // would sit in CONNECTING until the connect timeout.
+      if (socket.readyState !== __wsauthOpen) {
+        this.#abandon(socket);
+      }
     };
     socket.onclose = (event) => this.#closedWith(socket, event.code, event.reason);
     // One budget for the whole attempt, as in the Rust client: the socket
@@ -692,15 +697,8 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
       const limit = __wsauthDelay(deadline - Date.now());
       this.#openTimer = __wsauthGlobal.setTimeout(() => {
         this.#openTimer = null;
-        if (socket === this.#socket && socket.readyState !== __wsauthOpen) {
-          // Handled as the network failure it is; the socket's own close
-          // event, if it ever comes, is then ignored.
-          this.#closedWith(socket, __wsauthWire.abnormalClose, "");
-          try {
-            socket.close();
-          } catch {
-            // Already closing.
-          }
+        if (socket.readyState !== __wsauthOpen) {
+          this.#abandon(socket);
         }
       }, limit);
     }
@@ -882,6 +880,22 @@ export class Connection<S extends { type: string }, C extends { type: string }> 
     this.#token = fresh;
     this.#emit({ kind: "refreshing" });
     socket.send(JSON.stringify({ type: __wsauthWire.refresh, token: fresh }));
+  }
+
+  /**
+   * Ends an attempt whose socket never opened as the network failure it is
+   * (1006); the socket's own close event, if it ever comes, is then ignored.
+   */
+  #abandon(socket: __WsauthSocket): void {
+    if (socket !== this.#socket) {
+      return;
+    }
+    this.#closedWith(socket, __wsauthWire.abnormalClose, "");
+    try {
+      socket.close();
+    } catch {
+      // Already closing.
+    }
   }
 
   #closedWith(socket: __WsauthSocket, code: number, reason: string): void {
