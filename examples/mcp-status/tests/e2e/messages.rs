@@ -61,6 +61,7 @@ async fn initial_status_lists_every_server() {
     // The table reflects changes made before connecting.
     app.board
         .set_state("slack", State::Healthy, Some(30.0))
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut later = connect_as(app.addr, &token("dba", "dba")).await;
     let welcome = expect_initial_status(&mut later).await;
@@ -75,13 +76,16 @@ async fn changes_and_health_events_reach_every_watcher() {
 
     app.board
         .set_state("github", State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     app.board
         .health("github", HealthEventLevel::Critical, "connection refused")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     // Same state again: a check, not a change; nothing is sent.
     app.board
         .set_state("github", State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
 
     for client in [&mut admin, &mut dev] {
@@ -149,6 +153,7 @@ async fn ping_is_answered_with_pong() {
     // The connection stays open and keeps receiving updates.
     app.board
         .health("postgres", HealthEventLevel::Info, "vacuum finished")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(next_json(&mut client).await["type"], "health_event");
 }
@@ -168,4 +173,43 @@ async fn any_other_client_message_closes_with_the_invalid_message_code() {
             "{text}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_joining_during_changes_miss_none_and_see_none_early() {
+    let app = start().await;
+    let board = app.board.clone();
+    // github goes round its four states as fast as the board allows (a
+    // watcher that misses any number of changes but a multiple of four
+    // sees a change that does not start where the last one ended).
+    let cycle = [
+        State::Degraded,
+        State::Down,
+        State::Starting,
+        State::Healthy,
+    ];
+    let flipping = tokio::spawn(async move {
+        for state in cycle.into_iter().cycle() {
+            board
+                .set_state("github", state, None)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            tokio::task::yield_now().await;
+        }
+    });
+    for watcher in 0..50 {
+        let mut client = connect_as(app.addr, &token("admin", "admin")).await;
+        // The welcome comes first, whatever is published meanwhile.
+        let welcome = expect_initial_status(&mut client).await;
+        let mut state = welcome["mcps"][1]["state"].clone();
+        // Each change starts from the state before it: the first from the
+        // welcome's, so nothing fell between the table and the updates.
+        for _ in 0..5 {
+            let change = next_json(&mut client).await;
+            assert_eq!(change["type"], "mcp_status_change", "{change}");
+            assert_eq!(change["old_status"], state, "watcher {watcher}: {change}");
+            state = change["new_status"].clone();
+        }
+    }
+    flipping.abort();
 }
