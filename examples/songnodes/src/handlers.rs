@@ -29,11 +29,11 @@
 //! send `error`), and the connection stays open.
 
 use wsauth_core::spec::wire::TopicRefusal;
-use wsauth_core::{HandlerResult, Joins, PublishError, Topics, TypedSession, ws_endpoint};
+use wsauth_core::{HandlerResult, Joins, TypedSession, ws_endpoint};
 
 use crate::endpoints as ep;
 use crate::messages::{self, ErrorCode, SubscribeChannel};
-use crate::store::{AddError, PlaylistError, Shared, View, updates};
+use crate::store::{Added, Addition, PlaylistError, Shared, View, updates};
 use crate::topics;
 
 /// Longest search query, in characters (the spec's `maxLength`).
@@ -190,39 +190,45 @@ async fn search(
     })
 }
 
-/// Answers an `add_to_playlist` from `subject`, publishing the track's
-/// change on `topics`: the reply (`playlist_updated` or an `error`), or the
-/// publication's failure, which ends the connection.
+/// Answers an `add_to_playlist` from `subject`: `playlist_updated`, or an
+/// `error`. The reply is sent before the track's change is published (see
+/// [`Shared::add_to_playlist`]), so the sender's own connection, when it
+/// follows a channel showing the track, gets the reply first.
 async fn add_to_playlist(
+    session: &mut ep::user::Session,
     store: &Shared,
-    topics: &Topics,
     subject: &str,
     m: messages::AddToPlaylist,
-) -> Result<Result<messages::PlaylistUpdated, messages::Error>, PublishError> {
+) -> HandlerResult {
     if !is_uuid(&m.playlist_id) {
-        return Ok(Err(error(
+        session.send(error(
             ErrorCode::InvalidMessage,
             "`playlist_id` must be a UUID",
-        )));
+        ))?;
+        return Ok(());
     }
     // Playlist ids are compared as the store spells them (lower case).
     let playlist_id = m.playlist_id.to_ascii_lowercase();
-    let added = store
-        .add_to_playlist(topics, subject, &playlist_id, &m.track_id)
-        .await;
-    Ok(match added {
-        Ok(added) => Ok(messages::PlaylistUpdated {
-            playlist_id,
+    let addition = Addition {
+        subject,
+        playlist: &playlist_id,
+        track: &m.track_id,
+    };
+    let topics = session.topics();
+    let answer = |added: &Result<Added, PlaylistError>| match added {
+        Ok(added) => session.send(messages::PlaylistUpdated {
+            playlist_id: playlist_id.clone(),
             tracks: i64::try_from(added.tracks).unwrap_or(i64::MAX),
         }),
-        Err(AddError::Playlist(e @ PlaylistError::NotOwner)) => {
-            Err(error(ErrorCode::Forbidden, &e.to_string()))
+        Err(e @ PlaylistError::NotOwner) => {
+            session.send(error(ErrorCode::Forbidden, &e.to_string()))
         }
-        Err(AddError::Playlist(e @ (PlaylistError::NoPlaylist | PlaylistError::NoTrack))) => {
-            Err(error(ErrorCode::NotFound, &e.to_string()))
+        Err(e @ (PlaylistError::NoPlaylist | PlaylistError::NoTrack)) => {
+            session.send(error(ErrorCode::NotFound, &e.to_string()))
         }
-        Err(AddError::Publish(e)) => return Err(e),
-    })
+    };
+    store.add_to_playlist(&topics, addition, answer).await??;
+    Ok(())
 }
 
 /// `user` (`/ws/{user_id}`): the welcome, then subscriptions, searches and
@@ -236,7 +242,6 @@ pub async fn user(mut session: ep::user::Session, store: &Shared) -> HandlerResu
         .subject()
         .ok_or("songnodes: an authenticated endpoint without a subject")?
         .to_owned();
-    let topics = session.topics();
     let mut following = Following::default();
     while let Some(message) = session.recv().await {
         match message {
@@ -248,10 +253,7 @@ pub async fn user(mut session: ep::user::Session, store: &Shared) -> HandlerResu
                 Err(e) => session.send(e)?,
             },
             ep::user::Incoming::AddToPlaylist(m) => {
-                match add_to_playlist(store, &topics, &subject, m).await? {
-                    Ok(updated) => session.send(updated)?,
-                    Err(e) => session.send(e)?,
-                }
+                add_to_playlist(&mut session, store, &subject, m).await?;
             }
         }
     }

@@ -1,5 +1,5 @@
-//! The embedded store: users, the music graph, playlists, and the feed of
-//! graph changes.
+//! The embedded store: users, the music graph, playlists, and the
+//! publication of graph changes.
 //!
 //! SongNodes is a live graph: what one user does (adding a track to a
 //! playlist) changes the graph everybody watches (the track's weight). So
@@ -317,17 +317,6 @@ const CHANNELS: [SubscribeChannel; 3] = [
     SubscribeChannel::Artists,
 ];
 
-/// Why [`Shared::add_to_playlist`] failed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum AddError {
-    /// The addition was refused; nothing changed.
-    #[error(transparent)]
-    Playlist(#[from] PlaylistError),
-    /// The track was added but its change could not be published.
-    #[error("publishing a graph change: {0}")]
-    Publish(#[from] PublishError),
-}
-
 impl Shared {
     /// Shares `store`.
     pub fn new(store: Store) -> Self {
@@ -357,20 +346,27 @@ impl Shared {
         self.0.lock().await.playlist_of(id).cloned()
     }
 
-    /// See [`Store::add_to_playlist`]; a changed track is published on
-    /// `topics`, as a `graph_update` to every channel that shows it.
-    pub async fn add_to_playlist(
+    /// See [`Store::add_to_playlist`]. With the store still held, the
+    /// outcome goes to `answer` (the sender's reply, which so comes before
+    /// the change on the sender's own connection), then a changed track is
+    /// published on `topics`, as a `graph_update` to every channel that
+    /// shows it; `answer`'s result is returned.
+    pub async fn add_to_playlist<R>(
         &self,
         topics: &Topics,
-        subject: &str,
-        playlist: &str,
-        track: &str,
-    ) -> Result<Added, AddError> {
+        addition: Addition<'_>,
+        answer: impl FnOnce(&Result<Added, PlaylistError>) -> R,
+    ) -> Result<R, PublishError> {
         // Published under the lock, so that changes go out in the order
         // they were made, and never between a snapshot and its join.
         let mut store = self.0.lock().await;
-        let added = store.add_to_playlist(subject, playlist, track)?;
-        if let Some(node) = &added.changed {
+        let added = store.add_to_playlist(addition.subject, addition.playlist, addition.track);
+        let answered = answer(&added);
+        if let Ok(Added {
+            changed: Some(node),
+            ..
+        }) = &added
+        {
             for channel in CHANNELS.into_iter().filter(|c| shows(*c, node.kind)) {
                 let update = GraphUpdate {
                     nodes: vec![node.clone()],
@@ -380,8 +376,19 @@ impl Shared {
             }
         }
         drop(store);
-        Ok(added)
+        Ok(answered)
     }
+}
+
+/// A track to add to a playlist, on behalf of a user.
+#[derive(Clone, Copy, Debug)]
+pub struct Addition<'a> {
+    /// Who asks: the playlist must be theirs.
+    pub subject: &'a str,
+    /// The playlist's id.
+    pub playlist: &'a str,
+    /// The track's node id.
+    pub track: &'a str,
 }
 
 impl UserStore for Shared {
