@@ -197,7 +197,7 @@ async fn watchers_joining_during_changes_miss_none_and_see_none_early() {
             tokio::task::yield_now().await;
         }
     });
-    for watcher in 0..50 {
+    for watcher in 0..100 {
         let mut client = connect_as(app.addr, &token("admin", "admin")).await;
         // The welcome comes first, whatever is published meanwhile.
         let welcome = expect_initial_status(&mut client).await;

@@ -385,10 +385,10 @@ async fn watchers_subscribing_during_changes_miss_none_and_see_none_early() {
     let (router, server) = songnodes::app(config).unwrap_or_else(|e| panic!("{e}"));
     let app = wsauth_example_support::testing::serve_on_loopback(router, server).await;
     let addr = app.addr;
-    let watchers: Vec<_> = (0..30)
+    let watchers: Vec<_> = (0..60)
         .map(|watcher| {
             tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_millis(watcher as u64)).await;
+                tokio::time::sleep(Duration::from_millis(watcher as u64 % 30)).await;
                 watch_while_adding(addr, watcher).await;
             })
         })
