@@ -213,3 +213,33 @@ async fn watchers_joining_during_changes_miss_none_and_see_none_early() {
     }
     flipping.abort();
 }
+
+#[tokio::test]
+async fn a_watcher_that_stops_reading_is_closed_as_a_slow_consumer() {
+    let app = start().await;
+    let mut slow = admitted(app.addr, &token("admin", "admin")).await;
+    let topics = app.server.topics();
+    let status = mcp_status::topics::status::Key {};
+    assert_eq!(topics.subscribers(&status), 1);
+    // Large events, never read: the connection's send queue fills up.
+    let big = "x".repeat(32 * 1024);
+    let mut published = 0;
+    while topics.subscribers(&status) == 1 && published < 2000 {
+        app.board
+            .health("github", HealthEventLevel::Info, &big)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        published += 1;
+    }
+    assert_eq!(topics.subscribers(&status), 0, "never dropped");
+    let (_, close) = until_close(&mut slow).await;
+    let expected = mcp_status::API.close(FailureKind::SlowConsumer);
+    assert_eq!(close.map(|c| c.0), Some(expected.code));
+    // The next watcher starts from the table as usual.
+    let mut next = admitted(app.addr, &token("dba", "dba")).await;
+    app.board
+        .health("github", HealthEventLevel::Info, "still here")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut next).await["message"], "still here");
+}
