@@ -113,6 +113,105 @@ pub mod schemas {
 }
 ///The runtime descriptor of the `mcp-status` spec (MCP server status 1.0.0), generated from the spec at compile time.
 pub static API: ::wsauth_core::ApiDescriptor = {
+    static __WSAUTH_SCHEMA_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+        values: &["starting", "healthy", "degraded", "down"],
+        min_length: ::core::option::Option::None,
+        max_length: ::core::option::Option::None,
+        format: ::core::option::Option::None,
+        pattern: ::core::option::Option::None,
+    });
+    static __WSAUTH_PAYLOAD_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "mcp_id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "old_status",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Ref(
+                    &__WSAUTH_SCHEMA_0,
+                ),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "new_status",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Ref(
+                    &__WSAUTH_SCHEMA_0,
+                ),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "at",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::Some(
+                        ::wsauth_core::__private::descriptor::Format::DateTime,
+                    ),
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "mcp_id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "level",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &["info", "warning", "critical"],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "message",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "at",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::Some(
+                        ::wsauth_core::__private::descriptor::Format::DateTime,
+                    ),
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
     ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "mcp-status",
         auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
@@ -301,10 +400,38 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "status",
+                        deliver: ::wsauth_core::spec::Deliver::Message,
+                    },
+                ],
             },
         ],
-        topics: &[],
+        topics: &[
+            ::wsauth_core::__private::descriptor::TopicDescriptor {
+                name: "status",
+                params: &[],
+                subscribe: ::core::option::Option::Some("mcp.status.read"),
+                checks: &[],
+                publish: ::core::option::Option::None,
+                messages: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "mcp_status_change",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_0),
+                    },
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "health_event",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                ],
+                presence: false,
+                history: ::core::option::Option::None,
+                open: ::core::option::Option::None,
+            },
+        ],
     }
 };
 /// The spec's close codes, one variant per distinct code (named
@@ -451,6 +578,67 @@ impl CloseCode {
             CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
+        }
+    }
+}
+/// One module per topic: its instance key and the messages it carries.
+#[allow(dead_code, missing_docs, clippy::all)]
+pub mod topics {
+    /** The `status` topic.
+
+ Every change to the MCP server table, for every watcher. Only the
+server publishes; the handler joins each admitted connection after
+its `initial_status`, so watchers receive the messages as the
+endpoint's own.*/
+    pub mod status {
+        /// An instance of the topic: its params.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+        pub struct Key {}
+        impl ::wsauth_core::TopicKey for Key {
+            const TOPIC: &'static str = "status";
+            type Message = Message;
+        }
+        /// The messages the topic carries.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Message {
+            #[serde(rename = "mcp_status_change")]
+            McpStatusChange(super::super::messages::McpStatusChange),
+            #[serde(rename = "health_event")]
+            HealthEvent(super::super::messages::HealthEvent),
+        }
+        impl ::wsauth_core::MessageKind for Message {
+            fn kind(&self) -> &str {
+                match *self {
+                    Message::McpStatusChange(_) => "mcp_status_change",
+                    Message::HealthEvent(_) => "health_event",
+                }
+            }
+        }
+        impl ::core::convert::From<super::super::messages::McpStatusChange> for Message {
+            fn from(message: super::super::messages::McpStatusChange) -> Self {
+                Message::McpStatusChange(message)
+            }
+        }
+        impl ::core::convert::From<super::super::messages::HealthEvent> for Message {
+            fn from(message: super::super::messages::HealthEvent) -> Self {
+                Message::HealthEvent(message)
+            }
         }
     }
 }

@@ -273,6 +273,111 @@ pub static API: ::wsauth_core::ApiDescriptor = {
             },
         ],
     };
+    static __WSAUTH_SCHEMA_0: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "id",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "label",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "kind",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &["track", "artist", "genre"],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "weight",
+                required: false,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Number(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::Some(0f64),
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
+    static __WSAUTH_SCHEMA_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "from",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "to",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "weight",
+                required: false,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Number(::wsauth_core::__private::descriptor::Bounds {
+                    minimum: ::core::option::Option::None,
+                    maximum: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
+    static __WSAUTH_PAYLOAD_3: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "nodes",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Array {
+                    items: &::wsauth_core::__private::descriptor::SchemaDescriptor::Ref(
+                        &__WSAUTH_SCHEMA_0,
+                    ),
+                    min_items: ::core::option::Option::None,
+                    max_items: ::core::option::Option::None,
+                },
+            },
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "edges",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Array {
+                    items: &::wsauth_core::__private::descriptor::SchemaDescriptor::Ref(
+                        &__WSAUTH_SCHEMA_1,
+                    ),
+                    min_items: ::core::option::Option::None,
+                    max_items: ::core::option::Option::None,
+                },
+            },
+        ],
+    };
     ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "songnodes",
         auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
@@ -484,7 +589,12 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "updates",
+                        deliver: ::wsauth_core::spec::Deliver::Message,
+                    },
+                ],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "anonymous",
@@ -521,10 +631,38 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     send_queue: 64u32,
                     max_subscriptions: 100u32,
                 },
-                topics: &[],
+                topics: &[
+                    ::wsauth_core::__private::descriptor::EndpointTopicDescriptor {
+                        name: "updates",
+                        deliver: ::wsauth_core::spec::Deliver::Message,
+                    },
+                ],
             },
         ],
-        topics: &[],
+        topics: &[
+            ::wsauth_core::__private::descriptor::TopicDescriptor {
+                name: "updates",
+                params: &[
+                    ::wsauth_core::__private::descriptor::TopicParamDescriptor {
+                        name: "channel",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                    },
+                ],
+                subscribe: ::core::option::Option::Some("graph.read"),
+                checks: &[],
+                publish: ::core::option::Option::None,
+                messages: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "graph_update",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_3),
+                    },
+                ],
+                presence: false,
+                history: ::core::option::Option::None,
+                open: ::core::option::Option::None,
+            },
+        ],
     }
 };
 /// The spec's close codes, one variant per distinct code (named
@@ -689,6 +827,59 @@ impl CloseCode {
             CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
+        }
+    }
+}
+/// One module per topic: its instance key and the messages it carries.
+#[allow(dead_code, missing_docs, clippy::all)]
+pub mod topics {
+    /** The `updates` topic.
+
+ Changes to one channel's nodes (`graph`, `tracks` or `artists`), as `graph_update`s. Only the server publishes; a connection's handler joins a channel when its client sends `subscribe`, so clients receive the updates as the endpoint's own messages.*/
+    pub mod updates {
+        /// An instance of the topic: its params.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq,
+            ::core::hash::Hash,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+        pub struct Key {
+            /// The channel: graph, tracks or artists.
+            pub channel: ::std::string::String,
+        }
+        impl ::wsauth_core::TopicKey for Key {
+            const TOPIC: &'static str = "updates";
+            type Message = Message;
+        }
+        /// The messages the topic carries.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Message {
+            #[serde(rename = "graph_update")]
+            GraphUpdate(super::super::messages::GraphUpdate),
+        }
+        impl ::wsauth_core::MessageKind for Message {
+            fn kind(&self) -> &str {
+                match *self {
+                    Message::GraphUpdate(_) => "graph_update",
+                }
+            }
+        }
+        impl ::core::convert::From<super::super::messages::GraphUpdate> for Message {
+            fn from(message: super::super::messages::GraphUpdate) -> Self {
+                Message::GraphUpdate(message)
+            }
         }
     }
 }

@@ -9,7 +9,8 @@
 //! permissions: role not authorized`, `user inactive`, ...), as the
 //! service's document states. An admitted client gets `initial_status`
 //! (every server, in `mcps`), then `mcp_status_change` and `health_event` as
-//! they happen ([`status`]); the dashboard's text `ping` is answered with
+//! they happen ([`status`], published on the spec's `status` topic, which
+//! the endpoint gets as its own messages); the dashboard's text `ping` is answered with
 //! `"pong"`, a JSON string, because the dashboard parses every frame as
 //! JSON.
 //!
@@ -172,6 +173,9 @@ pub enum AppError {
     /// ([`BuildError::BadOrigin`]).
     #[error("server configuration: {0}")]
     Build(#[from] BuildError),
+    /// The board in the configuration already serves another server.
+    #[error(transparent)]
+    Board(#[from] status::AlreadyServed),
 }
 
 /// Builds the app: the router (`/ws/mcp-status`) and the server handle.
@@ -180,7 +184,7 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let builder = Handlers {
         status: handlers::status,
     }
-    .with_state(config.board)
+    .with_state(config.board.clone())
     .users(config.users);
     let builder = match config.introspection {
         None => builder.authenticator(verifier),
@@ -206,6 +210,7 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
         builder.allow_origins(&config.allowed_origins)
     };
     let server = builder.build()?;
+    config.board.serve_on(server.topics())?;
     Ok((server.router(), server))
 }
 

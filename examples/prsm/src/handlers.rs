@@ -13,7 +13,7 @@
 //! A handler only receives its endpoint's
 //! [`Incoming`](ep::conversation::Incoming) messages and can only send what
 //! converts into its [`Outgoing`](ep::conversation::Outgoing). Handlers that
-//! need the store or the answer ids take the server's [`State`].
+//! need the answer ids take the server's [`State`].
 //!
 //! Message shapes are the generated types' job: a message whose fields are
 //! missing, of the wrong type or unknown is refused with the spec's
@@ -26,14 +26,12 @@
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 
+use wsauth_core::spec::wire::TopicRefusal;
 use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
-
-use wsauth_core::CheckOutcome;
 
 use crate::endpoints as ep;
 use crate::messages;
 use crate::schemas::{Problem, ProblemCode};
-use crate::store::Shared;
 use crate::time::now_rfc3339;
 
 /// Longest `send_message` text, in characters (the spec's `maxLength`).
@@ -43,15 +41,13 @@ pub const MAX_TEXT_CHARS: usize = 4000;
 /// [`Handlers::with_state`](crate::Handlers::with_state).
 #[derive(Debug)]
 pub struct State {
-    store: Shared,
     /// The next `message_id` of an answer: ids are unique per server.
     next_message_id: AtomicI64,
 }
 
 impl State {
-    pub(crate) fn new(store: Shared) -> Self {
+    pub(crate) fn new() -> Self {
         State {
-            store,
             next_message_id: AtomicI64::new(1),
         }
     }
@@ -115,35 +111,57 @@ pub fn initial_notifications(user_id: &str) -> Vec<messages::Notification> {
     ]
 }
 
-/// The answer to `subscribe_conversation` on the main socket: `subscribed`
-/// when the user takes part in the conversation, an `error` otherwise. The
-/// pipeline has already checked the message's permission
-/// (`conversation.read`); this is the seed's "conversation access control"
-/// for subscriptions, the same rule as the `conversation` endpoint's
-/// `conversation_access` check. A store failure ends the connection (1011).
-fn subscription(
-    store: &Shared,
-    user: &str,
+/// Why a handler ends the connection (with the server-error code).
+#[derive(Debug, thiserror::Error)]
+enum SubscriptionError {
+    /// The conversation's check failed (the store), or the server refused
+    /// the join for a reason this handler never causes.
+    #[error("joining conversation {conversation_id} was refused: {}", .refusal.reason())]
+    Join {
+        conversation_id: i64,
+        refusal: TopicRefusal,
+    },
+}
+
+/// Answers `subscribe_conversation` on the main socket by joining the
+/// connection to the conversation's topic: `subscribed` once joined (the
+/// client then gets the topic's `wsauth.*` frames too), an `error`
+/// otherwise. The join runs the topic's permission (`conversation.read`)
+/// and its `conversation_access` check, the seed's "conversation access
+/// control" for subscriptions, the same rule as the `conversation`
+/// endpoint's. A check that fails (the store) ends the connection (1011).
+async fn subscribe(
+    session: &mut ep::notifications::Session,
     m: &messages::SubscribeConversation,
-) -> Result<Result<messages::Subscribed, messages::Error>, wsauth_core::StoreError> {
+) -> HandlerResult {
     let Some(conversation_id) = m.conversation_id else {
-        return Ok(Err(invalid(
+        session.send(invalid(
             "subscribe_conversation needs a `conversation_id` here",
-        )));
+        ))?;
+        return Ok(());
     };
-    Ok(match store.conversation_access(user, conversation_id)? {
-        CheckOutcome::Allow => Ok(messages::Subscribed { conversation_id }),
-        _ => Err(forbidden()),
-    })
+    let key = crate::topics::conversation::Key { conversation_id };
+    match session.join(&key).await {
+        Ok(()) => session.send(messages::Subscribed { conversation_id })?,
+        Err(TopicRefusal::Forbidden | TopicRefusal::NotFound) => session.send(forbidden())?,
+        Err(TopicRefusal::TooManySubscriptions) => session.send(Problem {
+            code: ProblemCode::Forbidden,
+            message: TopicRefusal::TooManySubscriptions.reason().to_owned(),
+        })?,
+        Err(refusal) => {
+            return Err(Box::new(SubscriptionError::Join {
+                conversation_id,
+                refusal,
+            }));
+        }
+    }
+    Ok(())
 }
 
 /// `notifications` (`/ws/{user_id}`): the welcome, the pending
 /// notifications, then conversation subscriptions until the client leaves.
 #[ws_endpoint(perm = "notifications.read")]
-pub async fn notifications(
-    mut session: ep::notifications::Session,
-    state: &State,
-) -> HandlerResult {
+pub async fn notifications(mut session: ep::notifications::Session) -> HandlerResult {
     welcome(&mut session)?;
     let user = subject(&session);
     for notification in initial_notifications(&user) {
@@ -152,10 +170,7 @@ pub async fn notifications(
     while let Some(message) = session.recv().await {
         match message {
             ep::notifications::Incoming::SubscribeConversation(m) => {
-                match subscription(&state.store, &user, &m)? {
-                    Ok(subscribed) => session.send(subscribed)?,
-                    Err(error) => session.send(error)?,
-                }
+                subscribe(&mut session, &m).await?;
             }
         }
     }

@@ -91,7 +91,7 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
         conversation: handlers::conversation,
         web3: handlers::web3,
     }
-    .with_state(handlers::State::new(store.clone()))
+    .with_state(handlers::State::new())
     .authenticator(verifier)
     .users(store.clone())
     .checks(store)

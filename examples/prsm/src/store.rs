@@ -107,23 +107,15 @@ impl Store {
     }
 }
 
-/// The store as the pipeline sees it: one shared copy behind both traits,
-/// and the handlers' state.
+/// The store as the pipeline sees it: one shared copy behind both traits
+/// (its `conversation_access` check also decides the `conversation`
+/// topic's subscriptions).
 #[derive(Clone, Debug)]
 pub(crate) struct Shared(Arc<Store>);
 
 impl Shared {
     pub(crate) fn new(store: Store) -> Self {
         Shared(Arc::new(store))
-    }
-
-    /// [`Store::conversation_access`].
-    pub(crate) fn conversation_access(
-        &self,
-        subject: &str,
-        id: i64,
-    ) -> Result<CheckOutcome, StoreError> {
-        self.0.conversation_access(subject, id)
     }
 }
 

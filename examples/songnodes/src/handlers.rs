@@ -13,25 +13,28 @@
 //! authenticated, as whom, and every permission it holds, read from the
 //! principal rather than restated here.
 //!
-//! After the welcome, a handler waits for two things at once: the client's
-//! next message, and changes to the graph (published by the store when a
-//! track is added to a playlist). Changes are forwarded as `graph_update`s
-//! to connections subscribed to a channel that shows the changed node.
+//! After the welcome, a handler answers the client's messages. A
+//! `subscribe` is answered with the channel's snapshot, and the connection
+//! joins the channel's instance of the spec's `updates` topic: the store
+//! publishes each change (a track added to a playlist) to every channel
+//! that shows the changed node, and the spec delivers the topic to both
+//! endpoints as their own `graph_update`s, through each connection's
+//! bounded send queue (a client that stops reading is closed as a slow
+//! consumer). A connection that follows `graph` and a narrower channel
+//! is joined to `graph` alone, so it gets each change once.
 //!
 //! What the generated types cannot check is checked here: the search
 //! query's length and limit, and the playlist id's UUID format. Such a
 //! message gets an `error` with code `invalid_message` (both endpoints may
 //! send `error`), and the connection stays open.
 
-use std::collections::HashSet;
-
-use tokio::sync::broadcast;
-use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
+use wsauth_core::spec::wire::TopicRefusal;
+use wsauth_core::{HandlerResult, Joins, TypedSession, ws_endpoint};
 
 use crate::endpoints as ep;
 use crate::messages::{self, ErrorCode, SubscribeChannel};
-use crate::schemas::Node;
-use crate::store::{PlaylistError, Shared, Store, View};
+use crate::store::{Added, Addition, PlaylistError, Shared, View, updates};
+use crate::topics;
 
 /// Longest search query, in characters (the spec's `maxLength`).
 pub const MAX_QUERY_CHARS: usize = 200;
@@ -94,68 +97,6 @@ pub fn is_query(query: &str) -> bool {
     (1..=MAX_QUERY_CHARS).contains(&query.chars().count())
 }
 
-/// One connection's view of the graph: the store, the channels it follows
-/// and the feed of changes.
-struct Follower {
-    store: Shared,
-    channels: HashSet<SubscribeChannel>,
-    changes: broadcast::Receiver<Node>,
-}
-
-impl Follower {
-    /// Listens to changes from the start: a change made after a snapshot
-    /// is always on the feed, and one made before it is skipped by
-    /// [`Follower::subscribe`].
-    fn new(store: Shared) -> Self {
-        let changes = store.changes();
-        Follower {
-            store,
-            channels: HashSet::new(),
-            changes,
-        }
-    }
-
-    /// Follows `channel`: the changes still pending for the channels
-    /// already followed, then the update holding `channel`'s current
-    /// contents (consistent with the feed: see [`Shared::catch_up`]).
-    fn subscribe(&mut self, channel: SubscribeChannel) -> Vec<messages::GraphUpdate> {
-        let Follower {
-            store,
-            channels,
-            changes,
-        } = self;
-        store.catch_up(changes, |pending, lagged, store| {
-            let mut updates = pending_updates(channels, pending, lagged, store);
-            channels.insert(channel);
-            updates.push(update(store.view(channel)));
-            updates
-        })
-    }
-
-    /// What to send for one item of the feed: the changed node when a
-    /// followed channel shows it; every followed channel afresh when this
-    /// connection fell behind and missed changes.
-    fn on_change(
-        &mut self,
-        change: Result<Node, broadcast::error::RecvError>,
-    ) -> Vec<messages::GraphUpdate> {
-        match change {
-            Ok(node) => changed(&self.channels, node).into_iter().collect(),
-            Err(broadcast::error::RecvError::Closed) => Vec::new(),
-            Err(broadcast::error::RecvError::Lagged(_)) => {
-                let Follower {
-                    store,
-                    channels,
-                    changes,
-                } = self;
-                store.catch_up(changes, |pending, _, store| {
-                    pending_updates(channels, pending, true, store)
-                })
-            }
-        }
-    }
-}
-
 /// A channel's contents as an update.
 fn update(view: View) -> messages::GraphUpdate {
     messages::GraphUpdate {
@@ -164,38 +105,72 @@ fn update(view: View) -> messages::GraphUpdate {
     }
 }
 
-/// The update for a changed node, when one of `channels` shows it.
-fn changed(channels: &HashSet<SubscribeChannel>, node: Node) -> Option<messages::GraphUpdate> {
-    channels
-        .iter()
-        .any(|c| crate::store::shows(*c, node.kind))
-        .then(|| messages::GraphUpdate {
-            nodes: vec![node],
-            edges: Vec::new(),
-        })
+/// The handlers' own failures (closing with the server-error code).
+#[derive(Debug, thiserror::Error)]
+enum FollowError {
+    /// The pipeline admitted the connection with `graph.read`, which is all
+    /// joining takes: only a closing connection is refused.
+    #[error("the connection could not follow a channel ({0:?})")]
+    Join(TopicRefusal),
+    /// Only a channel the connection follows is left.
+    #[error("the connection could not leave a channel ({0:?})")]
+    Leave(TopicRefusal),
 }
 
-/// What `channels` must be told of `pending` changes: each change they
-/// show or, when some were `lagged` past, each channel afresh.
-fn pending_updates(
-    channels: &HashSet<SubscribeChannel>,
-    pending: Vec<Node>,
-    lagged: bool,
-    store: &Store,
-) -> Vec<messages::GraphUpdate> {
-    if lagged {
-        channels.iter().map(|c| update(store.view(*c))).collect()
-    } else {
-        pending
-            .into_iter()
-            .filter_map(|node| changed(channels, node))
-            .collect()
+/// The channels a connection follows, joined so that each change reaches
+/// it once: `graph` shows every node, so a connection that follows it is
+/// joined to `graph` alone; `tracks` and `artists` show different kinds.
+#[derive(Debug, Default)]
+struct Following {
+    graph: bool,
+    narrower: Vec<SubscribeChannel>,
+}
+
+/// Answers a `subscribe`: `channel`'s snapshot as a `graph_update`, then
+/// (joined to the channel's `updates` instance, unless `graph` already
+/// covers it) an update per change. The store is held from the snapshot
+/// until the joins and leaves are done ([`Shared::hold`]), so every change
+/// is in the snapshot or among the updates after it, once. Following a
+/// channel again sends its snapshot again and changes nothing else.
+async fn follow<E>(
+    session: &mut TypedSession<E>,
+    store: &Shared,
+    following: &mut Following,
+    channel: SubscribeChannel,
+) -> HandlerResult
+where
+    E: Joins<topics::updates::Key>,
+    messages::GraphUpdate: Into<E::Outgoing>,
+{
+    let held = store.hold().await;
+    session.send(update(held.view(channel)))?;
+    if following.graph || following.narrower.contains(&channel) {
+        return Ok(());
     }
+    session
+        .join(&updates(channel))
+        .await
+        .map_err(FollowError::Join)?;
+    if channel == SubscribeChannel::Graph {
+        following.graph = true;
+        for narrower in following.narrower.drain(..) {
+            session
+                .leave(&updates(narrower))
+                .map_err(FollowError::Leave)?;
+        }
+    } else {
+        following.narrower.push(channel);
+    }
+    drop(held);
+    Ok(())
 }
 
 /// Answers a `search`: results, or an `invalid_message` error for a query
 /// or limit the spec does not allow.
-fn search(store: &Shared, m: messages::Search) -> Result<messages::SearchResults, messages::Error> {
+async fn search(
+    store: &Shared,
+    m: messages::Search,
+) -> Result<messages::SearchResults, messages::Error> {
     let Some(limit) = search_limit(m.limit) else {
         return Err(error(
             ErrorCode::InvalidMessage,
@@ -208,72 +183,77 @@ fn search(store: &Shared, m: messages::Search) -> Result<messages::SearchResults
             "search needs a `query` of 1 to 200 characters",
         ));
     }
-    let nodes = store.search(&m.query, limit);
+    let nodes = store.search(&m.query, limit).await;
     Ok(messages::SearchResults {
         query: m.query,
         nodes,
     })
 }
 
-/// Answers an `add_to_playlist` from `subject`.
-fn add_to_playlist(
+/// Answers an `add_to_playlist` from `subject`: `playlist_updated`, or an
+/// `error`. The reply is sent before the track's change is published (see
+/// [`Shared::add_to_playlist`]), so the sender's own connection, when it
+/// follows a channel showing the track, gets the reply first.
+async fn add_to_playlist(
+    session: &mut ep::user::Session,
     store: &Shared,
     subject: &str,
     m: messages::AddToPlaylist,
-) -> Result<messages::PlaylistUpdated, messages::Error> {
+) -> HandlerResult {
     if !is_uuid(&m.playlist_id) {
-        return Err(error(
+        session.send(error(
             ErrorCode::InvalidMessage,
             "`playlist_id` must be a UUID",
-        ));
+        ))?;
+        return Ok(());
     }
     // Playlist ids are compared as the store spells them (lower case).
     let playlist_id = m.playlist_id.to_ascii_lowercase();
-    match store.add_to_playlist(subject, &playlist_id, &m.track_id) {
-        Ok(added) => Ok(messages::PlaylistUpdated {
-            playlist_id,
+    let addition = Addition {
+        subject,
+        playlist: &playlist_id,
+        track: &m.track_id,
+    };
+    let topics = session.topics();
+    let answer = |added: &Result<Added, PlaylistError>| match added {
+        Ok(added) => session.send(messages::PlaylistUpdated {
+            playlist_id: playlist_id.clone(),
             tracks: i64::try_from(added.tracks).unwrap_or(i64::MAX),
         }),
-        Err(e @ PlaylistError::NotOwner) => Err(error(ErrorCode::Forbidden, &e.to_string())),
-        Err(e @ (PlaylistError::NoPlaylist | PlaylistError::NoTrack)) => {
-            Err(error(ErrorCode::NotFound, &e.to_string()))
+        Err(e @ PlaylistError::NotOwner) => {
+            session.send(error(ErrorCode::Forbidden, &e.to_string()))
         }
-    }
+        Err(e @ (PlaylistError::NoPlaylist | PlaylistError::NoTrack)) => {
+            session.send(error(ErrorCode::NotFound, &e.to_string()))
+        }
+    };
+    store.add_to_playlist(&topics, addition, answer).await??;
+    Ok(())
 }
 
-/// `user` (`/ws/{user_id}`): the welcome, then subscriptions, searches,
-/// playlist additions and live updates until the client leaves.
+/// `user` (`/ws/{user_id}`): the welcome, then subscriptions, searches and
+/// playlist additions until the client leaves; the updates of the channels
+/// it follows reach the client through their topic.
 #[ws_endpoint(perm = "graph.read")]
 pub async fn user(mut session: ep::user::Session, store: &Shared) -> HandlerResult {
-    let mut follower = Follower::new(store.clone());
     session.send(welcome_for(&session.principal()))?;
     let subject = session
         .principal()
         .subject()
         .ok_or("songnodes: an authenticated endpoint without a subject")?
         .to_owned();
-    loop {
-        tokio::select! {
-            message = session.recv() => {
-                let Some(message) = message else { break };
-                match message {
-                    ep::user::Incoming::Subscribe(m) => {
-                        forward(&mut session, follower.subscribe(m.channel))?;
-                    }
-                    ep::user::Incoming::Search(m) => match search(&follower.store, m) {
-                        Ok(results) => session.send(results)?,
-                        Err(e) => session.send(e)?,
-                    },
-                    ep::user::Incoming::AddToPlaylist(m) => {
-                        match add_to_playlist(&follower.store, &subject, m) {
-                            Ok(updated) => session.send(updated)?,
-                            Err(e) => session.send(e)?,
-                        }
-                    }
-                }
+    let mut following = Following::default();
+    while let Some(message) = session.recv().await {
+        match message {
+            ep::user::Incoming::Subscribe(m) => {
+                follow(&mut session, store, &mut following, m.channel).await?;
             }
-            change = follower.changes.recv() => {
-                forward(&mut session, follower.on_change(change))?;
+            ep::user::Incoming::Search(m) => match search(store, m).await {
+                Ok(results) => session.send(results)?,
+                Err(e) => session.send(e)?,
+            },
+            ep::user::Incoming::AddToPlaylist(m) => {
+                add_to_playlist(&mut session, store, &subject, m).await?;
             }
         }
     }
@@ -281,48 +261,27 @@ pub async fn user(mut session: ep::user::Session, store: &Shared) -> HandlerResu
 }
 
 /// `anonymous` (`/ws/anonymous`): the welcome (unauthenticated, the guest
-/// role's permissions), then subscriptions and live updates. A `search`
-/// never arrives here: guests lack `graph.search`, and the pipeline answers
-/// it with the `forbidden` error.
+/// role's permissions), then subscriptions; the updates of the channels it
+/// follows reach the client through their topic. A `search` never arrives
+/// here: guests lack `graph.search`, and the pipeline answers it with the
+/// `forbidden` error.
 #[ws_endpoint(perm = "graph.read")]
 pub async fn anonymous(mut session: ep::anonymous::Session, store: &Shared) -> HandlerResult {
-    let mut follower = Follower::new(store.clone());
     session.send(welcome_for(&session.principal()))?;
-    loop {
-        tokio::select! {
-            message = session.recv() => {
-                let Some(message) = message else { break };
-                match message {
-                    ep::anonymous::Incoming::Subscribe(m) => {
-                        forward(&mut session, follower.subscribe(m.channel))?;
-                    }
-                    // The endpoint receives `search` only so that a guest
-                    // gets the typed `forbidden` refusal (not
-                    // `invalid_message`); it cannot send `search_results`,
-                    // so even a guest the pipeline let through is refused.
-                    ep::anonymous::Incoming::Search(_) => {
-                        session.send(error(ErrorCode::Forbidden, "forbidden"))?;
-                    }
-                }
+    let mut following = Following::default();
+    while let Some(message) = session.recv().await {
+        match message {
+            ep::anonymous::Incoming::Subscribe(m) => {
+                follow(&mut session, store, &mut following, m.channel).await?;
             }
-            change = follower.changes.recv() => {
-                forward(&mut session, follower.on_change(change))?;
+            // The endpoint receives `search` only so that a guest gets the
+            // typed `forbidden` refusal (not `invalid_message`); it cannot
+            // send `search_results`, so even a guest the pipeline let
+            // through is refused.
+            ep::anonymous::Incoming::Search(_) => {
+                session.send(error(ErrorCode::Forbidden, "forbidden"))?;
             }
         }
-    }
-    Ok(())
-}
-
-/// Sends graph updates, in order.
-fn forward<E: Endpoint>(
-    session: &mut TypedSession<E>,
-    updates: Vec<messages::GraphUpdate>,
-) -> Result<(), SendError>
-where
-    messages::GraphUpdate: Into<E::Outgoing>,
-{
-    for update in updates {
-        session.send(update)?;
     }
     Ok(())
 }

@@ -1,26 +1,29 @@
-//! The embedded store: users, the music graph, playlists, and the feed of
-//! graph changes.
+//! The embedded store: users, the music graph, playlists, and the
+//! publication of graph changes.
 //!
 //! SongNodes is a live graph: what one user does (adding a track to a
 //! playlist) changes the graph everybody watches (the track's weight). So
 //! the store is one shared value, handed to the server with
 //! [`Builder::state`](wsauth_core::Builder::state) and read by every
-//! handler through its session, and every change is published on a
-//! broadcast channel that each connection's handler listens to. Nothing is
-//! process-wide: tests start many servers, each with its own store.
+//! handler through its session, and every change is published on the
+//! spec's `updates` topic, to the instance of each channel that shows the
+//! changed node; a connection's handler joins the instances of the
+//! channels its client follows. Nothing is process-wide: tests start many
+//! servers, each with its own store.
 //!
 //! Users are looked up by the pipeline ([`UserStore`]) before any handler
 //! runs; roles come from tokens, so the store only says who is active.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 
-use tokio::sync::broadcast;
-use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
+use tokio::sync::{Mutex, MutexGuard};
+use wsauth_core::{BoxFuture, PublishError, StoreError, Topics, UserStatus, UserStore};
 use wsauth_example_support::SeededUsers;
 
-use crate::messages::SubscribeChannel;
+use crate::messages::{GraphUpdate, SubscribeChannel};
 use crate::schemas::{Edge, Node, NodeKind};
+use crate::topics;
 
 /// The user id of SongNodes' documented client line (`/ws/123`), seeded so
 /// that line runs as written.
@@ -29,10 +32,6 @@ pub const SEED_DOC_USER: &str = "123";
 pub const ALICE_PLAYLIST: &str = "6f1c2b7e-3d4a-4e5f-8a9b-0c1d2e3f4a5b";
 /// Bob's seeded playlist.
 pub const BOB_PLAYLIST: &str = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d";
-
-/// Graph changes a slow connection may fall behind by before it gets a
-/// fresh snapshot instead.
-const FEED_CAPACITY: usize = 256;
 
 /// A playlist: whose it is and its tracks, in the order they were added.
 #[derive(Clone, Debug, PartialEq)]
@@ -278,102 +277,123 @@ impl Store {
     }
 }
 
-/// The store as the server shares it: behind a lock, with the feed of
-/// changed nodes. Cloning shares the same store.
+/// The store as the server shares it: behind a lock under which every
+/// change is also published. Cloning shares the same store.
+///
+/// The lock is async because a connection holds it while it follows a
+/// channel ([`Shared::hold`]): from the snapshot it sends until its join of
+/// the channel's topic, no change can be made, so every change is either in
+/// the snapshot or among the updates after it.
 #[derive(Clone, Debug)]
-pub struct Shared(Arc<Inner>);
+pub struct Shared(Arc<Mutex<Store>>);
 
-#[derive(Debug)]
-struct Inner {
-    store: Mutex<Store>,
-    feed: broadcast::Sender<Node>,
+/// The store, held: changes wait until it is dropped (see
+/// [`Shared::hold`]).
+pub struct Held<'a>(MutexGuard<'a, Store>);
+
+impl Held<'_> {
+    /// See [`Store::view`].
+    pub fn view(&self, channel: SubscribeChannel) -> View {
+        self.0.view(channel)
+    }
 }
+
+/// The `updates` topic's instance for `channel`.
+pub fn updates(channel: SubscribeChannel) -> topics::updates::Key {
+    let channel = match channel {
+        SubscribeChannel::Graph => "graph",
+        SubscribeChannel::Tracks => "tracks",
+        SubscribeChannel::Artists => "artists",
+    };
+    topics::updates::Key {
+        channel: channel.to_owned(),
+    }
+}
+
+/// Every channel, to find those that show a node.
+const CHANNELS: [SubscribeChannel; 3] = [
+    SubscribeChannel::Graph,
+    SubscribeChannel::Tracks,
+    SubscribeChannel::Artists,
+];
 
 impl Shared {
     /// Shares `store`.
     pub fn new(store: Store) -> Self {
-        let (feed, _) = broadcast::channel(FEED_CAPACITY);
-        Shared(Arc::new(Inner {
-            store: Mutex::new(store),
-            feed,
-        }))
+        Shared(Arc::new(Mutex::new(store)))
     }
 
-    /// The store, locked. A panic while it was held cannot leave it half
-    /// changed (every change is one assignment after its checks), so a
-    /// poisoned lock is taken as is.
-    fn lock(&self) -> MutexGuard<'_, Store> {
-        self.0.store.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Changed nodes from now on.
-    pub fn changes(&self) -> broadcast::Receiver<Node> {
-        self.0.feed.subscribe()
+    /// The store, held until the result is dropped: a connection reads a
+    /// channel's snapshot, sends it and joins the channel's topic
+    /// meanwhile, and no change is made (or published) before it has
+    /// joined.
+    pub async fn hold(&self) -> Held<'_> {
+        Held(self.0.lock().await)
     }
 
     /// See [`Store::view`].
-    pub fn view(&self, channel: SubscribeChannel) -> View {
-        self.lock().view(channel)
-    }
-
-    /// Runs `f` on the store with the changes `changes` had pending (and
-    /// whether some were lost because the receiver fell behind), all under
-    /// the store's lock. Changes are published under that lock too, so
-    /// whatever `f` reads from the store already includes every pending
-    /// change, and every change received afterwards is newer: a connection
-    /// that sends what `f` returns never follows it with an older change.
-    pub fn catch_up<R>(
-        &self,
-        changes: &mut broadcast::Receiver<Node>,
-        f: impl FnOnce(Vec<Node>, bool, &Store) -> R,
-    ) -> R {
-        let store = self.lock();
-        let mut pending = Vec::new();
-        let mut lagged = false;
-        loop {
-            match changes.try_recv() {
-                Ok(node) => pending.push(node),
-                Err(broadcast::error::TryRecvError::Lagged(_)) => lagged = true,
-                Err(_) => break,
-            }
-        }
-        f(pending, lagged, &store)
+    pub async fn view(&self, channel: SubscribeChannel) -> View {
+        self.0.lock().await.view(channel)
     }
 
     /// See [`Store::search`].
-    pub fn search(&self, query: &str, limit: usize) -> Vec<Node> {
-        self.lock().search(query, limit)
+    pub async fn search(&self, query: &str, limit: usize) -> Vec<Node> {
+        self.0.lock().await.search(query, limit)
     }
 
     /// A copy of playlist `id`.
-    pub fn playlist(&self, id: &str) -> Option<Playlist> {
-        self.lock().playlist_of(id).cloned()
+    pub async fn playlist(&self, id: &str) -> Option<Playlist> {
+        self.0.lock().await.playlist_of(id).cloned()
     }
 
-    /// See [`Store::add_to_playlist`]; a changed track is published to
-    /// every connection.
-    pub fn add_to_playlist(
+    /// See [`Store::add_to_playlist`]. With the store still held, the
+    /// outcome goes to `answer` (the sender's reply, which so comes before
+    /// the change on the sender's own connection), then a changed track is
+    /// published on `topics`, as a `graph_update` to every channel that
+    /// shows it; `answer`'s result is returned.
+    pub async fn add_to_playlist<R>(
         &self,
-        subject: &str,
-        playlist: &str,
-        track: &str,
-    ) -> Result<Added, PlaylistError> {
-        // Publish while holding the lock, so that changes reach the feed in
-        // the order they were made.
-        let mut store = self.lock();
-        let added = store.add_to_playlist(subject, playlist, track)?;
-        if let Some(node) = &added.changed {
-            // No receiver (nobody connected) is not an error.
-            let _ = self.0.feed.send(node.clone());
+        topics: &Topics,
+        addition: Addition<'_>,
+        answer: impl FnOnce(&Result<Added, PlaylistError>) -> R,
+    ) -> Result<R, PublishError> {
+        // Published under the lock, so that changes go out in the order
+        // they were made, and never between a snapshot and its join.
+        let mut store = self.0.lock().await;
+        let added = store.add_to_playlist(addition.subject, addition.playlist, addition.track);
+        let answered = answer(&added);
+        if let Ok(Added {
+            changed: Some(node),
+            ..
+        }) = &added
+        {
+            for channel in CHANNELS.into_iter().filter(|c| shows(*c, node.kind)) {
+                let update = GraphUpdate {
+                    nodes: vec![node.clone()],
+                    edges: Vec::new(),
+                };
+                topics.publish(&updates(channel), update)?;
+            }
         }
         drop(store);
-        Ok(added)
+        Ok(answered)
     }
+}
+
+/// A track to add to a playlist, on behalf of a user.
+#[derive(Clone, Copy, Debug)]
+pub struct Addition<'a> {
+    /// Who asks: the playlist must be theirs.
+    pub subject: &'a str,
+    /// The playlist's id.
+    pub playlist: &'a str,
+    /// The track's node id.
+    pub track: &'a str,
 }
 
 impl UserStore for Shared {
     fn status<'a>(&'a self, subject: &'a str) -> BoxFuture<'a, Result<UserStatus, StoreError>> {
-        Box::pin(async move { Ok(self.lock().status(subject)) })
+        Box::pin(async move { Ok(self.0.lock().await.status(subject)) })
     }
 }
 

@@ -52,7 +52,7 @@ async fn typed_messages_arrive_and_the_heartbeat_is_swallowed() {
     assert!(quiet.is_err(), "an event while idle: {quiet:?}");
 
     // Through the server's own types (the client's are generated separately).
-    postgres_down(&board);
+    postgres_down(&board).await;
     match message(&mut client).await {
         ServerMessage::McpStatusChange(change) => {
             assert_eq!(change.mcp_id, "postgres");

@@ -105,9 +105,10 @@ pub async fn start_mcp_status(
 
 /// What the mcp-status scenarios watch: postgres goes down (from degraded),
 /// then a critical `replica lag` health event.
-pub fn postgres_down(board: &StatusBoard) {
+pub async fn postgres_down(board: &StatusBoard) {
     board
         .set_state("postgres", mcp_status::schemas::State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     board
         .health(
@@ -115,5 +116,6 @@ pub fn postgres_down(board: &StatusBoard) {
             mcp_status::messages::HealthEventLevel::Critical,
             "replica lag",
         )
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
 }

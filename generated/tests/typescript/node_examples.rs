@@ -89,7 +89,7 @@ fn postgres_down_route(board: &StatusBoard) -> Router {
         get(move || {
             let board = board.clone();
             async move {
-                postgres_down(&board);
+                postgres_down(&board).await;
                 "postgres is down"
             }
         }),

@@ -61,6 +61,7 @@ async fn initial_status_lists_every_server() {
     // The table reflects changes made before connecting.
     app.board
         .set_state("slack", State::Healthy, Some(30.0))
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     let mut later = connect_as(app.addr, &token("dba", "dba")).await;
     let welcome = expect_initial_status(&mut later).await;
@@ -75,13 +76,16 @@ async fn changes_and_health_events_reach_every_watcher() {
 
     app.board
         .set_state("github", State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     app.board
         .health("github", HealthEventLevel::Critical, "connection refused")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     // Same state again: a check, not a change; nothing is sent.
     app.board
         .set_state("github", State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
 
     for client in [&mut admin, &mut dev] {
@@ -149,6 +153,7 @@ async fn ping_is_answered_with_pong() {
     // The connection stays open and keeps receiving updates.
     app.board
         .health("postgres", HealthEventLevel::Info, "vacuum finished")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(next_json(&mut client).await["type"], "health_event");
 }
@@ -168,4 +173,97 @@ async fn any_other_client_message_closes_with_the_invalid_message_code() {
             "{text}"
         );
     }
+}
+
+/// The next message, or `None` when the server closed the connection as a
+/// slow consumer; panics on anything else.
+async fn next_or_slow_consumer(client: &mut Client) -> Option<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let slow = mcp_status::API.close(FailureKind::SlowConsumer).code;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), client.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                return Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")));
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            Ok(Some(Ok(Message::Close(Some(close))))) if u16::from(close.code) == slow => {
+                return None;
+            }
+            other => panic!("expected a message, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_joining_during_changes_miss_none_and_see_none_early() {
+    let app = start().await;
+    let board = app.board.clone();
+    // github goes round its four states as fast as the board allows (a
+    // watcher that misses any number of changes but a multiple of four
+    // sees a change that does not start where the last one ended).
+    let cycle = [
+        State::Degraded,
+        State::Down,
+        State::Starting,
+        State::Healthy,
+    ];
+    let flipping = tokio::spawn(async move {
+        for state in cycle.into_iter().cycle() {
+            board
+                .set_state("github", state, None)
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            tokio::task::yield_now().await;
+        }
+    });
+    for watcher in 0..100 {
+        let mut client = connect_as(app.addr, &token("admin", "admin")).await;
+        // The welcome comes first, whatever is published meanwhile.
+        let welcome = expect_initial_status(&mut client).await;
+        let mut state = welcome["mcps"][1]["state"].clone();
+        // Each change starts from the state before it: the first from the
+        // welcome's, so nothing fell between the table and the updates.
+        for _ in 0..5 {
+            // Changes come faster than a busy machine may read them: a
+            // watcher closed as a slow consumer missed nothing unseen.
+            let Some(change) = next_or_slow_consumer(&mut client).await else {
+                break;
+            };
+            assert_eq!(change["type"], "mcp_status_change", "{change}");
+            assert_eq!(change["old_status"], state, "watcher {watcher}: {change}");
+            state = change["new_status"].clone();
+        }
+    }
+    flipping.abort();
+}
+
+#[tokio::test]
+async fn a_watcher_that_stops_reading_is_closed_as_a_slow_consumer() {
+    let app = start().await;
+    let mut slow = admitted(app.addr, &token("admin", "admin")).await;
+    let topics = app.server.topics();
+    let status = mcp_status::topics::status::Key {};
+    assert_eq!(topics.subscribers(&status), 1);
+    // Large events, never read: the connection's send queue fills up.
+    let big = "x".repeat(32 * 1024);
+    let mut published = 0;
+    while topics.subscribers(&status) == 1 && published < 2000 {
+        app.board
+            .health("github", HealthEventLevel::Info, &big)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        published += 1;
+    }
+    assert_eq!(topics.subscribers(&status), 0, "never dropped");
+    let (_, close) = until_close(&mut slow).await;
+    let expected = mcp_status::API.close(FailureKind::SlowConsumer);
+    assert_eq!(close.map(|c| c.0), Some(expected.code));
+    // The next watcher starts from the table as usual.
+    let mut next = admitted(app.addr, &token("dba", "dba")).await;
+    app.board
+        .health("github", HealthEventLevel::Info, "still here")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(next_json(&mut next).await["message"], "still here");
 }

@@ -66,6 +66,7 @@ async fn the_dashboard_lists_follows_and_keeps_alive() {
     dashboard.line(|l| l == "Received: pong").await;
     app.board
         .set_state("github", State::Down, None)
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
         dashboard.after("[seed] updateMCPStatus ").await,
@@ -73,6 +74,7 @@ async fn the_dashboard_lists_follows_and_keeps_alive() {
     );
     app.board
         .health("github", HealthEventLevel::Critical, "connection refused")
+        .await
         .unwrap_or_else(|e| panic!("{e}"));
     let alert = reported(&mut dashboard, "showHealthAlert").await;
     assert_eq!(

@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 
+use wsauth_core::spec::wire;
+
 use crate::common::*;
 
 #[tokio::test]
@@ -97,11 +99,19 @@ async fn the_main_socket_subscribes_to_conversations_the_user_takes_part_in() {
         send_json(&mut client, message).await;
         next_json(&mut client).await
     };
-    let subscribed = answer(json!({"type": "subscribe_conversation", "conversation_id": 1})).await;
+    // Joining the conversation's topic is announced with its own frame,
+    // then answered.
+    let joined = answer(json!({"type": "subscribe_conversation", "conversation_id": 1})).await;
+    assert_eq!(joined["type"], wire::SUBSCRIBED, "{joined}");
+    assert_eq!(joined["params"], json!({"conversation_id": 1}), "{joined}");
     assert_eq!(
-        subscribed,
+        next_json(&mut client).await,
         json!({"type": "subscribed", "conversation_id": 1})
     );
+    let mut answer = async |message: serde_json::Value| {
+        send_json(&mut client, message).await;
+        next_json(&mut client).await
+    };
     // Bob's conversation and one that does not exist get the same answer.
     for id in [2, 9] {
         let refused =
@@ -124,6 +134,55 @@ async fn the_main_socket_subscribes_to_conversations_the_user_takes_part_in() {
     let (seen, close) = until_close(&mut client).await;
     assert!(seen.is_empty(), "{seen:?}");
     assert_eq!(close, Some((1011, "server error".to_owned())));
+}
+
+#[tokio::test]
+async fn the_main_socket_gets_what_is_said_in_the_conversations_it_subscribed_to() {
+    let app = start().await;
+    let mut main = connect_as(app.addr, "/ws/alice", &token("alice", &["user"])).await;
+    expect_welcome(&mut main, "alice", "notifications").await;
+    for _ in prsm::handlers::initial_notifications("alice") {
+        assert_eq!(next_json(&mut main).await["type"], "notification");
+    }
+    for id in [1, 2] {
+        send_json(
+            &mut main,
+            json!({"type": "subscribe_conversation", "conversation_id": id}),
+        )
+        .await;
+    }
+    assert_eq!(next_json(&mut main).await["type"], wire::SUBSCRIBED);
+    assert_eq!(next_json(&mut main).await["type"], "subscribed");
+    assert_eq!(next_json(&mut main).await["code"], "forbidden");
+
+    // Alice types in conversation 1, bob in conversation 2 (alice's main
+    // socket was refused that one).
+    let path = "/ws/conversation/alice/1";
+    let mut alice = connect_as(app.addr, path, &token("alice", &["user"])).await;
+    expect_welcome(&mut alice, "alice", "conversation").await;
+    let path = "/ws/conversation/bob/2";
+    let mut bob = connect_as(app.addr, path, &token("bob", &["user"])).await;
+    expect_welcome(&mut bob, "bob", "conversation").await;
+    send_json(
+        &mut bob,
+        json!({"type": "typing", "user_id": "bob", "active": true}),
+    )
+    .await;
+    send_json(
+        &mut alice,
+        json!({"type": "typing", "user_id": "alice", "active": true}),
+    )
+    .await;
+
+    // Alice was present already (her main socket): no presence event.
+    let said = next_json(&mut main).await;
+    assert_eq!(said["type"], wire::PUBLICATION, "{said}");
+    assert_eq!(said["params"], json!({"conversation_id": 1}), "{said}");
+    assert_eq!(
+        said["message"],
+        json!({"type": "typing", "user_id": "alice", "active": true})
+    );
+    assert!(quiet_for(&mut main, Duration::from_millis(300)).await);
 }
 
 /// Reads an answer stream: the tokens in order, then `ai_done`.

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use wsauth_core::spec::wire;
 use wsauth_example_support::seed_snippets::{Script, node, python, report, snippet, substituted};
 
 use crate::common::*;
@@ -92,16 +93,24 @@ async fn the_javascript_client_is_confirmed_subscribes_and_reports_4001() {
         .line(|l| l.starts_with("Connection confirmed: "))
         .await;
     expect_connected(&mut client, "notifications").await;
+    // The join of the conversation's topic is announced first with its
+    // own `wsauth.subscribed`, which the class's `switch` has no case for.
+    let mut topic_frames = Vec::new();
     let subscribed = loop {
         let m = client.message().await;
-        if m["type"] != "notification" {
-            break m;
+        match m["type"].as_str() {
+            Some("notification") => {}
+            Some(kind) if kind.starts_with(wire::RESERVED_PREFIX) => topic_frames.push(m),
+            _ => break m,
         }
     };
     assert_eq!(
         subscribed,
         serde_json::json!({"type": "subscribed", "conversation_id": 1})
     );
+    assert_eq!(topic_frames.len(), 1, "{topic_frames:?}");
+    assert_eq!(topic_frames[0]["type"], wire::SUBSCRIBED);
+    assert_eq!(topic_frames[0]["params"]["conversation_id"], 1);
     // `console.error('Server error:', message.message)`.
     client
         .line(|l| l == "Server error: no access to that conversation")

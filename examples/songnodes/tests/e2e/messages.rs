@@ -272,14 +272,13 @@ async fn add_to_playlist_updates_the_playlist_and_every_watcher() {
         json!({"type": "add_to_playlist", "playlist_id": BOB_PLAYLIST, "track_id": "track:windowlicker"}),
     )
     .await;
-    // Bob's own connection follows tracks: it gets the change and its reply,
-    // in either order.
-    let mut kinds = vec![
+    // Bob's own connection follows tracks: it gets its reply, then the
+    // change.
+    let kinds = [
         next_json(&mut bob).await["type"].clone(),
         next_json(&mut bob).await["type"].clone(),
     ];
-    kinds.sort_by_key(ToString::to_string);
-    assert_eq!(kinds, [json!("graph_update"), json!("playlist_updated")]);
+    assert_eq!(kinds, [json!("playlist_updated"), json!("graph_update")]);
     for watcher in [&mut alice, &mut tracks_guest] {
         let change: GraphUpdate = next_typed(watcher, "graph_update").await;
         assert_eq!(change.nodes.first().and_then(|n| n.weight), Some(2.0));
@@ -336,4 +335,74 @@ async fn playlists_of_others_and_unknown_ids_are_refused() {
     let tracks: GraphUpdate = next_typed(&mut alice, "graph_update").await;
     let windowlicker = tracks.nodes.iter().find(|n| n.id == "track:windowlicker");
     assert_eq!(windowlicker.and_then(|n| n.weight), Some(0.0));
+}
+
+/// How many tracks alice adds while watchers subscribe.
+const ADDED: usize = 30;
+
+/// Track `n` of those alice adds.
+fn added_track(n: usize) -> String {
+    format!("track:x{n:02}")
+}
+
+/// A watcher on `tracks` that subscribes while alice adds tracks
+/// 0..[`ADDED`] in order: its snapshot holds the first `k` added, and the
+/// updates after it are tracks `k`, `k + 1`, ... up to the last, none lost,
+/// none repeated, none before the snapshot.
+async fn watch_while_adding(addr: std::net::SocketAddr, watcher: usize) {
+    let mut client = connect_anonymous(addr).await;
+    expect_anonymous_welcome(&mut client).await;
+    send_json(
+        &mut client,
+        json!({"type": "subscribe", "channel": "tracks"}),
+    )
+    .await;
+    let snapshot: GraphUpdate = next_typed(&mut client, "graph_update").await;
+    let added: Vec<&str> = snapshot
+        .nodes
+        .iter()
+        .filter(|n| n.id.starts_with("track:x") && n.weight == Some(1.0))
+        .map(|n| n.id.as_str())
+        .collect();
+    let expected: Vec<String> = (0..added.len()).map(added_track).collect();
+    assert_eq!(added, expected, "watcher {watcher}: the snapshot");
+    for n in added.len()..ADDED {
+        let change: GraphUpdate = next_typed(&mut client, "graph_update").await;
+        let ids: Vec<&str> = change.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(ids, [added_track(n)], "watcher {watcher}: change {n}");
+    }
+    assert!(quiet_for(&mut client, QUIET).await, "watcher {watcher}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watchers_subscribing_during_changes_miss_none_and_see_none_early() {
+    let mut store = songnodes::Store::seeded();
+    for n in 0..ADDED {
+        store = store.node(&added_track(n), &format!("Track {n}"), NodeKind::Track);
+    }
+    let mut config = songnodes::Config::new(SECRET);
+    config.store = store;
+    let (router, server) = songnodes::app(config).unwrap_or_else(|e| panic!("{e}"));
+    let app = wsauth_example_support::testing::serve_on_loopback(router, server).await;
+    let addr = app.addr;
+    let watchers: Vec<_> = (0..60)
+        .map(|watcher| {
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(watcher as u64 % 30)).await;
+                watch_while_adding(addr, watcher).await;
+            })
+        })
+        .collect();
+    let mut alice = alice(&app).await;
+    for n in 0..ADDED {
+        send_json(
+            &mut alice,
+            json!({"type": "add_to_playlist", "playlist_id": ALICE_PLAYLIST, "track_id": added_track(n)}),
+        )
+        .await;
+        let _: PlaylistUpdated = next_typed(&mut alice, "playlist_updated").await;
+    }
+    for watcher in watchers {
+        watcher.await.unwrap_or_else(|e| panic!("{e}"));
+    }
 }
