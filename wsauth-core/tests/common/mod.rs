@@ -1,6 +1,9 @@
 //! The server and client fixtures the socket tests share.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod cluster;
+pub mod redis_server;
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
