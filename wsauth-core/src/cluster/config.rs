@@ -23,7 +23,6 @@ use std::time::Duration;
 /// Redis must be 6.2 or newer (or Valkey), a single primary, with
 /// `maxmemory-policy noeviction`; give every application its own `prefix`.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct ClusterConfig {
     /// The Redis URL (`redis://host:port/db`, with `user:password@` if
     /// needed).
