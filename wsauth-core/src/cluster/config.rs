@@ -22,7 +22,7 @@ use std::time::Duration;
 ///
 /// Redis must be 6.2 or newer (or Valkey), a single primary, with
 /// `maxmemory-policy noeviction`; give every application its own `prefix`.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClusterConfig {
     /// The Redis URL (`redis://host:port/db`, with `user:password@` if
     /// needed).
@@ -54,6 +54,41 @@ impl ClusterConfig {
             renew_every: Duration::from_secs(10),
             revocation_retention: Duration::from_secs(24 * 3600),
         }
+    }
+}
+
+/// Everything, the URL without its password.
+impl std::fmt::Debug for ClusterConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("url", &redacted(&self.url))
+            .field("prefix", &self.prefix)
+            .field("policy", &self.policy)
+            .field("lease_ttl", &self.lease_ttl)
+            .field("renew_every", &self.renew_every)
+            .field("revocation_retention", &self.revocation_retention)
+            .finish()
+    }
+}
+
+/// `url` with its userinfo (`user:password@`) replaced.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_password_stays_out_of_debug_output() {
+        let config = super::ClusterConfig::new("redis://app:s3cret@redis.internal:6379/2");
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("redis://<redacted>@redis.internal:6379/2"));
     }
 }
 

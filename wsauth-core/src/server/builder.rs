@@ -93,11 +93,6 @@ pub enum BuildError {
     #[cfg(feature = "redis")]
     #[error("cluster: {0}")]
     Cluster(String),
-    /// A cluster node runs tasks (health, lease renewal, the control
-    /// channel) and was built outside a tokio runtime.
-    #[cfg(feature = "redis")]
-    #[error("a cluster node must be built inside a tokio runtime")]
-    NoRuntime,
 }
 
 /// Configures a server for one spec.
@@ -150,9 +145,11 @@ impl Builder {
     /// [`FailurePolicy`](crate::FailurePolicy) for what happens while Redis
     /// is unreachable.
     ///
-    /// [`build`](Builder::build) must then run inside a tokio runtime: the
-    /// node's tasks start there. It does not wait for Redis: a node may
-    /// start while Redis is down (its policy applies until it is back).
+    /// The node's tasks (health, lease renewal, the control channel) run on
+    /// the tokio runtime [`build`](Builder::build) is called in, or on one
+    /// thread of their own when it is called outside any. `build` does not
+    /// wait for Redis: a node may start while Redis is down (its policy
+    /// applies until it is back).
     #[cfg(feature = "redis")]
     pub fn redis(mut self, config: crate::cluster::ClusterConfig) -> Self {
         self.cluster = Some(config);

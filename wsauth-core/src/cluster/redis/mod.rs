@@ -49,6 +49,9 @@ const HEALTH_EVERY: Duration = Duration::from_secs(1);
 pub(crate) struct Node {
     shared: Arc<NodeShared>,
     tasks: Vec<AbortHandle>,
+    /// The runtime the tasks run on when the server was built outside one
+    /// (one worker thread of its own).
+    own_runtime: Option<tokio::runtime::Runtime>,
 }
 
 /// What the node's tasks and its handshakes share.
@@ -97,7 +100,8 @@ impl Keys {
 
 impl Node {
     /// Connects (lazily) to the Redis of `config` and starts the node's
-    /// tasks on the current tokio runtime.
+    /// tasks on the current tokio runtime, or on a runtime of their own
+    /// (one thread) when there is none.
     pub(super) fn start(
         config: ClusterConfig,
         api: &str,
@@ -108,7 +112,18 @@ impl Node {
                 "`lease_ttl` must be at least twice `renew_every`, which must not be zero".into(),
             ));
         }
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| BuildError::NoRuntime)?;
+        let (runtime, own_runtime) = match tokio::runtime::Handle::try_current() {
+            Ok(current) => (current, None),
+            Err(_) => {
+                let own = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("wsauth-cluster")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| BuildError::Cluster(format!("cannot start its runtime: {e}")))?;
+                (own.handle().clone(), Some(own))
+            }
+        };
         let client = ::redis::Client::open(config.url.as_str())
             .map_err(|e| BuildError::Cluster(format!("the redis url is not valid: {e}")))?;
         let manager = ConnectionManagerConfig::new()
@@ -149,7 +164,11 @@ impl Node {
                 .spawn(control::run(Arc::clone(&shared), client, revocations))
                 .abort_handle(),
         ];
-        Ok(Node { shared, tasks })
+        Ok(Node {
+            shared,
+            tasks,
+            own_runtime,
+        })
     }
 
     /// Whether Redis answers and the revocations are current.
@@ -174,6 +193,10 @@ impl Drop for Node {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+        // Without waiting: the server may be dropped inside a runtime.
+        if let Some(runtime) = self.own_runtime.take() {
+            runtime.shutdown_background();
         }
     }
 }
