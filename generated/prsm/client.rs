@@ -417,6 +417,7 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     "notifications.read",
                     "wallet.read",
                     "system.monitor",
+                    "users.disconnect",
                 ],
             },
         ],

@@ -30,6 +30,7 @@ use wsauth_core::WsAuth;
 use wsauth_core::jwt::{KeySet, Verifier};
 pub use wsauth_example_support::{AppError, SHUTDOWN_GRACE, serve};
 
+pub mod admin;
 pub mod handlers;
 pub mod store;
 pub use wsauth_example_support::time;
@@ -83,13 +84,15 @@ impl Config {
     }
 }
 
-/// Builds the app: the router (every endpoint, `/ws/stats`, and its OpenAPI
-/// document at `/openapi.json`) and the server handle (for [`WsAuth::stats`]
+/// Builds the app: the router (every endpoint, `/ws/stats`,
+/// [`admin::DISCONNECT_PATH`], and their OpenAPI document at
+/// `/openapi.json`) and the server handle (for [`WsAuth::stats`]
 /// and [`WsAuth::shutdown`]).
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
     let verifier = Verifier::for_api(&API, keys)?;
     let store = store::Shared::new(config.store);
+    let admin = (verifier.clone(), store.clone());
     let server = Handlers {
         notifications: handlers::notifications,
         conversation: handlers::conversation,
@@ -101,10 +104,13 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     .checks(store)
     .allow_origins(&config.allowed_origins);
     let server = wsauth_example_support::cluster::clustered(server, config.cluster).build()?;
-    let openapi = server
-        .openapi()
-        .map(|doc| doc.to_pretty_json().unwrap_or_default());
-    let mut router = server.router();
+    let openapi = server.openapi().map(|mut doc| {
+        admin::document(&mut doc);
+        doc.to_pretty_json().unwrap_or_default()
+    });
+    let mut router = server
+        .router()
+        .merge(admin::routes(server.clone(), admin.0, admin.1));
     if let Some(doc) = openapi {
         router = router.route(
             "/openapi.json",

@@ -117,6 +117,11 @@ impl Shared {
         Shared(Arc::new(store))
     }
 
+    /// [`Store::status`], for the admin route.
+    pub(crate) fn user_status(&self, subject: &str) -> UserStatus {
+        self.0.status(subject)
+    }
+
     /// [`Store::conversation_access`].
     pub(crate) fn conversation_access(
         &self,

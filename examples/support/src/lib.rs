@@ -10,6 +10,8 @@
 
 pub mod cluster;
 #[cfg(feature = "testing")]
+pub mod redis_server;
+#[cfg(feature = "testing")]
 pub mod seed_snippets;
 #[cfg(feature = "testing")]
 pub mod testing;

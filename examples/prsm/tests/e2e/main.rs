@@ -2,6 +2,7 @@
 //! real WebSocket and HTTP clients.
 //!
 //! One test binary, one module per concern:
+//! - `admin`: disconnecting a user everywhere (alone and in a cluster);
 //! - `handshake`: admission and every close code a refusal can get;
 //! - `sources`: header, query and cookie tokens, origins, conflicts;
 //! - `messages`: welcomes, streams, relays, per-message permission, limits;
@@ -13,6 +14,7 @@
 //!
 //! The audit log test is `tests/audit.rs`, alone in its process.
 
+mod admin;
 mod common;
 mod handshake;
 mod lifecycle;

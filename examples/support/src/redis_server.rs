@@ -5,7 +5,9 @@
 //! (Debian's package; `.ci/test` installs it). Without one, [`RedisServer::start`]
 //! returns `None` and the test is skipped with a printed line, except in CI
 //! (`CI` set), where it fails.
-#![allow(dead_code)]
+//!
+//! Standard library only: `wsauth-core`'s cluster tests include this file
+//! too (they cannot depend on this crate).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
