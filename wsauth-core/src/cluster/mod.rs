@@ -117,7 +117,8 @@ impl Cluster {
     /// clock in a cluster).
     pub(crate) async fn revoke(&self, revocation: Revocation) -> Result<u64, ClusterError> {
         let now = unix_now();
-        self.revocations.apply(&revocation);
+        let closed = self.revocations.apply(&revocation);
+        crate::audit::revocation(&revocation, "api", closed);
         #[cfg(feature = "redis")]
         if let Some(node) = &self.node {
             return node.revoke(&revocation).await;

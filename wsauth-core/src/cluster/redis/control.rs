@@ -113,7 +113,8 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
             message = messages.next() => match message {
                 Some(message) => match parse(message.get_payload_bytes()) {
                     Some(revocation) => {
-                        revocations.apply(&revocation);
+                        let closed = revocations.apply(&revocation);
+                        crate::audit::revocation(&revocation, "cluster", closed);
                     }
                     None => tracing::warn!(target: "wsauth::cluster", node = %shared.id, "control channel: unreadable message"),
                 },
