@@ -166,6 +166,25 @@ async fn a_revocation_on_one_node_closes_and_refuses_on_the_others() {
 }
 
 #[tokio::test]
+async fn revocations_survive_a_redis_restart_while_a_node_lives() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let a = node(config(&redis, "restart")).await;
+    let old = token("alice", now() - 10, None);
+    a.run(|s| async move { s.revoke_subject_before_now("alice").await })
+        .await
+        .expect("stored and announced");
+
+    // Without persistence, the restarted Redis has forgotten it; the node
+    // that knew it writes it back once it is up again.
+    redis.restart();
+    recovers(&a, "bob").await;
+    let c = node(config(&redis, "restart")).await;
+    assert_eq!(open(c.addr, "alice", &old).await.err(), Some(REVOKED));
+}
+
+#[tokio::test]
 async fn disconnect_reaches_every_node() {
     let Some(redis) = RedisServer::start() else {
         return;

@@ -207,6 +207,24 @@ impl Revocations {
     }
 }
 
+/// Every revocation a node holds: `jti`s with their expiry, subjects with
+/// their "issued before" time.
+#[cfg(feature = "redis")]
+pub(crate) type Held = (Vec<(Box<str>, u64)>, Vec<(Box<str>, u64)>);
+
+impl Revocations {
+    /// What this node holds and still enforces, to write back to a Redis
+    /// that lost it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn held(&self) -> Held {
+        let inner = self.lock();
+        let pairs = |map: &HashMap<Box<str>, u64>| -> Vec<(Box<str>, u64)> {
+            map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+        };
+        (pairs(&inner.jtis), pairs(&inner.subjects))
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -11,6 +11,11 @@
 //! cut off is applied before it admits anyone again. A reload every minute
 //! covers a subscription that went deaf without closing.
 //!
+//! A Redis restarted without persistence has lost the stored set, so after
+//! each reload a node writes back what it holds (`ZADD GT`: never an
+//! older time over a newer one, and no announcement): revocations survive
+//! as long as one node that knew them lives.
+//!
 //! Messages (the subject is always last: subjects may contain `:`):
 //! `rj:<until>:<jti>`, `rs:<before>:<subject>`, `ds:<subject>`.
 
@@ -21,6 +26,7 @@ use ::redis::{Client, RedisResult, Script};
 use futures_util::StreamExt;
 
 use super::{NodeShared, within};
+use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
 
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/revoke.lua")));
@@ -141,7 +147,30 @@ async fn reload(shared: &NodeShared, revocations: &Revocations) -> RedisResult<(
     )
     .await?;
     revocations.merge(pairs(jtis), pairs(subjects));
-    Ok(())
+    write_back(shared, revocations.held()).await
+}
+
+/// Stores `held` again, keeping any newer time Redis has.
+async fn write_back(shared: &NodeShared, (jtis, subjects): Held) -> RedisResult<()> {
+    if jtis.is_empty() && subjects.is_empty() {
+        return Ok(());
+    }
+    let mut pipe = ::redis::pipe();
+    for (key, entries) in [
+        (shared.keys.revoked_jtis(), jtis),
+        (shared.keys.revoked_subjects(), subjects),
+    ] {
+        if entries.is_empty() {
+            continue;
+        }
+        let command = pipe.cmd("ZADD").arg(key).arg("GT");
+        for (name, time) in entries {
+            command.arg(time).arg(&*name);
+        }
+        command.ignore();
+    }
+    let mut commands = shared.commands.clone();
+    within(pipe.query_async::<()>(&mut commands)).await
 }
 
 /// `[member, score, member, score, ...]` as pairs; scores are whole seconds.
