@@ -185,6 +185,36 @@ async fn revocations_survive_a_redis_restart_while_a_node_lives() {
 }
 
 #[tokio::test]
+async fn nodes_resubscribe_after_redis_drops_their_subscription() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = node(config(&redis, "resubscribe")).await;
+    let b = node(config(&redis, "resubscribe")).await;
+    let reply = redis.command("CLIENT KILL TYPE pubsub");
+    assert!(
+        reply.starts_with(":2"),
+        "both subscriptions killed: {reply}"
+    );
+    let alice = token("alice", now(), None);
+    let mut on_a = open(a.addr, "alice", &alice).await;
+    let started = Instant::now();
+    while on_a.is_err() && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        on_a = open(a.addr, "alice", &alice).await;
+    }
+    let mut on_a = on_a.expect("admitted once resubscribed");
+    b.ready().await;
+    b.run(|s| async move { s.disconnect_subject("alice").await })
+        .await
+        .expect("announced");
+    assert_eq!(
+        closed_within(&mut on_a, Duration::from_secs(2)).await,
+        Some(REVOKED)
+    );
+}
+
+#[tokio::test]
 async fn disconnect_reaches_every_node() {
     let Some(redis) = RedisServer::start() else {
         return;
