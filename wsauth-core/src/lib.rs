@@ -4,7 +4,8 @@
 //! on every connection and every message. The handshake runs, in order:
 //! origin allow-list (a foreign origin gets HTTP 403 and no socket), token
 //! extraction from the spec's sources, verification ([`Verifier`],
-//! [`Introspector`], or any [`Authenticator`]), path binding, user lookup
+//! [`Introspector`], or any [`Authenticator`]) and revocation (in memory:
+//! [`WsAuth::revoke_jti`] and its siblings), path binding, user lookup
 //! ([`UserStore`]), endpoint permission ([`Principal`]), the per-user
 //! connection limit and resource checks ([`Checks`]). A refused
 //! connection is upgraded and closed at once with the spec's code and
@@ -21,7 +22,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `client` | the `client` module, the runtime of generated Rust clients |
-//! | `redis` | [`Builder::redis`]: several server processes as one API, sharing a Redis (cluster-wide per-user limits, revocation) |
+//! | `redis` | `Builder::redis`: several server processes as one API, sharing a Redis (cluster-wide per-user limits, revocation) |
 //!
 //! ```no_run
 //! # use wsauth_core::{WsAuth, Session, HandlerResult};

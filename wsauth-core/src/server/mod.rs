@@ -3,8 +3,8 @@
 //! # Motivation
 //!
 //! Every WebSocket handshake runs the same stages in the same order (origin,
-//! token, verification, path binding, user, permission, resource checks,
-//! connection limit), each ending, when it fails, in one failure kind and so
+//! token, verification and revocation, path binding, user, permission,
+//! connection limit, resource checks), each ending, when it fails, in one failure kind and so
 //! in the spec's close code. Doing them here, once, is the point of wsauth:
 //! handlers only ever see connections that passed all of them.
 //!
