@@ -308,6 +308,36 @@ async fn refuse_policy_closes_new_connections_while_redis_is_down_and_recovers()
 }
 
 #[tokio::test]
+async fn a_frozen_redis_is_noticed_and_survived_without_closing_anyone() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = node(config(&redis, "frozen")).await;
+    let mut live = open(a.addr, "alice", &token("alice", now(), None))
+        .await
+        .expect("admitted");
+
+    // Connections stay open but nothing answers: only timeouts tell.
+    redis.pause();
+    let frozen = Instant::now();
+    notices_down(&a).await;
+    assert!(
+        frozen.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        frozen.elapsed()
+    );
+    assert_eq!(
+        open(a.addr, "bob", &token("bob", now(), None)).await.err(),
+        Some(UNAVAILABLE)
+    );
+    assert!(answers(&mut live).await, "live connections stay open");
+
+    redis.resume();
+    recovers(&a, "bob").await;
+    assert!(answers(&mut live).await);
+}
+
+#[tokio::test]
 async fn degrade_policy_admits_under_the_node_limit_while_redis_is_down() {
     let Some(mut redis) = RedisServer::start() else {
         return;
