@@ -370,6 +370,18 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 reason: "done",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Revoked,
+                code: 4006u16,
+                reason: "revoked",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+            },
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Unavailable,
+                code: 1013u16,
+                reason: "try again later",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
         ],
         stats: ::core::option::Option::None,
         endpoints: &[
@@ -460,7 +472,7 @@ pub enum CloseCode {
     MessageTooBig,
     /// 1007: `invalid_message` (client: `stop`).
     InvalidMessage,
-    /// 1013: `slow_consumer` (client: `backoff`).
+    /// 1013: `slow_consumer`, `unavailable` (client: `backoff`).
     SlowConsumer,
     /// 1001: `idle_timeout`, `going_away` (client: `backoff`).
     GoingAway,
@@ -468,6 +480,8 @@ pub enum CloseCode {
     ServerError,
     /// 1000: `completed` (client: `stop`).
     Completed,
+    /// 4006: `revoked` (client: `refresh_token`).
+    Revoked,
 }
 impl CloseCode {
     /// Every code, in the order of the spec's failure kinds.
@@ -482,6 +496,7 @@ impl CloseCode {
         CloseCode::GoingAway,
         CloseCode::ServerError,
         CloseCode::Completed,
+        CloseCode::Revoked,
     ];
     /// The WebSocket close code.
     pub const fn code(self) -> u16 {
@@ -496,6 +511,7 @@ impl CloseCode {
             CloseCode::GoingAway => 1001,
             CloseCode::ServerError => 1011,
             CloseCode::Completed => 1000,
+            CloseCode::Revoked => 4006,
         }
     }
     /// The variant for a close code, if the spec has it.
@@ -511,6 +527,7 @@ impl CloseCode {
             1001 => ::core::option::Option::Some(CloseCode::GoingAway),
             1011 => ::core::option::Option::Some(CloseCode::ServerError),
             1000 => ::core::option::Option::Some(CloseCode::Completed),
+            4006 => ::core::option::Option::Some(CloseCode::Revoked),
             _ => ::core::option::Option::None,
         }
     }
@@ -527,6 +544,7 @@ impl CloseCode {
             CloseCode::GoingAway => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::ServerError => ::wsauth_core::spec::ClientAction::Backoff,
             CloseCode::Completed => ::wsauth_core::spec::ClientAction::Stop,
+            CloseCode::Revoked => ::wsauth_core::spec::ClientAction::RefreshToken,
         }
     }
     /// The failure kinds that close with it.
@@ -554,7 +572,12 @@ impl CloseCode {
             CloseCode::InvalidMessage => {
                 &[::wsauth_core::spec::FailureKind::InvalidMessage]
             }
-            CloseCode::SlowConsumer => &[::wsauth_core::spec::FailureKind::SlowConsumer],
+            CloseCode::SlowConsumer => {
+                &[
+                    ::wsauth_core::spec::FailureKind::SlowConsumer,
+                    ::wsauth_core::spec::FailureKind::Unavailable,
+                ]
+            }
             CloseCode::GoingAway => {
                 &[
                     ::wsauth_core::spec::FailureKind::IdleTimeout,
@@ -563,6 +586,7 @@ impl CloseCode {
             }
             CloseCode::ServerError => &[::wsauth_core::spec::FailureKind::ServerError],
             CloseCode::Completed => &[::wsauth_core::spec::FailureKind::Completed],
+            CloseCode::Revoked => &[::wsauth_core::spec::FailureKind::Revoked],
         }
     }
     /// The close reason of its first failure kind.
@@ -578,6 +602,7 @@ impl CloseCode {
             CloseCode::GoingAway => "idle timeout",
             CloseCode::ServerError => "server error",
             CloseCode::Completed => "done",
+            CloseCode::Revoked => "revoked",
         }
     }
 }

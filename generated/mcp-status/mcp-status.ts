@@ -35,7 +35,9 @@ export type FailureKind =
   | "idle_timeout"
   | "going_away"
   | "server_error"
-  | "completed";
+  | "completed"
+  | "revoked"
+  | "unavailable";
 
 /** The spec's close codes, one entry per distinct code. */
 export const CloseCode = {
@@ -55,7 +57,7 @@ export const CloseCode = {
   MessageTooBig: 1009,
   /** `invalid_message`: stop, with a `CloseError`. */
   InvalidMessage: 1007,
-  /** `slow_consumer`: reconnect after a backoff with jitter. */
+  /** `slow_consumer`, `unavailable`: reconnect after a backoff with jitter. */
   SlowConsumer: 1013,
   /** `idle_timeout`, `going_away`: reconnect after a backoff with jitter. */
   GoingAway: 1001,
@@ -63,6 +65,8 @@ export const CloseCode = {
   ServerError: 1011,
   /** `completed`: stop, with a `CloseError`. */
   Completed: 1000,
+  /** `revoked`: get a fresh token and reconnect at once. */
+  Revoked: 4006,
 } as const;
 
 /** A close code from the spec's catalogue. */
@@ -75,10 +79,11 @@ const __wsauthCloseRules: { readonly [code: number]: __WsauthCloseRule | undefin
   4029: { action: "backoff", kinds: ["rate_limited"] },
   1009: { action: "stop", kinds: ["message_too_big"] },
   1007: { action: "stop", kinds: ["invalid_message"] },
-  1013: { action: "backoff", kinds: ["slow_consumer"] },
+  1013: { action: "backoff", kinds: ["slow_consumer", "unavailable"] },
   1001: { action: "backoff", kinds: ["idle_timeout", "going_away"] },
   1011: { action: "backoff", kinds: ["server_error"] },
   1000: { action: "stop", kinds: ["completed"] },
+  4006: { action: "refresh_token", kinds: ["revoked"] },
 };
 
 // ---------------------------------------------------------------------------

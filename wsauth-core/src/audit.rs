@@ -5,7 +5,9 @@
 //! `refreshed`, `closed`, `invalid_message`, `refused` for refusals
 //! before authentication, sampled with a `count`, and `topic_subscribed`,
 //! `topic_refused`, `topic_unsubscribed`, `topic_dropped` for topic
-//! subscriptions, with the topic's name), plus the endpoint, peer
+//! subscriptions, with the topic's name; `revocation` for a revocation or
+//! disconnect this node applied, from its own API or from another node),
+//! plus the endpoint, peer
 //! address, user agent and subject when known. Tokens, secrets and passwords are never fields: the
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
@@ -18,6 +20,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{FailureKind, Keyword};
+
+use crate::cluster::Revocation;
 
 /// Who and where an event is about.
 ///
@@ -110,6 +114,25 @@ pub(crate) fn limit_hit(cx: &AuditContext, kind: FailureKind) {
         endpoint = cx.endpoint,
         peer = %cx.peer(),
         subject = cx.subject.as_deref().unwrap_or(""),
+    );
+}
+
+/// A revocation or disconnect took effect on this node (`origin`: `api`
+/// for a call here, `cluster` for one announced by another node), closing
+/// `closed` live connections.
+pub(crate) fn revocation(revocation: &Revocation, origin: &'static str, closed: usize) {
+    let (kind, name) = match revocation {
+        Revocation::Jti { jti, .. } => ("jti", jti),
+        Revocation::Subject { subject, .. } => ("subject", subject),
+        Revocation::Disconnect { subject } => ("disconnect", subject),
+    };
+    tracing::info!(
+        target: "wsauth::audit",
+        event = "revocation",
+        kind,
+        name = &**name,
+        origin,
+        closed,
     );
 }
 

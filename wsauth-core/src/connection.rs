@@ -36,6 +36,7 @@ use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
+use crate::cluster::{Revocations, TokenMark};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::identity::{self, Authenticator, run_checks};
@@ -168,6 +169,8 @@ pub(crate) struct ConnectionContext {
     /// The server's topics: this connection's subscriptions are in its
     /// [`Link`], and end with it.
     pub(crate) topics: Topics,
+    /// What this node knows is revoked: a refresh token is checked there.
+    pub(crate) revocations: Arc<Revocations>,
 }
 
 /// The message a panic was raised with, when it has one (`panic!` with a
@@ -464,6 +467,9 @@ impl Connection {
                     if link.invalid.load(Ordering::Acquire) {
                         return End::Close(FailureKind::InvalidMessage);
                     }
+                    if link.revoked.load(Ordering::Acquire) {
+                        return End::Close(FailureKind::Revoked);
+                    }
                     if send_queued(ws, link).await.is_err() {
                         return End::Gone;
                     }
@@ -709,7 +715,7 @@ impl ConnectionContext {
         let Ok(Refresh { token }) = serde_json::from_str::<Refresh<'_>>(text) else {
             return refused(self.refuse(FailureKind::InvalidMessage));
         };
-        match self.reidentify(&token).await {
+        match self.reidentify(&token, link).await {
             Ok(exp) => {
                 link.set_principal(self.principal.clone());
                 // Every subscription is decided again for the new roles.
@@ -735,7 +741,7 @@ impl ConnectionContext {
     /// checks still allowing it on this connection's path) and, if it
     /// passes, replaces the principal: the new roles govern every later
     /// message. Returns the new `exp`.
-    async fn reidentify(&mut self, token: &str) -> Result<u64, Rejection> {
+    async fn reidentify(&mut self, token: &str, link: &Link) -> Result<u64, Rejection> {
         if token.len() > wsauth_spec::wire::MAX_TOKEN_BYTES {
             return Err(Rejection::new(
                 FailureKind::AuthFailed,
@@ -757,6 +763,18 @@ impl ConnectionContext {
             return Err(Rejection::new(
                 FailureKind::AuthFailed,
                 "refresh token is older than the current one",
+            ));
+        }
+        // In memory, and recorded on the link in the same step, so that a
+        // revocation racing the refresh sees the new token.
+        if self
+            .revocations
+            .refreshed(&claims.subject, link, TokenMark::of(&claims))
+            .is_err()
+        {
+            return Err(Rejection::new(
+                FailureKind::Revoked,
+                "refresh token revoked",
             ));
         }
         if self.users.is_some() {

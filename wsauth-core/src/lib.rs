@@ -4,7 +4,8 @@
 //! on every connection and every message. The handshake runs, in order:
 //! origin allow-list (a foreign origin gets HTTP 403 and no socket), token
 //! extraction from the spec's sources, verification ([`Verifier`],
-//! [`Introspector`], or any [`Authenticator`]), path binding, user lookup
+//! [`Introspector`], or any [`Authenticator`]) and revocation (in memory:
+//! [`WsAuth::revoke_jti`] and its siblings), path binding, user lookup
 //! ([`UserStore`]), endpoint permission ([`Principal`]), the per-user
 //! connection limit and resource checks ([`Checks`]). A refused
 //! connection is upgraded and closed at once with the spec's code and
@@ -16,7 +17,12 @@
 //! ([`ServerLimits`]: header timeout, connections per client address and in
 //! all).
 //!
-//! Features: `client` adds the `client` module, the runtime of generated Rust clients.
+//! Features:
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `client` | the `client` module, the runtime of generated Rust clients |
+//! | `redis` | `Builder::redis`: several server processes as one API, sharing a Redis (cluster-wide per-user limits, revocation) |
 //!
 //! ```no_run
 //! # use wsauth_core::{WsAuth, Session, HandlerResult};
@@ -36,6 +42,7 @@
 mod audit;
 #[cfg(feature = "client")]
 pub mod client;
+mod cluster;
 mod connection;
 mod descriptor;
 mod frame;
@@ -63,6 +70,10 @@ mod typed;
 pub use descriptor::ApiDescriptor;
 pub use listener::ServerLimits;
 pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openapi};
+// Several nodes as one API.
+pub use cluster::ClusterError;
+#[cfg(feature = "redis")]
+pub use cluster::{ClusterConfig, FailurePolicy};
 // Writing handlers.
 pub use connection::{CloseWith, HandlerResult};
 pub use open::OpenMessage;

@@ -16,6 +16,8 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::cluster::{ClusterSlot, Listed};
+
 /// Held leases per key, at most a given number each, taken and counted in
 /// one step under a lock; a [`Lease`] gives its place back when dropped.
 ///
@@ -49,10 +51,16 @@ pub(crate) type ConnectionLimiter = Leases<Arc<str>>;
 pub(crate) type Slot = Lease<Arc<str>>;
 
 /// The place an admitted connection holds among the connection limits,
-/// given back when the connection ends: its user's slot, or one of the
-/// anonymous connections'.
+/// given back when the connection ends: its user's slot (on this node and,
+/// in a cluster, across nodes) and its listing for revocation sweeps, or
+/// one of the anonymous connections'.
 pub(crate) enum Place {
-    User(#[expect(dead_code, reason = "held for its `Drop`")] Slot),
+    User(
+        #[expect(dead_code, reason = "held for its `Drop`")] Slot,
+        #[cfg_attr(feature = "redis", expect(dead_code, reason = "held for its `Drop`"))]
+        ClusterSlot,
+        #[expect(dead_code, reason = "held for its `Drop`")] Listed,
+    ),
     Anonymous(#[expect(dead_code, reason = "held for its `Drop`")] Lease<()>),
 }
 

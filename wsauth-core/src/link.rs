@@ -13,7 +13,9 @@
 //!
 //! The link also carries who the connection is: an in-band token refresh
 //! replaces the principal in the loop, and the handler must see the new one
-//! (its roles, for the checks it makes itself), so both read it here.
+//! (its roles, for the checks it makes itself), so both read it here. So
+//! is which token it holds (its `jti` and `iat`), for revocation sweeps,
+//! which raise the `revoked` flag from outside the connection's task.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -25,6 +27,7 @@ use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
 
+use crate::cluster::TokenMark;
 use crate::principal::Principal;
 use crate::topics::InstanceKey;
 
@@ -68,6 +71,11 @@ pub(crate) struct Link {
     pub(crate) slow: AtomicBool,
     /// A message failed typed decoding and cannot be answered with `error`.
     pub(crate) invalid: AtomicBool,
+    /// The connection's token was revoked, or its subject disconnected.
+    pub(crate) revoked: AtomicBool,
+    /// The token the connection holds now: replaced by an in-band refresh,
+    /// read by revocation sweeps.
+    pub(crate) token: Mutex<TokenMark>,
     /// Who the connection is now: replaced by an in-band refresh.
     principal: RwLock<Principal>,
     /// The topic instances the connection subscribes to (empty, and
@@ -136,6 +144,8 @@ impl Link {
             to_handler: AtomicWaker::new(),
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
+            revoked: AtomicBool::new(false),
+            token: Mutex::new(TokenMark::default()),
             principal: RwLock::new(principal),
             subscriptions: Mutex::new(Vec::new()),
             left: AtomicBool::new(false),
@@ -207,7 +217,9 @@ impl Link {
     pub(crate) async fn ready(&self) {
         poll_fn(|cx| {
             self.to_loop.register(cx.waker());
-            let raised = self.slow.load(Ordering::Acquire) || self.invalid.load(Ordering::Acquire);
+            let raised = self.slow.load(Ordering::Acquire)
+                || self.invalid.load(Ordering::Acquire)
+                || self.revoked.load(Ordering::Acquire);
             if raised || lock(&self.outbox).len() > 0 {
                 Poll::Ready(())
             } else {

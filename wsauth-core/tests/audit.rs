@@ -253,3 +253,29 @@ async fn a_handlers_topic_requests_are_audited_with_the_peer_address() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn revocations_and_the_connections_they_close_are_audited() {
+    let (captured, _guard) = capture_logs();
+    let server = cluster::builder().build().unwrap_or_else(|e| panic!("{e}"));
+    let addr = serve_with(&server, server.router()).await;
+    let mut alice = cluster::open(addr, "alice", &cluster::token("alice", now() - 10, None))
+        .await
+        .unwrap_or_else(|code| panic!("refused with {code}"));
+    let before = server.revoke_subject_before_now("alice").await;
+    assert!(before.is_ok());
+    let close = cluster::closed_within(&mut alice, Duration::from_secs(2)).await;
+    assert_eq!(close, Some(4006));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let log = captured.text();
+    assert!(
+        log.contains(
+            r#""event":"revocation","kind":"subject","name":"alice","origin":"api","closed":1"#
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains(r#""event":"closed","kind":"revoked""#),
+        "{log}"
+    );
+}

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use wsauth_gen::ir::{Access, ClientAction, FailureKind, SchemaKind, TokenSource};
 use wsauth_gen::spec::model::Spec;
 use wsauth_gen::{Api, SourceFile, load, load_source};
+use wsauth_spec::Keyword as _;
 
 const EXAMPLES: [&str; 5] = ["songnodes", "shipvox", "prsm", "reflections", "mcp-status"];
 
@@ -188,7 +189,11 @@ fn prsm_resolves_roles_sources_codes_and_checks() {
         api.stats.as_ref().map(|s| s.perm.as_str()),
         Some("system.monitor")
     );
-    assert_eq!(api.close_codes.len(), 17, "every failure kind is resolved");
+    assert_eq!(
+        api.close_codes.len(),
+        FailureKind::ALL.len(),
+        "every failure kind is resolved"
+    );
 }
 
 #[test]

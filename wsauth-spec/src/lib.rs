@@ -330,6 +330,13 @@ pub enum FailureKind {
     ServerError,
     /// The server finished the conversation (e.g. a stream ended).
     Completed,
+    /// The token, or every token of the subject issued until then, was
+    /// revoked (or the subject was disconnected): at the handshake, on
+    /// refresh, or on a live connection.
+    Revoked,
+    /// The server cannot check what a new connection needs (the cluster's
+    /// shared store is unreachable): try again later.
+    Unavailable,
 }
 
 impl Keyword for FailureKind {
@@ -353,6 +360,8 @@ impl Keyword for FailureKind {
             ("going_away", GoingAway),
             ("server_error", ServerError),
             ("completed", Completed),
+            ("revoked", Revoked),
+            ("unavailable", Unavailable),
         ]
     };
     const WHAT: &'static str = "failure kind";
@@ -379,6 +388,8 @@ impl FailureKind {
             GoingAway => (1001, "server shutting down", Backoff),
             ServerError => (1011, "server error", Backoff),
             Completed => (1000, "done", Stop),
+            Revoked => (4006, "revoked", RefreshToken),
+            Unavailable => (1013, "try again later", Backoff),
         }
     }
 }

@@ -121,16 +121,26 @@ impl std::error::Error for AppError {
 /// The configured wsauth server for the echo spec, with `secret` as the
 /// HS256 key (at least [`MIN_SECRET_BYTES`]) and `users` as the store.
 pub fn server(secret: &[u8], users: Users) -> Result<WsAuth, AppError> {
+    server_in(secret, users, None)
+}
+
+/// [`server`], one node of `cluster` when there is one (`--redis`).
+pub fn server_in(
+    secret: &[u8],
+    users: Users,
+    cluster: Option<wsauth_core::ClusterConfig>,
+) -> Result<WsAuth, AppError> {
     let keys = KeySet::new()
         .hmac(KEY_SLOT, secret)
         .map_err(AppError::Keys)?;
     let verifier = Verifier::for_api(&API, keys).map_err(AppError::Keys)?;
-    WsAuth::builder(&API)
+    let builder = WsAuth::builder(&API)
         .authenticator(verifier)
         .users(users)
         .allow_any_origin()
         .handler("echo", echo)
-        .handler("raw", raw)
+        .handler("raw", raw);
+    wsauth_example_support::cluster::clustered(builder, cluster)
         .build()
         .map_err(AppError::Build)
 }
@@ -140,7 +150,16 @@ pub fn server(secret: &[u8], users: Users) -> Result<WsAuth, AppError> {
 /// it with [`WsAuth::serve`] (limits before authentication, audit events
 /// with the peer address).
 pub fn app(secret: &[u8], users: Users) -> Result<(Router, WsAuth), AppError> {
-    let server = server(secret, users)?;
+    app_in(secret, users, None)
+}
+
+/// [`app`], one node of `cluster` when there is one (`--redis`).
+pub fn app_in(
+    secret: &[u8],
+    users: Users,
+    cluster: Option<wsauth_core::ClusterConfig>,
+) -> Result<(Router, WsAuth), AppError> {
+    let server = server_in(secret, users, cluster)?;
     Ok((server.router(), server))
 }
 

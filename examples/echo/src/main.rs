@@ -30,6 +30,8 @@ struct Args {
     /// Grace period for open connections at shutdown, in seconds.
     #[arg(long, default_value_t = 5)]
     grace_s: u64,
+    #[command(flatten)]
+    cluster: support::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -49,7 +51,7 @@ fn main() -> ExitCode {
         .users
         .clone()
         .map_or_else(echo::Users::any, echo::Users::only);
-    let (router, server) = match echo::app(&secret, users) {
+    let (router, server) = match echo::app_in(&secret, users, args.cluster.config()) {
         Ok(app) => app,
         Err(e) => {
             eprintln!("echo: error: {e}");

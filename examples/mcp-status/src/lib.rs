@@ -129,6 +129,8 @@ pub struct Config {
     pub users: Users,
     /// The MCP servers' status (clones share it: keep one to drive it).
     pub board: StatusBoard,
+    /// The cluster to join (`--redis`); `None`: this server alone.
+    pub cluster: Option<wsauth_core::ClusterConfig>,
 }
 
 impl std::fmt::Debug for Config {
@@ -139,6 +141,7 @@ impl std::fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("users", &self.users)
             .field("board", &self.board)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -153,6 +156,7 @@ impl Config {
             allowed_origins: Vec::new(),
             users: Users::seeded(),
             board: StatusBoard::seeded(),
+            cluster: None,
         }
     }
 }
@@ -209,7 +213,7 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     } else {
         builder.allow_origins(&config.allowed_origins)
     };
-    let server = builder.build()?;
+    let server = wsauth_example_support::cluster::clustered(builder, config.cluster).build()?;
     config.board.serve_on(server.topics())?;
     Ok((server.router(), server))
 }

@@ -52,6 +52,8 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    cluster: support::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -108,6 +110,7 @@ fn main() -> ExitCode {
 /// The app's configuration from the arguments and the environment.
 fn config(args: &Args) -> Result<mcp_status::Config, String> {
     let mut config = mcp_status::Config::new(support::secret_from_env()?);
+    config.cluster = args.cluster.config();
     config.allowed_origins.clone_from(&args.allow_origin);
     if let Some(url) = &args.introspection_url {
         let mut introspection = mcp_status::IntrospectionConfig::new(url);

@@ -30,6 +30,7 @@ use wsauth_core::WsAuth;
 use wsauth_core::jwt::{KeySet, Verifier};
 pub use wsauth_example_support::{AppError, SHUTDOWN_GRACE, serve};
 
+pub mod admin;
 pub mod handlers;
 pub mod store;
 pub use wsauth_example_support::time;
@@ -54,6 +55,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Users and conversations.
     pub store: Store,
+    /// The cluster to join (`--redis`); `None`: this server alone.
+    pub cluster: Option<wsauth_core::ClusterConfig>,
 }
 
 /// Everything but the secret, of which only its length.
@@ -63,6 +66,7 @@ impl std::fmt::Debug for Config {
             .field("secret", &wsauth_example_support::Redacted(&self.secret))
             .field("allowed_origins", &self.allowed_origins)
             .field("store", &self.store)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -75,17 +79,20 @@ impl Config {
             secret: secret.into(),
             allowed_origins: DEFAULT_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
             store: Store::seeded(),
+            cluster: None,
         }
     }
 }
 
-/// Builds the app: the router (every endpoint, `/ws/stats`, and its OpenAPI
-/// document at `/openapi.json`) and the server handle (for [`WsAuth::stats`]
+/// Builds the app: the router (every endpoint, `/ws/stats`,
+/// [`admin::DISCONNECT_PATH`], and their OpenAPI document at
+/// `/openapi.json`) and the server handle (for [`WsAuth::stats`]
 /// and [`WsAuth::shutdown`]).
 pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     let keys = KeySet::new().hmac(KEY_SLOT, &config.secret)?;
     let verifier = Verifier::for_api(&API, keys)?;
     let store = store::Shared::new(config.store);
+    let admin = (verifier.clone(), store.clone());
     let server = Handlers {
         notifications: handlers::notifications,
         conversation: handlers::conversation,
@@ -95,12 +102,15 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     .authenticator(verifier)
     .users(store.clone())
     .checks(store)
-    .allow_origins(&config.allowed_origins)
-    .build()?;
-    let openapi = server
-        .openapi()
-        .map(|doc| doc.to_pretty_json().unwrap_or_default());
-    let mut router = server.router();
+    .allow_origins(&config.allowed_origins);
+    let server = wsauth_example_support::cluster::clustered(server, config.cluster).build()?;
+    let openapi = server.openapi().map(|mut doc| {
+        admin::document(&mut doc);
+        doc.to_pretty_json().unwrap_or_default()
+    });
+    let mut router = server
+        .router()
+        .merge(admin::routes(server.clone(), admin.0, admin.1));
     if let Some(doc) = openapi {
         router = router.route(
             "/openapi.json",

@@ -117,6 +117,11 @@ impl Shared {
     pub(crate) fn new(store: Store) -> Self {
         Shared(Arc::new(store))
     }
+
+    /// [`Store::status`], for the admin route.
+    pub(crate) fn user_status(&self, subject: &str) -> UserStatus {
+        self.0.status(subject)
+    }
 }
 
 impl UserStore for Shared {

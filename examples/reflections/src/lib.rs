@@ -72,6 +72,8 @@ pub struct Config {
     pub store: Store,
     /// The pause between tokens.
     pub token_interval: Duration,
+    /// The cluster to join (`--redis`); `None`: this server alone.
+    pub cluster: Option<wsauth_core::ClusterConfig>,
 }
 
 /// Everything but the secret, of which only its length.
@@ -82,6 +84,7 @@ impl std::fmt::Debug for Config {
             .field("allowed_origins", &self.allowed_origins)
             .field("store", &self.store)
             .field("token_interval", &self.token_interval)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -95,6 +98,7 @@ impl Config {
             allowed_origins: Vec::new(),
             store: Store::seeded(),
             token_interval: DEFAULT_TOKEN_INTERVAL,
+            cluster: None,
         }
     }
 }
@@ -120,7 +124,7 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     } else {
         builder.allow_origins(&config.allowed_origins)
     };
-    let server = builder.build()?;
+    let server = wsauth_example_support::cluster::clustered(builder, config.cluster).build()?;
     Ok((server.router(), server))
 }
 

@@ -30,6 +30,8 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    cluster: support::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let mut config = reflections::Config::new(support::secret_from_env()?);
+    config.cluster = args.cluster.config();
     config.allowed_origins = args.allow_origin;
     config.token_interval = Duration::from_millis(args.token_interval_ms);
     let origins = if config.allowed_origins.is_empty() {

@@ -80,6 +80,8 @@ pub struct Config {
     /// Mint a non-expiring development token for this (active) user, and
     /// accept it. Never in production.
     pub dev_token: Option<String>,
+    /// The cluster to join (`--redis`); `None`: this server alone.
+    pub cluster: Option<wsauth_core::ClusterConfig>,
 }
 
 /// Everything but the secret, of which only its length.
@@ -92,6 +94,7 @@ impl std::fmt::Debug for Config {
             .field("throttle", &self.throttle)
             .field("token_ttl", &self.token_ttl)
             .field("dev_token", &self.dev_token)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -108,6 +111,7 @@ impl Config {
             throttle: ThrottlePolicy::default(),
             token_ttl: DEFAULT_TOKEN_TTL,
             dev_token: None,
+            cluster: None,
         }
     }
 }
@@ -246,7 +250,7 @@ pub fn app(config: Config) -> Result<App, AppError> {
         Some(origins) => builder.allow_origins(origins),
         None => builder.allow_any_origin(),
     };
-    let server = builder.build()?;
+    let server = wsauth_example_support::cluster::clustered(builder, config.cluster).build()?;
     let service = token::TokenService {
         accounts: accounts.clone(),
         throttle: Arc::new(throttle::Throttle::new(config.throttle)),

@@ -31,6 +31,8 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    cluster: support::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -55,6 +57,7 @@ fn dev_banner(user: &str, token: &str) -> String {
 
 fn run(args: Args) -> Result<(), String> {
     let mut config = shipvox::Config::new(support::secret_from_env()?);
+    config.cluster = args.cluster.config();
     if !args.allow_origin.is_empty() {
         config.allowed_origins = Some(args.allow_origin);
     }

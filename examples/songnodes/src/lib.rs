@@ -57,6 +57,8 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     /// Users, the graph and playlists.
     pub store: Store,
+    /// The cluster to join (`--redis`); `None`: this server alone.
+    pub cluster: Option<wsauth_core::ClusterConfig>,
 }
 
 /// Everything but the secret, of which only its length.
@@ -66,6 +68,7 @@ impl std::fmt::Debug for Config {
             .field("secret", &wsauth_example_support::Redacted(&self.secret))
             .field("allowed_origins", &self.allowed_origins)
             .field("store", &self.store)
+            .field("cluster", &self.cluster)
             .finish()
     }
 }
@@ -78,6 +81,7 @@ impl Config {
             secret: secret.into(),
             allowed_origins: DEFAULT_ORIGINS.iter().map(|o| (*o).to_owned()).collect(),
             store: Store::seeded(),
+            cluster: None,
         }
     }
 }
@@ -95,8 +99,8 @@ pub fn app(config: Config) -> Result<(axum::Router, WsAuth), AppError> {
     .with_state(store.clone())
     .authenticator(verifier)
     .users(store)
-    .allow_origins(&config.allowed_origins)
-    .build()?;
+    .allow_origins(&config.allowed_origins);
+    let server = wsauth_example_support::cluster::clustered(server, config.cluster).build()?;
     let router = server.router();
     Ok((router, server))
 }

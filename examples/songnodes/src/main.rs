@@ -26,6 +26,8 @@ struct Args {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     log_json: bool,
+    #[command(flatten)]
+    cluster: support::ClusterArgs,
 }
 
 fn main() -> ExitCode {
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
 
 fn run(args: Args) -> Result<(), String> {
     let mut config = songnodes::Config::new(support::secret_from_env()?);
+    config.cluster = args.cluster.config();
     if !args.allow_origin.is_empty() {
         config.allowed_origins = args.allow_origin;
     }

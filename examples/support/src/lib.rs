@@ -8,6 +8,9 @@
 //! application has its own configuration, logging and users), which is why
 //! it lives here and not in `wsauth-core`.
 
+pub mod cluster;
+#[cfg(feature = "testing")]
+pub mod redis_server;
 #[cfg(feature = "testing")]
 pub mod seed_snippets;
 #[cfg(feature = "testing")]
@@ -15,6 +18,7 @@ pub mod testing;
 pub mod time;
 pub mod users;
 
+pub use cluster::ClusterArgs;
 pub use users::SeededUsers;
 
 use std::io::IsTerminal;

@@ -1,5 +1,6 @@
-//! The handshake's checks, in the spec's order: path, token, path binding,
-//! user, permission, connection limit, resource checks. What passes is
+//! The handshake's checks, in the spec's order: path, token (and whether it
+//! was revoked), path binding, user, permission, connection limit (on this
+//! node, then across the cluster), resource checks. What passes is
 //! [`Admitted`]; what fails is a [`Rejection`] carrying the spec's failure
 //! kind.
 
@@ -8,9 +9,11 @@ use std::sync::Arc;
 use wsauth_spec::{Access, FailureKind, ParamType};
 
 use crate::audit::{self, AuditContext, Refusal};
+use crate::cluster::TokenMark;
 use crate::descriptor::EndpointDescriptor;
 use crate::identity::{self, run_checks};
 use crate::limits::Place;
+use crate::link::Link;
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::token::{self, TokenError};
@@ -24,6 +27,9 @@ pub(super) struct Admitted {
     pub(super) expires_at: Option<u64>,
     pub(super) issued_at: Option<u64>,
     pub(super) slot: Place,
+    /// The connection's link, made here to be listed for revocation
+    /// sweeps before its token's last revocation check.
+    pub(super) link: Arc<Link>,
 }
 
 /// The handshake's checks, in the spec's order.
@@ -39,7 +45,7 @@ pub(super) async fn admit(
     let raw = raw_params(endpoint, parts.uri.path())
         .ok_or_else(|| Rejection::new(FailureKind::NotFound, "path does not match the endpoint"))?;
 
-    let (principal, expires_at, issued_at) = match (
+    let (principal, expires_at, issued_at, mark) = match (
         endpoint.access,
         token::extract(&parts.headers, &parts.uri, endpoint.sources),
     ) {
@@ -53,6 +59,7 @@ pub(super) async fn admit(
                 ),
                 None,
                 None,
+                TokenMark::default(),
             )
         }
         (_, Err(TokenError::Missing)) => {
@@ -76,10 +83,16 @@ pub(super) async fn admit(
             let claims = identity::verify(shared.authenticator.as_ref(), token).await?;
             let subject: Arc<str> = Arc::from(claims.subject.as_str());
             audit.subject = Some(Arc::clone(&subject));
+            // In memory, no round trip: revoked tokens cost nothing more.
+            let mark = TokenMark::of(&claims);
+            if shared.cluster.revocations.is_revoked(&subject, &mark) {
+                return Err(Rejection::new(FailureKind::Revoked, "token revoked"));
+            }
             (
                 Principal::shared(Some(subject), claims.roles, api.roles),
                 Some(claims.exp),
                 claims.iat,
+                mark,
             )
         }
     };
@@ -102,19 +115,43 @@ pub(super) async fn admit(
 
     permitted(endpoint, &principal)?;
 
+    let link = Arc::new(Link::new(
+        endpoint.limits.send_queue as usize,
+        principal.clone(),
+    ));
+
     // The user's slot before the resource checks: a user at their limit
     // costs no check (a lookup, often a database query); a refused check
-    // drops the slot again.
+    // drops the slot again. The node's own count first: it costs no round
+    // trip to the cluster's Redis.
     let slot = match principal.shared_subject() {
-        Some(subject) => Place::User(
-            shared
+        Some(subject) => {
+            // Listed and checked in one step: a revocation from now on
+            // closes the connection, one before it refuses it here.
+            let listed = shared
+                .cluster
+                .revocations
+                .list(subject, &link, mark)
+                .map_err(|_| Rejection::new(FailureKind::Revoked, "token revoked"))?;
+            let max = endpoint.limits.max_connections_per_user;
+            let local = shared
                 .limiter
-                .try_acquire_shared(subject, endpoint.limits.max_connections_per_user)
+                .try_acquire_shared(subject, max)
                 .ok_or_else(|| {
                     audit::limit_hit(audit, FailureKind::TooManyConnections);
                     Rejection::new(FailureKind::TooManyConnections, "connection limit reached")
-                })?,
-        ),
+                })?;
+            let cluster = shared
+                .cluster
+                .take_slot(subject, max)
+                .await
+                .inspect_err(|refused| {
+                    if refused.kind == FailureKind::TooManyConnections {
+                        audit::limit_hit(audit, FailureKind::TooManyConnections);
+                    }
+                })?;
+            Place::User(local, cluster, listed)
+        }
         None => Place::Anonymous(
             shared
                 .anonymous
@@ -138,6 +175,7 @@ pub(super) async fn admit(
         expires_at,
         issued_at,
         slot,
+        link,
     })
 }
 

@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 use wsauth_spec::{Access, FailureKind, Keyword, TokenSource};
 
+use crate::cluster::Cluster;
 use crate::connection::HandlerResult;
 use crate::descriptor::ApiDescriptor;
 use crate::identity::Authenticator;
@@ -87,6 +88,11 @@ pub enum BuildError {
         /// The code.
         code: u16,
     },
+    /// The cluster's configuration cannot work (a Redis URL that does not
+    /// parse, leases that lapse before they are renewed).
+    #[cfg(feature = "redis")]
+    #[error("cluster: {0}")]
+    Cluster(String),
 }
 
 /// Configures a server for one spec.
@@ -101,6 +107,8 @@ pub struct Builder {
     twice: Option<String>,
     state: AppState,
     limits: ServerLimits,
+    #[cfg(feature = "redis")]
+    cluster: Option<crate::cluster::ClusterConfig>,
 }
 
 impl Builder {
@@ -116,6 +124,8 @@ impl Builder {
             twice: None,
             state: AppState::default(),
             limits: ServerLimits::default(),
+            #[cfg(feature = "redis")]
+            cluster: None,
         }
     }
 
@@ -124,6 +134,25 @@ impl Builder {
     /// [`ServerLimits`] for what each is and its default.
     pub fn limits(mut self, limits: ServerLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Makes this server one node of a cluster sharing the Redis of
+    /// `config`: per-user connection limits count every node's
+    /// connections, and [`WsAuth::revoke_jti`] and its siblings reach every
+    /// node. Nodes need nothing else in common (no sticky sessions). See
+    /// [`ClusterConfig`](crate::ClusterConfig) for the bounds that hold and
+    /// [`FailurePolicy`](crate::FailurePolicy) for what happens while Redis
+    /// is unreachable.
+    ///
+    /// The node's tasks (health, lease renewal, the control channel) run on
+    /// the tokio runtime [`build`](Builder::build) is called in, or on one
+    /// thread of their own when it is called outside any. `build` does not
+    /// wait for Redis: a node may start while Redis is down (its policy
+    /// applies until it is back).
+    #[cfg(feature = "redis")]
+    pub fn redis(mut self, config: crate::cluster::ClusterConfig) -> Self {
+        self.cluster = Some(config);
         self
     }
 
@@ -281,6 +310,13 @@ impl Builder {
         }
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
+        #[cfg(feature = "redis")]
+        let cluster = match self.cluster.take() {
+            Some(config) => Cluster::with_redis(config, self.api.name)?,
+            None => Cluster::local(),
+        };
+        #[cfg(not(feature = "redis"))]
+        let cluster = Cluster::local();
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             api: self.api,
@@ -301,6 +337,7 @@ impl Builder {
                 .map(|_| AtomicUsize::new(0))
                 .collect(),
             shutdown,
+            cluster,
         });
         let endpoints = endpoints
             .into_iter()

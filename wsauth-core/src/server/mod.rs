@@ -3,8 +3,8 @@
 //! # Motivation
 //!
 //! Every WebSocket handshake runs the same stages in the same order (origin,
-//! token, verification, path binding, user, permission, resource checks,
-//! connection limit), each ending, when it fails, in one failure kind and so
+//! token, verification and revocation, path binding, user, permission,
+//! connection limit, resource checks), each ending, when it fails, in one failure kind and so
 //! in the spec's close code. Doing them here, once, is the point of wsauth:
 //! handlers only ever see connections that passed all of them.
 //!
@@ -25,12 +25,14 @@
 //! Where things are: `builder.rs` ([`Builder`] and [`BuildError`]),
 //! `origin.rs` (the origin allow-list and the shape of an `Origin`),
 //! `admission.rs` (the handshake's checks, in order), `stats.rs` (the
-//! statistics endpoint and its OpenAPI document); the router, the
+//! statistics endpoint and its OpenAPI document), `revocation.rs`
+//! (disconnecting users and revoking tokens); the router, the
 //! handshake's upgrade and the running connection are here.
 
 mod admission;
 mod builder;
 mod origin;
+mod revocation;
 mod stats;
 
 use std::net::SocketAddr;
@@ -48,11 +50,11 @@ use tokio::sync::watch;
 use wsauth_spec::FailureKind;
 
 use crate::audit::{self, AuditContext, Refusal, Sampled};
+use crate::cluster::Cluster;
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::identity::Authenticator;
 use crate::limits::{ConnectionLimiter, Leases};
-use crate::link::Link;
 use crate::listener::{self, Gate, ServerLimits};
 use crate::reject::Rejection;
 use crate::session::Session;
@@ -88,6 +90,9 @@ struct Shared {
     /// The broker every connection's subscriptions and every publication
     /// go through.
     topics: Topics,
+    /// The node's side of the cluster (revocations, and with Redis the
+    /// cluster-wide connection slots).
+    cluster: Cluster,
 }
 
 struct EndpointState {
@@ -299,10 +304,7 @@ fn serve(
     let open = Open::new(state);
     let state = &open.0;
     let shared = &state.shared;
-    let link = Arc::new(Link::new(
-        state.descriptor.limits.send_queue as usize,
-        admitted.principal.clone(),
-    ));
+    let link = admitted.link;
     let session = Session::new(
         shared.api,
         Arc::clone(&admitted.params),
@@ -326,6 +328,7 @@ fn serve(
             users: shared.users.clone(),
             checks: shared.checks.clone(),
             topics: shared.topics.clone(),
+            revocations: Arc::clone(&shared.cluster.revocations),
         },
         ws,
         handler,

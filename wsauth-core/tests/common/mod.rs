@@ -1,6 +1,11 @@
 //! The server and client fixtures the socket tests share.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod cluster;
+// Shared with the examples' tests (standard library only).
+#[path = "../../../examples/support/src/redis_server.rs"]
+pub mod redis_server;
+
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

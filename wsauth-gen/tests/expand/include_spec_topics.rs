@@ -152,6 +152,18 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 reason: "done",
                 client: ::wsauth_core::spec::ClientAction::Stop,
             },
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Revoked,
+                code: 4006u16,
+                reason: "revoked",
+                client: ::wsauth_core::spec::ClientAction::RefreshToken,
+            },
+            ::wsauth_core::__private::descriptor::CloseDescriptor {
+                kind: ::wsauth_core::spec::FailureKind::Unavailable,
+                code: 1013u16,
+                reason: "try again later",
+                client: ::wsauth_core::spec::ClientAction::Backoff,
+            },
         ],
         stats: ::core::option::Option::None,
         endpoints: &[

@@ -2,6 +2,8 @@
 //! real WebSocket and HTTP clients.
 //!
 //! One test binary, one module per concern:
+//! - `admin`: disconnecting a user everywhere (alone and in a cluster);
+//! - `cluster`: two prsm processes sharing a Redis (limit races, a killed process);
 //! - `handshake`: admission and every close code a refusal can get;
 //! - `sources`: header, query and cookie tokens, origins, conflicts;
 //! - `messages`: welcomes, streams, relays, per-message permission, limits;
@@ -13,6 +15,8 @@
 //!
 //! The audit log test is `tests/audit.rs`, alone in its process.
 
+mod admin;
+mod cluster;
 mod common;
 mod handshake;
 mod lifecycle;

@@ -177,6 +177,12 @@ fn kind_text(kind: FailureKind) -> Markup {
         GoingAway => "The server is shutting down.",
         ServerError => "Something failed on the server (a failing lookup included).",
         Completed => "The server finished the conversation.",
+        Revoked => {
+            "The token was revoked, or every token of the user issued until then, or the user was disconnected: get a newer token."
+        }
+        Unavailable => {
+            "The server cannot check what a new connection needs right now (its cluster store is unreachable)."
+        }
     };
     Markup::text(text)
 }

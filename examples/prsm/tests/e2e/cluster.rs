@@ -1,0 +1,138 @@
+//! Two prsm processes sharing a real `redis-server` (`--redis URL`): the
+//! per-user limit (10, 4008) holds across them under racing handshakes,
+//! and a SIGKILLed process's slots come back within the lease lifetime.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+use wsauth_example_support::redis_server::RedisServer;
+
+use crate::common::*;
+
+const LIMIT: usize = 10;
+const TOO_MANY: u16 = 4008;
+/// The lease lifetime the processes are started with.
+const LEASE_TTL: Duration = Duration::from_secs(2);
+
+/// A prsm process, killed (SIGKILL) when dropped, a failing test included.
+struct Node(Spawned);
+
+impl Node {
+    fn addr(&self) -> std::net::SocketAddr {
+        self.0.addr
+    }
+
+    fn kill(&mut self) {
+        let _ = self.0.child.kill();
+        let _ = self.0.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn node(redis: &RedisServer) -> Node {
+    let mut command = binary(env!("CARGO_BIN_EXE_prsm"));
+    command
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--log-json",
+            "--redis",
+            &redis.url(),
+        ])
+        .env(
+            "WSAUTH_REDIS_LEASE_TTL_MS",
+            LEASE_TTL.as_millis().to_string(),
+        )
+        .env(
+            "WSAUTH_JWT_SECRET",
+            std::str::from_utf8(SECRET).unwrap_or_default(),
+        );
+    let spawned = spawn_listening(&mut command, "prsm listening").await;
+    // Ready once Redis answered: authenticated handshakes pass.
+    let started = Instant::now();
+    while attempt(spawned.addr, "bob").await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(5), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Node(spawned)
+}
+
+/// A handshake as `user`: the client once welcomed, or the close code.
+async fn attempt(addr: std::net::SocketAddr, user: &str) -> Result<Client, u16> {
+    let request = bearer(ws(addr, &format!("/ws/{user}")), &token(user, &["user"]));
+    let (mut client, _) = open(request).await;
+    let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+    match first {
+        Ok(Some(Ok(Message::Text(_)))) => Ok(client),
+        Ok(Some(Ok(Message::Close(Some(frame))))) => Err(u16::from(frame.code)),
+        other => panic!("unexpected first frame: {other:?}"),
+    }
+}
+
+/// Waits until Redis holds no slot of `user` (closed connections' slots are
+/// removed by their node right after the close).
+async fn slots_freed(redis: &RedisServer, user: &str) {
+    let started = Instant::now();
+    while redis.command(&format!("ZCARD wsauth:prsm:lease:{user}")) != ":0\r\n" {
+        assert!(started.elapsed() < Duration::from_secs(5), "slots kept");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_user_limit_holds_across_two_processes() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let a = node(&redis).await;
+    let mut b = node(&redis).await;
+    for trial in 0..5 {
+        let racing = (0..=LIMIT).map(|i| {
+            let addr = if i % 2 == 0 { a.addr() } else { b.addr() };
+            tokio::spawn(async move { attempt(addr, "alice").await })
+        });
+        let mut admitted = Vec::new();
+        let mut refused = Vec::new();
+        for result in futures_util::future::join_all(racing).await {
+            match result.unwrap_or_else(|e| panic!("{e}")) {
+                Ok(client) => admitted.push(client),
+                Err(code) => refused.push(code),
+            }
+        }
+        assert_eq!(
+            (admitted.len(), refused.as_slice()),
+            (LIMIT, &[TOO_MANY][..]),
+            "trial {trial}"
+        );
+        drop(admitted);
+        slots_freed(&redis, "alice").await;
+    }
+
+    // b holds all of alice's slots, then dies without a word to Redis.
+    let mut held = Vec::new();
+    for _ in 0..LIMIT {
+        held.push(attempt(b.addr(), "alice").await.expect("admitted on b"));
+    }
+    assert_eq!(attempt(a.addr(), "alice").await.err(), Some(TOO_MANY));
+    b.kill();
+    let killed = Instant::now();
+    while attempt(a.addr(), "alice").await.is_err() {
+        assert!(
+            killed.elapsed() < LEASE_TTL + Duration::from_secs(1),
+            "a killed process's slots are still taken after {:?}",
+            killed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn binary(path: &str) -> Command {
+    wsauth_example_support::testing::binary(path)
+}

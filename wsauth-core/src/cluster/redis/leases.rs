@@ -1,0 +1,202 @@
+//! Per-user connection slots across nodes: leases in Redis.
+//!
+//! # Motivation
+//!
+//! "Exactly N across all nodes" needs one atomic count-and-take, so a slot
+//! is taken by one script (`lua/lease.lua`: drop lapsed leases, count, add)
+//! in a ZSET per subject whose members are `<node>:<connection>` and whose
+//! scores are when each lease lapses, in Redis's own clock. A node that
+//! dies cannot give its slots back, so leases lapse `lease_ttl` after their
+//! last renewal; the node's renewer renews all of its own every
+//! `renew_every` (`lua/renew.lua`, one script per batch). A closed
+//! connection's lease is removed at once by the releaser.
+//!
+//! Renewal re-creates a lease that lapsed (the node was cut off longer than
+//! `lease_ttl`, Redis lost its data, or the connection was admitted under
+//! [`FailurePolicy::Degrade`]): live connections are never closed for
+//! Redis's sake, so a user can hold more than N until some close; new ones
+//! are refused meanwhile.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
+use ::redis::Script;
+use tokio::sync::mpsc;
+use wsauth_spec::FailureKind;
+
+use super::{NodeShared, within};
+use crate::cluster::FailurePolicy;
+use crate::reject::Rejection;
+
+static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/lease.lua")));
+static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/renew.lua")));
+
+/// Leases renewed by one script call.
+const RENEW_BATCH: usize = 256;
+
+/// The node's own leases: connection number → subject.
+pub(super) struct Table {
+    held: Mutex<HashMap<u64, Arc<str>>>,
+    next: AtomicU64,
+    released: mpsc::UnboundedSender<(Arc<str>, u64)>,
+}
+
+/// One connection's lease; dropping it removes the lease.
+pub(crate) struct Held {
+    table: Arc<Table>,
+    connection: u64,
+}
+
+impl Table {
+    /// An empty table, and where it sends the leases to remove.
+    pub(super) fn new() -> (Arc<Self>, mpsc::UnboundedReceiver<(Arc<str>, u64)>) {
+        let (released, receiver) = mpsc::unbounded_channel();
+        let table = Table {
+            held: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+            released,
+        };
+        (Arc::new(table), receiver)
+    }
+
+    fn hold(self: &Arc<Self>, connection: u64, subject: &Arc<str>) -> Held {
+        self.held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(connection, Arc::clone(subject));
+        Held {
+            table: Arc::clone(self),
+            connection,
+        }
+    }
+
+    fn snapshot(&self) -> Vec<(u64, Arc<str>)> {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.iter().map(|(c, s)| (*c, Arc::clone(s))).collect()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let subject = self
+            .table
+            .held
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.connection);
+        if let Some(subject) = subject {
+            // The releaser may be gone (the server is being dropped): the
+            // lease then lapses by itself.
+            let _ = self.table.released.send((subject, self.connection));
+        }
+    }
+}
+
+impl NodeShared {
+    fn member(&self, connection: u64) -> String {
+        format!("{}:{connection}", self.id)
+    }
+}
+
+/// Takes one of `subject`'s `max` slots: `too_many_connections` when all
+/// are held; while Redis is unreachable, the failure policy decides.
+pub(super) async fn take(
+    shared: &Arc<NodeShared>,
+    subject: &Arc<str>,
+    max: u32,
+) -> Result<Held, Rejection> {
+    let connection = shared.leases.next.fetch_add(1, Ordering::Relaxed);
+    if shared.up() {
+        let mut commands = shared.commands.clone();
+        let taken = within(
+            LEASE
+                .key(shared.keys.lease(subject))
+                .arg(shared.member(connection))
+                .arg(max)
+                .arg(shared.lease_ttl.as_millis() as u64)
+                .invoke_async::<i64>(&mut commands),
+        )
+        .await;
+        match taken {
+            Ok(1) => return Ok(shared.leases.hold(connection, subject)),
+            Ok(_) => {
+                return Err(Rejection::new(
+                    FailureKind::TooManyConnections,
+                    "cluster-wide connection limit reached",
+                ));
+            }
+            Err(e) => shared.failed(&e),
+        }
+    }
+    match shared.policy {
+        FailurePolicy::Refuse => Err(Rejection::new(
+            FailureKind::Unavailable,
+            "redis unreachable: new connections refused (policy `refuse`)",
+        )),
+        // Leased by the renewer once Redis is back.
+        FailurePolicy::Degrade => Ok(shared.leases.hold(connection, subject)),
+    }
+}
+
+/// Renews every lease of the node every `renew_every`, and at once when
+/// Redis comes back.
+pub(super) async fn renew(shared: Arc<NodeShared>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(shared.renew_every) => {}
+            () = shared.back.notified() => {}
+        }
+        if !shared.up() {
+            continue;
+        }
+        let ttl = shared.lease_ttl.as_millis() as u64;
+        for batch in shared.leases.snapshot().chunks(RENEW_BATCH) {
+            let mut renewal = RENEW.prepare_invoke();
+            renewal.arg(ttl);
+            for (connection, subject) in batch {
+                renewal
+                    .key(shared.keys.lease(subject))
+                    .arg(shared.member(*connection));
+            }
+            let mut commands = shared.commands.clone();
+            match within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await {
+                Ok(lapsed) if !lapsed.is_empty() => tracing::info!(
+                    target: "wsauth::cluster",
+                    node = %shared.id,
+                    lapsed = lapsed.len(),
+                    "leases of live connections had lapsed and were taken again"
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    shared.failed(&e);
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Removes the leases of closed connections. While Redis is unreachable
+/// they are left to lapse.
+pub(super) async fn release(
+    shared: Arc<NodeShared>,
+    mut released: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
+) {
+    while let Some((subject, connection)) = released.recv().await {
+        if !shared.up() {
+            continue;
+        }
+        let mut commands = shared.commands.clone();
+        let removed = within(
+            ::redis::cmd("ZREM")
+                .arg(shared.keys.lease(&subject))
+                .arg(shared.member(connection))
+                .query_async::<i64>(&mut commands),
+        )
+        .await;
+        if let Err(e) = removed {
+            shared.failed(&e);
+        }
+    }
+}

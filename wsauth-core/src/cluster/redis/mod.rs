@@ -1,0 +1,283 @@
+//! A node's connection to the cluster's Redis, and the tasks that keep it.
+//!
+//! # Motivation
+//!
+//! A node must start while Redis is down, notice within a second or two
+//! when it goes away, and come back by itself when it returns, without
+//! ever closing a live connection for it. So commands go through redis-rs's
+//! `ConnectionManager`, created lazily (it reconnects on its own after an
+//! error), a health task PINGs every second, and the node counts as up
+//! only while that PING answers *and* the control channel is subscribed
+//! with the revocations reloaded since (a node that missed announcements
+//! must not admit a revoked token). While it is down, new authenticated
+//! connections meet the [`FailurePolicy`].
+//!
+//! Tasks per node, all aborted when the server is dropped: health (PING),
+//! renewer (the node's connection leases, `leases.rs`), releaser (frees the
+//! leases of closed connections), control (the control channel and the
+//! revocation reloads, `control.rs`). Two TCP connections to Redis in all:
+//! commands and the control subscription.
+//!
+//! Every time in Redis comes from Redis (`TIME` in the Lua scripts, in
+//! `lua/`), never from a node's clock.
+
+mod control;
+mod leases;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{RedisError, RedisResult};
+use tokio::sync::Notify;
+use tokio::task::AbortHandle;
+
+use super::{ClusterConfig, ClusterError, FailurePolicy, Revocation, Revocations};
+use crate::reject::Rejection;
+use crate::server::BuildError;
+
+pub(crate) use self::leases::Held;
+
+/// How long one Redis command may take before Redis counts as unreachable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How often the health task PINGs.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// One node of a cluster: its Redis connection and its tasks.
+pub(crate) struct Node {
+    shared: Arc<NodeShared>,
+    tasks: Vec<AbortHandle>,
+    /// The runtime the tasks run on when the server was built outside one
+    /// (one worker thread of its own).
+    own_runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// What the node's tasks and its handshakes share.
+struct NodeShared {
+    /// 64 random bits, hex: names this node's leases.
+    id: String,
+    keys: Keys,
+    policy: FailurePolicy,
+    lease_ttl: Duration,
+    renew_every: Duration,
+    retention_s: u64,
+    commands: ConnectionManager,
+    /// The last command (a PING at least every second) succeeded.
+    commands_ok: AtomicBool,
+    /// The control channel is subscribed, and revocations were reloaded
+    /// since.
+    control_ok: AtomicBool,
+    leases: Arc<leases::Table>,
+    /// Wakes the renewer when Redis is back.
+    back: Notify,
+}
+
+/// Every key and channel, under the deployment's prefix.
+struct Keys {
+    prefix: String,
+}
+
+impl Keys {
+    /// The ZSET of a subject's connection leases.
+    fn lease(&self, subject: &str) -> String {
+        format!("{}:lease:{subject}", self.prefix)
+    }
+    /// The ZSET of revoked `jti`s (score: until when).
+    fn revoked_jtis(&self) -> String {
+        format!("{}:rev:jti", self.prefix)
+    }
+    /// The ZSET of subjects' "issued before" times.
+    fn revoked_subjects(&self) -> String {
+        format!("{}:rev:sub", self.prefix)
+    }
+    /// The control channel: revocations and disconnects.
+    fn control(&self) -> String {
+        format!("{}:ctl", self.prefix)
+    }
+}
+
+impl Node {
+    /// Connects (lazily) to the Redis of `config` and starts the node's
+    /// tasks on the current tokio runtime, or on a runtime of their own
+    /// (one thread) when there is none.
+    pub(super) fn start(
+        config: ClusterConfig,
+        api: &str,
+        revocations: Arc<Revocations>,
+    ) -> Result<Self, BuildError> {
+        if config.renew_every.is_zero() || config.lease_ttl < config.renew_every * 2 {
+            return Err(BuildError::Cluster(
+                "`lease_ttl` must be at least twice `renew_every`, which must not be zero".into(),
+            ));
+        }
+        let (runtime, own_runtime) = match tokio::runtime::Handle::try_current() {
+            Ok(current) => (current, None),
+            Err(_) => {
+                let own = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .thread_name("wsauth-cluster")
+                    .enable_all()
+                    .build()
+                    .map_err(|e| BuildError::Cluster(format!("cannot start its runtime: {e}")))?;
+                (own.handle().clone(), Some(own))
+            }
+        };
+        let client = ::redis::Client::open(config.url.as_str())
+            .map_err(|e| BuildError::Cluster(format!("the redis url is not valid: {e}")))?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_max_delay(Duration::from_secs(2));
+        let commands = {
+            // The manager finds its runtime where it is created.
+            let _entered = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client.clone(), manager)
+                .map_err(|e| BuildError::Cluster(format!("redis: {e}")))?
+        };
+        let (leases, released) = leases::Table::new();
+        let shared = Arc::new(NodeShared {
+            id: node_id(),
+            keys: Keys {
+                prefix: config.prefix.unwrap_or_else(|| format!("wsauth:{api}")),
+            },
+            policy: config.policy,
+            lease_ttl: config.lease_ttl,
+            renew_every: config.renew_every,
+            retention_s: config.revocation_retention.as_secs(),
+            commands,
+            commands_ok: AtomicBool::new(false),
+            control_ok: AtomicBool::new(false),
+            leases,
+            back: Notify::new(),
+        });
+        let tasks = vec![
+            runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
+            runtime
+                .spawn(leases::renew(Arc::clone(&shared)))
+                .abort_handle(),
+            runtime
+                .spawn(leases::release(Arc::clone(&shared), released))
+                .abort_handle(),
+            runtime
+                .spawn(control::run(Arc::clone(&shared), client, revocations))
+                .abort_handle(),
+        ];
+        Ok(Node {
+            shared,
+            tasks,
+            own_runtime,
+        })
+    }
+
+    /// Whether Redis answers and the revocations are current.
+    pub(super) fn up(&self) -> bool {
+        self.shared.up()
+    }
+
+    /// Takes one of `subject`'s `max` slots cluster-wide, or applies the
+    /// failure policy when Redis cannot be reached.
+    pub(super) async fn take(&self, subject: &Arc<str>, max: u32) -> Result<Held, Rejection> {
+        leases::take(&self.shared, subject, max).await
+    }
+
+    /// Stores `revocation` and announces it to every node (this one
+    /// included). Returns Redis's time when it took effect.
+    pub(super) async fn revoke(&self, revocation: &Revocation) -> Result<u64, ClusterError> {
+        control::revoke(&self.shared, revocation).await
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        // Without waiting: the server may be dropped inside a runtime.
+        if let Some(runtime) = self.own_runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl NodeShared {
+    fn up(&self) -> bool {
+        self.commands_ok.load(Ordering::Acquire) && self.control_ok.load(Ordering::Acquire)
+    }
+
+    /// Records whether a command reached Redis, logging the transitions.
+    fn set_commands(&self, ok: bool) {
+        self.set(&self.commands_ok, ok);
+    }
+
+    /// Records whether the control channel is subscribed and loaded.
+    fn set_control(&self, ok: bool) {
+        self.set(&self.control_ok, ok);
+    }
+
+    fn set(&self, flag: &AtomicBool, ok: bool) {
+        let was = self.up();
+        flag.store(ok, Ordering::Release);
+        match (was, self.up()) {
+            (false, true) => {
+                tracing::info!(target: "wsauth::cluster", node = %self.id, "redis reachable");
+                self.back.notify_one();
+            }
+            (true, false) => {
+                tracing::warn!(target: "wsauth::cluster", node = %self.id, "redis unreachable");
+            }
+            _ => {}
+        }
+    }
+
+    /// Notes a failed command: an error of the connection (not of a
+    /// script) means Redis is unreachable until the next PING answers.
+    fn failed(&self, error: &RedisError) {
+        if error.is_io_error()
+            || error.is_timeout()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+        {
+            self.set_commands(false);
+        }
+        tracing::warn!(target: "wsauth::cluster", node = %self.id, %error, "redis command failed");
+    }
+}
+
+/// `future` within [`COMMAND_TIMEOUT`], a timeout being an I/O error.
+async fn within<T>(future: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
+        Ok(result) => result,
+        Err(_) => Err(RedisError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "redis did not answer in time",
+        ))),
+    }
+}
+
+/// PINGs Redis every second: the node's view of whether it is reachable,
+/// and what keeps the manager reconnecting after its own retries gave up.
+async fn health(shared: Arc<NodeShared>) {
+    let mut tick = tokio::time::interval(HEALTH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mut commands = shared.commands.clone();
+        let ping = within(::redis::cmd("PING").query_async::<String>(&mut commands)).await;
+        shared.set_commands(ping.is_ok());
+    }
+}
+
+/// 64 random bits, hex.
+fn node_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No randomness: the time and the process still tell nodes apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos as u64 ^ u64::from(std::process::id())).to_be_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
