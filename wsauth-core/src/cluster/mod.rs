@@ -36,8 +36,9 @@ use crate::reject::Rejection;
 pub use self::config::{ClusterConfig, FailurePolicy};
 pub(crate) use self::revocations::{Listed, Revocation, Revocations, TokenMark, unix_now};
 
-/// How long a subject's "issued before" time is kept on a node without
-/// Redis (one day): the longest token lifetime it is meant for.
+/// How long a subject's "issued before" time (and a `jti` revoked without
+/// its expiry) is kept on a node without Redis (one day): the longest token
+/// lifetime it is meant for.
 const LOCAL_RETENTION_S: u64 = 24 * 3600;
 
 /// A revocation or disconnect could not reach the other nodes.

@@ -104,6 +104,12 @@ impl Revocations {
         }
     }
 
+    /// Until when a revoked `jti` is remembered (unix seconds): its
+    /// token's expiry `exp`, or the retention from now when it is unknown.
+    pub(crate) fn jti_until(&self, exp: Option<u64>) -> u64 {
+        exp.unwrap_or_else(|| unix_now().saturating_add(self.retention_s))
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -339,6 +345,16 @@ mod tests {
         assert!(set.is_revoked("alice", &mark(Some("t1"), None)));
         assert!(!set.is_revoked("alice", &mark(Some("t2"), Some(now))));
         assert!(!set.is_revoked("alice", &mark(Some("old"), Some(now))));
+    }
+
+    #[test]
+    fn a_jti_without_expiry_is_kept_for_the_configured_retention() {
+        let week = 7 * 24 * 3600;
+        let set = Revocations::new(week);
+        let now = unix_now();
+        let until = set.jti_until(None);
+        assert!((now + week..=now + week + 1).contains(&until), "{until}");
+        assert_eq!(set.jti_until(Some(now + 60)), now + 60);
     }
 
     #[test]

@@ -38,14 +38,15 @@ impl WsAuth {
     /// are closed with the `revoked` code, and it is refused from now on.
     /// `exp` is the token's expiry (unix seconds), after which it need not
     /// be remembered; `None` keeps it for the revocation retention
-    /// (one day by default).
+    /// (`ClusterConfig::revocation_retention` in a cluster, a fixed day on
+    /// a server without Redis).
     ///
     /// # Errors
     ///
     /// [`ClusterError::Unavailable`] when Redis is unreachable: the token
     /// is revoked on this node only.
     pub async fn revoke_jti(&self, jti: &str, exp: Option<u64>) -> Result<(), ClusterError> {
-        let exp = exp.unwrap_or_else(|| unix_now().saturating_add(24 * 3600));
+        let exp = self.shared.cluster.revocations.jti_until(exp);
         self.shared
             .cluster
             .revoke(Revocation::Jti {
