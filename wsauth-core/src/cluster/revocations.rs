@@ -110,6 +110,13 @@ impl Revocations {
         exp.unwrap_or_else(|| unix_now().saturating_add(self.retention_s))
     }
 
+    /// The latest a `jti` is remembered, whatever expiry it came with: the
+    /// retention from `now` (as `revoke.lua` stores it), so memory stays
+    /// bounded and a far-future `exp` cannot be written back to Redis.
+    fn jti_cap(&self, now: u64) -> u64 {
+        now.saturating_add(self.retention_s)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -166,8 +173,9 @@ impl Revocations {
         match revocation {
             Revocation::Jti { jti, exp } => {
                 if *exp > now {
+                    let exp = (*exp).min(self.jti_cap(now));
                     let until = inner.jtis.entry(jti.clone()).or_insert(0);
-                    *until = (*until).max(*exp);
+                    *until = (*until).max(exp);
                 }
                 inner.sweep(None, now)
             }
@@ -202,7 +210,7 @@ impl Revocations {
         let mut inner = self.lock();
         for (jti, exp) in jtis {
             let until = inner.jtis.entry(jti).or_insert(0);
-            *until = (*until).max(exp);
+            *until = (*until).max(exp.min(self.jti_cap(now)));
         }
         for (subject, before) in subjects {
             let at = inner.subjects.entry(subject).or_insert(0);
@@ -355,6 +363,22 @@ mod tests {
         let until = set.jti_until(None);
         assert!((now + week..=now + week + 1).contains(&until), "{until}");
         assert_eq!(set.jti_until(Some(now + 60)), now + 60);
+    }
+
+    #[test]
+    fn a_jti_expiry_is_capped_at_the_retention() {
+        let set = Revocations::new(60);
+        let now = unix_now();
+        set.apply(&Revocation::Jti {
+            jti: "far".into(),
+            exp: now + 1_000_000,
+        });
+        set.merge(vec![("loaded".into(), now + 1_000_000)], Vec::new());
+        let inner = set.lock();
+        for jti in ["far", "loaded"] {
+            let until = inner.jtis[jti];
+            assert!((now + 60..=now + 61).contains(&until), "{jti}: {until}");
+        }
     }
 
     #[test]
