@@ -12,11 +12,19 @@ use std::time::Duration;
 use wsauth_core::{Builder, ClusterConfig, FailurePolicy};
 
 /// The cluster options of an example binary (`#[command(flatten)]`).
-#[derive(Clone, Debug, clap::Args)]
+///
+/// The URL may hold a password: `--help` does not show the environment's
+/// value, and `Debug` shows only whether there is one.
+#[derive(Clone, clap::Args)]
 pub struct ClusterArgs {
     /// Join the cluster of every server sharing this Redis
     /// (`redis://host:port`); without it the server runs alone.
-    #[arg(long = "redis", env = "WSAUTH_REDIS_URL", value_name = "URL")]
+    #[arg(
+        long = "redis",
+        env = "WSAUTH_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub redis: Option<String>,
     /// What to do with new authenticated connections while Redis is
     /// unreachable: refuse them (1013, retry later) or admit them under
@@ -32,6 +40,17 @@ pub struct ClusterArgs {
         hide = true
     )]
     pub redis_lease_ttl_ms: Option<u64>,
+}
+
+/// Everything but the URL, which may hold a password.
+impl std::fmt::Debug for ClusterArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterArgs")
+            .field("redis", &self.redis.as_ref().map(|_| "<redacted>"))
+            .field("redis_policy", &self.redis_policy)
+            .field("redis_lease_ttl_ms", &self.redis_lease_ttl_ms)
+            .finish()
+    }
 }
 
 /// [`FailurePolicy`] as the command line spells it.
@@ -73,5 +92,31 @@ pub fn clustered(builder: Builder, cluster: Option<ClusterConfig>) -> Builder {
     match cluster {
         Some(config) => builder.redis(config),
         None => builder,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::ClusterArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    }
+
+    #[test]
+    fn the_redis_url_stays_out_of_help_and_debug() {
+        let command = Cli::command();
+        let redis = command
+            .get_arguments()
+            .find(|arg| arg.get_id() == "redis")
+            .map(clap::Arg::is_hide_env_values_set);
+        assert_eq!(redis, Some(true), "--help would print WSAUTH_REDIS_URL");
+        let cli = Cli::parse_from(["server", "--redis", "redis://app:s3cret@host:6379"]);
+        let shown = format!("{:?}", cli.cluster);
+        assert!(!shown.contains("s3cret"), "{shown}");
     }
 }

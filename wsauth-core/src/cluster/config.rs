@@ -71,13 +71,27 @@ impl std::fmt::Debug for ClusterConfig {
     }
 }
 
-/// `url` with its userinfo (`user:password@`) replaced.
+/// `url` with its userinfo (`user:password@`) and its `pass=` query
+/// parameter (how `redis+unix://` URLs carry a password) replaced.
 fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let url = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
         }
         _ => url.to_owned(),
+    };
+    match url.split_once('?') {
+        Some((base, query)) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("pass", _)) => "pass=<redacted>",
+                    _ => pair,
+                })
+                .collect();
+            format!("{base}?{}", query.join("&"))
+        }
+        None => url,
     }
 }
 
@@ -89,6 +103,15 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("redis://<redacted>@redis.internal:6379/2"));
+    }
+
+    #[test]
+    fn a_unix_socket_urls_pass_parameter_is_redacted_too() {
+        let shown = super::redacted("redis+unix:///run/redis.sock?db=2&pass=s3cret&user=app");
+        assert_eq!(
+            shown,
+            "redis+unix:///run/redis.sock?db=2&pass=<redacted>&user=app"
+        );
     }
 }
 
