@@ -85,6 +85,10 @@ async fn disconnect(
         }
         Err(_) => return error(StatusCode::UNAUTHORIZED, "invalid or expired token"),
     };
+    let jti = claims.claims.get("jti").and_then(serde_json::Value::as_str);
+    if admin.server.is_revoked(&claims.subject, jti, claims.iat) {
+        return error(StatusCode::UNAUTHORIZED, "revoked token");
+    }
     let principal = Principal::new(Some(&claims.subject), claims.roles, API.roles);
     if admin.store.user_status(&claims.subject) != UserStatus::Active
         || !principal.has(DISCONNECT_PERM)

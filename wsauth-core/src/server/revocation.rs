@@ -9,7 +9,7 @@
 //! from then on. A node that was cut off, or starts later, loads the stored
 //! revocations before it admits anyone.
 
-use crate::cluster::{ClusterError, Revocation, unix_now};
+use crate::cluster::{ClusterError, Revocation, TokenMark, unix_now};
 
 use super::WsAuth;
 
@@ -76,6 +76,22 @@ impl WsAuth {
                 before: unix_now(),
             })
             .await
+    }
+
+    /// Whether a token of `subject` with these `jti` and `iat` claims is
+    /// revoked, as this node knows it (in memory, without a Redis round
+    /// trip): for routes outside the WebSocket endpoints (an admin HTTP
+    /// API, say) that authenticate with the same tokens and must refuse the
+    /// ones [`revoke_jti`](WsAuth::revoke_jti) or
+    /// [`revoke_subject_before_now`](WsAuth::revoke_subject_before_now)
+    /// revoked. A token without `iat` is revoked by any subject revocation
+    /// (it cannot prove it is newer).
+    pub fn is_revoked(&self, subject: &str, jti: Option<&str>, iat: Option<u64>) -> bool {
+        let mark = TokenMark {
+            jti: jti.map(Box::from),
+            iat,
+        };
+        self.shared.cluster.revocations.is_revoked(subject, &mark)
     }
 
     /// Whether this node admits authenticated connections normally: always

@@ -67,6 +67,31 @@ async fn only_admins_disconnect_and_the_users_old_tokens_are_refused() {
 }
 
 #[tokio::test]
+async fn a_revoked_admin_token_is_refused_401() {
+    let app = start().await;
+    let by_jti = tok("admin", &["admin"]).set("jti", json!("a1")).mint();
+    let response = post_disconnect(&app, "bob", Some(&by_jti)).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert!(app.server.revoke_jti("a1", None).await.is_ok());
+    let response = post_disconnect(&app, "bob", Some(&by_jti)).await;
+    assert_eq!(response.status, 401, "revoked by jti: {response:?}");
+
+    let admin = token("admin", &["admin"]);
+    let response = post_disconnect(&app, "admin", Some(&admin)).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    let before = response.json()["revoked_before"]
+        .as_i64()
+        .unwrap_or_default();
+    let response = post_disconnect(&app, "bob", Some(&admin)).await;
+    assert_eq!(response.status, 401, "issued before: {response:?}");
+    let newer = tok("admin", &["admin"])
+        .set("iat", json!(before + 1))
+        .mint();
+    let response = post_disconnect(&app, "bob", Some(&newer)).await;
+    assert_eq!(response.status, 200, "a newer token: {response:?}");
+}
+
+#[tokio::test]
 async fn the_disconnect_route_is_in_the_served_openapi_document() {
     let app = start().await;
     let response = http_get(app.addr, "/openapi.json", None).await;
