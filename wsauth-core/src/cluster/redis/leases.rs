@@ -9,7 +9,9 @@
 //! dies cannot give its slots back, so leases lapse `lease_ttl` after their
 //! last renewal; the node's renewer renews all of its own every
 //! `renew_every` (`lua/renew.lua`, one script per batch). A closed
-//! connection's lease is removed at once by the releaser.
+//! connection's lease is removed at once by the releaser, and again after
+//! a renewal batch that was in flight when it closed (which may have
+//! re-created it).
 //!
 //! Renewal re-creates a lease that lapsed (the node was cut off longer than
 //! `lease_ttl`, Redis lost its data, or the connection was admitted under
@@ -74,6 +76,19 @@ impl Table {
     fn snapshot(&self) -> Vec<(u64, Arc<str>)> {
         let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         held.iter().map(|(c, s)| (*c, Arc::clone(s))).collect()
+    }
+
+    /// Releases again every lease of `batch` whose connection is no longer
+    /// held: it closed while its renewal was in flight, and the renewal may
+    /// have re-created the lease after the first release (ZREM is
+    /// idempotent, and these go after it in the releaser's queue).
+    fn release_closed(&self, batch: &[(u64, Arc<str>)]) {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        for (connection, subject) in batch {
+            if !held.contains_key(connection) {
+                let _ = self.released.send((Arc::clone(subject), *connection));
+            }
+        }
     }
 }
 
@@ -160,7 +175,9 @@ pub(super) async fn renew(shared: Arc<NodeShared>) {
                     .arg(shared.member(*connection));
             }
             let mut commands = shared.commands.clone();
-            match within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await {
+            let renewed = within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await;
+            shared.leases.release_closed(batch);
+            match renewed {
                 Ok(lapsed) if !lapsed.is_empty() => tracing::info!(
                     target: "wsauth::cluster",
                     node = %shared.id,
@@ -198,5 +215,27 @@ pub(super) async fn release(
         if let Err(e) = removed {
             shared.failed(&e);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_connection_closed_during_its_renewal_is_released_again() {
+        let (table, mut released) = Table::new();
+        let (alice, bob): (Arc<str>, Arc<str>) = (Arc::from("alice"), Arc::from("bob"));
+        let a = table.hold(1, &alice);
+        let _b = table.hold(2, &bob);
+        let mut batch = table.snapshot();
+        batch.sort_by_key(|(connection, _)| *connection);
+        drop(a);
+        table.release_closed(&batch);
+        let mut sent = Vec::new();
+        while let Ok((subject, connection)) = released.try_recv() {
+            sent.push((subject.to_string(), connection));
+        }
+        assert_eq!(sent, [("alice".to_owned(), 1), ("alice".to_owned(), 1)]);
     }
 }
