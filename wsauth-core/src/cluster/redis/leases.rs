@@ -108,6 +108,35 @@ impl Drop for Held {
     }
 }
 
+/// A lease `lua/lease.lua` may have taken for no one: released when
+/// dropped unless disarmed. Armed before the call, so a call whose future
+/// is dropped (the handshake was abandoned) or times out after the script
+/// was sent leaves no unowned lease.
+struct Pending<'a> {
+    table: &'a Table,
+    subject: &'a Arc<str>,
+    connection: u64,
+    armed: bool,
+}
+
+impl Pending<'_> {
+    /// The connection owns the lease (if any) from here on.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = self
+                .table
+                .released
+                .send((Arc::clone(self.subject), self.connection));
+        }
+    }
+}
+
 impl NodeShared {
     fn member(&self, connection: u64) -> String {
         format!("{}:{connection}", self.id)
@@ -123,6 +152,12 @@ pub(super) async fn take(
 ) -> Result<Held, Rejection> {
     let connection = shared.leases.next.fetch_add(1, Ordering::Relaxed);
     if shared.up() {
+        let pending = Pending {
+            table: &shared.leases,
+            subject,
+            connection,
+            armed: true,
+        };
         let mut commands = shared.commands.clone();
         let taken = within(
             LEASE
@@ -134,14 +169,24 @@ pub(super) async fn take(
         )
         .await;
         match taken {
-            Ok(1) => return Ok(shared.leases.hold(connection, subject)),
+            Ok(1) => {
+                pending.disarm();
+                return Ok(shared.leases.hold(connection, subject));
+            }
             Ok(_) => {
                 return Err(Rejection::new(
                     FailureKind::TooManyConnections,
                     "cluster-wide connection limit reached",
                 ));
             }
-            Err(e) => shared.failed(&e),
+            Err(e) => {
+                shared.failed(&e);
+                // Admitted below, the connection owns whatever lease the
+                // call took; refused, the guard releases it.
+                if shared.policy == FailurePolicy::Degrade {
+                    pending.disarm();
+                }
+            }
         }
     }
     match shared.policy {
@@ -237,5 +282,23 @@ mod tests {
             sent.push((subject.to_string(), connection));
         }
         assert_eq!(sent, [("alice".to_owned(), 1), ("alice".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_lease_call_not_admitted_is_released() {
+        let (table, mut released) = Table::new();
+        let alice: Arc<str> = Arc::from("alice");
+        let pending = |connection| Pending {
+            table: &table,
+            subject: &alice,
+            connection,
+            armed: true,
+        };
+        drop(pending(1));
+        pending(2).disarm();
+        let sent: Vec<u64> = std::iter::from_fn(|| released.try_recv().ok())
+            .map(|(_, connection)| connection)
+            .collect();
+        assert_eq!(sent, [1], "dropped armed: released; disarmed: kept");
     }
 }
