@@ -113,18 +113,37 @@ impl Cluster {
         })
     }
 
-    /// Applies `revocation` on this node, then stores and announces it to
+    /// Applies `revocation` on this node, and stores and announces it to
     /// every node. Returns the time it took effect (unix seconds; Redis's
     /// clock in a cluster).
+    ///
+    /// A subject's "issued before" time is Redis's clock in a cluster
+    /// (`revoke.lua` takes it, and every other node applies that), so this
+    /// node applies it once Redis answers, and its own clock's (taken by
+    /// the caller) only when Redis is unreachable: a token issued in
+    /// between is then judged alike on every node, whatever their clocks.
     pub(crate) async fn revoke(&self, revocation: Revocation) -> Result<u64, ClusterError> {
-        let now = unix_now();
-        let closed = self.revocations.apply(&revocation);
-        crate::audit::revocation(&revocation, "api", closed);
         #[cfg(feature = "redis")]
         if let Some(node) = &self.node {
+            if let Revocation::Subject { subject, before } = &revocation {
+                let stored = node.revoke(&revocation).await;
+                self.apply(&Revocation::Subject {
+                    subject: subject.clone(),
+                    before: *stored.as_ref().unwrap_or(before),
+                });
+                return stored;
+            }
+            self.apply(&revocation);
             return node.revoke(&revocation).await;
         }
+        let now = unix_now();
+        self.apply(&revocation);
         Ok(now)
+    }
+
+    fn apply(&self, revocation: &Revocation) {
+        let closed = self.revocations.apply(revocation);
+        crate::audit::revocation(revocation, "api", closed);
     }
 
     /// Whether the node can admit authenticated connections as its policy
