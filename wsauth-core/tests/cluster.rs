@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{MAX_PER_USER, Node, answers, closed_within, open, token};
 use common::now;
+use common::partition::{Cut, Proxy};
 use common::redis_server::RedisServer;
 use wsauth_core::{ClusterConfig, ClusterError, FailurePolicy};
 
@@ -365,9 +366,10 @@ async fn degrade_policy_admits_under_the_node_limit_while_redis_is_down() {
     );
 
     redis.restart();
-    recovers(&a, "erin").await;
-    // Bob's degraded connections are leased once Redis is back: a second
-    // node sees them.
+    // Degraded, the node admits all along: wait for it to be back.
+    a.ready().await;
+    // Bob's degraded connections are leased once Redis is back (within a
+    // renewal): a second node sees them.
     let b = node(ClusterConfig {
         policy: FailurePolicy::Degrade,
         ..config(&redis, "degrade")
@@ -378,4 +380,74 @@ async fn degrade_policy_admits_under_the_node_limit_while_redis_is_down() {
     for client in &mut held {
         assert!(answers(client).await);
     }
+}
+
+/// A node whose connections to Redis go through `proxy`.
+fn through(proxy: &Proxy, redis: &RedisServer, prefix: &str) -> ClusterConfig {
+    ClusterConfig {
+        url: format!("redis://{}", proxy.addr),
+        ..config(redis, prefix)
+    }
+}
+
+/// `redis`'s address, for a proxy in front of it.
+fn address(redis: &RedisServer) -> std::net::SocketAddr {
+    let url = redis.url();
+    let hostport = url.trim_start_matches("redis://");
+    hostport.parse().expect("host:port")
+}
+
+#[tokio::test]
+async fn a_subscription_gone_deaf_without_a_close_is_noticed_and_replaced() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let proxy = Proxy::start(address(&redis));
+    let a = node(through(&proxy, &redis, "deaf")).await;
+    let b = node(config(&redis, "deaf")).await;
+    let alice = token("alice", now() - 10, None);
+    let mut on_a = open(a.addr, "alice", &alice).await.expect("admitted");
+
+    // The control subscription goes silent; commands still answer, so
+    // only a probe through the subscription itself can tell.
+    assert_eq!(proxy.partition(Cut::Subscribers), 1);
+    let cut = Instant::now();
+    b.run(|s| async move { s.revoke_subject_before_now("alice").await })
+        .await
+        .expect("stored and announced");
+    // Missed while deaf: applied by the reload after resubscribing, within
+    // the probe's bound (two seconds) and a round trip.
+    assert_eq!(
+        closed_within(&mut on_a, Duration::from_secs(4)).await,
+        Some(REVOKED),
+        "after {:?}",
+        cut.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_partition_without_a_close_is_survived_by_reconnecting() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let proxy = Proxy::start(address(&redis));
+    let a = node(through(&proxy, &redis, "partition")).await;
+    let mut live = open(a.addr, "alice", &token("alice", now(), None))
+        .await
+        .expect("admitted");
+
+    // Every connection the node has to Redis goes dead; new ones work.
+    assert!(proxy.partition(Cut::All) >= 2);
+    notices_down(&a).await;
+    assert!(answers(&mut live).await, "live connections stay open");
+    // The node drops the dead connections and opens new ones by itself.
+    recovers(&a, "bob").await;
+    let b = node(config(&redis, "partition")).await;
+    b.run(|s| async move { s.disconnect_subject("alice").await })
+        .await
+        .expect("announced");
+    assert_eq!(
+        closed_within(&mut live, Duration::from_secs(2)).await,
+        Some(REVOKED)
+    );
 }

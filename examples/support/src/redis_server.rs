@@ -140,7 +140,7 @@ impl RedisServer {
             if let Ok(Some(_)) = child.try_wait() {
                 return false;
             }
-            if pong(self.port) {
+            if serves(self.port, child.id()) {
                 self.child = Some(child);
                 return true;
             }
@@ -165,14 +165,32 @@ fn free_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free port: {e}"))
 }
 
-fn pong(port: u16) -> bool {
+/// Whether the Redis answering on `port` is the process `pid`: a port
+/// freed by another test and taken again by its Redis must not pass for
+/// this one's.
+fn serves(port: u16, pid: u32) -> bool {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-    if stream.write_all(b"PING\r\n").is_err() {
+    if stream.write_all(b"INFO server\r\n").is_err() {
         return false;
     }
-    let mut reply = [0u8; 7];
-    stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    let mine = format!("\r\nprocess_id:{pid}\r\n");
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while reply.len() < 64 * 1024 {
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+        }
+        let text = String::from_utf8_lossy(&reply);
+        if text.contains(&mine) {
+            return true;
+        }
+        if text.contains("\r\nprocess_id:") && text.contains("\r\nrun_id:") {
+            return false;
+        }
+    }
+    false
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
 pub mod cluster;
+pub mod partition;
 // Shared with the examples' tests (standard library only).
 #[path = "../../../examples/support/src/redis_server.rs"]
 pub mod redis_server;

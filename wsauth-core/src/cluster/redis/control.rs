@@ -8,8 +8,10 @@
 //! a ZSET entry, then `PUBLISH`), and a node, after subscribing to the
 //! control channel and *before* it counts as up, loads the stored set
 //! (`lua/revocations.lua`) and merges it into its own: what it missed while
-//! cut off is applied before it admits anyone again. A reload every minute
-//! covers a subscription that went deaf without closing.
+//! cut off is applied before it admits anyone again. A subscription can
+//! also go deaf without closing (a partition): it is probed with a PING
+//! every second, and one unanswered within a second is treated as a
+//! closed subscription. A reload every minute is the last resort.
 //!
 //! A Redis restarted without persistence has lost the stored set, so after
 //! each reload a node writes back what it holds (`ZADD GT`: never an
@@ -22,10 +24,10 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use ::redis::{Client, RedisResult, Script};
+use ::redis::{RedisResult, Script, Value};
 use futures_util::StreamExt;
 
-use super::{NodeShared, within};
+use super::{HEALTH_EVERY, NodeShared, is_unreachable, within};
 use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
 
@@ -40,13 +42,20 @@ const RELOAD_EVERY: Duration = Duration::from_secs(60);
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// How long a subscription must have lasted for the next reconnection to
+/// start from [`MIN_BACKOFF`] again: one that keeps dropping right after
+/// it is made backs off like one that cannot be made.
+const STABLE_AFTER: Duration = Duration::from_secs(10);
+
 /// Stores and announces `revocation`. Returns Redis's time when it took
 /// effect (unix seconds).
 pub(super) async fn revoke(
     shared: &NodeShared,
     revocation: &Revocation,
 ) -> Result<u64, ClusterError> {
-    if !shared.up() {
+    // Commands are enough: the script stores and announces; this node's
+    // own subscription being down does not stop the others hearing it.
+    if !shared.reachable() {
         return Err(ClusterError::Unavailable);
     }
     let (kind, value, until) = match revocation {
@@ -54,7 +63,7 @@ pub(super) async fn revoke(
         Revocation::Subject { subject, .. } => ("subject", subject, 0),
         Revocation::Disconnect { subject } => ("disconnect", subject, 0),
     };
-    let mut commands = shared.commands.clone();
+    let mut commands = shared.commands();
     within(
         REVOKE
             .key(shared.keys.revoked_jtis())
@@ -76,17 +85,30 @@ pub(super) async fn revoke(
 /// The control subscription, for the node's life: subscribe, reload,
 /// apply what arrives; on any loss, mark the node down and start again
 /// after a backoff.
-pub(super) async fn run(shared: Arc<NodeShared>, client: Client, revocations: Arc<Revocations>) {
+pub(super) async fn run(shared: Arc<NodeShared>, revocations: Arc<Revocations>) {
     let mut backoff = MIN_BACKOFF;
+    let mut failures = 0u32;
     loop {
-        match subscribe(&shared, &client, &revocations).await {
+        match subscribe(&shared, &revocations).await {
             Ok(pubsub) => {
-                backoff = MIN_BACKOFF;
+                failures = 0;
                 shared.set_control(true);
+                let since = tokio::time::Instant::now();
                 listen(&shared, pubsub, &revocations).await;
+                if since.elapsed() >= STABLE_AFTER {
+                    backoff = MIN_BACKOFF;
+                }
             }
             Err(error) => {
-                tracing::debug!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: cannot subscribe");
+                failures += 1;
+                // Redis being away is logged once by the health task; a
+                // refusal (no rights on the channel, a script error) would
+                // otherwise refuse every handshake without a word.
+                if failures == 1 || !is_unreachable(&error) {
+                    tracing::warn!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: cannot subscribe");
+                } else {
+                    tracing::debug!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: cannot subscribe");
+                }
             }
         }
         shared.set_control(false);
@@ -98,22 +120,24 @@ pub(super) async fn run(shared: Arc<NodeShared>, client: Client, revocations: Ar
 /// Subscribes to the control channel, then loads what is stored.
 async fn subscribe(
     shared: &NodeShared,
-    client: &Client,
     revocations: &Revocations,
 ) -> RedisResult<::redis::aio::PubSub> {
-    let mut pubsub = within(client.get_async_pubsub()).await?;
+    let mut pubsub = within(shared.client.get_async_pubsub()).await?;
     within(pubsub.subscribe(shared.keys.control())).await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }
 
-/// Applies what the control channel carries until the subscription ends;
-/// reloads the stored set every [`RELOAD_EVERY`].
+/// Applies what the control channel carries until the subscription ends
+/// or stops answering its probe; reloads the stored set every
+/// [`RELOAD_EVERY`].
 async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: &Revocations) {
-    // The sink is kept: the subscription lives as long as both halves.
-    let (_sink, mut messages) = pubsub.split();
+    let (mut sink, mut messages) = pubsub.split();
     let mut reloads =
         tokio::time::interval_at(tokio::time::Instant::now() + RELOAD_EVERY, RELOAD_EVERY);
+    let mut probes =
+        tokio::time::interval_at(tokio::time::Instant::now() + HEALTH_EVERY, HEALTH_EVERY);
+    probes.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             message = messages.next() => match message {
@@ -131,13 +155,21 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
                     shared.failed(&error);
                 }
             }
+            _ = probes.tick() => {
+                // Answered in order after everything published before it,
+                // on the subscription's own connection.
+                if let Err(error) = within(sink.ping::<Value>()).await {
+                    tracing::warn!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: no answer to its probe; resubscribing");
+                    return;
+                }
+            }
         }
     }
 }
 
 /// Loads every stored revocation still in force and merges it in.
 async fn reload(shared: &NodeShared, revocations: &Revocations) -> RedisResult<()> {
-    let mut commands = shared.commands.clone();
+    let mut commands = shared.commands();
     let (_now, jtis, subjects): (u64, Vec<String>, Vec<String>) = within(
         REVOCATIONS
             .key(shared.keys.revoked_jtis())
@@ -169,7 +201,7 @@ async fn write_back(shared: &NodeShared, (jtis, subjects): Held) -> RedisResult<
         }
         command.ignore();
     }
-    let mut commands = shared.commands.clone();
+    let mut commands = shared.commands();
     within(pipe.query_async::<()>(&mut commands)).await
 }
 

@@ -37,6 +37,9 @@ static RENEW: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/
 /// Leases renewed by one script call.
 const RENEW_BATCH: usize = 256;
 
+/// Closed connections' leases removed in one round trip, at most.
+const RELEASE_BATCH: usize = 512;
+
 /// The node's own leases: connection number → subject.
 pub(super) struct Table {
     held: Mutex<HashMap<u64, Arc<str>>>,
@@ -158,7 +161,7 @@ pub(super) async fn take(
             connection,
             armed: true,
         };
-        let mut commands = shared.commands.clone();
+        let mut commands = shared.commands();
         let taken = within(
             LEASE
                 .key(shared.keys.lease(subject))
@@ -219,7 +222,7 @@ pub(super) async fn renew(shared: Arc<NodeShared>) {
                     .key(shared.keys.lease(subject))
                     .arg(shared.member(*connection));
             }
-            let mut commands = shared.commands.clone();
+            let mut commands = shared.commands();
             let renewed = within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await;
             shared.leases.release_closed(batch);
             match renewed {
@@ -245,19 +248,23 @@ pub(super) async fn release(
     shared: Arc<NodeShared>,
     mut released: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
 ) {
-    while let Some((subject, connection)) = released.recv().await {
-        if !shared.up() {
+    let mut batch = Vec::with_capacity(RELEASE_BATCH);
+    while released.recv_many(&mut batch, RELEASE_BATCH).await > 0 {
+        if !shared.reachable() {
+            batch.clear();
             continue;
         }
-        let mut commands = shared.commands.clone();
-        let removed = within(
-            ::redis::cmd("ZREM")
+        // One round trip for every connection closed meanwhile: a mass
+        // close frees its slots at once, not one by one behind each other.
+        let mut pipe = ::redis::pipe();
+        for (subject, connection) in batch.drain(..) {
+            pipe.cmd("ZREM")
                 .arg(shared.keys.lease(&subject))
                 .arg(shared.member(connection))
-                .query_async::<i64>(&mut commands),
-        )
-        .await;
-        if let Err(e) = removed {
+                .ignore();
+        }
+        let mut commands = shared.commands();
+        if let Err(e) = within(pipe.query_async::<()>(&mut commands)).await {
             shared.failed(&e);
         }
     }

@@ -12,6 +12,12 @@
 //! must not admit a revoked token). While it is down, new authenticated
 //! connections meet the [`FailurePolicy`].
 //!
+//! A connection can also die without closing (a partition, a peer that
+//! vanished): nothing arrives, no error either. The manager reconnects on a
+//! closed connection but not on a timed-out one, so after
+//! [`DEAD_AFTER`] unanswered PINGs the health task replaces it; the
+//! control subscription is probed with a PING of its own (`control.rs`).
+//!
 //! Tasks per node, all aborted when the server is dropped: health (PING),
 //! renewer (the node's connection leases, `leases.rs`), releaser (frees the
 //! leases of closed connections), control (the control channel and the
@@ -24,8 +30,8 @@
 mod control;
 mod leases;
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -42,8 +48,17 @@ pub(crate) use self::leases::Held;
 /// How long one Redis command may take before Redis counts as unreachable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// How often the health task PINGs.
+/// How often the health task PINGs, and the control subscription is
+/// probed.
 const HEALTH_EVERY: Duration = Duration::from_secs(1);
+
+/// The least time between a PING asked for by a failed command and the
+/// next.
+const RECHECK_GAP: Duration = Duration::from_millis(100);
+
+/// Unanswered PINGs in a row after which a connection counts as dead and
+/// is replaced.
+const DEAD_AFTER: u32 = 2;
 
 /// One node of a cluster: its Redis connection and its tasks.
 pub(crate) struct Node {
@@ -63,7 +78,11 @@ struct NodeShared {
     lease_ttl: Duration,
     renew_every: Duration,
     retention_s: u64,
-    commands: ConnectionManager,
+    /// The connection for commands; replaced when it is dead.
+    commands: RwLock<ConnectionManager>,
+    /// What a replacement connection is made from.
+    client: ::redis::Client,
+    manager: ConnectionManagerConfig,
     /// The last command (a PING at least every second) succeeded.
     commands_ok: AtomicBool,
     /// The control channel is subscribed, and revocations were reloaded
@@ -72,6 +91,8 @@ struct NodeShared {
     leases: Arc<leases::Table>,
     /// Wakes the renewer when Redis is back.
     back: Notify,
+    /// Wakes the health task to PING now: a command failed.
+    recheck: Notify,
 }
 
 /// Every key and channel, under the deployment's prefix.
@@ -133,7 +154,7 @@ impl Node {
         let commands = {
             // The manager finds its runtime where it is created.
             let _entered = runtime.enter();
-            ConnectionManager::new_lazy_with_config(client.clone(), manager)
+            ConnectionManager::new_lazy_with_config(client.clone(), manager.clone())
                 .map_err(|e| BuildError::Cluster(format!("redis: {e}")))?
         };
         let (leases, released) = leases::Table::new();
@@ -146,11 +167,14 @@ impl Node {
             lease_ttl: config.lease_ttl,
             renew_every: config.renew_every,
             retention_s: config.revocation_retention.as_secs(),
-            commands,
+            commands: RwLock::new(commands),
+            client: client.clone(),
+            manager,
             commands_ok: AtomicBool::new(false),
             control_ok: AtomicBool::new(false),
             leases,
             back: Notify::new(),
+            recheck: Notify::new(),
         });
         let tasks = vec![
             runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
@@ -161,7 +185,7 @@ impl Node {
                 .spawn(leases::release(Arc::clone(&shared), released))
                 .abort_handle(),
             runtime
-                .spawn(control::run(Arc::clone(&shared), client, revocations))
+                .spawn(control::run(Arc::clone(&shared), revocations))
                 .abort_handle(),
         ];
         Ok(Node {
@@ -202,6 +226,36 @@ impl Drop for Node {
 }
 
 impl NodeShared {
+    /// The connection for commands (a cheap handle).
+    fn commands(&self) -> ConnectionManager {
+        self.commands
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the connection for commands with a new one, made when
+    /// first used: the old one is dead without having closed.
+    fn reconnect(&self) {
+        match ConnectionManager::new_lazy_with_config(self.client.clone(), self.manager.clone()) {
+            Ok(fresh) => {
+                tracing::warn!(target: "wsauth::cluster", node = %self.id, "redis connection unresponsive; reconnecting");
+                *self
+                    .commands
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner) = fresh;
+            }
+            Err(error) => {
+                tracing::warn!(target: "wsauth::cluster", node = %self.id, %error, "redis connection unresponsive; cannot reconnect");
+            }
+        }
+    }
+
+    /// Whether commands reach Redis (the control subscription aside).
+    fn reachable(&self) -> bool {
+        self.commands_ok.load(Ordering::Acquire)
+    }
+
     fn up(&self) -> bool {
         self.commands_ok.load(Ordering::Acquire) && self.control_ok.load(Ordering::Acquire)
     }
@@ -234,15 +288,23 @@ impl NodeShared {
     /// Notes a failed command: an error of the connection (not of a
     /// script) means Redis is unreachable until the next PING answers.
     fn failed(&self, error: &RedisError) {
-        if error.is_io_error()
-            || error.is_timeout()
-            || error.is_connection_dropped()
-            || error.is_connection_refusal()
-        {
+        if is_unreachable(error) {
             self.set_commands(false);
+            // A connection that died is often replaced at once (Redis
+            // restarted): find out now rather than at the next tick.
+            self.recheck.notify_one();
         }
         tracing::warn!(target: "wsauth::cluster", node = %self.id, %error, "redis command failed");
     }
+}
+
+/// Whether `error` says Redis cannot be reached (rather than that it
+/// refused: no rights, a script error).
+fn is_unreachable(error: &RedisError) -> bool {
+    error.is_io_error()
+        || error.is_timeout()
+        || error.is_connection_dropped()
+        || error.is_connection_refusal()
 }
 
 /// `future` within [`COMMAND_TIMEOUT`], a timeout being an I/O error.
@@ -257,15 +319,32 @@ async fn within<T>(future: impl Future<Output = RedisResult<T>>) -> RedisResult<
 }
 
 /// PINGs Redis every second: the node's view of whether it is reachable,
-/// and what keeps the manager reconnecting after its own retries gave up.
+/// what keeps the manager reconnecting after its own retries gave up, and
+/// what replaces a connection that stopped answering without closing.
 async fn health(shared: Arc<NodeShared>) {
     let mut tick = tokio::time::interval(HEALTH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unanswered = 0;
     loop {
-        tick.tick().await;
-        let mut commands = shared.commands.clone();
+        let rechecking = tokio::select! {
+            _ = tick.tick() => false,
+            () = shared.recheck.notified() => true,
+        };
+        let mut commands = shared.commands();
         let ping = within(::redis::cmd("PING").query_async::<String>(&mut commands)).await;
         shared.set_commands(ping.is_ok());
+        unanswered = match ping {
+            Err(error) if error.is_timeout() => unanswered + 1,
+            _ => 0,
+        };
+        if unanswered >= DEAD_AFTER {
+            shared.reconnect();
+            unanswered = 0;
+        }
+        if rechecking {
+            // Commands failing fast must not make this a busy loop.
+            tokio::time::sleep(RECHECK_GAP).await;
+        }
     }
 }
 
