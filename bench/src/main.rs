@@ -36,6 +36,10 @@
 //! the server, not the load generator, is the saturated side. Server CPU
 //! per operation is meaningful either way.
 //!
+//! With `--only cluster`, wsauth's handshakes with the per-user connection
+//! limit kept per node and kept cluster-wide on a real `redis-server`
+//! (`cluster.rs`), server and Redis CPU per handshake side by side.
+//!
 //! With `--only fanout`, the fan-out measurement (`fanout/`): one
 //! publisher, `--subscribers` subscribers, wsauth's topics beside a
 //! Socket.IO room (Node.js, `socket.io` from `js/node_modules`), reporting
@@ -45,6 +49,7 @@
 //! connection (`u0`, `u1`, ...). The numbers are printed, never asserted:
 //! this is a tool, not a test.
 
+mod cluster;
 mod fanout;
 mod load;
 mod procfs;
@@ -105,6 +110,9 @@ enum Phase {
     /// One publisher to many subscribers, wsauth beside Socket.IO (needs
     /// Node.js and `npm ci --prefix js`); only when asked for.
     Fanout,
+    /// wsauth's handshakes with the per-user limit per node and cluster-wide
+    /// on a real `redis-server` (needs one on the PATH); only when asked for.
+    Cluster,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -265,6 +273,7 @@ impl Server {
         args: &BenchArgs,
         core: Option<usize>,
         secret: &str,
+        redis: Option<&str>,
     ) -> Result<Server, String> {
         let mut command = server_command()?;
         command
@@ -281,6 +290,9 @@ impl Server {
         }
         if args.audit_log {
             command.arg("--audit-log");
+        }
+        if let Some(url) = redis {
+            command.args(["--redis", url]);
         }
         Server::start(command, &format!("{kind:?}"), None)
     }
@@ -467,7 +479,13 @@ impl Plan<'_> {
     ) -> Result<(Option<Throughput>, Option<Throughput>), String> {
         let warmup = Duration::from_secs_f64(self.args.warmup_s);
         let window = Duration::from_secs_f64(self.args.duration_s);
-        let server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        let server = Server::spawn(
+            target.kind(),
+            self.args,
+            self.server_core,
+            self.secret,
+            None,
+        )?;
         let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
         let (mut handshake, mut echo) = (None, None);
         if self.wants(Phase::Handshake) {
@@ -495,7 +513,13 @@ impl Plan<'_> {
     async fn memory(&self, target: Target, measured: &mut Measured) -> Result<(), String> {
         let count = self.args.idle_connections;
         eprintln!("idle memory: {} ({count} connections) ...", target.label());
-        let mut server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        let mut server = Server::spawn(
+            target.kind(),
+            self.args,
+            self.server_core,
+            self.secret,
+            None,
+        )?;
         let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
         // A few sequential connections first, so lazily initialised state
         // (runtime, verifier, allocator arenas) is not counted.
@@ -526,7 +550,13 @@ impl Plan<'_> {
     async fn allocations(&self, target: Target, measured: &mut Measured) -> Result<(), String> {
         const HANDSHAKES: usize = 500;
         const ROUND_TRIPS: usize = 2000;
-        let mut server = Server::spawn(target.kind(), self.args, self.server_core, self.secret)?;
+        let mut server = Server::spawn(
+            target.kind(),
+            self.args,
+            self.server_core,
+            self.secret,
+            None,
+        )?;
         if server.heap().is_none() {
             return Ok(());
         }
@@ -1018,6 +1048,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             }),
         };
         runtime.block_on(fanout::run(&setup, &secret, args.rounds))?;
+    }
+    if phases.contains(&Phase::Cluster) {
+        runtime.block_on(cluster::run(&plan))?;
     }
     Ok(())
 }

@@ -99,6 +99,10 @@ pub(crate) struct ServeArgs {
     /// `fanout`: data bytes in each publication.
     #[arg(long, default_value_t = 64)]
     pub(crate) payload_bytes: usize,
+    /// `wsauth`: join the cluster on this Redis (`redis://host:port`), so
+    /// every handshake takes its per-user slot there.
+    #[arg(long)]
+    pub(crate) redis: Option<String>,
 }
 
 /// The bare echo's upgrade handler.
@@ -122,7 +126,8 @@ async fn bare_echo(mut socket: WebSocket) {
 }
 
 /// The server's router, and for `fanout` the handle its publisher uses.
-fn router(kind: Kind) -> Result<(Router, Option<Topics>), String> {
+/// Called inside the server's runtime (a cluster node's tasks run there).
+fn router(kind: Kind, redis: Option<&str>) -> Result<(Router, Option<Topics>), String> {
     let secret =
         || std::env::var(echo::SECRET_ENV).map_err(|_| format!("{} is not set", echo::SECRET_ENV));
     match kind {
@@ -131,8 +136,12 @@ fn router(kind: Kind) -> Result<(Router, Option<Topics>), String> {
             None,
         )),
         Kind::Wsauth => {
-            let (router, _server) =
-                echo::app(secret()?.as_bytes(), echo::Users::any()).map_err(|e| e.to_string())?;
+            let cluster = redis.map(|url| wsauth_core::ClusterConfig::new(url.to_owned()));
+            let (router, server) = echo::app_in(secret()?.as_bytes(), echo::Users::any(), cluster)
+                .map_err(|e| e.to_string())?;
+            if redis.is_some() {
+                ready(&server)?;
+            }
             Ok((router, None))
         }
         Kind::Fanout => {
@@ -142,13 +151,23 @@ fn router(kind: Kind) -> Result<(Router, Option<Topics>), String> {
     }
 }
 
+/// Waits (at most 10 s) until a cluster node reaches its Redis.
+fn ready(server: &wsauth_core::WsAuth) -> Result<(), String> {
+    for _ in 0..500 {
+        if server.cluster_ready() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err("the cluster node did not reach its redis".to_owned())
+}
+
 /// Runs a server until standard input closes.
 pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
     if let Some(core) = args.core {
         crate::pin_to(core)?;
     }
     crate::raise_fd_limit();
-    let (app, topics) = router(args.kind)?;
     if args.audit_log {
         tracing_subscriber::fmt()
             .json()
@@ -160,6 +179,10 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| format!("runtime: {e}"))?;
+    let (app, topics) = {
+        let _inside = runtime.enter();
+        router(args.kind, args.redis.as_deref())?
+    };
     // Answer `stats` requests, start the publisher on `publish`; exit when
     // the benchmark closes our standard input (or dies).
     let runtime_handle = runtime.handle().clone();

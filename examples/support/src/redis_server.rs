@@ -58,6 +58,11 @@ impl RedisServer {
         panic!("redis-server ({}) did not start", binary.display());
     }
 
+    /// Its process id while it runs (for a benchmark's CPU figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// `redis://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)

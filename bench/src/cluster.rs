@@ -1,0 +1,146 @@
+//! `--only cluster`: what the cluster-wide per-user connection limit costs
+//! a handshake.
+//!
+//! The echo example twice, in one run: once alone (the per-user limit kept
+//! in the process) and once as a node of a cluster on a real
+//! `redis-server` (started here on a free loopback port, no persistence;
+//! every authenticated handshake runs `lease.lua` there, one round trip,
+//! and every close removes the lease). The same handshake load as the main
+//! benchmark (`load::handshakes`), rounds alternating. Reported: rates,
+//! server CPU per handshake, and Redis's CPU per handshake (its process's
+//! CPU over the warm-up and window, divided by the handshakes the rate
+//! implies over that time).
+
+use std::time::{Duration, Instant};
+
+use crate::load::{self, Summary, Throughput};
+use crate::servers::{Kind, Target};
+use crate::{CLEAN_OTHER_PERCENT, Plan, Server, endpoint, paired, procfs, ratio, row};
+
+use wsauth_example_support::redis_server::RedisServer;
+
+/// One round of the clustered server: its handshakes, and Redis's CPU.
+struct Clustered {
+    run: Throughput,
+    redis_us_per_handshake: f64,
+}
+
+pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
+    let Some(redis) = RedisServer::start() else {
+        return Err("no redis-server on the PATH (or WSAUTH_REDIS_SERVER)".to_owned());
+    };
+    let redis_pid = redis.pid().ok_or("redis-server is not running")?;
+    let url = redis.url();
+    let args = plan.args;
+    let warmup = Duration::from_secs_f64(args.warmup_s);
+    let window = Duration::from_secs_f64(args.duration_s);
+    let (mut alone, mut clustered) = (Summary::default(), Vec::new());
+    for round in 0..args.rounds.max(1) {
+        if args.rounds > 1 {
+            eprintln!("round {} of {}", round + 1, args.rounds);
+        }
+        for redis in [None, Some(url.as_str())] {
+            let label = if redis.is_some() {
+                "wsauth, limit cluster-wide"
+            } else {
+                "wsauth, limit per node"
+            };
+            eprintln!("handshakes: {label} ...");
+            let server = Server::spawn(Kind::Wsauth, args, plan.server_core, plan.secret, redis)?;
+            let endpoint = endpoint(Target::Wsauth, server.addr, plan.tokens, &plan.message);
+            let redis_cpu = procfs::cpu_time(redis_pid);
+            let started = Instant::now();
+            let run =
+                load::handshakes(&endpoint, server.pid(), args.concurrency, warmup, window).await;
+            let elapsed = started.elapsed();
+            let redis_cpu = procfs::cpu_time(redis_pid)
+                .zip(redis_cpu)
+                .map_or(Duration::ZERO, |(after, before)| {
+                    after.saturating_sub(before)
+                });
+            if redis.is_some() {
+                let handshakes = run.rate() * elapsed.as_secs_f64();
+                clustered.push(Clustered {
+                    redis_us_per_handshake: redis_cpu.as_secs_f64() * 1e6 / handshakes.max(1.0),
+                    run,
+                });
+            } else {
+                alone.rounds.push(run);
+            }
+        }
+    }
+    report(plan, &alone, &clustered);
+    Ok(())
+}
+
+fn report(plan: &Plan<'_>, alone: &Summary, clustered: &[Clustered]) {
+    let on = Summary {
+        rounds: clustered.iter().map(|c| c.run.clone()).collect(),
+    };
+    let paired = paired(alone, &on);
+    let (off, on) = (&paired.bare, &paired.wsauth);
+    println!();
+    row(
+        "handshakes, per-user limit",
+        "per node".into(),
+        "cluster-wide".into(),
+        "ratio".into(),
+    );
+    println!("{}", "-".repeat(78));
+    row(
+        "handshakes/s",
+        format!("{:.0}", off.rate()),
+        format!("{:.0}", on.rate()),
+        format!("{:.2}", paired.rate_ratio),
+    );
+    row(
+        "  server CPU µs per handshake",
+        format!("{:.1}", off.server_us_per_op()),
+        format!("{:.1}", on.server_us_per_op()),
+        ratio(off.server_us_per_op(), on.server_us_per_op()),
+    );
+    let mut redis: Vec<f64> = clustered.iter().map(|c| c.redis_us_per_handshake).collect();
+    redis.sort_by(f64::total_cmp);
+    row(
+        "  redis-server CPU µs per handshake",
+        "-".into(),
+        format!("{:.1}", load::median(redis)),
+        String::new(),
+    );
+    let busy = |s: &Summary| {
+        format!(
+            "{:.0}/{:.0}/{:.0}",
+            s.server_busy(),
+            s.load_busy(),
+            s.other_busy()
+        )
+    };
+    row(
+        "  CPU % server / load / other",
+        busy(off),
+        busy(on),
+        String::new(),
+    );
+    for (run, label) in [(off, "per node"), (on, "cluster-wide")] {
+        if let Some(e) = run.first_error() {
+            println!("  first {label} error: {e}");
+        }
+    }
+    println!();
+    println!(
+        "ratio = cluster-wide / per node. {} s window after {} s warm-up, {} handshake clients, \
+         one user per connection; the cluster node's handshakes each run lease.lua on a local \
+         redis-server (its CPU is 'other' in the CPU % row){}.",
+        plan.args.duration_s,
+        plan.args.warmup_s,
+        plan.args.concurrency,
+        if plan.args.rounds > 1 {
+            format!(
+                "; medians over the rounds where other processes used < {CLEAN_OTHER_PERCENT}% of \
+                 a core"
+            )
+        } else {
+            String::new()
+        }
+    );
+}
