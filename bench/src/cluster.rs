@@ -1,5 +1,6 @@
 //! `--only cluster`: what the cluster-wide per-user connection limit costs
-//! a handshake.
+//! a handshake, and what fan-out across nodes costs and gains
+//! (`fanout/nodes.rs`, after the handshakes, on the same Redis).
 //!
 //! The echo example twice, in one run: once alone (the per-user limit kept
 //! in the process) and once as a node of a cluster on a real
@@ -25,7 +26,9 @@ struct Clustered {
     redis_us_per_handshake: f64,
 }
 
-pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
+/// The handshakes, then the fan-out across nodes (`fanout/nodes.rs`), on
+/// one `redis-server`.
+pub(crate) async fn run(plan: &Plan<'_>, fanout: &crate::fanout::Setup<'_>) -> Result<(), String> {
     let Some(redis) = RedisServer::start() else {
         return Err("no redis-server on the PATH (or WSAUTH_REDIS_SERVER)".to_owned());
     };
@@ -70,7 +73,7 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
         }
     }
     report(plan, &alone, &clustered);
-    Ok(())
+    crate::fanout::across_nodes(fanout, plan.secret, (&url, redis_pid)).await
 }
 
 fn report(plan: &Plan<'_>, alone: &Summary, clustered: &[Clustered]) {

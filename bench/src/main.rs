@@ -1026,31 +1026,32 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     if args.diagnostics {
         report_diagnostics(&measured[2], verify_us);
     }
+    let fanout_setup = || fanout::Setup {
+        subscribers: args.subscribers,
+        rate: args.publish_rate,
+        payload_bytes: args.payload_bytes,
+        warmup: Duration::from_secs_f64(args.warmup_s),
+        window: Duration::from_secs_f64(args.fanout_duration_s),
+        server_core,
+        load_core,
+        tokens: &tokens,
+        node: &args.node,
+        node_modules: args.node_modules.clone().unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/node_modules")
+        }),
+        saturation: (!args.no_saturation).then(|| fanout::Saturation {
+            start: args.saturation_start_rate,
+            factor: args.saturation_factor.max(1.05),
+            max_rate: args.saturation_max_rate,
+            window: Duration::from_secs_f64(args.saturation_window_s),
+            max_p99: Duration::from_secs_f64(args.saturation_p99_ms / 1000.0),
+        }),
+    };
     if phases.contains(&Phase::Fanout) {
-        let setup = fanout::Setup {
-            subscribers: args.subscribers,
-            rate: args.publish_rate,
-            payload_bytes: args.payload_bytes,
-            warmup: Duration::from_secs_f64(args.warmup_s),
-            window: Duration::from_secs_f64(args.fanout_duration_s),
-            server_core,
-            tokens: &tokens,
-            node: &args.node,
-            node_modules: args.node_modules.clone().unwrap_or_else(|| {
-                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../js/node_modules")
-            }),
-            saturation: (!args.no_saturation).then(|| fanout::Saturation {
-                start: args.saturation_start_rate,
-                factor: args.saturation_factor.max(1.05),
-                max_rate: args.saturation_max_rate,
-                window: Duration::from_secs_f64(args.saturation_window_s),
-                max_p99: Duration::from_secs_f64(args.saturation_p99_ms / 1000.0),
-            }),
-        };
-        runtime.block_on(fanout::run(&setup, &secret, args.rounds))?;
+        runtime.block_on(fanout::run(&fanout_setup(), &secret, args.rounds))?;
     }
     if phases.contains(&Phase::Cluster) {
-        runtime.block_on(cluster::run(&plan))?;
+        runtime.block_on(cluster::run(&plan, &fanout_setup()))?;
     }
     Ok(())
 }

@@ -99,8 +99,9 @@ pub(crate) struct ServeArgs {
     /// `fanout`: data bytes in each publication.
     #[arg(long, default_value_t = 64)]
     pub(crate) payload_bytes: usize,
-    /// `wsauth`: join the cluster on this Redis (`redis://host:port`), so
-    /// every handshake takes its per-user slot there.
+    /// `wsauth`, `fanout`: join the cluster on this Redis
+    /// (`redis://host:port`): every handshake takes its per-user slot
+    /// there, and publications go through it to every node.
     #[arg(long)]
     pub(crate) redis: Option<String>,
 }
@@ -145,7 +146,10 @@ fn router(kind: Kind, redis: Option<&str>) -> Result<(Router, Option<Topics>), S
             Ok((router, None))
         }
         Kind::Fanout => {
-            let (router, server) = crate::fanout::wsauth::app(&secret()?)?;
+            let (router, server) = crate::fanout::wsauth::app(&secret()?, redis)?;
+            if redis.is_some() {
+                ready(&server)?;
+            }
             Ok((router, Some(server.topics())))
         }
     }

@@ -26,8 +26,11 @@
 //! load a server may write several queued publications at once; that is
 //! what a real server does, and the latency it costs is in the table.
 
+mod nodes;
 mod subscribers;
 pub(crate) mod wsauth;
+
+pub(crate) use self::nodes::across_nodes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,6 +67,23 @@ impl Side {
     }
 }
 
+/// The wsauth processes serving the topic: one alone, or several nodes
+/// of a cluster on a Redis.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Nodes<'a> {
+    pub(crate) count: usize,
+    /// The Redis they share, and its process (for its CPU time).
+    pub(crate) redis: Option<(&'a str, u32)>,
+}
+
+impl Nodes<'_> {
+    /// One process, no Redis.
+    pub(crate) const ALONE: Nodes<'static> = Nodes {
+        count: 1,
+        redis: None,
+    };
+}
+
 /// What a fan-out run needs to know.
 pub(crate) struct Setup<'a> {
     pub(crate) subscribers: usize,
@@ -72,6 +92,9 @@ pub(crate) struct Setup<'a> {
     pub(crate) warmup: Duration,
     pub(crate) window: Duration,
     pub(crate) server_core: Option<usize>,
+    /// Where a second cluster node runs (beside the load generator: this
+    /// machine may have two cores only).
+    pub(crate) load_core: Option<usize>,
     pub(crate) tokens: &'a [(String, String)],
     /// The Node.js program, and where `socket.io` is installed.
     pub(crate) node: &'a str,
@@ -112,7 +135,10 @@ pub(crate) struct Outcome {
     /// Sorted.
     latencies_us: Vec<u32>,
     elapsed: Duration,
+    /// Every server process's, summed.
     server_cpu: Duration,
+    /// The cluster's Redis's, when there is one.
+    redis_cpu: Duration,
     load_cpu: Duration,
     machine_cpu: Duration,
     frame_bytes: usize,
@@ -152,7 +178,7 @@ impl Outcome {
     fn other_busy(&self) -> f64 {
         self.busy(
             self.machine_cpu
-                .saturating_sub(self.server_cpu + self.load_cpu),
+                .saturating_sub(self.server_cpu + self.redis_cpu + self.load_cpu),
         )
     }
 
@@ -190,8 +216,17 @@ pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Resul
         if rounds > 1 {
             eprintln!("round {round} of {rounds}");
         }
-        let wsauth = measure(setup, Side::Wsauth, secret, setup.rate, setup.window).await?;
-        let socket_io = measure(setup, Side::SocketIo, secret, setup.rate, setup.window).await?;
+        let alone = Nodes::ALONE;
+        let wsauth = measure(setup, Side::Wsauth, alone, secret, setup.rate, setup.window).await?;
+        let socket_io = measure(
+            setup,
+            Side::SocketIo,
+            alone,
+            secret,
+            setup.rate,
+            setup.window,
+        )
+        .await?;
         report(setup, &wsauth, &socket_io);
         let clean = wsauth.other_busy().max(socket_io.other_busy()) < crate::CLEAN_OTHER_PERCENT;
         ratios.push((per_cpu_ratio(&wsauth, &socket_io), clean));
@@ -212,8 +247,8 @@ pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Resul
         );
     }
     if let Some(saturation) = setup.saturation {
-        let wsauth = saturate(setup, Side::Wsauth, secret, saturation).await?;
-        let socket_io = saturate(setup, Side::SocketIo, secret, saturation).await?;
+        let wsauth = saturate(setup, Side::Wsauth, Nodes::ALONE, secret, saturation).await?;
+        let socket_io = saturate(setup, Side::SocketIo, Nodes::ALONE, secret, saturation).await?;
         report_saturation(setup, saturation, &wsauth, &socket_io);
     }
     Ok(())
@@ -224,13 +259,14 @@ pub(crate) async fn run(setup: &Setup<'_>, secret: &str, rounds: usize) -> Resul
 async fn saturate(
     setup: &Setup<'_>,
     side: Side,
+    nodes: Nodes<'_>,
     secret: &str,
     saturation: Saturation,
 ) -> Result<Saturated, String> {
     let mut rate = saturation.start;
     let mut best = None;
     loop {
-        let outcome = measure(setup, side, secret, rate, saturation.window).await?;
+        let outcome = measure(setup, side, nodes, secret, rate, saturation.window).await?;
         let offered = rate * setup.subscribers as f64;
         if let Some(why) = outcome.shortfall(offered, saturation.max_p99) {
             let stopped = format!("{rate:.0}/s not sustained: {why}");
@@ -249,7 +285,14 @@ fn per_cpu_ratio(wsauth: &Outcome, socket_io: &Outcome) -> f64 {
     wsauth.per_cpu_second() / socket_io.per_cpu_second().max(1e-9)
 }
 
-fn spawn(setup: &Setup<'_>, side: Side, secret: &str, rate: f64) -> Result<crate::Server, String> {
+/// Node `node` of `side` (its first and only one, unless a cluster).
+fn spawn(
+    setup: &Setup<'_>,
+    side: Side,
+    (node, redis): (usize, Option<&str>),
+    secret: &str,
+    rate: f64,
+) -> Result<crate::Server, String> {
     match side {
         Side::Wsauth => {
             let mut command = crate::server_command()?;
@@ -258,8 +301,16 @@ fn spawn(setup: &Setup<'_>, side: Side, secret: &str, rate: f64) -> Result<crate
                 .args(["--publish-rate", &rate.to_string()])
                 .args(["--payload-bytes", &setup.payload_bytes.to_string()])
                 .env(echo::SECRET_ENV, secret);
-            if let Some(core) = setup.server_core {
+            let core = if node % 2 == 0 {
+                setup.server_core
+            } else {
+                setup.load_core
+            };
+            if let Some(core) = core {
                 command.args(["--core", &core.to_string()]);
+            }
+            if let Some(url) = redis {
+                command.args(["--redis", url]);
             }
             crate::Server::start(command, side.label(), None)
         }
@@ -282,24 +333,40 @@ fn spawn(setup: &Setup<'_>, side: Side, secret: &str, rate: f64) -> Result<crate
     }
 }
 
-/// One side at `rate` publications per second: subscribe everyone, start
-/// the publisher, warm up, measure for `window`.
-async fn measure(
+/// One side at `rate` publications per second: subscribe everyone (spread
+/// evenly over the nodes), start the publisher (on the first node), warm
+/// up, measure for `window`.
+pub(crate) async fn measure(
     setup: &Setup<'_>,
     side: Side,
+    nodes: Nodes<'_>,
     secret: &str,
     rate: f64,
     window: Duration,
 ) -> Result<Outcome, String> {
     eprintln!(
-        "fan-out: {} ({} subscribers, {rate:.0} publications/s) ...",
+        "fan-out: {}{} ({} subscribers, {rate:.0} publications/s) ...",
         side.label(),
+        match (nodes.count, nodes.redis) {
+            (_, None) => String::new(),
+            (1, Some(_)) => ", one node on redis".to_owned(),
+            (n, Some(_)) => format!(", {n} nodes on redis"),
+        },
         setup.subscribers,
     );
-    let mut server = spawn(setup, side, secret, rate)?;
-    let addr: SocketAddr = server.addr;
+    let redis = nodes.redis.map(|(url, _)| url);
+    let mut servers = (0..nodes.count.max(1))
+        .map(|node| spawn(setup, side, (node, redis), secret, rate))
+        .collect::<Result<Vec<_>, String>>()?;
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
     let clients: Vec<_> = futures_util::stream::iter(0..setup.subscribers)
-        .map(|i| subscribers::open(side, addr, &setup.tokens[i % setup.tokens.len()].1))
+        .map(|i| {
+            let (addr, token) = (
+                addrs[i % addrs.len()],
+                &setup.tokens[i % setup.tokens.len()].1,
+            );
+            subscribers::open(side, addr, token)
+        })
         .buffer_unordered(64)
         .collect()
         .await;
@@ -317,12 +384,16 @@ async fn measure(
             ))
         })
         .collect();
-    server.command("publish")?;
+    servers[0].command("publish")?;
     tokio::time::sleep(setup.warmup).await;
 
-    let (me, pid) = (std::process::id(), server.pid());
-    let (server0, load0, machine0) = (
-        procfs::cpu_time(pid),
+    let me = std::process::id();
+    let pids: Vec<u32> = servers.iter().map(crate::Server::pid).collect();
+    let redis_pid = nodes.redis.map(|(_, pid)| pid);
+    let servers_cpu = || -> Option<Duration> { pids.iter().map(|p| procfs::cpu_time(*p)).sum() };
+    let (server0, redis0, load0, machine0) = (
+        servers_cpu(),
+        redis_pid.and_then(procfs::cpu_time),
         procfs::cpu_time(me),
         procfs::machine_cpu(),
     );
@@ -331,8 +402,9 @@ async fn measure(
     tokio::time::sleep(window).await;
     recording.store(false, Ordering::Relaxed);
     let elapsed = start.elapsed();
-    let (server1, load1, machine1) = (
-        procfs::cpu_time(pid),
+    let (server1, redis1, load1, machine1) = (
+        servers_cpu(),
+        redis_pid.and_then(procfs::cpu_time),
         procfs::cpu_time(me),
         procfs::machine_cpu(),
     );
@@ -347,6 +419,7 @@ async fn measure(
     let mut outcome = Outcome {
         elapsed,
         server_cpu: diff(server0, server1),
+        redis_cpu: diff(redis0, redis1),
         load_cpu: diff(load0, load1),
         machine_cpu: diff(machine0, machine1),
         ..Outcome::default()
@@ -361,7 +434,7 @@ async fn measure(
             outcome.first_error.get_or_insert(error);
         }
     }
-    drop(server);
+    drop(servers);
     outcome.latencies_us.sort_unstable();
     Ok(outcome)
 }

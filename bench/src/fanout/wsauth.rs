@@ -16,19 +16,22 @@ wsauth_core::include_spec!("fanout.yaml");
 pub(crate) const PUBLISH_TICK: Duration = Duration::from_millis(1);
 
 /// The router and the server of `bench/fanout.yaml`, with `secret` as the
-/// HS256 key and every subject active.
-pub(crate) fn app(secret: &str) -> Result<(Router, WsAuth), String> {
+/// HS256 key and every subject active; a node of the cluster on `redis`
+/// when there is one.
+pub(crate) fn app(secret: &str, redis: Option<&str>) -> Result<(Router, WsAuth), String> {
     let keys = KeySet::new()
         .hmac(echo::KEY_SLOT, secret.as_bytes())
         .map_err(|e| e.to_string())?;
     let verifier = Verifier::for_api(&API, keys).map_err(|e| e.to_string())?;
-    let server = WsAuth::builder(&API)
+    let mut builder = WsAuth::builder(&API)
         .authenticator(verifier)
         .users(echo::Users::any())
         .allow_any_origin()
-        .handler("feed", subscriber)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .handler("feed", subscriber);
+    if let Some(url) = redis {
+        builder = builder.redis(wsauth_core::ClusterConfig::new(url.to_owned()));
+    }
+    let server = builder.build().map_err(|e| e.to_string())?;
     Ok((server.router(), server))
 }
 
