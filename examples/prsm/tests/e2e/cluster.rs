@@ -17,14 +17,14 @@ const TOO_MANY: u16 = 4008;
 const LEASE_TTL: Duration = Duration::from_secs(2);
 
 /// A prsm process, killed (SIGKILL) when dropped, a failing test included.
-struct Node(Spawned);
+pub(crate) struct Node(Spawned);
 
 impl Node {
-    fn addr(&self) -> std::net::SocketAddr {
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
         self.0.addr
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.0.child.kill();
         let _ = self.0.child.wait();
     }
@@ -37,6 +37,11 @@ impl Drop for Node {
 }
 
 async fn node(redis: &RedisServer) -> Node {
+    node_with(redis, &[]).await
+}
+
+/// A prsm process on `redis`, with `extra` arguments.
+pub(crate) async fn node_with(redis: &RedisServer, extra: &[&str]) -> Node {
     let mut command = binary(env!("CARGO_BIN_EXE_prsm"));
     command
         .args([
@@ -46,6 +51,7 @@ async fn node(redis: &RedisServer) -> Node {
             "--redis",
             &redis.url(),
         ])
+        .args(extra)
         .env(
             "WSAUTH_REDIS_LEASE_TTL_MS",
             LEASE_TTL.as_millis().to_string(),
@@ -65,7 +71,7 @@ async fn node(redis: &RedisServer) -> Node {
 }
 
 /// A handshake as `user`: the client once welcomed, or the close code.
-async fn attempt(addr: std::net::SocketAddr, user: &str) -> Result<Client, u16> {
+pub(crate) async fn attempt(addr: std::net::SocketAddr, user: &str) -> Result<Client, u16> {
     let request = bearer(ws(addr, &format!("/ws/{user}")), &token(user, &["user"]));
     let (mut client, _) = open(request).await;
     let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;

@@ -4,6 +4,8 @@
 //! One test binary, one module per concern:
 //! - `admin`: disconnecting a user everywhere (alone and in a cluster);
 //! - `cluster`: two prsm processes sharing a Redis (limit races, a killed process);
+//! - `cluster_failures`: three processes: an admin disconnect reaching them
+//!   all, and each failure policy while Redis is down and after it restarts;
 //! - `handshake`: admission and every close code a refusal can get;
 //! - `sources`: header, query and cookie tokens, origins, conflicts;
 //! - `messages`: welcomes, streams, relays, per-message permission, limits;
@@ -17,6 +19,7 @@
 
 mod admin;
 mod cluster;
+mod cluster_failures;
 mod common;
 mod handshake;
 mod lifecycle;
