@@ -52,6 +52,7 @@ pub mod jwt;
 mod limits;
 mod link;
 mod listener;
+mod metrics;
 mod open;
 mod outbound;
 mod payload;
@@ -69,6 +70,7 @@ mod typed;
 // Serving a spec.
 pub use descriptor::ApiDescriptor;
 pub use listener::ServerLimits;
+pub use metrics::Metrics;
 pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openapi};
 // Several nodes as one API.
 pub use cluster::ClusterError;

@@ -28,6 +28,7 @@ use futures_util::StreamExt;
 use super::{NodeShared, within};
 use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
+use crate::metrics::RedisOp;
 
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/revoke.lua")));
 static REVOCATIONS: LazyLock<Script> =
@@ -56,6 +57,8 @@ pub(super) async fn revoke(
     };
     let mut commands = shared.commands.clone();
     within(
+        shared,
+        RedisOp::Revoke,
         REVOKE
             .key(shared.keys.revoked_jtis())
             .key(shared.keys.revoked_subjects())
@@ -101,8 +104,13 @@ async fn subscribe(
     client: &Client,
     revocations: &Revocations,
 ) -> RedisResult<::redis::aio::PubSub> {
-    let mut pubsub = within(client.get_async_pubsub()).await?;
-    within(pubsub.subscribe(shared.keys.control())).await?;
+    let mut pubsub = within(shared, RedisOp::Subscribe, client.get_async_pubsub()).await?;
+    within(
+        shared,
+        RedisOp::Subscribe,
+        pubsub.subscribe(shared.keys.control()),
+    )
+    .await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }
@@ -139,6 +147,8 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
 async fn reload(shared: &NodeShared, revocations: &Revocations) -> RedisResult<()> {
     let mut commands = shared.commands.clone();
     let (_now, jtis, subjects): (u64, Vec<String>, Vec<String>) = within(
+        shared,
+        RedisOp::Reload,
         REVOCATIONS
             .key(shared.keys.revoked_jtis())
             .key(shared.keys.revoked_subjects())
@@ -170,7 +180,12 @@ async fn write_back(shared: &NodeShared, (jtis, subjects): Held) -> RedisResult<
         command.ignore();
     }
     let mut commands = shared.commands.clone();
-    within(pipe.query_async::<()>(&mut commands)).await
+    within(
+        shared,
+        RedisOp::WriteBack,
+        pipe.query_async::<()>(&mut commands),
+    )
+    .await
 }
 
 /// `[member, score, member, score, ...]` as pairs; scores are whole seconds.

@@ -29,6 +29,7 @@ use wsauth_spec::FailureKind;
 
 use super::{NodeShared, within};
 use crate::cluster::FailurePolicy;
+use crate::metrics::RedisOp;
 use crate::reject::Rejection;
 
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/lease.lua")));
@@ -160,6 +161,8 @@ pub(super) async fn take(
         };
         let mut commands = shared.commands.clone();
         let taken = within(
+            shared,
+            RedisOp::Lease,
             LEASE
                 .key(shared.keys.lease(subject))
                 .arg(shared.member(connection))
@@ -220,7 +223,12 @@ pub(super) async fn renew(shared: Arc<NodeShared>) {
                     .arg(shared.member(*connection));
             }
             let mut commands = shared.commands.clone();
-            let renewed = within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await;
+            let renewed = within(
+                &shared,
+                RedisOp::Renew,
+                renewal.invoke_async::<Vec<u64>>(&mut commands),
+            )
+            .await;
             shared.leases.release_closed(batch);
             match renewed {
                 Ok(lapsed) if !lapsed.is_empty() => tracing::info!(
@@ -251,6 +259,8 @@ pub(super) async fn release(
         }
         let mut commands = shared.commands.clone();
         let removed = within(
+            &shared,
+            RedisOp::Release,
             ::redis::cmd("ZREM")
                 .arg(shared.keys.lease(&subject))
                 .arg(shared.member(connection))
