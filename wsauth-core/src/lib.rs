@@ -15,7 +15,8 @@
 //! Nothing here reads YAML at run time. Serve the router with
 //! [`WsAuth::serve`] for the limits that hold before authentication
 //! ([`ServerLimits`]: header timeout, connections per client address and in
-//! all).
+//! all). Each node counts what it does, for Prometheus ([`WsAuth::metrics`]),
+//! with label values only from the spec.
 //!
 //! Features:
 //!

@@ -184,6 +184,14 @@ async fn no_label_value_comes_from_a_client() {
             "(heartbeat)",
             "(unknown)",
         ])
+        .chain([
+            "server_full",
+            "address_full",
+            "header_timeout",
+            "origin",
+            "handshake_timeout",
+            "anonymous_full",
+        ])
         .collect();
     let before = label_values(&scrape(metrics).await);
 

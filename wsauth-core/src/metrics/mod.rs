@@ -39,6 +39,7 @@ use axum::response::IntoResponse;
 use wsauth_spec::wire::{PUBLISH, REFRESH, SUBSCRIBE, UNSUBSCRIBE};
 use wsauth_spec::{FailureKind, Keyword};
 
+use crate::audit::Sampled;
 use crate::descriptor::{ApiDescriptor, TopicDescriptor};
 
 #[cfg(feature = "redis")]
@@ -68,6 +69,7 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// | metric | type | labels |
 /// |---|---|---|
 /// | `wsauth_handshakes_total` | counter | `endpoint`, `outcome` (`admitted`, `refused`), `kind` (the refusal's failure kind) |
+/// | `wsauth_refusals_total` | counter | `reason` (`server_full`, `address_full`, `header_timeout`, `origin`, `handshake_timeout`, `anonymous_full`): refused before authentication, as the audit log samples them |
 /// | `wsauth_connections_open` | gauge | `endpoint` |
 /// | `wsauth_connections_closed_total` | counter | `endpoint`, `kind` (the close's failure kind, or `client_closed`) |
 /// | `wsauth_messages_received_total` | counter | `endpoint`, `type` (a message the endpoint receives, a `wsauth.` request, or `(open)`, `(raw)`, `(heartbeat)`, `(unknown)`) |
@@ -267,6 +269,8 @@ pub(crate) struct Registry {
     endpoints: Box<[EndpointCounters]>,
     /// By index in [`ApiDescriptor::topics`].
     topics: Box<[TopicCounters]>,
+    /// Refusals before authentication (also sampled into the audit log).
+    refusals: Arc<Sampled>,
     /// The cluster's Redis, on a node of one.
     #[cfg(feature = "redis")]
     redis: Option<Arc<RedisMetrics>>,
@@ -287,6 +291,7 @@ impl Registry {
                 .iter()
                 .map(|_| TopicCounters::default())
                 .collect(),
+            refusals: Arc::default(),
             #[cfg(feature = "redis")]
             redis: None,
         }
@@ -299,6 +304,11 @@ impl Registry {
             redis: Some(redis),
             ..Registry::new(api)
         }
+    }
+
+    /// Where refusals before authentication are counted and sampled.
+    pub(crate) fn refusals(&self) -> &Arc<Sampled> {
+        &self.refusals
     }
 
     /// Endpoint `index`'s counters.

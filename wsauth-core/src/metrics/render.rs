@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use wsauth_spec::{FailureKind, Keyword};
 
 use super::{Other, Registry};
+use crate::audit::Refusal;
 
 /// Every series of `registry`.
 pub(super) fn render(registry: &Registry) -> String {
@@ -39,6 +40,19 @@ pub(super) fn render(registry: &Registry) -> String {
                 counter.get(),
             );
         }
+    }
+
+    out.family(
+        "wsauth_refusals_total",
+        "counter",
+        "Connections refused before authentication, by reason (the audit log samples them).",
+    );
+    for refusal in Refusal::ALL {
+        out.sample(
+            "wsauth_refusals_total",
+            &[("reason", refusal.word())],
+            registry.refusals.total(refusal),
+        );
     }
 
     out.family(

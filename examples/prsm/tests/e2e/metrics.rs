@@ -1,6 +1,7 @@
 //! The metrics of the prsm app (served on a listener of their own, as
-//! `--metrics` does): topic requests by their `wsauth.` type, and
-//! publications with the deliveries they fanned out to.
+//! `--metrics` does): topic requests by their `wsauth.` type,
+//! publications with the deliveries they fanned out to, refusals before
+//! the upgrade.
 
 use serde_json::json;
 use wsauth_example_support::metrics::serve_metrics;
@@ -56,8 +57,18 @@ async fn topic_publications_and_deliveries_are_counted() {
     assert_eq!(next_json(&mut alice).await["type"], "typing");
     assert!(next_of(&mut participant, "wsauth.publication").await);
 
+    // Another site's page: refused before the upgrade.
+    let foreign = origin(ws(app.addr, "/ws/alice"), "https://evil.example");
+    assert_eq!(refused_status(foreign).await, 403);
+
     let text = scrape(metrics).await;
     for (series, value) in [
+        (r#"wsauth_refusals_total{reason="origin"}"#, 1),
+        (r#"wsauth_refusals_total{reason="address_full"}"#, 0),
+        (
+            r#"wsauth_handshakes_total{endpoint="notifications",outcome="refused",kind="origin_rejected"}"#,
+            1,
+        ),
         (
             r#"wsauth_topic_publications_total{topic="conversation"}"#,
             1,
