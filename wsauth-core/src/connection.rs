@@ -570,6 +570,7 @@ impl Connection {
                             // subscription's (concurrently), each within
                             // the check budget.
                             let budget = cx.check_budget.saturating_mul(2);
+                            // The refresh borrows the whole context.
                             let meter = cx.meter.clone();
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
                             let refreshed = match Box::pin(sending_while(ws, link, &meter, timeout(budget, refresh))).await {
@@ -645,38 +646,37 @@ impl ConnectionContext {
 
     /// Checks one data frame and says what the loop does with it.
     fn frame(&mut self, frame: Message) -> Step {
-        let other = |meter: &Meter, other| meter.received(Received::Other(other));
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(bytes) if self.endpoint.frames == Frames::Raw => {
-                other(&self.meter, Other::Raw);
+                self.meter.received(Other::Raw);
                 return Step::Deliver(Inbound::Binary(bytes));
             }
             _ => {
-                other(&self.meter, Other::Unknown);
+                self.meter.received(Other::Unknown);
                 return self.refuse(FailureKind::InvalidMessage);
             }
         };
         if let Some((ping, pong)) = self.endpoint.heartbeat
             && text.as_str() == ping
         {
-            other(&self.meter, Other::Heartbeat);
+            self.meter.received(Other::Heartbeat);
             return Step::Reply(Message::Text(pong.into()));
         }
         if self.endpoint.frames == Frames::Raw {
-            other(&self.meter, Other::Raw);
+            self.meter.received(Other::Raw);
             return Step::Deliver(Inbound::Text(text));
         }
         let Some(kind) = frame::kind_of(text.as_str()) else {
-            other(&self.meter, Other::Unknown);
+            self.meter.received(Other::Unknown);
             return self.refuse(FailureKind::InvalidMessage);
         };
         if kind == REFRESH {
-            other(&self.meter, Other::Refresh);
+            self.meter.received(Other::Refresh);
             return Step::Refresh(text);
         }
         if !self.endpoint.topics.is_empty() && topics::is_request(&kind) {
-            other(&self.meter, Other::request(&kind));
+            self.meter.received(Other::request(&kind));
             return Step::Topic(text);
         }
         let Some((index, spec)) = self
@@ -687,14 +687,11 @@ impl ConnectionContext {
             .find(|(_, r)| r.name == kind)
         else {
             let open = self.endpoint.open.filter(|o| o.receives && o.admits(&kind));
-            other(
-                &self.meter,
-                if open.is_some() {
-                    Other::Open
-                } else {
-                    Other::Unknown
-                },
-            );
+            self.meter.received(if open.is_some() {
+                Other::Open
+            } else {
+                Other::Unknown
+            });
             return match self.open_message(open, text) {
                 Ok(message) => Step::Deliver(message),
                 Err(kind) => self.refuse(kind),

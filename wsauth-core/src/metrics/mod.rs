@@ -26,6 +26,10 @@
 //! answers `GET /metrics`): merge it into the public router, or, as the
 //! examples do with `--metrics ADDR`, serve it on a listener of its own
 //! that only the scraper can reach.
+//!
+//! Where things are: the counters and the [`Metrics`] handle are here,
+//! `render.rs` writes the text format, `redis.rs` (feature `redis`) holds
+//! the Redis series, fed by the cluster's `within`.
 
 #[cfg(feature = "redis")]
 mod redis;
@@ -179,6 +183,12 @@ pub(crate) enum Other {
     /// Not JSON, no `type`, or one the endpoint neither receives nor
     /// admits as open.
     Unknown,
+}
+
+impl From<Other> for Received {
+    fn from(other: Other) -> Self {
+        Received::Other(other)
+    }
 }
 
 impl Other {
@@ -370,7 +380,8 @@ impl Meter {
     }
 
     /// The client sent a data frame.
-    pub(crate) fn received(&self, what: Received) {
+    pub(crate) fn received(&self, what: impl Into<Received>) {
+        let what = what.into();
         if let Some(counters) = self.counters() {
             let receives = counters.received.len() - Other::ALL.len();
             let index = match what {

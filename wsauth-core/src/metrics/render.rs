@@ -316,7 +316,7 @@ mod tests {
         let registry = Arc::new(Registry::new(&API));
         let meter = Meter::new(Arc::clone(&registry), 0);
         meter.received(Received::Message(0));
-        meter.received(Received::Other(Other::Unknown));
+        meter.received(Other::Unknown);
         meter.closed(Some(FailureKind::SlowConsumer));
         registry.handshake(0, Some(FailureKind::AuthFailed));
         let text = Metrics::new(registry).render();

@@ -338,7 +338,6 @@ impl Builder {
             origins,
             limiter: Arc::new(ConnectionLimiter::default()),
             anonymous: Arc::default(),
-            refusals: Arc::clone(metrics.refusals()),
             limits: self.limits,
             metrics,
             shutdown,

@@ -25,8 +25,8 @@
 //! Where things are: `builder.rs` ([`Builder`] and [`BuildError`]),
 //! `origin.rs` (the origin allow-list and the shape of an `Origin`),
 //! `admission.rs` (the handshake's checks, in order), `stats.rs` (the
-//! statistics endpoint and its OpenAPI document; the metrics are
-//! `crate::metrics`'), `revocation.rs`
+//! statistics endpoint and its OpenAPI document; the Prometheus metrics
+//! live in `crate::metrics`), `revocation.rs`
 //! (disconnecting users and revoking tokens); the router, the
 //! handshake's upgrade and the running connection are here.
 
@@ -50,7 +50,7 @@ use http::header::{ORIGIN, USER_AGENT};
 use tokio::sync::watch;
 use wsauth_spec::FailureKind;
 
-use crate::audit::{self, AuditContext, Refusal, Sampled};
+use crate::audit::{self, AuditContext, Refusal};
 use crate::cluster::Cluster;
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
@@ -83,10 +83,9 @@ struct Shared {
     limiter: Arc<ConnectionLimiter>,
     /// Anonymous connections, all endpoints together.
     anonymous: Arc<Leases<()>>,
-    /// Refusals before authentication, audited by sampling.
-    refusals: Arc<Sampled>,
     limits: ServerLimits,
-    /// Every counter, open connections per endpoint included.
+    /// Every counter: open connections per endpoint, and the refusals
+    /// before authentication (audited by sampling) among them.
     metrics: Arc<Registry>,
     shutdown: watch::Sender<bool>,
     /// The broker every connection's subscriptions and every publication
@@ -181,7 +180,7 @@ impl WsAuth {
         grace: Duration,
     ) -> std::io::Result<()> {
         let shared = &self.shared;
-        let gate = Gate::new(shared.limits.clone(), Arc::clone(&shared.refusals));
+        let gate = Gate::new(shared.limits.clone(), Arc::clone(shared.metrics.refusals()));
         listener::serve(listener, router, gate, signal, grace).await?;
         tracing::info!("shutting down");
         self.shutdown(grace).await;
@@ -224,7 +223,11 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
         (&state.shared.origins, parts.headers.get(ORIGIN))
         && !allowed.iter().any(|a| a == origin)
     {
-        state.shared.refusals.refused(Refusal::Origin, peer);
+        state
+            .shared
+            .metrics
+            .refusals()
+            .refused(Refusal::Origin, peer);
         state
             .shared
             .metrics
@@ -270,7 +273,8 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             Err(_) => {
                 state
                     .shared
-                    .refusals
+                    .metrics
+                    .refusals()
                     .refused(Refusal::HandshakeTimeout, peer);
                 Err(Rejection::new(
                     FailureKind::ServerError,
