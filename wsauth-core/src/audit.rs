@@ -257,7 +257,7 @@ pub(crate) enum Refusal {
 }
 
 impl Refusal {
-    const ALL: [Refusal; 6] = [
+    pub(crate) const ALL: [Refusal; 6] = [
         Refusal::ServerFull,
         Refusal::AddressFull,
         Refusal::HeaderTimeout,
@@ -266,7 +266,7 @@ impl Refusal {
         Refusal::AnonymousFull,
     ];
 
-    fn word(self) -> &'static str {
+    pub(crate) fn word(self) -> &'static str {
         match self {
             Refusal::ServerFull => "server_full",
             Refusal::AddressFull => "address_full",
@@ -294,6 +294,8 @@ struct SampledReason {
     logged_at: AtomicU64,
     /// Refusals since the last line, that one included.
     count: AtomicU64,
+    /// Refusals since the start, for the metrics.
+    total: AtomicU64,
 }
 
 impl Sampled {
@@ -304,6 +306,7 @@ impl Sampled {
         };
         let reason = &self.reasons[index];
         reason.count.fetch_add(1, Ordering::Relaxed);
+        reason.total.fetch_add(1, Ordering::Relaxed);
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -324,5 +327,14 @@ impl Sampled {
             count,
             peer = %peer.map(|p| p.to_string()).unwrap_or_default(),
         );
+    }
+
+    /// Refusals for `refusal` since the start.
+    pub(crate) fn total(&self, refusal: Refusal) -> u64 {
+        Refusal::ALL
+            .iter()
+            .position(|r| *r == refusal)
+            .and_then(|index| self.reasons.get(index))
+            .map_or(0, |reason| reason.total.load(Ordering::Relaxed))
     }
 }

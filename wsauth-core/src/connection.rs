@@ -42,6 +42,7 @@ use crate::frame;
 use crate::identity::{self, Authenticator, run_checks};
 use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
 use crate::link::{Inbound, Link};
+use crate::metrics::{Meter, Other, Received};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
@@ -171,6 +172,8 @@ pub(crate) struct ConnectionContext {
     pub(crate) topics: Topics,
     /// What this node knows is revoked: a refresh token is checked there.
     pub(crate) revocations: Arc<Revocations>,
+    /// The endpoint's counters: frames in and out, and how it ended.
+    pub(crate) meter: Meter,
 }
 
 /// The message a panic was raised with, when it has one (`panic!` with a
@@ -235,6 +238,7 @@ fn poll_send(
 fn poll_send_queued(
     ws: &mut WebSocket,
     link: &Link,
+    meter: &Meter,
     filled: &mut bool,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), axum::Error>> {
@@ -242,7 +246,10 @@ fn poll_send_queued(
     while !*filled {
         ready!(ws.as_mut().poll_ready(cx))?;
         match link.pop() {
-            Some(message) => ws.as_mut().start_send(message)?,
+            Some(message) => {
+                ws.as_mut().start_send(message)?;
+                meter.sent(1);
+            }
             None => *filled = true,
         }
     }
@@ -273,6 +280,7 @@ async fn within_write_timeout(
 async fn sending_while<T>(
     ws: &mut WebSocket,
     link: &Link,
+    meter: &Meter,
     work: impl Future<Output = T>,
 ) -> Result<T, End> {
     let mut work = std::pin::pin!(work);
@@ -284,7 +292,7 @@ async fn sending_while<T>(
                 if link.slow.load(Ordering::Acquire) || link.invalid.load(Ordering::Acquire) {
                     return Ok(work.await);
                 }
-                send_queued(ws, link).await.map_err(|()| End::Gone)?;
+                send_queued(ws, link, meter).await.map_err(|()| End::Gone)?;
             }
         }
     }
@@ -296,11 +304,17 @@ async fn sending_while<T>(
 /// out, into a queue of the answer's length: a client reading as fast as
 /// publications arrive catches up, one that does not still overflows the
 /// outbox and is closed as a slow consumer.
-async fn send_ahead(ws: &mut WebSocket, link: &Link, answer: Vec<Message>) -> Result<(), End> {
+async fn send_ahead(
+    ws: &mut WebSocket,
+    link: &Link,
+    meter: &Meter,
+    answer: Vec<Message>,
+) -> Result<(), End> {
     let room = answer.len();
     let mut queue = std::collections::VecDeque::from(answer);
     while let Some(message) = queue.pop_front() {
         send(ws, message).await.map_err(|()| End::Gone)?;
+        meter.sent(1);
         while queue.len() < room
             && let Some(message) = link.pop()
         {
@@ -322,9 +336,9 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
 /// per message. A lone message is written at once, as before: nothing
 /// waits for company. One batch per call, so a topic that never goes quiet
 /// does not keep the loop from its timers and the client's frames.
-async fn send_queued(ws: &mut WebSocket, link: &Link) -> Result<(), ()> {
+async fn send_queued(ws: &mut WebSocket, link: &Link, meter: &Meter) -> Result<(), ()> {
     let mut filled = false;
-    within_write_timeout(|cx| poll_send_queued(ws, link, &mut filled, cx)).await
+    within_write_timeout(|cx| poll_send_queued(ws, link, meter, &mut filled, cx)).await
 }
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
@@ -390,10 +404,12 @@ impl Connection {
         let Connection { cx, ws, .. } = self;
         match end {
             End::Close(kind) => {
+                cx.meter.closed(Some(kind));
                 audit::closed(&cx.audit, kind);
                 close(ws, cx.api, kind).await;
             }
             End::Gone => {
+                cx.meter.closed(None);
                 audit::client_closed(&cx.audit);
                 // The client closed first; finish reading so its close
                 // handshake completes.
@@ -470,13 +486,13 @@ impl Connection {
                     if link.revoked.load(Ordering::Acquire) {
                         return End::Close(FailureKind::Revoked);
                     }
-                    if send_queued(ws, link).await.is_err() {
+                    if send_queued(ws, link, &cx.meter).await.is_err() {
                         return End::Gone;
                     }
                 }
                 result = AssertUnwindSafe(&mut *handler).catch_unwind() => {
                     // Deliver what the handler queued before it ended.
-                    if send_queued(ws, link).await.is_err() {
+                    if send_queued(ws, link, &cx.meter).await.is_err() {
                         return End::Gone;
                     }
                     // The handler is never polled again: the loop ends here.
@@ -554,8 +570,10 @@ impl Connection {
                             // subscription's (concurrently), each within
                             // the check budget.
                             let budget = cx.check_budget.saturating_mul(2);
+                            // The refresh borrows the whole context.
+                            let meter = cx.meter.clone();
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
-                            let refreshed = match Box::pin(sending_while(ws, link, timeout(budget, refresh))).await {
+                            let refreshed = match Box::pin(sending_while(ws, link, &meter, timeout(budget, refresh))).await {
                                 Ok(refreshed) => refreshed,
                                 Err(end) => return end,
                             };
@@ -575,7 +593,7 @@ impl Connection {
                         Step::Topic(text) => {
                             // What was queued before the request goes first:
                             // an answer never overtakes it.
-                            if send_queued(ws, link).await.is_err() {
+                            if send_queued(ws, link, &cx.meter).await.is_err() {
                                 return End::Gone;
                             }
                             let asker = Asker {
@@ -585,13 +603,13 @@ impl Connection {
                                 link: shared_link,
                             };
                             let request = Box::pin(topics::request(&cx.topics, asker, text.as_str()));
-                            let answer = match Box::pin(sending_while(ws, link, request)).await {
+                            let answer = match Box::pin(sending_while(ws, link, &cx.meter, request)).await {
                                 Ok(answer) => answer,
                                 Err(end) => return end,
                             };
                             match answer {
                                 Ok(replies) => {
-                                    if let Err(end) = Box::pin(send_ahead(ws, link, replies)).await {
+                                    if let Err(end) = Box::pin(send_ahead(ws, link, &cx.meter, replies)).await {
                                         return end;
                                     }
                                     None
@@ -605,10 +623,11 @@ impl Connection {
                         }
                         Step::End(end) => return end,
                     };
-                    if let Some(reply) = reply
-                        && send(ws, reply).await.is_err()
-                    {
-                        return End::Gone;
+                    if let Some(reply) = reply {
+                        if send(ws, reply).await.is_err() {
+                            return End::Gone;
+                        }
+                        cx.meter.sent(1);
                     }
                 }
             }
@@ -630,34 +649,55 @@ impl ConnectionContext {
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(bytes) if self.endpoint.frames == Frames::Raw => {
+                self.meter.received(Other::Raw);
                 return Step::Deliver(Inbound::Binary(bytes));
             }
-            _ => return self.refuse(FailureKind::InvalidMessage),
+            _ => {
+                self.meter.received(Other::Unknown);
+                return self.refuse(FailureKind::InvalidMessage);
+            }
         };
         if let Some((ping, pong)) = self.endpoint.heartbeat
             && text.as_str() == ping
         {
+            self.meter.received(Other::Heartbeat);
             return Step::Reply(Message::Text(pong.into()));
         }
         if self.endpoint.frames == Frames::Raw {
+            self.meter.received(Other::Raw);
             return Step::Deliver(Inbound::Text(text));
         }
         let Some(kind) = frame::kind_of(text.as_str()) else {
+            self.meter.received(Other::Unknown);
             return self.refuse(FailureKind::InvalidMessage);
         };
         if kind == REFRESH {
+            self.meter.received(Other::Refresh);
             return Step::Refresh(text);
         }
         if !self.endpoint.topics.is_empty() && topics::is_request(&kind) {
+            self.meter.received(Other::request(&kind));
             return Step::Topic(text);
         }
-        let Some(spec) = self.endpoint.receives.iter().find(|r| r.name == kind) else {
+        let Some((index, spec)) = self
+            .endpoint
+            .receives
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == kind)
+        else {
             let open = self.endpoint.open.filter(|o| o.receives && o.admits(&kind));
+            self.meter.received(if open.is_some() {
+                Other::Open
+            } else {
+                Other::Unknown
+            });
             return match self.open_message(open, text) {
                 Ok(message) => Step::Deliver(message),
                 Err(kind) => self.refuse(kind),
             };
         };
+        self.meter.received(Received::Message(index));
         if let Some(perm) = spec.perm
             && !self.principal.has(perm)
         {

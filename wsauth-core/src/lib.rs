@@ -15,7 +15,8 @@
 //! Nothing here reads YAML at run time. Serve the router with
 //! [`WsAuth::serve`] for the limits that hold before authentication
 //! ([`ServerLimits`]: header timeout, connections per client address and in
-//! all).
+//! all). Each node counts what it does, for Prometheus ([`WsAuth::metrics`]),
+//! with label values only from the spec.
 //!
 //! Features:
 //!
@@ -52,6 +53,7 @@ pub mod jwt;
 mod limits;
 mod link;
 mod listener;
+mod metrics;
 mod open;
 mod outbound;
 mod payload;
@@ -69,6 +71,7 @@ mod typed;
 // Serving a spec.
 pub use descriptor::ApiDescriptor;
 pub use listener::ServerLimits;
+pub use metrics::Metrics;
 pub use server::{BuildError, Builder, EndpointStats, Stats, WsAuth, stats_openapi};
 // Several nodes as one API.
 pub use cluster::ClusterError;

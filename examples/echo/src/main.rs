@@ -5,9 +5,11 @@
 //! ```
 //!
 //! Prints `listening on ws://ADDR` once bound (with `--addr 127.0.0.1:0`
-//! the port the OS chose), logs audit events as JSON lines on standard
-//! output (`RUST_LOG` filters them, default `info`), and on SIGINT or SIGTERM
-//! closes open connections with 1001 and exits.
+//! the port the OS chose), after `metrics on http://ADDR/metrics` when
+//! `--metrics ADDR` serves the Prometheus metrics on a port of their own;
+//! logs audit events as JSON lines on standard output (`RUST_LOG` filters
+//! them, default `info`), and on SIGINT or SIGTERM closes open connections
+//! with 1001 and exits.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -32,6 +34,8 @@ struct Args {
     grace_s: u64,
     #[command(flatten)]
     cluster: support::ClusterArgs,
+    #[command(flatten)]
+    metrics: support::MetricsArgs,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +75,12 @@ fn main() -> ExitCode {
     let grace = Duration::from_secs(args.grace_s);
     let result = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.addr).await?;
+        if let Some(metrics) = args.metrics.metrics {
+            let bound = support::metrics::serve_metrics(metrics, &server)
+                .await
+                .map_err(std::io::Error::other)?;
+            println!("metrics on http://{bound}/metrics");
+        }
         println!("listening on ws://{}", listener.local_addr()?);
         // Header timeout, connection caps, then a graceful shutdown.
         server

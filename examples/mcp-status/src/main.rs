@@ -54,6 +54,8 @@ struct Args {
     log_json: bool,
     #[command(flatten)]
     cluster: support::ClusterArgs,
+    #[command(flatten)]
+    metrics: support::MetricsArgs,
 }
 
 fn main() -> ExitCode {
@@ -86,6 +88,9 @@ fn main() -> ExitCode {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
         let addr = listener.local_addr().unwrap_or(args.addr);
+        if let Some(metrics) = args.metrics.metrics {
+            support::metrics::serve_metrics(metrics, &server).await?;
+        }
         println!("listening on ws://{addr}");
         tracing::info!(%addr, introspection = args.introspection_url.as_deref().unwrap_or("off"), "mcp-status listening");
         let simulation =

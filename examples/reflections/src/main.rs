@@ -32,6 +32,8 @@ struct Args {
     log_json: bool,
     #[command(flatten)]
     cluster: support::ClusterArgs,
+    #[command(flatten)]
+    metrics: support::MetricsArgs,
 }
 
 fn main() -> ExitCode {
@@ -51,7 +53,7 @@ fn run(args: Args) -> Result<(), String> {
         config.allowed_origins.join(", ")
     };
     let (router, server) = reflections::app(config).map_err(|e| e.for_operator())?;
-    support::run_until_shutdown(args.addr, router, server, |addr| {
+    support::run_until_shutdown(args.addr, args.metrics.metrics, router, server, |addr| {
         tracing::info!(%addr, allowed_origins = %origins, "reflections listening");
     })
 }

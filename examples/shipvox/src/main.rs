@@ -33,6 +33,8 @@ struct Args {
     log_json: bool,
     #[command(flatten)]
     cluster: support::ClusterArgs,
+    #[command(flatten)]
+    metrics: support::MetricsArgs,
 }
 
 fn main() -> ExitCode {
@@ -74,7 +76,7 @@ fn run(args: Args) -> Result<(), String> {
     if let (Some(user), Some(token)) = (&config.dev_token, &dev_token) {
         eprintln!("{}", dev_banner(user, token));
     }
-    support::run_until_shutdown(args.addr, router, server, |addr| {
+    support::run_until_shutdown(args.addr, args.metrics.metrics, router, server, |addr| {
         tracing::info!(%addr, "shipvox listening");
     })
 }

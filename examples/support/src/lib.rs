@@ -9,6 +9,7 @@
 //! it lives here and not in `wsauth-core`.
 
 pub mod cluster;
+pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod redis_server;
 #[cfg(feature = "testing")]
@@ -19,6 +20,7 @@ pub mod time;
 pub mod users;
 
 pub use cluster::ClusterArgs;
+pub use metrics::MetricsArgs;
 pub use users::SeededUsers;
 
 use std::io::IsTerminal;
@@ -143,11 +145,13 @@ impl std::fmt::Debug for Redacted<'_> {
 }
 
 /// What an example binary's `main` does once its app is built: on a new
-/// Tokio runtime, listens on `addr`, calls `listening` with the bound address
-/// (to log it), and [`serve`]s until [`shutdown_signal`]. Errors are messages
-/// for the user (`cannot listen on ...`, `server: ...`).
+/// Tokio runtime, listens on `addr`, serves the metrics on `metrics` when
+/// given ([`metrics::serve_metrics`]), calls `listening` with the bound
+/// address (to log it), and [`serve`]s until [`shutdown_signal`]. Errors
+/// are messages for the user (`cannot listen on ...`, `server: ...`).
 pub fn run_until_shutdown(
     addr: SocketAddr,
+    metrics: Option<SocketAddr>,
     router: axum::Router,
     server: WsAuth,
     listening: impl FnOnce(SocketAddr),
@@ -157,6 +161,9 @@ pub fn run_until_shutdown(
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        if let Some(metrics) = metrics {
+            metrics::serve_metrics(metrics, &server).await?;
+        }
         listening(listener.local_addr().unwrap_or(addr));
         serve(listener, router, server, shutdown_signal())
             .await

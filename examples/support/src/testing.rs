@@ -440,6 +440,50 @@ pub async fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> Http
     http_request(addr, &format!("GET {path} HTTP/1.1\r\n{auth}"), "").await
 }
 
+/// `GET /metrics` at `addr` (a metrics listener, see
+/// [`serve_metrics`](crate::metrics::serve_metrics)): checks the status, the
+/// exposition format's content type and `no-store`, and returns the text.
+pub async fn scrape(addr: SocketAddr) -> String {
+    let response = http_get(addr, "/metrics", None).await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(
+        response.header("content-type"),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    response.body
+}
+
+/// The value of `series` (its name and labels exactly as rendered, e.g.
+/// `wsauth_connections_open{endpoint="echo"}`) in scraped `text`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter_map(|line| line.rsplit_once(' '))
+        .find(|(name, _)| *name == series)
+        .and_then(|(_, value)| value.parse().ok())
+}
+
+/// Every label value in scraped `text` (as written, escapes and all).
+pub fn label_values(text: &str) -> std::collections::BTreeSet<String> {
+    let mut values = std::collections::BTreeSet::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, labels)) = line.split_once('{') else {
+            continue;
+        };
+        let mut rest = labels;
+        while let Some((_, after)) = rest.split_once("=\"") {
+            let mut end = 0;
+            let bytes = after.as_bytes();
+            while end < bytes.len() && bytes[end] != b'"' {
+                end += if bytes[end] == b'\\' { 2 } else { 1 };
+            }
+            values.insert(after[..end.min(after.len())].to_owned());
+            rest = &after[(end + 1).min(after.len())..];
+        }
+    }
+    values
+}
+
 /// Sends `head` (the request line and any header lines, each ending in
 /// CRLF; `Host`, `Content-Length` when there is a body, and
 /// `Connection: close` are added) and `body` over a fresh TCP connection,

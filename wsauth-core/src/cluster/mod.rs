@@ -78,15 +78,16 @@ impl Cluster {
         }
     }
 
-    /// A node of the cluster `config` describes; its tasks run on the
-    /// current tokio runtime.
+    /// A node of the cluster `config` describes, its requests to Redis
+    /// counted in `metrics`; its tasks run on the current tokio runtime.
     #[cfg(feature = "redis")]
     pub(crate) fn with_redis(
         config: ClusterConfig,
         api: &str,
+        metrics: Arc<crate::metrics::RedisMetrics>,
     ) -> Result<Self, crate::server::BuildError> {
         let revocations = Arc::new(Revocations::new(config.revocation_retention.as_secs()));
-        let node = redis::Node::start(config, api, Arc::clone(&revocations))?;
+        let node = redis::Node::start(config, api, Arc::clone(&revocations), metrics)?;
         Ok(Cluster {
             revocations,
             node: Some(node),

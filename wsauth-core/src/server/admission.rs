@@ -157,7 +157,10 @@ pub(super) async fn admit(
                 .anonymous
                 .try_lease((), shared.limits.max_anonymous_connections)
                 .ok_or_else(|| {
-                    shared.refusals.refused(Refusal::AnonymousFull, audit.peer);
+                    shared
+                        .metrics
+                        .refusals()
+                        .refused(Refusal::AnonymousFull, audit.peer);
                     Rejection::new(
                         FailureKind::TooManyConnections,
                         "anonymous connection limit reached",

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
 use tokio::sync::watch;
 use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
@@ -15,6 +14,7 @@ use crate::descriptor::ApiDescriptor;
 use crate::identity::Authenticator;
 use crate::limits::ConnectionLimiter;
 use crate::listener::ServerLimits;
+use crate::metrics::Registry;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
@@ -311,31 +311,35 @@ impl Builder {
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
         #[cfg(feature = "redis")]
-        let cluster = match self.cluster.take() {
-            Some(config) => Cluster::with_redis(config, self.api.name)?,
-            None => Cluster::local(),
+        let (cluster, metrics) = match self.cluster.take() {
+            Some(config) => {
+                let redis = Arc::default();
+                let cluster = Cluster::with_redis(config, self.api.name, Arc::clone(&redis))?;
+                (cluster, Registry::clustered(self.api, redis))
+            }
+            None => (Cluster::local(), Registry::new(self.api)),
         };
         #[cfg(not(feature = "redis"))]
-        let cluster = Cluster::local();
+        let (cluster, metrics) = (Cluster::local(), Registry::new(self.api));
         let (shutdown, _) = watch::channel(false);
+        let metrics = Arc::new(metrics);
         let shared = Arc::new(Shared {
             api: self.api,
             state: Arc::new(self.state),
             authenticator: self.authenticator,
             users: self.users,
-            topics: Topics::new(self.api, self.checks.clone(), self.limits.handshake_timeout),
+            topics: Topics::new(
+                self.api,
+                self.checks.clone(),
+                self.limits.handshake_timeout,
+                Arc::clone(&metrics),
+            ),
             checks: self.checks,
             origins,
             limiter: Arc::new(ConnectionLimiter::default()),
             anonymous: Arc::default(),
-            refusals: Arc::default(),
             limits: self.limits,
-            open: self
-                .api
-                .endpoints
-                .iter()
-                .map(|_| AtomicUsize::new(0))
-                .collect(),
+            metrics,
             shutdown,
             cluster,
         });

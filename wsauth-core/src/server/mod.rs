@@ -25,7 +25,8 @@
 //! Where things are: `builder.rs` ([`Builder`] and [`BuildError`]),
 //! `origin.rs` (the origin allow-list and the shape of an `Origin`),
 //! `admission.rs` (the handshake's checks, in order), `stats.rs` (the
-//! statistics endpoint and its OpenAPI document), `revocation.rs`
+//! statistics endpoint and its OpenAPI document; the Prometheus metrics
+//! live in `crate::metrics`), `revocation.rs`
 //! (disconnecting users and revoking tokens); the router, the
 //! handshake's upgrade and the running connection are here.
 
@@ -37,7 +38,7 @@ mod stats;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -49,13 +50,14 @@ use http::header::{ORIGIN, USER_AGENT};
 use tokio::sync::watch;
 use wsauth_spec::FailureKind;
 
-use crate::audit::{self, AuditContext, Refusal, Sampled};
+use crate::audit::{self, AuditContext, Refusal};
 use crate::cluster::Cluster;
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
 use crate::identity::Authenticator;
 use crate::limits::{ConnectionLimiter, Leases};
 use crate::listener::{self, Gate, ServerLimits};
+use crate::metrics::{Meter, Metrics, Registry};
 use crate::reject::Rejection;
 use crate::session::Session;
 use crate::state::AppState;
@@ -81,11 +83,10 @@ struct Shared {
     limiter: Arc<ConnectionLimiter>,
     /// Anonymous connections, all endpoints together.
     anonymous: Arc<Leases<()>>,
-    /// Refusals before authentication, audited by sampling.
-    refusals: Arc<Sampled>,
     limits: ServerLimits,
-    /// Open connections per endpoint, by index in the descriptor.
-    open: Vec<AtomicUsize>,
+    /// Every counter: open connections per endpoint, and the refusals
+    /// before authentication (audited by sampling) among them.
+    metrics: Arc<Registry>,
     shutdown: watch::Sender<bool>,
     /// The broker every connection's subscriptions and every publication
     /// go through.
@@ -119,6 +120,13 @@ impl WsAuth {
     /// any task (a cheap `Clone`).
     pub fn topics(&self) -> Topics {
         self.shared.topics.clone()
+    }
+
+    /// The node's metrics, as Prometheus text: handshakes, connections,
+    /// messages, topics and (on a cluster node) Redis. Serve them with
+    /// [`Metrics::router`].
+    pub fn metrics(&self) -> Metrics {
+        Metrics::new(Arc::clone(&self.shared.metrics))
     }
 
     /// A router with one route per endpoint, and the statistics endpoint
@@ -172,7 +180,7 @@ impl WsAuth {
         grace: Duration,
     ) -> std::io::Result<()> {
         let shared = &self.shared;
-        let gate = Gate::new(shared.limits.clone(), Arc::clone(&shared.refusals));
+        let gate = Gate::new(shared.limits.clone(), Arc::clone(shared.metrics.refusals()));
         listener::serve(listener, router, gate, signal, grace).await?;
         tracing::info!("shutting down");
         self.shutdown(grace).await;
@@ -215,7 +223,15 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
         (&state.shared.origins, parts.headers.get(ORIGIN))
         && !allowed.iter().any(|a| a == origin)
     {
-        state.shared.refusals.refused(Refusal::Origin, peer);
+        state
+            .shared
+            .metrics
+            .refusals()
+            .refused(Refusal::Origin, peer);
+        state
+            .shared
+            .metrics
+            .handshake(state.index, Some(FailureKind::OriginRejected));
         return (http::StatusCode::FORBIDDEN, "forbidden").into_response();
     }
     let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
@@ -257,7 +273,8 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             Err(_) => {
                 state
                     .shared
-                    .refusals
+                    .metrics
+                    .refusals()
                     .refused(Refusal::HandshakeTimeout, peer);
                 Err(Rejection::new(
                     FailureKind::ServerError,
@@ -268,6 +285,8 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
         }
     };
     let api = state.shared.api;
+    let refused = admitted.as_ref().err().map(|rejection| rejection.kind);
+    state.shared.metrics.handshake(state.index, refused);
     match admitted {
         Err(rejection) => {
             if !rejection.sampled {
@@ -329,6 +348,7 @@ fn serve(
             checks: shared.checks.clone(),
             topics: shared.topics.clone(),
             revocations: Arc::clone(&shared.cluster.revocations),
+            meter: Meter::new(Arc::clone(&shared.metrics), state.index),
         },
         ws,
         handler,
@@ -354,14 +374,18 @@ struct Open(Arc<EndpointState>);
 
 impl Open {
     fn new(state: Arc<EndpointState>) -> Self {
-        state.shared.open[state.index].fetch_add(1, Ordering::Relaxed);
+        if let Some(counters) = state.shared.metrics.endpoint(state.index) {
+            counters.open.fetch_add(1, Ordering::Relaxed);
+        }
         Open(state)
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.0.shared.open[self.0.index].fetch_sub(1, Ordering::Relaxed);
+        if let Some(counters) = self.0.shared.metrics.endpoint(self.0.index) {
+            counters.open.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 

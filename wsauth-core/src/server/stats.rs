@@ -131,10 +131,14 @@ impl WsAuth {
             .api
             .endpoints
             .iter()
-            .zip(&self.shared.open)
-            .map(|(e, n)| EndpointStats {
+            .enumerate()
+            .map(|(i, e)| EndpointStats {
                 endpoint: e.name,
-                active: n.load(Ordering::Relaxed),
+                active: self
+                    .shared
+                    .metrics
+                    .endpoint(i)
+                    .map_or(0, |c| c.open.load(Ordering::Relaxed)),
             })
             .collect();
         Stats {

@@ -40,6 +40,7 @@ use wsauth_spec::wire::TopicRefusal;
 use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, TopicDescriptor};
 use crate::link::Link;
+use crate::metrics::Registry;
 use crate::principal::Principal;
 use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
@@ -122,6 +123,8 @@ pub(crate) struct Hub {
     checks: Option<Arc<dyn Checks>>,
     /// How long a subscription's checks may take (the handshake's budget).
     check_budget: Duration,
+    /// Where publications and deliveries are counted.
+    metrics: Arc<Registry>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -138,6 +141,7 @@ impl Topics {
         api: &'static ApiDescriptor,
         checks: Option<Arc<dyn Checks>>,
         check_budget: Duration,
+        metrics: Arc<Registry>,
     ) -> Self {
         Topics {
             hub: Arc::new(Hub {
@@ -145,6 +149,7 @@ impl Topics {
                 broker: Broker::new(),
                 checks,
                 check_budget,
+                metrics,
             }),
         }
     }
@@ -166,7 +171,7 @@ impl Topics {
         }
         let text = crate::frame::encode(kind, &message)
             .map_err(|_| PublishError::InvalidMessage(kind.to_owned()))?;
-        Ok(self.hub.broker.publish(&instance, &text))
+        Ok(self.hub.publish(&instance, &text))
     }
 
     /// Publishes a JSON message (an object with its `type`) on the
@@ -182,7 +187,7 @@ impl Topics {
     ) -> Result<Published, PublishError> {
         let instance = self.instance(topic, params)?;
         let text = checked_message(instance.topic, message)?;
-        Ok(self.hub.broker.publish(&instance, &text))
+        Ok(self.hub.publish(&instance, &text))
     }
 
     /// How many connections of this server are joined to the instance `key`
@@ -276,6 +281,13 @@ pub(crate) struct Join<'a> {
 }
 
 impl Hub {
+    /// Publishes `text` on `key`'s instance, counted in the metrics.
+    fn publish(&self, key: &InstanceKey, text: &str) -> Published {
+        let published = self.broker.publish(key, text);
+        self.metrics.published(key.topic, published.delivered);
+        published
+    }
+
     /// Joins the instance of `topic` that `params` names, after the
     /// topic's permission and checks; audited either way.
     pub(crate) async fn join(

@@ -156,7 +156,7 @@ fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64,
         .as_ref()
         .ok_or(TopicRefusal::InvalidMessage)?;
     let text = checked_message(topic, message).map_err(|_| TopicRefusal::InvalidMessage)?;
-    Ok(hub.broker.publish(&key, &text).offset)
+    Ok(hub.publish(&key, &text).offset)
 }
 
 /// Who is present on an instance the connection subscribes to.

@@ -9,6 +9,7 @@
 //! - `handshake`: admission and every close code a refusal can get;
 //! - `sources`: header, query and cookie tokens, origins, conflicts;
 //! - `messages`: welcomes, streams, relays, per-message permission, limits;
+//! - `metrics`: topic publications and deliveries, as scraped;
 //! - `refresh`: expiry on live connections and in-band refresh;
 //! - `stats`: `/ws/stats`;
 //! - `seed`: the client lines of PRSM's document, run in Python and Node;
@@ -24,6 +25,7 @@ mod common;
 mod handshake;
 mod lifecycle;
 mod messages;
+mod metrics;
 mod refresh;
 mod seed;
 mod sources;

@@ -30,6 +30,7 @@ use futures_util::StreamExt;
 use super::{HEALTH_EVERY, NodeShared, is_unreachable, within};
 use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
+use crate::metrics::RedisOp;
 
 static REVOKE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/revoke.lua")));
 static REVOCATIONS: LazyLock<Script> =
@@ -65,6 +66,8 @@ pub(super) async fn revoke(
     };
     let mut commands = shared.commands();
     within(
+        shared,
+        RedisOp::Revoke,
         REVOKE
             .key(shared.keys.revoked_jtis())
             .key(shared.keys.revoked_subjects())
@@ -122,8 +125,13 @@ async fn subscribe(
     shared: &NodeShared,
     revocations: &Revocations,
 ) -> RedisResult<::redis::aio::PubSub> {
-    let mut pubsub = within(shared.client.get_async_pubsub()).await?;
-    within(pubsub.subscribe(shared.keys.control())).await?;
+    let mut pubsub = within(shared, RedisOp::Subscribe, shared.client.get_async_pubsub()).await?;
+    within(
+        shared,
+        RedisOp::Subscribe,
+        pubsub.subscribe(shared.keys.control()),
+    )
+    .await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }
@@ -158,7 +166,7 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
             _ = probes.tick() => {
                 // Answered in order after everything published before it,
                 // on the subscription's own connection.
-                if let Err(error) = within(sink.ping::<Value>()).await {
+                if let Err(error) = within(shared, RedisOp::Probe, sink.ping::<Value>()).await {
                     tracing::warn!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: no answer to its probe; resubscribing");
                     return;
                 }
@@ -171,6 +179,8 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
 async fn reload(shared: &NodeShared, revocations: &Revocations) -> RedisResult<()> {
     let mut commands = shared.commands();
     let (_now, jtis, subjects): (u64, Vec<String>, Vec<String>) = within(
+        shared,
+        RedisOp::Reload,
         REVOCATIONS
             .key(shared.keys.revoked_jtis())
             .key(shared.keys.revoked_subjects())
@@ -202,7 +212,12 @@ async fn write_back(shared: &NodeShared, (jtis, subjects): Held) -> RedisResult<
         command.ignore();
     }
     let mut commands = shared.commands();
-    within(pipe.query_async::<()>(&mut commands)).await
+    within(
+        shared,
+        RedisOp::WriteBack,
+        pipe.query_async::<()>(&mut commands),
+    )
+    .await
 }
 
 /// `[member, score, member, score, ...]` as pairs; scores are whole seconds.

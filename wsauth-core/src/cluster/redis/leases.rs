@@ -29,6 +29,7 @@ use wsauth_spec::FailureKind;
 
 use super::{NodeShared, within};
 use crate::cluster::FailurePolicy;
+use crate::metrics::RedisOp;
 use crate::reject::Rejection;
 
 static LEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/lease.lua")));
@@ -163,6 +164,8 @@ pub(super) async fn take(
         };
         let mut commands = shared.commands();
         let taken = within(
+            shared,
+            RedisOp::Lease,
             LEASE
                 .key(shared.keys.lease(subject))
                 .arg(shared.member(connection))
@@ -223,7 +226,12 @@ pub(super) async fn renew(shared: Arc<NodeShared>) {
                     .arg(shared.member(*connection));
             }
             let mut commands = shared.commands();
-            let renewed = within(renewal.invoke_async::<Vec<u64>>(&mut commands)).await;
+            let renewed = within(
+                &shared,
+                RedisOp::Renew,
+                renewal.invoke_async::<Vec<u64>>(&mut commands),
+            )
+            .await;
             shared.leases.release_closed(batch);
             match renewed {
                 Ok(lapsed) if !lapsed.is_empty() => tracing::info!(
@@ -264,7 +272,13 @@ pub(super) async fn release(
                 .ignore();
         }
         let mut commands = shared.commands();
-        if let Err(e) = within(pipe.query_async::<()>(&mut commands)).await {
+        let removed = within(
+            &shared,
+            RedisOp::Release,
+            pipe.query_async::<()>(&mut commands),
+        )
+        .await;
+        if let Err(e) = removed {
             shared.failed(&e);
         }
     }

@@ -34,12 +34,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{RedisError, RedisResult};
 use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 
 use super::{ClusterConfig, ClusterError, FailurePolicy, Revocation, Revocations};
+use crate::metrics::{RedisMetrics, RedisOp};
 use crate::reject::Rejection;
 use crate::server::BuildError;
 
@@ -93,6 +96,8 @@ struct NodeShared {
     back: Notify,
     /// Wakes the health task to PING now: a command failed.
     recheck: Notify,
+    /// Round trips, errors, and whether Redis is up, for the node's metrics.
+    metrics: Arc<RedisMetrics>,
 }
 
 /// Every key and channel, under the deployment's prefix.
@@ -127,6 +132,7 @@ impl Node {
         config: ClusterConfig,
         api: &str,
         revocations: Arc<Revocations>,
+        metrics: Arc<RedisMetrics>,
     ) -> Result<Self, BuildError> {
         if config.renew_every.is_zero() || config.lease_ttl < config.renew_every * 2 {
             return Err(BuildError::Cluster(
@@ -175,6 +181,7 @@ impl Node {
             leases,
             back: Notify::new(),
             recheck: Notify::new(),
+            metrics,
         });
         let tasks = vec![
             runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
@@ -273,6 +280,7 @@ impl NodeShared {
     fn set(&self, flag: &AtomicBool, ok: bool) {
         let was = self.up();
         flag.store(ok, Ordering::Release);
+        self.metrics.set_up(self.up());
         match (was, self.up()) {
             (false, true) => {
                 tracing::info!(target: "wsauth::cluster", node = %self.id, "redis reachable");
@@ -307,15 +315,26 @@ fn is_unreachable(error: &RedisError) -> bool {
         || error.is_connection_refusal()
 }
 
-/// `future` within [`COMMAND_TIMEOUT`], a timeout being an I/O error.
-async fn within<T>(future: impl Future<Output = RedisResult<T>>) -> RedisResult<T> {
-    match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
+/// `future`, a request to Redis for `op`, within [`COMMAND_TIMEOUT`] (a
+/// timeout being an I/O error); its time and outcome are counted in the
+/// node's metrics.
+async fn within<T>(
+    shared: &NodeShared,
+    op: RedisOp,
+    future: impl Future<Output = RedisResult<T>>,
+) -> RedisResult<T> {
+    let started = Instant::now();
+    let result = match tokio::time::timeout(COMMAND_TIMEOUT, future).await {
         Ok(result) => result,
         Err(_) => Err(RedisError::from(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             "redis did not answer in time",
         ))),
-    }
+    };
+    shared
+        .metrics
+        .request(op, started.elapsed(), result.is_ok());
+    result
 }
 
 /// PINGs Redis every second: the node's view of whether it is reachable,
@@ -331,7 +350,12 @@ async fn health(shared: Arc<NodeShared>) {
             () = shared.recheck.notified() => true,
         };
         let mut commands = shared.commands();
-        let ping = within(::redis::cmd("PING").query_async::<String>(&mut commands)).await;
+        let ping = within(
+            &shared,
+            RedisOp::Ping,
+            ::redis::cmd("PING").query_async::<String>(&mut commands),
+        )
+        .await;
         shared.set_commands(ping.is_ok());
         unanswered = match ping {
             Err(error) if error.is_timeout() => unanswered + 1,
