@@ -9,22 +9,15 @@
 //! and every close removes the lease). The same handshake load as the main
 //! benchmark (`load::handshakes`), rounds alternating. Reported: rates,
 //! server CPU per handshake, and Redis's CPU per handshake (its process's
-//! CPU over the warm-up and window, divided by the handshakes the rate
-//! implies over that time).
+//! CPU in the same window).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::load::{self, Summary, Throughput};
+use crate::load::{self, Summary};
 use crate::servers::{Kind, Target};
-use crate::{CLEAN_OTHER_PERCENT, Plan, Server, endpoint, paired, procfs, ratio, row};
+use crate::{CLEAN_OTHER_PERCENT, Plan, Server, endpoint, paired, ratio, row};
 
 use wsauth_example_support::redis_server::RedisServer;
-
-/// One round of the clustered server: its handshakes, and Redis's CPU.
-struct Clustered {
-    run: Throughput,
-    redis_us_per_handshake: f64,
-}
 
 /// The handshakes, then the fan-out across nodes (`fanout/nodes.rs`), on
 /// one `redis-server`.
@@ -37,7 +30,7 @@ pub(crate) async fn run(plan: &Plan<'_>, fanout: &crate::fanout::Setup<'_>) -> R
     let args = plan.args;
     let warmup = Duration::from_secs_f64(args.warmup_s);
     let window = Duration::from_secs_f64(args.duration_s);
-    let (mut alone, mut clustered) = (Summary::default(), Vec::new());
+    let (mut alone, mut clustered) = (Summary::default(), Summary::default());
     for round in 0..args.rounds.max(1) {
         if args.rounds > 1 {
             eprintln!("round {} of {}", round + 1, args.rounds);
@@ -51,22 +44,14 @@ pub(crate) async fn run(plan: &Plan<'_>, fanout: &crate::fanout::Setup<'_>) -> R
             eprintln!("handshakes: {label} ...");
             let server = Server::spawn(Kind::Wsauth, args, plan.server_core, plan.secret, redis)?;
             let endpoint = endpoint(Target::Wsauth, server.addr, plan.tokens, &plan.message);
-            let redis_cpu = procfs::cpu_time(redis_pid);
-            let started = Instant::now();
-            let run =
-                load::handshakes(&endpoint, server.pid(), args.concurrency, warmup, window).await;
-            let elapsed = started.elapsed();
-            let redis_cpu = procfs::cpu_time(redis_pid)
-                .zip(redis_cpu)
-                .map_or(Duration::ZERO, |(after, before)| {
-                    after.saturating_sub(before)
-                });
+            // Redis's CPU is counted in the same window, apart from "other".
+            let watched = load::Watched {
+                server: server.pid(),
+                beside: Some(redis_pid),
+            };
+            let run = load::handshakes(&endpoint, watched, args.concurrency, warmup, window).await;
             if redis.is_some() {
-                let handshakes = run.rate() * elapsed.as_secs_f64();
-                clustered.push(Clustered {
-                    redis_us_per_handshake: redis_cpu.as_secs_f64() * 1e6 / handshakes.max(1.0),
-                    run,
-                });
+                clustered.rounds.push(run);
             } else {
                 alone.rounds.push(run);
             }
@@ -76,11 +61,9 @@ pub(crate) async fn run(plan: &Plan<'_>, fanout: &crate::fanout::Setup<'_>) -> R
     crate::fanout::across_nodes(fanout, plan.secret, (&url, redis_pid)).await
 }
 
-fn report(plan: &Plan<'_>, alone: &Summary, clustered: &[Clustered]) {
-    let on = Summary {
-        rounds: clustered.iter().map(|c| c.run.clone()).collect(),
-    };
-    let paired = paired(alone, &on);
+fn report(plan: &Plan<'_>, alone: &Summary, clustered: &Summary) {
+    let on = clustered;
+    let paired = paired(alone, on);
     let (off, on) = (&paired.bare, &paired.wsauth);
     println!();
     row(
@@ -102,12 +85,18 @@ fn report(plan: &Plan<'_>, alone: &Summary, clustered: &[Clustered]) {
         format!("{:.1}", on.server_us_per_op()),
         ratio(off.server_us_per_op(), on.server_us_per_op()),
     );
-    let mut redis: Vec<f64> = clustered.iter().map(|c| c.redis_us_per_handshake).collect();
-    redis.sort_by(f64::total_cmp);
+    let redis_us = |s: &Summary| {
+        let per_op: Vec<f64> = s
+            .rounds
+            .iter()
+            .map(|r| r.beside_cpu.as_secs_f64() * 1e6 / (r.ops.max(1) as f64))
+            .collect();
+        load::median(per_op)
+    };
     row(
         "  redis-server CPU µs per handshake",
-        "-".into(),
-        format!("{:.1}", load::median(redis)),
+        format!("{:.1}", redis_us(off)),
+        format!("{:.1}", redis_us(on)),
         String::new(),
     );
     let busy = |s: &Summary| {
@@ -133,7 +122,7 @@ fn report(plan: &Plan<'_>, alone: &Summary, clustered: &[Clustered]) {
     println!(
         "ratio = cluster-wide / per node. {} s window after {} s warm-up, {} handshake clients, \
          one user per connection; the cluster node's handshakes each run lease.lua on a local \
-         redis-server (its CPU is 'other' in the CPU % row){}.",
+         redis-server, whose CPU is counted apart (not in 'other'){}.",
         plan.args.duration_s,
         plan.args.warmup_s,
         plan.args.concurrency,

@@ -32,6 +32,24 @@ pub(crate) struct Endpoint {
     pub(crate) message: Arc<str>,
 }
 
+/// The processes a measurement watches: the server under test, and one it
+/// depends on (the cluster's Redis), whose CPU is counted apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Watched {
+    pub(crate) server: u32,
+    pub(crate) beside: Option<u32>,
+}
+
+impl Watched {
+    /// The server alone.
+    pub(crate) fn server(pid: u32) -> Self {
+        Watched {
+            server: pid,
+            beside: None,
+        }
+    }
+}
+
 /// The outcome of one throughput window.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Throughput {
@@ -43,6 +61,8 @@ pub(crate) struct Throughput {
     pub(crate) elapsed: Duration,
     /// CPU time the server process used in the window.
     pub(crate) server_cpu: Duration,
+    /// CPU time the process beside it (Redis) used in the window.
+    pub(crate) beside_cpu: Duration,
     /// CPU time the load generator used in the window.
     pub(crate) load_cpu: Duration,
     /// CPU time (user and system) every process on the machine used in the
@@ -78,7 +98,7 @@ impl Throughput {
     pub(crate) fn other_busy(&self) -> f64 {
         let other = self
             .machine_cpu
-            .saturating_sub(self.server_cpu + self.load_cpu);
+            .saturating_sub(self.server_cpu + self.beside_cpu + self.load_cpu);
         100.0 * other.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
@@ -242,7 +262,7 @@ pub(crate) async fn close(mut client: Client) {
 /// Runs `tasks` client loops for `warmup`, then measures a `window`.
 async fn measure<F, Fut>(
     tasks: Vec<F>,
-    server_pid: u32,
+    watched: Watched,
     warmup: Duration,
     window: Duration,
 ) -> Throughput
@@ -262,8 +282,10 @@ where
         counters.ops.load(Ordering::Relaxed),
         counters.errors.load(Ordering::Relaxed),
     );
-    let (server0, load0, machine0) = (
-        procfs::cpu_time(server_pid),
+    let beside = || watched.beside.and_then(procfs::cpu_time);
+    let (server0, beside0, load0, machine0) = (
+        procfs::cpu_time(watched.server),
+        beside(),
         procfs::cpu_time(me),
         procfs::machine_cpu(),
     );
@@ -272,8 +294,9 @@ where
         counters.ops.load(Ordering::Relaxed),
         counters.errors.load(Ordering::Relaxed),
     );
-    let (server1, load1, machine1) = (
-        procfs::cpu_time(server_pid),
+    let (server1, beside1, load1, machine1) = (
+        procfs::cpu_time(watched.server),
+        beside(),
         procfs::cpu_time(me),
         procfs::machine_cpu(),
     );
@@ -296,6 +319,7 @@ where
         errors: err1 - err0,
         elapsed,
         server_cpu: diff(server0, server1),
+        beside_cpu: diff(beside0, beside1),
         load_cpu: diff(load0, load1),
         machine_cpu: diff(machine0, machine1),
         first_error,
@@ -306,7 +330,7 @@ where
 /// `concurrency` clients in a loop.
 pub(crate) async fn handshakes(
     endpoint: &Arc<Endpoint>,
-    server_pid: u32,
+    watched: Watched,
     concurrency: usize,
     warmup: Duration,
     window: Duration,
@@ -333,7 +357,7 @@ pub(crate) async fn handshakes(
             }
         })
         .collect();
-    measure(tasks, server_pid, warmup, window).await
+    measure(tasks, watched, warmup, window).await
 }
 
 /// Opens `count` connections, `parallel` at a time, and keeps them.
@@ -354,7 +378,7 @@ pub(crate) async fn open_many(
 /// in flight on each.
 pub(crate) async fn round_trips(
     endpoint: &Arc<Endpoint>,
-    server_pid: u32,
+    watched: Watched,
     connections: usize,
     warmup: Duration,
     window: Duration,
@@ -380,5 +404,5 @@ pub(crate) async fn round_trips(
             }
         })
         .collect();
-    Ok(measure(tasks, server_pid, warmup, window).await)
+    Ok(measure(tasks, watched, warmup, window).await)
 }

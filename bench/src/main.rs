@@ -492,7 +492,7 @@ impl Plan<'_> {
             eprintln!("handshakes: {} ...", target.label());
             let run = load::handshakes(
                 &endpoint,
-                server.pid(),
+                load::Watched::server(server.pid()),
                 self.args.concurrency,
                 warmup,
                 window,
@@ -503,8 +503,14 @@ impl Plan<'_> {
         if self.wants(Phase::Echo) {
             eprintln!("echo round trips: {} ...", target.label());
             let connections = self.args.echo_connections;
-            let run =
-                load::round_trips(&endpoint, server.pid(), connections, warmup, window).await?;
+            let run = load::round_trips(
+                &endpoint,
+                load::Watched::server(server.pid()),
+                connections,
+                warmup,
+                window,
+            )
+            .await?;
             echo = Some(run);
         }
         Ok((handshake, echo))
@@ -1033,7 +1039,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         warmup: Duration::from_secs_f64(args.warmup_s),
         window: Duration::from_secs_f64(args.fanout_duration_s),
         server_core,
-        load_core,
+        // A core of its own when there is a third, else the load's.
+        second_core: allowed
+            .get(2)
+            .copied()
+            .filter(|_| args.server_core.is_none())
+            .or(load_core),
         tokens: &tokens,
         node: &args.node,
         node_modules: args.node_modules.clone().unwrap_or_else(|| {

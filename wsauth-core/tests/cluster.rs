@@ -451,3 +451,36 @@ async fn a_partition_without_a_close_is_survived_by_reconnecting() {
         Some(REVOKED)
     );
 }
+
+#[tokio::test]
+async fn a_slot_freed_while_redis_is_away_is_released_when_it_is_back() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    // Leases long enough that only a release can free the slot in time.
+    let a = node(ClusterConfig {
+        lease_ttl: Duration::from_secs(30),
+        renew_every: Duration::from_secs(10),
+        ..config(&redis, "released")
+    })
+    .await;
+    let alice = open(a.addr, "alice", &token("alice", now(), None))
+        .await
+        .expect("admitted");
+    let leases = "ZCARD test:released:lease:alice";
+    assert_eq!(redis.command(leases), ":1\r\n");
+
+    redis.pause();
+    notices_down(&a).await;
+    drop(alice);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.resume();
+    let back = Instant::now();
+    while redis.command(leases) != ":0\r\n" {
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "the closed connection's lease was never released"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -92,9 +92,9 @@ pub(crate) struct Setup<'a> {
     pub(crate) warmup: Duration,
     pub(crate) window: Duration,
     pub(crate) server_core: Option<usize>,
-    /// Where a second cluster node runs (beside the load generator: this
-    /// machine may have two cores only).
-    pub(crate) load_core: Option<usize>,
+    /// Where a second cluster node runs: a core of its own when the
+    /// machine has a third, else beside the load generator.
+    pub(crate) second_core: Option<usize>,
     pub(crate) tokens: &'a [(String, String)],
     /// The Node.js program, and where `socket.io` is installed.
     pub(crate) node: &'a str,
@@ -304,7 +304,7 @@ fn spawn(
             let core = if node % 2 == 0 {
                 setup.server_core
             } else {
-                setup.load_core
+                setup.second_core
             };
             if let Some(core) = core {
                 command.args(["--core", &core.to_string()]);

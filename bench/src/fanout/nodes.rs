@@ -8,9 +8,10 @@
 //! appended to the history stream, PUBLISHed) and each node delivers what
 //! its one subscription reads, so a node's cost per delivery is the
 //! in-process one plus its share of a Redis round trip per publication.
-//! The second node runs on the load generator's core when the machine has
-//! only two: its CPU is counted, but the two compete there, which caps what
-//! "scaling" can show on such a machine (the table says how busy each was).
+//! The second node runs on a third core when there is one, else on the
+//! load generator's: its CPU is counted, but the two then compete there,
+//! which caps what "scaling" can show on a two-core machine (the table
+//! says how busy each was).
 
 use super::{Nodes, Outcome, Saturated, Saturation, Setup, Side, measure, saturate};
 
@@ -47,8 +48,8 @@ pub(crate) async fn across_nodes(
     );
     println!(
         "{} subscribers (split evenly over the nodes), {} data bytes per publication, {} s \
-         window after {} s warm-up. Server CPU is every node's; the second node runs on the load \
-         core.",
+         window after {} s warm-up. Server CPU is every node's; the second node shares the load \
+         generator's core unless the machine has a third.",
         setup.subscribers,
         setup.payload_bytes,
         setup.window.as_secs_f64(),

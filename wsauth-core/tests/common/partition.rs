@@ -31,6 +31,8 @@ struct Connection {
     subscriber: AtomicBool,
     /// Nothing is forwarded any more (the sockets stay open).
     cut: AtomicBool,
+    /// An end closed it before any cut: nothing left to cut.
+    closed: AtomicBool,
 }
 
 /// Which established connections [`Proxy::partition`] cuts.
@@ -56,7 +58,8 @@ impl Proxy {
         Proxy { addr, shared }
     }
 
-    /// Cuts the connections `which` selects among those open now: from
+    /// Cuts the connections `which` selects among those open now (and
+    /// returns how many): from
     /// here on what either end sends is read and dropped, and no socket is
     /// closed. Connections opened later are forwarded as before.
     pub fn partition(&self, which: Cut) -> usize {
@@ -67,6 +70,9 @@ impl Proxy {
             .unwrap_or_else(PoisonError::into_inner);
         let mut cut = 0;
         for connection in connections.iter() {
+            if connection.closed.load(Ordering::Acquire) {
+                continue;
+            }
             if which == Cut::All || connection.subscriber.load(Ordering::Acquire) {
                 connection.cut.store(true, Ordering::Release);
                 cut += 1;
@@ -110,6 +116,7 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>, target: SocketAddr) {
             target,
             subscriber: AtomicBool::new(false),
             cut: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
         });
         shared
             .connections
@@ -153,6 +160,7 @@ fn pump(connection: &Connection, upstream: bool, shared: &Shared) {
     }
     // An end closed before the cut: pass the close on, as a network would.
     if !connection.cut.load(Ordering::Acquire) {
+        connection.closed.store(true, Ordering::Release);
         let _ = to.shutdown(Shutdown::Write);
     }
 }

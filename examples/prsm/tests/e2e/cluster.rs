@@ -72,7 +72,16 @@ pub(crate) async fn node_with(redis: &RedisServer, extra: &[&str]) -> Node {
 
 /// A handshake as `user`: the client once welcomed, or the close code.
 pub(crate) async fn attempt(addr: std::net::SocketAddr, user: &str) -> Result<Client, u16> {
-    let request = bearer(ws(addr, &format!("/ws/{user}")), &token(user, &["user"]));
+    attempt_with(addr, user, &token(user, &["user"])).await
+}
+
+/// A handshake as `user` with `token`.
+pub(crate) async fn attempt_with(
+    addr: std::net::SocketAddr,
+    user: &str,
+    token: &str,
+) -> Result<Client, u16> {
+    let request = bearer(ws(addr, &format!("/ws/{user}")), token);
     let (mut client, _) = open(request).await;
     let first = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
     match first {

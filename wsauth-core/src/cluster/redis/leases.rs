@@ -22,12 +22,14 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
 
 use ::redis::Script;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use wsauth_spec::FailureKind;
 
-use super::{NodeShared, within};
+use super::{NodeShared, is_unreachable, within};
 use crate::cluster::FailurePolicy;
 use crate::metrics::RedisOp;
 use crate::reject::Rejection;
@@ -40,6 +42,9 @@ const RENEW_BATCH: usize = 256;
 
 /// Closed connections' leases removed in one round trip, at most.
 const RELEASE_BATCH: usize = 512;
+
+/// How often releases waiting for Redis look again.
+const RELEASE_RETRY: Duration = Duration::from_millis(200);
 
 /// The node's own leases: connection number → subject.
 pub(super) struct Table {
@@ -250,25 +255,46 @@ pub(super) async fn renew(shared: Arc<NodeShared>) {
     }
 }
 
-/// Removes the leases of closed connections. While Redis is unreachable
-/// they are left to lapse.
+/// Removes the leases of closed connections, many in one round trip. While
+/// Redis is unreachable they wait (a lease a timed-out `lease.lua` call
+/// may still have taken must not be left to block its user for a whole
+/// lease lifetime); once Redis has been away for `lease_ttl`, every lease
+/// they name has lapsed by itself and they are dropped.
 pub(super) async fn release(
     shared: Arc<NodeShared>,
     mut released: mpsc::UnboundedReceiver<(Arc<str>, u64)>,
 ) {
     let mut batch = Vec::with_capacity(RELEASE_BATCH);
-    while released.recv_many(&mut batch, RELEASE_BATCH).await > 0 {
+    let mut unreachable_since: Option<Instant> = None;
+    loop {
+        if batch.is_empty() {
+            if released.recv_many(&mut batch, RELEASE_BATCH).await == 0 {
+                return;
+            }
+        } else {
+            while batch.len() < RELEASE_BATCH {
+                match released.try_recv() {
+                    Ok(closed) => batch.push(closed),
+                    Err(_) => break,
+                }
+            }
+        }
         if !shared.reachable() {
-            batch.clear();
+            let since = *unreachable_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= shared.lease_ttl {
+                batch.clear();
+            }
+            tokio::time::sleep(RELEASE_RETRY).await;
             continue;
         }
+        unreachable_since = None;
         // One round trip for every connection closed meanwhile: a mass
         // close frees its slots at once, not one by one behind each other.
         let mut pipe = ::redis::pipe();
-        for (subject, connection) in batch.drain(..) {
+        for (subject, connection) in &batch {
             pipe.cmd("ZREM")
-                .arg(shared.keys.lease(&subject))
-                .arg(shared.member(connection))
+                .arg(shared.keys.lease(subject))
+                .arg(shared.member(*connection))
                 .ignore();
         }
         let mut commands = shared.commands();
@@ -278,8 +304,14 @@ pub(super) async fn release(
             pipe.query_async::<()>(&mut commands),
         )
         .await;
-        if let Err(e) = removed {
-            shared.failed(&e);
+        match removed {
+            // ZREM is idempotent: a batch Redis may have run is sent again.
+            Err(e) if is_unreachable(&e) => shared.failed(&e),
+            Err(e) => {
+                shared.failed(&e);
+                batch.clear();
+            }
+            Ok(()) => batch.clear(),
         }
     }
 }

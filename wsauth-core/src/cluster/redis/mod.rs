@@ -344,6 +344,10 @@ async fn health(shared: Arc<NodeShared>) {
     let mut tick = tokio::time::interval(HEALTH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut unanswered = 0;
+    // Only a connection that has answered can go silent: one that never
+    // did is still (re)connecting, which the manager does by itself, so
+    // an outage replaces the connection once, not every two seconds.
+    let mut answered = false;
     loop {
         let rechecking = tokio::select! {
             _ = tick.tick() => false,
@@ -357,13 +361,14 @@ async fn health(shared: Arc<NodeShared>) {
         )
         .await;
         shared.set_commands(ping.is_ok());
+        answered |= ping.is_ok();
         unanswered = match ping {
-            Err(error) if error.is_timeout() => unanswered + 1,
+            Err(error) if answered && error.is_timeout() => unanswered + 1,
             _ => 0,
         };
         if unanswered >= DEAD_AFTER {
             shared.reconnect();
-            unanswered = 0;
+            (unanswered, answered) = (0, false);
         }
         if rechecking {
             // Commands failing fast must not make this a busy loop.
