@@ -250,7 +250,7 @@ pub async fn conversation(mut session: ep::conversation::Session, state: &State)
         match message {
             ep::conversation::Incoming::SubscribeConversation(_) => {}
             ep::conversation::Incoming::SendMessage(m) if is_message_text(&m.text) => {
-                topics.publish(&topic, m.clone())?;
+                topics.publish(&topic, m.clone()).await?;
                 let id = state.next_message_id.fetch_add(1, Ordering::Relaxed);
                 stream_answer(&mut session, id, &m.text).await?;
             }
@@ -265,7 +265,7 @@ pub async fn conversation(mut session: ep::conversation::Session, state: &State)
                     user_id: user.clone(),
                     active: t.active,
                 };
-                topics.publish(&topic, typing.clone())?;
+                topics.publish(&topic, typing.clone()).await?;
                 session.send(typing)?;
             }
         }

@@ -73,7 +73,8 @@ pub fn stamp_open(
 #[derive(Debug, thiserror::Error)]
 enum BroadcastError {
     /// The pipeline admitted the connection with `broadcast.listen`, which
-    /// is all joining takes: only a closing connection is refused.
+    /// is all joining takes: only a closing connection is refused, or, in a
+    /// cluster, one that joins while Redis is unreachable.
     #[error("the connection could not join the broadcast ({0:?})")]
     Join(TopicRefusal),
 }
@@ -100,11 +101,13 @@ pub async fn broadcast(mut session: Session) -> HandlerResult {
     while let Some(incoming) = session.recv().await {
         match incoming {
             Incoming::Say(say) if is_say_text(&say.text) => {
-                topics.publish(&everyone, stamp(&user, say.text)?)?;
+                topics.publish(&everyone, stamp(&user, say.text)?).await?;
             }
             Incoming::Say(_) => session.untyped().refuse_invalid(),
             Incoming::Open(message) => {
-                topics.publish(&everyone, stamp_open(&user, message)?)?;
+                topics
+                    .publish(&everyone, stamp_open(&user, message)?)
+                    .await?;
             }
         }
     }

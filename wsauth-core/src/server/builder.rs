@@ -18,7 +18,7 @@ use crate::listener::ServerLimits;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
-use crate::topics::Topics;
+use crate::topics::{Broker, Topics};
 
 use super::origin::{OriginPolicy, Origins, checked_origins};
 use super::{EndpointState, Shared, WsAuth};
@@ -310,9 +310,10 @@ impl Builder {
         }
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
+        let broker = Arc::new(Broker::new());
         #[cfg(feature = "redis")]
         let cluster = match self.cluster.take() {
-            Some(config) => Cluster::with_redis(config, self.api.name)?,
+            Some(config) => Cluster::with_redis(config, self.api.name, Arc::clone(&broker))?,
             None => Cluster::local(),
         };
         #[cfg(not(feature = "redis"))]
@@ -323,7 +324,14 @@ impl Builder {
             state: Arc::new(self.state),
             authenticator: self.authenticator,
             users: self.users,
-            topics: Topics::new(self.api, self.checks.clone(), self.limits.handshake_timeout),
+            topics: Topics::new(
+                self.api,
+                broker,
+                #[cfg(feature = "redis")]
+                cluster.fanout(),
+                self.checks.clone(),
+                self.limits.handshake_timeout,
+            ),
             checks: self.checks,
             origins,
             limiter: Arc::new(ConnectionLimiter::default()),

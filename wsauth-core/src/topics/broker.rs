@@ -14,6 +14,12 @@
 //! moves [`Log`] and the presence counts behind a shared store, publishing
 //! through it.
 //!
+//! In a cluster (the `redis` feature) that is what happens: the log's
+//! numbering comes from Redis, which numbers every publication
+//! (`cluster/redis/fanout.rs`), and this broker only fans out what the
+//! node reads back from Redis ([`Broker::deliver`]), keeping its log in
+//! step ([`Numbered`]). Without a cluster, nothing of that runs.
+//!
 //! Locking: the map of instances is read-locked only to find an instance
 //! (and write-locked to create or retire one); everything else happens
 //! under the instance's mutex. A publication fanning out to thousands of
@@ -129,11 +135,27 @@ pub(crate) struct Joined {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Published {
     /// The publication's offset in its instance; 0 when the instance had
-    /// no subscriber and keeps no history (nothing numbered it).
+    /// no subscriber and keeps no history (nothing numbered it). In a
+    /// cluster, Redis numbers every publication: always 1 or more.
     pub offset: u64,
-    /// Connections it was queued for (a subscriber whose queue was full is
-    /// not counted: that connection is closing as a slow consumer).
-    pub delivered: usize,
+    /// The connections of this server it was queued for (a subscriber
+    /// whose queue was full is not counted: that connection is closing as
+    /// a slow consumer).
+    ///
+    /// `None` in a cluster ([`Builder::redis`](crate::Builder::redis)):
+    /// every node, this one included, delivers a publication when it reads
+    /// it back from Redis, after `publish` returned, so how many
+    /// connections get it is not known then.
+    pub delivered: Option<usize>,
+}
+
+/// An instance's numbering as the cluster's Redis holds it, read when this
+/// node starts following the instance.
+#[derive(Debug)]
+pub(crate) struct Numbered {
+    pub(crate) epoch: String,
+    /// The latest publication's offset.
+    pub(crate) last: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -175,6 +197,41 @@ impl Instance {
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
         !self.local.is_empty() || !self.log.is_empty()
+    }
+
+    /// Takes on the cluster's numbering: a log that has not seen
+    /// everything up to it starts again from there.
+    fn number(&mut self, numbered: &Numbered) {
+        if *self.log.epoch != *numbered.epoch || numbered.last > self.log.last {
+            self.log.adopt(&numbered.epoch, numbered.last);
+        }
+    }
+
+    /// Queues the publication numbered `offset` for every subscriber, each
+    /// delivery's frame built once and shared, and keeps the envelope when
+    /// the topic has history. Returns how many subscribers took it.
+    fn fan_out(&mut self, key: &InstanceKey, offset: u64, message: &str, now: Instant) -> usize {
+        let mut frames = Shared {
+            key,
+            offset,
+            message,
+            envelope: None,
+            bare: None,
+        };
+        let delivered = self
+            .local
+            .values()
+            .filter(|s| offer(&s.link, frames.get(s.deliver)))
+            .count();
+        if let Some(history) = key.topic.history {
+            let kept = Kept {
+                offset,
+                at: now,
+                frame: frames.get(Deliver::Publication).clone(),
+            };
+            self.log.keep(history, kept);
+        }
+        delivered
     }
 
     /// The subjects present, sorted.
@@ -254,13 +311,15 @@ impl Broker {
     /// subscriptions already; it gets publications as `deliver` says. For a
     /// server join ([`By::Server`]) with publication delivery, the
     /// `wsauth.subscribed` frame is queued on the link here, before any
-    /// publication can be.
+    /// publication can be. `numbered` is the cluster's numbering of the
+    /// instance, when this node has just started following it.
     pub(crate) fn subscribe(
         &self,
         key: InstanceKey,
         join: &Join<'_>,
         max: usize,
         deliver: Deliver,
+        numbered: Option<&Numbered>,
     ) -> Result<Joined, TopicRefusal> {
         let now = Instant::now();
         self.sweep(now);
@@ -271,6 +330,9 @@ impl Broker {
             let mut instance = lock(&slot);
             if instance.retired {
                 continue;
+            }
+            if let Some(numbered) = numbered {
+                instance.number(numbered);
             }
             return Self::join_instance(&key, &mut instance, join, max, deliver, now);
         }
@@ -437,7 +499,7 @@ impl Broker {
             let Some((_, slot)) = self.find(key, history.is_some()) else {
                 return Published {
                     offset: 0,
-                    delivered: 0,
+                    delivered: Some(0),
                 };
             };
             let mut instance = lock(&slot);
@@ -446,27 +508,36 @@ impl Broker {
             }
             instance.log.last += 1;
             let offset = instance.log.last;
-            let mut frames = Shared {
-                key,
+            let delivered = instance.fan_out(key, offset, message, now);
+            return Published {
                 offset,
-                message,
-                envelope: None,
-                bare: None,
+                delivered: Some(delivered),
             };
-            let delivered = instance
-                .local
-                .values()
-                .filter(|s| offer(&s.link, frames.get(s.deliver)))
-                .count();
-            if let Some(history) = history {
-                let kept = Kept {
-                    offset,
-                    at: now,
-                    frame: frames.get(Deliver::Publication).clone(),
-                };
-                instance.log.keep(history, kept);
+        }
+    }
+
+    /// Queues a publication the cluster numbered (`offset` in `epoch`) for
+    /// this node's subscribers of `key`. One already delivered is dropped;
+    /// after a gap or in another epoch, the log starts again from it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn deliver(&self, key: &InstanceKey, epoch: &str, offset: u64, message: &str) {
+        let now = Instant::now();
+        loop {
+            let Some((_, slot)) = self.find(key, false) else {
+                return;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
             }
-            return Published { offset, delivered };
+            if *instance.log.epoch != *epoch || offset > instance.log.last + 1 {
+                instance.log.adopt(epoch, offset.saturating_sub(1));
+            } else if offset <= instance.log.last {
+                return;
+            }
+            instance.log.last = offset;
+            instance.fan_out(key, offset, message, now);
+            return;
         }
     }
 
@@ -642,7 +713,7 @@ mod tests {
             since: None,
             by: By::Client,
         };
-        if let Err(e) = broker.subscribe(room(id), &join, 100, Deliver::Publication) {
+        if let Err(e) = broker.subscribe(room(id), &join, 100, Deliver::Publication, None) {
             panic!("{e:?}");
         }
     }
@@ -671,7 +742,7 @@ mod tests {
         let outcome = finished.recv_timeout(Duration::from_secs(5));
         drop(held);
         let _ = worker.join();
-        assert_eq!(outcome, Ok((1, Some(Deliver::Publication))));
+        assert_eq!(outcome, Ok((Some(1), Some(Deliver::Publication))));
     }
 
     #[test]
@@ -688,10 +759,13 @@ mod tests {
             broker.leave_all(link);
         }
         let published = broker.publish(&room(1), r#"{"type":"t"}"#);
-        assert_eq!(published.delivered, 1);
+        assert_eq!(published.delivered, Some(1));
         assert!(stays.pop().is_some());
         assert!(leaving.iter().all(|l| l.pop().is_none()));
-        assert_eq!(broker.publish(&room(2), r#"{"type":"t"}"#).delivered, 1);
+        assert_eq!(
+            broker.publish(&room(2), r#"{"type":"t"}"#).delivered,
+            Some(1)
+        );
         // The last one out takes the instance (no history) with it.
         broker.leave_all(&stays);
         assert!(broker.find(&room(1), false).is_none());

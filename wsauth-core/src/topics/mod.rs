@@ -38,15 +38,22 @@ use wsauth_spec::Keyword as _;
 use wsauth_spec::wire::TopicRefusal;
 
 use crate::audit::{self, AuditContext};
+#[cfg(feature = "redis")]
+use crate::cluster::Fanout;
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, TopicDescriptor};
 use crate::link::Link;
 use crate::principal::Principal;
 use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
 
+pub(crate) use self::broker::Broker;
+use self::broker::Joined;
+#[cfg(feature = "redis")]
+pub(crate) use self::broker::Numbered;
 pub use self::broker::Published;
-use self::broker::{Broker, Joined};
 use self::history::Since;
+#[cfg(feature = "redis")]
+pub(crate) use self::history::new_epoch;
 pub(crate) use self::instance::InstanceKey;
 use self::instance::{client_topic_of, find_topic, topic_of};
 pub(crate) use self::requests::{Asker, is_request, request};
@@ -94,6 +101,10 @@ pub enum PublishError {
     /// payload schema.
     #[error("the message is not a valid `{0}` message")]
     InvalidMessage(String),
+    /// The cluster's Redis, which numbers and spreads every publication,
+    /// is unreachable (or did not answer in time). Retry it.
+    #[error("the cluster's redis is unreachable")]
+    Unavailable,
 }
 
 /// Publishing to topics and asking who is on them, from anywhere: a
@@ -103,13 +114,18 @@ pub enum PublishError {
 /// ```ignore
 /// let topics = server.topics();
 /// let key = prsm::topics::conversation::Key { conversation_id: 42 };
-/// topics.publish(&key, prsm::messages::Typing { user_id: "alice".into(), active: true })?;
+/// topics.publish(&key, prsm::messages::Typing { user_id: "alice".into(), active: true }).await?;
 /// ```
 ///
-/// A publication never waits: each subscriber gets it through its
+/// A publication never waits for subscribers: each gets it through its
 /// connection's bounded send queue, and a subscriber whose queue is full is
 /// closed with the spec's `slow_consumer` code while the others keep
-/// receiving.
+/// receiving. On a single server, `publish` has queued it for every
+/// subscriber when it returns, without awaiting anything. In a cluster
+/// ([`Builder::redis`](crate::Builder::redis)), `publish` awaits Redis,
+/// which numbers the publication and passes it to every node subscribed to
+/// the instance, this one included; each node then queues it for its own
+/// subscribers.
 #[derive(Clone, Debug)]
 pub struct Topics {
     hub: Arc<Hub>,
@@ -118,7 +134,11 @@ pub struct Topics {
 /// What every connection and the handle share.
 pub(crate) struct Hub {
     api: &'static ApiDescriptor,
-    broker: Broker,
+    broker: Arc<Broker>,
+    /// The cluster's side of every instance (numbering, fan-out across
+    /// nodes); `None` on a single server.
+    #[cfg(feature = "redis")]
+    fanout: Option<Arc<Fanout>>,
     checks: Option<Arc<dyn Checks>>,
     /// How long a subscription's checks may take (the handshake's budget).
     check_budget: Duration,
@@ -136,13 +156,17 @@ impl std::fmt::Debug for Hub {
 impl Topics {
     pub(crate) fn new(
         api: &'static ApiDescriptor,
+        broker: Arc<Broker>,
+        #[cfg(feature = "redis")] fanout: Option<Arc<Fanout>>,
         checks: Option<Arc<dyn Checks>>,
         check_budget: Duration,
     ) -> Self {
         Topics {
             hub: Arc::new(Hub {
                 api,
-                broker: Broker::new(),
+                broker,
+                #[cfg(feature = "redis")]
+                fanout,
                 checks,
                 check_budget,
             }),
@@ -150,7 +174,7 @@ impl Topics {
     }
 
     /// Publishes `message` on the instance `key` names.
-    pub fn publish<K: TopicKey>(
+    pub async fn publish<K: TopicKey>(
         &self,
         key: &K,
         message: impl Into<K::Message>,
@@ -166,7 +190,7 @@ impl Topics {
         }
         let text = crate::frame::encode(kind, &message)
             .map_err(|_| PublishError::InvalidMessage(kind.to_owned()))?;
-        Ok(self.hub.broker.publish(&instance, &text))
+        self.hub.publish(&instance, &text).await
     }
 
     /// Publishes a JSON message (an object with its `type`) on the
@@ -174,7 +198,7 @@ impl Topics {
     /// against the spec at run time (the type is one the topic carries, the
     /// payload fits its schema; on an `open` topic, any type the spec does
     /// not declare, with any fields).
-    pub fn publish_json(
+    pub async fn publish_json(
         &self,
         topic: &str,
         params: &Value,
@@ -182,7 +206,7 @@ impl Topics {
     ) -> Result<Published, PublishError> {
         let instance = self.instance(topic, params)?;
         let text = checked_message(instance.topic, message)?;
-        Ok(self.hub.broker.publish(&instance, &text))
+        self.hub.publish(&instance, &text).await
     }
 
     /// How many connections of this server are joined to the instance `key`
@@ -276,6 +300,20 @@ pub(crate) struct Join<'a> {
 }
 
 impl Hub {
+    /// Publishes `text` (a message the topic carries) on `key`: through the
+    /// cluster when there is one, else straight to the subscribers.
+    pub(crate) async fn publish(
+        &self,
+        key: &InstanceKey,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            return fanout.publish(key, text).await;
+        }
+        Ok(self.broker.publish(key, text))
+    }
+
     /// Joins the instance of `topic` that `params` names, after the
     /// topic's permission and checks; audited either way.
     pub(crate) async fn join(
@@ -313,7 +351,18 @@ impl Hub {
             join.principal,
         )
         .await?;
-        self.broker.subscribe(key, join, max, deliver)
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            // Following the instance first: from then on nothing published
+            // on it can be missed, and its numbering is read after that.
+            let watch = fanout.watch(&key).await?;
+            let joined = self
+                .broker
+                .subscribe(key, join, max, deliver, watch.numbered());
+            watch.done(joined.is_ok());
+            return joined;
+        }
+        self.broker.subscribe(key, join, max, deliver, None)
     }
 
     /// The topic called `name` that `by` may join or leave on connections
@@ -345,14 +394,34 @@ impl Hub {
     ) -> Result<(InstanceKey, Deliver), TopicRefusal> {
         let (topic, _) = self.topic(endpoint, topic, by)?;
         let key = InstanceKey::new(topic, params)?;
-        match self.broker.unsubscribe(&key, link) {
+        match self.unsubscribe(&key, link) {
             Some(deliver) => Ok((key, deliver)),
             None => Err(TopicRefusal::NotSubscribed),
         }
     }
 
+    /// Ends `link`'s subscription to `key`, if it has one; the node stops
+    /// following an instance its last subscriber left.
+    fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> Option<Deliver> {
+        let deliver = self.broker.unsubscribe(key, link);
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            fanout.unwatch(key);
+        }
+        deliver
+    }
+
     /// Ends every subscription of a closing connection.
     pub(crate) fn leave_all(&self, link: &Link) {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
+            self.broker.leave_all(link);
+            for key in held {
+                fanout.unwatch(&key);
+            }
+            return;
+        }
         self.broker.leave_all(link);
     }
 
@@ -372,7 +441,7 @@ impl Hub {
             let Err(reason) = decision else {
                 continue;
             };
-            if let Some(deliver) = self.broker.unsubscribe(&key, link) {
+            if let Some(deliver) = self.unsubscribe(&key, link) {
                 audit::topic_dropped(audit, key.topic.name, reason);
                 if deliver == Deliver::Message {
                     continue;

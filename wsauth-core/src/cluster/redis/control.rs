@@ -16,6 +16,9 @@
 //! older time over a newer one, and no announcement): revocations survive
 //! as long as one node that knew them lives.
 //!
+//! The same connection follows the topic instances this node has
+//! subscribers on (`fanout.rs`): the loop here only forwards to it.
+//!
 //! Messages (the subject is always last: subjects may contain `:`):
 //! `rj:<until>:<jti>`, `rs:<before>:<subject>`, `ds:<subject>`.
 
@@ -25,6 +28,7 @@ use std::time::Duration;
 use ::redis::{Client, RedisResult, Script};
 use futures_util::StreamExt;
 
+use super::fanout::Listener;
 use super::{NodeShared, within};
 use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
@@ -76,47 +80,63 @@ pub(super) async fn revoke(
 /// The control subscription, for the node's life: subscribe, reload,
 /// apply what arrives; on any loss, mark the node down and start again
 /// after a backoff.
-pub(super) async fn run(shared: Arc<NodeShared>, client: Client, revocations: Arc<Revocations>) {
+pub(super) async fn run(
+    shared: Arc<NodeShared>,
+    client: Client,
+    revocations: Arc<Revocations>,
+    mut topics: Listener,
+) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        match subscribe(&shared, &client, &revocations).await {
+        match subscribe(&shared, &client, &revocations, &topics).await {
             Ok(pubsub) => {
                 backoff = MIN_BACKOFF;
                 shared.set_control(true);
-                listen(&shared, pubsub, &revocations).await;
+                listen(&shared, pubsub, &revocations, &mut topics).await;
             }
             Err(error) => {
                 tracing::debug!(target: "wsauth::cluster", node = %shared.id, %error, "control channel: cannot subscribe");
             }
         }
         shared.set_control(false);
+        topics.refuse_waiting();
         tokio::time::sleep(jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// Subscribes to the control channel, then loads what is stored.
+/// Subscribes to the control channel and the followed topic instances,
+/// then loads what is stored.
 async fn subscribe(
     shared: &NodeShared,
     client: &Client,
     revocations: &Revocations,
+    topics: &Listener,
 ) -> RedisResult<::redis::aio::PubSub> {
     let mut pubsub = within(client.get_async_pubsub()).await?;
     within(pubsub.subscribe(shared.keys.control())).await?;
+    topics.resubscribe(&mut pubsub).await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }
 
 /// Applies what the control channel carries until the subscription ends;
-/// reloads the stored set every [`RELOAD_EVERY`].
-async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: &Revocations) {
+/// reloads the stored set every [`RELOAD_EVERY`]. Topic publications and
+/// the topics' (un)subscriptions go to and from `topics`.
+async fn listen(
+    shared: &NodeShared,
+    pubsub: ::redis::aio::PubSub,
+    revocations: &Revocations,
+    topics: &mut Listener,
+) {
     // The sink is kept: the subscription lives as long as both halves.
-    let (_sink, mut messages) = pubsub.split();
+    let (mut sink, mut messages) = pubsub.split();
     let mut reloads =
         tokio::time::interval_at(tokio::time::Instant::now() + RELOAD_EVERY, RELOAD_EVERY);
     loop {
         tokio::select! {
             message = messages.next() => match message {
+                Some(message) if topics.dispatch(&message) => {}
                 Some(message) => match parse(message.get_payload_bytes()) {
                     Some(revocation) => {
                         let closed = revocations.apply(&revocation);
@@ -126,6 +146,11 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
                 },
                 None => return,
             },
+            Some(request) = topics.next() => {
+                if topics.serve(&mut sink, request).await.is_err() {
+                    return;
+                }
+            }
             _ = reloads.tick() => {
                 if let Err(error) = reload(shared, revocations).await {
                     shared.failed(&error);

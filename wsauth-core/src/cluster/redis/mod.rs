@@ -15,13 +15,15 @@
 //! Tasks per node, all aborted when the server is dropped: health (PING),
 //! renewer (the node's connection leases, `leases.rs`), releaser (frees the
 //! leases of closed connections), control (the control channel and the
-//! revocation reloads, `control.rs`). Two TCP connections to Redis in all:
-//! commands and the control subscription.
+//! revocation reloads, `control.rs`, which also follows the topic
+//! instances this node has subscribers on, `fanout.rs`). Two TCP
+//! connections to Redis in all: commands and the subscriber.
 //!
 //! Every time in Redis comes from Redis (`TIME` in the Lua scripts, in
 //! `lua/`), never from a node's clock.
 
 mod control;
+mod fanout;
 mod leases;
 
 use std::sync::Arc;
@@ -36,7 +38,9 @@ use tokio::task::AbortHandle;
 use super::{ClusterConfig, ClusterError, FailurePolicy, Revocation, Revocations};
 use crate::reject::Rejection;
 use crate::server::BuildError;
+use crate::topics::{Broker, InstanceKey};
 
+pub(crate) use self::fanout::Fanout;
 pub(crate) use self::leases::Held;
 
 /// How long one Redis command may take before Redis counts as unreachable.
@@ -48,6 +52,7 @@ const HEALTH_EVERY: Duration = Duration::from_secs(1);
 /// One node of a cluster: its Redis connection and its tasks.
 pub(crate) struct Node {
     shared: Arc<NodeShared>,
+    fanout: Arc<Fanout>,
     tasks: Vec<AbortHandle>,
     /// The runtime the tasks run on when the server was built outside one
     /// (one worker thread of its own).
@@ -96,6 +101,11 @@ impl Keys {
     fn control(&self) -> String {
         format!("{}:ctl", self.prefix)
     }
+    /// A topic instance's channel; its keys add `:m` (numbering) and `:s`
+    /// (history stream). Params are a JSON object, so no channel is a key.
+    fn instance(&self, key: &InstanceKey) -> String {
+        format!("{}:i:{}:{}", self.prefix, key.topic.name, key.params)
+    }
 }
 
 impl Node {
@@ -106,6 +116,7 @@ impl Node {
         config: ClusterConfig,
         api: &str,
         revocations: Arc<Revocations>,
+        broker: Arc<Broker>,
     ) -> Result<Self, BuildError> {
         if config.renew_every.is_zero() || config.lease_ttl < config.renew_every * 2 {
             return Err(BuildError::Cluster(
@@ -152,6 +163,7 @@ impl Node {
             leases,
             back: Notify::new(),
         });
+        let (fanout, listener) = Fanout::new(Arc::clone(&shared), broker);
         let tasks = vec![
             runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
             runtime
@@ -161,11 +173,17 @@ impl Node {
                 .spawn(leases::release(Arc::clone(&shared), released))
                 .abort_handle(),
             runtime
-                .spawn(control::run(Arc::clone(&shared), client, revocations))
+                .spawn(control::run(
+                    Arc::clone(&shared),
+                    client,
+                    revocations,
+                    listener,
+                ))
                 .abort_handle(),
         ];
         Ok(Node {
             shared,
+            fanout,
             tasks,
             own_runtime,
         })
@@ -174,6 +192,11 @@ impl Node {
     /// Whether Redis answers and the revocations are current.
     pub(super) fn up(&self) -> bool {
         self.shared.up()
+    }
+
+    /// The node's topic fan-out.
+    pub(super) fn fanout(&self) -> Arc<Fanout> {
+        Arc::clone(&self.fanout)
     }
 
     /// Takes one of `subject`'s `max` slots cluster-wide, or applies the
@@ -203,7 +226,12 @@ impl Drop for Node {
 
 impl NodeShared {
     fn up(&self) -> bool {
-        self.commands_ok.load(Ordering::Acquire) && self.control_ok.load(Ordering::Acquire)
+        self.commands_up() && self.control_ok.load(Ordering::Acquire)
+    }
+
+    /// Whether the last command reached Redis.
+    fn commands_up(&self) -> bool {
+        self.commands_ok.load(Ordering::Acquire)
     }
 
     /// Records whether a command reached Redis, logging the transitions.

@@ -1,0 +1,354 @@
+//! Topic fan-out across nodes: Redis numbers every publication and hands
+//! it to every node that follows the instance, the publishing one included.
+//!
+//! # Motivation
+//!
+//! A `say` on node A must reach bob on node B, in the same order for
+//! everyone, numbered once. So a publication is one script
+//! (`lua/publish.lua`: bump the instance's offset, append to its capped
+//! stream when the topic keeps history, `PUBLISH` on the instance's
+//! channel), and every node delivers only what it reads back from that
+//! channel, through the broker's local fan-out (one frame per publication
+//! per node, slow consumers closed as on a single server). No node
+//! delivers its own publications directly: that would put them in another
+//! order there than everywhere else.
+//!
+//! A node follows an instance (SUBSCRIBEs its channel, on the one
+//! subscriber connection it holds, in `control.rs`) while it has a local
+//! subscriber, and stops when the last leaves. The first join waits for the
+//! SUBSCRIBE's reply (from then on Redis passes this node everything
+//! published there), and only then reads the instance's numbering
+//! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
+//! larger of that and what was delivered meanwhile, so the new subscriber
+//! gets everything after the offset it is told. Later joins on this node
+//! ask Redis nothing. After the subscriber connection comes back, every
+//! followed channel is subscribed again.
+//!
+//! Payload on an instance channel: `p:<offset>:<epoch>:<message JSON>`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+
+use ::redis::aio::{PubSub, PubSubSink};
+use ::redis::{Msg, RedisResult, Script};
+use tokio::sync::{mpsc, oneshot};
+use wsauth_spec::wire::TopicRefusal;
+
+use super::{COMMAND_TIMEOUT, NodeShared, within};
+use crate::descriptor::HistoryDescriptor;
+use crate::topics::{Broker, InstanceKey, Numbered, PublishError, Published, new_epoch};
+
+static PUBLISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/publish.lua")));
+static STATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/state.lua")));
+
+/// How long an instance's numbering outlives its last publication at
+/// least (a day; longer when its history lives longer): a client coming
+/// back within it is told truthfully whether it missed anything.
+const META_TTL_S: u64 = 24 * 3600;
+
+/// Channels per SUBSCRIBE when following them all again.
+const SUBSCRIBE_CHUNK: usize = 1000;
+
+/// The node's topic side of the cluster.
+pub(crate) struct Fanout {
+    shared: Arc<NodeShared>,
+    broker: Arc<Broker>,
+    /// The instances this node follows, by channel.
+    followed: Mutex<HashMap<String, Followed>>,
+    /// To the subscriber connection: SUBSCRIBE and UNSUBSCRIBE, sent under
+    /// `followed`'s lock so that they reach Redis in the order decided.
+    requests: mpsc::UnboundedSender<Request>,
+}
+
+/// An instance the node follows.
+struct Followed {
+    key: Arc<InstanceKey>,
+    /// Joins under way: the channel stays subscribed until they are done.
+    joining: usize,
+    /// Subscribed, and a join was numbered since: later joins ask Redis
+    /// nothing.
+    ready: bool,
+}
+
+/// What the subscriber connection is asked to do.
+pub(super) enum Request {
+    /// SUBSCRIBE, answering whether Redis confirmed it.
+    Subscribe(String, oneshot::Sender<bool>),
+    Unsubscribe(String),
+}
+
+/// A join in progress on a followed instance; dropping it (the join done,
+/// refused or abandoned) lets the node stop following the instance if
+/// nobody subscribes to it any more.
+pub(crate) struct Watch<'a> {
+    fanout: &'a Fanout,
+    channel: String,
+    numbered: Option<Numbered>,
+    joined: bool,
+}
+
+/// The subscriber connection's side: what it must subscribe to, and where
+/// what it reads on instance channels goes.
+pub(super) struct Listener {
+    fanout: Arc<Fanout>,
+    requests: mpsc::UnboundedReceiver<Request>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `(size, ttl_s)` of a topic's history, `(0, 0)` without one.
+fn kept(history: Option<HistoryDescriptor>) -> (u32, u32) {
+    history.map_or((0, 0), |h| (h.size, h.ttl_s))
+}
+
+impl Fanout {
+    pub(super) fn new(shared: Arc<NodeShared>, broker: Arc<Broker>) -> (Arc<Self>, Listener) {
+        let (requests, waiting) = mpsc::unbounded_channel();
+        let fanout = Arc::new(Fanout {
+            shared,
+            broker,
+            followed: Mutex::new(HashMap::new()),
+            requests,
+        });
+        let listener = Listener {
+            fanout: Arc::clone(&fanout),
+            requests: waiting,
+        };
+        (fanout, listener)
+    }
+
+    /// Numbers `text` (a message `key`'s topic carries) in Redis and
+    /// passes it to every node following `key`.
+    pub(crate) async fn publish(
+        &self,
+        key: &InstanceKey,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        if !self.shared.commands_up() {
+            return Err(PublishError::Unavailable);
+        }
+        let channel = self.shared.keys.instance(key);
+        let (size, ttl_s) = kept(key.topic.history);
+        let mut commands = self.shared.commands.clone();
+        let (offset, _epoch): (u64, String) = within(
+            PUBLISH
+                .key(format!("{channel}:m"))
+                .key(format!("{channel}:s"))
+                .arg(text)
+                .arg(size)
+                .arg(ttl_s)
+                .arg(META_TTL_S.max(u64::from(ttl_s)))
+                .arg(&*new_epoch())
+                .arg(&channel)
+                .invoke_async(&mut commands),
+        )
+        .await
+        .map_err(|e| {
+            self.shared.failed(&e);
+            PublishError::Unavailable
+        })?;
+        Ok(Published {
+            offset,
+            delivered: None,
+        })
+    }
+
+    /// Follows `key` for a join: subscribes its channel and reads its
+    /// numbering if this node does not follow it yet. Refused with
+    /// `server_error` while Redis is unreachable.
+    pub(crate) async fn watch(&self, key: &InstanceKey) -> Result<Watch<'_>, TopicRefusal> {
+        if !self.shared.up() {
+            return Err(TopicRefusal::ServerError);
+        }
+        let channel = self.shared.keys.instance(key);
+        let reply = {
+            let mut followed = lock(&self.followed);
+            let entry = followed.entry(channel.clone()).or_insert_with(|| Followed {
+                key: Arc::new(key.clone()),
+                joining: 0,
+                ready: false,
+            });
+            entry.joining += 1;
+            (!entry.ready).then(|| {
+                let (answer, reply) = oneshot::channel();
+                let _ = self
+                    .requests
+                    .send(Request::Subscribe(channel.clone(), answer));
+                reply
+            })
+        };
+        let mut watch = Watch {
+            fanout: self,
+            channel,
+            numbered: None,
+            joined: false,
+        };
+        if let Some(reply) = reply {
+            let subscribed = tokio::time::timeout(COMMAND_TIMEOUT, reply).await;
+            if !matches!(subscribed, Ok(Ok(true))) {
+                return Err(TopicRefusal::ServerError);
+            }
+            let numbered = self.numbering(key).await.map_err(|e| {
+                self.shared.failed(&e);
+                TopicRefusal::ServerError
+            })?;
+            watch.numbered = Some(numbered);
+        }
+        Ok(watch)
+    }
+
+    /// The instance's epoch and latest offset in Redis (created when it
+    /// has none).
+    async fn numbering(&self, key: &InstanceKey) -> RedisResult<Numbered> {
+        let channel = self.shared.keys.instance(key);
+        let (_, ttl_s) = kept(key.topic.history);
+        let mut commands = self.shared.commands.clone();
+        let (epoch, last, _recovered, _messages): (String, u64, i64, Vec<String>) = within(
+            STATE
+                .key(format!("{channel}:m"))
+                .key(format!("{channel}:s"))
+                .arg(&*new_epoch())
+                .arg(META_TTL_S.max(u64::from(ttl_s)))
+                .arg("")
+                .arg(0)
+                .arg(ttl_s)
+                .invoke_async(&mut commands),
+        )
+        .await?;
+        Ok(Numbered { epoch, last })
+    }
+
+    /// Stops following `key` if nobody on this node subscribes to it or is
+    /// joining it.
+    pub(crate) fn unwatch(&self, key: &InstanceKey) {
+        let channel = self.shared.keys.instance(key);
+        self.release(&mut lock(&self.followed), &channel);
+    }
+
+    fn release(&self, followed: &mut HashMap<String, Followed>, channel: &str) {
+        let Some(entry) = followed.get(channel) else {
+            return;
+        };
+        if entry.joining > 0 || self.broker.subscribers(&entry.key) > 0 {
+            return;
+        }
+        followed.remove(channel);
+        let _ = self.requests.send(Request::Unsubscribe(channel.to_owned()));
+    }
+}
+
+impl Watch<'_> {
+    /// The instance's numbering in Redis, when this join started following it.
+    pub(crate) fn numbered(&self) -> Option<&Numbered> {
+        self.numbered.as_ref()
+    }
+
+    /// The join is over: `joined` says whether the connection subscribed.
+    pub(crate) fn done(mut self, joined: bool) {
+        self.joined = joined;
+    }
+}
+
+impl Drop for Watch<'_> {
+    fn drop(&mut self) {
+        let mut followed = lock(&self.fanout.followed);
+        if let Some(entry) = followed.get_mut(&self.channel) {
+            entry.joining -= 1;
+            if self.joined {
+                entry.ready = true;
+            }
+        }
+        self.fanout.release(&mut followed, &self.channel);
+    }
+}
+
+impl Listener {
+    /// Subscribes a new connection to every followed instance's channel.
+    pub(super) async fn resubscribe(&self, pubsub: &mut PubSub) -> RedisResult<()> {
+        let channels: Vec<String> = lock(&self.fanout.followed).keys().cloned().collect();
+        for chunk in channels.chunks(SUBSCRIBE_CHUNK) {
+            within(pubsub.subscribe(chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// The next SUBSCRIBE or UNSUBSCRIBE to send.
+    pub(super) async fn next(&mut self) -> Option<Request> {
+        self.requests.recv().await
+    }
+
+    /// Sends `request` on the subscriber connection; an error means the
+    /// connection is lost.
+    pub(super) async fn serve(&self, sink: &mut PubSubSink, request: Request) -> RedisResult<()> {
+        match request {
+            Request::Subscribe(channel, answer) => {
+                let subscribed = within(sink.subscribe(&channel)).await;
+                let _ = answer.send(subscribed.is_ok());
+                subscribed
+            }
+            Request::Unsubscribe(channel) => within(sink.unsubscribe(&channel)).await,
+        }
+    }
+
+    /// Refuses the joins waiting for a SUBSCRIBE when the connection is
+    /// lost (the next one subscribes every followed channel anyway).
+    pub(super) fn refuse_waiting(&mut self) {
+        while let Ok(request) = self.requests.try_recv() {
+            if let Request::Subscribe(_, answer) = request {
+                let _ = answer.send(false);
+            }
+        }
+    }
+
+    /// Delivers a publication read on an instance channel to this node's
+    /// subscribers; `false` when `message` is not on an instance channel
+    /// the node follows.
+    pub(super) fn dispatch(&self, message: &Msg) -> bool {
+        let key = lock(&self.fanout.followed)
+            .get(message.get_channel_name())
+            .map(|followed| Arc::clone(&followed.key));
+        let Some(key) = key else {
+            return false;
+        };
+        match parse(message.get_payload_bytes()) {
+            Some((offset, epoch, text)) => self.fanout.broker.deliver(&key, epoch, offset, text),
+            None => tracing::warn!(
+                target: "wsauth::cluster",
+                node = %self.fanout.shared.id,
+                topic = key.topic.name,
+                "instance channel: unreadable message"
+            ),
+        }
+        true
+    }
+}
+
+/// `p:<offset>:<epoch>:<message>` as its parts (the message may hold `:`).
+fn parse(payload: &[u8]) -> Option<(u64, &str, &str)> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let mut parts = text.splitn(4, ':');
+    if parts.next()? != "p" {
+        return None;
+    }
+    let offset = parts.next()?.parse::<u64>().ok().filter(|&o| o > 0)?;
+    Some((offset, parts.next()?, parts.next()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn publications_keep_colons_in_messages() {
+        assert_eq!(
+            parse(br#"p:7:ab12:{"type":"said","text":"a:b"}"#),
+            Some((7, "ab12", r#"{"type":"said","text":"a:b"}"#))
+        );
+        assert_eq!(parse(b"p:0:ab:{}"), None);
+        assert_eq!(parse(b"j:alice"), None);
+        assert_eq!(parse(b"p:x:ab:{}"), None);
+        assert_eq!(parse(b"p:1:ab"), None);
+    }
+}
