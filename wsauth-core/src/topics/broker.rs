@@ -18,7 +18,11 @@
 //! numbering comes from Redis, which numbers every publication
 //! (`cluster/redis/fanout.rs`), and this broker only fans out what the
 //! node reads back from Redis ([`Broker::deliver`]), keeping its log in
-//! step ([`Numbered`]). Without a cluster, nothing of that runs.
+//! step ([`Numbered`]). A subscriber coming back with a `since` recovers
+//! from Redis's copy of the history ([`Recovery`], whichever node it left),
+//! completed under the instance's lock by what this node delivered after
+//! that copy was read: nothing missed, nothing twice, and nothing before
+//! its `wsauth.subscribed`. Without a cluster, nothing of that runs.
 //!
 //! Locking: the map of instances is read-locked only to find an instance
 //! (and write-locked to create or retire one); everything else happens
@@ -63,7 +67,7 @@ use wsauth_spec::Deliver;
 use wsauth_spec::wire::TopicRefusal;
 
 use super::frames::{self, Subscribed};
-use super::history::{Kept, Log};
+use super::history::{Kept, Log, Since};
 use super::instance::InstanceKey;
 use super::presence::{LINGER, Presence};
 use super::{By, Join};
@@ -158,6 +162,25 @@ pub(crate) struct Numbered {
     pub(crate) last: u64,
 }
 
+/// Redis's answer to a returning subscriber's `since`.
+#[derive(Debug)]
+pub(crate) struct Recovery {
+    /// The numbering when the history was read.
+    pub(crate) numbered: Numbered,
+    /// The publications after `since` up to `numbered.last`, as offset and
+    /// message text; `None` when they cannot all be replayed.
+    pub(crate) missed: Option<Vec<(u64, String)>>,
+}
+
+/// What the cluster's Redis says about an instance a connection joins.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FromRedis<'a> {
+    /// Its numbering, when this node has just started following it.
+    pub(crate) numbered: Option<&'a Numbered>,
+    /// The answer to the client's `since`, when Redis was asked.
+    pub(crate) recovery: Option<&'a Recovery>,
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -205,6 +228,30 @@ impl Instance {
         if *self.log.epoch != *numbered.epoch || numbered.last > self.log.last {
             self.log.adopt(&numbered.epoch, numbered.last);
         }
+    }
+
+    /// The publications a returning subscriber missed, from Redis's copy of
+    /// the history and then what this node delivered after it was read
+    /// (kept in the log, which is in step with Redis since); `None` when
+    /// they cannot all be replayed.
+    fn recover_from(&self, key: &InstanceKey, recovery: &Recovery) -> Option<Vec<Utf8Bytes>> {
+        let missed = recovery.missed.as_ref()?;
+        let read = &recovery.numbered;
+        let since = Since {
+            epoch: read.epoch.clone(),
+            offset: read.last,
+        };
+        let after = self.log.recover(key.topic.history, &since)?;
+        let (topic, params) = (key.topic.name, &key.params);
+        Some(
+            missed
+                .iter()
+                .map(|(offset, message)| {
+                    Utf8Bytes::from(frames::publication(topic, params, *offset, message))
+                })
+                .chain(after)
+                .collect(),
+        )
     }
 
     /// Queues the publication numbered `offset` for every subscriber, each
@@ -311,15 +358,15 @@ impl Broker {
     /// subscriptions already; it gets publications as `deliver` says. For a
     /// server join ([`By::Server`]) with publication delivery, the
     /// `wsauth.subscribed` frame is queued on the link here, before any
-    /// publication can be. `numbered` is the cluster's numbering of the
-    /// instance, when this node has just started following it.
+    /// publication can be. In a cluster, `redis` is what Redis said of the
+    /// instance.
     pub(crate) fn subscribe(
         &self,
         key: InstanceKey,
         join: &Join<'_>,
         max: usize,
         deliver: Deliver,
-        numbered: Option<&Numbered>,
+        redis: FromRedis<'_>,
     ) -> Result<Joined, TopicRefusal> {
         let now = Instant::now();
         self.sweep(now);
@@ -331,10 +378,11 @@ impl Broker {
             if instance.retired {
                 continue;
             }
-            if let Some(numbered) = numbered {
+            let numbered = redis.recovery.map(|r| &r.numbered);
+            for numbered in redis.numbered.into_iter().chain(numbered) {
                 instance.number(numbered);
             }
-            return Self::join_instance(&key, &mut instance, join, max, deliver, now);
+            return Self::join_instance(&key, &mut instance, join, max, deliver, now, redis);
         }
     }
 
@@ -346,6 +394,7 @@ impl Broker {
         max: usize,
         deliver: Deliver,
         now: Instant,
+        redis: FromRedis<'_>,
     ) -> Result<Joined, TopicRefusal> {
         let link = join.link;
         let subject = join.principal.shared_subject().cloned();
@@ -386,6 +435,8 @@ impl Broker {
         let recovered = join.since.map(|since| {
             if already {
                 None
+            } else if let Some(recovery) = redis.recovery {
+                instance.recover_from(key, recovery)
             } else {
                 instance.log.recover(topic.history, since)
             }
@@ -696,6 +747,16 @@ mod tests {
     }
 
     fn subscribe(broker: &Broker, link: &Arc<Link>, id: i64) {
+        subscribe_with(broker, link, room(id), None, FromRedis::default());
+    }
+
+    fn subscribe_with(
+        broker: &Broker,
+        link: &Arc<Link>,
+        key: InstanceKey,
+        since: Option<&Since>,
+        redis: FromRedis<'_>,
+    ) -> Joined {
         let principal = link.principal();
         let audit = AuditContext {
             endpoint: ENDPOINT.name,
@@ -710,12 +771,90 @@ mod tests {
             link,
             generation: link.generation(),
             id: None,
-            since: None,
+            since,
             by: By::Client,
         };
-        if let Err(e) = broker.subscribe(room(id), &join, 100, Deliver::Publication, None) {
-            panic!("{e:?}");
+        broker
+            .subscribe(key, &join, 100, Deliver::Publication, redis)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The offsets of the publication frames in `frames`.
+    #[cfg(feature = "redis")]
+    fn offsets<'a>(frames: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+        frames
+            .into_iter()
+            .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap_or_default())
+            .map(|f| f["offset"].as_u64().unwrap_or_default())
+            .collect()
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_recovery_from_redis_is_completed_by_what_the_node_delivered_since() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, back) = (link(), link());
+        let numbered = Numbered {
+            epoch: "e".into(),
+            last: 3,
+        };
+        let first = FromRedis {
+            numbered: Some(&numbered),
+            recovery: None,
+        };
+        subscribe_with(&broker, &live, key(), None, first);
+        // Redis's history was read at 5; 6 and 7 reached this node before
+        // the returning subscriber was attached.
+        let recovery = Recovery {
+            numbered: Numbered {
+                epoch: "e".into(),
+                last: 5,
+            },
+            missed: Some(vec![(4, "{}".into()), (5, "{}".into())]),
+        };
+        for offset in [4, 5, 6, 7, 7] {
+            broker.deliver(&key(), "e", offset, "{}");
         }
+        let since = Since {
+            epoch: "e".into(),
+            offset: 3,
+        };
+        let redis = FromRedis {
+            numbered: None,
+            recovery: Some(&recovery),
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":7,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert_eq!(
+            offsets(joined.replay.iter().map(|f| f.as_str())),
+            [4, 5, 6, 7]
+        );
+        // Live from 8, a repeat dropped.
+        broker.deliver(&key(), "e", 8, "{}");
+        broker.deliver(&key(), "e", 8, "{}");
+        let text = |m: Message| match m {
+            Message::Text(t) => t.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let queued: Vec<String> = std::iter::from_fn(|| back.pop()).map(text).collect();
+        assert_eq!(offsets(queued.iter().map(String::as_str)), [8]);
+        let heard: Vec<String> = std::iter::from_fn(|| live.pop()).map(text).collect();
+        assert_eq!(offsets(heard.iter().map(String::as_str)), [4, 5, 6, 7, 8]);
     }
 
     #[test]

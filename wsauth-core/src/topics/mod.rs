@@ -47,11 +47,11 @@ use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
 
 pub(crate) use self::broker::Broker;
-use self::broker::Joined;
-#[cfg(feature = "redis")]
-pub(crate) use self::broker::Numbered;
 pub use self::broker::Published;
-use self::history::Since;
+use self::broker::{FromRedis, Joined};
+#[cfg(feature = "redis")]
+pub(crate) use self::broker::{Numbered, Recovery};
+pub(crate) use self::history::Since;
 #[cfg(feature = "redis")]
 pub(crate) use self::history::new_epoch;
 pub(crate) use self::instance::InstanceKey;
@@ -356,13 +356,21 @@ impl Hub {
             // Following the instance first: from then on nothing published
             // on it can be missed, and its numbering is read after that.
             let watch = fanout.watch(&key).await?;
-            let joined = self
-                .broker
-                .subscribe(key, join, max, deliver, watch.numbered());
+            // A topic without history answers `recovered: false` unasked.
+            let recovery = match (join.since, key.topic.history) {
+                (Some(since), Some(_)) => Some(fanout.recover(&key, since).await?),
+                _ => None,
+            };
+            let redis = FromRedis {
+                numbered: watch.numbered(),
+                recovery: recovery.as_ref(),
+            };
+            let joined = self.broker.subscribe(key, join, max, deliver, redis);
             watch.done(joined.is_ok());
             return joined;
         }
-        self.broker.subscribe(key, join, max, deliver, None)
+        self.broker
+            .subscribe(key, join, max, deliver, FromRedis::default())
     }
 
     /// The topic called `name` that `by` may join or leave on connections

@@ -1,15 +1,18 @@
 //! Two prsm processes sharing a real `redis-server` (`--redis URL`): the
 //! per-user limit (10, 4008) holds across them under racing handshakes,
-//! and a SIGKILLed process's slots come back within the lease lifetime.
+//! a SIGKILLed process's slots come back within the lease lifetime, and a
+//! conversation's subscriber recovers what it missed on the other process.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
+use serde_json::json;
 use tokio_tungstenite::tungstenite::Message;
 use wsauth_example_support::redis_server::RedisServer;
 
 use crate::common::*;
+use crate::topics::{alice_types, next_of, subscriber};
 
 const LIMIT: usize = 10;
 const TOO_MANY: u16 = 4008;
@@ -135,4 +138,43 @@ async fn the_user_limit_holds_across_two_processes() {
 
 fn binary(path: &str) -> Command {
     wsauth_example_support::testing::binary(path)
+}
+
+#[tokio::test]
+async fn a_subscriber_recovers_on_the_other_process_what_it_missed() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (mut first, subscribed) = subscriber(a.addr(), "user123", 1, None).await;
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    // Said on b, heard on a.
+    alice_types(b.addr(), true).await;
+    let seen = next_of(&mut first, "wsauth.publication").await;
+    assert_eq!(seen["message"]["active"], true, "{seen}");
+    drop(first);
+
+    // Missed: one said on b, one on a.
+    alice_types(b.addr(), false).await;
+    alice_types(a.addr(), true).await;
+    let since = json!({"epoch": subscribed["epoch"], "offset": seen["offset"]});
+    let (mut back, resubscribed) = subscriber(b.addr(), "user123", 1, Some(since)).await;
+    assert_eq!(resubscribed["recovered"], true, "{resubscribed}");
+    let offset = seen["offset"].as_u64().unwrap_or_default();
+    assert_eq!(resubscribed["offset"], offset + 2, "{resubscribed}");
+    for (n, active) in [(1, false), (2, true)] {
+        let missed = next_of(&mut back, "wsauth.publication").await;
+        assert_eq!(missed["offset"], offset + n, "{missed}");
+        assert_eq!(missed["message"]["active"], active, "{missed}");
+    }
+    // Then live, without a repeat.
+    alice_types(a.addr(), false).await;
+    let live = next_of(&mut back, "wsauth.publication").await;
+    assert_eq!(live["offset"], offset + 3, "{live}");
+
+    // An epoch Redis never issued: history lost, said so.
+    let since = json!({"epoch": "0", "offset": 1});
+    let (_, lost) = subscriber(a.addr(), "user123", 1, Some(since)).await;
+    assert_eq!(lost["type"], "wsauth.subscribed", "{lost}");
+    assert_eq!(lost["recovered"], false, "{lost}");
 }

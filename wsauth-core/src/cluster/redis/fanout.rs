@@ -36,7 +36,9 @@ use wsauth_spec::wire::TopicRefusal;
 
 use super::{COMMAND_TIMEOUT, NodeShared, within};
 use crate::descriptor::HistoryDescriptor;
-use crate::topics::{Broker, InstanceKey, Numbered, PublishError, Published, new_epoch};
+use crate::topics::{
+    Broker, InstanceKey, Numbered, PublishError, Published, Recovery, Since, new_epoch,
+};
 
 static PUBLISH: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/publish.lua")));
 static STATE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/state.lua")));
@@ -202,22 +204,48 @@ impl Fanout {
     /// The instance's epoch and latest offset in Redis (created when it
     /// has none).
     async fn numbering(&self, key: &InstanceKey) -> RedisResult<Numbered> {
+        self.state(key, None).await.map(|(numbered, _)| numbered)
+    }
+
+    /// What a subscriber returning with `since` missed, from the history
+    /// Redis keeps, whichever node it was on. Refused with `server_error`
+    /// when Redis cannot be asked.
+    pub(crate) async fn recover(
+        &self,
+        key: &InstanceKey,
+        since: &Since,
+    ) -> Result<Recovery, TopicRefusal> {
+        let (numbered, missed) = self.state(key, Some(since)).await.map_err(|e| {
+            self.shared.failed(&e);
+            TopicRefusal::ServerError
+        })?;
+        Ok(Recovery { numbered, missed })
+    }
+
+    /// `state.lua`: the numbering, and with `since` the publications after
+    /// it (`None` when they cannot all be replayed).
+    async fn state(
+        &self,
+        key: &InstanceKey,
+        since: Option<&Since>,
+    ) -> RedisResult<(Numbered, Option<Vec<(u64, String)>>)> {
         let channel = self.shared.keys.instance(key);
         let (_, ttl_s) = kept(key.topic.history);
         let mut commands = self.shared.commands.clone();
-        let (epoch, last, _recovered, _messages): (String, u64, i64, Vec<String>) = within(
+        let (epoch, last, recovered, flat): (String, u64, i64, Vec<String>) = within(
             STATE
                 .key(format!("{channel}:m"))
                 .key(format!("{channel}:s"))
                 .arg(&*new_epoch())
                 .arg(META_TTL_S.max(u64::from(ttl_s)))
-                .arg("")
-                .arg(0)
+                .arg(since.map_or("", |s| s.epoch.as_str()))
+                .arg(since.map_or(0, |s| s.offset))
                 .arg(ttl_s)
                 .invoke_async(&mut commands),
         )
         .await?;
-        Ok(Numbered { epoch, last })
+        let missed = (recovered == 1).then(|| numbered_messages(flat)).flatten();
+        Ok((Numbered { epoch, last }, missed))
     }
 
     /// Stops following `key` if nobody on this node subscribes to it or is
@@ -323,6 +351,17 @@ impl Listener {
         }
         true
     }
+}
+
+/// `[offset, message, offset, message, ...]` as pairs; `None` when an
+/// offset is not one.
+fn numbered_messages(flat: Vec<String>) -> Option<Vec<(u64, String)>> {
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut flat = flat.into_iter();
+    while let Some(offset) = flat.next() {
+        out.push((offset.parse().ok()?, flat.next()?));
+    }
+    Some(out)
 }
 
 /// `p:<offset>:<epoch>:<message>` as its parts (the message may hold `:`).
