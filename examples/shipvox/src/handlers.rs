@@ -25,7 +25,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wsauth_core::spec::wire::TopicRefusal;
-use wsauth_core::{HandlerResult, OpenMessage, ws_endpoint};
+use wsauth_core::{HandlerResult, OpenMessage, PublishError, Topics, ws_endpoint};
 
 use crate::endpoints::broadcast::{Incoming, Session};
 use crate::messages;
@@ -79,6 +79,18 @@ enum BroadcastError {
     Join(TopicRefusal),
 }
 
+/// Publishes `message` to everyone; while the cluster's Redis is
+/// unreachable it is lost (logged), and the sender's connection stays open.
+async fn relay(topics: &Topics, message: impl Into<everyone::Message>) -> Result<(), PublishError> {
+    match topics.publish(&everyone::Key {}, message).await {
+        Err(PublishError::Unavailable) => {
+            tracing::warn!("not relayed: the cluster's redis is unreachable");
+            Ok(())
+        }
+        published => published.map(drop),
+    }
+}
+
 /// `broadcast` (`/ws`): the `connected` welcome, then the broadcast both
 /// ways until the client leaves.
 ///
@@ -101,13 +113,11 @@ pub async fn broadcast(mut session: Session) -> HandlerResult {
     while let Some(incoming) = session.recv().await {
         match incoming {
             Incoming::Say(say) if is_say_text(&say.text) => {
-                topics.publish(&everyone, stamp(&user, say.text)?).await?;
+                relay(&topics, stamp(&user, say.text)?).await?;
             }
             Incoming::Say(_) => session.untyped().refuse_invalid(),
             Incoming::Open(message) => {
-                topics
-                    .publish(&everyone, stamp_open(&user, message)?)
-                    .await?;
+                relay(&topics, stamp_open(&user, message)?).await?;
             }
         }
     }

@@ -592,6 +592,26 @@ impl Broker {
         }
     }
 
+    /// Where this node's log of `key` stands; `None` without an instance.
+    #[cfg(feature = "redis")]
+    pub(crate) fn numbering(&self, key: &InstanceKey) -> Option<Numbered> {
+        let (_, slot) = self.find(key, false)?;
+        let instance = lock(&slot);
+        Some(Numbered {
+            epoch: instance.log.epoch.to_string(),
+            last: instance.log.last,
+        })
+    }
+
+    /// Takes on the cluster's numbering of `key` (after publications were
+    /// missed that cannot be replayed).
+    #[cfg(feature = "redis")]
+    pub(crate) fn renumber(&self, key: &InstanceKey, numbered: &Numbered) {
+        if let Some((_, slot)) = self.find(key, false) {
+            lock(&slot).number(numbered);
+        }
+    }
+
     /// How many connections subscribe to `key`.
     pub(crate) fn subscribers(&self, key: &InstanceKey) -> usize {
         self.find(key, false)

@@ -178,3 +178,63 @@ async fn a_subscriber_recovers_on_the_other_process_what_it_missed() {
     assert_eq!(lost["type"], "wsauth.subscribed", "{lost}");
     assert_eq!(lost["recovered"], false, "{lost}");
 }
+
+/// `alice` on conversation 1's socket at `addr`.
+async fn alice_on(addr: std::net::SocketAddr) -> Client {
+    let mut alice = connect_as(addr, "/ws/conversation/alice/1", &token("alice", &["user"])).await;
+    expect_welcome(&mut alice, "alice", "conversation").await;
+    alice
+}
+
+/// `alice` says she is typing (published, then echoed to her).
+async fn types(alice: &mut Client, active: bool) {
+    send_json(
+        alice,
+        json!({"type": "typing", "user_id": "alice", "active": active}),
+    )
+    .await;
+    let echo = next_json(alice).await;
+    assert_eq!(echo["type"], "typing", "{echo}");
+}
+
+#[tokio::test]
+async fn subscribers_get_what_was_published_while_their_process_was_cut_off() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, b) = (node(&redis).await, node(&redis).await);
+    let (mut user, subscribed) = subscriber(b.addr(), "user123", 1, None).await;
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    let mut alice = alice_on(a.addr()).await;
+    types(&mut alice, true).await;
+    let seen = next_of(&mut user, "wsauth.publication").await;
+
+    // Every subscriber connection dropped; alice's publication lands while
+    // b is not subscribed, and b catches up once it is again.
+    let killed = redis.command("CLIENT KILL TYPE pubsub");
+    assert!(killed.starts_with(":2"), "{killed}");
+    types(&mut alice, false).await;
+    let caught_up = next_of(&mut user, "wsauth.publication").await;
+    assert_eq!(
+        caught_up["offset"],
+        seen["offset"].as_u64().unwrap_or_default() + 1
+    );
+    assert_eq!(caught_up["message"]["active"], false, "{caught_up}");
+
+    // Redis restarted empty: the nodes come back by themselves, and what
+    // alice says reaches user123 again (numbered anew) once both are.
+    redis.restart();
+    let started = Instant::now();
+    let after = loop {
+        // Not relayed while a is cut off; the echo comes either way.
+        types(&mut alice, true).await;
+        let wait = Duration::from_millis(200);
+        if let Ok(after) =
+            tokio::time::timeout(wait, next_of(&mut user, "wsauth.publication")).await
+        {
+            break after;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never again");
+    };
+    assert_eq!(after["message"]["active"], true, "{after}");
+}

@@ -116,6 +116,7 @@ async fn subscribe(
     let mut pubsub = within(client.get_async_pubsub()).await?;
     within(pubsub.subscribe(shared.keys.control())).await?;
     topics.resubscribe(&mut pubsub).await?;
+    topics.resync().await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }

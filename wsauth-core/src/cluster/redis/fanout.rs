@@ -21,8 +21,18 @@
 //! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
 //! larger of that and what was delivered meanwhile, so the new subscriber
 //! gets everything after the offset it is told. Later joins on this node
-//! ask Redis nothing. After the subscriber connection comes back, every
-//! followed channel is subscribed again.
+//! ask Redis nothing.
+//!
+//! Pub/sub delivers only to connected subscribers. So after the subscriber
+//! connection comes back, every followed channel is subscribed again and
+//! then caught up (`resync`) before anything read on the new connection is
+//! dispatched: the node asks Redis for what followed its log's last offset
+//! and delivers it (what arrives meanwhile waits in the connection's
+//! buffer, and whatever was already delivered is dropped by offset). When
+//! that cannot be replayed (no history, or Redis lost its data and started
+//! a new epoch), the node takes on Redis's numbering: its subscribers miss
+//! those publications and get the next ones, and a client reconnecting
+//! with a `since` from before is told `recovered: false`.
 //!
 //! Payload on an instance channel: `p:<offset>:<epoch>:<message JSON>`.
 
@@ -31,6 +41,7 @@ use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use ::redis::aio::{PubSub, PubSubSink};
 use ::redis::{Msg, RedisResult, Script};
+use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use wsauth_spec::wire::TopicRefusal;
 
@@ -50,6 +61,9 @@ const META_TTL_S: u64 = 24 * 3600;
 
 /// Channels per SUBSCRIBE when following them all again.
 const SUBSCRIBE_CHUNK: usize = 1000;
+
+/// Instances caught up at once after a reconnect.
+const RESYNC_IN_FLIGHT: usize = 64;
 
 /// The node's topic side of the cluster.
 pub(crate) struct Fanout {
@@ -248,6 +262,40 @@ impl Fanout {
         Ok((Numbered { epoch, last }, missed))
     }
 
+    /// Delivers what was published on `key` since this node's log last
+    /// heard of it, or takes on Redis's numbering when that is lost.
+    async fn catch_up(&self, key: Arc<InstanceKey>) -> RedisResult<()> {
+        let Some(at) = self.broker.numbering(&key) else {
+            return Ok(());
+        };
+        let since = Since {
+            epoch: at.epoch,
+            offset: at.last,
+        };
+        // Without history there is nothing to replay: only the numbering.
+        let asked = key.topic.history.map(|_| &since);
+        let (numbered, missed) = self.state(&key, asked).await?;
+        match missed {
+            Some(missed) => {
+                for (offset, message) in missed {
+                    self.broker.deliver(&key, &numbered.epoch, offset, &message);
+                }
+            }
+            None if numbered.epoch != since.epoch || numbered.last != since.offset => {
+                tracing::info!(
+                    target: "wsauth::cluster",
+                    node = %self.shared.id,
+                    topic = key.topic.name,
+                    params = &*key.params,
+                    "publications missed while disconnected cannot be replayed"
+                );
+                self.broker.renumber(&key, &numbered);
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
     /// Stops following `key` if nobody on this node subscribes to it or is
     /// joining it.
     pub(crate) fn unwatch(&self, key: &InstanceKey) {
@@ -298,6 +346,23 @@ impl Listener {
         let channels: Vec<String> = lock(&self.fanout.followed).keys().cloned().collect();
         for chunk in channels.chunks(SUBSCRIBE_CHUNK) {
             within(pubsub.subscribe(chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// Catches every followed instance up with what was published while
+    /// the subscriber was disconnected; run after [`Listener::resubscribe`],
+    /// before the new connection's messages are dispatched.
+    pub(super) async fn resync(&self) -> RedisResult<()> {
+        let followed: Vec<Arc<InstanceKey>> = lock(&self.fanout.followed)
+            .values()
+            .map(|f| Arc::clone(&f.key))
+            .collect();
+        let mut catching_up =
+            futures_util::stream::iter(followed.into_iter().map(|key| self.fanout.catch_up(key)))
+                .buffer_unordered(RESYNC_IN_FLIGHT);
+        while let Some(caught_up) = catching_up.next().await {
+            caught_up?;
         }
         Ok(())
     }
