@@ -545,7 +545,7 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     let mut bob_again = join(addr, "bob", "reader").await;
     subscribe(&mut bob_again, 1, "chat", json!({"conversation_id": 7})).await;
     silent(&mut alice).await;
-    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice", "bob"]);
 
     send(&mut alice, json!({"type": "wsauth.presence", "id": 9, "topic": "chat", "params": {"conversation_id": 7}})).await;
     assert_eq!(
@@ -562,7 +562,7 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     silent(&mut alice).await;
     let _ = bob_again.close(None).await;
     assert_eq!(next_json(&mut alice).await["left"], "bob");
-    assert_eq!(server.topics().presence(&chat(7)), ["alice"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice"]);
 
     // A connection the server closes leaves at once (then lingers, as
     // any), not once its client has answered the close, which takes 5 s
@@ -1009,10 +1009,10 @@ async fn toggling_a_subscription_does_not_flood_the_others_with_presence() {
     }
     // Bob heard Alice arrive once, and leave once, a moment after she did.
     assert_eq!(next_json(&mut bob).await["joined"], "alice");
-    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice", "bob"]);
     let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut bob)).await;
     assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("alice")));
-    assert_eq!(server.topics().presence(&chat(7)), ["bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["bob"]);
     silent(&mut bob).await;
 }
 
@@ -1037,7 +1037,7 @@ async fn a_handlers_join_racing_a_refresh_that_removes_the_permission_is_refused
     );
     let published = server.topics().publish(&chat(SLOW), posted("secret")).await;
     assert_eq!(published.map(|p| p.delivered), Ok(Some(0)));
-    assert!(server.topics().presence(&chat(SLOW)).is_empty());
+    assert!(server.topics().presence(&chat(SLOW)).await.is_empty());
     silent(&mut alice).await;
 }
 

@@ -310,14 +310,17 @@ impl Builder {
         }
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
-        let broker = Arc::new(Broker::new());
         #[cfg(feature = "redis")]
-        let cluster = match self.cluster.take() {
-            Some(config) => Cluster::with_redis(config, self.api.name, Arc::clone(&broker))?,
-            None => Cluster::local(),
+        let (broker, cluster) = match self.cluster.take() {
+            Some(config) => {
+                let broker = Arc::new(Broker::clustered());
+                let cluster = Cluster::with_redis(config, self.api.name, Arc::clone(&broker))?;
+                (broker, cluster)
+            }
+            None => (Arc::new(Broker::new()), Cluster::local()),
         };
         #[cfg(not(feature = "redis"))]
-        let cluster = Cluster::local();
+        let (broker, cluster) = (Arc::new(Broker::new()), Cluster::local());
         let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             api: self.api,

@@ -22,7 +22,11 @@
 //! from Redis's copy of the history ([`Recovery`], whichever node it left),
 //! completed under the instance's lock by what this node delivered after
 //! that copy was read: nothing missed, nothing twice, and nothing before
-//! its `wsauth.subscribed`. Without a cluster, nothing of that runs.
+//! its `wsauth.subscribed`. Presence is counted per node here as always,
+//! but in a cluster `joined`/`left` come from Redis (which counts the
+//! subjects of every node, [`Broker::announce`]), not from these counts;
+//! a subject's linger is kept on its node. Without a cluster, nothing of
+//! that runs.
 //!
 //! Locking: the map of instances is read-locked only to find an instance
 //! (and write-locked to create or retire one); everything else happens
@@ -80,6 +84,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Broker {
     instances: RwLock<HashMap<Arc<InstanceKey>, Slot>>,
+    /// In a cluster: presence changes are announced by Redis, for every
+    /// node's subjects, not from this node's counts.
+    presence_elsewhere: bool,
     /// When idle instances were last looked for.
     swept_at: Mutex<Instant>,
 }
@@ -179,6 +186,8 @@ pub(crate) struct FromRedis<'a> {
     pub(crate) numbered: Option<&'a Numbered>,
     /// The answer to the client's `since`, when Redis was asked.
     pub(crate) recovery: Option<&'a Recovery>,
+    /// The subjects present on any node, on topics with presence.
+    pub(crate) present: Option<&'a [String]>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -315,10 +324,13 @@ impl Instance {
         })
     }
 
-    /// Tells the subscribers which subjects' linger is over.
-    fn settle(&mut self, key: &InstanceKey, now: Instant) {
+    /// Forgets the subjects whose linger is over, telling the subscribers
+    /// when `announce` (not in a cluster: Redis tells them).
+    fn settle(&mut self, key: &InstanceKey, now: Instant, announce: bool) {
         for subject in self.present.settle(now) {
-            self.announce(key, None, json!({ "left": &*subject }));
+            if announce {
+                self.announce(key, None, json!({ "left": &*subject }));
+            }
         }
     }
 }
@@ -327,7 +339,17 @@ impl Broker {
     pub(crate) fn new() -> Self {
         Broker {
             instances: RwLock::new(HashMap::new()),
+            presence_elsewhere: false,
             swept_at: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The broker of a cluster's node: presence is announced by Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn clustered() -> Self {
+        Broker {
+            presence_elsewhere: true,
+            ..Broker::new()
         }
     }
 
@@ -424,6 +446,7 @@ impl Broker {
             if topic.presence
                 && let Some(subject) = subject
                 && instance.present.arrive(&subject)
+                && redis.present.is_none()
             {
                 instance.announce(key, Some(link), json!({ "joined": &*subject }));
             }
@@ -449,7 +472,16 @@ impl Broker {
                 epoch: &instance.log.epoch,
                 offset: instance.log.last,
                 recovered: recovered.as_ref().map(Option::is_some),
-                present: topic.presence.then(|| instance.present()),
+                present: topic.presence.then(|| match redis.present {
+                    Some(elsewhere) => {
+                        let mut all = instance.present();
+                        all.extend(elsewhere.iter().map(String::as_str));
+                        all.sort_unstable();
+                        all.dedup();
+                        all
+                    }
+                    None => instance.present(),
+                }),
             },
         );
         if join.by == By::Server && deliver == Deliver::Publication {
@@ -487,7 +519,7 @@ impl Broker {
             if idle {
                 self.retire(&key, &slot, now);
             } else if removed.as_ref().is_some_and(|r| r.lingers) {
-                settle_later(key, &slot);
+                settle_later(key, &slot, !self.presence_elsewhere);
             }
             return removed.map(|r| r.deliver);
         }
@@ -514,7 +546,7 @@ impl Broker {
             if idle {
                 self.retire(&key, &slot, now);
             } else if lingers {
-                settle_later(key, &slot);
+                settle_later(key, &slot, !self.presence_elsewhere);
             }
         }
     }
@@ -612,6 +644,38 @@ impl Broker {
         }
     }
 
+    /// The subjects of this node that the cluster is to count present on
+    /// `key` (a departed one until its linger is over).
+    #[cfg(feature = "redis")]
+    pub(crate) fn staying(&self, key: &InstanceKey) -> Vec<String> {
+        self.find(key, false).map_or_else(Vec::new, |(_, slot)| {
+            lock(&slot).present.staying(Instant::now())
+        })
+    }
+
+    /// Tells this node's subscribers of `key` that `subject` joined (or
+    /// left) somewhere in the cluster; not its own connections, which know.
+    #[cfg(feature = "redis")]
+    pub(crate) fn announce(&self, key: &InstanceKey, joined: bool, subject: &str) {
+        let Some((_, slot)) = self.find(key, false) else {
+            return;
+        };
+        let instance = lock(&slot);
+        let fields = if joined {
+            json!({ "joined": subject })
+        } else {
+            json!({ "left": subject })
+        };
+        let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
+        for subscriber in instance.local.values() {
+            if subscriber.deliver == Deliver::Publication
+                && subscriber.subject.as_deref() != Some(subject)
+            {
+                offer(&subscriber.link, &frame);
+            }
+        }
+    }
+
     /// How many connections subscribe to `key`.
     pub(crate) fn subscribers(&self, key: &InstanceKey) -> usize {
         self.find(key, false)
@@ -661,10 +725,10 @@ impl Broker {
 
 /// Announces `left` for the subjects of `slot` (the instance of `key`)
 /// whose linger is over, once it is (a task sleeps until then).
-fn settle_later(key: Arc<InstanceKey>, slot: &Slot) {
+fn settle_later(key: Arc<InstanceKey>, slot: &Slot, announce: bool) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // No runtime to wait in (the server is gone): no lingering.
-        lock(slot).settle(&key, Instant::now() + LINGER);
+        lock(slot).settle(&key, Instant::now() + LINGER, announce);
         return;
     };
     let slot: Weak<Mutex<Instance>> = Arc::downgrade(slot);
@@ -673,7 +737,7 @@ fn settle_later(key: Arc<InstanceKey>, slot: &Slot) {
         if let Some(slot) = slot.upgrade() {
             let mut instance = lock(&slot);
             if !instance.retired {
-                instance.settle(&key, Instant::now());
+                instance.settle(&key, Instant::now(), announce);
             }
         }
     });
@@ -831,7 +895,7 @@ mod tests {
         };
         let first = FromRedis {
             numbered: Some(&numbered),
-            recovery: None,
+            ..FromRedis::default()
         };
         subscribe_with(&broker, &live, key(), None, first);
         // Redis's history was read at 5; 6 and 7 reached this node before
@@ -851,8 +915,8 @@ mod tests {
             offset: 3,
         };
         let redis = FromRedis {
-            numbered: None,
             recovery: Some(&recovery),
+            ..FromRedis::default()
         };
         let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
         assert!(

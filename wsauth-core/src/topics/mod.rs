@@ -56,6 +56,8 @@ pub(crate) use self::history::Since;
 pub(crate) use self::history::new_epoch;
 pub(crate) use self::instance::InstanceKey;
 use self::instance::{client_topic_of, find_topic, topic_of};
+#[cfg(feature = "redis")]
+pub(crate) use self::presence::LINGER;
 pub(crate) use self::requests::{Asker, is_request, request};
 
 /// An instance key of one topic of a spec, as generated code describes it:
@@ -221,9 +223,15 @@ impl Topics {
     /// The subjects subscribed to the instance `key` names, sorted (the
     /// same subject on several connections once; anonymous connections are
     /// not listed). Empty when the topic has no presence.
-    pub fn presence<K: TopicKey>(&self, key: &K) -> Vec<String> {
+    ///
+    /// In a cluster, the subjects subscribed on any node, as Redis counts
+    /// them (empty while Redis is unreachable); a subject counts from the
+    /// moment its node told Redis, a few milliseconds after it subscribed.
+    pub async fn presence<K: TopicKey>(&self, key: &K) -> Vec<String> {
         match self.instance(K::TOPIC, key) {
-            Ok(instance) if instance.topic.presence => self.hub.broker.presence(&instance),
+            Ok(instance) if instance.topic.presence => {
+                self.hub.presence(&instance).await.unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     }
@@ -314,6 +322,16 @@ impl Hub {
         Ok(self.broker.publish(key, text))
     }
 
+    /// Who is present on `key` (a topic with presence), sorted: on this
+    /// server, or on every node of its cluster.
+    pub(crate) async fn presence(&self, key: &InstanceKey) -> Result<Vec<String>, TopicRefusal> {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            return fanout.present(key).await;
+        }
+        Ok(self.broker.presence(key))
+    }
+
     /// Joins the instance of `topic` that `params` names, after the
     /// topic's permission and checks; audited either way.
     pub(crate) async fn join(
@@ -361,9 +379,14 @@ impl Hub {
                 (Some(since), Some(_)) => Some(fanout.recover(&key, since).await?),
                 _ => None,
             };
+            let present = match key.topic.presence {
+                true => Some(fanout.present(&key).await?),
+                false => None,
+            };
             let redis = FromRedis {
                 numbered: watch.numbered(),
                 recovery: recovery.as_ref(),
+                present: present.as_deref(),
             };
             let joined = self.broker.subscribe(key, join, max, deliver, redis);
             watch.done(joined.is_ok());

@@ -119,7 +119,7 @@ pub(crate) async fn request(
                 Ok(vec![refused(error)])
             }
         },
-        PRESENCE => match presence(topics, &asker, &request) {
+        PRESENCE => match presence(topics, &asker, &request).await {
             Ok((key, present)) => Ok(vec![text(frames::presence(
                 request.id,
                 key.topic.name,
@@ -168,7 +168,7 @@ async fn publish(
 }
 
 /// Who is present on an instance the connection subscribes to.
-fn presence(
+async fn presence(
     topics: &Topics,
     asker: &Asker<'_>,
     request: &Request,
@@ -182,6 +182,6 @@ fn presence(
     if !topic.presence {
         return Err(TopicRefusal::InvalidMessage);
     }
-    let present = hub.broker.presence(&key);
+    let present = hub.presence(&key).await?;
     Ok((key, present))
 }

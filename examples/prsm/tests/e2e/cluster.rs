@@ -7,7 +7,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use wsauth_example_support::redis_server::RedisServer;
 
@@ -237,4 +237,55 @@ async fn subscribers_get_what_was_published_while_their_process_was_cut_off() {
         assert!(started.elapsed() < Duration::from_secs(10), "never again");
     };
     assert_eq!(after["message"]["active"], true, "{after}");
+}
+
+/// The next `wsauth.presence` frame about a change (not an answer).
+async fn next_change(client: &mut Client) -> Value {
+    loop {
+        let frame = next_of(client, "wsauth.presence").await;
+        if frame.get("id").is_none() {
+            return frame;
+        }
+    }
+}
+
+#[tokio::test]
+async fn participants_on_two_processes_see_each_other_and_a_killed_ones_leave() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let (a, mut b) = (node(&redis).await, node(&redis).await);
+    let (mut alice, subscribed) = subscriber(a.addr(), "alice", 1, None).await;
+    assert_eq!(subscribed["present"], json!(["alice"]), "{subscribed}");
+    // Asked on b: alice counts as soon as a told Redis.
+    let started = Instant::now();
+    let (mut user, subscribed) = loop {
+        let (user, subscribed) = subscriber(b.addr(), "user123", 1, None).await;
+        if subscribed["present"] == json!(["alice", "user123"]) {
+            break (user, subscribed);
+        }
+        assert!(started.elapsed() < Duration::from_secs(2), "{subscribed}");
+        drop(user);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    let joined = next_change(&mut alice).await;
+    assert_eq!(joined["joined"], "user123", "{joined}");
+    send_json(
+        &mut user,
+        json!({"type": "wsauth.presence", "id": 2, "topic": "conversation",
+               "params": {"conversation_id": 1}}),
+    )
+    .await;
+    let answer = next_of(&mut user, "wsauth.presence").await;
+    assert_eq!(answer["present"], json!(["alice", "user123"]), "{answer}");
+
+    // b dies without a word: user123 leaves once b's presence expires.
+    b.kill();
+    let killed = Instant::now();
+    let left = tokio::time::timeout(LEASE_TTL + Duration::from_secs(2), next_change(&mut alice))
+        .await
+        .unwrap_or_else(|_| panic!("user123 never left"));
+    assert_eq!(left["left"], "user123", "{left}");
+    assert!(killed.elapsed() <= LEASE_TTL + LEASE_TTL / 3 + Duration::from_millis(500));
 }

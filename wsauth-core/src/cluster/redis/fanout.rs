@@ -45,6 +45,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use wsauth_spec::wire::TopicRefusal;
 
+use super::presence::Presences;
 use super::{COMMAND_TIMEOUT, NodeShared, within};
 use crate::descriptor::HistoryDescriptor;
 use crate::topics::{
@@ -74,6 +75,8 @@ pub(crate) struct Fanout {
     /// To the subscriber connection: SUBSCRIBE and UNSUBSCRIBE, sent under
     /// `followed`'s lock so that they reach Redis in the order decided.
     requests: mpsc::UnboundedSender<Request>,
+    /// Who is present, on topics with presence.
+    presences: Arc<Presences>,
 }
 
 /// An instance the node follows.
@@ -120,13 +123,18 @@ fn kept(history: Option<HistoryDescriptor>) -> (u32, u32) {
 }
 
 impl Fanout {
-    pub(super) fn new(shared: Arc<NodeShared>, broker: Arc<Broker>) -> (Arc<Self>, Listener) {
+    pub(super) fn new(
+        shared: Arc<NodeShared>,
+        broker: Arc<Broker>,
+        presences: Arc<Presences>,
+    ) -> (Arc<Self>, Listener) {
         let (requests, waiting) = mpsc::unbounded_channel();
         let fanout = Arc::new(Fanout {
             shared,
             broker,
             followed: Mutex::new(HashMap::new()),
             requests,
+            presences,
         });
         let listener = Listener {
             fanout: Arc::clone(&fanout),
@@ -296,11 +304,26 @@ impl Fanout {
         Ok(())
     }
 
-    /// Stops following `key` if nobody on this node subscribes to it or is
-    /// joining it.
+    /// A connection left `key`: stops following it if nobody on this node
+    /// subscribes to it or is joining it, and (once a departed subject's
+    /// linger is over) tells Redis who is still here.
     pub(crate) fn unwatch(&self, key: &InstanceKey) {
         let channel = self.shared.keys.instance(key);
         self.release(&mut lock(&self.followed), &channel);
+        if key.topic.presence {
+            self.presences.departed(key);
+        }
+    }
+
+    /// The subjects present on `key` on any node, sorted. Refused with
+    /// `server_error` when Redis cannot be asked.
+    pub(crate) async fn present(&self, key: &InstanceKey) -> Result<Vec<String>, TopicRefusal> {
+        let mut present = self.presences.query(key).await.map_err(|e| {
+            self.shared.failed(&e);
+            TopicRefusal::ServerError
+        })?;
+        present.sort_unstable();
+        Ok(present)
     }
 
     fn release(&self, followed: &mut HashMap<String, Followed>, channel: &str) {
@@ -334,6 +357,9 @@ impl Drop for Watch<'_> {
             entry.joining -= 1;
             if self.joined {
                 entry.ready = true;
+                if entry.key.topic.presence {
+                    self.fanout.presences.changed(&entry.key);
+                }
             }
         }
         self.fanout.release(&mut followed, &self.channel);
@@ -406,7 +432,12 @@ impl Listener {
             return false;
         };
         match parse(message.get_payload_bytes()) {
-            Some((offset, epoch, text)) => self.fanout.broker.deliver(&key, epoch, offset, text),
+            Some(Event::Publication(offset, epoch, text)) => {
+                self.fanout.broker.deliver(&key, epoch, offset, text);
+            }
+            Some(Event::Presence(joined, subject)) => {
+                self.fanout.broker.announce(&key, joined, subject);
+            }
             None => tracing::warn!(
                 target: "wsauth::cluster",
                 node = %self.fanout.shared.id,
@@ -429,15 +460,28 @@ fn numbered_messages(flat: Vec<String>) -> Option<Vec<(u64, String)>> {
     Some(out)
 }
 
-/// `p:<offset>:<epoch>:<message>` as its parts (the message may hold `:`).
-fn parse(payload: &[u8]) -> Option<(u64, &str, &str)> {
+/// What an instance channel carries.
+#[derive(Debug, PartialEq)]
+enum Event<'a> {
+    /// `p:<offset>:<epoch>:<message>` (the message may hold `:`).
+    Publication(u64, &'a str, &'a str),
+    /// `j:<subject>` (`true`) or `l:<subject>`: the subject's first
+    /// connection in the cluster arrived, or its last left.
+    Presence(bool, &'a str),
+}
+
+fn parse(payload: &[u8]) -> Option<Event<'_>> {
     let text = std::str::from_utf8(payload).ok()?;
-    let mut parts = text.splitn(4, ':');
-    if parts.next()? != "p" {
-        return None;
+    let (kind, rest) = text.split_once(':')?;
+    match kind {
+        "p" => {
+            let mut parts = rest.splitn(3, ':');
+            let offset = parts.next()?.parse::<u64>().ok().filter(|&o| o > 0)?;
+            Some(Event::Publication(offset, parts.next()?, parts.next()?))
+        }
+        "j" | "l" if !rest.is_empty() => Some(Event::Presence(kind == "j", rest)),
+        _ => None,
     }
-    let offset = parts.next()?.parse::<u64>().ok().filter(|&o| o > 0)?;
-    Some((offset, parts.next()?, parts.next()?))
 }
 
 #[cfg(test)]
@@ -448,10 +492,19 @@ mod tests {
     fn publications_keep_colons_in_messages() {
         assert_eq!(
             parse(br#"p:7:ab12:{"type":"said","text":"a:b"}"#),
-            Some((7, "ab12", r#"{"type":"said","text":"a:b"}"#))
+            Some(Event::Publication(
+                7,
+                "ab12",
+                r#"{"type":"said","text":"a:b"}"#
+            ))
         );
         assert_eq!(parse(b"p:0:ab:{}"), None);
-        assert_eq!(parse(b"j:alice"), None);
+        assert_eq!(
+            parse(b"j:tenant:alice"),
+            Some(Event::Presence(true, "tenant:alice"))
+        );
+        assert_eq!(parse(b"l:bob"), Some(Event::Presence(false, "bob")));
+        assert_eq!(parse(b"l:"), None);
         assert_eq!(parse(b"p:x:ab:{}"), None);
         assert_eq!(parse(b"p:1:ab"), None);
     }

@@ -14,7 +14,8 @@
 //!
 //! Tasks per node, all aborted when the server is dropped: health (PING),
 //! renewer (the node's connection leases, `leases.rs`), releaser (frees the
-//! leases of closed connections), control (the control channel and the
+//! leases of closed connections), presence (this node's subjects on topic
+//! instances, `presence.rs`), control (the control channel and the
 //! revocation reloads, `control.rs`, which also follows the topic
 //! instances this node has subscribers on, `fanout.rs`). Two TCP
 //! connections to Redis in all: commands and the subscriber.
@@ -25,6 +26,7 @@
 mod control;
 mod fanout;
 mod leases;
+mod presence;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,7 +165,11 @@ impl Node {
             leases,
             back: Notify::new(),
         });
-        let (fanout, listener) = Fanout::new(Arc::clone(&shared), broker);
+        let presences = Arc::new(presence::Presences::new(
+            Arc::clone(&shared),
+            Arc::clone(&broker),
+        ));
+        let (fanout, listener) = Fanout::new(Arc::clone(&shared), broker, Arc::clone(&presences));
         let tasks = vec![
             runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
             runtime
@@ -172,6 +178,7 @@ impl Node {
             runtime
                 .spawn(leases::release(Arc::clone(&shared), released))
                 .abort_handle(),
+            runtime.spawn(presence::run(presences)).abort_handle(),
             runtime
                 .spawn(control::run(
                     Arc::clone(&shared),
