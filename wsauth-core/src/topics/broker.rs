@@ -77,6 +77,10 @@ use super::presence::{LINGER, Presence};
 use super::{By, Join};
 use crate::link::Link;
 
+/// How an epoch a cluster node numbered alone begins.
+#[cfg(feature = "redis")]
+const LOCAL_EPOCH: &str = "local-";
+
 /// How often idle instances (no subscriber, history expired) are looked
 /// for among those nobody touches.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
@@ -597,6 +601,27 @@ impl Broker {
                 delivered: Some(delivered),
             };
         }
+    }
+
+    /// Publishes on this node alone (a cluster node cut off from Redis):
+    /// numbered in an epoch of the node's, `local-` followed by
+    /// `fresh_epoch`, started when the instance's log is in the cluster's.
+    #[cfg(feature = "redis")]
+    pub(crate) fn publish_alone(
+        &self,
+        key: &InstanceKey,
+        message: &str,
+        fresh_epoch: &str,
+    ) -> Published {
+        if let Some((_, slot)) = self.find(key, false) {
+            let mut instance = lock(&slot);
+            if !instance.log.epoch.starts_with(LOCAL_EPOCH) {
+                instance
+                    .log
+                    .adopt(&format!("{LOCAL_EPOCH}{fresh_epoch}"), 0);
+            }
+        }
+        self.publish(key, message)
     }
 
     /// Queues a publication the cluster numbered (`offset` in `epoch`) for

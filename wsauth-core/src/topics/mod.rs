@@ -326,7 +326,9 @@ impl Hub {
     /// server, or on every node of its cluster.
     pub(crate) async fn presence(&self, key: &InstanceKey) -> Result<Vec<String>, TopicRefusal> {
         #[cfg(feature = "redis")]
-        if let Some(fanout) = &self.fanout {
+        if let Some(fanout) = &self.fanout
+            && !fanout.alone_now()
+        {
             return fanout.present(key).await;
         }
         Ok(self.broker.presence(key))
@@ -374,6 +376,14 @@ impl Hub {
             // Following the instance first: from then on nothing published
             // on it can be missed, and its numbering is read after that.
             let watch = fanout.watch(&key).await?;
+            if fanout.alone_now() {
+                // Cut off under the `degrade` policy: this node alone.
+                let joined = self
+                    .broker
+                    .subscribe(key, join, max, deliver, FromRedis::default());
+                watch.done(joined.is_ok());
+                return joined;
+            }
             // A topic without history answers `recovered: false` unasked.
             let recovery = match (join.since, key.topic.history) {
                 (Some(since), Some(_)) => Some(fanout.recover(&key, since).await?),

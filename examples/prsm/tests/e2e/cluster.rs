@@ -16,6 +16,7 @@ use crate::topics::{alice_types, next_of, subscriber};
 
 const LIMIT: usize = 10;
 const TOO_MANY: u16 = 4008;
+const UNAVAILABLE: u16 = 1013;
 /// The lease lifetime the processes are started with.
 const LEASE_TTL: Duration = Duration::from_secs(2);
 
@@ -40,6 +41,11 @@ impl Drop for Node {
 }
 
 async fn node(redis: &RedisServer) -> Node {
+    node_with(redis, &[]).await
+}
+
+/// A prsm process with `args` added.
+async fn node_with(redis: &RedisServer, args: &[&str]) -> Node {
     let mut command = binary(env!("CARGO_BIN_EXE_prsm"));
     command
         .args([
@@ -49,6 +55,7 @@ async fn node(redis: &RedisServer) -> Node {
             "--redis",
             &redis.url(),
         ])
+        .args(args)
         .env(
             "WSAUTH_REDIS_LEASE_TTL_MS",
             LEASE_TTL.as_millis().to_string(),
@@ -288,4 +295,69 @@ async fn participants_on_two_processes_see_each_other_and_a_killed_ones_leave() 
         .unwrap_or_else(|_| panic!("user123 never left"));
     assert_eq!(left["left"], "user123", "{left}");
     assert!(killed.elapsed() <= LEASE_TTL + LEASE_TTL / 3 + Duration::from_millis(500));
+}
+
+#[tokio::test]
+async fn while_redis_is_down_topics_follow_each_processs_policy() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let refuse = node(&redis).await;
+    let degrade = node_with(&redis, &["--redis-policy", "degrade"]).await;
+    let mut idle = connect_as(refuse.addr(), "/ws/user123", &token("user123", &["user"])).await;
+    expect_welcome(&mut idle, "user123", "notifications").await;
+    let (mut user, _) = subscriber(degrade.addr(), "user123", 1, None).await;
+    let mut alice = alice_on(degrade.addr()).await;
+
+    redis.kill();
+    let killed = Instant::now();
+    while attempt(refuse.addr(), "bob").await.err() != Some(UNAVAILABLE) {
+        assert!(killed.elapsed() < Duration::from_secs(5), "never noticed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // refuse: a subscribe is refused, the connection stays.
+    send_json(
+        &mut idle,
+        json!({"type": "wsauth.subscribe", "id": 1, "topic": "conversation",
+               "params": {"conversation_id": 1}}),
+    )
+    .await;
+    let refused = next_of(&mut idle, "wsauth.refused").await;
+    assert_eq!(refused["error"], "server_error", "{refused}");
+
+    // degrade: this process's subscribers still hear what is said on it,
+    // and a newcomer joins, in an epoch of the process's own.
+    types(&mut alice, false).await;
+    let heard = next_of(&mut user, "wsauth.publication").await;
+    assert_eq!(heard["message"]["active"], false, "{heard}");
+    let (_, late) = loop {
+        let (client, answer) = subscriber(degrade.addr(), "alice", 1, None).await;
+        if answer["type"] == "wsauth.subscribed" {
+            break (client, answer);
+        }
+        assert!(killed.elapsed() < Duration::from_secs(5), "{answer}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let epoch = late["epoch"].as_str().unwrap_or_default();
+    assert!(epoch.starts_with("local-"), "{late}");
+    assert_eq!(late["present"], json!(["alice", "user123"]), "{late}");
+    assert!(
+        answers_ping(&mut idle).await,
+        "the refusing process kept it"
+    );
+}
+
+/// Whether `client` is still open (a ping is answered).
+async fn answers_ping(client: &mut Client) -> bool {
+    use futures_util::SinkExt;
+    if client.send(Message::Ping(vec![1].into())).await.is_err() {
+        return false;
+    }
+    loop {
+        match tokio::time::timeout(Duration::from_secs(2), client.next()).await {
+            Ok(Some(Ok(Message::Pong(_)))) => return true,
+            Ok(Some(Ok(Message::Text(_) | Message::Ping(_)))) => {}
+            _ => return false,
+        }
+    }
 }

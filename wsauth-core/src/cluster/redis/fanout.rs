@@ -47,6 +47,7 @@ use wsauth_spec::wire::TopicRefusal;
 
 use super::presence::Presences;
 use super::{COMMAND_TIMEOUT, NodeShared, within};
+use crate::cluster::FailurePolicy;
 use crate::descriptor::HistoryDescriptor;
 use crate::topics::{
     Broker, InstanceKey, Numbered, PublishError, Published, Recovery, Since, new_epoch,
@@ -104,6 +105,8 @@ pub(crate) struct Watch<'a> {
     channel: String,
     numbered: Option<Numbered>,
     joined: bool,
+    /// Joined on this node alone: the next join asks Redis again.
+    alone: bool,
 }
 
 /// The subscriber connection's side: what it must subscribe to, and where
@@ -151,12 +154,12 @@ impl Fanout {
         text: &str,
     ) -> Result<Published, PublishError> {
         if !self.shared.commands_up() {
-            return Err(PublishError::Unavailable);
+            return self.alone(key, text);
         }
         let channel = self.shared.keys.instance(key);
         let (size, ttl_s) = kept(key.topic.history);
         let mut commands = self.shared.commands.clone();
-        let (offset, _epoch): (u64, String) = within(
+        let published: RedisResult<(u64, String)> = within(
             PUBLISH
                 .key(format!("{channel}:m"))
                 .key(format!("{channel}:s"))
@@ -168,22 +171,43 @@ impl Fanout {
                 .arg(&channel)
                 .invoke_async(&mut commands),
         )
-        .await
-        .map_err(|e| {
-            self.shared.failed(&e);
-            PublishError::Unavailable
-        })?;
-        Ok(Published {
-            offset,
-            delivered: None,
-        })
+        .await;
+        match published {
+            Ok((offset, _epoch)) => Ok(Published {
+                offset,
+                delivered: None,
+            }),
+            Err(error) => {
+                self.shared.failed(&error);
+                self.alone(key, text)
+            }
+        }
+    }
+
+    /// A publication Redis cannot take: refused, or under the `degrade`
+    /// policy delivered to this node's subscribers alone.
+    fn alone(&self, key: &InstanceKey, text: &str) -> Result<Published, PublishError> {
+        match self.shared.policy {
+            FailurePolicy::Refuse => Err(PublishError::Unavailable),
+            FailurePolicy::Degrade => Ok(self.broker.publish_alone(key, text, &new_epoch())),
+        }
+    }
+
+    /// Whether topics work on this node alone now (Redis unreachable,
+    /// policy `degrade`).
+    pub(crate) fn alone_now(&self) -> bool {
+        self.shared.policy == FailurePolicy::Degrade && !self.shared.up()
     }
 
     /// Follows `key` for a join: subscribes its channel and reads its
     /// numbering if this node does not follow it yet. Refused with
     /// `server_error` while Redis is unreachable.
+    /// Under the `degrade` policy, while Redis is unreachable, the instance
+    /// is followed from the node's next connection on, and the join goes on
+    /// locally ([`Fanout::alone_now`]).
     pub(crate) async fn watch(&self, key: &InstanceKey) -> Result<Watch<'_>, TopicRefusal> {
-        if !self.shared.up() {
+        let alone = self.alone_now();
+        if !alone && !self.shared.up() {
             return Err(TopicRefusal::ServerError);
         }
         let channel = self.shared.keys.instance(key);
@@ -195,7 +219,7 @@ impl Fanout {
                 ready: false,
             });
             entry.joining += 1;
-            (!entry.ready).then(|| {
+            (!entry.ready && !alone).then(|| {
                 let (answer, reply) = oneshot::channel();
                 let _ = self
                     .requests
@@ -208,6 +232,7 @@ impl Fanout {
             channel,
             numbered: None,
             joined: false,
+            alone,
         };
         if let Some(reply) = reply {
             let subscribed = tokio::time::timeout(COMMAND_TIMEOUT, reply).await;
@@ -356,7 +381,7 @@ impl Drop for Watch<'_> {
         if let Some(entry) = followed.get_mut(&self.channel) {
             entry.joining -= 1;
             if self.joined {
-                entry.ready = true;
+                entry.ready |= !self.alone;
                 if entry.key.topic.presence {
                     self.fanout.presences.changed(&entry.key);
                 }
