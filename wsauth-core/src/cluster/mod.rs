@@ -16,10 +16,10 @@
 //! in memory ([`Revocations`]) and checks tokens there, at the handshake
 //! and on every in-band refresh.
 //!
-//! Topics: Redis numbers every publication and passes it to the nodes
-//! following the instance, over the one subscriber connection each node
-//! holds (`redis/fanout.rs`). History recovery and presence are still
-//! node-local.
+//! Topics: Redis numbers every publication, keeps the history and passes
+//! publications to the nodes following the instance, over the one
+//! subscriber connection each node holds (`redis/fanout.rs`); it counts
+//! every node's subjects for presence (`redis/presence.rs`).
 //!
 //! Where things are: `revocations.rs` (the in-memory set and the live
 //! connections it sweeps), `config.rs` ([`ClusterConfig`], the failure
