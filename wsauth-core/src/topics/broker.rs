@@ -151,16 +151,19 @@ pub(crate) struct Joined {
 pub struct Published {
     /// The publication's offset in its instance; 0 when the instance had
     /// no subscriber and keeps no history (nothing numbered it). In a
-    /// cluster, Redis numbers every publication: always 1 or more.
+    /// cluster, Redis numbers every publication: always 1 or more (but for
+    /// a node publishing alone, cut off from Redis under
+    /// `FailurePolicy::Degrade`, which numbers as a single server does, in
+    /// an epoch of its own).
     pub offset: u64,
     /// The connections of this server it was queued for (a subscriber
     /// whose queue was full is not counted: that connection is closing as
     /// a slow consumer).
     ///
-    /// `None` in a cluster ([`Builder::redis`](crate::Builder::redis)):
-    /// every node, this one included, delivers a publication when it reads
-    /// it back from Redis, after `publish` returned, so how many
-    /// connections get it is not known then.
+    /// `None` in a cluster (`Builder::redis`, feature `redis`): every node,
+    /// this one included, delivers a publication when it reads it back from
+    /// Redis, after `publish` returned, so how many connections get it is
+    /// not known then.
     pub delivered: Option<usize>,
 }
 

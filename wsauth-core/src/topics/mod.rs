@@ -124,9 +124,9 @@ pub enum PublishError {
 /// closed with the spec's `slow_consumer` code while the others keep
 /// receiving. On a single server, `publish` has queued it for every
 /// subscriber when it returns, without awaiting anything. In a cluster
-/// ([`Builder::redis`](crate::Builder::redis)), `publish` awaits Redis,
-/// which numbers the publication and passes it to every node subscribed to
-/// the instance, this one included; each node then queues it for its own
+/// (`Builder::redis`, feature `redis`), `publish` awaits Redis, which
+/// numbers the publication and passes it to every node subscribed to the
+/// instance, this one included; each node then queues it for its own
 /// subscribers.
 #[derive(Clone, Debug)]
 pub struct Topics {

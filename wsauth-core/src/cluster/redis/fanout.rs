@@ -189,7 +189,11 @@ impl Fanout {
     fn alone(&self, key: &InstanceKey, text: &str) -> Result<Published, PublishError> {
         match self.shared.policy {
             FailurePolicy::Refuse => Err(PublishError::Unavailable),
-            FailurePolicy::Degrade => Ok(self.broker.publish_alone(key, text, &new_epoch())),
+            FailurePolicy::Degrade => Ok(Published {
+                // As for every publication in a cluster.
+                delivered: None,
+                ..self.broker.publish_alone(key, text, &new_epoch())
+            }),
         }
     }
 
