@@ -294,7 +294,8 @@ async fn participants_on_two_processes_see_each_other_and_a_killed_ones_leave() 
         .await
         .unwrap_or_else(|_| panic!("user123 never left"));
     assert_eq!(left["left"], "user123", "{left}");
-    assert!(killed.elapsed() <= LEASE_TTL + LEASE_TTL / 3 + Duration::from_millis(500));
+    // The bound: lease_ttl + renew_every (a third of it), and a margin.
+    assert!(killed.elapsed() <= LEASE_TTL + LEASE_TTL / 3 + Duration::from_secs(1));
 }
 
 #[tokio::test]

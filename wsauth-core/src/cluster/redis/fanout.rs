@@ -347,6 +347,9 @@ impl Fanout {
     /// The subjects present on `key` on any node, sorted. Refused with
     /// `server_error` when Redis cannot be asked.
     pub(crate) async fn present(&self, key: &InstanceKey) -> Result<Vec<String>, TopicRefusal> {
+        if !self.shared.commands_up() {
+            return Err(TopicRefusal::ServerError);
+        }
         let mut present = self.presences.query(key).await.map_err(|e| {
             self.shared.failed(&e);
             TopicRefusal::ServerError
