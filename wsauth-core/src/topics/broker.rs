@@ -55,6 +55,8 @@
 //! subscribes or its history is alive.
 
 use std::collections::HashMap;
+#[cfg(feature = "redis")]
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::Ordering;
 use std::sync::{
@@ -91,6 +93,9 @@ pub(crate) struct Broker {
     /// In a cluster: presence changes are announced by Redis, for every
     /// node's subjects, not from this node's counts.
     presence_elsewhere: bool,
+    /// The number of the next presence change Redis announces.
+    #[cfg(feature = "redis")]
+    heard: std::sync::atomic::AtomicU64,
     /// When idle instances were last looked for.
     swept_at: Mutex<Instant>,
 }
@@ -106,10 +111,28 @@ struct Instance {
     log: Log,
     /// Who is present, on topics with presence.
     present: Presence,
+    /// In a cluster: the latest presence changes Redis announced, so that
+    /// a join whose `present` was read from Redis meanwhile catches up.
+    #[cfg(feature = "redis")]
+    heard: VecDeque<Heard>,
     /// Taken out of the broker's map: nobody may join it any more, and a
     /// publication looks the key up again.
     retired: bool,
 }
+
+/// A presence change Redis announced, numbered by the broker.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+struct Heard {
+    seq: u64,
+    joined: bool,
+    subject: Arc<str>,
+}
+
+/// How many presence changes an instance remembers: far more than can
+/// arrive while one join reads Redis.
+#[cfg(feature = "redis")]
+const HEARD: usize = 256;
 
 /// A subscribed connection's identity: its link's address, stable and
 /// unique while the instance holds the link.
@@ -195,6 +218,10 @@ pub(crate) struct FromRedis<'a> {
     pub(crate) recovery: Option<&'a Recovery>,
     /// The subjects present on any node, on topics with presence.
     pub(crate) present: Option<&'a [String]>,
+    /// [`Broker::heard_now`] before `present` was read: later changes
+    /// complete it.
+    #[cfg(feature = "redis")]
+    pub(crate) heard_since: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -227,6 +254,8 @@ impl Instance {
             local: IndexMap::new(),
             log: Log::new(),
             present: Presence::default(),
+            #[cfg(feature = "redis")]
+            heard: VecDeque::new(),
             retired: false,
         }
     }
@@ -297,6 +326,25 @@ impl Instance {
         delivered
     }
 
+    /// The subjects present, sorted, in a cluster: `cluster` as Redis
+    /// listed them, changed by what Redis announced since it was asked,
+    /// and this node's own.
+    fn present_in<'a>(&'a self, cluster: &'a [String], redis: FromRedis<'_>) -> Vec<&'a str> {
+        let mut all: std::collections::BTreeSet<&str> =
+            cluster.iter().map(String::as_str).collect();
+        #[cfg(feature = "redis")]
+        for heard in self.heard.iter().filter(|h| h.seq >= redis.heard_since) {
+            if heard.joined {
+                all.insert(&heard.subject);
+            } else {
+                all.remove(&*heard.subject);
+            }
+        }
+        let _ = redis;
+        all.extend(self.present());
+        all.into_iter().collect()
+    }
+
     /// The subjects present, sorted.
     fn present(&self) -> Vec<&str> {
         self.present.subjects()
@@ -347,6 +395,8 @@ impl Broker {
         Broker {
             instances: RwLock::new(HashMap::new()),
             presence_elsewhere: false,
+            #[cfg(feature = "redis")]
+            heard: std::sync::atomic::AtomicU64::new(0),
             swept_at: Mutex::new(Instant::now()),
         }
     }
@@ -480,13 +530,7 @@ impl Broker {
                 offset: instance.log.last,
                 recovered: recovered.as_ref().map(Option::is_some),
                 present: topic.presence.then(|| match redis.present {
-                    Some(elsewhere) => {
-                        let mut all = instance.present();
-                        all.extend(elsewhere.iter().map(String::as_str));
-                        all.sort_unstable();
-                        all.dedup();
-                        all
-                    }
+                    Some(cluster) => instance.present_in(cluster, redis),
                     None => instance.present(),
                 }),
             },
@@ -681,26 +725,48 @@ impl Broker {
         })
     }
 
+    /// The number the next presence change from Redis gets.
+    #[cfg(feature = "redis")]
+    pub(crate) fn heard_now(&self) -> u64 {
+        self.heard.load(Ordering::Acquire)
+    }
+
     /// Tells this node's subscribers of `key` that `subject` joined (or
     /// left) somewhere in the cluster; not its own connections, which know.
+    /// Remembered for the joins reading Redis meanwhile (the instance is
+    /// created for them if it has no subscriber yet).
     #[cfg(feature = "redis")]
     pub(crate) fn announce(&self, key: &InstanceKey, joined: bool, subject: &str) {
-        let Some((_, slot)) = self.find(key, false) else {
-            return;
-        };
-        let instance = lock(&slot);
         let fields = if joined {
             json!({ "joined": subject })
         } else {
             json!({ "left": subject })
         };
         let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
-        for subscriber in instance.local.values() {
-            if subscriber.deliver == Deliver::Publication
-                && subscriber.subject.as_deref() != Some(subject)
-            {
-                offer(&subscriber.link, &frame);
+        loop {
+            let Some((_, slot)) = self.find(key, true) else {
+                return;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
             }
+            if instance.heard.len() == HEARD {
+                instance.heard.pop_front();
+            }
+            instance.heard.push_back(Heard {
+                seq: self.heard.fetch_add(1, Ordering::AcqRel),
+                joined,
+                subject: subject.into(),
+            });
+            for subscriber in instance.local.values() {
+                if subscriber.deliver == Deliver::Publication
+                    && subscriber.subject.as_deref() != Some(subject)
+                {
+                    offer(&subscriber.link, &frame);
+                }
+            }
+            return;
         }
     }
 
@@ -899,6 +965,38 @@ mod tests {
             .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap_or_default())
             .map(|f| f["offset"].as_u64().unwrap_or_default())
             .collect()
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_join_hears_the_presence_changes_made_while_it_read_redis() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        // Before Redis was read: in its answer already.
+        broker.announce(&key(), true, "old");
+        let heard_since = broker.heard_now();
+        let listed = ["alice".to_owned(), "old".to_owned()];
+        // While it was read: bob arrived, alice left.
+        broker.announce(&key(), true, "bob");
+        broker.announce(&key(), false, "alice");
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since,
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &link(), key(), None, redis);
+        assert!(
+            joined.frame.contains(r#""present":["bob","old","u"]"#),
+            "{}",
+            joined.frame
+        );
     }
 
     #[cfg(feature = "redis")]

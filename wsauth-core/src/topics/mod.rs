@@ -389,6 +389,7 @@ impl Hub {
                 (Some(since), Some(_)) => Some(fanout.recover(&key, since).await?),
                 _ => None,
             };
+            let heard_since = self.broker.heard_now();
             let present = match key.topic.presence {
                 true => Some(fanout.present(&key).await?),
                 false => None,
@@ -397,6 +398,7 @@ impl Hub {
                 numbered: watch.numbered(),
                 recovery: recovery.as_ref(),
                 present: present.as_deref(),
+                heard_since,
             };
             let joined = self.broker.subscribe(key, join, max, deliver, redis);
             watch.done(joined.is_ok());
