@@ -267,30 +267,44 @@ impl Instance {
         !self.local.is_empty() || !self.log.is_empty()
     }
 
-    /// Takes on the cluster's numbering: a log that has not seen
-    /// everything up to it starts again from there.
+    /// Takes on the cluster's numbering: a log of another epoch, or one
+    /// that is behind it with nobody here listening (it was not following
+    /// the instance), starts again from there. With subscribers here the
+    /// node has followed the instance all along: what Redis numbered
+    /// beyond the log is on its way through the subscription.
     fn number(&mut self, numbered: &Numbered) {
-        if *self.log.epoch != *numbered.epoch || numbered.last > self.log.last {
+        let behind = numbered.last > self.log.last;
+        if *self.log.epoch != *numbered.epoch || (behind && self.local.is_empty()) {
             self.log.adopt(&numbered.epoch, numbered.last);
         }
     }
 
-    /// The publications a returning subscriber missed, from Redis's copy of
-    /// the history and then what this node delivered after it was read
-    /// (kept in the log, which is in step with Redis since); `None` when
-    /// they cannot all be replayed.
+    /// The publications a returning subscriber missed, up to the log's
+    /// last offset (which its `wsauth.subscribed` says; later ones reach it
+    /// live): from Redis's copy of the history, then what this node
+    /// delivered after that copy was read (kept in the log, in step with
+    /// Redis since). `None` when they cannot all be replayed.
     fn recover_from(&self, key: &InstanceKey, recovery: &Recovery) -> Option<Vec<Utf8Bytes>> {
         let missed = recovery.missed.as_ref()?;
         let read = &recovery.numbered;
-        let since = Since {
-            epoch: read.epoch.clone(),
-            offset: read.last,
+        if *self.log.epoch != *read.epoch {
+            return None;
+        }
+        let last = self.log.last;
+        let after = if last > read.last {
+            let since = Since {
+                epoch: read.epoch.clone(),
+                offset: read.last,
+            };
+            self.log.recover(key.topic.history, &since)?
+        } else {
+            Vec::new()
         };
-        let after = self.log.recover(key.topic.history, &since)?;
         let (topic, params) = (key.topic.name, &key.params);
         Some(
             missed
                 .iter()
+                .filter(|(offset, _)| *offset <= last)
                 .map(|(offset, message)| {
                     Utf8Bytes::from(frames::publication(topic, params, *offset, message))
                 })
@@ -965,6 +979,80 @@ mod tests {
             .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap_or_default())
             .map(|f| f["offset"].as_u64().unwrap_or_default())
             .collect()
+    }
+
+    /// Offsets of what `link` has queued, in order.
+    #[cfg(feature = "redis")]
+    fn queued(link: &Link) -> Vec<u64> {
+        let texts: Vec<String> = std::iter::from_fn(|| link.pop())
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        offsets(texts.iter().map(String::as_str))
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_join_that_read_redis_ahead_of_the_node_misses_nothing_and_gets_nothing_twice() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, fresh, back) = (link(), link(), link());
+        let at = |last| Numbered {
+            epoch: "e".into(),
+            last,
+        };
+        let first = at(3);
+        let numbered = FromRedis {
+            numbered: Some(&first),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &live, key(), None, numbered);
+        broker.deliver(&key(), "e", 4, "{}");
+        // Redis read at 6 while 5 and 6 are still on their way here.
+        let ahead = at(6);
+        let numbered = FromRedis {
+            numbered: Some(&ahead),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &fresh, key(), None, numbered);
+        assert!(joined.frame.contains(r#""offset":4"#), "{}", joined.frame);
+        let recovery = Recovery {
+            numbered: at(6),
+            missed: Some((3..=6).map(|o| (o, "{}".to_owned())).collect()),
+        };
+        let since = Since {
+            epoch: "e".into(),
+            offset: 2,
+        };
+        let redis = FromRedis {
+            recovery: Some(&recovery),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":4,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert_eq!(offsets(joined.replay.iter().map(|f| f.as_str())), [3, 4]);
+        for offset in [5, 6] {
+            broker.deliver(&key(), "e", offset, "{}");
+        }
+        assert_eq!(queued(&live), [4, 5, 6]);
+        assert_eq!(queued(&fresh), [5, 6]);
+        assert_eq!(queued(&back), [5, 6]);
     }
 
     #[cfg(feature = "redis")]
