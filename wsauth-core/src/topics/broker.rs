@@ -134,6 +134,38 @@ struct Heard {
 #[cfg(feature = "redis")]
 const HEARD: usize = 256;
 
+impl<'a> FromRedis<'a> {
+    /// Whether Redis counts who is present (and announces the changes),
+    /// rather than this node.
+    fn counts_presence(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.present.is_some();
+        #[cfg(not(feature = "redis"))]
+        false
+    }
+
+    /// The subjects present on `instance`, sorted: in a cluster, as Redis
+    /// listed them, changed by what Redis announced since it was asked,
+    /// with this node's own.
+    fn present(&self, instance: &'a Instance) -> Vec<&'a str> {
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = self.present {
+            let mut all: std::collections::BTreeSet<&str> =
+                cluster.iter().map(String::as_str).collect();
+            for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
+                if heard.joined {
+                    all.insert(&heard.subject);
+                } else {
+                    all.remove(&*heard.subject);
+                }
+            }
+            all.extend(instance.present());
+            return all.into_iter().collect();
+        }
+        instance.present()
+    }
+}
+
 /// A subscribed connection's identity: its link's address, stable and
 /// unique while the instance holds the link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -217,6 +249,7 @@ pub(crate) struct FromRedis<'a> {
     /// The answer to the client's `since`, when Redis was asked.
     pub(crate) recovery: Option<&'a Recovery>,
     /// The subjects present on any node, on topics with presence.
+    #[cfg(feature = "redis")]
     pub(crate) present: Option<&'a [String]>,
     /// [`Broker::heard_now`] before `present` was read: later changes
     /// complete it.
@@ -338,25 +371,6 @@ impl Instance {
             self.log.keep(history, kept);
         }
         delivered
-    }
-
-    /// The subjects present, sorted, in a cluster: `cluster` as Redis
-    /// listed them, changed by what Redis announced since it was asked,
-    /// and this node's own.
-    fn present_in<'a>(&'a self, cluster: &'a [String], redis: FromRedis<'_>) -> Vec<&'a str> {
-        let mut all: std::collections::BTreeSet<&str> =
-            cluster.iter().map(String::as_str).collect();
-        #[cfg(feature = "redis")]
-        for heard in self.heard.iter().filter(|h| h.seq >= redis.heard_since) {
-            if heard.joined {
-                all.insert(&heard.subject);
-            } else {
-                all.remove(&*heard.subject);
-            }
-        }
-        let _ = redis;
-        all.extend(self.present());
-        all.into_iter().collect()
     }
 
     /// The subjects present, sorted.
@@ -517,7 +531,7 @@ impl Broker {
             if topic.presence
                 && let Some(subject) = subject
                 && instance.present.arrive(&subject)
-                && redis.present.is_none()
+                && !redis.counts_presence()
             {
                 instance.announce(key, Some(link), json!({ "joined": &*subject }));
             }
@@ -543,10 +557,7 @@ impl Broker {
                 epoch: &instance.log.epoch,
                 offset: instance.log.last,
                 recovered: recovered.as_ref().map(Option::is_some),
-                present: topic.presence.then(|| match redis.present {
-                    Some(cluster) => instance.present_in(cluster, redis),
-                    None => instance.present(),
-                }),
+                present: topic.presence.then(|| redis.present(instance)),
             },
         );
         if join.by == By::Server && deliver == Deliver::Publication {
