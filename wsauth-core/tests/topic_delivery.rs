@@ -243,8 +243,8 @@ async fn a_joined_connection_gets_each_publication_as_the_bare_message() {
     let topics = server.topics();
     assert_eq!(topics.subscribers(&FeedKey {}), 2);
 
-    let published = topics.publish(&FeedKey {}, said("typed"));
-    assert_eq!(published.map(|p| (p.offset, p.delivered)), Ok((1, 2)));
+    let published = topics.publish(&FeedKey {}, said("typed")).await;
+    assert_eq!(published.map(|p| (p.offset, p.delivered)), Ok((1, Some(2))));
     assert_eq!(
         next_json(&mut alice).await,
         json!({"type": "said", "text": "typed"})
@@ -256,8 +256,10 @@ async fn a_joined_connection_gets_each_publication_as_the_bare_message() {
         json!({"type": "said", "text": "typed"})
     );
 
-    let untyped = topics.publish_json("feed", &json!({}), &json!({"type": "said", "text": "json"}));
-    assert_eq!(untyped.map(|p| p.delivered), Ok(2));
+    let untyped = topics
+        .publish_json("feed", &json!({}), &json!({"type": "said", "text": "json"}))
+        .await;
+    assert_eq!(untyped.map(|p| p.delivered), Ok(Some(2)));
     assert_eq!(
         next_json(&mut alice).await,
         json!({"type": "said", "text": "json"})
@@ -274,8 +276,8 @@ async fn a_joined_connection_gets_each_publication_as_the_bare_message() {
         json!({"type": "said", "text": "left"})
     );
     assert_eq!(next_json(&mut watcher).await["left"], "alice");
-    let after = topics.publish(&FeedKey {}, said("after"));
-    assert_eq!(after.map(|p| p.delivered), Ok(2));
+    let after = topics.publish(&FeedKey {}, said("after")).await;
+    assert_eq!(after.map(|p| p.delivered), Ok(Some(2)));
     assert_eq!(next_json(&mut watcher).await["message"]["text"], "after");
     silent(&mut alice).await;
 }
@@ -290,27 +292,34 @@ async fn open_messages_flow_on_an_open_topic_and_nothing_else_does() {
         json!({"payload": {"message": "Hello"}, "user": "alice"}),
     );
     assert_eq!(
-        topics.publish(&FeedKey {}, stamped).map(|p| p.delivered),
-        Ok(1)
+        topics
+            .publish(&FeedKey {}, stamped)
+            .await
+            .map(|p| p.delivered),
+        Ok(Some(1))
     );
     assert_eq!(
         next_json(&mut alice).await,
         json!({"type": "test", "payload": {"message": "Hello"}, "user": "alice"})
     );
-    let untyped = topics.publish_json("feed", &json!({}), &json!({"type": "ping", "n": 1}));
-    assert_eq!(untyped.map(|p| p.delivered), Ok(1));
+    let untyped = topics
+        .publish_json("feed", &json!({}), &json!({"type": "ping", "n": 1}))
+        .await;
+    assert_eq!(untyped.map(|p| p.delivered), Ok(Some(1)));
     assert_eq!(next_json(&mut alice).await, json!({"type": "ping", "n": 1}));
 
     // A declared type is never open, nor is the framework's.
     for kind in ["hello", "wsauth.refresh"] {
         assert_eq!(
-            topics.publish(&FeedKey {}, open(kind, json!({}))),
+            topics.publish(&FeedKey {}, open(kind, json!({}))).await,
             Err(PublishError::NotOnTopic {
                 topic: "feed",
                 kind: kind.into()
             })
         );
-        let untyped = topics.publish_json("feed", &json!({}), &json!({ "type": kind }));
+        let untyped = topics
+            .publish_json("feed", &json!({}), &json!({ "type": kind }))
+            .await;
         assert!(untyped.is_err(), "{kind}");
     }
     silent(&mut alice).await;
@@ -339,8 +348,8 @@ async fn clients_cannot_ask_for_a_topic_delivered_as_messages() {
         );
     }
     // Still joined by its handler, and nothing else was said.
-    let published = server.topics().publish(&FeedKey {}, said("still"));
-    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    let published = server.topics().publish(&FeedKey {}, said("still")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(1)));
     assert_eq!(
         next_json(&mut alice).await,
         json!({"type": "said", "text": "still"})
@@ -354,11 +363,14 @@ async fn a_joined_connection_that_stops_reading_is_closed_as_a_slow_consumer() {
     let mut slow = joined(addr, "alice").await;
     let topics = server.topics();
     let big = "x".repeat(32 * 1024);
-    let overflowed = (0..2000).any(|_| {
-        topics
-            .publish(&FeedKey {}, said(&big))
-            .is_ok_and(|p| p.delivered == 0)
-    });
+    let mut overflowed = false;
+    for _ in 0..2000 {
+        let published = topics.publish(&FeedKey {}, said(&big)).await;
+        if published.is_ok_and(|p| p.delivered == Some(0)) {
+            overflowed = true;
+            break;
+        }
+    }
     assert!(overflowed, "the queue never overflowed");
     let (_, close) = common::until_close(&mut slow).await;
     let code = DELIVERY_API.close(FailureKind::SlowConsumer).code;

@@ -359,8 +359,10 @@ where
     let topics = server.topics();
     let publish = axum::routing::get(
         move |axum::extract::Path((id, text)): axum::extract::Path<(i64, String)>| async move {
-            match topics.publish(&chat(id), posted(&text)) {
-                Ok(Published { offset, delivered }) => format!("{offset} {delivered}"),
+            match topics.publish(&chat(id), posted(&text)).await {
+                Ok(Published { offset, delivered }) => {
+                    format!("{offset} {}", delivered.unwrap_or(0))
+                }
                 Err(e) => e.to_string(),
             }
         },
@@ -514,14 +516,15 @@ async fn a_refresh_with_fewer_roles_drops_the_subscription() {
         next_json(&mut alice).await,
         json!({"type": "wsauth.unsubscribed", "topic": "chat", "params": {"conversation_id": 7}, "reason": "forbidden"})
     );
-    let published = server.topics().publish(&chat(7), posted("secret"));
-    assert_eq!(published.map(|p| p.delivered), Ok(0));
+    let published = server.topics().publish(&chat(7), posted("secret")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(0)));
     silent(&mut alice).await;
     // `plain` needs nothing, and stays.
     let tick = server
         .topics()
-        .publish_json("plain", &json!({}), &json!({"type": "tick"}));
-    assert_eq!(tick.map(|p| p.delivered), Ok(1));
+        .publish_json("plain", &json!({}), &json!({"type": "tick"}))
+        .await;
+    assert_eq!(tick.map(|p| p.delivered), Ok(Some(1)));
     assert_eq!(next_json(&mut alice).await["message"]["type"], "tick");
 }
 
@@ -542,7 +545,7 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     let mut bob_again = join(addr, "bob", "reader").await;
     subscribe(&mut bob_again, 1, "chat", json!({"conversation_id": 7})).await;
     silent(&mut alice).await;
-    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice", "bob"]);
 
     send(&mut alice, json!({"type": "wsauth.presence", "id": 9, "topic": "chat", "params": {"conversation_id": 7}})).await;
     assert_eq!(
@@ -559,7 +562,7 @@ async fn presence_lists_subjects_and_tells_of_joins_and_leaves() {
     silent(&mut alice).await;
     let _ = bob_again.close(None).await;
     assert_eq!(next_json(&mut alice).await["left"], "bob");
-    assert_eq!(server.topics().presence(&chat(7)), ["alice"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice"]);
 
     // A connection the server closes leaves at once (then lingers, as
     // any), not once its client has answered the close, which takes 5 s
@@ -581,13 +584,13 @@ async fn a_reconnecting_client_recovers_what_it_missed_or_learns_it_cannot() {
     let mut alice = join(addr, "alice", "user").await;
     let first = subscribe(&mut alice, 1, "chat", json!({"conversation_id": 7})).await;
     let epoch = first["epoch"].clone();
-    topics.publish(&chat(7), posted("one")).ok();
+    topics.publish(&chat(7), posted("one")).await.ok();
     assert_eq!(next_json(&mut alice).await["offset"], 1);
     drop(alice);
 
     // Missed while away, kept by the history.
-    topics.publish(&chat(7), posted("two")).ok();
-    topics.publish(&chat(7), posted("three")).ok();
+    topics.publish(&chat(7), posted("two")).await.ok();
+    topics.publish(&chat(7), posted("three")).await.ok();
     let mut alice = join(addr, "alice", "user").await;
     send(
         &mut alice,
@@ -613,7 +616,7 @@ async fn a_reconnecting_client_recovers_what_it_missed_or_learns_it_cannot() {
 
     // More than the history holds (3): offset 2 was pushed out.
     for text in ["four", "five", "six"] {
-        topics.publish(&chat(7), posted(text)).ok();
+        topics.publish(&chat(7), posted(text)).await.ok();
     }
     let mut alice = join(addr, "alice", "user").await;
     send(
@@ -699,8 +702,8 @@ async fn a_slow_subscriber_is_closed_and_the_others_keep_receiving() {
         } else {
             big.as_str()
         };
-        let published = topics.publish(&chat(7), posted(text));
-        if published.map(|p| p.delivered) == Ok(1) && overflowed_at.is_none() {
+        let published = topics.publish(&chat(7), posted(text)).await;
+        if published.map(|p| p.delivered) == Ok(Some(1)) && overflowed_at.is_none() {
             overflowed_at = Some(n);
         }
         let offset = tokio::time::timeout(Duration::from_secs(5), seen.recv()).await;
@@ -728,8 +731,8 @@ async fn unsubscribing_stops_publications() {
         next_json(&mut alice).await,
         json!({"type": "wsauth.unsubscribed", "id": 2, "topic": "chat", "params": {"conversation_id": 7}, "reason": "client"})
     );
-    let published = server.topics().publish(&chat(7), posted("gone"));
-    assert_eq!(published.map(|p| p.delivered), Ok(0));
+    let published = server.topics().publish(&chat(7), posted("gone")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(0)));
     silent(&mut alice).await;
     send(&mut alice, json!({"type": "wsauth.unsubscribe", "id": 3, "topic": "chat", "params": {"conversation_id": 7}})).await;
     let again = next_json(&mut alice).await;
@@ -889,7 +892,8 @@ async fn a_handler_joins_and_leaves_its_connection() {
     );
     let tick = server
         .topics()
-        .publish_json("plain", &json!({}), &json!({"type": "tick"}));
+        .publish_json("plain", &json!({}), &json!({"type": "tick"}))
+        .await;
     assert_eq!(tick.map(|p| p.offset), Ok(1));
     assert_eq!(
         next_json(&mut alice).await["message"],
@@ -901,10 +905,10 @@ async fn a_handler_joins_and_leaves_its_connection() {
         json!({"type": "wsauth.unsubscribed", "topic": "plain", "params": {}, "reason": "server"})
     );
     // Untyped publications are checked against the spec too.
-    let wrong =
-        server
-            .topics()
-            .publish_json("plain", &json!({}), &json!({"type": "posted", "text": "x"}));
+    let wrong = server
+        .topics()
+        .publish_json("plain", &json!({}), &json!({"type": "posted", "text": "x"}))
+        .await;
     assert!(wrong.is_err());
 }
 
@@ -922,12 +926,12 @@ async fn a_typed_handler_joins_through_the_same_checks() {
     let joined = next_json(&mut alice).await;
     assert_eq!(joined["type"], "wsauth.subscribed", "{joined}");
     assert_eq!(joined["present"], json!(["alice"]));
-    let published = server.topics().publish(&chat(7), posted("typed"));
+    let published = server.topics().publish(&chat(7), posted("typed")).await;
     assert_eq!(
         published,
         Ok(Published {
             offset: 1,
-            delivered: 1
+            delivered: Some(1)
         })
     );
     assert_eq!(next_json(&mut alice).await["message"]["text"], "typed");
@@ -938,7 +942,9 @@ fn tick_flood(server: &WsAuth, count: usize) -> tokio::task::JoinHandle<()> {
     let topics = server.topics();
     tokio::spawn(async move {
         for _ in 0..count {
-            let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+            let _ = topics
+                .publish_json("plain", &json!({}), &json!({"type": "tick"}))
+                .await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     })
@@ -971,8 +977,8 @@ async fn a_client_that_reads_is_not_closed_while_its_subscribe_is_checked() {
     assert_eq!(subscribed["id"], 2);
     flood.abort();
     // Not closed as a slow consumer: the connection goes on.
-    let published = server.topics().publish(&chat(SLOW), posted("in"));
-    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    let published = server.topics().publish(&chat(SLOW), posted("in")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(1)));
     loop {
         let frame = next_json(&mut alice).await;
         if frame["topic"] == "chat" {
@@ -1003,10 +1009,10 @@ async fn toggling_a_subscription_does_not_flood_the_others_with_presence() {
     }
     // Bob heard Alice arrive once, and leave once, a moment after she did.
     assert_eq!(next_json(&mut bob).await["joined"], "alice");
-    assert_eq!(server.topics().presence(&chat(7)), ["alice", "bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["alice", "bob"]);
     let left = tokio::time::timeout(Duration::from_secs(3), next_json(&mut bob)).await;
     assert_eq!(left.map(|l| l["left"].clone()), Ok(json!("alice")));
-    assert_eq!(server.topics().presence(&chat(7)), ["bob"]);
+    assert_eq!(server.topics().presence(&chat(7)).await, ["bob"]);
     silent(&mut bob).await;
 }
 
@@ -1029,9 +1035,9 @@ async fn a_handlers_join_racing_a_refresh_that_removes_the_permission_is_refused
         next_json(&mut alice).await,
         json!({"type": "said", "text": "ServerError"})
     );
-    let published = server.topics().publish(&chat(SLOW), posted("secret"));
-    assert_eq!(published.map(|p| p.delivered), Ok(0));
-    assert!(server.topics().presence(&chat(SLOW)).is_empty());
+    let published = server.topics().publish(&chat(SLOW), posted("secret")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(0)));
+    assert!(server.topics().presence(&chat(SLOW)).await.is_empty());
     silent(&mut alice).await;
 }
 
@@ -1074,8 +1080,13 @@ async fn a_handler_that_joins_after_its_connection_ended_leaves_nothing() {
     assert!(matches!(result, Some(Err(_))), "{result:?}");
     let tick = server
         .topics()
-        .publish_json("plain", &json!({}), &json!({"type": "tick"}));
-    assert_eq!(tick.map(|p| p.delivered), Ok(0), "nothing was subscribed");
+        .publish_json("plain", &json!({}), &json!({"type": "tick"}))
+        .await;
+    assert_eq!(
+        tick.map(|p| p.delivered),
+        Ok(Some(0)),
+        "nothing was subscribed"
+    );
 }
 
 #[tokio::test]
@@ -1086,7 +1097,7 @@ async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
     let text = "x".repeat(1024);
     for _ in 0..2000 {
         let message = json!({"type": "posted", "text": text});
-        let published = topics.publish_json("log", &json!({}), &message);
+        let published = topics.publish_json("log", &json!({}), &message).await;
         assert!(published.is_ok(), "{published:?}");
     }
     let mut alice = join(addr, "alice", "user").await;
@@ -1106,7 +1117,9 @@ async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
         let topics = server.topics();
         tokio::spawn(async move {
             for _ in 0..2000 {
-                let _ = topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+                let _ = topics
+                    .publish_json("plain", &json!({}), &json!({"type": "tick"}))
+                    .await;
                 tokio::time::sleep(Duration::from_millis(1)).await;
             }
         })
@@ -1137,8 +1150,8 @@ async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
     ticks.abort();
     // Not closed as a slow consumer: the connection goes on.
     let message = json!({"type": "posted", "text": "live"});
-    let published = topics.publish_json("log", &json!({}), &message);
-    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    let published = topics.publish_json("log", &json!({}), &message).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(1)));
     loop {
         let frame = next_json(&mut alice).await;
         if frame["topic"] == "log" {
@@ -1152,7 +1165,8 @@ async fn a_client_that_reads_is_not_closed_while_a_long_replay_is_sent() {
 async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
     let (addr, server) = start(Members::default()).await;
     let topics = server.topics();
-    let tick = || topics.publish_json("plain", &json!({}), &json!({"type": "tick"}));
+    let (none, tick_message) = (json!({}), json!({"type": "tick"}));
+    let tick = || topics.publish_json("plain", &none, &tick_message);
     let mut leaving = Vec::new();
     for n in 0..40 {
         let mut client = join(addr, &format!("u{n}"), "user").await;
@@ -1161,7 +1175,7 @@ async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
     }
     let mut bob = join(addr, "bob", "user").await;
     subscribe(&mut bob, 1, "plain", json!({})).await;
-    assert_eq!(tick().map(|p| p.delivered), Ok(41));
+    assert_eq!(tick().await.map(|p| p.delivered), Ok(Some(41)));
     for client in &mut leaving {
         assert_eq!(next_json(client).await["offset"], 1);
     }
@@ -1171,7 +1185,7 @@ async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
     drop(leaving);
     let mut delivered = None;
     for _ in 0..100 {
-        delivered = tick().ok().map(|p| p.delivered);
+        delivered = tick().await.ok().and_then(|p| p.delivered);
         if delivered == Some(1) {
             break;
         }
@@ -1179,7 +1193,7 @@ async fn subscribers_disconnecting_at_once_leave_and_the_rest_keep_receiving() {
     }
     assert_eq!(delivered, Some(1), "only bob is left");
     // Bob got every publication, in order, and nothing else.
-    let last = tick().map(|p| p.offset).unwrap_or_default();
+    let last = tick().await.map(|p| p.offset).unwrap_or_default();
     for offset in 2..=last {
         assert_eq!(next_json(&mut bob).await["offset"], offset);
     }
@@ -1290,8 +1304,8 @@ async fn a_backlog_of_publications_goes_out_in_order_in_one_write() {
     let before = writes.load(Ordering::SeqCst);
     let topics = server.topics();
     for n in 0..queue {
-        let published = topics.publish(&chat(7), posted(&n.to_string()));
-        assert_eq!(published.map(|p| p.delivered), Ok(1));
+        let published = topics.publish(&chat(7), posted(&n.to_string())).await;
+        assert_eq!(published.map(|p| p.delivered), Ok(Some(1)));
     }
     for n in 0..queue {
         let frame = next_json(&mut alice).await;
@@ -1304,8 +1318,8 @@ async fn a_backlog_of_publications_goes_out_in_order_in_one_write() {
         "the queued publications went out in one write"
     );
     // A lone publication is written at once.
-    let published = topics.publish(&chat(7), posted("alone"));
-    assert_eq!(published.map(|p| p.delivered), Ok(1));
+    let published = topics.publish(&chat(7), posted("alone")).await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(1)));
     let frame = tokio::time::timeout(Duration::from_millis(500), next_json(&mut alice)).await;
     let frame = frame.unwrap_or_else(|_| panic!("the lone publication did not arrive"));
     assert_eq!(frame["message"]["text"], "alone");

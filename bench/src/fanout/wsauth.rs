@@ -60,7 +60,7 @@ pub(crate) async fn publish(topics: Topics, rate: f64, bytes: usize) {
                 sent_us: crate::fanout::now_us(),
                 data: data.clone(),
             };
-            if let Err(e) = topics.publish(&key, tick) {
+            if let Err(e) = topics.publish(&key, tick).await {
                 eprintln!("wsauth-bench: publish: {e}");
                 return;
             }

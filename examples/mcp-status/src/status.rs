@@ -162,9 +162,9 @@ impl StatusBoard {
 
     /// Tells the watchers `update`; called with the table held, so updates
     /// go out in the order the table changed.
-    fn publish(&self, update: impl Into<status::Message>) -> Result<(), PublishError> {
+    async fn publish(&self, update: impl Into<status::Message>) -> Result<(), PublishError> {
         match self.inner.topics.get() {
-            Some(topics) => topics.publish(&status::Key {}, update).map(drop),
+            Some(topics) => topics.publish(&status::Key {}, update).await.map(drop),
             None => Ok(()),
         }
     }
@@ -196,7 +196,7 @@ impl StatusBoard {
             new_status: state,
             at,
         };
-        self.publish(change.clone())?;
+        self.publish(change.clone()).await?;
         drop(table);
         Ok(Some(change))
     }
@@ -218,7 +218,7 @@ impl StatusBoard {
             message: message.to_owned(),
             at: now_rfc3339(),
         };
-        self.publish(event.clone())?;
+        self.publish(event.clone()).await?;
         drop(table);
         Ok(event)
     }

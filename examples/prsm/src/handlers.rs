@@ -27,7 +27,9 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use wsauth_core::spec::wire::TopicRefusal;
-use wsauth_core::{Endpoint, HandlerResult, SendError, TypedSession, ws_endpoint};
+use wsauth_core::{
+    Endpoint, HandlerResult, PublishError, SendError, Topics, TypedSession, ws_endpoint,
+};
 
 use crate::endpoints as ep;
 use crate::messages;
@@ -226,6 +228,25 @@ async fn stream_answer(
         .await
 }
 
+/// Publishes `message` on `topic`; while the cluster's Redis is unreachable
+/// it is only logged (the sender's connection stays open).
+async fn relay(
+    topics: &Topics,
+    topic: &crate::topics::conversation::Key,
+    message: impl Into<crate::topics::conversation::Message>,
+) -> Result<(), PublishError> {
+    match topics.publish(topic, message).await {
+        Err(PublishError::Unavailable) => {
+            tracing::warn!(
+                topic = "conversation",
+                "not relayed: the cluster's redis is unreachable"
+            );
+            Ok(())
+        }
+        published => published.map(drop),
+    }
+}
+
 /// `conversation`: the welcome, then `send_message` streams an answer,
 /// `typing` is relayed back stamped with the sender's subject, and
 /// `subscribe_conversation` is accepted without a reply. Message ids are
@@ -234,7 +255,8 @@ async fn stream_answer(
 /// What is said is also published on the conversation's topic, so every
 /// participant subscribed to it (from any endpoint that lists it) sees the
 /// messages posted and who is typing; the sender's own socket keeps its
-/// direct replies, as the seed's clients expect.
+/// direct replies, as the seed's clients expect. In a cluster whose Redis
+/// is unreachable the others miss it, and the conversation goes on.
 #[ws_endpoint(perm = "conversation.read")]
 pub async fn conversation(mut session: ep::conversation::Session, state: &State) -> HandlerResult {
     welcome(&mut session)?;
@@ -250,7 +272,7 @@ pub async fn conversation(mut session: ep::conversation::Session, state: &State)
         match message {
             ep::conversation::Incoming::SubscribeConversation(_) => {}
             ep::conversation::Incoming::SendMessage(m) if is_message_text(&m.text) => {
-                topics.publish(&topic, m.clone())?;
+                relay(&topics, &topic, m.clone()).await?;
                 let id = state.next_message_id.fetch_add(1, Ordering::Relaxed);
                 stream_answer(&mut session, id, &m.text).await?;
             }
@@ -265,7 +287,7 @@ pub async fn conversation(mut session: ep::conversation::Session, state: &State)
                     user_id: user.clone(),
                     active: t.active,
                 };
-                topics.publish(&topic, typing.clone())?;
+                relay(&topics, &topic, typing.clone()).await?;
                 session.send(typing)?;
             }
         }

@@ -25,7 +25,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use wsauth_core::spec::wire::TopicRefusal;
-use wsauth_core::{HandlerResult, OpenMessage, ws_endpoint};
+use wsauth_core::{HandlerResult, OpenMessage, PublishError, Topics, ws_endpoint};
 
 use crate::endpoints::broadcast::{Incoming, Session};
 use crate::messages;
@@ -73,9 +73,22 @@ pub fn stamp_open(
 #[derive(Debug, thiserror::Error)]
 enum BroadcastError {
     /// The pipeline admitted the connection with `broadcast.listen`, which
-    /// is all joining takes: only a closing connection is refused.
+    /// is all joining takes: only a closing connection is refused, or, in a
+    /// cluster, one that joins while Redis is unreachable.
     #[error("the connection could not join the broadcast ({0:?})")]
     Join(TopicRefusal),
+}
+
+/// Publishes `message` to everyone; while the cluster's Redis is
+/// unreachable it is lost (logged), and the sender's connection stays open.
+async fn relay(topics: &Topics, message: impl Into<everyone::Message>) -> Result<(), PublishError> {
+    match topics.publish(&everyone::Key {}, message).await {
+        Err(PublishError::Unavailable) => {
+            tracing::warn!("not relayed: the cluster's redis is unreachable");
+            Ok(())
+        }
+        published => published.map(drop),
+    }
 }
 
 /// `broadcast` (`/ws`): the `connected` welcome, then the broadcast both
@@ -100,11 +113,11 @@ pub async fn broadcast(mut session: Session) -> HandlerResult {
     while let Some(incoming) = session.recv().await {
         match incoming {
             Incoming::Say(say) if is_say_text(&say.text) => {
-                topics.publish(&everyone, stamp(&user, say.text)?)?;
+                relay(&topics, stamp(&user, say.text)?).await?;
             }
             Incoming::Say(_) => session.untyped().refuse_invalid(),
             Incoming::Open(message) => {
-                topics.publish(&everyone, stamp_open(&user, message)?)?;
+                relay(&topics, stamp_open(&user, message)?).await?;
             }
         }
     }

@@ -372,7 +372,7 @@ impl Shared {
                     nodes: vec![node.clone()],
                     edges: Vec::new(),
                 };
-                topics.publish(&updates(channel), update)?;
+                topics.publish(&updates(channel), update).await?;
             }
         }
         drop(store);

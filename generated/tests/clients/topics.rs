@@ -288,7 +288,8 @@ async fn a_refresh_that_removes_the_topics_permission_ends_the_subscription() {
     let published = serving
         .server
         .topics()
-        .publish_json("news", &serde_json::json!({}), &headline);
-    assert_eq!(published.map(|p| p.delivered), Ok(0));
+        .publish_json("news", &serde_json::json!({}), &headline)
+        .await;
+    assert_eq!(published.map(|p| p.delivered), Ok(Some(0)));
     close(alice).await;
 }

@@ -115,18 +115,28 @@ mod tests {
     }
 }
 
-/// What a node does with a new authenticated connection while Redis is
-/// unreachable. Either way, open connections stay open, anonymous
-/// connections are admitted (they hold no cluster slot), revocations
-/// already known are enforced, and the node reconnects by itself.
+/// What a node does with a new authenticated connection, and with topics,
+/// while Redis is unreachable. Either way, open connections and their
+/// subscriptions stay, anonymous connections are admitted (they hold no
+/// cluster slot), revocations already known are enforced, and the node
+/// reconnects by itself.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FailurePolicy {
     /// Close it with the spec's `unavailable` code (1013 by default;
-    /// clients back off and retry).
+    /// clients back off and retry). A topic subscribe, client publish or
+    /// presence question is refused `server_error`, and a server
+    /// publication fails with
+    /// [`PublishError::Unavailable`](crate::PublishError::Unavailable).
     #[default]
     Refuse,
     /// Admit it under the node-local per-user limit; its slot is leased
     /// cluster-wide once Redis is back (a user may then hold more than the
     /// limit until connections close: new ones are refused meanwhile).
+    /// Topics work on this node alone: publications reach its own
+    /// subscribers, numbered in an epoch of the node's (so a client's
+    /// offsets from then are never taken for the cluster's), and presence
+    /// is the node's; once Redis is back the instances take the cluster's
+    /// numbering again (their subscribers miss what other nodes published
+    /// meanwhile).
     Degrade,
 }

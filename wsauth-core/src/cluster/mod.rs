@@ -14,8 +14,12 @@
 //!
 //! Revocation checks never wait for Redis: each node keeps what is revoked
 //! in memory ([`Revocations`]) and checks tokens there, at the handshake
-//! and on every in-band refresh. Topic fan-out, history and presence stay
-//! in the process for now.
+//! and on every in-band refresh.
+//!
+//! Topics: Redis numbers every publication, keeps the history and passes
+//! publications to the nodes following the instance, over the one
+//! subscriber connection each node holds (`redis/fanout.rs`); it counts
+//! every node's subjects for presence (`redis/presence.rs`).
 //!
 //! Where things are: `revocations.rs` (the in-memory set and the live
 //! connections it sweeps), `config.rs` ([`ClusterConfig`], the failure
@@ -34,6 +38,8 @@ use crate::reject::Rejection;
 
 #[cfg(feature = "redis")]
 pub use self::config::{ClusterConfig, FailurePolicy};
+#[cfg(feature = "redis")]
+pub(crate) use self::redis::Fanout;
 pub(crate) use self::revocations::{Listed, Revocation, Revocations, TokenMark, unix_now};
 
 /// How long a subject's "issued before" time (and a `jti` revoked without
@@ -85,13 +91,20 @@ impl Cluster {
         config: ClusterConfig,
         api: &str,
         metrics: Arc<crate::metrics::RedisMetrics>,
+        broker: Arc<crate::topics::Broker>,
     ) -> Result<Self, crate::server::BuildError> {
         let revocations = Arc::new(Revocations::new(config.revocation_retention.as_secs()));
-        let node = redis::Node::start(config, api, Arc::clone(&revocations), metrics)?;
+        let node = redis::Node::start(config, api, Arc::clone(&revocations), metrics, broker)?;
         Ok(Cluster {
             revocations,
             node: Some(node),
         })
+    }
+
+    /// The node's topic fan-out through Redis; `None` without Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn fanout(&self) -> Option<Arc<Fanout>> {
+        self.node.as_ref().map(redis::Node::fanout)
     }
 
     /// Takes one of `subject`'s `max` slots cluster-wide:

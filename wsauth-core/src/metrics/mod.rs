@@ -78,8 +78,8 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// | `wsauth_connections_closed_total` | counter | `endpoint`, `kind` (the close's failure kind, or `client_closed`) |
 /// | `wsauth_messages_received_total` | counter | `endpoint`, `type` (a message the endpoint receives, a `wsauth.` request, or `(open)`, `(raw)`, `(heartbeat)`, `(unknown)`) |
 /// | `wsauth_messages_sent_total` | counter | `endpoint` (every data frame written: replies, the handler's messages, topic deliveries) |
-/// | `wsauth_topic_publications_total` | counter | `topic` |
-/// | `wsauth_topic_deliveries_total` | counter | `topic` (publications queued for a subscriber) |
+/// | `wsauth_topic_publications_total` | counter | `topic` (published from this node) |
+/// | `wsauth_topic_deliveries_total` | counter | `topic` (publications queued for a subscriber of this node, whichever node published) |
 /// | `wsauth_redis_up` | gauge | (cluster nodes only) |
 /// | `wsauth_redis_request_duration_seconds` | histogram | `op` (cluster nodes only) |
 /// | `wsauth_redis_errors_total` | counter | `op` (cluster nodes only) |
@@ -339,20 +339,30 @@ impl Registry {
         }
     }
 
-    /// A publication on `topic` was queued for `delivered` subscribers.
-    pub(crate) fn published(&self, topic: &TopicDescriptor, delivered: usize) {
-        // By address: the topic is one of the spec's (a handful), and this
-        // runs once per publication, not per subscriber.
-        if let Some(counters) = self
-            .api
+    /// This node published on `topic` (in a cluster, whatever node then
+    /// delivers it).
+    pub(crate) fn published(&self, topic: &TopicDescriptor) {
+        if let Some(counters) = self.topic(topic) {
+            counters.publications.add(1);
+        }
+    }
+
+    /// A publication on `topic` was queued for `delivered` of this node's
+    /// subscribers.
+    pub(crate) fn delivered(&self, topic: &TopicDescriptor, delivered: usize) {
+        if let Some(counters) = self.topic(topic) {
+            counters.deliveries.add(delivered as u64);
+        }
+    }
+
+    /// `topic`'s counters. By address: the topic is one of the spec's (a
+    /// handful), and this runs once per publication, not per subscriber.
+    fn topic(&self, topic: &TopicDescriptor) -> Option<&TopicCounters> {
+        self.api
             .topics
             .iter()
             .position(|t| std::ptr::eq(t, topic))
             .and_then(|i| self.topics.get(i))
-        {
-            counters.publications.add(1);
-            counters.deliveries.add(delivered as u64);
-        }
     }
 }
 

@@ -31,10 +31,19 @@ pub(crate) enum RedisOp {
     Subscribe,
     /// The `PING` probing the control subscription.
     Probe,
+    /// Numbering and passing on a topic publication (`publish.lua`).
+    Publish,
+    /// Reading a topic instance's numbering and history (`state.lua`).
+    State,
+    /// Sharing who is present on a topic instance (`presence.lua`).
+    Presence,
+    /// Following or leaving a topic instance's channel (SUBSCRIBE,
+    /// UNSUBSCRIBE).
+    Follow,
 }
 
 impl RedisOp {
-    const ALL: [RedisOp; 9] = [
+    const ALL: [RedisOp; 13] = [
         RedisOp::Ping,
         RedisOp::Lease,
         RedisOp::Renew,
@@ -44,6 +53,10 @@ impl RedisOp {
         RedisOp::WriteBack,
         RedisOp::Subscribe,
         RedisOp::Probe,
+        RedisOp::Publish,
+        RedisOp::State,
+        RedisOp::Presence,
+        RedisOp::Follow,
     ];
 
     fn label(self) -> &'static str {
@@ -57,6 +70,10 @@ impl RedisOp {
             RedisOp::WriteBack => "write_back",
             RedisOp::Subscribe => "subscribe",
             RedisOp::Probe => "probe",
+            RedisOp::Publish => "publish",
+            RedisOp::State => "state",
+            RedisOp::Presence => "presence",
+            RedisOp::Follow => "follow",
         }
     }
 }

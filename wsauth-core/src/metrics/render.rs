@@ -125,7 +125,7 @@ pub(super) fn render(registry: &Registry) -> String {
     out.family(
         "wsauth_topic_publications_total",
         "counter",
-        "Publications on a topic's instances.",
+        "Publications made by this node on a topic's instances.",
     );
     for (topic, counters) in api.topics.iter().zip(registry.topics.iter()) {
         out.sample(
@@ -137,7 +137,7 @@ pub(super) fn render(registry: &Registry) -> String {
     out.family(
         "wsauth_topic_deliveries_total",
         "counter",
-        "Publications queued for a subscribed connection.",
+        "Publications queued for a subscribed connection of this node, whichever node published.",
     );
     for (topic, counters) in api.topics.iter().zip(registry.topics.iter()) {
         out.sample(

@@ -18,7 +18,7 @@ use crate::metrics::Registry;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
-use crate::topics::Topics;
+use crate::topics::{Broker, Topics};
 
 use super::origin::{OriginPolicy, Origins, checked_origins};
 use super::{EndpointState, Shared, WsAuth};
@@ -310,19 +310,26 @@ impl Builder {
         }
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
+        let api = self.api;
+        let alone = || {
+            let metrics = Arc::new(Registry::new(api));
+            let broker = Arc::new(Broker::new().counted(Arc::clone(&metrics)));
+            (broker, Cluster::local(), metrics)
+        };
         #[cfg(feature = "redis")]
-        let (cluster, metrics) = match self.cluster.take() {
+        let (broker, cluster, metrics) = match self.cluster.take() {
             Some(config) => {
                 let redis = Arc::default();
-                let cluster = Cluster::with_redis(config, self.api.name, Arc::clone(&redis))?;
-                (cluster, Registry::clustered(self.api, redis))
+                let metrics = Arc::new(Registry::clustered(api, Arc::clone(&redis)));
+                let broker = Arc::new(Broker::clustered().counted(Arc::clone(&metrics)));
+                let cluster = Cluster::with_redis(config, api.name, redis, Arc::clone(&broker))?;
+                (broker, cluster, metrics)
             }
-            None => (Cluster::local(), Registry::new(self.api)),
+            None => alone(),
         };
         #[cfg(not(feature = "redis"))]
-        let (cluster, metrics) = (Cluster::local(), Registry::new(self.api));
+        let (broker, cluster, metrics) = alone();
         let (shutdown, _) = watch::channel(false);
-        let metrics = Arc::new(metrics);
         let shared = Arc::new(Shared {
             api: self.api,
             state: Arc::new(self.state),
@@ -330,6 +337,9 @@ impl Builder {
             users: self.users,
             topics: Topics::new(
                 self.api,
+                broker,
+                #[cfg(feature = "redis")]
+                cluster.fanout(),
                 self.checks.clone(),
                 self.limits.handshake_timeout,
                 Arc::clone(&metrics),

@@ -14,6 +14,20 @@
 //! moves [`Log`] and the presence counts behind a shared store, publishing
 //! through it.
 //!
+//! In a cluster (the `redis` feature) that is what happens: the log's
+//! numbering comes from Redis, which numbers every publication
+//! (`cluster/redis/fanout.rs`), and this broker only fans out what the
+//! node reads back from Redis ([`Broker::deliver`]), keeping its log in
+//! step ([`Numbered`]). A subscriber coming back with a `since` recovers
+//! from Redis's copy of the history ([`Recovery`], whichever node it left),
+//! completed under the instance's lock by what this node delivered after
+//! that copy was read: nothing missed, nothing twice, and nothing before
+//! its `wsauth.subscribed`. Presence is counted per node here as always,
+//! but in a cluster `joined`/`left` come from Redis (which counts the
+//! subjects of every node, [`Broker::announce`]), not from these counts;
+//! a subject's linger is kept on its node. Without a cluster, nothing of
+//! that runs.
+//!
 //! Locking: the map of instances is read-locked only to find an instance
 //! (and write-locked to create or retire one); everything else happens
 //! under the instance's mutex. A publication fanning out to thousands of
@@ -41,6 +55,8 @@
 //! subscribes or its history is alive.
 
 use std::collections::HashMap;
+#[cfg(feature = "redis")]
+use std::collections::VecDeque;
 use std::collections::hash_map::Entry;
 use std::sync::atomic::Ordering;
 use std::sync::{
@@ -57,11 +73,16 @@ use wsauth_spec::Deliver;
 use wsauth_spec::wire::TopicRefusal;
 
 use super::frames::{self, Subscribed};
-use super::history::{Kept, Log};
+use super::history::{Kept, Log, Since};
 use super::instance::InstanceKey;
 use super::presence::{LINGER, Presence};
 use super::{By, Join};
 use crate::link::Link;
+use crate::metrics::Registry;
+
+/// How an epoch a cluster node numbered alone begins.
+#[cfg(feature = "redis")]
+const LOCAL_EPOCH: &str = "local-";
 
 /// How often idle instances (no subscriber, history expired) are looked
 /// for among those nobody touches.
@@ -70,8 +91,17 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub(crate) struct Broker {
     instances: RwLock<HashMap<Arc<InstanceKey>, Slot>>,
+    /// In a cluster: presence changes are announced by Redis, for every
+    /// node's subjects, not from this node's counts.
+    presence_elsewhere: bool,
+    /// The number of the next presence change Redis announces.
+    #[cfg(feature = "redis")]
+    heard: std::sync::atomic::AtomicU64,
     /// When idle instances were last looked for.
     swept_at: Mutex<Instant>,
+    /// Where deliveries are counted (every node counts its own, whoever
+    /// published).
+    metrics: Option<Arc<Registry>>,
 }
 
 /// An instance, shared by the map and whoever works on it.
@@ -85,9 +115,59 @@ struct Instance {
     log: Log,
     /// Who is present, on topics with presence.
     present: Presence,
+    /// In a cluster: the latest presence changes Redis announced, so that
+    /// a join whose `present` was read from Redis meanwhile catches up.
+    #[cfg(feature = "redis")]
+    heard: VecDeque<Heard>,
     /// Taken out of the broker's map: nobody may join it any more, and a
     /// publication looks the key up again.
     retired: bool,
+}
+
+/// A presence change Redis announced, numbered by the broker.
+#[cfg(feature = "redis")]
+#[derive(Debug)]
+struct Heard {
+    seq: u64,
+    joined: bool,
+    subject: Arc<str>,
+}
+
+/// How many presence changes an instance remembers: far more than can
+/// arrive while one join reads Redis.
+#[cfg(feature = "redis")]
+const HEARD: usize = 256;
+
+impl<'a> FromRedis<'a> {
+    /// Whether Redis counts who is present (and announces the changes),
+    /// rather than this node.
+    fn counts_presence(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.present.is_some();
+        #[cfg(not(feature = "redis"))]
+        false
+    }
+
+    /// The subjects present on `instance`, sorted: in a cluster, as Redis
+    /// listed them, changed by what Redis announced since it was asked,
+    /// with this node's own.
+    fn present(&self, instance: &'a Instance) -> Vec<&'a str> {
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = self.present {
+            let mut all: std::collections::BTreeSet<&str> =
+                cluster.iter().map(String::as_str).collect();
+            for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
+                if heard.joined {
+                    all.insert(&heard.subject);
+                } else {
+                    all.remove(&*heard.subject);
+                }
+            }
+            all.extend(instance.present());
+            return all.into_iter().collect();
+        }
+        instance.present()
+    }
 }
 
 /// A subscribed connection's identity: its link's address, stable and
@@ -129,11 +209,56 @@ pub(crate) struct Joined {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Published {
     /// The publication's offset in its instance; 0 when the instance had
-    /// no subscriber and keeps no history (nothing numbered it).
+    /// no subscriber and keeps no history (nothing numbered it). In a
+    /// cluster, Redis numbers every publication: always 1 or more (but for
+    /// a node publishing alone, cut off from Redis under
+    /// `FailurePolicy::Degrade`, which numbers as a single server does, in
+    /// an epoch of its own).
     pub offset: u64,
-    /// Connections it was queued for (a subscriber whose queue was full is
-    /// not counted: that connection is closing as a slow consumer).
-    pub delivered: usize,
+    /// The connections of this server it was queued for (a subscriber
+    /// whose queue was full is not counted: that connection is closing as
+    /// a slow consumer).
+    ///
+    /// `None` in a cluster (`Builder::redis`, feature `redis`): every node,
+    /// this one included, delivers a publication when it reads it back from
+    /// Redis, after `publish` returned, so how many connections get it is
+    /// not known then.
+    pub delivered: Option<usize>,
+}
+
+/// An instance's numbering as the cluster's Redis holds it, read when this
+/// node starts following the instance.
+#[derive(Debug)]
+pub(crate) struct Numbered {
+    pub(crate) epoch: String,
+    /// The latest publication's offset.
+    pub(crate) last: u64,
+}
+
+/// Redis's answer to a returning subscriber's `since`.
+#[derive(Debug)]
+pub(crate) struct Recovery {
+    /// The numbering when the history was read.
+    pub(crate) numbered: Numbered,
+    /// The publications after `since` up to `numbered.last`, as offset and
+    /// message text; `None` when they cannot all be replayed.
+    pub(crate) missed: Option<Vec<(u64, String)>>,
+}
+
+/// What the cluster's Redis says about an instance a connection joins.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FromRedis<'a> {
+    /// Its numbering, when this node has just started following it.
+    pub(crate) numbered: Option<&'a Numbered>,
+    /// The answer to the client's `since`, when Redis was asked.
+    pub(crate) recovery: Option<&'a Recovery>,
+    /// The subjects present on any node, on topics with presence.
+    #[cfg(feature = "redis")]
+    pub(crate) present: Option<&'a [String]>,
+    /// [`Broker::heard_now`] before `present` was read: later changes
+    /// complete it.
+    #[cfg(feature = "redis")]
+    pub(crate) heard_since: u64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -166,6 +291,8 @@ impl Instance {
             local: IndexMap::new(),
             log: Log::new(),
             present: Presence::default(),
+            #[cfg(feature = "redis")]
+            heard: VecDeque::new(),
             retired: false,
         }
     }
@@ -175,6 +302,79 @@ impl Instance {
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
         !self.local.is_empty() || !self.log.is_empty()
+    }
+
+    /// Takes on the cluster's numbering: a log of another epoch, or one
+    /// that is behind it with nobody here listening (it was not following
+    /// the instance), starts again from there. With subscribers here the
+    /// node has followed the instance all along: what Redis numbered
+    /// beyond the log is on its way through the subscription.
+    fn number(&mut self, numbered: &Numbered) {
+        let behind = numbered.last > self.log.last;
+        if *self.log.epoch != *numbered.epoch || (behind && self.local.is_empty()) {
+            self.log.adopt(&numbered.epoch, numbered.last);
+        }
+    }
+
+    /// The publications a returning subscriber missed, up to the log's
+    /// last offset (which its `wsauth.subscribed` says; later ones reach it
+    /// live): from Redis's copy of the history, then what this node
+    /// delivered after that copy was read (kept in the log, in step with
+    /// Redis since). `None` when they cannot all be replayed.
+    fn recover_from(&self, key: &InstanceKey, recovery: &Recovery) -> Option<Vec<Utf8Bytes>> {
+        let missed = recovery.missed.as_ref()?;
+        let read = &recovery.numbered;
+        if *self.log.epoch != *read.epoch {
+            return None;
+        }
+        let last = self.log.last;
+        let after = if last > read.last {
+            let since = Since {
+                epoch: read.epoch.clone(),
+                offset: read.last,
+            };
+            self.log.recover(key.topic.history, &since)?
+        } else {
+            Vec::new()
+        };
+        let (topic, params) = (key.topic.name, &key.params);
+        Some(
+            missed
+                .iter()
+                .filter(|(offset, _)| *offset <= last)
+                .map(|(offset, message)| {
+                    Utf8Bytes::from(frames::publication(topic, params, *offset, message))
+                })
+                .chain(after)
+                .collect(),
+        )
+    }
+
+    /// Queues the publication numbered `offset` for every subscriber, each
+    /// delivery's frame built once and shared, and keeps the envelope when
+    /// the topic has history. Returns how many subscribers took it.
+    fn fan_out(&mut self, key: &InstanceKey, offset: u64, message: &str, now: Instant) -> usize {
+        let mut frames = Shared {
+            key,
+            offset,
+            message,
+            envelope: None,
+            bare: None,
+        };
+        let delivered = self
+            .local
+            .values()
+            .filter(|s| offer(&s.link, frames.get(s.deliver)))
+            .count();
+        if let Some(history) = key.topic.history {
+            let kept = Kept {
+                offset,
+                at: now,
+                frame: frames.get(Deliver::Publication).clone(),
+            };
+            self.log.keep(history, kept);
+        }
+        delivered
     }
 
     /// The subjects present, sorted.
@@ -211,10 +411,13 @@ impl Instance {
         })
     }
 
-    /// Tells the subscribers which subjects' linger is over.
-    fn settle(&mut self, key: &InstanceKey, now: Instant) {
+    /// Forgets the subjects whose linger is over, telling the subscribers
+    /// when `announce` (not in a cluster: Redis tells them).
+    fn settle(&mut self, key: &InstanceKey, now: Instant, announce: bool) {
         for subject in self.present.settle(now) {
-            self.announce(key, None, json!({ "left": &*subject }));
+            if announce {
+                self.announce(key, None, json!({ "left": &*subject }));
+            }
         }
     }
 }
@@ -223,7 +426,34 @@ impl Broker {
     pub(crate) fn new() -> Self {
         Broker {
             instances: RwLock::new(HashMap::new()),
+            presence_elsewhere: false,
+            #[cfg(feature = "redis")]
+            heard: std::sync::atomic::AtomicU64::new(0),
             swept_at: Mutex::new(Instant::now()),
+            metrics: None,
+        }
+    }
+
+    /// Counts this broker's deliveries in `metrics`.
+    pub(crate) fn counted(self, metrics: Arc<Registry>) -> Self {
+        Broker {
+            metrics: Some(metrics),
+            ..self
+        }
+    }
+
+    fn count(&self, key: &InstanceKey, delivered: usize) {
+        if let Some(metrics) = &self.metrics {
+            metrics.delivered(key.topic, delivered);
+        }
+    }
+
+    /// The broker of a cluster's node: presence is announced by Redis.
+    #[cfg(feature = "redis")]
+    pub(crate) fn clustered() -> Self {
+        Broker {
+            presence_elsewhere: true,
+            ..Broker::new()
         }
     }
 
@@ -254,13 +484,15 @@ impl Broker {
     /// subscriptions already; it gets publications as `deliver` says. For a
     /// server join ([`By::Server`]) with publication delivery, the
     /// `wsauth.subscribed` frame is queued on the link here, before any
-    /// publication can be.
+    /// publication can be. In a cluster, `redis` is what Redis said of the
+    /// instance.
     pub(crate) fn subscribe(
         &self,
         key: InstanceKey,
         join: &Join<'_>,
         max: usize,
         deliver: Deliver,
+        redis: FromRedis<'_>,
     ) -> Result<Joined, TopicRefusal> {
         let now = Instant::now();
         self.sweep(now);
@@ -272,7 +504,11 @@ impl Broker {
             if instance.retired {
                 continue;
             }
-            return Self::join_instance(&key, &mut instance, join, max, deliver, now);
+            let numbered = redis.recovery.map(|r| &r.numbered);
+            for numbered in redis.numbered.into_iter().chain(numbered) {
+                instance.number(numbered);
+            }
+            return Self::join_instance(&key, &mut instance, join, max, deliver, now, redis);
         }
     }
 
@@ -284,6 +520,7 @@ impl Broker {
         max: usize,
         deliver: Deliver,
         now: Instant,
+        redis: FromRedis<'_>,
     ) -> Result<Joined, TopicRefusal> {
         let link = join.link;
         let subject = join.principal.shared_subject().cloned();
@@ -313,6 +550,7 @@ impl Broker {
             if topic.presence
                 && let Some(subject) = subject
                 && instance.present.arrive(&subject)
+                && !redis.counts_presence()
             {
                 instance.announce(key, Some(link), json!({ "joined": &*subject }));
             }
@@ -324,6 +562,8 @@ impl Broker {
         let recovered = join.since.map(|since| {
             if already {
                 None
+            } else if let Some(recovery) = redis.recovery {
+                instance.recover_from(key, recovery)
             } else {
                 instance.log.recover(topic.history, since)
             }
@@ -336,7 +576,7 @@ impl Broker {
                 epoch: &instance.log.epoch,
                 offset: instance.log.last,
                 recovered: recovered.as_ref().map(Option::is_some),
-                present: topic.presence.then(|| instance.present()),
+                present: topic.presence.then(|| redis.present(instance)),
             },
         );
         if join.by == By::Server && deliver == Deliver::Publication {
@@ -374,7 +614,7 @@ impl Broker {
             if idle {
                 self.retire(&key, &slot, now);
             } else if removed.as_ref().is_some_and(|r| r.lingers) {
-                settle_later(key, &slot);
+                settle_later(key, &slot, !self.presence_elsewhere);
             }
             return removed.map(|r| r.deliver);
         }
@@ -401,7 +641,7 @@ impl Broker {
             if idle {
                 self.retire(&key, &slot, now);
             } else if lingers {
-                settle_later(key, &slot);
+                settle_later(key, &slot, !self.presence_elsewhere);
             }
         }
     }
@@ -437,7 +677,7 @@ impl Broker {
             let Some((_, slot)) = self.find(key, history.is_some()) else {
                 return Published {
                     offset: 0,
-                    delivered: 0,
+                    delivered: Some(0),
                 };
             };
             let mut instance = lock(&slot);
@@ -446,27 +686,135 @@ impl Broker {
             }
             instance.log.last += 1;
             let offset = instance.log.last;
-            let mut frames = Shared {
-                key,
+            let delivered = instance.fan_out(key, offset, message, now);
+            drop(instance);
+            self.count(key, delivered);
+            return Published {
                 offset,
-                message,
-                envelope: None,
-                bare: None,
+                delivered: Some(delivered),
             };
-            let delivered = instance
-                .local
-                .values()
-                .filter(|s| offer(&s.link, frames.get(s.deliver)))
-                .count();
-            if let Some(history) = history {
-                let kept = Kept {
-                    offset,
-                    at: now,
-                    frame: frames.get(Deliver::Publication).clone(),
-                };
-                instance.log.keep(history, kept);
+        }
+    }
+
+    /// Publishes on this node alone (a cluster node cut off from Redis):
+    /// numbered in an epoch of the node's, `local-` followed by
+    /// `fresh_epoch`, started when the instance's log is in the cluster's.
+    #[cfg(feature = "redis")]
+    pub(crate) fn publish_alone(
+        &self,
+        key: &InstanceKey,
+        message: &str,
+        fresh_epoch: &str,
+    ) -> Published {
+        if let Some((_, slot)) = self.find(key, false) {
+            let mut instance = lock(&slot);
+            if !instance.log.epoch.starts_with(LOCAL_EPOCH) {
+                instance
+                    .log
+                    .adopt(&format!("{LOCAL_EPOCH}{fresh_epoch}"), 0);
             }
-            return Published { offset, delivered };
+        }
+        self.publish(key, message)
+    }
+
+    /// Queues a publication the cluster numbered (`offset` in `epoch`) for
+    /// this node's subscribers of `key`. One already delivered is dropped;
+    /// after a gap or in another epoch, the log starts again from it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn deliver(&self, key: &InstanceKey, epoch: &str, offset: u64, message: &str) {
+        let now = Instant::now();
+        loop {
+            let Some((_, slot)) = self.find(key, false) else {
+                return;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            if *instance.log.epoch != *epoch || offset > instance.log.last + 1 {
+                instance.log.adopt(epoch, offset.saturating_sub(1));
+            } else if offset <= instance.log.last {
+                return;
+            }
+            instance.log.last = offset;
+            let delivered = instance.fan_out(key, offset, message, now);
+            drop(instance);
+            self.count(key, delivered);
+            return;
+        }
+    }
+
+    /// Where this node's log of `key` stands; `None` without an instance.
+    #[cfg(feature = "redis")]
+    pub(crate) fn numbering(&self, key: &InstanceKey) -> Option<Numbered> {
+        let (_, slot) = self.find(key, false)?;
+        let instance = lock(&slot);
+        Some(Numbered {
+            epoch: instance.log.epoch.to_string(),
+            last: instance.log.last,
+        })
+    }
+
+    /// Takes on the cluster's numbering of `key` (after publications were
+    /// missed that cannot be replayed).
+    #[cfg(feature = "redis")]
+    pub(crate) fn renumber(&self, key: &InstanceKey, numbered: &Numbered) {
+        if let Some((_, slot)) = self.find(key, false) {
+            lock(&slot).number(numbered);
+        }
+    }
+
+    /// The subjects of this node that the cluster is to count present on
+    /// `key` (a departed one until its linger is over).
+    #[cfg(feature = "redis")]
+    pub(crate) fn staying(&self, key: &InstanceKey) -> Vec<String> {
+        self.find(key, false).map_or_else(Vec::new, |(_, slot)| {
+            lock(&slot).present.staying(Instant::now())
+        })
+    }
+
+    /// The number the next presence change from Redis gets.
+    #[cfg(feature = "redis")]
+    pub(crate) fn heard_now(&self) -> u64 {
+        self.heard.load(Ordering::Acquire)
+    }
+
+    /// Tells this node's subscribers of `key` that `subject` joined (or
+    /// left) somewhere in the cluster; not its own connections, which know.
+    /// Remembered for the joins reading Redis meanwhile (the instance is
+    /// created for them if it has no subscriber yet).
+    #[cfg(feature = "redis")]
+    pub(crate) fn announce(&self, key: &InstanceKey, joined: bool, subject: &str) {
+        let fields = if joined {
+            json!({ "joined": subject })
+        } else {
+            json!({ "left": subject })
+        };
+        let frame = Utf8Bytes::from(frames::presence(None, key.topic.name, &key.params, fields));
+        loop {
+            let Some((_, slot)) = self.find(key, true) else {
+                return;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            if instance.heard.len() == HEARD {
+                instance.heard.pop_front();
+            }
+            instance.heard.push_back(Heard {
+                seq: self.heard.fetch_add(1, Ordering::AcqRel),
+                joined,
+                subject: subject.into(),
+            });
+            for subscriber in instance.local.values() {
+                if subscriber.deliver == Deliver::Publication
+                    && subscriber.subject.as_deref() != Some(subject)
+                {
+                    offer(&subscriber.link, &frame);
+                }
+            }
+            return;
         }
     }
 
@@ -519,10 +867,10 @@ impl Broker {
 
 /// Announces `left` for the subjects of `slot` (the instance of `key`)
 /// whose linger is over, once it is (a task sleeps until then).
-fn settle_later(key: Arc<InstanceKey>, slot: &Slot) {
+fn settle_later(key: Arc<InstanceKey>, slot: &Slot, announce: bool) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         // No runtime to wait in (the server is gone): no lingering.
-        lock(slot).settle(&key, Instant::now() + LINGER);
+        lock(slot).settle(&key, Instant::now() + LINGER, announce);
         return;
     };
     let slot: Weak<Mutex<Instance>> = Arc::downgrade(slot);
@@ -531,7 +879,7 @@ fn settle_later(key: Arc<InstanceKey>, slot: &Slot) {
         if let Some(slot) = slot.upgrade() {
             let mut instance = lock(&slot);
             if !instance.retired {
-                instance.settle(&key, Instant::now());
+                instance.settle(&key, Instant::now(), announce);
             }
         }
     });
@@ -625,6 +973,16 @@ mod tests {
     }
 
     fn subscribe(broker: &Broker, link: &Arc<Link>, id: i64) {
+        subscribe_with(broker, link, room(id), None, FromRedis::default());
+    }
+
+    fn subscribe_with(
+        broker: &Broker,
+        link: &Arc<Link>,
+        key: InstanceKey,
+        since: Option<&Since>,
+        redis: FromRedis<'_>,
+    ) -> Joined {
         let principal = link.principal();
         let audit = AuditContext {
             endpoint: ENDPOINT.name,
@@ -639,12 +997,196 @@ mod tests {
             link,
             generation: link.generation(),
             id: None,
-            since: None,
+            since,
             by: By::Client,
         };
-        if let Err(e) = broker.subscribe(room(id), &join, 100, Deliver::Publication) {
-            panic!("{e:?}");
+        broker
+            .subscribe(key, &join, 100, Deliver::Publication, redis)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// The offsets of the publication frames in `frames`.
+    #[cfg(feature = "redis")]
+    fn offsets<'a>(frames: impl IntoIterator<Item = &'a str>) -> Vec<u64> {
+        frames
+            .into_iter()
+            .map(|f| serde_json::from_str::<serde_json::Value>(f).unwrap_or_default())
+            .map(|f| f["offset"].as_u64().unwrap_or_default())
+            .collect()
+    }
+
+    /// Offsets of what `link` has queued, in order.
+    #[cfg(feature = "redis")]
+    fn queued(link: &Link) -> Vec<u64> {
+        let texts: Vec<String> = std::iter::from_fn(|| link.pop())
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        offsets(texts.iter().map(String::as_str))
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_join_that_read_redis_ahead_of_the_node_misses_nothing_and_gets_nothing_twice() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, fresh, back) = (link(), link(), link());
+        let at = |last| Numbered {
+            epoch: "e".into(),
+            last,
+        };
+        let first = at(3);
+        let numbered = FromRedis {
+            numbered: Some(&first),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &live, key(), None, numbered);
+        broker.deliver(&key(), "e", 4, "{}");
+        // Redis read at 6 while 5 and 6 are still on their way here.
+        let ahead = at(6);
+        let numbered = FromRedis {
+            numbered: Some(&ahead),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &fresh, key(), None, numbered);
+        assert!(joined.frame.contains(r#""offset":4"#), "{}", joined.frame);
+        let recovery = Recovery {
+            numbered: at(6),
+            missed: Some((3..=6).map(|o| (o, "{}".to_owned())).collect()),
+        };
+        let since = Since {
+            epoch: "e".into(),
+            offset: 2,
+        };
+        let redis = FromRedis {
+            recovery: Some(&recovery),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":4,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert_eq!(offsets(joined.replay.iter().map(|f| f.as_str())), [3, 4]);
+        for offset in [5, 6] {
+            broker.deliver(&key(), "e", offset, "{}");
         }
+        assert_eq!(queued(&live), [4, 5, 6]);
+        assert_eq!(queued(&fresh), [5, 6]);
+        assert_eq!(queued(&back), [5, 6]);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_join_hears_the_presence_changes_made_while_it_read_redis() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        // Before Redis was read: in its answer already.
+        broker.announce(&key(), true, "old");
+        let heard_since = broker.heard_now();
+        let listed = ["alice".to_owned(), "old".to_owned()];
+        // While it was read: bob arrived, alice left.
+        broker.announce(&key(), true, "bob");
+        broker.announce(&key(), false, "alice");
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since,
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &link(), key(), None, redis);
+        assert!(
+            joined.frame.contains(r#""present":["bob","old","u"]"#),
+            "{}",
+            joined.frame
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_recovery_from_redis_is_completed_by_what_the_node_delivered_since() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, back) = (link(), link());
+        let numbered = Numbered {
+            epoch: "e".into(),
+            last: 3,
+        };
+        let first = FromRedis {
+            numbered: Some(&numbered),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &live, key(), None, first);
+        // Redis's history was read at 5; 6 and 7 reached this node before
+        // the returning subscriber was attached.
+        let recovery = Recovery {
+            numbered: Numbered {
+                epoch: "e".into(),
+                last: 5,
+            },
+            missed: Some(vec![(4, "{}".into()), (5, "{}".into())]),
+        };
+        for offset in [4, 5, 6, 7, 7] {
+            broker.deliver(&key(), "e", offset, "{}");
+        }
+        let since = Since {
+            epoch: "e".into(),
+            offset: 3,
+        };
+        let redis = FromRedis {
+            recovery: Some(&recovery),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":7,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert_eq!(
+            offsets(joined.replay.iter().map(|f| f.as_str())),
+            [4, 5, 6, 7]
+        );
+        // Live from 8, a repeat dropped.
+        broker.deliver(&key(), "e", 8, "{}");
+        broker.deliver(&key(), "e", 8, "{}");
+        let text = |m: Message| match m {
+            Message::Text(t) => t.to_string(),
+            other => panic!("{other:?}"),
+        };
+        let queued: Vec<String> = std::iter::from_fn(|| back.pop()).map(text).collect();
+        assert_eq!(offsets(queued.iter().map(String::as_str)), [8]);
+        let heard: Vec<String> = std::iter::from_fn(|| live.pop()).map(text).collect();
+        assert_eq!(offsets(heard.iter().map(String::as_str)), [4, 5, 6, 7, 8]);
     }
 
     #[test]
@@ -671,7 +1213,7 @@ mod tests {
         let outcome = finished.recv_timeout(Duration::from_secs(5));
         drop(held);
         let _ = worker.join();
-        assert_eq!(outcome, Ok((1, Some(Deliver::Publication))));
+        assert_eq!(outcome, Ok((Some(1), Some(Deliver::Publication))));
     }
 
     #[test]
@@ -688,10 +1230,13 @@ mod tests {
             broker.leave_all(link);
         }
         let published = broker.publish(&room(1), r#"{"type":"t"}"#);
-        assert_eq!(published.delivered, 1);
+        assert_eq!(published.delivered, Some(1));
         assert!(stays.pop().is_some());
         assert!(leaving.iter().all(|l| l.pop().is_none()));
-        assert_eq!(broker.publish(&room(2), r#"{"type":"t"}"#).delivered, 1);
+        assert_eq!(
+            broker.publish(&room(2), r#"{"type":"t"}"#).delivered,
+            Some(1)
+        );
         // The last one out takes the instance (no history) with it.
         broker.leave_all(&stays);
         assert!(broker.find(&room(1), false).is_none());

@@ -50,7 +50,7 @@ pub(super) struct Kept {
 }
 
 /// 128 random bits, hex.
-fn new_epoch() -> Box<str> {
+pub(crate) fn new_epoch() -> Box<str> {
     let mut bytes = [0u8; 16];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness: the standard library's per-process random keys
@@ -70,6 +70,16 @@ impl Log {
             kept: VecDeque::new(),
             bytes: 0,
         }
+    }
+
+    /// Takes on a numbering kept elsewhere (the cluster's Redis) that this
+    /// log has not seen all of: what it kept may have gaps against it, so
+    /// it is forgotten.
+    pub(super) fn adopt(&mut self, epoch: &str, last: u64) {
+        self.epoch = epoch.into();
+        self.last = last;
+        self.kept.clear();
+        self.bytes = 0;
     }
 
     /// Whether anything is kept (an instance with history lives while it is).

@@ -38,6 +38,8 @@ use wsauth_spec::Keyword as _;
 use wsauth_spec::wire::TopicRefusal;
 
 use crate::audit::{self, AuditContext};
+#[cfg(feature = "redis")]
+use crate::cluster::Fanout;
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, TopicDescriptor};
 use crate::link::Link;
 use crate::metrics::Registry;
@@ -45,11 +47,18 @@ use crate::principal::Principal;
 use crate::store::Checks;
 use crate::typed::{Endpoint, MessageKind};
 
+pub(crate) use self::broker::Broker;
 pub use self::broker::Published;
-use self::broker::{Broker, Joined};
-use self::history::Since;
+use self::broker::{FromRedis, Joined};
+#[cfg(feature = "redis")]
+pub(crate) use self::broker::{Numbered, Recovery};
+pub(crate) use self::history::Since;
+#[cfg(feature = "redis")]
+pub(crate) use self::history::new_epoch;
 pub(crate) use self::instance::InstanceKey;
 use self::instance::{client_topic_of, find_topic, topic_of};
+#[cfg(feature = "redis")]
+pub(crate) use self::presence::LINGER;
 pub(crate) use self::requests::{Asker, is_request, request};
 
 /// An instance key of one topic of a spec, as generated code describes it:
@@ -95,6 +104,10 @@ pub enum PublishError {
     /// payload schema.
     #[error("the message is not a valid `{0}` message")]
     InvalidMessage(String),
+    /// The cluster's Redis, which numbers and spreads every publication,
+    /// is unreachable (or did not answer in time). Retry it.
+    #[error("the cluster's redis is unreachable")]
+    Unavailable,
 }
 
 /// Publishing to topics and asking who is on them, from anywhere: a
@@ -104,13 +117,18 @@ pub enum PublishError {
 /// ```ignore
 /// let topics = server.topics();
 /// let key = prsm::topics::conversation::Key { conversation_id: 42 };
-/// topics.publish(&key, prsm::messages::Typing { user_id: "alice".into(), active: true })?;
+/// topics.publish(&key, prsm::messages::Typing { user_id: "alice".into(), active: true }).await?;
 /// ```
 ///
-/// A publication never waits: each subscriber gets it through its
+/// A publication never waits for subscribers: each gets it through its
 /// connection's bounded send queue, and a subscriber whose queue is full is
 /// closed with the spec's `slow_consumer` code while the others keep
-/// receiving.
+/// receiving. On a single server, `publish` has queued it for every
+/// subscriber when it returns, without awaiting anything. In a cluster
+/// (`Builder::redis`, feature `redis`), `publish` awaits Redis, which
+/// numbers the publication and passes it to every node subscribed to the
+/// instance, this one included; each node then queues it for its own
+/// subscribers.
 #[derive(Clone, Debug)]
 pub struct Topics {
     hub: Arc<Hub>,
@@ -119,7 +137,11 @@ pub struct Topics {
 /// What every connection and the handle share.
 pub(crate) struct Hub {
     api: &'static ApiDescriptor,
-    broker: Broker,
+    broker: Arc<Broker>,
+    /// The cluster's side of every instance (numbering, fan-out across
+    /// nodes); `None` on a single server.
+    #[cfg(feature = "redis")]
+    fanout: Option<Arc<Fanout>>,
     checks: Option<Arc<dyn Checks>>,
     /// How long a subscription's checks may take (the handshake's budget).
     check_budget: Duration,
@@ -139,6 +161,8 @@ impl std::fmt::Debug for Hub {
 impl Topics {
     pub(crate) fn new(
         api: &'static ApiDescriptor,
+        broker: Arc<Broker>,
+        #[cfg(feature = "redis")] fanout: Option<Arc<Fanout>>,
         checks: Option<Arc<dyn Checks>>,
         check_budget: Duration,
         metrics: Arc<Registry>,
@@ -146,7 +170,9 @@ impl Topics {
         Topics {
             hub: Arc::new(Hub {
                 api,
-                broker: Broker::new(),
+                broker,
+                #[cfg(feature = "redis")]
+                fanout,
                 checks,
                 check_budget,
                 metrics,
@@ -155,7 +181,7 @@ impl Topics {
     }
 
     /// Publishes `message` on the instance `key` names.
-    pub fn publish<K: TopicKey>(
+    pub async fn publish<K: TopicKey>(
         &self,
         key: &K,
         message: impl Into<K::Message>,
@@ -171,7 +197,7 @@ impl Topics {
         }
         let text = crate::frame::encode(kind, &message)
             .map_err(|_| PublishError::InvalidMessage(kind.to_owned()))?;
-        Ok(self.hub.publish(&instance, &text))
+        self.hub.publish(&instance, &text).await
     }
 
     /// Publishes a JSON message (an object with its `type`) on the
@@ -179,7 +205,7 @@ impl Topics {
     /// against the spec at run time (the type is one the topic carries, the
     /// payload fits its schema; on an `open` topic, any type the spec does
     /// not declare, with any fields).
-    pub fn publish_json(
+    pub async fn publish_json(
         &self,
         topic: &str,
         params: &Value,
@@ -187,7 +213,7 @@ impl Topics {
     ) -> Result<Published, PublishError> {
         let instance = self.instance(topic, params)?;
         let text = checked_message(instance.topic, message)?;
-        Ok(self.hub.publish(&instance, &text))
+        self.hub.publish(&instance, &text).await
     }
 
     /// How many connections of this server are joined to the instance `key`
@@ -202,9 +228,15 @@ impl Topics {
     /// The subjects subscribed to the instance `key` names, sorted (the
     /// same subject on several connections once; anonymous connections are
     /// not listed). Empty when the topic has no presence.
-    pub fn presence<K: TopicKey>(&self, key: &K) -> Vec<String> {
+    ///
+    /// In a cluster, the subjects subscribed on any node, as Redis counts
+    /// them (empty while Redis is unreachable); a subject counts from the
+    /// moment its node told Redis, a few milliseconds after it subscribed.
+    pub async fn presence<K: TopicKey>(&self, key: &K) -> Vec<String> {
         match self.instance(K::TOPIC, key) {
-            Ok(instance) if instance.topic.presence => self.hub.broker.presence(&instance),
+            Ok(instance) if instance.topic.presence => {
+                self.hub.presence(&instance).await.unwrap_or_default()
+            }
             _ => Vec::new(),
         }
     }
@@ -281,11 +313,36 @@ pub(crate) struct Join<'a> {
 }
 
 impl Hub {
-    /// Publishes `text` on `key`'s instance, counted in the metrics.
-    fn publish(&self, key: &InstanceKey, text: &str) -> Published {
-        let published = self.broker.publish(key, text);
-        self.metrics.published(key.topic, published.delivered);
-        published
+    /// Publishes `text` (a message the topic carries) on `key`: through the
+    /// cluster when there is one, else straight to the subscribers; counted
+    /// in the metrics (publications here, deliveries where they happen).
+    pub(crate) async fn publish(
+        &self,
+        key: &InstanceKey,
+        text: &str,
+    ) -> Result<Published, PublishError> {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            let published = fanout.publish(key, text).await;
+            if published.is_ok() {
+                self.metrics.published(key.topic);
+            }
+            return published;
+        }
+        self.metrics.published(key.topic);
+        Ok(self.broker.publish(key, text))
+    }
+
+    /// Who is present on `key` (a topic with presence), sorted: on this
+    /// server, or on every node of its cluster.
+    pub(crate) async fn presence(&self, key: &InstanceKey) -> Result<Vec<String>, TopicRefusal> {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout
+            && !fanout.alone_now()
+        {
+            return fanout.present(key).await;
+        }
+        Ok(self.broker.presence(key))
     }
 
     /// Joins the instance of `topic` that `params` names, after the
@@ -325,7 +382,41 @@ impl Hub {
             join.principal,
         )
         .await?;
-        self.broker.subscribe(key, join, max, deliver)
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            // Following the instance first: from then on nothing published
+            // on it can be missed, and its numbering is read after that.
+            let watch = fanout.watch(&key).await?;
+            if fanout.alone_now() {
+                // Cut off under the `degrade` policy: this node alone.
+                let joined = self
+                    .broker
+                    .subscribe(key, join, max, deliver, FromRedis::default());
+                watch.done(joined.is_ok());
+                return joined;
+            }
+            // A topic without history answers `recovered: false` unasked.
+            let recovery = match (join.since, key.topic.history) {
+                (Some(since), Some(_)) => Some(fanout.recover(&key, since).await?),
+                _ => None,
+            };
+            let heard_since = self.broker.heard_now();
+            let present = match key.topic.presence {
+                true => Some(fanout.present(&key).await?),
+                false => None,
+            };
+            let redis = FromRedis {
+                numbered: watch.numbered(),
+                recovery: recovery.as_ref(),
+                present: present.as_deref(),
+                heard_since,
+            };
+            let joined = self.broker.subscribe(key, join, max, deliver, redis);
+            watch.done(joined.is_ok());
+            return joined;
+        }
+        self.broker
+            .subscribe(key, join, max, deliver, FromRedis::default())
     }
 
     /// The topic called `name` that `by` may join or leave on connections
@@ -357,14 +448,34 @@ impl Hub {
     ) -> Result<(InstanceKey, Deliver), TopicRefusal> {
         let (topic, _) = self.topic(endpoint, topic, by)?;
         let key = InstanceKey::new(topic, params)?;
-        match self.broker.unsubscribe(&key, link) {
+        match self.unsubscribe(&key, link) {
             Some(deliver) => Ok((key, deliver)),
             None => Err(TopicRefusal::NotSubscribed),
         }
     }
 
+    /// Ends `link`'s subscription to `key`, if it has one; the node stops
+    /// following an instance its last subscriber left.
+    fn unsubscribe(&self, key: &InstanceKey, link: &Link) -> Option<Deliver> {
+        let deliver = self.broker.unsubscribe(key, link);
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            fanout.unwatch(key);
+        }
+        deliver
+    }
+
     /// Ends every subscription of a closing connection.
     pub(crate) fn leave_all(&self, link: &Link) {
+        #[cfg(feature = "redis")]
+        if let Some(fanout) = &self.fanout {
+            let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
+            self.broker.leave_all(link);
+            for key in held {
+                fanout.unwatch(&key);
+            }
+            return;
+        }
         self.broker.leave_all(link);
     }
 
@@ -384,7 +495,7 @@ impl Hub {
             let Err(reason) = decision else {
                 continue;
             };
-            if let Some(deliver) = self.broker.unsubscribe(&key, link) {
+            if let Some(deliver) = self.unsubscribe(&key, link) {
                 audit::topic_dropped(audit, key.topic.name, reason);
                 if deliver == Deliver::Message {
                     continue;

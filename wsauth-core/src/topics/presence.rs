@@ -20,7 +20,7 @@ use tokio::time::Instant;
 use wsauth_spec::wire::PRESENCE_LINGER_MS;
 
 /// How long a subject that left still counts as present.
-pub(super) const LINGER: Duration = Duration::from_millis(PRESENCE_LINGER_MS);
+pub(crate) const LINGER: Duration = Duration::from_millis(PRESENCE_LINGER_MS);
 
 #[derive(Debug, Default)]
 pub(super) struct Presence {
@@ -74,6 +74,17 @@ impl Presence {
             !over
         });
         gone
+    }
+
+    /// The subjects present whose linger (if any) is not over by `now`:
+    /// what this node tells the cluster.
+    #[cfg(feature = "redis")]
+    pub(super) fn staying(&self, now: Instant) -> Vec<String> {
+        self.subjects
+            .iter()
+            .filter(|(_, seat)| seat.left_at.is_none_or(|at| at + LINGER > now))
+            .map(|(subject, _)| subject.to_string())
+            .collect()
     }
 
     /// The subjects present (lingering ones included), sorted.

@@ -112,14 +112,14 @@ pub(crate) async fn request(
                 }
             }
         }
-        PUBLISH => match publish(topics, &asker, &request) {
+        PUBLISH => match publish(topics, &asker, &request).await {
             Ok(offset) => Ok(vec![text(frames::published(request.id, offset))]),
             Err(error) => {
                 audit::topic_refused(asker.audit, PUBLISH, &request.topic, error);
                 Ok(vec![refused(error)])
             }
         },
-        PRESENCE => match presence(topics, &asker, &request) {
+        PRESENCE => match presence(topics, &asker, &request).await {
             Ok((key, present)) => Ok(vec![text(frames::presence(
                 request.id,
                 key.topic.name,
@@ -140,7 +140,11 @@ pub(crate) async fn request(
 /// this principal, and are re-run on every refresh: a permission to publish
 /// is not a licence to write into every instance), then a message the topic
 /// carries that fits its schema.
-fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64, TopicRefusal> {
+async fn publish(
+    topics: &Topics,
+    asker: &Asker<'_>,
+    request: &Request,
+) -> Result<u64, TopicRefusal> {
     let hub = topics.hub();
     let topic = client_topic_of(hub.api, asker.endpoint, &request.topic)?;
     match topic.publish {
@@ -156,11 +160,15 @@ fn publish(topics: &Topics, asker: &Asker<'_>, request: &Request) -> Result<u64,
         .as_ref()
         .ok_or(TopicRefusal::InvalidMessage)?;
     let text = checked_message(topic, message).map_err(|_| TopicRefusal::InvalidMessage)?;
-    Ok(hub.publish(&key, &text).offset)
+    match hub.publish(&key, &text).await {
+        Ok(published) => Ok(published.offset),
+        // Redis could not number it: nothing was published.
+        Err(_) => Err(TopicRefusal::ServerError),
+    }
 }
 
 /// Who is present on an instance the connection subscribes to.
-fn presence(
+async fn presence(
     topics: &Topics,
     asker: &Asker<'_>,
     request: &Request,
@@ -174,6 +182,6 @@ fn presence(
     if !topic.presence {
         return Err(TopicRefusal::InvalidMessage);
     }
-    let present = hub.broker.presence(&key);
+    let present = hub.presence(&key).await?;
     Ok((key, present))
 }

@@ -150,3 +150,42 @@ async fn the_binary_serves_metrics_only_on_the_metrics_address() {
     let _ = until_close(&mut client).await;
     spawned.exits_cleanly().await;
 }
+
+/// Two servers of one cluster: a publication is counted where it was
+/// published, its deliveries where they were queued.
+#[tokio::test]
+async fn in_a_cluster_deliveries_are_counted_by_the_node_that_queued_them() {
+    let Some(redis) = wsauth_example_support::redis_server::RedisServer::start() else {
+        return;
+    };
+    let cluster = |mut config: prsm::Config| {
+        config.cluster = Some(wsauth_core::ClusterConfig {
+            prefix: Some("prsm-metrics".into()),
+            ..wsauth_core::ClusterConfig::new(redis.url())
+        });
+        config
+    };
+    let (a, b) = (start_with(cluster).await, start_with(cluster).await);
+    for app in [&a, &b] {
+        for _ in 0..250 {
+            if app.server.cluster_ready() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(app.server.cluster_ready());
+    }
+    let (mut on_b, subscribed) = crate::topics::subscriber(b.addr, "user123", 1, None).await;
+    assert_eq!(subscribed["type"], "wsauth.subscribed", "{subscribed}");
+    crate::topics::alice_types(a.addr, true).await;
+    assert!(next_of(&mut on_b, "wsauth.publication").await);
+
+    let publications = r#"wsauth_topic_publications_total{topic="conversation"}"#;
+    let deliveries = r#"wsauth_topic_deliveries_total{topic="conversation"}"#;
+    let on_a = a.server.metrics().render();
+    let on_b = b.server.metrics().render();
+    assert_eq!(sample(&on_a, publications), Some(1.0), "{on_a}");
+    assert_eq!(sample(&on_a, deliveries), Some(0.0), "{on_a}");
+    assert_eq!(sample(&on_b, publications), Some(0.0), "{on_b}");
+    assert_eq!(sample(&on_b, deliveries), Some(1.0), "{on_b}");
+}

@@ -3,6 +3,7 @@
 
 mod binary;
 mod broadcast;
+mod cluster;
 mod common;
 mod dev_token;
 mod handshake;

@@ -18,6 +18,9 @@
 //! older time over a newer one, and no announcement): revocations survive
 //! as long as one node that knew them lives.
 //!
+//! The same connection follows the topic instances this node has
+//! subscribers on (`fanout.rs`): the loop here only forwards to it.
+//!
 //! Messages (the subject is always last: subjects may contain `:`):
 //! `rj:<until>:<jti>`, `rs:<before>:<subject>`, `ds:<subject>`.
 
@@ -27,6 +30,7 @@ use std::time::Duration;
 use ::redis::{RedisResult, Script, Value};
 use futures_util::StreamExt;
 
+use super::fanout::Listener;
 use super::{HEALTH_EVERY, NodeShared, is_unreachable, within};
 use crate::cluster::revocations::Held;
 use crate::cluster::{ClusterError, Revocation, Revocations};
@@ -88,16 +92,20 @@ pub(super) async fn revoke(
 /// The control subscription, for the node's life: subscribe, reload,
 /// apply what arrives; on any loss, mark the node down and start again
 /// after a backoff.
-pub(super) async fn run(shared: Arc<NodeShared>, revocations: Arc<Revocations>) {
+pub(super) async fn run(
+    shared: Arc<NodeShared>,
+    revocations: Arc<Revocations>,
+    mut topics: Listener,
+) {
     let mut backoff = MIN_BACKOFF;
     let mut failures = 0u32;
     loop {
-        match subscribe(&shared, &revocations).await {
+        match subscribe(&shared, &revocations, &topics).await {
             Ok(pubsub) => {
                 failures = 0;
                 shared.set_control(true);
                 let since = tokio::time::Instant::now();
-                listen(&shared, pubsub, &revocations).await;
+                listen(&shared, pubsub, &revocations, &mut topics).await;
                 if since.elapsed() >= STABLE_AFTER {
                     backoff = MIN_BACKOFF;
                 }
@@ -115,15 +123,18 @@ pub(super) async fn run(shared: Arc<NodeShared>, revocations: Arc<Revocations>) 
             }
         }
         shared.set_control(false);
+        topics.refuse_waiting();
         tokio::time::sleep(jitter(backoff)).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-/// Subscribes to the control channel, then loads what is stored.
+/// Subscribes to the control channel and the followed topic instances,
+/// then loads what is stored.
 async fn subscribe(
     shared: &NodeShared,
     revocations: &Revocations,
+    topics: &Listener,
 ) -> RedisResult<::redis::aio::PubSub> {
     let mut pubsub = within(shared, RedisOp::Subscribe, shared.client.get_async_pubsub()).await?;
     within(
@@ -132,14 +143,22 @@ async fn subscribe(
         pubsub.subscribe(shared.keys.control()),
     )
     .await?;
+    topics.resubscribe(&mut pubsub).await?;
+    topics.resync().await?;
     reload(shared, revocations).await?;
     Ok(pubsub)
 }
 
 /// Applies what the control channel carries until the subscription ends
 /// or stops answering its probe; reloads the stored set every
-/// [`RELOAD_EVERY`].
-async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: &Revocations) {
+/// [`RELOAD_EVERY`]. Topic publications and the topics' (un)subscriptions
+/// go to and from `topics`.
+async fn listen(
+    shared: &NodeShared,
+    pubsub: ::redis::aio::PubSub,
+    revocations: &Revocations,
+    topics: &mut Listener,
+) {
     let (mut sink, mut messages) = pubsub.split();
     let mut reloads =
         tokio::time::interval_at(tokio::time::Instant::now() + RELOAD_EVERY, RELOAD_EVERY);
@@ -149,6 +168,7 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
     loop {
         tokio::select! {
             message = messages.next() => match message {
+                Some(message) if topics.dispatch(&message) => {}
                 Some(message) => match parse(message.get_payload_bytes()) {
                     Some(revocation) => {
                         let closed = revocations.apply(&revocation);
@@ -158,6 +178,11 @@ async fn listen(shared: &NodeShared, pubsub: ::redis::aio::PubSub, revocations: 
                 },
                 None => return,
             },
+            Some(request) = topics.next() => {
+                if topics.serve(&mut sink, request).await.is_err() {
+                    return;
+                }
+            }
             _ = reloads.tick() => {
                 if let Err(error) = reload(shared, revocations).await {
                     shared.failed(&error);

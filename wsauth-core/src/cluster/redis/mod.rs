@@ -20,15 +20,19 @@
 //!
 //! Tasks per node, all aborted when the server is dropped: health (PING),
 //! renewer (the node's connection leases, `leases.rs`), releaser (frees the
-//! leases of closed connections), control (the control channel and the
-//! revocation reloads, `control.rs`). Two TCP connections to Redis in all:
-//! commands and the control subscription.
+//! leases of closed connections), presence (this node's subjects on topic
+//! instances, `presence.rs`), control (the control channel and the
+//! revocation reloads, `control.rs`, which also follows the topic
+//! instances this node has subscribers on, `fanout.rs`). Two TCP
+//! connections to Redis in all: commands and the subscriber.
 //!
 //! Every time in Redis comes from Redis (`TIME` in the Lua scripts, in
 //! `lua/`), never from a node's clock.
 
 mod control;
+mod fanout;
 mod leases;
+mod presence;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -45,7 +49,9 @@ use super::{ClusterConfig, ClusterError, FailurePolicy, Revocation, Revocations}
 use crate::metrics::{RedisMetrics, RedisOp};
 use crate::reject::Rejection;
 use crate::server::BuildError;
+use crate::topics::{Broker, InstanceKey};
 
+pub(crate) use self::fanout::Fanout;
 pub(crate) use self::leases::Held;
 
 /// How long one Redis command may take before Redis counts as unreachable.
@@ -66,6 +72,7 @@ const DEAD_AFTER: u32 = 2;
 /// One node of a cluster: its Redis connection and its tasks.
 pub(crate) struct Node {
     shared: Arc<NodeShared>,
+    fanout: Arc<Fanout>,
     tasks: Vec<AbortHandle>,
     /// The runtime the tasks run on when the server was built outside one
     /// (one worker thread of its own).
@@ -122,6 +129,11 @@ impl Keys {
     fn control(&self) -> String {
         format!("{}:ctl", self.prefix)
     }
+    /// A topic instance's channel; its keys add `:m` (numbering) and `:s`
+    /// (history stream). Params are a JSON object, so no channel is a key.
+    fn instance(&self, key: &InstanceKey) -> String {
+        format!("{}:i:{}:{}", self.prefix, key.topic.name, key.params)
+    }
 }
 
 impl Node {
@@ -133,6 +145,7 @@ impl Node {
         api: &str,
         revocations: Arc<Revocations>,
         metrics: Arc<RedisMetrics>,
+        broker: Arc<Broker>,
     ) -> Result<Self, BuildError> {
         if config.renew_every.is_zero() || config.lease_ttl < config.renew_every * 2 {
             return Err(BuildError::Cluster(
@@ -183,6 +196,11 @@ impl Node {
             recheck: Notify::new(),
             metrics,
         });
+        let presences = Arc::new(presence::Presences::new(
+            Arc::clone(&shared),
+            Arc::clone(&broker),
+        ));
+        let (fanout, listener) = Fanout::new(Arc::clone(&shared), broker, Arc::clone(&presences));
         let tasks = vec![
             runtime.spawn(health(Arc::clone(&shared))).abort_handle(),
             runtime
@@ -191,12 +209,14 @@ impl Node {
             runtime
                 .spawn(leases::release(Arc::clone(&shared), released))
                 .abort_handle(),
+            runtime.spawn(presence::run(presences)).abort_handle(),
             runtime
-                .spawn(control::run(Arc::clone(&shared), revocations))
+                .spawn(control::run(Arc::clone(&shared), revocations, listener))
                 .abort_handle(),
         ];
         Ok(Node {
             shared,
+            fanout,
             tasks,
             own_runtime,
         })
@@ -205,6 +225,11 @@ impl Node {
     /// Whether Redis answers and the revocations are current.
     pub(super) fn up(&self) -> bool {
         self.shared.up()
+    }
+
+    /// The node's topic fan-out.
+    pub(super) fn fanout(&self) -> Arc<Fanout> {
+        Arc::clone(&self.fanout)
     }
 
     /// Takes one of `subject`'s `max` slots cluster-wide, or applies the
@@ -264,7 +289,7 @@ impl NodeShared {
     }
 
     fn up(&self) -> bool {
-        self.commands_ok.load(Ordering::Acquire) && self.control_ok.load(Ordering::Acquire)
+        self.reachable() && self.control_ok.load(Ordering::Acquire)
     }
 
     /// Records whether a command reached Redis, logging the transitions.
