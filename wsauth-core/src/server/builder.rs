@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 use wsauth_spec::{Access, FailureKind, Keyword, TokenSource};
 
+use crate::audit::AuditLog;
 use crate::cluster::Cluster;
 use crate::connection::HandlerResult;
 use crate::descriptor::ApiDescriptor;
@@ -107,6 +108,7 @@ pub struct Builder {
     twice: Option<String>,
     state: AppState,
     limits: ServerLimits,
+    audit: Option<AuditLog>,
     #[cfg(feature = "redis")]
     cluster: Option<crate::cluster::ClusterConfig>,
 }
@@ -124,9 +126,18 @@ impl Builder {
             twice: None,
             state: AppState::default(),
             limits: ServerLimits::default(),
+            audit: None,
             #[cfg(feature = "redis")]
             cluster: None,
         }
+    }
+
+    /// Writes the audit events to `log`, as JSON lines, instead of emitting
+    /// them as `tracing` events (target `wsauth::audit`). Without this they
+    /// stay `tracing` events. See [`AuditLog`] for the lines' fields.
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
     }
 
     /// The limits before and during the handshake (header and handshake
@@ -322,7 +333,7 @@ impl Builder {
         #[cfg(not(feature = "redis"))]
         let (cluster, metrics) = (Cluster::local(), Registry::new(self.api));
         let (shutdown, _) = watch::channel(false);
-        let metrics = Arc::new(metrics);
+        let metrics = Arc::new(metrics.audited(self.audit.clone()));
         let shared = Arc::new(Shared {
             api: self.api,
             state: Arc::new(self.state),
@@ -339,6 +350,7 @@ impl Builder {
             limiter: Arc::new(ConnectionLimiter::default()),
             anonymous: Arc::default(),
             limits: self.limits,
+            audit: self.audit,
             metrics,
             shutdown,
             cluster,

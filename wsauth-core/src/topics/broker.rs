@@ -631,6 +631,7 @@ mod tests {
             peer: None,
             user_agent: None,
             subject: None,
+            log: None,
         };
         let join = Join {
             endpoint: &ENDPOINT,
