@@ -45,9 +45,10 @@ const BATCH_WAIT: Duration = Duration::from_millis(10);
 /// the lines `tracing-subscriber`'s JSON formatter writes with
 /// `flatten_event(true)`. Tokens are never among them.
 ///
-/// A thread writes the lines; clones share it. When the last clone is
-/// dropped the thread writes what is left and ends. [`AuditLog::flush`]
-/// waits until every line made so far is written.
+/// A thread writes the lines, in batches gathered for up to 10 ms; clones
+/// share it. When the last clone is dropped the thread writes what is left
+/// and ends. [`AuditLog::flush`] waits until every line made so far is
+/// written.
 #[derive(Clone)]
 pub struct AuditLog {
     writer: Arc<Writer>,
