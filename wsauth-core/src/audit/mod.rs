@@ -659,6 +659,43 @@ mod tests {
         }
     }
 
+    /// A writer that takes its time over each write, and keeps the
+    /// largest.
+    struct Slow(Shared, Arc<AtomicU64>);
+
+    impl Write for Slow {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            self.1.fetch_max(bytes.len() as u64, Ordering::Relaxed);
+            self.0.write(bytes)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_behind_holds_events_back_and_loses_none() {
+        let out = Shared::default();
+        let largest = Arc::new(AtomicU64::new(0));
+        let log = AuditLog::json_lines(Slow(out.clone(), Arc::clone(&largest)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let cx = context(&log);
+        // About 3 MiB of lines: more than the buffer holds, so events wait.
+        let detail = "x".repeat(1000);
+        for _ in 0..3_000 {
+            rejected(&cx, FailureKind::AuthFailed, &detail);
+        }
+        log.flush();
+        assert_eq!(out.lines().len(), 3_000);
+        assert_eq!(log.lost(), 0);
+        // The buffer never held more than its bound and the line that
+        // crossed it.
+        let largest = largest.load(Ordering::Relaxed);
+        assert!(largest <= (1 << 20) + 2_000, "a batch of {largest} bytes");
+    }
+
     /// A writer that always fails.
     struct Broken;
 
