@@ -239,7 +239,7 @@ pub(crate) async fn open(endpoint: &Endpoint, index: usize) -> Result<Client, St
         .map_err(|_| "timed out connecting".to_owned())?
         .map_err(|e| format!("connect: {e}"))?;
     match endpoint.target {
-        Target::Wsauth => {
+        Target::Wsauth | Target::WsauthQuiet => {
             let welcome = next_text(&mut client).await?;
             if !welcome.contains("\"connected\"") {
                 return Err(format!("unexpected welcome {welcome}"));

@@ -16,9 +16,10 @@
 //!   publisher starts when a `publish` line arrives on standard input.
 //!
 //! Both listen on `127.0.0.1:0` with `TCP_NODELAY` and are served by
-//! `axum::serve` with connect info. No tracing subscriber is installed, so
-//! wsauth's audit events cost only their construction unless
-//! `--audit-log` is given (then they are formatted as JSON and discarded).
+//! `axum::serve` with connect info. wsauth's audit events go where
+//! `--audit-log` says ([`AuditMode`]): by default as JSON lines through an
+//! `AuditLog` into `std::io::sink()`, as a production deployment writes
+//! them (paying for everything but the write itself).
 //! The process prints `listening ADDR` and runs until its standard input
 //! closes (the benchmark holds the other end). A `stats` line on standard
 //! input is answered with `stats LIVE_HEAP_BYTES ALLOCATIONS` when the
@@ -49,13 +50,41 @@ pub(crate) enum Kind {
     Fanout,
 }
 
+/// Where a wsauth server's audit events go.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum AuditMode {
+    /// JSON lines through `Builder::audit(AuditLog::json_lines(sink))`:
+    /// the production configuration, and the headline figure.
+    #[default]
+    JsonLines,
+    /// JSON through `tracing-subscriber`'s formatter into a sink: how the
+    /// examples logged them before `AuditLog`, for comparison.
+    Tracing,
+    /// Nowhere: `tracing` events with no subscriber, built and dropped.
+    Off,
+}
+
+impl AuditMode {
+    /// The `--audit-log` word.
+    pub(crate) fn word(self) -> &'static str {
+        match self {
+            AuditMode::JsonLines => "json-lines",
+            AuditMode::Tracing => "tracing",
+            AuditMode::Off => "off",
+        }
+    }
+}
+
 /// What the load generator talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
     /// The bare echo; ready after one echo.
     Bare,
-    /// wsauth's authenticated `/ws/echo/{user}?token=`; ready after the welcome.
+    /// wsauth's authenticated `/ws/echo/{user}?token=`; ready after the
+    /// welcome. Its audit events go where the benchmark's `--audit-log` says.
     Wsauth,
+    /// [`Target::Wsauth`] with the audit log off.
+    WsauthQuiet,
     /// wsauth's anonymous `/ws/raw` (no token, no welcome); ready after one
     /// echo. A diagnostic: the framework without authentication.
     WsauthRaw,
@@ -66,6 +95,7 @@ impl Target {
         match self {
             Target::Bare => "bare axum",
             Target::Wsauth => "wsauth",
+            Target::WsauthQuiet => "wsauth, audit log off",
             Target::WsauthRaw => "wsauth /ws/raw",
         }
     }
@@ -73,7 +103,16 @@ impl Target {
     pub(crate) fn kind(self) -> Kind {
         match self {
             Target::Bare => Kind::Bare,
-            Target::Wsauth | Target::WsauthRaw => Kind::Wsauth,
+            Target::Wsauth | Target::WsauthQuiet | Target::WsauthRaw => Kind::Wsauth,
+        }
+    }
+
+    /// Where its server's audit events go, `configured` being the
+    /// benchmark's `--audit-log`.
+    pub(crate) fn audit(self, configured: AuditMode) -> AuditMode {
+        match self {
+            Target::WsauthQuiet => AuditMode::Off,
+            _ => configured,
         }
     }
 }
@@ -90,9 +129,9 @@ pub(crate) struct ServeArgs {
     /// Tokio worker threads.
     #[arg(long, default_value_t = 1)]
     pub(crate) workers: usize,
-    /// Format wsauth's audit events as JSON (written to a sink).
-    #[arg(long)]
-    pub(crate) audit_log: bool,
+    /// Where wsauth's audit events go.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) audit_log: AuditMode,
     /// `fanout`: publications per second once publishing starts.
     #[arg(long, default_value_t = 100.0)]
     pub(crate) publish_rate: f64,
@@ -128,7 +167,11 @@ async fn bare_echo(mut socket: WebSocket) {
 
 /// The server's router, and for `fanout` the handle its publisher uses.
 /// Called inside the server's runtime (a cluster node's tasks run there).
-fn router(kind: Kind, redis: Option<&str>) -> Result<(Router, Option<Topics>), String> {
+fn router(
+    kind: Kind,
+    redis: Option<&str>,
+    audit: AuditMode,
+) -> Result<(Router, Option<Topics>), String> {
     let secret =
         || std::env::var(echo::SECRET_ENV).map_err(|_| format!("{} is not set", echo::SECRET_ENV));
     match kind {
@@ -138,8 +181,22 @@ fn router(kind: Kind, redis: Option<&str>) -> Result<(Router, Option<Topics>), S
         )),
         Kind::Wsauth => {
             let cluster = redis.map(|url| wsauth_core::ClusterConfig::new(url.to_owned()));
-            let (router, server) = echo::app_in(secret()?.as_bytes(), echo::Users::any(), cluster)
-                .map_err(|e| e.to_string())?;
+            let log = match audit {
+                AuditMode::JsonLines => Some(
+                    wsauth_core::AuditLog::json_lines(std::io::sink())
+                        .map_err(|e| format!("audit log: {e}"))?,
+                ),
+                AuditMode::Tracing | AuditMode::Off => None,
+            };
+            let server = echo::server_with(secret()?.as_bytes(), echo::Users::any(), |builder| {
+                let builder = wsauth_example_support::cluster::clustered(builder, cluster);
+                match log {
+                    Some(log) => builder.audit(log),
+                    None => builder,
+                }
+            })
+            .map_err(|e| e.to_string())?;
+            let router = server.router();
             if redis.is_some() {
                 ready(&server)?;
             }
@@ -172,7 +229,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         crate::pin_to(core)?;
     }
     crate::raise_fd_limit();
-    if args.audit_log {
+    if args.audit_log == AuditMode::Tracing {
         tracing_subscriber::fmt()
             .json()
             .with_writer(std::io::sink)
@@ -185,7 +242,7 @@ pub(crate) fn run(args: &ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("runtime: {e}"))?;
     let (app, topics) = {
         let _inside = runtime.enter();
-        router(args.kind, args.redis.as_deref())?
+        router(args.kind, args.redis.as_deref(), args.audit_log)?
     };
     // Answer `stats` requests, start the publisher on `publish`; exit when
     // the benchmark closes our standard input (or dies).

@@ -1,4 +1,5 @@
-//! One structured event per security decision, through `tracing`.
+//! One structured event per security decision, through `tracing` or,
+//! when the server was given one, an [`AuditLog`].
 //!
 //! Every event has target `wsauth::audit` and an `event` field
 //! (`accepted`, `rejected`, `permission_denied`, `limit_hit`, `expired`,
@@ -12,6 +13,18 @@
 //! pipeline only ever passes the failure kind and a detail written without
 //! them. Route a subscriber on the target to keep an audit trail apart from
 //! the application's logs.
+//!
+//! With an [`AuditLog`] configured the events go to it alone, as JSON lines
+//! with the same fields, and not to `tracing`: one audit trail, paid for
+//! once, whatever subscriber the application installs. Without one they
+//! are `tracing` events, as they always were. (Revocations are the
+//! exception for now: a node-wide event with no connection behind it, it
+//! stays a `tracing` event either way.)
+
+mod line;
+mod log;
+
+pub use self::log::AuditLog;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,6 +35,8 @@ use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{FailureKind, Keyword};
 
 use crate::cluster::Revocation;
+
+use self::line::{Level, Line};
 
 /// Who and where an event is about.
 ///
@@ -38,28 +53,65 @@ pub(crate) struct AuditContext {
     pub user_agent: Option<Box<str>>,
     /// Token subject, once known.
     pub subject: Option<Arc<str>>,
+    /// Where the events go instead of `tracing`, when configured.
+    pub log: Option<AuditLog>,
 }
 
 impl AuditContext {
     fn peer(&self) -> String {
         self.peer.map(|p| p.to_string()).unwrap_or_default()
     }
+
+    /// Writes one line to the log, if there is one (`fields`, then who and
+    /// where); `false` if not.
+    fn line(&self, level: Level, event: &'static str, fields: impl FnOnce(&mut Line<'_>)) -> bool {
+        let Some(log) = &self.log else {
+            return false;
+        };
+        log.event(level, event, |line| {
+            fields(line);
+            line.str("endpoint", self.endpoint)
+                .peer("peer", self.peer)
+                .str("subject", self.subject());
+        });
+        true
+    }
+
+    fn subject(&self) -> &str {
+        self.subject.as_deref().unwrap_or("")
+    }
+
+    fn user_agent(&self) -> &str {
+        self.user_agent.as_deref().unwrap_or("")
+    }
 }
 
 /// The connection was admitted.
 pub(crate) fn accepted(cx: &AuditContext) {
+    if cx.line(Level::Info, "accepted", |line| {
+        line.str("user_agent", cx.user_agent());
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "accepted",
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        user_agent = cx.user_agent.as_deref().unwrap_or(""),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        user_agent = cx.user_agent(),
+        subject = cx.subject(),
     );
 }
 
 /// The connection was refused, or ended by the server, for `kind`.
 pub(crate) fn rejected(cx: &AuditContext, kind: FailureKind, detail: &str) {
+    if cx.line(Level::Warn, "rejected", |line| {
+        line.str("kind", kind.word())
+            .str("detail", detail)
+            .str("user_agent", cx.user_agent());
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "rejected",
@@ -67,13 +119,18 @@ pub(crate) fn rejected(cx: &AuditContext, kind: FailureKind, detail: &str) {
         detail,
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        user_agent = cx.user_agent.as_deref().unwrap_or(""),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        user_agent = cx.user_agent(),
+        subject = cx.subject(),
     );
 }
 
 /// A message was refused for lack of a permission.
 pub(crate) fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
+    if cx.line(Level::Warn, "permission_denied", |line| {
+        line.str("message_type", message).str("permission", perm);
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "permission_denied",
@@ -81,7 +138,7 @@ pub(crate) fn permission_denied(cx: &AuditContext, message: &str, perm: &str) {
         permission = perm,
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
@@ -93,6 +150,13 @@ pub(crate) fn invalid_message(
     message: &str,
     violation: &crate::payload::Violation,
 ) {
+    if cx.line(Level::Warn, "invalid_message", |line| {
+        line.str("message_type", message)
+            .str("field", &violation.pointer())
+            .str("rule", violation.rule.keyword());
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "invalid_message",
@@ -101,19 +165,24 @@ pub(crate) fn invalid_message(
         rule = violation.rule.keyword(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// A limit was hit (connections, rate, size, send queue).
 pub(crate) fn limit_hit(cx: &AuditContext, kind: FailureKind) {
+    if cx.line(Level::Warn, "limit_hit", |line| {
+        line.str("kind", kind.word());
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "limit_hit",
         kind = kind.word(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
@@ -138,66 +207,96 @@ pub(crate) fn revocation(revocation: &Revocation, origin: &'static str, closed: 
 
 /// The token expired on a live connection.
 pub(crate) fn expired(cx: &AuditContext) {
+    if cx.line(Level::Info, "expired", |_| {}) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "expired",
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// The client refreshed its token in-band; `exp` is the new expiry.
 pub(crate) fn refreshed(cx: &AuditContext, exp: u64) {
+    if cx.line(Level::Info, "refreshed", |line| {
+        line.u64("exp", exp);
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "refreshed",
         exp,
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// The connection ended with `kind`.
 pub(crate) fn closed(cx: &AuditContext, kind: FailureKind) {
+    if cx.line(Level::Info, "closed", |line| {
+        line.str("kind", kind.word());
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "closed",
         kind = kind.word(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// The client closed the connection (or it dropped).
 pub(crate) fn client_closed(cx: &AuditContext) {
+    if cx.line(Level::Info, "closed", |line| {
+        line.str("kind", "client");
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "closed",
         kind = "client",
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// A subscription to an instance of `topic` was granted.
 pub(crate) fn topic_subscribed(cx: &AuditContext, topic: &str) {
+    if cx.line(Level::Info, "topic_subscribed", |line| {
+        line.str("topic", topic);
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "topic_subscribed",
         topic,
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// A topic request (`request`, a `wsauth.` type) was refused. `topic` is
 /// the client's word, which may name no topic at all.
 pub(crate) fn topic_refused(cx: &AuditContext, request: &str, topic: &str, error: TopicRefusal) {
+    if cx.line(Level::Warn, "topic_refused", |line| {
+        line.str("request", request)
+            .str("topic", topic)
+            .str("error", error.word());
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "topic_refused",
@@ -206,13 +305,18 @@ pub(crate) fn topic_refused(cx: &AuditContext, request: &str, topic: &str, error
         error = error.word(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// A subscription ended at the client's request (`client`) or the
 /// server's (`server`).
 pub(crate) fn topic_unsubscribed(cx: &AuditContext, topic: &str, reason: &str) {
+    if cx.line(Level::Info, "topic_unsubscribed", |line| {
+        line.str("topic", topic).str("reason", reason);
+    }) {
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "topic_unsubscribed",
@@ -220,13 +324,18 @@ pub(crate) fn topic_unsubscribed(cx: &AuditContext, topic: &str, reason: &str) {
         reason,
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
 /// A subscription failed its checks again after an in-band refresh and
 /// was ended.
 pub(crate) fn topic_dropped(cx: &AuditContext, topic: &str, reason: TopicRefusal) {
+    if cx.line(Level::Warn, "topic_dropped", |line| {
+        line.str("topic", topic).str("reason", reason.word());
+    }) {
+        return;
+    }
     tracing::warn!(
         target: "wsauth::audit",
         event = "topic_dropped",
@@ -234,7 +343,7 @@ pub(crate) fn topic_dropped(cx: &AuditContext, topic: &str, reason: TopicRefusal
         reason = reason.word(),
         endpoint = cx.endpoint,
         peer = %cx.peer(),
-        subject = cx.subject.as_deref().unwrap_or(""),
+        subject = cx.subject(),
     );
 }
 
@@ -286,6 +395,8 @@ impl Refusal {
 #[derive(Debug, Default)]
 pub(crate) struct Sampled {
     reasons: [SampledReason; Refusal::ALL.len()],
+    /// Where the lines go instead of `tracing`, when configured.
+    log: Option<AuditLog>,
 }
 
 #[derive(Debug, Default)]
@@ -299,6 +410,14 @@ struct SampledReason {
 }
 
 impl Sampled {
+    /// Sampled refusals written to `log`, or as `tracing` events without one.
+    pub(crate) fn new(log: Option<AuditLog>) -> Self {
+        Sampled {
+            log,
+            ..Sampled::default()
+        }
+    }
+
     /// Counts one refusal, and logs if this reason has had no line this second.
     pub(crate) fn refused(&self, refusal: Refusal, peer: Option<SocketAddr>) {
         let Some(index) = Refusal::ALL.iter().position(|r| *r == refusal) else {
@@ -320,6 +439,14 @@ impl Sampled {
             return;
         }
         let count = reason.count.swap(0, Ordering::Relaxed);
+        if let Some(log) = &self.log {
+            log.event(Level::Warn, "refused", |line| {
+                line.str("reason", refusal.word())
+                    .u64("count", count)
+                    .peer("peer", peer);
+            });
+            return;
+        }
         tracing::warn!(
             target: "wsauth::audit",
             event = "refused",
@@ -338,3 +465,6 @@ impl Sampled {
             .map_or(0, |reason| reason.total.load(Ordering::Relaxed))
     }
 }
+
+#[cfg(test)]
+mod tests;

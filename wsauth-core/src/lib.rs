@@ -11,7 +11,8 @@
 //! connection is upgraded and closed at once with the spec's code and
 //! generic reason; an admitted one reaches its handler as a
 //! [`Session`], which only the pipeline can create. Every decision is an
-//! audit event (`tracing` target `wsauth::audit`, never carrying a token).
+//! audit event (`tracing` target `wsauth::audit`, or JSON lines to an
+//! [`AuditLog`] given to [`Builder::audit`]; never carrying a token).
 //! Nothing here reads YAML at run time. Serve the router with
 //! [`WsAuth::serve`] for the limits that hold before authentication
 //! ([`ServerLimits`]: header timeout, connections per client address and in
@@ -69,6 +70,7 @@ pub mod trace;
 mod typed;
 
 // Serving a spec.
+pub use audit::AuditLog;
 pub use descriptor::ApiDescriptor;
 pub use listener::ServerLimits;
 pub use metrics::Metrics;

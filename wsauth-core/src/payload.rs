@@ -116,7 +116,7 @@ pub(crate) struct Violation {
 }
 
 impl Violation {
-    fn new(rule: Rule) -> Self {
+    pub(crate) fn new(rule: Rule) -> Self {
         Violation {
             path: Vec::new(),
             rule,

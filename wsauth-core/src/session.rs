@@ -19,7 +19,7 @@ use serde::Serialize;
 use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{Deliver, FailureKind, Frames, Keyword};
 
-use crate::audit::{self, AuditContext};
+use crate::audit::{self, AuditContext, AuditLog};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
@@ -93,6 +93,8 @@ pub struct Session {
     /// The client's address, for the audit events of the handler's topic
     /// requests (as the loop's carry it for the client's own).
     peer: Option<SocketAddr>,
+    /// Where those events go instead of `tracing`, when configured.
+    audit_log: Option<AuditLog>,
     welcomed: bool,
 }
 
@@ -104,7 +106,7 @@ impl Session {
         link: Arc<Link>,
         state: Arc<AppState>,
         topics: Topics,
-        peer: Option<SocketAddr>,
+        audit: &AuditContext,
     ) -> Self {
         Session {
             api,
@@ -113,7 +115,8 @@ impl Session {
             link,
             state,
             topics,
-            peer,
+            peer: audit.peer,
+            audit_log: audit.log.clone(),
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -331,6 +334,7 @@ impl Session {
             endpoint: self.endpoint.name,
             peer: self.peer,
             subject: principal.shared_subject().cloned(),
+            log: self.audit_log.clone(),
             ..AuditContext::default()
         }
     }

@@ -279,3 +279,85 @@ async fn revocations_and_the_connections_they_close_are_audited() {
         "{log}"
     );
 }
+
+/// Everything `log` has written into `written` so far, one value a line.
+async fn audit_lines(log: &wsauth_core::AuditLog, written: &Captured) -> Vec<serde_json::Value> {
+    let flushing = log.clone();
+    tokio::task::spawn_blocking(move || flushing.flush())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    written
+        .text()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_audit_log_gets_every_event_in_order_and_tracing_none() {
+    let (traced, _guard) = capture_logs();
+    let written = Captured::default();
+    let log = wsauth_core::AuditLog::json_lines(written.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let (addr, _server) =
+        start(|b| b.allow_origins(["https://app.example"]).audit(log.clone())).await;
+    let secret_marker = "SECRETMARKER";
+    let good = format!("alice:user,{secret_marker}:{}", now() + 600);
+    let mut client = connect(addr, "/ws/alice/1", Some(&good)).await;
+    assert_eq!(next_json(&mut client).await["type"], "hello");
+    client.close(None).await.unwrap_or_else(|e| panic!("{e}"));
+    // The close is audited once the server has seen it: wait for its line
+    // before the refusal, so the order is the test's.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while audit_lines(&log, &written).await.len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no close line: {}",
+            written.text()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let bad = format!("{secret_marker}-not-a-token");
+    let _ = rejected_with(addr, &format!("/ws/alice/1?token={bad}"), None).await;
+    let lines = audit_lines(&log, &written).await;
+    let events: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["event"].as_str(),
+                l["kind"].as_str(),
+                l["subject"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (Some("accepted"), None, Some("alice")),
+            (Some("closed"), Some("client"), Some("alice")),
+            (Some("rejected"), Some("auth_failed"), Some("")),
+        ],
+        "{}",
+        written.text()
+    );
+    for line in &lines {
+        assert_eq!(line["target"], "wsauth::audit");
+        assert_eq!(line["endpoint"], "room");
+        assert!(
+            line["peer"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("127.0.0.1:")),
+            "{line}"
+        );
+    }
+    let text = written.text();
+    assert!(
+        !text.contains(secret_marker),
+        "a token reached the audit log:\n{text}"
+    );
+    // One audit trail: with a log, `tracing` carries no audit event.
+    let traced = traced.text();
+    assert!(
+        !traced.contains("wsauth::audit"),
+        "audit events also went to tracing:\n{traced}"
+    );
+}

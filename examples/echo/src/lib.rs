@@ -130,6 +130,18 @@ pub fn server_in(
     users: Users,
     cluster: Option<wsauth_core::ClusterConfig>,
 ) -> Result<WsAuth, AppError> {
+    server_with(secret, users, |builder| {
+        wsauth_example_support::cluster::clustered(builder, cluster)
+    })
+}
+
+/// [`server`], with `configure` adding to the builder (a cluster, an audit
+/// log) before it is built.
+pub fn server_with(
+    secret: &[u8],
+    users: Users,
+    configure: impl FnOnce(wsauth_core::Builder) -> wsauth_core::Builder,
+) -> Result<WsAuth, AppError> {
     let keys = KeySet::new()
         .hmac(KEY_SLOT, secret)
         .map_err(AppError::Keys)?;
@@ -140,9 +152,7 @@ pub fn server_in(
         .allow_any_origin()
         .handler("echo", echo)
         .handler("raw", raw);
-    wsauth_example_support::cluster::clustered(builder, cluster)
-        .build()
-        .map_err(AppError::Build)
+    configure(builder).build().map_err(AppError::Build)
 }
 
 /// The axum router serving both endpoints, and the server (for

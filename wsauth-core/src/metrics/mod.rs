@@ -316,6 +316,15 @@ impl Registry {
         }
     }
 
+    /// The same, with the sampled refusals written to `log` (when given)
+    /// instead of `tracing`.
+    pub(crate) fn audited(self, log: Option<crate::audit::AuditLog>) -> Self {
+        Registry {
+            refusals: Arc::new(Sampled::new(log)),
+            ..self
+        }
+    }
+
     /// Where refusals before authentication are counted and sampled.
     pub(crate) fn refusals(&self) -> &Arc<Sampled> {
         &self.refusals

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 use wsauth_spec::{Access, FailureKind, Keyword, TokenSource};
 
+use crate::audit::AuditLog;
 use crate::cluster::Cluster;
 use crate::connection::HandlerResult;
 use crate::descriptor::ApiDescriptor;
@@ -107,6 +108,7 @@ pub struct Builder {
     twice: Option<String>,
     state: AppState,
     limits: ServerLimits,
+    audit: Option<AuditLog>,
     #[cfg(feature = "redis")]
     cluster: Option<crate::cluster::ClusterConfig>,
 }
@@ -124,9 +126,18 @@ impl Builder {
             twice: None,
             state: AppState::default(),
             limits: ServerLimits::default(),
+            audit: None,
             #[cfg(feature = "redis")]
             cluster: None,
         }
+    }
+
+    /// Writes the audit events to `log`, as JSON lines, instead of emitting
+    /// them as `tracing` events (target `wsauth::audit`). Without this they
+    /// stay `tracing` events. See [`AuditLog`] for the lines' fields.
+    pub fn audit(mut self, log: AuditLog) -> Self {
+        self.audit = Some(log);
+        self
     }
 
     /// The limits before and during the handshake (header and handshake
@@ -310,9 +321,9 @@ impl Builder {
         }
         // A spec without endpoints needs no policy: nothing can connect.
         let origins = origins.unwrap_or(Origins::Exact(Vec::new()));
-        let api = self.api;
+        let (api, audit) = (self.api, self.audit.clone());
         let alone = || {
-            let metrics = Arc::new(Registry::new(api));
+            let metrics = Arc::new(Registry::new(api).audited(audit.clone()));
             let broker = Arc::new(Broker::new().counted(Arc::clone(&metrics)));
             (broker, Cluster::local(), metrics)
         };
@@ -320,7 +331,8 @@ impl Builder {
         let (broker, cluster, metrics) = match self.cluster.take() {
             Some(config) => {
                 let redis = Arc::default();
-                let metrics = Arc::new(Registry::clustered(api, Arc::clone(&redis)));
+                let metrics =
+                    Arc::new(Registry::clustered(api, Arc::clone(&redis)).audited(audit.clone()));
                 let broker = Arc::new(Broker::clustered().counted(Arc::clone(&metrics)));
                 let cluster = Cluster::with_redis(config, api.name, redis, Arc::clone(&broker))?;
                 (broker, cluster, metrics)
@@ -349,6 +361,7 @@ impl Builder {
             limiter: Arc::new(ConnectionLimiter::default()),
             anonymous: Arc::default(),
             limits: self.limits,
+            audit: self.audit,
             metrics,
             shutdown,
             cluster,

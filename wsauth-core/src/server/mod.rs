@@ -50,7 +50,7 @@ use http::header::{ORIGIN, USER_AGENT};
 use tokio::sync::watch;
 use wsauth_spec::FailureKind;
 
-use crate::audit::{self, AuditContext, Refusal};
+use crate::audit::{self, AuditContext, AuditLog, Refusal};
 use crate::cluster::Cluster;
 use crate::connection::{Connection, ConnectionContext, HandlerResult};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor};
@@ -84,6 +84,8 @@ struct Shared {
     /// Anonymous connections, all endpoints together.
     anonymous: Arc<Leases<()>>,
     limits: ServerLimits,
+    /// Where the audit events go instead of `tracing`, when configured.
+    audit: Option<AuditLog>,
     /// Every counter: open connections per endpoint, and the refusals
     /// before authentication (audited by sampling) among them.
     metrics: Arc<Registry>,
@@ -260,6 +262,7 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(200).collect::<String>().into_boxed_str()),
         subject: None,
+        log: state.shared.audit.clone(),
     };
     let admitted = if *state.shared.shutdown.borrow() {
         Err(Rejection::new(
@@ -331,7 +334,7 @@ fn serve(
         Arc::clone(&link),
         Arc::clone(&shared.state),
         shared.topics.clone(),
-        audit.peer,
+        &audit,
     );
     let handler = start_handler(&state.handler, session);
     let mut connection = Connection {

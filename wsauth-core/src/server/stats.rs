@@ -70,6 +70,7 @@ impl WsAuth {
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
                 .map(|c| c.0),
+            log: self.shared.audit.clone(),
             ..AuditContext::default()
         };
         let header = [TokenSource::Header];

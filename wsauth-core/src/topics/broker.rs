@@ -989,6 +989,7 @@ mod tests {
             peer: None,
             user_agent: None,
             subject: None,
+            log: None,
         };
         let join = Join {
             endpoint: &ENDPOINT,

@@ -1,0 +1,247 @@
+//! `--only callgrind`: user-space instructions per handshake and per round
+//! trip, counted by valgrind's callgrind (`valgrind` on the PATH; slow, so
+//! only when asked for, and never in CI).
+//!
+//! Instruction counts do not move with the machine's load, so they compare
+//! servers where rates cannot. Each server runs under
+//! `valgrind --tool=callgrind` once per run length: a warm-up, then `N`
+//! sequential handshakes (connect, welcome or first echo, close), or `N`
+//! round trips on one connection, then it exits and callgrind writes the
+//! process's total `Ir` (every thread's). Start-up, warm-up and shutdown
+//! are the same in the short and the long run, so
+//! `(Ir_long - Ir_short) / (N_long - N_short)` is the cost of one operation
+//! alone.
+//!
+//! Measured side by side: tuned bare axum, wsauth with the `--audit-log`
+//! given (default `json-lines`, the headline), wsauth with the audit events
+//! through `tracing-subscriber`'s JSON formatter (how the examples logged
+//! them before `AuditLog`), and wsauth with the audit log off.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::servers::{AuditMode, Kind, Target};
+use crate::{Plan, Server, endpoint, load};
+
+/// Sequential handshakes in the short and the long run.
+const HANDSHAKES: (usize, usize) = (200, 1200);
+/// Round trips on one connection in the short and the long run.
+const ROUND_TRIPS: (usize, usize) = (200, 2000);
+/// Operations before either run, so lazily built state is not counted.
+const WARMUP: usize = 20;
+/// How long a server under valgrind may take to exit and write its counts.
+const EXIT_PATIENCE: Duration = Duration::from_secs(120);
+
+/// The issue's target: wsauth's instructions per handshake (with the audit
+/// log) at most this many times tuned bare axum's.
+const HANDSHAKE_INSTRUCTIONS_TARGET: f64 = 1.6;
+
+/// One server configuration measured.
+struct Config {
+    label: String,
+    target: Target,
+    audit: AuditMode,
+}
+
+/// Instructions per operation of one configuration.
+struct Counted {
+    label: String,
+    per_handshake: f64,
+    per_round_trip: f64,
+}
+
+/// Runs every configuration and prints the table.
+pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
+    let headline = plan.args.audit_log;
+    let mut configs = vec![
+        Config {
+            label: "bare axum".to_owned(),
+            target: Target::Bare,
+            audit: AuditMode::Off,
+        },
+        Config {
+            label: format!("wsauth, audit log {}", headline.word()),
+            target: Target::Wsauth,
+            audit: headline,
+        },
+    ];
+    for other in [AuditMode::Tracing, AuditMode::Off] {
+        if other != headline {
+            configs.push(Config {
+                label: format!("wsauth, audit log {}", other.word()),
+                target: Target::Wsauth,
+                audit: other,
+            });
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("wsauth-bench-callgrind.{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut counted = Vec::new();
+    for (index, config) in configs.iter().enumerate() {
+        eprintln!("callgrind: {} ...", config.label);
+        let out = |what: &str, n: usize| dir.join(format!("{index}-{what}-{n}.out"));
+        let handshakes =
+            per_operation(HANDSHAKES, |n| handshake_run(plan, config, n, out("hs", n))).await?;
+        let round_trips = per_operation(ROUND_TRIPS, |n| {
+            round_trip_run(plan, config, n, out("rt", n))
+        })
+        .await?;
+        counted.push(Counted {
+            label: config.label.clone(),
+            per_handshake: handshakes,
+            per_round_trip: round_trips,
+        });
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    report(&counted, headline);
+    Ok(())
+}
+
+/// `(Ir(long) - Ir(short)) / (long - short)`.
+async fn per_operation<F, Fut>((short, long): (usize, usize), mut run: F) -> Result<f64, String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, String>>,
+{
+    let few = run(short).await?;
+    let many = run(long).await?;
+    Ok((many as f64 - few as f64) / (long - short) as f64)
+}
+
+/// A server of `config` under callgrind, writing its counts to `out`.
+fn spawn(plan: &Plan<'_>, config: &Config, out: &Path) -> Result<Server, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut command = Command::new("valgrind");
+    command
+        .args([
+            "-q",
+            "--tool=callgrind",
+            "--dump-instr=no",
+            "--dump-line=no",
+        ])
+        .arg(format!("--callgrind-out-file={}", out.display()))
+        .arg(exe)
+        .args(["serve", "--kind"])
+        .arg(match config.target.kind() {
+            Kind::Bare => "bare",
+            Kind::Wsauth | Kind::Fanout => "wsauth",
+        })
+        .args(["--workers", "1", "--audit-log", config.audit.word()])
+        .env(echo::SECRET_ENV, plan.secret);
+    Server::start(command, &config.label, None)
+}
+
+/// Total `Ir` of a server that did `n` sequential handshakes after the warm-up.
+async fn handshake_run(
+    plan: &Plan<'_>,
+    config: &Config,
+    n: usize,
+    out: std::path::PathBuf,
+) -> Result<u64, String> {
+    let server = spawn(plan, config, &out)?;
+    let endpoint = endpoint(config.target, server.addr, plan.tokens, &plan.message);
+    for i in 0..WARMUP + n {
+        load::close(load::open(&endpoint, i).await?).await;
+    }
+    exit_and_count(server, &out)
+}
+
+/// Total `Ir` of a server that answered `n` round trips on one connection
+/// after the warm-up.
+async fn round_trip_run(
+    plan: &Plan<'_>,
+    config: &Config,
+    n: usize,
+    out: std::path::PathBuf,
+) -> Result<u64, String> {
+    let server = spawn(plan, config, &out)?;
+    let endpoint = endpoint(config.target, server.addr, plan.tokens, &plan.message);
+    let mut client = load::open(&endpoint, 0).await?;
+    for _ in 0..WARMUP + n {
+        load::round_trip(&mut client, &plan.message).await?;
+    }
+    load::close(client).await;
+    exit_and_count(server, &out)
+}
+
+/// Lets the server exit, then reads the `totals:` (or `summary:`) line
+/// callgrind wrote.
+fn exit_and_count(server: Server, out: &Path) -> Result<u64, String> {
+    if !server.exit_within(EXIT_PATIENCE) {
+        return Err(format!("the server writing {} did not exit", out.display()));
+    }
+    let text = std::fs::read_to_string(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    total_ir(&text).ok_or_else(|| format!("{}: no totals line", out.display()))
+}
+
+/// The `Ir` total of a callgrind out file (the first event column).
+fn total_ir(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("totals:")
+                .or_else(|| l.strip_prefix("summary:"))
+        })
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
+fn report(counted: &[Counted], headline: AuditMode) {
+    let Some(bare) = counted.first() else {
+        return;
+    };
+    println!();
+    println!(
+        "{:<38} {:>15} {:>7} {:>15} {:>7}",
+        "instructions (callgrind Ir)", "per handshake", "ratio", "per round trip", "ratio"
+    );
+    println!("{}", "-".repeat(86));
+    let k = |ir: f64| format!("{:.1}k", ir / 1000.0);
+    for c in counted {
+        println!(
+            "{:<38} {:>15} {:>7} {:>15} {:>7}",
+            c.label,
+            k(c.per_handshake),
+            format!("{:.2}", c.per_handshake / bare.per_handshake.max(1.0)),
+            k(c.per_round_trip),
+            format!("{:.2}", c.per_round_trip / bare.per_round_trip.max(1.0)),
+        );
+    }
+    println!();
+    println!(
+        "ratio = / bare axum. (Ir after {} - Ir after {}) / {} sequential handshakes, \
+         (Ir after {} - Ir after {}) / {} round trips on one connection; user space, every thread \
+         of the server process (the audit log's writer included).",
+        HANDSHAKES.1,
+        HANDSHAKES.0,
+        HANDSHAKES.1 - HANDSHAKES.0,
+        ROUND_TRIPS.1,
+        ROUND_TRIPS.0,
+        ROUND_TRIPS.1 - ROUND_TRIPS.0,
+    );
+    if let Some(wsauth) = counted.get(1) {
+        let r = wsauth.per_handshake / bare.per_handshake.max(1.0);
+        let verdict = if r <= HANDSHAKE_INSTRUCTIONS_TARGET {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "target: wsauth instructions per handshake (audit log {}) <= {HANDSHAKE_INSTRUCTIONS_TARGET}x bare axum: {verdict} ({r:.2}x)",
+            headline.word()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::total_ir;
+
+    #[test]
+    fn the_total_is_read_from_either_line() {
+        let out = "version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1234567\nfn=main\n0 5\ntotals: 1234567\n";
+        assert_eq!(total_ir(out), Some(1_234_567));
+        assert_eq!(total_ir("events: Ir\ntotals: 42 7\n"), Some(42));
+        assert_eq!(total_ir("events: Ir\n"), None);
+    }
+}
