@@ -17,9 +17,8 @@
 //! With an [`AuditLog`] configured the events go to it alone, as JSON lines
 //! with the same fields, and not to `tracing`: one audit trail, paid for
 //! once, whatever subscriber the application installs. Without one they
-//! are `tracing` events, as they always were. (Revocations are the
-//! exception for now: a node-wide event with no connection behind it, it
-//! stays a `tracing` event either way.)
+//! are `tracing` events, as they always were. Revocations, node-wide events
+//! with no connection behind them, follow the same rule.
 
 mod line;
 mod log;
@@ -188,13 +187,27 @@ pub(crate) fn limit_hit(cx: &AuditContext, kind: FailureKind) {
 
 /// A revocation or disconnect took effect on this node (`origin`: `api`
 /// for a call here, `cluster` for one announced by another node), closing
-/// `closed` live connections.
-pub(crate) fn revocation(revocation: &Revocation, origin: &'static str, closed: usize) {
+/// `closed` live connections; to `log` when the server has one.
+pub(crate) fn revocation(
+    log: Option<&AuditLog>,
+    revocation: &Revocation,
+    origin: &'static str,
+    closed: usize,
+) {
     let (kind, name) = match revocation {
         Revocation::Jti { jti, .. } => ("jti", jti),
         Revocation::Subject { subject, .. } => ("subject", subject),
         Revocation::Disconnect { subject } => ("disconnect", subject),
     };
+    if let Some(log) = log {
+        log.event(Level::Info, "revocation", |line| {
+            line.str("kind", kind)
+                .str("name", name)
+                .str("origin", origin)
+                .u64("closed", closed as u64);
+        });
+        return;
+    }
     tracing::info!(
         target: "wsauth::audit",
         event = "revocation",

@@ -280,6 +280,32 @@ async fn revocations_and_the_connections_they_close_are_audited() {
     );
 }
 
+#[tokio::test]
+async fn with_an_audit_log_revocations_go_to_the_log() {
+    let written = Captured::default();
+    let log = wsauth_core::AuditLog::json_lines(written.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let server = cluster::builder()
+        .audit(log.clone())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let addr = serve_with(&server, server.router()).await;
+    let mut alice = cluster::open(addr, "alice", &cluster::token("alice", now() - 10, None))
+        .await
+        .unwrap_or_else(|code| panic!("refused with {code}"));
+    assert!(server.revoke_subject_before_now("alice").await.is_ok());
+    let close = cluster::closed_within(&mut alice, Duration::from_secs(2)).await;
+    assert_eq!(close, Some(4006));
+    let lines = audit_lines(&log, &written).await;
+    let revocation = lines
+        .iter()
+        .find(|l| l["event"] == "revocation")
+        .unwrap_or_else(|| panic!("no revocation line: {}", written.text()));
+    assert_eq!(revocation["kind"], "subject");
+    assert_eq!(revocation["name"], "alice");
+    assert_eq!(revocation["origin"], "api");
+    assert_eq!(revocation["closed"], 1);
+}
+
 /// Everything `log` has written into `written` so far, one value a line.
 async fn audit_lines(log: &wsauth_core::AuditLog, written: &Captured) -> Vec<serde_json::Value> {
     let flushing = log.clone();

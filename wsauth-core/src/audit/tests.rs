@@ -103,6 +103,10 @@ fn every_event_kind_is_one_json_line_with_the_tracing_fields() {
     topic_unsubscribed(&cx, "room", "client");
     topic_dropped(&cx, "room", TopicRefusal::Forbidden);
     Sampled::new(Some(log.clone())).refused(Refusal::Origin, cx.peer);
+    let disconnect = Revocation::Disconnect {
+        subject: "alice".into(),
+    };
+    revocation(Some(&log), &disconnect, "cluster", 2);
     log.flush();
     let agent = "agent \"quoted\"";
     let expected = vec![
@@ -150,6 +154,15 @@ fn every_event_kind_is_one_json_line_with_the_tracing_fields() {
             "reason": "origin",
             "count": 1,
             "peer": "192.0.2.7:5151",
+        }),
+        json!({
+            "level": "INFO",
+            "target": "wsauth::audit",
+            "event": "revocation",
+            "kind": "disconnect",
+            "name": "alice",
+            "origin": "cluster",
+            "closed": 2,
         }),
     ];
     // Compared as sorted maps: field order is not part of the format.

@@ -34,6 +34,7 @@ mod revocations;
 
 use std::sync::Arc;
 
+use crate::audit::AuditLog;
 use crate::reject::Rejection;
 
 #[cfg(feature = "redis")]
@@ -75,25 +76,29 @@ pub(crate) struct ClusterSlot {
 }
 
 impl Cluster {
-    /// A single node: revocations act here only.
-    pub(crate) fn local() -> Self {
+    /// A single node: revocations act here only (audited to `audit`
+    /// when the server has a log).
+    pub(crate) fn local(audit: Option<AuditLog>) -> Self {
         Cluster {
-            revocations: Arc::new(Revocations::new(LOCAL_RETENTION_S)),
+            revocations: Arc::new(Revocations::new(LOCAL_RETENTION_S).audited(audit)),
             #[cfg(feature = "redis")]
             node: None,
         }
     }
 
     /// A node of the cluster `config` describes, its requests to Redis
-    /// counted in `metrics`; its tasks run on the current tokio runtime.
+    /// counted in `metrics`, its revocations audited to `audit`; its tasks
+    /// run on the current tokio runtime.
     #[cfg(feature = "redis")]
     pub(crate) fn with_redis(
         config: ClusterConfig,
         api: &str,
         metrics: Arc<crate::metrics::RedisMetrics>,
         broker: Arc<crate::topics::Broker>,
+        audit: Option<AuditLog>,
     ) -> Result<Self, crate::server::BuildError> {
-        let revocations = Arc::new(Revocations::new(config.revocation_retention.as_secs()));
+        let retention = config.revocation_retention.as_secs();
+        let revocations = Arc::new(Revocations::new(retention).audited(audit));
         let node = redis::Node::start(config, api, Arc::clone(&revocations), metrics, broker)?;
         Ok(Cluster {
             revocations,
@@ -156,8 +161,7 @@ impl Cluster {
     }
 
     fn apply(&self, revocation: &Revocation) {
-        let closed = self.revocations.apply(revocation);
-        crate::audit::revocation(revocation, "api", closed);
+        self.revocations.apply_from(revocation, "api");
     }
 
     /// Whether the node can admit authenticated connections as its policy

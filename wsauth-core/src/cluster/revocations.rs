@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::audit::AuditLog;
 use crate::link::Link;
 
 /// The token a connection holds, as far as revocation cares.
@@ -64,6 +65,8 @@ pub(crate) struct Revocations {
     /// How long a subject's "issued before" time is kept: at least the
     /// longest token lifetime, or older tokens would become valid again.
     retention_s: u64,
+    /// Where what takes effect is audited, when the server has a log.
+    audit: Option<AuditLog>,
 }
 
 #[derive(Debug, Default)]
@@ -101,7 +104,21 @@ impl Revocations {
         Revocations {
             inner: Mutex::new(Inner::default()),
             retention_s,
+            audit: None,
         }
+    }
+
+    /// Audits what takes effect to `log` (not to `tracing`).
+    pub(crate) fn audited(self, audit: Option<AuditLog>) -> Self {
+        Revocations { audit, ..self }
+    }
+
+    /// [`apply`](Revocations::apply)s `revocation`, from `origin` (`api`,
+    /// `cluster`), and audits it.
+    pub(crate) fn apply_from(&self, revocation: &Revocation, origin: &'static str) -> usize {
+        let closed = self.apply(revocation);
+        crate::audit::revocation(self.audit.as_ref(), revocation, origin, closed);
+        closed
     }
 
     /// Until when a revoked `jti` is remembered (unix seconds): its

@@ -325,7 +325,7 @@ impl Builder {
         let alone = || {
             let metrics = Arc::new(Registry::new(api).audited(audit.clone()));
             let broker = Arc::new(Broker::new().counted(Arc::clone(&metrics)));
-            (broker, Cluster::local(), metrics)
+            (broker, Cluster::local(audit.clone()), metrics)
         };
         #[cfg(feature = "redis")]
         let (broker, cluster, metrics) = match self.cluster.take() {
@@ -334,7 +334,13 @@ impl Builder {
                 let metrics =
                     Arc::new(Registry::clustered(api, Arc::clone(&redis)).audited(audit.clone()));
                 let broker = Arc::new(Broker::clustered().counted(Arc::clone(&metrics)));
-                let cluster = Cluster::with_redis(config, api.name, redis, Arc::clone(&broker))?;
+                let cluster = Cluster::with_redis(
+                    config,
+                    api.name,
+                    redis,
+                    Arc::clone(&broker),
+                    audit.clone(),
+                )?;
                 (broker, cluster, metrics)
             }
             None => alone(),

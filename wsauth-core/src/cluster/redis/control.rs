@@ -171,8 +171,7 @@ async fn listen(
                 Some(message) if topics.dispatch(&message) => {}
                 Some(message) => match parse(message.get_payload_bytes()) {
                     Some(revocation) => {
-                        let closed = revocations.apply(&revocation);
-                        crate::audit::revocation(&revocation, "cluster", closed);
+                        revocations.apply_from(&revocation, "cluster");
                     }
                     None => tracing::warn!(target: "wsauth::cluster", node = %shared.id, "control channel: unreadable message"),
                 },
