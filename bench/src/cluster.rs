@@ -99,18 +99,10 @@ fn report(plan: &Plan<'_>, alone: &Summary, clustered: &Summary) {
         format!("{:.1}", redis_us(on)),
         String::new(),
     );
-    let busy = |s: &Summary| {
-        format!(
-            "{:.0}/{:.0}/{:.0}",
-            s.server_busy(),
-            s.load_busy(),
-            s.other_busy()
-        )
-    };
     row(
         "  CPU % server / load / other",
-        busy(off),
-        busy(on),
+        off.busy(),
+        on.busy(),
         String::new(),
     );
     for (run, label) in [(off, "per node"), (on, "cluster-wide")] {

@@ -157,6 +157,16 @@ impl Summary {
     }
 
     /// Failed operations over all rounds.
+    /// `server/load/other` CPU %, for a report's row.
+    pub(crate) fn busy(&self) -> String {
+        format!(
+            "{:.0}/{:.0}/{:.0}",
+            self.server_busy(),
+            self.load_busy(),
+            self.other_busy()
+        )
+    }
+
     pub(crate) fn errors(&self) -> u64 {
         self.rounds.iter().map(|r| r.errors).sum()
     }

@@ -747,18 +747,10 @@ fn throughput_rows(name: &str, unit: &str, bare: Option<&Summary>, wsauth: Optio
         format!("{:.1}", wsauth.server_us_per_op()),
         ratio(bare.server_us_per_op(), wsauth.server_us_per_op()),
     );
-    let busy = |s: &Summary| {
-        format!(
-            "{:.0}/{:.0}/{:.0}",
-            s.server_busy(),
-            s.load_busy(),
-            s.other_busy()
-        )
-    };
     row(
         "  CPU % server / load / other",
-        busy(bare),
-        busy(wsauth),
+        bare.busy(),
+        wsauth.busy(),
         String::new(),
     );
     if bare.errors() + wsauth.errors() > 0 {
