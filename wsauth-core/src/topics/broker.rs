@@ -119,6 +119,12 @@ struct Instance {
     /// a join whose `present` was read from Redis meanwhile catches up.
     #[cfg(feature = "redis")]
     heard: VecDeque<Heard>,
+    /// In a cluster: joins under way on this node, from before the channel
+    /// is subscribed until they are done. The instance lives meanwhile, so
+    /// that what the node reads on the channel before the join is
+    /// registered (publications, presence changes) is kept, not dropped.
+    #[cfg(feature = "redis")]
+    pins: usize,
     /// Taken out of the broker's map: nobody may join it any more, and a
     /// publication looks the key up again.
     retired: bool,
@@ -293,15 +299,25 @@ impl Instance {
             present: Presence::default(),
             #[cfg(feature = "redis")]
             heard: VecDeque::new(),
+            #[cfg(feature = "redis")]
+            pins: 0,
             retired: false,
         }
     }
 
-    /// Whether the instance must be kept: someone subscribes, or its
-    /// history still holds something.
+    /// Whether the instance must be kept: someone subscribes or is joining,
+    /// or its history still holds something.
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
-        !self.local.is_empty() || !self.log.is_empty()
+        !self.local.is_empty() || !self.log.is_empty() || self.pinned()
+    }
+
+    /// Whether a join in a cluster holds the instance.
+    fn pinned(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.pins > 0;
+        #[cfg(not(feature = "redis"))]
+        false
     }
 
     /// Takes on the cluster's numbering: a log of another epoch, or one
@@ -744,6 +760,40 @@ impl Broker {
         }
     }
 
+    /// Keeps the instance of `key` (created if need be) until
+    /// [`Broker::unpin`]: a join is under way on it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn pin(&self, key: &InstanceKey) {
+        loop {
+            let Some((_, slot)) = self.find(key, true) else {
+                return;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            instance.pins += 1;
+            return;
+        }
+    }
+
+    /// A join on `key` is over: its instance goes if nothing else keeps it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn unpin(&self, key: &InstanceKey) {
+        let now = Instant::now();
+        // A pinned instance is never retired: the one found is the one pinned.
+        let Some((key, slot)) = self.find(key, false) else {
+            return;
+        };
+        let mut instance = lock(&slot);
+        instance.pins = instance.pins.saturating_sub(1);
+        let idle = !instance.retired && !instance.alive(&key, now);
+        drop(instance);
+        if idle {
+            self.retire(&key, &slot, now);
+        }
+    }
+
     /// Where this node's log of `key` stands; `None` without an instance.
     #[cfg(feature = "redis")]
     pub(crate) fn numbering(&self, key: &InstanceKey) -> Option<Numbered> {
@@ -1087,6 +1137,34 @@ mod tests {
         assert_eq!(queued(&live), [4, 5, 6]);
         assert_eq!(queued(&fresh), [5, 6]);
         assert_eq!(queued(&back), [5, 6]);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_first_join_keeps_what_was_delivered_while_it_read_redis() {
+        let broker = Broker::new();
+        let live = link();
+        // The channel is subscribed; Redis is read at 4, and 5 arrives
+        // before the join is registered.
+        broker.pin(&room(1));
+        broker.deliver(&room(1), "e", 5, "{}");
+        let read = Numbered {
+            epoch: "e".into(),
+            last: 4,
+        };
+        let numbered = FromRedis {
+            numbered: Some(&read),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &live, room(1), None, numbered);
+        broker.unpin(&room(1));
+        assert!(joined.frame.contains(r#""offset":5"#), "{}", joined.frame);
+        broker.deliver(&room(1), "e", 6, "{}");
+        assert_eq!(queued(&live), [6]);
+        // A join abandoned leaves nothing behind.
+        broker.pin(&room(2));
+        broker.unpin(&room(2));
+        assert!(broker.find(&room(2), false).is_none());
     }
 
     #[cfg(feature = "redis")]

@@ -15,8 +15,10 @@
 //!
 //! A node follows an instance (SUBSCRIBEs its channel, on the one
 //! subscriber connection it holds, in `control.rs`) while it has a local
-//! subscriber, and stops when the last leaves. The first join waits for the
-//! SUBSCRIBE's reply (from then on Redis passes this node everything
+//! subscriber, and stops when the last leaves. A join keeps the broker's
+//! instance from before its SUBSCRIBE is sent until it is done, so that
+//! what the node reads meanwhile is delivered into the instance's log
+//! rather than dropped. The first join waits for the SUBSCRIBE's reply (from then on Redis passes this node everything
 //! published there), and only then reads the instance's numbering
 //! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
 //! larger of that and what was delivered meanwhile, so the new subscriber
@@ -226,6 +228,9 @@ impl Fanout {
                 ready: false,
             });
             entry.joining += 1;
+            // Before the SUBSCRIBE: what the listener reads from then on
+            // finds the instance, and is in its log when the join registers.
+            self.broker.pin(key);
             (!entry.ready && !alone).then(|| {
                 let (answer, reply) = oneshot::channel();
                 let _ = self
@@ -392,6 +397,7 @@ impl Drop for Watch<'_> {
         let mut followed = lock(&self.fanout.followed);
         if let Some(entry) = followed.get_mut(&self.channel) {
             entry.joining -= 1;
+            self.fanout.broker.unpin(&entry.key);
             if self.joined {
                 entry.ready |= !self.alone;
                 if entry.key.topic.presence {
