@@ -212,7 +212,8 @@ impl Fanout {
     /// numbering if this node does not follow it yet. Refused with
     /// `server_error` while Redis is unreachable.
     /// Under the `degrade` policy, while Redis is unreachable, the instance
-    /// is followed from the node's next connection on, and the join goes on
+    /// is subscribed without waiting for the reply (by the subscriber
+    /// connection if it is up, else by its next one), and the join goes on
     /// locally ([`Fanout::alone_now`]).
     pub(crate) async fn watch(&self, key: &InstanceKey) -> Result<Watch<'_>, TopicRefusal> {
         let alone = self.alone_now();
@@ -231,7 +232,10 @@ impl Fanout {
             // Before the SUBSCRIBE: what the listener reads from then on
             // finds the instance, and is in its log when the join registers.
             self.broker.pin(key);
-            (!entry.ready && !alone).then(|| {
+            // Joining alone, the channel is still subscribed when the
+            // subscriber connection can (it may be up while commands fail),
+            // or by the next one; only the reply is not waited for.
+            (!entry.ready).then(|| {
                 let (answer, reply) = oneshot::channel();
                 let _ = self
                     .requests
@@ -246,7 +250,9 @@ impl Fanout {
             joined: false,
             alone,
         };
-        if let Some(reply) = reply {
+        if let Some(reply) = reply
+            && !alone
+        {
             let subscribed = tokio::time::timeout(COMMAND_TIMEOUT, reply).await;
             if !matches!(subscribed, Ok(Ok(true))) {
                 return Err(TopicRefusal::ServerError);
@@ -546,7 +552,56 @@ fn parse(payload: &[u8]) -> Option<Event<'_>> {
 
 #[cfg(test)]
 mod tests {
+    use wsauth_spec::ParamType;
+
     use super::*;
+    use crate::descriptor::{TopicDescriptor, TopicParamDescriptor};
+
+    static ROOM: TopicDescriptor = TopicDescriptor {
+        name: "room",
+        params: &[TopicParamDescriptor {
+            name: "id",
+            ty: ParamType::Integer,
+        }],
+        subscribe: None,
+        checks: &[],
+        publish: None,
+        messages: &[],
+        presence: false,
+        history: None,
+        open: None,
+    };
+
+    fn room() -> InstanceKey {
+        InstanceKey::new(&ROOM, &serde_json::json!({ "id": 1 })).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// A node's fan-out whose Redis (nothing listens at `url`) was never
+    /// reached, under `policy`.
+    fn cut_off(policy: FailurePolicy) -> (Arc<Fanout>, Listener, Arc<Broker>) {
+        let shared = NodeShared::unstarted("redis://127.0.0.1:1", policy);
+        let broker = Arc::new(Broker::clustered());
+        let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
+        let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
+        (fanout, listener, broker)
+    }
+
+    #[tokio::test]
+    async fn a_join_made_alone_still_asks_for_the_channel() {
+        let (fanout, mut listener, _) = cut_off(FailurePolicy::Degrade);
+        assert!(fanout.alone_now());
+        let watch = fanout
+            .watch(&room())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        watch.done(true);
+        let request = listener.requests.try_recv();
+        assert!(
+            matches!(&request, Ok(Request::Subscribe(channel, _)) if channel.starts_with("test:i:room:")),
+            "{:?}",
+            request.map(|_| ())
+        );
+    }
 
     #[test]
     fn publications_keep_colons_in_messages() {
