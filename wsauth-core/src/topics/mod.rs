@@ -105,7 +105,8 @@ pub enum PublishError {
     #[error("the message is not a valid `{0}` message")]
     InvalidMessage(String),
     /// The cluster's Redis, which numbers and spreads every publication,
-    /// is unreachable (or did not answer in time). Retry it.
+    /// is unreachable, or did not answer in time (then the publication may
+    /// have been published all the same: a retry may deliver it twice).
     #[error("the cluster's redis is unreachable")]
     Unavailable,
 }

@@ -182,15 +182,19 @@ impl Fanout {
                 offset,
                 delivered: None,
             }),
+            // The script may have run (its reply lost or late), and a
+            // script error is no outage: under either policy the caller
+            // hears it may not be published, never a second copy here.
             Err(error) => {
                 self.shared.failed(&error);
-                self.alone(key, text)
+                Err(PublishError::Unavailable)
             }
         }
     }
 
-    /// A publication Redis cannot take: refused, or under the `degrade`
-    /// policy delivered to this node's subscribers alone.
+    /// A publication while Redis is known to be unreachable: refused, or
+    /// under the `degrade` policy delivered to this node's subscribers
+    /// alone.
     fn alone(&self, key: &InstanceKey, text: &str) -> Result<Published, PublishError> {
         match self.shared.policy {
             FailurePolicy::Refuse => Err(PublishError::Unavailable),
@@ -584,6 +588,19 @@ mod tests {
         let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
         let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
         (fanout, listener, broker)
+    }
+
+    #[tokio::test]
+    async fn a_publish_that_fails_is_not_also_delivered_alone() {
+        let (fanout, _listener, _) = cut_off(FailurePolicy::Degrade);
+        // Known down: on this node alone.
+        assert!(fanout.publish(&room(), "{}").await.is_ok());
+        // Thought up, and the script fails: it may have run.
+        fanout.shared.set_commands(true);
+        assert_eq!(
+            fanout.publish(&room(), "{}").await,
+            Err(PublishError::Unavailable)
+        );
     }
 
     #[tokio::test]
