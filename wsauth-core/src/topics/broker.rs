@@ -636,8 +636,9 @@ impl Broker {
         }
     }
 
-    /// Ends every subscription of `link`'s connection (it is closing).
-    pub(crate) fn leave_all(&self, link: &Link) {
+    /// Ends every subscription of `link`'s connection (it is closing), and
+    /// returns the instances it left.
+    pub(crate) fn leave_all(&self, link: &Link) -> Vec<Arc<InstanceKey>> {
         // Marked gone first (a handler's join racing the end is refused),
         // and most connections never subscribe: they touch nothing else.
         let subscriptions = {
@@ -646,8 +647,8 @@ impl Broker {
             std::mem::take(&mut *subscriptions)
         };
         let now = Instant::now();
-        for key in subscriptions {
-            let Some((key, slot)) = self.find(&key, false) else {
+        for key in &subscriptions {
+            let Some((key, slot)) = self.find(key, false) else {
                 continue;
             };
             let mut instance = lock(&slot);
@@ -660,6 +661,7 @@ impl Broker {
                 settle_later(key, &slot, !self.presence_elsewhere);
             }
         }
+        subscriptions
     }
 
     /// Takes `slot`, found under `key`, out of the map if it is still idle
@@ -761,19 +763,20 @@ impl Broker {
     }
 
     /// Keeps the instance of `key` (created if need be) until
-    /// [`Broker::unpin`]: a join is under way on it.
+    /// [`Broker::unpin`]: a join is under way on it. Says whether someone
+    /// subscribes to it here (its log is the one they follow).
     #[cfg(feature = "redis")]
-    pub(crate) fn pin(&self, key: &InstanceKey) {
+    pub(crate) fn pin(&self, key: &InstanceKey) -> bool {
         loop {
             let Some((_, slot)) = self.find(key, true) else {
-                return;
+                return false;
             };
             let mut instance = lock(&slot);
             if instance.retired {
                 continue;
             }
             instance.pins += 1;
-            return;
+            return !instance.local.is_empty();
         }
     }
 
@@ -1146,7 +1149,7 @@ mod tests {
         let live = link();
         // The channel is subscribed; Redis is read at 4, and 5 arrives
         // before the join is registered.
-        broker.pin(&room(1));
+        assert!(!broker.pin(&room(1)));
         broker.deliver(&room(1), "e", 5, "{}");
         let read = Numbered {
             epoch: "e".into(),
@@ -1162,7 +1165,7 @@ mod tests {
         broker.deliver(&room(1), "e", 6, "{}");
         assert_eq!(queued(&live), [6]);
         // A join abandoned leaves nothing behind.
-        broker.pin(&room(2));
+        assert!(!broker.pin(&room(2)));
         broker.unpin(&room(2));
         assert!(broker.find(&room(2), false).is_none());
     }

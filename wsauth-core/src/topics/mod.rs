@@ -470,9 +470,9 @@ impl Hub {
     pub(crate) fn leave_all(&self, link: &Link) {
         #[cfg(feature = "redis")]
         if let Some(fanout) = &self.fanout {
-            let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
-            self.broker.leave_all(link);
-            for key in held {
+            // What the broker left, not a copy taken before: a server
+            // join made meanwhile is left (and unwatched) too.
+            for key in self.broker.leave_all(link) {
                 fanout.unwatch(&key);
             }
             return;

@@ -23,7 +23,7 @@
 //! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
 //! larger of that and what was delivered meanwhile, so the new subscriber
 //! gets everything after the offset it is told. Later joins on this node
-//! ask Redis nothing.
+//! ask Redis nothing while the instance has subscribers here.
 //!
 //! Pub/sub delivers only to connected subscribers. So after the subscriber
 //! connection comes back, every followed channel is subscribed again and
@@ -89,7 +89,7 @@ struct Followed {
     /// Joins under way: the channel stays subscribed until they are done.
     joining: usize,
     /// Subscribed, and a join was numbered since: later joins ask Redis
-    /// nothing.
+    /// nothing while the broker's instance has subscribers.
     ready: bool,
 }
 
@@ -235,11 +235,13 @@ impl Fanout {
             entry.joining += 1;
             // Before the SUBSCRIBE: what the listener reads from then on
             // finds the instance, and is in its log when the join registers.
-            self.broker.pin(key);
+            // Redis is asked nothing only when that log is one subscribers
+            // here follow (the channel may have outlived the instance).
+            let followed_here = self.broker.pin(key);
             // Joining alone, the channel is still subscribed when the
             // subscriber connection can (it may be up while commands fail),
             // or by the next one; only the reply is not waited for.
-            (!entry.ready).then(|| {
+            (!entry.ready || !followed_here).then(|| {
                 let (answer, reply) = oneshot::channel();
                 let _ = self
                     .requests
@@ -601,6 +603,31 @@ mod tests {
             fanout.publish(&room(), "{}").await,
             Err(PublishError::Unavailable)
         );
+    }
+
+    #[tokio::test]
+    async fn a_join_asks_redis_when_the_instance_is_gone_though_the_channel_is_ready() {
+        let (fanout, mut listener, _) = cut_off(FailurePolicy::Refuse);
+        fanout.shared.set_commands(true);
+        fanout.shared.set_control(true);
+        // The last subscriber left, its instance retired, while another
+        // join kept the channel followed.
+        let channel = fanout.shared.keys.instance(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 0,
+            ready: true,
+        };
+        lock(&fanout.followed).insert(channel, followed);
+        let refused = async {
+            let asked = tokio::time::timeout(COMMAND_TIMEOUT, listener.next()).await;
+            if let Ok(Some(Request::Subscribe(_, answer))) = asked {
+                let _ = answer.send(false);
+            }
+        };
+        let key = room();
+        let (watched, ()) = tokio::join!(fanout.watch(&key), refused);
+        assert_eq!(watched.err(), Some(TopicRefusal::ServerError));
     }
 
     #[tokio::test]
