@@ -192,6 +192,28 @@ struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
     deliver: Deliver,
+    /// In a cluster: the epoch and offset its client has seen, when that
+    /// is beyond the log it joined (it recovered from Redis, having been
+    /// on a node ahead of this one): what reaches this node up to there
+    /// is not delivered to it again.
+    #[cfg(feature = "redis")]
+    floor: Option<(Box<str>, u64)>,
+}
+
+impl Subscriber {
+    /// Whether its client has `offset` of `epoch` already.
+    fn has(&self, epoch: &str, offset: u64) -> bool {
+        #[cfg(feature = "redis")]
+        return self
+            .floor
+            .as_ref()
+            .is_some_and(|(seen, floor)| **seen == *epoch && offset <= *floor);
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = (epoch, offset);
+            false
+        }
+    }
 }
 
 /// A subscription the broker removed.
@@ -377,10 +399,11 @@ impl Instance {
             envelope: None,
             bare: None,
         };
+        let epoch = &self.log.epoch;
         let delivered = self
             .local
             .values()
-            .filter(|s| offer(&s.link, frames.get(s.deliver)))
+            .filter(|s| !s.has(epoch, offset) && offer(&s.link, frames.get(s.deliver)))
             .count();
         if let Some(history) = key.topic.history {
             let kept = Kept {
@@ -561,6 +584,8 @@ impl Broker {
                     link: Arc::clone(link),
                     subject: subject.clone(),
                     deliver,
+                    #[cfg(feature = "redis")]
+                    floor: None,
                 },
             );
             if topic.presence
@@ -584,13 +609,32 @@ impl Broker {
                 instance.log.recover(topic.history, since)
             }
         });
+        #[cfg(feature = "redis")]
+        let offset = match join.since {
+            // Recovered from Redis beyond this node's log: it has seen up
+            // to its `since`, which the log is yet to reach.
+            Some(since)
+                if redis.recovery.is_some()
+                    && matches!(recovered, Some(Some(_)))
+                    && since.offset > instance.log.last =>
+            {
+                let epoch = instance.log.epoch.clone();
+                if let Some(subscriber) = instance.local.get_mut(&LinkId::of(link)) {
+                    subscriber.floor = Some((epoch, since.offset));
+                }
+                since.offset
+            }
+            _ => instance.log.last,
+        };
+        #[cfg(not(feature = "redis"))]
+        let offset = instance.log.last;
         let frame = frames::subscribed(
             topic.name,
             &key.params,
             Subscribed {
                 id: join.id,
                 epoch: &instance.log.epoch,
-                offset: instance.log.last,
+                offset,
                 recovered: recovered.as_ref().map(Option::is_some),
                 present: topic.presence.then(|| redis.present(instance)),
             },
@@ -1168,6 +1212,62 @@ mod tests {
         assert!(!broker.pin(&room(2)));
         broker.unpin(&room(2));
         assert!(broker.find(&room(2), false).is_none());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_subscriber_back_from_a_node_ahead_gets_nothing_twice() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, back) = (link(), link());
+        let at = |last| Numbered {
+            epoch: "e".into(),
+            last,
+        };
+        let first = at(8);
+        let numbered = FromRedis {
+            numbered: Some(&first),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &live, key(), None, numbered);
+        // It saw 10 on another node; 9 and 10 are still on their way here.
+        let recovery = Recovery {
+            numbered: at(10),
+            missed: Some(Vec::new()),
+        };
+        let since = Since {
+            epoch: "e".into(),
+            offset: 10,
+        };
+        let redis = FromRedis {
+            recovery: Some(&recovery),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":10,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert!(joined.replay.is_empty());
+        for offset in 9..=11 {
+            broker.deliver(&key(), "e", offset, "{}");
+        }
+        assert_eq!(queued(&back), [11]);
+        assert_eq!(queued(&live), [9, 10, 11]);
+        // In an epoch Redis started again, the floor is no more.
+        broker.deliver(&key(), "f", 1, "{}");
+        assert_eq!(queued(&back), [1]);
     }
 
     #[cfg(feature = "redis")]
