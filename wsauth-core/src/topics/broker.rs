@@ -125,6 +125,12 @@ struct Instance {
     /// registered (publications, presence changes) is kept, not dropped.
     #[cfg(feature = "redis")]
     pins: usize,
+    /// In a cluster, on topics with presence: who Redis last said is
+    /// present (listed to a join, then announced), so that the changes
+    /// missed while the node was cut off from Redis can be told once it
+    /// is back.
+    #[cfg(feature = "redis")]
+    told: std::collections::BTreeSet<Box<str>>,
     /// Taken out of the broker's map: nobody may join it any more, and a
     /// publication looks the key up again.
     retired: bool,
@@ -159,20 +165,27 @@ impl<'a> FromRedis<'a> {
     /// with this node's own.
     fn present(&self, instance: &'a Instance) -> Vec<&'a str> {
         #[cfg(feature = "redis")]
-        if let Some(cluster) = self.present {
-            let mut all: std::collections::BTreeSet<&str> =
-                cluster.iter().map(String::as_str).collect();
-            for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
-                if heard.joined {
-                    all.insert(&heard.subject);
-                } else {
-                    all.remove(&*heard.subject);
-                }
-            }
+        if let Some(mut all) = self.cluster(instance) {
             all.extend(instance.present());
             return all.into_iter().collect();
         }
         instance.present()
+    }
+
+    /// In a cluster, the subjects present on `instance` as Redis counts
+    /// them: as it listed them, changed by what it announced since.
+    #[cfg(feature = "redis")]
+    fn cluster(&self, instance: &'a Instance) -> Option<std::collections::BTreeSet<&'a str>> {
+        let listed = self.present?;
+        let mut all: std::collections::BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+        for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
+            if heard.joined {
+                all.insert(&heard.subject);
+            } else {
+                all.remove(&*heard.subject);
+            }
+        }
+        Some(all)
     }
 }
 
@@ -323,6 +336,8 @@ impl Instance {
             heard: VecDeque::new(),
             #[cfg(feature = "redis")]
             pins: 0,
+            #[cfg(feature = "redis")]
+            told: std::collections::BTreeSet::new(),
             retired: false,
         }
     }
@@ -639,6 +654,10 @@ impl Broker {
                 present: topic.presence.then(|| redis.present(instance)),
             },
         );
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = redis.cluster(instance) {
+            instance.told = cluster.into_iter().map(Box::from).collect();
+        }
         if join.by == By::Server && deliver == Deliver::Publication {
             offer(link, &Utf8Bytes::from(frame.clone()));
         }
@@ -904,6 +923,11 @@ impl Broker {
                 joined,
                 subject: subject.into(),
             });
+            if joined {
+                instance.told.insert(subject.into());
+            } else {
+                instance.told.remove(subject);
+            }
             for subscriber in instance.local.values() {
                 if subscriber.deliver == Deliver::Publication
                     && subscriber.subject.as_deref() != Some(subject)
@@ -912,6 +936,38 @@ impl Broker {
                 }
             }
             return;
+        }
+    }
+
+    /// Tells this node's subscribers of `key` the presence changes they
+    /// missed (the node was cut off from Redis): who `present` (the
+    /// subjects on any node, as Redis lists them) and this node's own
+    /// subjects add to, or take from, what they were told.
+    #[cfg(feature = "redis")]
+    pub(crate) fn reconcile(&self, key: &InstanceKey, present: &[String]) {
+        let Some((_, slot)) = self.find(key, false) else {
+            return;
+        };
+        let changes: Vec<(bool, String)> = {
+            let instance = lock(&slot);
+            let now: std::collections::BTreeSet<&str> = present
+                .iter()
+                .map(String::as_str)
+                .chain(instance.present())
+                .collect();
+            let told = instance.told.iter().map(|s| &**s);
+            let left = told
+                .clone()
+                .filter(|s| !now.contains(s))
+                .map(|s| (false, s.to_owned()));
+            let joined = now
+                .iter()
+                .filter(|s| !instance.told.contains(**s))
+                .map(|s| (true, (*s).to_owned()));
+            left.chain(joined).collect()
+        };
+        for (joined, subject) in changes {
+            self.announce(key, joined, &subject);
         }
     }
 
@@ -1268,6 +1324,45 @@ mod tests {
         // In an epoch Redis started again, the floor is no more.
         broker.deliver(&key(), "f", 1, "{}");
         assert_eq!(queued(&back), [1]);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn presence_changes_missed_while_cut_off_are_told_when_redis_is_back() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        let watcher = Arc::new(Link::new(8, Principal::new(Some("w"), Vec::new(), &[])));
+        let listed = ["alice".to_owned(), "old".to_owned()];
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since: broker.heard_now(),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &watcher, key(), None, redis);
+        broker.announce(&key(), true, "carol");
+        // Cut off: old left and bob arrived unheard; back, Redis lists
+        // who is there (this node's own subject among them or not yet).
+        broker.reconcile(&key(), &["alice".into(), "bob".into(), "carol".into()]);
+        let told: Vec<String> = std::iter::from_fn(|| watcher.pop())
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(told.len(), 3, "{told:?}");
+        assert!(told[0].contains(r#""joined":"carol""#), "{told:?}");
+        assert!(told[1].contains(r#""left":"old""#), "{told:?}");
+        assert!(told[2].contains(r#""joined":"bob""#), "{told:?}");
+        // Nothing more to tell.
+        broker.reconcile(&key(), &["alice".into(), "bob".into(), "carol".into()]);
+        assert!(watcher.pop().is_none());
     }
 
     #[cfg(feature = "redis")]

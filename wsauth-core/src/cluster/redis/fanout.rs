@@ -34,7 +34,9 @@
 //! that cannot be replayed (no history, or Redis lost its data and started
 //! a new epoch), the node takes on Redis's numbering: its subscribers miss
 //! those publications and get the next ones, and a client reconnecting
-//! with a `since` from before is told `recovered: false`.
+//! with a `since` from before is told `recovered: false`. Presence
+//! announcements missed meanwhile are made up for the same way: who Redis
+//! lists now against who it last said was present.
 //!
 //! Payload on an instance channel: `p:<offset>:<epoch>:<message JSON>`.
 
@@ -322,8 +324,14 @@ impl Fanout {
     }
 
     /// Delivers what was published on `key` since this node's log last
-    /// heard of it, or takes on Redis's numbering when that is lost.
+    /// heard of it, or takes on Redis's numbering when that is lost; and
+    /// on a topic with presence, tells its subscribers who arrived or
+    /// left meanwhile (those announcements were missed too).
     async fn catch_up(&self, key: Arc<InstanceKey>) -> RedisResult<()> {
+        if key.topic.presence {
+            let present = self.presences.query(&key).await?;
+            self.broker.reconcile(&key, &present);
+        }
         let Some(at) = self.broker.numbering(&key) else {
             return Ok(());
         };
