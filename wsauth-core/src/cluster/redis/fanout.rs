@@ -229,10 +229,16 @@ impl Fanout {
         let channel = self.shared.keys.instance(key);
         let reply = {
             let mut followed = lock(&self.followed);
-            let entry = followed.entry(channel.clone()).or_insert_with(|| Followed {
-                key: Arc::new(key.clone()),
-                joining: 0,
-                ready: false,
+            let entry = followed.entry(channel.clone()).or_insert_with(|| {
+                let key = Arc::new(key.clone());
+                if key.topic.presence {
+                    self.presences.follow(&channel, &key);
+                }
+                Followed {
+                    key,
+                    joining: 0,
+                    ready: false,
+                }
             });
             entry.joining += 1;
             // Before the SUBSCRIBE: what the listener reads from then on
@@ -396,6 +402,7 @@ impl Fanout {
             return;
         }
         followed.remove(channel);
+        self.presences.unfollow(channel);
         let _ = self.requests.send(Request::Unsubscribe(channel.to_owned()));
     }
 }
