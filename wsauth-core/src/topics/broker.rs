@@ -1367,6 +1367,38 @@ mod tests {
 
     #[cfg(feature = "redis")]
     #[test]
+    fn presence_heard_during_a_first_join_outlives_a_sweep() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        broker.pin(&key());
+        let heard_since = broker.heard_now();
+        broker.announce(&key(), true, "bob");
+        // Idle but for the join under way.
+        broker.sweep(Instant::now() + 2 * SWEEP_EVERY);
+        let listed: [String; 0] = [];
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since,
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &link(), key(), None, redis);
+        broker.unpin(&key());
+        assert!(
+            joined.frame.contains(r#""present":["bob","u"]"#),
+            "{}",
+            joined.frame
+        );
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
     fn a_join_hears_the_presence_changes_made_while_it_read_redis() {
         static PRESENT: TopicDescriptor = TopicDescriptor {
             presence: true,
