@@ -47,7 +47,7 @@ use ::redis::aio::{PubSub, PubSubSink};
 use ::redis::{Msg, RedisResult, Script};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
-use wsauth_spec::wire::TopicRefusal;
+use wsauth_spec::wire::{MAX_HISTORY_BYTES, TopicRefusal};
 
 use super::presence::Presences;
 use super::{COMMAND_TIMEOUT, NodeShared, within};
@@ -537,8 +537,14 @@ impl Listener {
 }
 
 /// `[offset, message, offset, message, ...]` as pairs; `None` when an
-/// offset is not one.
+/// offset is not one, or when the messages hold more than
+/// [`MAX_HISTORY_BYTES`] (more than a node keeps of an instance's history:
+/// not all of it can be replayed, as on a single server).
 fn numbered_messages(flat: Vec<String>) -> Option<Vec<(u64, String)>> {
+    let bytes: usize = flat.iter().skip(1).step_by(2).map(String::len).sum();
+    if bytes > MAX_HISTORY_BYTES {
+        return None;
+    }
     let mut out = Vec::with_capacity(flat.len() / 2);
     let mut flat = flat.into_iter();
     while let Some(offset) = flat.next() {
@@ -605,6 +611,18 @@ mod tests {
         let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
         let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
         (fanout, listener, broker)
+    }
+
+    #[test]
+    fn a_recovery_larger_than_a_nodes_history_is_not_replayed() {
+        let half = "x".repeat(MAX_HISTORY_BYTES / 2);
+        let flat = |n: u64| {
+            (1..=n)
+                .flat_map(|o| [o.to_string(), half.clone()])
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbered_messages(flat(2)).map(|m| m.len()), Some(2));
+        assert_eq!(numbered_messages(flat(3)), None);
     }
 
     #[tokio::test]
