@@ -50,7 +50,7 @@ use tokio::sync::{mpsc, oneshot};
 use wsauth_spec::wire::{MAX_HISTORY_BYTES, TopicRefusal};
 
 use super::presence::Presences;
-use super::{COMMAND_TIMEOUT, NodeShared, within};
+use super::{COMMAND_TIMEOUT, NodeShared, is_unreachable, within};
 use crate::cluster::FailurePolicy;
 use crate::descriptor::HistoryDescriptor;
 use crate::metrics::RedisOp;
@@ -463,7 +463,19 @@ impl Listener {
             futures_util::stream::iter(followed.into_iter().map(|key| self.fanout.catch_up(key)))
                 .buffer_unordered(RESYNC_IN_FLIGHT);
         while let Some(caught_up) = catching_up.next().await {
-            caught_up?;
+            match caught_up {
+                Err(error) if is_unreachable(&error) => return Err(error),
+                // Refused for one instance (a script error, a key of
+                // another type): the others are caught up all the same,
+                // and it is tried again at the next resync.
+                Err(error) => tracing::warn!(
+                    target: "wsauth::cluster",
+                    node = %self.fanout.shared.id,
+                    %error,
+                    "an instance could not be caught up"
+                ),
+                Ok(()) => {}
+            }
         }
         Ok(())
     }
@@ -611,6 +623,78 @@ mod tests {
         let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
         let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
         (fanout, listener, broker)
+    }
+
+    /// A Redis that refuses every command but `CLIENT` (what a connection
+    /// starts with), as it does a script that fails; its URL.
+    fn refusing() -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+
+        fn answer(stream: std::net::TcpStream) -> std::io::Result<()> {
+            let mut reader = BufReader::new(stream.try_clone()?);
+            let mut writer = stream;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                let parts: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                let mut first = Vec::new();
+                for i in 0..parts {
+                    line.clear();
+                    reader.read_line(&mut line)?;
+                    let len: usize = line.trim().trim_start_matches('$').parse().unwrap_or(0);
+                    let mut bulk = vec![0; len + 2];
+                    reader.read_exact(&mut bulk)?;
+                    if i == 0 {
+                        first = bulk;
+                    }
+                }
+                if first.starts_with(b"CLIENT") {
+                    writer.write_all(b"+OK\r\n")?;
+                } else {
+                    writer.write_all(b"-ERR refused\r\n")?;
+                }
+            }
+        }
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || answer(stream));
+            }
+        });
+        format!("redis://{addr}")
+    }
+
+    #[tokio::test]
+    async fn an_instance_redis_refuses_does_not_stop_the_resync() {
+        let shared = NodeShared::unstarted(&refusing(), FailurePolicy::Refuse);
+        shared.set_commands(true);
+        let broker = Arc::new(Broker::clustered());
+        let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
+        let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
+        broker.pin(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 1,
+            ready: true,
+        };
+        lock(&fanout.followed).insert(fanout.shared.keys.instance(&room()), followed);
+        let resynced = listener.resync().await;
+        assert!(resynced.is_ok(), "{resynced:?}");
+        // Unreachable, it is the connection that failed: resync again.
+        let (cut, listener, broker) = cut_off(FailurePolicy::Refuse);
+        broker.pin(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 1,
+            ready: true,
+        };
+        lock(&cut.followed).insert(cut.shared.keys.instance(&room()), followed);
+        assert!(listener.resync().await.is_err());
     }
 
     #[test]
