@@ -119,6 +119,18 @@ struct Instance {
     /// a join whose `present` was read from Redis meanwhile catches up.
     #[cfg(feature = "redis")]
     heard: VecDeque<Heard>,
+    /// In a cluster: joins under way on this node, from before the channel
+    /// is subscribed until they are done. The instance lives meanwhile, so
+    /// that what the node reads on the channel before the join is
+    /// registered (publications, presence changes) is kept, not dropped.
+    #[cfg(feature = "redis")]
+    pins: usize,
+    /// In a cluster, on topics with presence: who Redis last said is
+    /// present (listed to a join, then announced), so that the changes
+    /// missed while the node was cut off from Redis can be told once it
+    /// is back.
+    #[cfg(feature = "redis")]
+    told: std::collections::BTreeSet<Box<str>>,
     /// Taken out of the broker's map: nobody may join it any more, and a
     /// publication looks the key up again.
     retired: bool,
@@ -153,20 +165,27 @@ impl<'a> FromRedis<'a> {
     /// with this node's own.
     fn present(&self, instance: &'a Instance) -> Vec<&'a str> {
         #[cfg(feature = "redis")]
-        if let Some(cluster) = self.present {
-            let mut all: std::collections::BTreeSet<&str> =
-                cluster.iter().map(String::as_str).collect();
-            for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
-                if heard.joined {
-                    all.insert(&heard.subject);
-                } else {
-                    all.remove(&*heard.subject);
-                }
-            }
+        if let Some(mut all) = self.cluster(instance) {
             all.extend(instance.present());
             return all.into_iter().collect();
         }
         instance.present()
+    }
+
+    /// In a cluster, the subjects present on `instance` as Redis counts
+    /// them: as it listed them, changed by what it announced since.
+    #[cfg(feature = "redis")]
+    fn cluster(&self, instance: &'a Instance) -> Option<std::collections::BTreeSet<&'a str>> {
+        let listed = self.present?;
+        let mut all: std::collections::BTreeSet<&str> = listed.iter().map(String::as_str).collect();
+        for heard in instance.heard.iter().filter(|h| h.seq >= self.heard_since) {
+            if heard.joined {
+                all.insert(&heard.subject);
+            } else {
+                all.remove(&*heard.subject);
+            }
+        }
+        Some(all)
     }
 }
 
@@ -186,6 +205,28 @@ struct Subscriber {
     link: Arc<Link>,
     subject: Option<Arc<str>>,
     deliver: Deliver,
+    /// In a cluster: the epoch and offset its client has seen, when that
+    /// is beyond the log it joined (it recovered from Redis, having been
+    /// on a node ahead of this one): what reaches this node up to there
+    /// is not delivered to it again.
+    #[cfg(feature = "redis")]
+    floor: Option<(Box<str>, u64)>,
+}
+
+impl Subscriber {
+    /// Whether its client has `offset` of `epoch` already.
+    fn has(&self, epoch: &str, offset: u64) -> bool {
+        #[cfg(feature = "redis")]
+        return self
+            .floor
+            .as_ref()
+            .is_some_and(|(seen, floor)| **seen == *epoch && offset <= *floor);
+        #[cfg(not(feature = "redis"))]
+        {
+            let _ = (epoch, offset);
+            false
+        }
+    }
 }
 
 /// A subscription the broker removed.
@@ -293,15 +334,27 @@ impl Instance {
             present: Presence::default(),
             #[cfg(feature = "redis")]
             heard: VecDeque::new(),
+            #[cfg(feature = "redis")]
+            pins: 0,
+            #[cfg(feature = "redis")]
+            told: std::collections::BTreeSet::new(),
             retired: false,
         }
     }
 
-    /// Whether the instance must be kept: someone subscribes, or its
-    /// history still holds something.
+    /// Whether the instance must be kept: someone subscribes or is joining,
+    /// or its history still holds something.
     fn alive(&mut self, key: &InstanceKey, now: Instant) -> bool {
         self.log.expire(key.topic.history, now);
-        !self.local.is_empty() || !self.log.is_empty()
+        !self.local.is_empty() || !self.log.is_empty() || self.pinned()
+    }
+
+    /// Whether a join in a cluster holds the instance.
+    fn pinned(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.pins > 0;
+        #[cfg(not(feature = "redis"))]
+        false
     }
 
     /// Takes on the cluster's numbering: a log of another epoch, or one
@@ -361,10 +414,11 @@ impl Instance {
             envelope: None,
             bare: None,
         };
+        let epoch = &self.log.epoch;
         let delivered = self
             .local
             .values()
-            .filter(|s| offer(&s.link, frames.get(s.deliver)))
+            .filter(|s| !s.has(epoch, offset) && offer(&s.link, frames.get(s.deliver)))
             .count();
         if let Some(history) = key.topic.history {
             let kept = Kept {
@@ -545,6 +599,8 @@ impl Broker {
                     link: Arc::clone(link),
                     subject: subject.clone(),
                     deliver,
+                    #[cfg(feature = "redis")]
+                    floor: None,
                 },
             );
             if topic.presence
@@ -568,17 +624,40 @@ impl Broker {
                 instance.log.recover(topic.history, since)
             }
         });
+        #[cfg(feature = "redis")]
+        let offset = match join.since {
+            // Recovered from Redis beyond this node's log: it has seen up
+            // to its `since`, which the log is yet to reach.
+            Some(since)
+                if redis.recovery.is_some()
+                    && matches!(recovered, Some(Some(_)))
+                    && since.offset > instance.log.last =>
+            {
+                let epoch = instance.log.epoch.clone();
+                if let Some(subscriber) = instance.local.get_mut(&LinkId::of(link)) {
+                    subscriber.floor = Some((epoch, since.offset));
+                }
+                since.offset
+            }
+            _ => instance.log.last,
+        };
+        #[cfg(not(feature = "redis"))]
+        let offset = instance.log.last;
         let frame = frames::subscribed(
             topic.name,
             &key.params,
             Subscribed {
                 id: join.id,
                 epoch: &instance.log.epoch,
-                offset: instance.log.last,
+                offset,
                 recovered: recovered.as_ref().map(Option::is_some),
                 present: topic.presence.then(|| redis.present(instance)),
             },
         );
+        #[cfg(feature = "redis")]
+        if let Some(cluster) = redis.cluster(instance) {
+            instance.told = cluster.into_iter().map(Box::from).collect();
+        }
         if join.by == By::Server && deliver == Deliver::Publication {
             offer(link, &Utf8Bytes::from(frame.clone()));
         }
@@ -620,8 +699,9 @@ impl Broker {
         }
     }
 
-    /// Ends every subscription of `link`'s connection (it is closing).
-    pub(crate) fn leave_all(&self, link: &Link) {
+    /// Ends every subscription of `link`'s connection (it is closing), and
+    /// returns the instances it left.
+    pub(crate) fn leave_all(&self, link: &Link) -> Vec<Arc<InstanceKey>> {
         // Marked gone first (a handler's join racing the end is refused),
         // and most connections never subscribe: they touch nothing else.
         let subscriptions = {
@@ -630,8 +710,8 @@ impl Broker {
             std::mem::take(&mut *subscriptions)
         };
         let now = Instant::now();
-        for key in subscriptions {
-            let Some((key, slot)) = self.find(&key, false) else {
+        for key in &subscriptions {
+            let Some((key, slot)) = self.find(key, false) else {
                 continue;
             };
             let mut instance = lock(&slot);
@@ -644,6 +724,7 @@ impl Broker {
                 settle_later(key, &slot, !self.presence_elsewhere);
             }
         }
+        subscriptions
     }
 
     /// Takes `slot`, found under `key`, out of the map if it is still idle
@@ -744,6 +825,41 @@ impl Broker {
         }
     }
 
+    /// Keeps the instance of `key` (created if need be) until
+    /// [`Broker::unpin`]: a join is under way on it. Says whether someone
+    /// subscribes to it here (its log is the one they follow).
+    #[cfg(feature = "redis")]
+    pub(crate) fn pin(&self, key: &InstanceKey) -> bool {
+        loop {
+            let Some((_, slot)) = self.find(key, true) else {
+                return false;
+            };
+            let mut instance = lock(&slot);
+            if instance.retired {
+                continue;
+            }
+            instance.pins += 1;
+            return !instance.local.is_empty();
+        }
+    }
+
+    /// A join on `key` is over: its instance goes if nothing else keeps it.
+    #[cfg(feature = "redis")]
+    pub(crate) fn unpin(&self, key: &InstanceKey) {
+        let now = Instant::now();
+        // A pinned instance is never retired: the one found is the one pinned.
+        let Some((key, slot)) = self.find(key, false) else {
+            return;
+        };
+        let mut instance = lock(&slot);
+        instance.pins = instance.pins.saturating_sub(1);
+        let idle = !instance.retired && !instance.alive(&key, now);
+        drop(instance);
+        if idle {
+            self.retire(&key, &slot, now);
+        }
+    }
+
     /// Where this node's log of `key` stands; `None` without an instance.
     #[cfg(feature = "redis")]
     pub(crate) fn numbering(&self, key: &InstanceKey) -> Option<Numbered> {
@@ -807,6 +923,11 @@ impl Broker {
                 joined,
                 subject: subject.into(),
             });
+            if joined {
+                instance.told.insert(subject.into());
+            } else {
+                instance.told.remove(subject);
+            }
             for subscriber in instance.local.values() {
                 if subscriber.deliver == Deliver::Publication
                     && subscriber.subject.as_deref() != Some(subject)
@@ -815,6 +936,38 @@ impl Broker {
                 }
             }
             return;
+        }
+    }
+
+    /// Tells this node's subscribers of `key` the presence changes they
+    /// missed (the node was cut off from Redis): who `present` (the
+    /// subjects on any node, as Redis lists them) and this node's own
+    /// subjects add to, or take from, what they were told.
+    #[cfg(feature = "redis")]
+    pub(crate) fn reconcile(&self, key: &InstanceKey, present: &[String]) {
+        let Some((_, slot)) = self.find(key, false) else {
+            return;
+        };
+        let changes: Vec<(bool, String)> = {
+            let instance = lock(&slot);
+            let now: std::collections::BTreeSet<&str> = present
+                .iter()
+                .map(String::as_str)
+                .chain(instance.present())
+                .collect();
+            let told = instance.told.iter().map(|s| &**s);
+            let left = told
+                .clone()
+                .filter(|s| !now.contains(s))
+                .map(|s| (false, s.to_owned()));
+            let joined = now
+                .iter()
+                .filter(|s| !instance.told.contains(**s))
+                .map(|s| (true, (*s).to_owned()));
+            left.chain(joined).collect()
+        };
+        for (joined, subject) in changes {
+            self.announce(key, joined, &subject);
         }
     }
 
@@ -1088,6 +1241,161 @@ mod tests {
         assert_eq!(queued(&live), [4, 5, 6]);
         assert_eq!(queued(&fresh), [5, 6]);
         assert_eq!(queued(&back), [5, 6]);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_first_join_keeps_what_was_delivered_while_it_read_redis() {
+        let broker = Broker::new();
+        let live = link();
+        // The channel is subscribed; Redis is read at 4, and 5 arrives
+        // before the join is registered.
+        assert!(!broker.pin(&room(1)));
+        broker.deliver(&room(1), "e", 5, "{}");
+        let read = Numbered {
+            epoch: "e".into(),
+            last: 4,
+        };
+        let numbered = FromRedis {
+            numbered: Some(&read),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &live, room(1), None, numbered);
+        broker.unpin(&room(1));
+        assert!(joined.frame.contains(r#""offset":5"#), "{}", joined.frame);
+        broker.deliver(&room(1), "e", 6, "{}");
+        assert_eq!(queued(&live), [6]);
+        // A join abandoned leaves nothing behind.
+        assert!(!broker.pin(&room(2)));
+        broker.unpin(&room(2));
+        assert!(broker.find(&room(2), false).is_none());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn a_subscriber_back_from_a_node_ahead_gets_nothing_twice() {
+        static LOGGED: TopicDescriptor = TopicDescriptor {
+            history: Some(crate::descriptor::HistoryDescriptor {
+                size: 100,
+                ttl_s: 60,
+            }),
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::new();
+        let (live, back) = (link(), link());
+        let at = |last| Numbered {
+            epoch: "e".into(),
+            last,
+        };
+        let first = at(8);
+        let numbered = FromRedis {
+            numbered: Some(&first),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &live, key(), None, numbered);
+        // It saw 10 on another node; 9 and 10 are still on their way here.
+        let recovery = Recovery {
+            numbered: at(10),
+            missed: Some(Vec::new()),
+        };
+        let since = Since {
+            epoch: "e".into(),
+            offset: 10,
+        };
+        let redis = FromRedis {
+            recovery: Some(&recovery),
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &back, key(), Some(&since), redis);
+        assert!(
+            joined.frame.contains(r#""offset":10,"recovered":true"#),
+            "{}",
+            joined.frame
+        );
+        assert!(joined.replay.is_empty());
+        for offset in 9..=11 {
+            broker.deliver(&key(), "e", offset, "{}");
+        }
+        assert_eq!(queued(&back), [11]);
+        assert_eq!(queued(&live), [9, 10, 11]);
+        // In an epoch Redis started again, the floor is no more.
+        broker.deliver(&key(), "f", 1, "{}");
+        assert_eq!(queued(&back), [1]);
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn presence_changes_missed_while_cut_off_are_told_when_redis_is_back() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        let watcher = Arc::new(Link::new(8, Principal::new(Some("w"), Vec::new(), &[])));
+        let listed = ["alice".to_owned(), "old".to_owned()];
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since: broker.heard_now(),
+            ..FromRedis::default()
+        };
+        subscribe_with(&broker, &watcher, key(), None, redis);
+        broker.announce(&key(), true, "carol");
+        // Cut off: old left and bob arrived unheard; back, Redis lists
+        // who is there (this node's own subject among them or not yet).
+        broker.reconcile(&key(), &["alice".into(), "bob".into(), "carol".into()]);
+        let told: Vec<String> = std::iter::from_fn(|| watcher.pop())
+            .map(|m| match m {
+                Message::Text(t) => t.to_string(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(told.len(), 3, "{told:?}");
+        assert!(told[0].contains(r#""joined":"carol""#), "{told:?}");
+        assert!(told[1].contains(r#""left":"old""#), "{told:?}");
+        assert!(told[2].contains(r#""joined":"bob""#), "{told:?}");
+        // Nothing more to tell.
+        broker.reconcile(&key(), &["alice".into(), "bob".into(), "carol".into()]);
+        assert!(watcher.pop().is_none());
+    }
+
+    #[cfg(feature = "redis")]
+    #[test]
+    fn presence_heard_during_a_first_join_outlives_a_sweep() {
+        static PRESENT: TopicDescriptor = TopicDescriptor {
+            presence: true,
+            ..ROOM
+        };
+        let key = || {
+            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        };
+        let broker = Broker::clustered();
+        broker.pin(&key());
+        let heard_since = broker.heard_now();
+        broker.announce(&key(), true, "bob");
+        // Idle but for the join under way.
+        broker.sweep(Instant::now() + 2 * SWEEP_EVERY);
+        let listed: [String; 0] = [];
+        let redis = FromRedis {
+            present: Some(&listed),
+            heard_since,
+            ..FromRedis::default()
+        };
+        let joined = subscribe_with(&broker, &link(), key(), None, redis);
+        broker.unpin(&key());
+        assert!(
+            joined.frame.contains(r#""present":["bob","u"]"#),
+            "{}",
+            joined.frame
+        );
     }
 
     #[cfg(feature = "redis")]

@@ -105,7 +105,8 @@ pub enum PublishError {
     #[error("the message is not a valid `{0}` message")]
     InvalidMessage(String),
     /// The cluster's Redis, which numbers and spreads every publication,
-    /// is unreachable (or did not answer in time). Retry it.
+    /// is unreachable, or did not answer in time (then the publication may
+    /// have been published all the same: a retry may deliver it twice).
     #[error("the cluster's redis is unreachable")]
     Unavailable,
 }
@@ -469,9 +470,9 @@ impl Hub {
     pub(crate) fn leave_all(&self, link: &Link) {
         #[cfg(feature = "redis")]
         if let Some(fanout) = &self.fanout {
-            let held: Vec<Arc<InstanceKey>> = lock_list(link).clone();
-            self.broker.leave_all(link);
-            for key in held {
+            // What the broker left, not a copy taken before: a server
+            // join made meanwhile is left (and unwatched) too.
+            for key in self.broker.leave_all(link) {
                 fanout.unwatch(&key);
             }
             return;

@@ -15,13 +15,15 @@
 //!
 //! A node follows an instance (SUBSCRIBEs its channel, on the one
 //! subscriber connection it holds, in `control.rs`) while it has a local
-//! subscriber, and stops when the last leaves. The first join waits for the
-//! SUBSCRIBE's reply (from then on Redis passes this node everything
+//! subscriber, and stops when the last leaves. A join keeps the broker's
+//! instance from before its SUBSCRIBE is sent until it is done, so that
+//! what the node reads meanwhile is delivered into the instance's log
+//! rather than dropped. The first join waits for the SUBSCRIBE's reply (from then on Redis passes this node everything
 //! published there), and only then reads the instance's numbering
 //! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
 //! larger of that and what was delivered meanwhile, so the new subscriber
 //! gets everything after the offset it is told. Later joins on this node
-//! ask Redis nothing.
+//! ask Redis nothing while the instance has subscribers here.
 //!
 //! Pub/sub delivers only to connected subscribers. So after the subscriber
 //! connection comes back, every followed channel is subscribed again and
@@ -32,7 +34,9 @@
 //! that cannot be replayed (no history, or Redis lost its data and started
 //! a new epoch), the node takes on Redis's numbering: its subscribers miss
 //! those publications and get the next ones, and a client reconnecting
-//! with a `since` from before is told `recovered: false`.
+//! with a `since` from before is told `recovered: false`. Presence
+//! announcements missed meanwhile are made up for the same way: who Redis
+//! lists now against who it last said was present.
 //!
 //! Payload on an instance channel: `p:<offset>:<epoch>:<message JSON>`.
 
@@ -43,10 +47,10 @@ use ::redis::aio::{PubSub, PubSubSink};
 use ::redis::{Msg, RedisResult, Script};
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
-use wsauth_spec::wire::TopicRefusal;
+use wsauth_spec::wire::{MAX_HISTORY_BYTES, TopicRefusal};
 
 use super::presence::Presences;
-use super::{COMMAND_TIMEOUT, NodeShared, within};
+use super::{COMMAND_TIMEOUT, NodeShared, is_unreachable, within};
 use crate::cluster::FailurePolicy;
 use crate::descriptor::HistoryDescriptor;
 use crate::metrics::RedisOp;
@@ -87,7 +91,7 @@ struct Followed {
     /// Joins under way: the channel stays subscribed until they are done.
     joining: usize,
     /// Subscribed, and a join was numbered since: later joins ask Redis
-    /// nothing.
+    /// nothing while the broker's instance has subscribers.
     ready: bool,
 }
 
@@ -180,15 +184,19 @@ impl Fanout {
                 offset,
                 delivered: None,
             }),
+            // The script may have run (its reply lost or late), and a
+            // script error is no outage: under either policy the caller
+            // hears it may not be published, never a second copy here.
             Err(error) => {
                 self.shared.failed(&error);
-                self.alone(key, text)
+                Err(PublishError::Unavailable)
             }
         }
     }
 
-    /// A publication Redis cannot take: refused, or under the `degrade`
-    /// policy delivered to this node's subscribers alone.
+    /// A publication while Redis is known to be unreachable: refused, or
+    /// under the `degrade` policy delivered to this node's subscribers
+    /// alone.
     fn alone(&self, key: &InstanceKey, text: &str) -> Result<Published, PublishError> {
         match self.shared.policy {
             FailurePolicy::Refuse => Err(PublishError::Unavailable),
@@ -210,7 +218,8 @@ impl Fanout {
     /// numbering if this node does not follow it yet. Refused with
     /// `server_error` while Redis is unreachable.
     /// Under the `degrade` policy, while Redis is unreachable, the instance
-    /// is followed from the node's next connection on, and the join goes on
+    /// is subscribed without waiting for the reply (by the subscriber
+    /// connection if it is up, else by its next one), and the join goes on
     /// locally ([`Fanout::alone_now`]).
     pub(crate) async fn watch(&self, key: &InstanceKey) -> Result<Watch<'_>, TopicRefusal> {
         let alone = self.alone_now();
@@ -220,13 +229,27 @@ impl Fanout {
         let channel = self.shared.keys.instance(key);
         let reply = {
             let mut followed = lock(&self.followed);
-            let entry = followed.entry(channel.clone()).or_insert_with(|| Followed {
-                key: Arc::new(key.clone()),
-                joining: 0,
-                ready: false,
+            let entry = followed.entry(channel.clone()).or_insert_with(|| {
+                let key = Arc::new(key.clone());
+                if key.topic.presence {
+                    self.presences.follow(&channel, &key);
+                }
+                Followed {
+                    key,
+                    joining: 0,
+                    ready: false,
+                }
             });
             entry.joining += 1;
-            (!entry.ready && !alone).then(|| {
+            // Before the SUBSCRIBE: what the listener reads from then on
+            // finds the instance, and is in its log when the join registers.
+            // Redis is asked nothing only when that log is one subscribers
+            // here follow (the channel may have outlived the instance).
+            let followed_here = self.broker.pin(key);
+            // Joining alone, the channel is still subscribed when the
+            // subscriber connection can (it may be up while commands fail),
+            // or by the next one; only the reply is not waited for.
+            (!entry.ready || !followed_here).then(|| {
                 let (answer, reply) = oneshot::channel();
                 let _ = self
                     .requests
@@ -241,7 +264,9 @@ impl Fanout {
             joined: false,
             alone,
         };
-        if let Some(reply) = reply {
+        if let Some(reply) = reply
+            && !alone
+        {
             let subscribed = tokio::time::timeout(COMMAND_TIMEOUT, reply).await;
             if !matches!(subscribed, Ok(Ok(true))) {
                 return Err(TopicRefusal::ServerError);
@@ -305,8 +330,14 @@ impl Fanout {
     }
 
     /// Delivers what was published on `key` since this node's log last
-    /// heard of it, or takes on Redis's numbering when that is lost.
+    /// heard of it, or takes on Redis's numbering when that is lost; and
+    /// on a topic with presence, tells its subscribers who arrived or
+    /// left meanwhile (those announcements were missed too).
     async fn catch_up(&self, key: Arc<InstanceKey>) -> RedisResult<()> {
+        if key.topic.presence {
+            let present = self.presences.query(&key).await?;
+            self.broker.reconcile(&key, &present);
+        }
         let Some(at) = self.broker.numbering(&key) else {
             return Ok(());
         };
@@ -371,6 +402,7 @@ impl Fanout {
             return;
         }
         followed.remove(channel);
+        self.presences.unfollow(channel);
         let _ = self.requests.send(Request::Unsubscribe(channel.to_owned()));
     }
 }
@@ -392,6 +424,7 @@ impl Drop for Watch<'_> {
         let mut followed = lock(&self.fanout.followed);
         if let Some(entry) = followed.get_mut(&self.channel) {
             entry.joining -= 1;
+            self.fanout.broker.unpin(&entry.key);
             if self.joined {
                 entry.ready |= !self.alone;
                 if entry.key.topic.presence {
@@ -430,7 +463,19 @@ impl Listener {
             futures_util::stream::iter(followed.into_iter().map(|key| self.fanout.catch_up(key)))
                 .buffer_unordered(RESYNC_IN_FLIGHT);
         while let Some(caught_up) = catching_up.next().await {
-            caught_up?;
+            match caught_up {
+                Err(error) if is_unreachable(&error) => return Err(error),
+                // Refused for one instance (a script error, a key of
+                // another type): the others are caught up all the same,
+                // and it is tried again at the next resync.
+                Err(error) => tracing::warn!(
+                    target: "wsauth::cluster",
+                    node = %self.fanout.shared.id,
+                    %error,
+                    "an instance could not be caught up"
+                ),
+                Ok(()) => {}
+            }
         }
         Ok(())
     }
@@ -504,8 +549,14 @@ impl Listener {
 }
 
 /// `[offset, message, offset, message, ...]` as pairs; `None` when an
-/// offset is not one.
+/// offset is not one, or when the messages hold more than
+/// [`MAX_HISTORY_BYTES`] (more than a node keeps of an instance's history:
+/// not all of it can be replayed, as on a single server).
 fn numbered_messages(flat: Vec<String>) -> Option<Vec<(u64, String)>> {
+    let bytes: usize = flat.iter().skip(1).step_by(2).map(String::len).sum();
+    if bytes > MAX_HISTORY_BYTES {
+        return None;
+    }
     let mut out = Vec::with_capacity(flat.len() / 2);
     let mut flat = flat.into_iter();
     while let Some(offset) = flat.next() {
@@ -540,7 +591,178 @@ fn parse(payload: &[u8]) -> Option<Event<'_>> {
 
 #[cfg(test)]
 mod tests {
+    use wsauth_spec::ParamType;
+
     use super::*;
+    use crate::descriptor::{TopicDescriptor, TopicParamDescriptor};
+
+    static ROOM: TopicDescriptor = TopicDescriptor {
+        name: "room",
+        params: &[TopicParamDescriptor {
+            name: "id",
+            ty: ParamType::Integer,
+        }],
+        subscribe: None,
+        checks: &[],
+        publish: None,
+        messages: &[],
+        presence: false,
+        history: None,
+        open: None,
+    };
+
+    fn room() -> InstanceKey {
+        InstanceKey::new(&ROOM, &serde_json::json!({ "id": 1 })).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// A node's fan-out whose Redis (nothing listens at `url`) was never
+    /// reached, under `policy`.
+    fn cut_off(policy: FailurePolicy) -> (Arc<Fanout>, Listener, Arc<Broker>) {
+        let shared = NodeShared::unstarted("redis://127.0.0.1:1", policy);
+        let broker = Arc::new(Broker::clustered());
+        let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
+        let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
+        (fanout, listener, broker)
+    }
+
+    /// A Redis that refuses every command but `CLIENT` (what a connection
+    /// starts with), as it does a script that fails; its URL.
+    fn refusing() -> String {
+        use std::io::{BufRead, BufReader, Read, Write};
+
+        fn answer(stream: std::net::TcpStream) -> std::io::Result<()> {
+            let mut reader = BufReader::new(stream.try_clone()?);
+            let mut writer = stream;
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if reader.read_line(&mut line)? == 0 {
+                    return Ok(());
+                }
+                let parts: usize = line.trim().trim_start_matches('*').parse().unwrap_or(0);
+                let mut first = Vec::new();
+                for i in 0..parts {
+                    line.clear();
+                    reader.read_line(&mut line)?;
+                    let len: usize = line.trim().trim_start_matches('$').parse().unwrap_or(0);
+                    let mut bulk = vec![0; len + 2];
+                    reader.read_exact(&mut bulk)?;
+                    if i == 0 {
+                        first = bulk;
+                    }
+                }
+                if first.starts_with(b"CLIENT") {
+                    writer.write_all(b"+OK\r\n")?;
+                } else {
+                    writer.write_all(b"-ERR refused\r\n")?;
+                }
+            }
+        }
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || answer(stream));
+            }
+        });
+        format!("redis://{addr}")
+    }
+
+    #[tokio::test]
+    async fn an_instance_redis_refuses_does_not_stop_the_resync() {
+        let shared = NodeShared::unstarted(&refusing(), FailurePolicy::Refuse);
+        shared.set_commands(true);
+        let broker = Arc::new(Broker::clustered());
+        let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
+        let (fanout, listener) = Fanout::new(shared, Arc::clone(&broker), presences);
+        broker.pin(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 1,
+            ready: true,
+        };
+        lock(&fanout.followed).insert(fanout.shared.keys.instance(&room()), followed);
+        let resynced = listener.resync().await;
+        assert!(resynced.is_ok(), "{resynced:?}");
+        // Unreachable, it is the connection that failed: resync again.
+        let (cut, listener, broker) = cut_off(FailurePolicy::Refuse);
+        broker.pin(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 1,
+            ready: true,
+        };
+        lock(&cut.followed).insert(cut.shared.keys.instance(&room()), followed);
+        assert!(listener.resync().await.is_err());
+    }
+
+    #[test]
+    fn a_recovery_larger_than_a_nodes_history_is_not_replayed() {
+        let half = "x".repeat(MAX_HISTORY_BYTES / 2);
+        let flat = |n: u64| {
+            (1..=n)
+                .flat_map(|o| [o.to_string(), half.clone()])
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbered_messages(flat(2)).map(|m| m.len()), Some(2));
+        assert_eq!(numbered_messages(flat(3)), None);
+    }
+
+    #[tokio::test]
+    async fn a_publish_that_fails_is_not_also_delivered_alone() {
+        let (fanout, _listener, _) = cut_off(FailurePolicy::Degrade);
+        // Known down: on this node alone.
+        assert!(fanout.publish(&room(), "{}").await.is_ok());
+        // Thought up, and the script fails: it may have run.
+        fanout.shared.set_commands(true);
+        assert_eq!(
+            fanout.publish(&room(), "{}").await,
+            Err(PublishError::Unavailable)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_join_asks_redis_when_the_instance_is_gone_though_the_channel_is_ready() {
+        let (fanout, mut listener, _) = cut_off(FailurePolicy::Refuse);
+        fanout.shared.set_commands(true);
+        fanout.shared.set_control(true);
+        // The last subscriber left, its instance retired, while another
+        // join kept the channel followed.
+        let channel = fanout.shared.keys.instance(&room());
+        let followed = Followed {
+            key: Arc::new(room()),
+            joining: 0,
+            ready: true,
+        };
+        lock(&fanout.followed).insert(channel, followed);
+        let refused = async {
+            let asked = tokio::time::timeout(COMMAND_TIMEOUT, listener.next()).await;
+            if let Ok(Some(Request::Subscribe(_, answer))) = asked {
+                let _ = answer.send(false);
+            }
+        };
+        let key = room();
+        let (watched, ()) = tokio::join!(fanout.watch(&key), refused);
+        assert_eq!(watched.err(), Some(TopicRefusal::ServerError));
+    }
+
+    #[tokio::test]
+    async fn a_join_made_alone_still_asks_for_the_channel() {
+        let (fanout, mut listener, _) = cut_off(FailurePolicy::Degrade);
+        assert!(fanout.alone_now());
+        let watch = fanout
+            .watch(&room())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        watch.done(true);
+        let request = listener.requests.try_recv();
+        assert!(
+            matches!(&request, Ok(Request::Subscribe(channel, _)) if channel.starts_with("test:i:room:")),
+            "{:?}",
+            request.map(|_| ())
+        );
+    }
 
     #[test]
     fn publications_keep_colons_in_messages() {

@@ -331,6 +331,40 @@ impl NodeShared {
     }
 }
 
+#[cfg(test)]
+impl NodeShared {
+    /// A node's state with its Redis at `url`, not reached yet (no task
+    /// runs; everything counts as down until told otherwise).
+    fn unstarted(url: &str, policy: FailurePolicy) -> Arc<Self> {
+        let client = ::redis::Client::open(url).unwrap_or_else(|e| panic!("{e}"));
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(0);
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager.clone())
+            .unwrap_or_else(|e| panic!("{e}"));
+        Arc::new(NodeShared {
+            id: node_id(),
+            keys: Keys {
+                prefix: "test".into(),
+            },
+            policy,
+            lease_ttl: Duration::from_secs(3),
+            renew_every: Duration::from_secs(1),
+            retention_s: 60,
+            commands: RwLock::new(commands),
+            client,
+            manager,
+            commands_ok: AtomicBool::new(false),
+            control_ok: AtomicBool::new(false),
+            leases: leases::Table::new().0,
+            back: Notify::new(),
+            recheck: Notify::new(),
+            metrics: Arc::new(RedisMetrics::default()),
+        })
+    }
+}
+
 /// Whether `error` says Redis cannot be reached (rather than that it
 /// refused: no rights, a script error).
 fn is_unreachable(error: &RedisError) -> bool {

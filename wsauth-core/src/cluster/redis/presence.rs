@@ -14,7 +14,9 @@
 //! last goes; every node turns those into `wsauth.presence` frames. Members
 //! of a node that stopped renewing (killed, cut off) are pruned by the next
 //! script on the instance: its subjects leave at most `lease_ttl` +
-//! `renew_every` after its last renewal.
+//! `renew_every` after its last renewal. A node runs one (a `query`) every
+//! `renew_every` on each instance it follows without members of its own
+//! there (anonymous subscribers only), so that it hears them leave too.
 //!
 //! Sending the whole set, from one task, in order, makes every call
 //! idempotent and a lost one repaired by the next: there is no join/leave
@@ -45,6 +47,8 @@ pub(super) struct Presences {
     dirty: Mutex<HashMap<String, Arc<InstanceKey>>>,
     /// Instances this node has members on in Redis, by channel: renewed.
     held: Mutex<HashMap<String, Arc<InstanceKey>>>,
+    /// Instances with presence this node follows, by channel.
+    followed: Mutex<HashMap<String, Arc<InstanceKey>>>,
     wake: Notify,
 }
 
@@ -59,6 +63,7 @@ impl Presences {
             broker,
             dirty: Mutex::new(HashMap::new()),
             held: Mutex::new(HashMap::new()),
+            followed: Mutex::new(HashMap::new()),
             wake: Notify::new(),
         }
     }
@@ -66,6 +71,41 @@ impl Presences {
     /// The subjects present on `key` on any node.
     pub(super) async fn query(&self, key: &InstanceKey) -> RedisResult<Vec<String>> {
         self.call(key, "query", Vec::new()).await
+    }
+
+    /// The node follows `key` (on `channel`), a topic with presence.
+    pub(super) fn follow(&self, channel: &str, key: &Arc<InstanceKey>) {
+        lock(&self.followed).insert(channel.to_owned(), Arc::clone(key));
+    }
+
+    /// The node no longer follows the instance on `channel`.
+    pub(super) fn unfollow(&self, channel: &str) {
+        lock(&self.followed).remove(channel);
+    }
+
+    /// The followed instances none of whose members are this node's
+    /// (`held` has those): nothing this node sends there prunes them.
+    fn unheld(&self, held: &HashMap<String, Arc<InstanceKey>>) -> Vec<Arc<InstanceKey>> {
+        lock(&self.followed)
+            .iter()
+            .filter(|(channel, _)| !held.contains_key(*channel))
+            .map(|(_, key)| Arc::clone(key))
+            .collect()
+    }
+
+    /// Prunes the members of nodes that stopped renewing on the followed
+    /// instances `held` does not name (the subjects of a dead node leave
+    /// there too, announced as always).
+    async fn prune(&self, held: &HashMap<String, Arc<InstanceKey>>) {
+        if !self.shared.reachable() {
+            return;
+        }
+        for key in self.unheld(held) {
+            if let Err(error) = self.query(&key).await {
+                self.shared.failed(&error);
+                return;
+            }
+        }
     }
 
     /// This node's subjects on `key` changed: Redis is told soon.
@@ -152,9 +192,53 @@ pub(super) async fn run(presences: Arc<Presences>) {
             () = presences.wake.notified() => {}
             _ = renewals.tick() => {
                 let held = lock(&presences.held).clone();
+                presences.prune(&held).await;
                 lock(&presences.dirty).extend(held);
             }
         }
         presences.flush().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wsauth_spec::ParamType;
+
+    use super::super::Fanout;
+    use super::*;
+    use crate::cluster::FailurePolicy;
+    use crate::descriptor::{TopicDescriptor, TopicParamDescriptor};
+
+    static LOBBY: TopicDescriptor = TopicDescriptor {
+        name: "lobby",
+        params: &[TopicParamDescriptor {
+            name: "id",
+            ty: ParamType::Integer,
+        }],
+        subscribe: None,
+        checks: &[],
+        publish: None,
+        messages: &[],
+        presence: true,
+        history: None,
+        open: None,
+    };
+
+    #[tokio::test]
+    async fn followed_instances_without_members_here_are_pruned() {
+        let shared = NodeShared::unstarted("redis://127.0.0.1:1", FailurePolicy::Degrade);
+        let broker = Arc::new(Broker::clustered());
+        let presences = Arc::new(Presences::new(Arc::clone(&shared), Arc::clone(&broker)));
+        let (fanout, _listener) = Fanout::new(Arc::clone(&shared), broker, Arc::clone(&presences));
+        let key = InstanceKey::new(&LOBBY, &serde_json::json!({ "id": 1 }))
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let watch = fanout.watch(&key).await.unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(presences.unheld(&HashMap::new()).len(), 1);
+        // Where it has members, its own sync prunes.
+        let held = HashMap::from([(shared.keys.instance(&key), Arc::new(key.clone()))]);
+        assert!(presences.unheld(&held).is_empty());
+        // Followed no more.
+        drop(watch);
+        assert!(presences.unheld(&HashMap::new()).is_empty());
     }
 }
