@@ -1095,6 +1095,29 @@ mod tests {
         open: None,
     };
 
+    /// `ROOM` keeping history.
+    #[cfg(feature = "redis")]
+    static LOGGED: TopicDescriptor = TopicDescriptor {
+        history: Some(crate::descriptor::HistoryDescriptor {
+            size: 100,
+            ttl_s: 60,
+        }),
+        ..ROOM
+    };
+
+    /// `ROOM` with presence.
+    #[cfg(feature = "redis")]
+    static PRESENT: TopicDescriptor = TopicDescriptor {
+        presence: true,
+        ..ROOM
+    };
+
+    /// Instance 1 of `topic`.
+    #[cfg(feature = "redis")]
+    fn instance_of(topic: &'static TopicDescriptor) -> InstanceKey {
+        InstanceKey::new(topic, &serde_json::json!({ "id": 1 })).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
     static ENDPOINT: EndpointDescriptor = EndpointDescriptor {
         name: "e",
         path: "/ws",
@@ -1184,17 +1207,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn a_join_that_read_redis_ahead_of_the_node_misses_nothing_and_gets_nothing_twice() {
-        static LOGGED: TopicDescriptor = TopicDescriptor {
-            history: Some(crate::descriptor::HistoryDescriptor {
-                size: 100,
-                ttl_s: 60,
-            }),
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&LOGGED);
         let broker = Broker::new();
         let (live, fresh, back) = (link(), link(), link());
         let at = |last| Numbered {
@@ -1274,17 +1287,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn a_subscriber_back_from_a_node_ahead_gets_nothing_twice() {
-        static LOGGED: TopicDescriptor = TopicDescriptor {
-            history: Some(crate::descriptor::HistoryDescriptor {
-                size: 100,
-                ttl_s: 60,
-            }),
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&LOGGED);
         let broker = Broker::new();
         let (live, back) = (link(), link());
         let at = |last| Numbered {
@@ -1330,14 +1333,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn presence_changes_missed_while_cut_off_are_told_when_redis_is_back() {
-        static PRESENT: TopicDescriptor = TopicDescriptor {
-            presence: true,
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&PRESENT);
         let broker = Broker::clustered();
         let watcher = Arc::new(Link::new(8, Principal::new(Some("w"), Vec::new(), &[])));
         let listed = ["alice".to_owned(), "old".to_owned()];
@@ -1369,14 +1365,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn presence_heard_during_a_first_join_outlives_a_sweep() {
-        static PRESENT: TopicDescriptor = TopicDescriptor {
-            presence: true,
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&PRESENT);
         let broker = Broker::clustered();
         broker.pin(&key());
         let heard_since = broker.heard_now();
@@ -1401,14 +1390,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn a_join_hears_the_presence_changes_made_while_it_read_redis() {
-        static PRESENT: TopicDescriptor = TopicDescriptor {
-            presence: true,
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&PRESENT, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&PRESENT);
         let broker = Broker::clustered();
         // Before Redis was read: in its answer already.
         broker.announce(&key(), true, "old");
@@ -1433,17 +1415,7 @@ mod tests {
     #[cfg(feature = "redis")]
     #[test]
     fn a_recovery_from_redis_is_completed_by_what_the_node_delivered_since() {
-        static LOGGED: TopicDescriptor = TopicDescriptor {
-            history: Some(crate::descriptor::HistoryDescriptor {
-                size: 100,
-                ttl_s: 60,
-            }),
-            ..ROOM
-        };
-        let key = || {
-            InstanceKey::new(&LOGGED, &serde_json::json!({ "id": 1 }))
-                .unwrap_or_else(|e| panic!("{e:?}"))
-        };
+        let key = || instance_of(&LOGGED);
         let broker = Broker::new();
         let (live, back) = (link(), link());
         let numbered = Numbered {
