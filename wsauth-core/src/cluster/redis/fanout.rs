@@ -18,8 +18,9 @@
 //! subscriber, and stops when the last leaves. A join keeps the broker's
 //! instance from before its SUBSCRIBE is sent until it is done, so that
 //! what the node reads meanwhile is delivered into the instance's log
-//! rather than dropped. The first join waits for the SUBSCRIBE's reply (from then on Redis passes this node everything
-//! published there), and only then reads the instance's numbering
+//! rather than dropped. The first join waits for the SUBSCRIBE's reply
+//! (from then on Redis passes this node everything published there), and
+//! only then reads the instance's numbering
 //! (`lua/state.lua`) for its `wsauth.subscribed`; the broker keeps the
 //! larger of that and what was delivered meanwhile, so the new subscriber
 //! gets everything after the offset it is told. Later joins on this node
