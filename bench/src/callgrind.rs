@@ -75,7 +75,9 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
             });
         }
     }
-    let dir = std::env::temp_dir().join(format!("wsauth-bench-callgrind.{}", std::process::id()));
+    let dir = plan.args.callgrind_keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("wsauth-bench-callgrind.{}", std::process::id()))
+    });
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut counted = Vec::new();
     for (index, config) in configs.iter().enumerate() {
@@ -93,7 +95,9 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
             per_round_trip: round_trips,
         });
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if plan.args.callgrind_keep.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     report(&counted, headline);
     Ok(())
 }

@@ -204,6 +204,10 @@ struct BenchArgs {
     /// and, when built with `--features count-allocs`, count allocations.
     #[arg(long)]
     diagnostics: bool,
+    /// Callgrind: keep each run's out file in this directory (for
+    /// `callgrind_annotate --inclusive=yes`) instead of a temporary one.
+    #[arg(long)]
+    callgrind_keep: Option<std::path::PathBuf>,
 }
 
 /// Pins the calling thread (and the threads it creates later) to core `id`.
