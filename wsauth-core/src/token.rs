@@ -28,6 +28,8 @@
 //! - header values may be any bytes: junk is malformed where it is a token
 //!   and ignored elsewhere, and nothing here panics.
 
+use std::borrow::Cow;
+
 use http::header::{AUTHORIZATION, COOKIE, SEC_WEBSOCKET_PROTOCOL};
 use http::{HeaderMap, HeaderValue, Uri};
 use percent_encoding::percent_decode_str;
@@ -224,10 +226,18 @@ fn from_query(uri: &Uri, name: &str) -> Result<Option<String>, TokenError> {
         }
         // Decoding never lengthens, and shortens by at most 3:1, so the raw
         // length alone rejects most oversized values without decoding them.
-        if raw.len() > 3 * MAX_TOKEN_BYTES || percent_decode_str(raw).count() > MAX_TOKEN_BYTES {
+        if raw.len() > 3 * MAX_TOKEN_BYTES {
             return Err(TokenError::TooLong);
         }
-        let decoded: Vec<u8> = percent_decode_str(raw).collect();
+        // Borrowed when there is nothing to decode, as in most tokens.
+        let decoded: Cow<'_, [u8]> = if raw.contains('%') {
+            percent_decode_str(raw).into()
+        } else {
+            Cow::Borrowed(raw.as_bytes())
+        };
+        if decoded.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::TooLong);
+        }
         let token = checked(KIND, &decoded)?;
         merge(&mut found, token)?;
     }
@@ -321,7 +331,8 @@ fn checked(kind: SourceKind, token: &[u8]) -> Result<String, TokenError> {
     if token.is_empty() {
         return Err(malformed(kind, "empty token"));
     }
-    if !token.iter().all(u8::is_ascii_graphic) {
+    // Without an early exit, so the check runs over whole vectors.
+    if !token.iter().fold(true, |ok, b| ok & b.is_ascii_graphic()) {
         return Err(malformed(kind, "token is not visible ASCII"));
     }
     String::from_utf8(token.to_vec()).map_err(|_| malformed(kind, "token is not visible ASCII"))

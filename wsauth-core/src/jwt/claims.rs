@@ -9,12 +9,17 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, de::IgnoredAny};
+use serde_json::map::Entry;
 use serde_json::{Map, Value};
 use wsauth_spec::ClaimShape;
 
 use crate::descriptor::JwtDescriptor;
 
 use super::{Claims, JwtError, dangerous};
+
+/// Members a claims map has room for before it grows: `iss`, `sub`, `aud`,
+/// `exp`, `nbf`, `iat`, `jti` and a roles claim.
+const CLAIMS_CAPACITY: usize = 8;
 
 /// A JSON object whose keys are all distinct (parsers that keep the first
 /// or the last duplicate would read different claims).
@@ -29,14 +34,18 @@ impl<'de> Deserialize<'de> for StrictObject {
                 f.write_str("a JSON object without duplicate keys")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<StrictObject, A::Error> {
-                let mut map = Map::new();
+                // Room for a typical token's claims without regrowing.
+                let mut map = Map::with_capacity(CLAIMS_CAPACITY);
                 while let Some(key) = access.next_key::<String>()? {
-                    if map.contains_key(&key) {
-                        let _: IgnoredAny = access.next_value()?;
-                        return Err(de::Error::custom("duplicate key"));
+                    match map.entry(key) {
+                        Entry::Occupied(_) => {
+                            let _: IgnoredAny = access.next_value()?;
+                            return Err(de::Error::custom("duplicate key"));
+                        }
+                        Entry::Vacant(slot) => {
+                            slot.insert(access.next_value()?);
+                        }
                     }
-                    let value: Value = access.next_value()?;
-                    map.insert(key, value);
                 }
                 Ok(StrictObject(map))
             }

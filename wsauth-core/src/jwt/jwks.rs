@@ -419,6 +419,7 @@ fn jwk_entry(jwk: &Jwk, allowed: &[Algorithm]) -> Option<KeyEntry> {
     }
     Some(KeyEntry {
         key,
+        hmac: None,
         family,
         algorithms,
     })

@@ -8,6 +8,7 @@ use jsonwebtoken::DecodingKey;
 use jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER;
 use wsauth_spec::{Algorithm, KeyFamily};
 
+use super::hmac::HmacKey;
 use super::{ConfigError, JwksSource, family_word};
 
 /// Shortest HMAC secret accepted, in bytes (256 bits).
@@ -18,6 +19,8 @@ pub const MIN_RSA_BITS: usize = 2048;
 /// A verification key and the algorithms it can verify.
 pub(super) struct KeyEntry {
     pub(super) key: DecodingKey,
+    /// The secret keyed for HS256/384/512, for an HMAC key.
+    pub(super) hmac: Option<Box<HmacKey>>,
     pub(super) family: KeyFamily,
     pub(super) algorithms: Vec<Algorithm>,
 }
@@ -81,6 +84,9 @@ impl KeySet {
         }
         let entry = KeyEntry {
             key: DecodingKey::from_secret(secret),
+            hmac: Some(Box::new(
+                HmacKey::new(secret).ok_or_else(|| bad_key(slot, "not an hmac key"))?,
+            )),
             family: KeyFamily::Hmac,
             algorithms: vec![Algorithm::HS256, Algorithm::HS384, Algorithm::HS512],
         };
@@ -103,6 +109,7 @@ impl KeySet {
         check_rsa_bits(slot, &n)?;
         let entry = KeyEntry {
             key,
+            hmac: None,
             family: KeyFamily::Rsa,
             algorithms: RSA_ALGORITHMS.to_vec(),
         };
@@ -127,6 +134,7 @@ impl KeySet {
         }
         let entry = KeyEntry {
             key,
+            hmac: None,
             family: KeyFamily::Ec,
             algorithms: vec![alg],
         };
@@ -143,6 +151,7 @@ impl KeySet {
         }
         let entry = KeyEntry {
             key,
+            hmac: None,
             family: KeyFamily::Okp,
             algorithms: vec![Algorithm::EdDSA],
         };

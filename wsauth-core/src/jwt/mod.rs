@@ -39,7 +39,8 @@
 //! fetch keeps the last good set; with no good set ever, tokens for the
 //! slot fail closed with [`JwtError::KeysUnavailable`], a server error.
 //!
-//! Signatures are checked by `jsonwebtoken` (RustCrypto backend); the
+//! HMAC signatures are checked in `hmac.rs` with keys prepared once,
+//! others by `jsonwebtoken` (RustCrypto backend, the same primitives); the
 //! time-based claims are checked here, against an explicit `now`, because
 //! `jsonwebtoken` reads the system clock.
 //!
@@ -55,6 +56,8 @@
 
 mod claims;
 pub mod dangerous;
+mod header;
+mod hmac;
 mod jwks;
 mod keys;
 #[cfg(test)]

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Validation;
-use serde_json::Value;
-use wsauth_spec::{Algorithm, KeyFamily, Keyword};
+use wsauth_spec::{Algorithm, KeyFamily};
 
 use crate::descriptor::{ApiDescriptor, JwtDescriptor};
 
 use super::claims::{StrictObject, check_claims, decode_object};
+use super::header::Header;
+use super::hmac::Refused;
 use super::jwks::{JwksCache, NoUsableSet};
 use super::keys::{KeyEntry, KeySource, backend_alg};
 use super::{Claims, ConfigError, JwtError, KeySet};
@@ -202,37 +203,26 @@ impl Verifier {
             return Err(JwtError::Malformed);
         }
         let mut segments = token.split('.');
-        let header = match (
+        let (header_segment, payload, signature) = match (
             segments.next(),
             segments.next(),
             segments.next(),
             segments.next(),
         ) {
-            (Some(header), Some(payload), Some(_), None)
+            (Some(header), Some(payload), Some(signature), None)
                 if !header.is_empty() && !payload.is_empty() =>
             {
-                header
+                (header, payload, signature)
             }
             _ => return Err(JwtError::Malformed),
         };
-        let header = decode_object(header)?;
-        if header.contains_key("crit") {
-            return Err(JwtError::UnsupportedCrit);
-        }
-        let alg = match header.get("alg") {
-            Some(Value::String(alg)) => Algorithm::from_word(alg),
-            _ => return Err(JwtError::Malformed),
-        }
-        .ok_or(JwtError::AlgorithmNotAllowed { alg: None })?;
+        let header = Header::decode(header_segment)?;
+        let alg = header.alg;
         // No slot takes this algorithm: reject before any JWKS fetch.
         if !self.inner.slots.iter().any(|s| s.algorithms.contains(&alg)) {
             return Err(JwtError::AlgorithmNotAllowed { alg: Some(alg) });
         }
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(kid)) => Some(kid.as_str()),
-            Some(_) => return Err(JwtError::Malformed),
-        };
+        let kid = header.kid()?;
 
         let entry = self.key_for(kid).await?;
         if !entry.algorithms.contains(&alg) {
@@ -240,17 +230,35 @@ impl Verifier {
         }
 
         let descriptor = self.inner.descriptor;
-        // Signature and algorithm only: time claims are checked below against
-        // `now`, since jsonwebtoken would read the system clock.
-        let mut validation = Validation::new(backend_alg(alg));
-        validation.leeway = descriptor.leeway_s;
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<StrictObject>(token, &entry.key, &validation)
-            .map_err(|e| backend_error(&e))?;
-        check_claims(descriptor, data.claims.0, now, self.non_expiring.as_deref())
+        let claims = match &entry.hmac {
+            Some(key) => {
+                // `header.payload`: what the tag signs.
+                let signing_input = &token[..header_segment.len() + 1 + payload.len()];
+                key.check(alg, signing_input.as_bytes(), signature)
+                    .map_err(|refused| match refused {
+                        Refused::Malformed => JwtError::Malformed,
+                        Refused::Mismatch => JwtError::BadSignature,
+                        Refused::NotHmac => JwtError::AlgorithmNotAllowed { alg: Some(alg) },
+                    })?;
+                decode_object(payload)?
+            }
+            None => {
+                // Signature and algorithm only: time claims are checked
+                // below against `now`, since jsonwebtoken would read the
+                // system clock.
+                let mut validation = Validation::new(backend_alg(alg));
+                validation.leeway = descriptor.leeway_s;
+                validation.validate_exp = false;
+                validation.validate_nbf = false;
+                validation.validate_aud = false;
+                validation.required_spec_claims.clear();
+                jsonwebtoken::decode::<StrictObject>(token, &entry.key, &validation)
+                    .map_err(|e| backend_error(&e))?
+                    .claims
+                    .0
+            }
+        };
+        check_claims(descriptor, claims, now, self.non_expiring.as_deref())
     }
 
     /// The key `kid` selects: a static slot of that name, else a key of that

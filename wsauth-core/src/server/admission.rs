@@ -216,21 +216,17 @@ fn permitted(endpoint: &EndpointDescriptor, principal: &Principal) -> Result<(),
 /// The raw (still percent-encoded) path segments under the endpoint's
 /// parameters, in order; `None` when the path does not match the template.
 fn raw_params<'p>(endpoint: &EndpointDescriptor, path: &'p str) -> Option<Vec<&'p str>> {
-    let template = endpoint.path.trim_start_matches('/').split('/');
-    let actual: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    let template: Vec<&str> = template.collect();
-    if template.len() != actual.len() {
-        return None;
-    }
-    let mut out = Vec::new();
-    for (t, a) in template.iter().zip(&actual) {
-        if t.starts_with('{') {
-            out.push(*a);
-        } else if t != a {
-            return None;
+    let mut template = endpoint.path.trim_start_matches('/').split('/');
+    let mut actual = path.trim_start_matches('/').split('/');
+    let mut out = Vec::with_capacity(endpoint.params.len());
+    loop {
+        match (template.next(), actual.next()) {
+            (None, None) => return Some(out),
+            (Some(t), Some(a)) if t.starts_with('{') => out.push(a),
+            (Some(t), Some(a)) if t == a => {}
+            _ => return None,
         }
     }
-    Some(out)
 }
 
 /// Whether `value` is the one canonical spelling of a `ty` value: no
