@@ -16,11 +16,13 @@
 //! Nothing is dropped: when [`MAX_PENDING_BYTES`] are waiting, the next
 //! event waits for the writer to take them (back-pressure from a log that
 //! cannot keep up, rather than a gap in the audit trail). A write that
-//! fails loses its lines: they are counted ([`AuditLog::lost`]) and each
-//! failed write is reported as an error on target `wsauth::audit_log`.
+//! fails (or a writer that panics) loses its lines: they are counted
+//! ([`AuditLog::lost`]), each failed write is reported as an error on
+//! target `wsauth::audit_log`, and the next batch is tried again.
 
 use std::fmt;
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
@@ -186,7 +188,7 @@ impl Drop for Writer {
         self.shared.ready.notify_one();
         if let Some(thread) = self.thread.take() {
             // The thread does not panic (its only calls are the writer's,
-            // whose errors it counts); nothing to report if it did.
+            // whose errors and panics it counts); nothing to report if it did.
             let _ = thread.join();
         }
     }
@@ -225,7 +227,12 @@ fn write_until_closed(shared: &Shared, mut out: impl Write) {
         };
         // Room for waiting events.
         shared.drained.notify_all();
-        let written = out.write_all(&batch).and_then(|()| out.flush());
+        // A writer that panics loses its batch like one that fails: the
+        // thread goes on, so events never wait for a writer that is gone.
+        let written = panic::catch_unwind(AssertUnwindSafe(|| {
+            out.write_all(&batch).and_then(|()| out.flush())
+        }))
+        .unwrap_or_else(|_| Err(io::Error::other("the writer panicked")));
         batch.clear();
         let mut state = shared.lock();
         state.done += lines;

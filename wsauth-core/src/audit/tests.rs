@@ -265,3 +265,40 @@ fn lines_lost_to_a_failed_write_are_counted() {
     log.flush();
     assert_eq!(log.lost(), 3);
 }
+
+/// A writer that panics on its first write, then works.
+struct PanicsOnce(Shared, bool);
+
+impl Write for PanicsOnce {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        if !self.1 {
+            self.1 = true;
+            panic!("a writer bug");
+        }
+        self.0.write(bytes)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_writer_that_panics_loses_its_batch_and_the_log_goes_on() {
+    let out = Shared::default();
+    let log =
+        AuditLog::json_lines(PanicsOnce(out.clone(), false)).unwrap_or_else(|e| panic!("{e}"));
+    let cx = context(&log);
+    expired(&cx);
+    log.flush();
+    assert_eq!(log.lost(), 1);
+    // More than the pending limit: with the writer thread gone, these
+    // would wait forever.
+    let line = out.lines().len();
+    for _ in 0..20_000 {
+        expired(&cx);
+    }
+    log.flush();
+    assert_eq!(log.lost(), 1);
+    assert_eq!(out.lines().len(), line + 20_000);
+}
