@@ -343,6 +343,17 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `echo` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:34)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    "echo" => {
+                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Echo)
+                    }
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -404,6 +415,17 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `typed` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:43)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    "say" => {
+                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Say)
+                    }
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -463,6 +485,14 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `raw` requires no permission: remove `perm` from its `#[ws_endpoint]` (../specs/echo.yaml:55)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
