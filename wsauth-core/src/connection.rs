@@ -687,6 +687,19 @@ impl ConnectionContext {
             self.meter.received(Other::Raw);
             return Step::Deliver(Inbound::Text(text));
         }
+        // The usual frame, its `type` first and naming a message with a
+        // payload schema, is parsed once: the schema's check reads all of it,
+        // which proves everything `kind_of` would (one JSON object, one
+        // string `type`). Any other frame, or one the check refuses, takes
+        // the long way below, which decides as it always did.
+        if let Some((index, spec)) =
+            frame::leading_kind(text.as_str()).and_then(|kind| self.receives(kind))
+            && spec
+                .payload
+                .is_some_and(|payload| crate::payload::check(text.as_str(), payload).is_ok())
+        {
+            return self.message(index, spec, text, true);
+        }
         let Some(kind) = frame::kind_of(text.as_str()) else {
             self.meter.received(Other::Unknown);
             return self.refuse(FailureKind::InvalidMessage);

@@ -139,6 +139,22 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutType<A> {
     }
 }
 
+/// The frame's `type` when it is the first key of the object `text` opens
+/// with and its value a string without escapes, as every frame wsauth and
+/// its generated clients write is: found without parsing the rest, so it
+/// proves nothing about the rest (see [`kind_of`] for that).
+pub(crate) fn leading_kind(text: &str) -> Option<&str> {
+    let json_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let rest = text.trim_start_matches(json_space).strip_prefix('{')?;
+    let rest = rest
+        .trim_start_matches(json_space)
+        .strip_prefix("\"type\"")?;
+    let rest = rest.trim_start_matches(json_space).strip_prefix(':')?;
+    let rest = rest.trim_start_matches(json_space).strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    rest[end..].starts_with('"').then(|| &rest[..end])
+}
+
 /// Why a payload cannot be a frame's fields.
 #[derive(Debug)]
 pub(crate) struct NotAnObject;
@@ -524,6 +540,24 @@ mod tests {
         // Keys JSON cannot have are refused, not written.
         let tuple_keys: BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();
         assert!(encode("x", &tuple_keys).is_err());
+    }
+
+    #[test]
+    fn the_leading_kind_is_a_first_unescaped_type() {
+        assert_eq!(leading_kind(r#"{"type":"chat","text":"hi"}"#), Some("chat"));
+        assert_eq!(leading_kind(" {\n \"type\" :\t\"chat\"}"), Some("chat"));
+        assert_eq!(leading_kind(r#"{"type":""}"#), Some(""));
+        for other in [
+            r#"{"text":"hi","type":"chat"}"#,
+            r#"{"type":"c\u0068at"}"#,
+            r#"{"typ\u0065":"chat"}"#,
+            r#"{"type":5}"#,
+            r#"{"type":"chat"#,
+            r#"["type","chat"]"#,
+            "",
+        ] {
+            assert_eq!(leading_kind(other), None, "{other}");
+        }
     }
 
     #[test]
