@@ -437,4 +437,26 @@ mod tests {
         let sent: Vec<Message> = std::iter::from_fn(|| link.pop()).collect();
         assert_eq!(sent, vec![text(1), text(2)]);
     }
+
+    #[test]
+    fn what_the_handler_does_inside_the_loop_wakes_no_one_and_the_rest_wakes_the_loop() {
+        let link = link(4);
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut ready = pin!(link.ready());
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+        // The handler, polled by the loop, replies: the loop looks next.
+        let mut handler = pin!(link.polling_handler(async {
+            assert!(link.push(text(0)).is_ok());
+        }));
+        assert_eq!(handler.as_mut().poll(&mut cx), Poll::Ready(()));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert!(link.pop().is_some());
+        // Anyone else (a topic delivery, a session in a task of its own).
+        let mut ready = pin!(link.ready());
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+        assert!(link.push(text(1)).is_ok());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
+    }
 }
