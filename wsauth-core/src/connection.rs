@@ -495,7 +495,10 @@ impl Connection {
                 }
                 // Before the link's branches: they look at what the handler
                 // did in this same pass (it wakes no one for it).
-                result = link.polling_handler(AssertUnwindSafe(&mut *handler).catch_unwind()) => {
+                result = {
+                    let mut handler = AssertUnwindSafe(&mut *handler).catch_unwind();
+                    poll_fn(move |cx| link.poll_handler(&mut handler, cx))
+                } => {
                     // Deliver what the handler queued before it ended.
                     if send_queued(ws, link, &cx.meter).await.is_err() {
                         return End::Gone;

@@ -17,7 +17,7 @@
 //! it therefore wakes no one: waking the task that is running would only
 //! make it run once more, one more pass of the loop (and one more read
 //! attempt on the socket) per message for nothing. The loop marks the
-//! thread while it polls the handler ([`Link::polling_handler`]), and a
+//! thread while it polls the handler ([`Link::poll_handler`]), and a
 //! change from anywhere else (a handler that moved its session into a task
 //! of its own, a topic delivery, a revocation sweep) wakes as before.
 //!
@@ -30,10 +30,10 @@
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::pin::pin;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
@@ -241,14 +241,16 @@ impl Link {
 
     /// Polls the handler's future `handler`, as the loop: what the handler
     /// changes on the link meanwhile wakes no one, so the loop must look at
-    /// the link after every poll of it.
-    pub(crate) async fn polling_handler<F: Future>(&self, handler: F) -> F::Output {
-        let mut handler = pin!(handler);
-        poll_fn(|cx| {
-            let _polling = Polling::enter(self);
-            handler.as_mut().poll(cx)
-        })
-        .await
+    /// the link after every poll of it. (A poll function, not a future of
+    /// its own: the loop's future, which every idle connection holds, stays
+    /// as small as it was.)
+    pub(crate) fn poll_handler<F: Future + Unpin>(
+        &self,
+        handler: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        let _polling = Polling::enter(self);
+        Pin::new(handler).poll(cx)
     }
 
     /// Hands a message to the handler, or gives it back if the inbox is full.
@@ -447,10 +449,10 @@ mod tests {
         let mut ready = pin!(link.ready());
         assert!(ready.as_mut().poll(&mut cx).is_pending());
         // The handler, polled by the loop, replies: the loop looks next.
-        let mut handler = pin!(link.polling_handler(async {
+        let mut handler = Box::pin(async {
             assert!(link.push(text(0)).is_ok());
-        }));
-        assert_eq!(handler.as_mut().poll(&mut cx), Poll::Ready(()));
+        });
+        assert_eq!(link.poll_handler(&mut handler, &mut cx), Poll::Ready(()));
         assert_eq!(count.0.load(Ordering::SeqCst), 0);
         assert!(link.pop().is_some());
         // Anyone else (a topic delivery, a session in a task of its own).
