@@ -13,9 +13,11 @@
 //! alone.
 //!
 //! Measured side by side: tuned bare axum, wsauth with the `--audit-log`
-//! given (default `json-lines`, the headline), wsauth with the audit events
-//! through `tracing-subscriber`'s JSON formatter (how the examples logged
-//! them before `AuditLog`), and wsauth with the audit log off.
+//! given (default `json-lines`, the headline), its typed echo endpoint
+//! (round trips only: its handshake is the untyped endpoint's), wsauth with
+//! the audit events through `tracing-subscriber`'s JSON formatter (how the
+//! examples logged them before `AuditLog`), and wsauth with the audit log
+//! off.
 
 use std::path::Path;
 use std::process::Command;
@@ -37,6 +39,10 @@ const EXIT_PATIENCE: Duration = Duration::from_secs(120);
 /// log) at most this many times tuned bare axum's.
 const HANDSHAKE_INSTRUCTIONS_TARGET: f64 = 1.6;
 
+/// The target: the typed echo's instructions per round trip at
+/// most this many times tuned bare axum's.
+const TYPED_ECHO_INSTRUCTIONS_TARGET: f64 = 1.3;
+
 /// One server configuration measured.
 struct Config {
     label: String,
@@ -46,8 +52,10 @@ struct Config {
 
 /// Instructions per operation of one configuration.
 struct Counted {
+    target: Target,
     label: String,
-    per_handshake: f64,
+    /// `None` where the handshake is another row's (the typed echo).
+    per_handshake: Option<f64>,
     per_round_trip: f64,
 }
 
@@ -63,6 +71,11 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
         Config {
             label: format!("wsauth, audit log {}", headline.word()),
             target: Target::Wsauth,
+            audit: headline,
+        },
+        Config {
+            label: format!("wsauth typed echo, audit log {}", headline.word()),
+            target: Target::WsauthTyped,
             audit: headline,
         },
     ];
@@ -83,13 +96,17 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
     for (index, config) in configs.iter().enumerate() {
         eprintln!("callgrind: {} ...", config.label);
         let out = |what: &str, n: usize| dir.join(format!("{index}-{what}-{n}.out"));
-        let handshakes =
-            per_operation(HANDSHAKES, |n| handshake_run(plan, config, n, out("hs", n))).await?;
+        let handshakes = if config.target.handshakes() {
+            Some(per_operation(HANDSHAKES, |n| handshake_run(plan, config, n, out("hs", n))).await?)
+        } else {
+            None
+        };
         let round_trips = per_operation(ROUND_TRIPS, |n| {
             round_trip_run(plan, config, n, out("rt", n))
         })
         .await?;
         counted.push(Counted {
+            target: config.target,
             label: config.label.clone(),
             per_handshake: handshakes,
             per_round_trip: round_trips,
@@ -144,7 +161,8 @@ async fn handshake_run(
     out: std::path::PathBuf,
 ) -> Result<u64, String> {
     let server = spawn(plan, config, &out)?;
-    let endpoint = endpoint(config.target, server.addr, plan.tokens, &plan.message);
+    let message = plan.message_for(config.target);
+    let endpoint = endpoint(config.target, server.addr, plan.tokens, message);
     for i in 0..WARMUP + n {
         load::close(load::open(&endpoint, i).await?).await;
     }
@@ -160,10 +178,11 @@ async fn round_trip_run(
     out: std::path::PathBuf,
 ) -> Result<u64, String> {
     let server = spawn(plan, config, &out)?;
-    let endpoint = endpoint(config.target, server.addr, plan.tokens, &plan.message);
+    let message = plan.message_for(config.target);
+    let endpoint = endpoint(config.target, server.addr, plan.tokens, message);
     let mut client = load::open(&endpoint, 0).await?;
     for _ in 0..WARMUP + n {
-        load::round_trip(&mut client, &plan.message).await?;
+        load::round_trip(&mut client, message).await?;
     }
     load::close(client).await;
     exit_and_count(server, &out)
@@ -196,17 +215,22 @@ fn report(counted: &[Counted], headline: AuditMode) {
     };
     println!();
     println!(
-        "{:<38} {:>15} {:>7} {:>15} {:>7}",
+        "{:<40} {:>15} {:>7} {:>15} {:>7}",
         "instructions (callgrind Ir)", "per handshake", "ratio", "per round trip", "ratio"
     );
-    println!("{}", "-".repeat(86));
+    println!("{}", "-".repeat(88));
     let k = |ir: f64| format!("{:.1}k", ir / 1000.0);
+    let bare_handshake = bare.per_handshake.unwrap_or(0.0).max(1.0);
     for c in counted {
+        let (handshake, handshake_ratio) = match c.per_handshake {
+            Some(ir) => (k(ir), format!("{:.2}", ir / bare_handshake)),
+            None => ("-".to_owned(), String::new()),
+        };
         println!(
-            "{:<38} {:>15} {:>7} {:>15} {:>7}",
+            "{:<40} {:>15} {:>7} {:>15} {:>7}",
             c.label,
-            k(c.per_handshake),
-            format!("{:.2}", c.per_handshake / bare.per_handshake.max(1.0)),
+            handshake,
+            handshake_ratio,
             k(c.per_round_trip),
             format!("{:.2}", c.per_round_trip / bare.per_round_trip.max(1.0)),
         );
@@ -223,8 +247,8 @@ fn report(counted: &[Counted], headline: AuditMode) {
         ROUND_TRIPS.0,
         ROUND_TRIPS.1 - ROUND_TRIPS.0,
     );
-    if let Some(wsauth) = counted.get(1) {
-        let r = wsauth.per_handshake / bare.per_handshake.max(1.0);
+    if let Some(handshake) = counted.get(1).and_then(|wsauth| wsauth.per_handshake) {
+        let r = handshake / bare_handshake;
         let verdict = if r <= HANDSHAKE_INSTRUCTIONS_TARGET {
             "met"
         } else {
@@ -232,6 +256,18 @@ fn report(counted: &[Counted], headline: AuditMode) {
         };
         println!(
             "target: wsauth instructions per handshake (audit log {}) <= {HANDSHAKE_INSTRUCTIONS_TARGET}x bare axum: {verdict} ({r:.2}x)",
+            headline.word()
+        );
+    }
+    if let Some(typed) = counted.iter().find(|c| c.target == Target::WsauthTyped) {
+        let r = typed.per_round_trip / bare.per_round_trip.max(1.0);
+        let verdict = if r <= TYPED_ECHO_INSTRUCTIONS_TARGET {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "target: wsauth typed echo instructions per round trip (audit log {}) <= {TYPED_ECHO_INSTRUCTIONS_TARGET}x bare axum: {verdict} ({r:.2}x)",
             headline.word()
         );
     }

@@ -26,7 +26,8 @@ const OP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Where to connect, and as whom.
 pub(crate) struct Endpoint {
     pub(crate) target: Target,
-    /// One URL per user (`/ws/echo/{user}?token=...`), used round-robin.
+    /// One URL per user (`/ws/echo/{user}?token=...`, `/ws/typed/...`),
+    /// used round-robin.
     pub(crate) urls: Arc<Vec<String>>,
     /// The text message echoed (the bare server also gets it as its probe).
     pub(crate) message: Arc<str>,
@@ -249,7 +250,7 @@ pub(crate) async fn open(endpoint: &Endpoint, index: usize) -> Result<Client, St
         .map_err(|_| "timed out connecting".to_owned())?
         .map_err(|e| format!("connect: {e}"))?;
     match endpoint.target {
-        Target::Wsauth | Target::WsauthQuiet => {
+        Target::Wsauth | Target::WsauthQuiet | Target::WsauthTyped => {
             let welcome = next_text(&mut client).await?;
             if !welcome.contains("\"connected\"") {
                 return Err(format!("unexpected welcome {welcome}"));

@@ -22,7 +22,9 @@
 //!   one echo (bare), then close and wait for the server to end the stream;
 //! - **echo round trips/s**: `--echo-connections` established connections,
 //!   one message of `--payload-bytes` in flight on each (the same JSON
-//!   `{"type":"echo","payload":"..."}` text for both servers);
+//!   `{"type":"echo","payload":"..."}` text for both servers), and the
+//!   same on wsauth's typed endpoint (`/ws/typed/{user}`,
+//!   `{"type":"say","payload":"..."}`, decoded into the spec's types);
 //! - **idle memory**: a fresh server process, `VmRSS` before and after
 //!   `--idle-connections` connections are opened and made ready (welcome
 //!   received / first echo answered), divided by their number. This includes
@@ -480,6 +482,10 @@ fn endpoint(
             .iter()
             .map(|(user, token)| format!("ws://{addr}/ws/echo/{user}?token={token}"))
             .collect(),
+        Target::WsauthTyped => tokens
+            .iter()
+            .map(|(user, token)| format!("ws://{addr}/ws/typed/{user}?token={token}"))
+            .collect(),
     };
     Arc::new(Endpoint {
         target,
@@ -495,12 +501,23 @@ struct Plan<'a> {
     server_core: Option<usize>,
     secret: &'a str,
     tokens: &'a [(String, String)],
+    /// The untyped echo's message (the bare server's too).
     message: Arc<str>,
+    /// The typed echo's: the same payload in a `say`.
+    typed_message: Arc<str>,
 }
 
 impl Plan<'_> {
     fn wants(&self, phase: Phase) -> bool {
         self.phases.contains(&phase)
+    }
+
+    /// The message `target` echoes.
+    fn message_for(&self, target: Target) -> &Arc<str> {
+        match target {
+            Target::WsauthTyped => &self.typed_message,
+            _ => &self.message,
+        }
     }
 
     /// One round of the throughput runs on a fresh server: handshakes and
@@ -519,9 +536,9 @@ impl Plan<'_> {
             self.secret,
             None,
         )?;
-        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        let endpoint = endpoint(target, server.addr, self.tokens, self.message_for(target));
         let (mut handshake, mut echo) = (None, None);
-        if self.wants(Phase::Handshake) {
+        if self.wants(Phase::Handshake) && target.handshakes() {
             eprintln!("handshakes: {} ...", target.label());
             let run = load::handshakes(
                 &endpoint,
@@ -560,7 +577,7 @@ impl Plan<'_> {
             self.secret,
             None,
         )?;
-        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        let endpoint = endpoint(target, server.addr, self.tokens, self.message_for(target));
         // A few sequential connections first, so lazily initialised state
         // (runtime, verifier, allocator arenas) is not counted.
         for i in 0..20 {
@@ -601,7 +618,7 @@ impl Plan<'_> {
         if server.heap().is_none() {
             return Ok(());
         }
-        let endpoint = endpoint(target, server.addr, self.tokens, &self.message);
+        let endpoint = endpoint(target, server.addr, self.tokens, self.message_for(target));
         for i in 0..20 {
             load::close(load::open(&endpoint, i).await?).await;
         }
@@ -617,7 +634,7 @@ impl Plan<'_> {
         tokio::time::sleep(settle).await;
         let (_, allocs2) = server.heap().ok_or("stats")?;
         for _ in 0..ROUND_TRIPS {
-            load::round_trip(&mut client, &self.message).await?;
+            load::round_trip(&mut client, self.message_for(target)).await?;
         }
         let (_, allocs3) = server.heap().ok_or("stats")?;
         load::close(client).await;
@@ -776,7 +793,23 @@ fn throughput_rows(name: &str, unit: &str, bare: Option<&Summary>, wsauth: Optio
 /// tuned bare axum.
 const HANDSHAKE_RATE_TARGET: f64 = 0.95;
 
-fn report(args: &BenchArgs, bare: &Measured, wsauth: &Measured, quiet: &Measured) {
+/// The typed-echo rate target: round trips on the typed endpoint,
+/// against tuned bare axum.
+const TYPED_ECHO_RATE_TARGET: f64 = 0.95;
+
+/// The figures [`report`] compares with bare axum's.
+struct Compared<'a> {
+    wsauth: &'a Measured,
+    quiet: &'a Measured,
+    typed: &'a Measured,
+}
+
+fn report(args: &BenchArgs, bare: &Measured, compared: &Compared<'_>) {
+    let Compared {
+        wsauth,
+        quiet,
+        typed,
+    } = compared;
     println!();
     row(
         "metric",
@@ -796,6 +829,12 @@ fn report(args: &BenchArgs, bare: &Measured, wsauth: &Measured, quiet: &Measured
         "round trip",
         bare.echo.as_ref(),
         wsauth.echo.as_ref(),
+    );
+    throughput_rows(
+        "typed echo round trips",
+        "round trip",
+        bare.echo.as_ref(),
+        typed.echo.as_ref(),
     );
     throughput_rows(
         "handshakes, audit log off",
@@ -894,6 +933,18 @@ fn report(args: &BenchArgs, bare: &Measured, wsauth: &Measured, quiet: &Measured
         };
         println!(
             "target: wsauth handshake rate (audit log {}) >= {HANDSHAKE_RATE_TARGET}x bare axum: {verdict} ({r:.2}x)",
+            args.audit_log.word()
+        );
+    }
+    if let (Some(b), Some(t)) = (&bare.echo, &typed.echo) {
+        let r = paired(b, t).rate_ratio;
+        let verdict = if r >= TYPED_ECHO_RATE_TARGET {
+            "met"
+        } else {
+            "MISSED"
+        };
+        println!(
+            "target: wsauth typed echo round trips (audit log {}) >= {TYPED_ECHO_RATE_TARGET}x bare axum: {verdict} ({r:.2}x)",
             args.audit_log.word()
         );
     }
@@ -1030,6 +1081,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         serde_json::json!({ "type": "echo", "payload": "x".repeat(args.payload_bytes) })
             .to_string()
             .into();
+    let say = echo::endpoints::typed::Outgoing::from(echo::messages::Say {
+        payload: "x".repeat(args.payload_bytes),
+    });
+    let typed_message: Arc<str> = serde_json::to_string(&say)
+        .map_err(|e| format!("the typed echo's message: {e}"))?
+        .into();
     let plan = Plan {
         args: &args,
         phases: &phases,
@@ -1037,16 +1094,23 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         secret: &secret,
         tokens: &tokens,
         message,
+        typed_message,
     };
     let targets: &[Target] = if args.diagnostics {
         &[
             Target::Bare,
             Target::Wsauth,
             Target::WsauthQuiet,
+            Target::WsauthTyped,
             Target::WsauthRaw,
         ]
     } else {
-        &[Target::Bare, Target::Wsauth, Target::WsauthQuiet]
+        &[
+            Target::Bare,
+            Target::Wsauth,
+            Target::WsauthQuiet,
+            Target::WsauthTyped,
+        ]
     };
     let (measured, verify_us) = runtime.block_on(async {
         let mut measured = vec![Measured::default(); targets.len()];
@@ -1056,6 +1120,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                     eprintln!("round {} of {}", round + 1, args.rounds);
                 }
                 for (target, m) in targets.iter().zip(&mut measured) {
+                    if !plan.wants(Phase::Echo) && !target.handshakes() {
+                        continue;
+                    }
                     let (handshake, echo) = plan.throughput(*target).await?;
                     let runs = [
                         ("handshakes", &mut m.handshake, handshake),
@@ -1080,9 +1147,12 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
                 }
             }
         }
-        // The audit log keeps nothing per connection: no memory or
-        // allocation runs with it off.
-        let logged = |(target, _): &(&Target, &mut Measured)| **target != Target::WsauthQuiet;
+        // The audit log keeps nothing per connection, and the typed
+        // endpoint's connection is the untyped one's: no memory or
+        // allocation runs for either.
+        let logged = |(target, _): &(&Target, &mut Measured)| {
+            !matches!(**target, Target::WsauthQuiet | Target::WsauthTyped)
+        };
         if plan.wants(Phase::Memory) {
             for (target, m) in targets.iter().zip(&mut measured).filter(logged) {
                 plan.memory(*target, m).await?;
@@ -1099,10 +1169,15 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
     })?;
     let compared = [Phase::Handshake, Phase::Echo, Phase::Memory];
     if compared.iter().any(|p| phases.contains(p)) {
-        report(&args, &measured[0], &measured[1], &measured[2]);
+        let compared = Compared {
+            wsauth: &measured[1],
+            quiet: &measured[2],
+            typed: &measured[3],
+        };
+        report(&args, &measured[0], &compared);
     }
     if args.diagnostics {
-        report_diagnostics(&measured[3], verify_us);
+        report_diagnostics(&measured[4], verify_us);
     }
     let fanout_setup = || fanout::Setup {
         subscribers: args.subscribers,

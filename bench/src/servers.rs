@@ -11,7 +11,9 @@
 //!   both servers get byte-identical requests.
 //! - `wsauth`: the echo example's app (`echo::app`), unchanged: JWT HS256
 //!   verification, user look-up (every subject active), permission, the
-//!   per-user connection limit, the welcome, the connection loop.
+//!   per-user connection limit, the welcome, the connection loop. Its
+//!   `echo` endpoint (untyped handler) and `typed` endpoint (a
+//!   `#[ws_endpoint]` over the spec's types) are both measured.
 //! - `fanout`: `bench/fanout.yaml` (see `fanout/wsauth.rs`), whose
 //!   publisher starts when a `publish` line arrives on standard input.
 //!
@@ -85,6 +87,10 @@ pub(crate) enum Target {
     Wsauth,
     /// [`Target::Wsauth`] with the audit log off.
     WsauthQuiet,
+    /// wsauth's `/ws/typed/{user}?token=`: the same server, the endpoint
+    /// whose handler decodes into the spec's types; measured for round
+    /// trips only (its handshake is [`Target::Wsauth`]'s).
+    WsauthTyped,
     /// wsauth's anonymous `/ws/raw` (no token, no welcome); ready after one
     /// echo. A diagnostic: the framework without authentication.
     WsauthRaw,
@@ -96,6 +102,7 @@ impl Target {
             Target::Bare => "bare axum",
             Target::Wsauth => "wsauth",
             Target::WsauthQuiet => "wsauth, audit log off",
+            Target::WsauthTyped => "wsauth typed echo",
             Target::WsauthRaw => "wsauth /ws/raw",
         }
     }
@@ -103,8 +110,16 @@ impl Target {
     pub(crate) fn kind(self) -> Kind {
         match self {
             Target::Bare => Kind::Bare,
-            Target::Wsauth | Target::WsauthQuiet | Target::WsauthRaw => Kind::Wsauth,
+            Target::Wsauth | Target::WsauthQuiet | Target::WsauthTyped | Target::WsauthRaw => {
+                Kind::Wsauth
+            }
         }
+    }
+
+    /// Whether the handshake phase measures it (the typed echo's
+    /// handshake is the untyped one's, so only its round trips are).
+    pub(crate) fn handshakes(self) -> bool {
+        self != Target::WsauthTyped
     }
 
     /// Where its server's audit events go, `configured` being the

@@ -5,7 +5,8 @@
 //! this module adds the spec's types.
 //!
 //! The smallest authenticated wsauth API, for benchmarks and protocol
-//! conformance: a typed echo behind a token, and a raw echo.
+//! conformance: an echo of any payload behind a token, the same with a
+//! typed payload, and a raw echo.
 /// The messages of the spec, one type per message (its fields beside `type`).
 #[allow(dead_code, missing_docs, clippy::all)]
 pub mod messages {
@@ -33,6 +34,18 @@ pub mod messages {
         /// Anything; sent back unchanged.
         pub payload: ::wsauth_core::__private::serde_json::Value,
     }
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::wsauth_core::__private::serde::Serialize,
+        ::wsauth_core::__private::serde::Deserialize
+    )]
+    #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+    pub struct Say {
+        /// Sent back unchanged.
+        pub payload: ::std::string::String,
+    }
 }
 /// The named schemas of the spec.
 #[allow(dead_code, missing_docs, clippy::all)]
@@ -45,6 +58,21 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 name: "payload",
                 required: true,
                 schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::Any,
+            },
+        ],
+    };
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "payload",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
             },
         ],
     };
@@ -224,6 +252,44 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                     },
                 ],
                 sends: &["connected", "echo"],
+                open: ::core::option::Option::None,
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::None,
+                limits: ::wsauth_core::__private::descriptor::Limits {
+                    max_connections_per_user: 100000u32,
+                    max_message_bytes: 16777216u32,
+                    messages_per_second: 1000000u32,
+                    burst: 1000000u32,
+                    ping_interval_s: 25u32,
+                    idle_timeout_s: 60u32,
+                    send_queue: 64u32,
+                    max_subscriptions: 100u32,
+                },
+                topics: &[],
+            },
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
+                name: "typed",
+                path: "/ws/typed/{user_id}",
+                params: &[
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
+                        name: "user_id",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                        equals_subject: true,
+                    },
+                ],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[::wsauth_core::spec::TokenSource::Query("token")],
+                perm: ::core::option::Option::Some("echo.use"),
+                checks: &[],
+                welcome: ::core::option::Option::Some("connected"),
+                receives: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "say",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                ],
+                sends: &["connected", "say"],
                 open: ::core::option::Option::None,
                 frames: ::wsauth_core::spec::Frames::Json,
                 heartbeat: ::core::option::Option::None,
@@ -515,6 +581,80 @@ pub mod endpoints {
             ::wsauth_core::client::Connect::new(
                     &super::super::API,
                     "echo",
+                    __wsauth_base_url,
+                )
+                .param("user_id", __wsauth_params.user_id)
+                .token(__wsauth_token)
+        }
+    }
+    /// The `typed` endpoint (`/ws/typed/{user_id}`).
+    ///
+    /// Answers every `say` with the same message. Its payload is a string,
+    /// decoded into a type of its own: the endpoint a handler is normally
+    /// written for, measured beside `echo`.
+    pub mod typed {
+        /// The endpoint's path parameters.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::core::cmp::Eq
+        )]
+        pub struct Params {
+            /// The `user_id` path segment: the token's subject.
+            pub user_id: ::std::string::String,
+        }
+        /// Messages this client may send (the endpoint's `receives`).
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum ClientMessage {
+            /// `say`.
+            #[serde(rename = "say")]
+            Say(super::super::messages::Say),
+        }
+        impl ::core::convert::From<super::super::messages::Say> for ClientMessage {
+            fn from(message: super::super::messages::Say) -> Self {
+                ClientMessage::Say(message)
+            }
+        }
+        /// Messages the server may send (the endpoint's welcome and `sends`).
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum ServerMessage {
+            /// `connected`.
+            #[serde(rename = "connected")]
+            Connected(super::super::messages::Connected),
+            /// `say`.
+            #[serde(rename = "say")]
+            Say(super::super::messages::Say),
+        }
+        /// JSON frames: `ClientMessage` out, `ServerMessage` in.
+        pub type Messages = ::wsauth_core::client::Json<ClientMessage, ServerMessage>;
+        /// A running client of this endpoint.
+        pub type Client = ::wsauth_core::client::Client<Messages>;
+        /// What the client's `recv` yields.
+        pub type Event = ::wsauth_core::client::Event<ServerMessage>;
+        /// A client of `typed` on the server at `base_url` (`wss://host:port`, or `ws://` to loopback); configure it on the returned builder (TLS roots, backoff, ...), then `start()` it.
+        ///
+        /// The token is a string or a `wsauth_core::client::Token` provider.
+        pub fn connect(
+            __wsauth_base_url: &str,
+            __wsauth_params: Params,
+            __wsauth_token: impl ::core::convert::Into<::wsauth_core::client::Token>,
+        ) -> ::wsauth_core::client::Connect<Messages> {
+            ::wsauth_core::client::Connect::new(
+                    &super::super::API,
+                    "typed",
                     __wsauth_base_url,
                 )
                 .param("user_id", __wsauth_params.user_id)

@@ -8,7 +8,8 @@
 // with a typed `CloseError`).
 //
 // The smallest authenticated wsauth API, for benchmarks and protocol
-// conformance: a typed echo behind a token, and a raw echo.
+// conformance: an echo of any payload behind a token, the same with a
+// typed payload, and a raw echo.
 
 /** Where connections go when `baseUrl` is not given: the spec's first server. */
 const __wsauthDefaultBaseUrl = "ws://127.0.0.1:8000";
@@ -106,6 +107,14 @@ export interface EchoMessage {
   type: "echo";
   /** Anything; sent back unchanged. */
   payload: unknown;
+}
+
+/** The `say` message. */
+export interface SayMessage {
+  /** The message type on the wire. */
+  type: "say";
+  /** Sent back unchanged. */
+  payload: string;
 }
 
 // ---------------------------------------------------------------------------
@@ -1243,6 +1252,7 @@ const __wsauthSchemas: ReadonlyMap<string, __WsauthSchema> = new Map<string, __W
 const __wsauthPayloads: ReadonlyMap<string, __WsauthSchema> = new Map<string, __WsauthSchema>([
   ["connected", { kind: "object", fields: [{ name: "user_id", required: true, schema: { kind: "string" } }, { name: "authenticated", required: true, schema: { kind: "boolean" } }] }],
   ["echo", { kind: "object", fields: [{ name: "payload", required: true, schema: { kind: "any" } }] }],
+  ["say", { kind: "object", fields: [{ name: "payload", required: true, schema: { kind: "string" } }] }],
 ]);
 
 // ---------------------------------------------------------------------------
@@ -1282,6 +1292,49 @@ export class EchoConnection extends Connection<EchoServerMessage, EchoClientMess
 /** Connects to `echo` (`/ws/echo/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `echo.use`. */
 export function connectEcho(params: EchoParams, options: TokenOptions): EchoConnection {
   return new EchoConnection(__wsauthEndpointEcho, "/ws/echo/" + __wsauthSegment(String(params.user_id)), options);
+}
+
+// ---------------------------------------------------------------------------
+// Endpoint `typed`: /ws/typed/{user_id}
+// ---------------------------------------------------------------------------
+
+/** What the server may send on `typed`. */
+export type TypedServerMessage = ConnectedMessage | SayMessage;
+
+/** What the client may send on `typed`. */
+export type TypedClientMessage = SayMessage;
+
+/** The path parameters of `typed`. */
+export interface TypedParams {
+  user_id: string;
+}
+
+const __wsauthEndpointTyped: EndpointDescriptor = {
+  name: "typed",
+  transport: { kind: "query", name: "token" },
+  welcome: "connected",
+  sends: ["connected", "say"],
+  raw: false,
+  refresh: false,
+  heartbeat: null,
+  open: null,
+};
+
+/**
+ * Answers every `say` with the same message. Its payload is a string,
+ * decoded into a type of its own: the endpoint a handler is normally
+ * written for, measured beside `echo`.
+ */
+export class TypedConnection extends Connection<TypedServerMessage, TypedClientMessage> {
+  /** Sends `say`; `false` when no socket is open. */
+  sendSay(payload: Omit<SayMessage, "type">): boolean {
+    return this.send({ type: "say", ...payload });
+  }
+}
+
+/** Connects to `typed` (`/ws/typed/{user_id}`). Needs a token, sent as the `token` query parameter. Permission: `echo.use`. */
+export function connectTyped(params: TypedParams, options: TokenOptions): TypedConnection {
+  return new TypedConnection(__wsauthEndpointTyped, "/ws/typed/" + __wsauthSegment(String(params.user_id)), options);
 }
 
 // ---------------------------------------------------------------------------

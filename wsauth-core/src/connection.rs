@@ -37,7 +37,7 @@ use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
 use crate::cluster::{Revocations, TokenMark};
-use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
+use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor, ReceiveDescriptor};
 use crate::frame;
 use crate::identity::{self, Authenticator, run_checks};
 use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
@@ -379,9 +379,19 @@ fn too_big(error: &axum::Error) -> bool {
 }
 
 /// The deadlines the loop's one timer serves.
+///
+/// A frame does not move the timer: it only notes when it came
+/// ([`Deadlines::seen`]), which costs a clock read. When the idle deadline
+/// the timer holds passes, the loop closes the connection if no frame came
+/// since, else moves the deadline to `idle` after the last one. The
+/// connection is closed at the same instant as if every frame had reset
+/// the timer, without a timer-wheel update per message.
 struct Deadlines {
-    /// No frame for `idle`: the connection is closed.
+    /// The idle deadline the timer was last given: no frame for `idle`
+    /// after it, the connection is closed.
     idle: Instant,
+    /// When the last frame came.
+    seen: Instant,
     /// The next protocol ping.
     ping: Instant,
     /// The token's expiry, when it has one.
@@ -436,6 +446,7 @@ impl Connection {
         let now = Instant::now();
         let mut at = Deadlines {
             idle: now + idle,
+            seen: now,
             ping: now + ping_every,
             expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
@@ -448,6 +459,10 @@ impl Connection {
         if *shutdown.borrow_and_update() {
             return End::Close(FailureKind::GoingAway);
         }
+        // One wait for the shutdown for the whole loop (any change ends it):
+        // creating it again on every pass cost a few hundred instructions.
+        let shut_down = shutdown.changed();
+        tokio::pin!(shut_down);
         loop {
             let next = at.next();
             if timer.deadline() != next {
@@ -455,14 +470,17 @@ impl Connection {
             }
             tokio::select! {
                 biased;
-                _ = shutdown.changed() => return End::Close(FailureKind::GoingAway),
+                _ = &mut shut_down => return End::Close(FailureKind::GoingAway),
                 // Before the socket: a client that keeps sending (pongs,
                 // pings, messages) is still closed at its deadlines.
                 () = &mut timer => {
                     let now = Instant::now();
                     if at.idle <= now {
-                        audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
-                        return End::Close(FailureKind::IdleTimeout);
+                        at.idle = at.seen + idle;
+                        if at.idle <= now {
+                            audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
+                            return End::Close(FailureKind::IdleTimeout);
+                        }
                     }
                     if at.expiry.is_some_and(|e| e <= now) {
                         audit::expired(&cx.audit);
@@ -475,22 +493,12 @@ impl Connection {
                         }
                     }
                 }
-                () = link.ready() => {
-                    if link.slow.load(Ordering::Acquire) {
-                        audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
-                        return End::Close(FailureKind::SlowConsumer);
-                    }
-                    if link.invalid.load(Ordering::Acquire) {
-                        return End::Close(FailureKind::InvalidMessage);
-                    }
-                    if link.revoked.load(Ordering::Acquire) {
-                        return End::Close(FailureKind::Revoked);
-                    }
-                    if send_queued(ws, link, &cx.meter).await.is_err() {
-                        return End::Gone;
-                    }
-                }
-                result = AssertUnwindSafe(&mut *handler).catch_unwind() => {
+                // Before the link's branches: they look at what the handler
+                // did in this same pass (it wakes no one for it).
+                result = {
+                    let mut handler = AssertUnwindSafe(&mut *handler).catch_unwind();
+                    poll_fn(move |cx| link.poll_handler(&mut handler, cx))
+                } => {
                     // Deliver what the handler queued before it ended.
                     if send_queued(ws, link, &cx.meter).await.is_err() {
                         return End::Gone;
@@ -531,13 +539,28 @@ impl Connection {
                         },
                     };
                 }
+                () = link.ready() => {
+                    if link.slow.load(Ordering::Acquire) {
+                        audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
+                        return End::Close(FailureKind::SlowConsumer);
+                    }
+                    if link.invalid.load(Ordering::Acquire) {
+                        return End::Close(FailureKind::InvalidMessage);
+                    }
+                    if link.revoked.load(Ordering::Acquire) {
+                        return End::Close(FailureKind::Revoked);
+                    }
+                    if send_queued(ws, link, &cx.meter).await.is_err() {
+                        return End::Gone;
+                    }
+                }
                 () = link.emptied(), if pending.is_some() => {
                     if let Some(message) = pending.take() {
                         pending = link.put(message).err();
                     }
                 }
                 frame = ws.recv(), if pending.is_none() => {
-                    at.idle = Instant::now() + idle;
+                    at.seen = Instant::now();
                     let frame = match frame {
                         None => return End::Gone,
                         Some(Err(e)) if too_big(&e) => {
@@ -667,6 +690,19 @@ impl ConnectionContext {
             self.meter.received(Other::Raw);
             return Step::Deliver(Inbound::Text(text));
         }
+        // The usual frame, its `type` first and naming a message with a
+        // payload schema, is parsed once: the schema's check reads all of it,
+        // which proves everything `kind_of` would (one JSON object, one
+        // string `type`). Any other frame, or one the check refuses, takes
+        // the long way below, which decides as it always did.
+        if let Some((index, spec)) =
+            frame::leading_kind(text.as_str()).and_then(|kind| self.receives(kind))
+            && spec
+                .payload
+                .is_some_and(|payload| crate::payload::check(text.as_str(), payload).is_ok())
+        {
+            return self.message(index, spec, text, true);
+        }
         let Some(kind) = frame::kind_of(text.as_str()) else {
             self.meter.received(Other::Unknown);
             return self.refuse(FailureKind::InvalidMessage);
@@ -679,13 +715,7 @@ impl ConnectionContext {
             self.meter.received(Other::request(&kind));
             return Step::Topic(text);
         }
-        let Some((index, spec)) = self
-            .endpoint
-            .receives
-            .iter()
-            .enumerate()
-            .find(|(_, r)| r.name == kind)
-        else {
+        let Some((index, spec)) = self.receives(&kind) else {
             let open = self.endpoint.open.filter(|o| o.receives && o.admits(&kind));
             self.meter.received(if open.is_some() {
                 Other::Open
@@ -697,6 +727,28 @@ impl ConnectionContext {
                 Err(kind) => self.refuse(kind),
             };
         };
+        self.message(index, spec, text, false)
+    }
+
+    /// The endpoint's message named `kind`, and its index.
+    fn receives(&self, kind: &str) -> Option<(usize, &'static ReceiveDescriptor)> {
+        self.endpoint
+            .receives
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.name == kind)
+    }
+
+    /// A frame of the endpoint's message `spec` (`checked`: its payload
+    /// already passed the schema's check): counted, its permission checked,
+    /// then its payload, and handed over.
+    fn message(
+        &mut self,
+        index: usize,
+        spec: &'static ReceiveDescriptor,
+        text: Utf8Bytes,
+        checked: bool,
+    ) -> Step {
         self.meter.received(Received::Message(index));
         if let Some(perm) = spec.perm
             && !self.principal.has(perm)
@@ -704,7 +756,8 @@ impl ConnectionContext {
             audit::permission_denied(&self.audit, spec.name, perm);
             return self.refuse(FailureKind::Forbidden);
         }
-        if let Some(payload) = spec.payload
+        if !checked
+            && let Some(payload) = spec.payload
             && let Err(violation) = crate::payload::check(text.as_str(), payload)
         {
             audit::invalid_message(&self.audit, spec.name, &violation);

@@ -8,15 +8,21 @@
 //! authorize it: [`kind_of`] validates the whole text but borrows the type
 //! and builds nothing, and the handler's side parses the text straight into
 //! what it wants (the endpoint's typed enum, or a `serde_json::Value` for an
-//! untyped session). [`encode`] writes `"type"` and then the payload's own
-//! fields straight into the output, instead of building a JSON tree to
-//! splice the type into.
+//! untyped session). A typed message whose `type` the loop already knows is
+//! decoded by [`decode_fields`] straight into its payload's type, the
+//! `type` entry skipped: serde's internally tagged enums would first copy
+//! the whole object into a buffer of their own to find the tag. [`encode`]
+//! writes `"type"` and then the payload's own fields straight into the
+//! output, instead of building a JSON tree to splice the type into.
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
-use serde::Deserialize;
+use serde::de::value::{BorrowedStrDeserializer, MapAccessDeserializer, StringDeserializer};
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde::ser::{self, Impossible, Serialize, SerializeMap, SerializeStruct, Serializer};
+use serde::{Deserialize, Deserializer};
 
 /// The frame's `type` when `text` is one JSON object with a string `type`
 /// (well-formed JSON throughout, other fields skipped); `None` otherwise.
@@ -33,6 +39,120 @@ pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     serde_json::from_str::<Head<'_>>(text).ok().map(|h| h.kind)
+}
+
+/// The fields of the frame `text` (a JSON object) but its `type`, decoded
+/// as `T` in one pass: `T` sees exactly the object an internally tagged
+/// enum's variant would (so a `deny_unknown_fields` type still refuses an
+/// undeclared field). `None` when the text is not such an object.
+pub fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = de.deserialize_map(FieldsOf(PhantomData)).ok()?;
+    de.end().ok()?;
+    Some(fields)
+}
+
+/// Visits a frame's object as a `T`.
+struct FieldsOf<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldsOf<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(WithoutType(map)))
+    }
+}
+
+/// A frame's entries, its `type` left out.
+struct WithoutType<A>(A);
+
+/// A key as the parser gives it: borrowed from the text, or unescaped.
+enum FieldName<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl<'de> Deserialize<'de> for FieldName<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = FieldName<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName::Borrowed(v))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName::Owned(v.to_owned()))
+            }
+        }
+
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for WithoutType<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        loop {
+            let key = match self.0.next_key::<FieldName<'de>>()? {
+                None => return Ok(None),
+                Some(FieldName::Borrowed("type")) => None,
+                Some(FieldName::Owned(key)) if key == "type" => None,
+                Some(key) => Some(key),
+            };
+            match key {
+                None => {
+                    self.0.next_value::<IgnoredAny>()?;
+                }
+                Some(FieldName::Borrowed(key)) => {
+                    return seed
+                        .deserialize(BorrowedStrDeserializer::new(key))
+                        .map(Some);
+                }
+                Some(FieldName::Owned(key)) => {
+                    return seed.deserialize(StringDeserializer::new(key)).map(Some);
+                }
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        self.0.next_value_seed(seed)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.0.size_hint()
+    }
+}
+
+/// The frame's `type` when it is the first key of the object `text` opens
+/// with and its value a string without escapes, as every frame wsauth and
+/// its generated clients write is: found without parsing the rest, so it
+/// proves nothing about the rest (see [`kind_of`] for that).
+pub(crate) fn leading_kind(text: &str) -> Option<&str> {
+    let json_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let rest = text.trim_start_matches(json_space).strip_prefix('{')?;
+    let rest = rest
+        .trim_start_matches(json_space)
+        .strip_prefix("\"type\"")?;
+    let rest = rest.trim_start_matches(json_space).strip_prefix(':')?;
+    let rest = rest.trim_start_matches(json_space).strip_prefix('"')?;
+    let end = rest.find(['"', '\\'])?;
+    rest[end..].starts_with('"').then(|| &rest[..end])
 }
 
 /// Why a payload cannot be a frame's fields.
@@ -423,6 +543,24 @@ mod tests {
     }
 
     #[test]
+    fn the_leading_kind_is_a_first_unescaped_type() {
+        assert_eq!(leading_kind(r#"{"type":"chat","text":"hi"}"#), Some("chat"));
+        assert_eq!(leading_kind(" {\n \"type\" :\t\"chat\"}"), Some("chat"));
+        assert_eq!(leading_kind(r#"{"type":""}"#), Some(""));
+        for other in [
+            r#"{"text":"hi","type":"chat"}"#,
+            r#"{"type":"c\u0068at"}"#,
+            r#"{"typ\u0065":"chat"}"#,
+            r#"{"type":5}"#,
+            r#"{"type":"chat"#,
+            r#"["type","chat"]"#,
+            "",
+        ] {
+            assert_eq!(leading_kind(other), None, "{other}");
+        }
+    }
+
+    #[test]
     fn kind_of_reads_only_objects_with_a_string_type() {
         assert_eq!(
             kind_of(r#"{"type":"chat","text":"hi"}"#).as_deref(),
@@ -445,5 +583,48 @@ mod tests {
         ] {
             assert_eq!(kind_of(bad), None, "{bad}");
         }
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Said {
+        text: String,
+        id: Option<u32>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(tag = "type")]
+    enum Incoming {
+        #[serde(rename = "said")]
+        Said(Said),
+    }
+
+    #[test]
+    fn fields_decode_as_the_tagged_enum_decodes_them() {
+        for text in [
+            r#"{"type":"said","text":"hi","id":7}"#,
+            r#"{"text":"hi","type":"said"}"#,
+            r#" { "id" : null , "text" : "h\u0069" , "type" : "said" } "#,
+            r#"{"typ\u0065":"said","t\u0065xt":"hi"}"#,
+            r#"{"type":"said","text":"hi","extra":1}"#,
+            r#"{"type":"said","text":5}"#,
+            r#"{"type":"said"}"#,
+            r#"{"type":"said","text":"hi"} trailing"#,
+            r#"{"type":"said","text":"hi""#,
+            r#"["said","hi"]"#,
+            "said",
+        ] {
+            let tagged = serde_json::from_str::<Incoming>(text)
+                .ok()
+                .map(|Incoming::Said(said)| said);
+            assert_eq!(decode_fields::<Said>(text), tagged, "{text}");
+        }
+        assert_eq!(
+            decode_fields::<Said>(r#"{"text":"hi","type":"said"}"#),
+            Some(Said {
+                text: "hi".to_owned(),
+                id: None
+            })
+        );
     }
 }

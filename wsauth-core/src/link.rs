@@ -11,17 +11,29 @@
 //! message inline, so the usual one message in flight (a reply, the
 //! welcome) allocates nothing; only a backlog spills into a `VecDeque`.
 //!
+//! Both ends usually run in the same task: the loop polls the handler's
+//! future itself, and looks at the link after every poll of it (the inbox,
+//! the outbox, the flags). A change the handler makes while the loop polls
+//! it therefore wakes no one: waking the task that is running would only
+//! make it run once more, one more pass of the loop (and one more read
+//! attempt on the socket) per message for nothing. The loop marks the
+//! thread while it polls the handler ([`Link::poll_handler`]), and a
+//! change from anywhere else (a handler that moved its session into a task
+//! of its own, a topic delivery, a revocation sweep) wakes as before.
+//!
 //! The link also carries who the connection is: an in-band token refresh
 //! replaces the principal in the loop, and the handler must see the new one
 //! (its roles, for the checks it makes itself), so both read it here. So
 //! is which token it holds (its `jti` and `iat`), for revocation sweeps,
 //! which raise the `revoked` flag from outside the connection's task.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::task::Poll;
+use std::task::{Context, Poll};
 
 use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
@@ -51,6 +63,28 @@ pub(crate) enum Inbound {
 /// Outbox capacity kept after a burst drains; a larger buffer is released.
 const KEEP_CAPACITY: usize = 8;
 
+thread_local! {
+    /// The link whose handler this thread's connection loop is polling
+    /// right now (null when none): compared, never dereferenced.
+    static POLLING: Cell<*const Link> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Marks the thread as polling `link`'s handler until dropped (a panic
+/// included), restoring what it held before.
+struct Polling(*const Link);
+
+impl Polling {
+    fn enter(link: &Link) -> Self {
+        Polling(POLLING.replace(std::ptr::from_ref(link)))
+    }
+}
+
+impl Drop for Polling {
+    fn drop(&mut self) {
+        POLLING.set(self.0);
+    }
+}
+
 /// Shared by a connection's loop and its session.
 ///
 /// Each side waits on a condition of the link's state (not on a stored
@@ -67,6 +101,9 @@ pub(crate) struct Link {
     to_loop: AtomicWaker,
     /// Wakes the handler: the inbox was filled, or the outbox has room.
     to_handler: AtomicWaker,
+    /// The handler waiting for a message waits inside the loop's poll of
+    /// it: the loop polls it again after filling the inbox, unwoken.
+    handler_in_loop: AtomicBool,
     /// The outbox overflowed: the client is not reading.
     pub(crate) slow: AtomicBool,
     /// A message failed typed decoding and cannot be answered with `error`.
@@ -142,6 +179,7 @@ impl Link {
             capacity: capacity.max(1),
             to_loop: AtomicWaker::new(),
             to_handler: AtomicWaker::new(),
+            handler_in_loop: AtomicBool::new(false),
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
             revoked: AtomicBool::new(false),
@@ -186,9 +224,38 @@ impl Link {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Whether this is the loop polling this link's handler.
+    fn in_loop(&self) -> bool {
+        POLLING.get() == std::ptr::from_ref(self)
+    }
+
+    /// Wakes the loop, unless it is the one running this (it looks at the
+    /// link after polling the handler).
+    fn wake_loop(&self) {
+        if !self.in_loop() {
+            self.to_loop.wake();
+        }
+    }
+
     // The loop's side.
 
+    /// Polls the handler's future `handler`, as the loop: what the handler
+    /// changes on the link meanwhile wakes no one, so the loop must look at
+    /// the link after every poll of it. (A poll function, not a future of
+    /// its own: the loop's future, which every idle connection holds, stays
+    /// as small as it was.)
+    pub(crate) fn poll_handler<F: Future + Unpin>(
+        &self,
+        handler: &mut F,
+        cx: &mut Context<'_>,
+    ) -> Poll<F::Output> {
+        let _polling = Polling::enter(self);
+        Pin::new(handler).poll(cx)
+    }
+
     /// Hands a message to the handler, or gives it back if the inbox is full.
+    /// A handler waiting inside the loop is not woken: the loop polls it
+    /// next.
     pub(crate) fn put(&self, message: Inbound) -> Result<(), Inbound> {
         let mut inbox = lock(&self.inbox);
         if inbox.is_some() {
@@ -196,7 +263,9 @@ impl Link {
         }
         *inbox = Some(message);
         drop(inbox);
-        self.to_handler.wake();
+        if !self.handler_in_loop.load(Ordering::Relaxed) {
+            self.to_handler.wake();
+        }
         Ok(())
     }
 
@@ -249,7 +318,7 @@ impl Link {
     /// Raises a flag for the loop.
     pub(crate) fn raise(&self, flag: &AtomicBool) {
         flag.store(true, Ordering::Release);
-        self.to_loop.wake();
+        self.wake_loop();
     }
 
     // The handler's side.
@@ -258,9 +327,13 @@ impl Link {
     pub(crate) async fn take(&self) -> Inbound {
         poll_fn(|cx| {
             self.to_handler.register(cx.waker());
+            // Read by `put` after it fills the inbox (the inbox's lock
+            // orders the two).
+            self.handler_in_loop
+                .store(self.in_loop(), Ordering::Relaxed);
             match lock(&self.inbox).take() {
                 Some(message) => {
-                    self.to_loop.wake();
+                    self.wake_loop();
                     Poll::Ready(message)
                 }
                 None => Poll::Pending,
@@ -277,7 +350,7 @@ impl Link {
         }
         outbox.push(message);
         drop(outbox);
-        self.to_loop.wake();
+        self.wake_loop();
         Ok(())
     }
 
@@ -294,7 +367,7 @@ impl Link {
                 outbox.push(m);
             }
             drop(outbox);
-            self.to_loop.wake();
+            self.wake_loop();
             Poll::Ready(())
         })
         .await;
@@ -365,5 +438,27 @@ mod tests {
         assert_eq!(wait.as_mut().poll(&mut cx), Poll::Ready(()));
         let sent: Vec<Message> = std::iter::from_fn(|| link.pop()).collect();
         assert_eq!(sent, vec![text(1), text(2)]);
+    }
+
+    #[test]
+    fn what_the_handler_does_inside_the_loop_wakes_no_one_and_the_rest_wakes_the_loop() {
+        let link = link(4);
+        let count = Arc::new(Count::default());
+        let waker = Waker::from(Arc::clone(&count));
+        let mut cx = Context::from_waker(&waker);
+        let mut ready = pin!(link.ready());
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+        // The handler, polled by the loop, replies: the loop looks next.
+        let mut handler = Box::pin(async {
+            assert!(link.push(text(0)).is_ok());
+        });
+        assert_eq!(link.poll_handler(&mut handler, &mut cx), Poll::Ready(()));
+        assert_eq!(count.0.load(Ordering::SeqCst), 0);
+        assert!(link.pop().is_some());
+        // Anyone else (a topic delivery, a session in a task of its own).
+        let mut ready = pin!(link.ready());
+        assert!(ready.as_mut().poll(&mut cx).is_pending());
+        assert!(link.push(text(1)).is_ok());
+        assert_eq!(count.0.load(Ordering::SeqCst), 1);
     }
 }

@@ -331,13 +331,17 @@ impl<'de> Visitor<'de> for Check<'_> {
             _ => return fail(self.report, Rule::Type),
         };
         let mut seen = Seen::new(fields.len());
+        let mut typed = false;
         let key = Key {
             fields,
             frame: self.frame,
         };
         while let Some(found) = map.next_key_seed(key)? {
             match found {
+                // A frame has one `type`: the loop routes by it.
+                KeyIs::Type if typed => return fail(self.report, Rule::Duplicate),
                 KeyIs::Type => {
+                    typed = true;
                     map.next_value::<IgnoredAny>()?;
                 }
                 KeyIs::Unknown => return fail(self.report, Rule::AdditionalProperties),

@@ -58,6 +58,31 @@ async fn a_client_that_sends_nothing_is_closed_with_the_idle_code() {
 }
 
 #[tokio::test]
+async fn the_idle_timeout_runs_from_the_last_frame() {
+    let (addr, _server) = start_on(&QUICK_API, room, |b| b.allow_any_origin()).await;
+    let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;
+    // One frame half a second in, then silence (not reading, so no pongs
+    // either): the connection is idle from then, and closed 2 s later, at
+    // 2.5 s, not when the idle deadline set before the frame passes again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    client
+        .send(Message::text(r#"{"type":"say","text":"once"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_millis(2800)).await;
+    // Closed by now: what the server sent is waiting, the close last.
+    let (seen, close) = until_close_within(&mut client, Duration::from_millis(300)).await;
+    assert_eq!(
+        seen,
+        vec![
+            json!({"type": "hello", "user": "alice"}),
+            json!({"type": "said", "text": "once"}),
+        ]
+    );
+    assert_eq!(close, Some((4408, "idle too long".to_owned())));
+}
+
+#[tokio::test]
 async fn the_server_pings_and_a_client_that_answers_outlives_the_idle_timeout() {
     let (addr, _server) = start_on(&QUICK_API, room, |b| b.allow_any_origin()).await;
     let mut client = connect(addr, "/ws/alice/1", Some(&token("alice", "user", 600))).await;

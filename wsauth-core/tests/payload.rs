@@ -94,8 +94,13 @@ async fn put(client: &mut Client, fields: Value) -> String {
             }
         }
     }
+    reply_to(client, &frame.to_string()).await
+}
+
+/// Sends the frame `text` and returns the reply's type: `ok` or `error`.
+async fn reply_to(client: &mut Client, frame: &str) -> String {
     client
-        .send(Message::text(frame.to_string()))
+        .send(Message::text(frame))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     loop {
@@ -193,6 +198,33 @@ async fn every_keyword_is_enforced_on_typed_and_untyped_handlers() {
                 put(&mut client, fields.clone()).await,
                 want,
                 "{endpoint}: {fields}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_frame_is_one_object_with_one_type_wherever_its_type_is() {
+    let addr = start().await;
+    for endpoint in ["typed", "untyped"] {
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/{endpoint}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (frame, want) in [
+            (r#"{"type":"put","name":"ab"}"#, "ok"),
+            (r#" { "type" : "put" , "name" : "ab" } "#, "ok"),
+            (r#"{"name":"ab","type":"put"}"#, "ok"),
+            (r#"{"type":"p\u0075t","name":"ab"}"#, "ok"),
+            (r#"{"type":"put","name":"ab","type":"put"}"#, "error"),
+            (r#"{"type":"put","name":"ab","typ\u0065":"put"}"#, "error"),
+            (r#"{"type":"put","name":"ab"} {}"#, "error"),
+            (r#"{"type":"put","name":"ab""#, "error"),
+            (r#"{"type":"put","name":"ab","type":"other"}"#, "error"),
+        ] {
+            assert_eq!(
+                reply_to(&mut client, frame).await,
+                want,
+                "{endpoint}: {frame}"
             );
         }
     }

@@ -2,13 +2,20 @@
 //! `specs/echo.yaml`, used by the benchmarks (`wsauth-bench`) and by the
 //! Autobahn conformance run (`.ci/autobahn.sh`).
 //!
-//! Two endpoints:
+//! Three endpoints:
 //!
 //! - `/ws/echo/{user_id}?token=JWT`: an HS256 JWT whose `sub` equals
 //!   `user_id` and whose `role` claim (one string) grants `echo.use`
 //!   (`user` or `admin`). The server first sends
 //!   `{"type":"connected","user_id":...,"authenticated":true}`, then answers
-//!   every `{"type":"echo","payload":...}` with the same message.
+//!   every `{"type":"echo","payload":...}` with the same message. The
+//!   payload may be any JSON, so the handler works on the untyped
+//!   [`Session`] and its [`serde_json::Value`]s.
+//! - `/ws/typed/{user_id}?token=JWT`: the same authentication and welcome,
+//!   then every `{"type":"say","payload":"..."}` (a string) is answered
+//!   with the same message. Its handler is written the normal way, on the
+//!   endpoint's generated types ([`messages::Say`]), and is what the
+//!   benchmark's typed echo measures.
 //! - `/ws/raw`: anonymous; every text or binary frame is sent back verbatim.
 //!
 //! Users live in memory ([`Users`]). By default **every subject is active**:
@@ -34,7 +41,7 @@ use axum::Router;
 use axum::extract::ws::Message;
 use wsauth_core::jwt::{ConfigError, KeySet, Verifier};
 use wsauth_core::{BoxFuture, StoreError, UserStatus, UserStore};
-use wsauth_core::{BuildError, HandlerResult, Incoming, Session, WsAuth};
+use wsauth_core::{BuildError, HandlerResult, Incoming, WsAuth, ws_endpoint};
 
 wsauth_core::include_spec!("../../specs/echo.yaml");
 
@@ -146,12 +153,11 @@ pub fn server_with(
         .hmac(KEY_SLOT, secret)
         .map_err(AppError::Keys)?;
     let verifier = Verifier::for_api(&API, keys).map_err(AppError::Keys)?;
-    let builder = WsAuth::builder(&API)
+    let builder = Handlers { echo, typed, raw }
+        .into_builder()
         .authenticator(verifier)
         .users(users)
-        .allow_any_origin()
-        .handler("echo", echo)
-        .handler("raw", raw);
+        .allow_any_origin();
     configure(builder).build().map_err(AppError::Build)
 }
 
@@ -173,13 +179,21 @@ pub fn app_in(
     Ok((server.router(), server))
 }
 
-/// `echo`: the welcome, then every `echo` message sent back unchanged.
-async fn echo(mut session: Session) -> HandlerResult {
+/// The `connected` welcome every authenticated endpoint sends first.
+fn welcome(user_id: &str) -> messages::Connected {
+    messages::Connected {
+        user_id: user_id.to_owned(),
+        authenticated: true,
+    }
+}
+
+/// `echo`: the welcome, then every `echo` message sent back unchanged,
+/// whatever JSON its payload holds.
+#[ws_endpoint(perm = "echo.use")]
+async fn echo(mut session: endpoints::echo::Session) -> HandlerResult {
     let user_id = session.param("user_id").unwrap_or_default().to_owned();
-    session.send(
-        "connected",
-        &serde_json::json!({ "user_id": user_id, "authenticated": true }),
-    )?;
+    session.send(welcome(&user_id))?;
+    let session = session.untyped();
     while let Some(message) = session.recv().await {
         if let Incoming::Message {
             kind: "echo",
@@ -192,8 +206,23 @@ async fn echo(mut session: Session) -> HandlerResult {
     Ok(())
 }
 
+/// `typed`: the welcome, then every `say` sent back unchanged.
+#[ws_endpoint(perm = "echo.use")]
+async fn typed(mut session: endpoints::typed::Session) -> HandlerResult {
+    let user_id = session.param("user_id").unwrap_or_default().to_owned();
+    session.send(welcome(&user_id))?;
+    while let Some(message) = session.recv().await {
+        match message {
+            endpoints::typed::Incoming::Say(say) => session.send(say)?,
+        }
+    }
+    Ok(())
+}
+
 /// `raw`: every text or binary frame sent back verbatim.
-async fn raw(mut session: Session) -> HandlerResult {
+#[ws_endpoint]
+async fn raw(mut session: endpoints::raw::Session) -> HandlerResult {
+    let session = session.untyped();
     while let Some(message) = session.recv().await {
         let frame = match message {
             Incoming::Text(text) => Message::Text(text.into()),

@@ -114,6 +114,63 @@ async fn welcome_then_echo_round_trip() {
 }
 
 #[tokio::test]
+async fn the_typed_endpoint_welcomes_then_echoes_say() {
+    let addr = start(echo::Users::any()).await;
+    let mut client = connect(addr, &format!("/ws/typed/alice?token={}", token("alice"))).await;
+    assert_eq!(
+        next_json(&mut client).await,
+        json!({ "type": "connected", "user_id": "alice", "authenticated": true })
+    );
+    for payload in ["hello", "", "é ✓ \"quoted\"\n"] {
+        let message = json!({ "type": "say", "payload": payload });
+        client
+            .send(Message::text(message.to_string()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(next_json(&mut client).await, message);
+    }
+    client.close(None).await.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[tokio::test]
+async fn the_typed_endpoint_checks_its_token_like_echo() {
+    let addr = start(echo::Users::any()).await;
+    let bob = format!("/ws/typed/alice?token={}", token("bob"));
+    assert_eq!(rejected(addr, &bob).await.0, 4003);
+    assert_eq!(rejected(addr, "/ws/typed/alice").await.0, 4001);
+}
+
+/// What the typed endpoint answers `message` with, after the welcome.
+async fn typed_reply_to(message: &str) -> Message {
+    let addr = start(echo::Users::any()).await;
+    let mut client = connect(addr, &format!("/ws/typed/alice?token={}", token("alice"))).await;
+    assert_eq!(next_json(&mut client).await["type"], "connected");
+    client
+        .send(Message::text(message))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    next_frame(&mut client).await
+}
+
+#[tokio::test]
+async fn the_typed_endpoint_refuses_what_its_spec_does_not_receive_with_1007() {
+    for message in [
+        // `echo` is a message of the spec, but not one this endpoint receives.
+        r#"{"type":"echo","payload":"hello"}"#,
+        // `say` with a payload that is not a string, or without one.
+        r#"{"type":"say","payload":5}"#,
+        r#"{"type":"say"}"#,
+        // Not JSON.
+        "say hello",
+    ] {
+        match typed_reply_to(message).await {
+            Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1007, "{message}"),
+            other => panic!("{message}: expected a close frame, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn the_welcome_names_the_path_user() {
     let addr = start(echo::Users::any()).await;
     let mut client = connect(

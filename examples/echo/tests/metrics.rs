@@ -171,28 +171,36 @@ async fn handshakes_messages_and_closes_are_counted_exactly() {
 #[tokio::test]
 async fn no_label_value_comes_from_a_client() {
     let (app, metrics) = start().await;
-    let allowed: Vec<&str> = ["echo", "raw", "admitted", "refused", "client_closed"]
-        .into_iter()
-        .chain(FailureKind::ALL.iter().map(|(word, _)| *word))
-        .chain([
-            "wsauth.refresh",
-            "wsauth.subscribe",
-            "wsauth.unsubscribe",
-            "wsauth.publish",
-            "(open)",
-            "(raw)",
-            "(heartbeat)",
-            "(unknown)",
-        ])
-        .chain([
-            "server_full",
-            "address_full",
-            "header_timeout",
-            "origin",
-            "handshake_timeout",
-            "anonymous_full",
-        ])
-        .collect();
+    let allowed: Vec<&str> = [
+        "echo",
+        "typed",
+        "raw",
+        "say",
+        "admitted",
+        "refused",
+        "client_closed",
+    ]
+    .into_iter()
+    .chain(FailureKind::ALL.iter().map(|(word, _)| *word))
+    .chain([
+        "wsauth.refresh",
+        "wsauth.subscribe",
+        "wsauth.unsubscribe",
+        "wsauth.publish",
+        "(open)",
+        "(raw)",
+        "(heartbeat)",
+        "(unknown)",
+    ])
+    .chain([
+        "server_full",
+        "address_full",
+        "header_timeout",
+        "origin",
+        "handshake_timeout",
+        "anonymous_full",
+    ])
+    .collect();
     let before = label_values(&scrape(metrics).await);
 
     // Weird paths (a quote, a brace, a line feed, a long value), weird

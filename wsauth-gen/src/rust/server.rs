@@ -300,6 +300,13 @@ fn endpoint_module(
             }
         }
     });
+    // Each message the endpoint receives decoded as its payload's type
+    // (the loop already read its `type`); an open message, whose type is
+    // the client's, through the enum.
+    let decoders = e.receives.iter().map(|m| {
+        let v = message_ident(api, m);
+        quote!(#m => #krate::__private::decode_fields(text).map(Incoming::#v),)
+    });
     let doc = format!(" The `{name}` endpoint (`{}`).", e.path);
     quote! {
         #[doc = #doc]
@@ -314,6 +321,13 @@ fn endpoint_module(
                 const __PERM_HELP: &'static str = #perm_help;
                 type Incoming = Incoming;
                 type Outgoing = Outgoing;
+
+                fn __decode(kind: &'static str, text: &str) -> ::core::option::Option<Incoming> {
+                    match kind {
+                        #(#decoders)*
+                        _ => #krate::__private::serde_json::from_str(text).ok(),
+                    }
+                }
             }
 
             /// What a handler of this endpoint receives.

@@ -10,6 +10,21 @@ pub static API: ::wsauth_core::ApiDescriptor = {
             },
         ],
     };
+    static __WSAUTH_PAYLOAD_1: ::wsauth_core::__private::descriptor::SchemaDescriptor = ::wsauth_core::__private::descriptor::SchemaDescriptor::Object {
+        fields: &[
+            ::wsauth_core::__private::descriptor::FieldDescriptor {
+                name: "payload",
+                required: true,
+                schema: ::wsauth_core::__private::descriptor::SchemaDescriptor::String(::wsauth_core::__private::descriptor::StringDescriptor {
+                    values: &[],
+                    min_length: ::core::option::Option::None,
+                    max_length: ::core::option::Option::None,
+                    format: ::core::option::Option::None,
+                    pattern: ::core::option::Option::None,
+                }),
+            },
+        ],
+    };
     ::wsauth_core::__private::descriptor::ApiDescriptor {
         name: "echo",
         auth: ::core::option::Option::Some(::wsauth_core::__private::descriptor::AuthDescriptor {
@@ -202,6 +217,44 @@ pub static API: ::wsauth_core::ApiDescriptor = {
                 topics: &[],
             },
             ::wsauth_core::__private::descriptor::EndpointDescriptor {
+                name: "typed",
+                path: "/ws/typed/{user_id}",
+                params: &[
+                    ::wsauth_core::__private::descriptor::ParamDescriptor {
+                        name: "user_id",
+                        ty: ::wsauth_core::spec::ParamType::String,
+                        equals_subject: true,
+                    },
+                ],
+                access: ::wsauth_core::spec::Access::Required,
+                sources: &[::wsauth_core::spec::TokenSource::Query("token")],
+                perm: ::core::option::Option::Some("echo.use"),
+                checks: &[],
+                welcome: ::core::option::Option::Some("connected"),
+                receives: &[
+                    ::wsauth_core::__private::descriptor::ReceiveDescriptor {
+                        name: "say",
+                        perm: ::core::option::Option::None,
+                        payload: ::core::option::Option::Some(&__WSAUTH_PAYLOAD_1),
+                    },
+                ],
+                sends: &["connected", "say"],
+                open: ::core::option::Option::None,
+                frames: ::wsauth_core::spec::Frames::Json,
+                heartbeat: ::core::option::Option::None,
+                limits: ::wsauth_core::__private::descriptor::Limits {
+                    max_connections_per_user: 100000u32,
+                    max_message_bytes: 16777216u32,
+                    messages_per_second: 1000000u32,
+                    burst: 1000000u32,
+                    ping_interval_s: 25u32,
+                    idle_timeout_s: 60u32,
+                    send_queue: 64u32,
+                    max_subscriptions: 100u32,
+                },
+                topics: &[],
+            },
+            ::wsauth_core::__private::descriptor::EndpointDescriptor {
                 name: "raw",
                 path: "/ws/raw",
                 params: &[],
@@ -258,6 +311,18 @@ pub mod messages {
         /// Anything; sent back unchanged.
         pub payload: ::wsauth_core::__private::serde_json::Value,
     }
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::wsauth_core::__private::serde::Serialize,
+        ::wsauth_core::__private::serde::Deserialize
+    )]
+    #[serde(crate = "::wsauth_core::__private::serde", deny_unknown_fields)]
+    pub struct Say {
+        /// Sent back unchanged.
+        pub payload: ::std::string::String,
+    }
 }
 /// The named schemas of the spec.
 #[allow(dead_code, missing_docs, clippy::all)]
@@ -275,9 +340,20 @@ pub mod endpoints {
             const PERM: ::core::option::Option<&'static str> = ::core::option::Option::Some(
                 "echo.use",
             );
-            const __PERM_HELP: &'static str = "endpoint `echo` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:33)";
+            const __PERM_HELP: &'static str = "endpoint `echo` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:34)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    "echo" => {
+                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Echo)
+                    }
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -326,6 +402,78 @@ pub mod endpoints {
             }
         }
     }
+    /// The `typed` endpoint (`/ws/typed/{user_id}`).
+    pub mod typed {
+        /// The endpoint, as a type.
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy)]
+        pub struct Endpoint;
+        impl ::wsauth_core::Endpoint for Endpoint {
+            const NAME: &'static str = "typed";
+            const PERM: ::core::option::Option<&'static str> = ::core::option::Option::Some(
+                "echo.use",
+            );
+            const __PERM_HELP: &'static str = "endpoint `typed` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:43)";
+            type Incoming = Incoming;
+            type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    "say" => {
+                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Say)
+                    }
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
+        }
+        /// What a handler of this endpoint receives.
+        pub type Session = ::wsauth_core::TypedSession<Endpoint>;
+        /// Messages the client may send.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Deserialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Incoming {
+            #[serde(rename = "say")]
+            Say(super::super::messages::Say),
+        }
+        /// Messages the server may send.
+        #[derive(
+            ::core::fmt::Debug,
+            ::core::clone::Clone,
+            ::core::cmp::PartialEq,
+            ::wsauth_core::__private::serde::Serialize
+        )]
+        #[serde(crate = "::wsauth_core::__private::serde", tag = "type")]
+        pub enum Outgoing {
+            #[serde(rename = "connected")]
+            Connected(super::super::messages::Connected),
+            #[serde(rename = "say")]
+            Say(super::super::messages::Say),
+        }
+        impl ::wsauth_core::MessageKind for Outgoing {
+            fn kind(&self) -> &str {
+                match *self {
+                    Outgoing::Connected(_) => "connected",
+                    Outgoing::Say(_) => "say",
+                }
+            }
+        }
+        impl ::core::convert::From<super::super::messages::Connected> for Outgoing {
+            fn from(message: super::super::messages::Connected) -> Self {
+                Outgoing::Connected(message)
+            }
+        }
+        impl ::core::convert::From<super::super::messages::Say> for Outgoing {
+            fn from(message: super::super::messages::Say) -> Self {
+                Outgoing::Say(message)
+            }
+        }
+    }
     /// The `raw` endpoint (`/ws/raw`).
     pub mod raw {
         /// The endpoint, as a type.
@@ -334,9 +482,17 @@ pub mod endpoints {
         impl ::wsauth_core::Endpoint for Endpoint {
             const NAME: &'static str = "raw";
             const PERM: ::core::option::Option<&'static str> = ::core::option::Option::None;
-            const __PERM_HELP: &'static str = "endpoint `raw` requires no permission: remove `perm` from its `#[ws_endpoint]` (../specs/echo.yaml:42)";
+            const __PERM_HELP: &'static str = "endpoint `raw` requires no permission: remove `perm` from its `#[ws_endpoint]` (../specs/echo.yaml:55)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -368,19 +524,23 @@ pub mod endpoints {
 /// One handler per endpoint of the spec. Every field must be given,
 /// so a server cannot be built while an endpoint has no handler, and
 /// each must be a `#[ws_endpoint]` function of that endpoint.
-pub struct Handlers<Echo, Raw>
+pub struct Handlers<Echo, Typed, Raw>
 where
     Echo: ::wsauth_core::EndpointHandler<Endpoint = endpoints::echo::Endpoint>,
+    Typed: ::wsauth_core::EndpointHandler<Endpoint = endpoints::typed::Endpoint>,
     Raw: ::wsauth_core::EndpointHandler<Endpoint = endpoints::raw::Endpoint>,
 {
     /// Handler of `echo` (`/ws/echo/{user_id}`).
     pub echo: Echo,
+    /// Handler of `typed` (`/ws/typed/{user_id}`).
+    pub typed: Typed,
     /// Handler of `raw` (`/ws/raw`).
     pub raw: Raw,
 }
-impl<Echo, Raw> Handlers<Echo, Raw>
+impl<Echo, Typed, Raw> Handlers<Echo, Typed, Raw>
 where
     Echo: ::wsauth_core::EndpointHandler<Endpoint = endpoints::echo::Endpoint>,
+    Typed: ::wsauth_core::EndpointHandler<Endpoint = endpoints::typed::Endpoint>,
     Raw: ::wsauth_core::EndpointHandler<Endpoint = endpoints::raw::Endpoint>,
 {
     /// A server builder with every handler registered, for handlers
@@ -389,6 +549,7 @@ where
     pub fn into_builder(self) -> ::wsauth_core::Builder
     where
         Echo: ::wsauth_core::RunsWith<()>,
+        Typed: ::wsauth_core::RunsWith<()>,
         Raw: ::wsauth_core::RunsWith<()>,
     {
         self.with_state(())
@@ -402,6 +563,7 @@ where
     where
         __S: ::core::marker::Send + ::core::marker::Sync + 'static,
         Echo: ::wsauth_core::RunsWith<__S>,
+        Typed: ::wsauth_core::RunsWith<__S>,
         Raw: ::wsauth_core::RunsWith<__S>,
     {
         let state = ::std::sync::Arc::new(state);
@@ -411,6 +573,19 @@ where
         let builder = builder
             .handler(
                 "echo",
+                move |session| {
+                    ::wsauth_core::RunsWith::call(
+                        &*handler,
+                        ::wsauth_core::TypedSession::__new(session),
+                        &state_of_handler,
+                    )
+                },
+            );
+        let handler = ::std::sync::Arc::new(self.typed);
+        let state_of_handler = ::std::sync::Arc::clone(&state);
+        let builder = builder
+            .handler(
+                "typed",
                 move |session| {
                     ::wsauth_core::RunsWith::call(
                         &*handler,

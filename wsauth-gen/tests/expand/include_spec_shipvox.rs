@@ -426,6 +426,17 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `broadcast` requires permission `broadcast.listen`: write `#[ws_endpoint(perm = \"broadcast.listen\")]` (../specs/shipvox.yaml:66)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    "say" => {
+                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Say)
+                    }
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;

@@ -445,6 +445,14 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `rooms` requires no permission: remove `perm` from its `#[ws_endpoint]` (tests/fixtures/topics.yaml:34)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -495,6 +503,14 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `lobby` requires no permission: remove `perm` from its `#[ws_endpoint]` (tests/fixtures/topics.yaml:38)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
+            fn __decode(
+                kind: &'static str,
+                text: &str,
+            ) -> ::core::option::Option<Incoming> {
+                match kind {
+                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                }
+            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;

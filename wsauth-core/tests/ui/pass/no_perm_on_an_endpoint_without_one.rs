@@ -8,11 +8,16 @@ async fn echo(_session: echo_api::endpoints::echo::Session) -> wsauth_core::Hand
     Ok(())
 }
 
+#[wsauth_core::ws_endpoint(perm = "echo.use")]
+async fn typed(_session: echo_api::endpoints::typed::Session) -> wsauth_core::HandlerResult {
+    Ok(())
+}
+
 #[wsauth_core::ws_endpoint]
 async fn raw(_session: echo_api::endpoints::raw::Session) -> wsauth_core::HandlerResult {
     Ok(())
 }
 
 fn main() {
-    let _builder = echo_api::Handlers { echo, raw }.into_builder();
+    let _builder = echo_api::Handlers { echo, typed, raw }.into_builder();
 }
