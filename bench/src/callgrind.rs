@@ -56,6 +56,9 @@ struct Counted {
     label: String,
     /// `None` where the handshake is another row's (the typed echo).
     per_handshake: Option<f64>,
+    /// Of `per_handshake`, SHA-256's compression function (`None` without
+    /// `callgrind_annotate`).
+    sha256_per_handshake: Option<f64>,
     per_round_trip: f64,
 }
 
@@ -96,10 +99,17 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
     for (index, config) in configs.iter().enumerate() {
         eprintln!("callgrind: {} ...", config.label);
         let out = |what: &str, n: usize| dir.join(format!("{index}-{what}-{n}.out"));
-        let handshakes = if config.target.handshakes() {
-            Some(per_operation(HANDSHAKES, |n| handshake_run(plan, config, n, out("hs", n))).await?)
+        let (handshakes, sha256) = if config.target.handshakes() {
+            let all =
+                per_operation(HANDSHAKES, |n| handshake_run(plan, config, n, out("hs", n))).await?;
+            let sha256 = self_ir(&out("hs", HANDSHAKES.0), SHA256_COMPRESS)
+                .zip(self_ir(&out("hs", HANDSHAKES.1), SHA256_COMPRESS))
+                .map(|(few, many)| {
+                    (many as f64 - few as f64) / (HANDSHAKES.1 - HANDSHAKES.0) as f64
+                });
+            (Some(all), sha256)
         } else {
-            None
+            (None, None)
         };
         let round_trips = per_operation(ROUND_TRIPS, |n| {
             round_trip_run(plan, config, n, out("rt", n))
@@ -109,6 +119,7 @@ pub(crate) async fn run(plan: &Plan<'_>) -> Result<(), String> {
             target: config.target,
             label: config.label.clone(),
             per_handshake: handshakes,
+            sha256_per_handshake: sha256,
             per_round_trip: round_trips,
         });
     }
@@ -198,6 +209,33 @@ fn exit_and_count(server: Server, out: &Path) -> Result<u64, String> {
     total_ir(&text).ok_or_else(|| format!("{}: no totals line", out.display()))
 }
 
+/// SHA-256's block function in the `sha2` crate (the HS256 signature).
+const SHA256_COMPRESS: &str = "sha2::sha256::compress256";
+
+/// The instructions `function` executed itself in the run that wrote `out`,
+/// as `callgrind_annotate` (valgrind's) reads them; `None` without it.
+fn self_ir(out: &Path, function: &str) -> Option<u64> {
+    let output = Command::new("callgrind_annotate")
+        .args(["--inclusive=no", "--threshold=100"])
+        .arg(out)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    Some(annotated_ir(
+        &String::from_utf8_lossy(&output.stdout),
+        function,
+    ))
+}
+
+/// The sum of the `Ir` of `callgrind_annotate`'s lines naming `function`.
+fn annotated_ir(text: &str, function: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.contains(function))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter_map(|n| n.replace(',', "").parse::<u64>().ok())
+        .sum()
+}
+
 /// The `Ir` total of a callgrind out file (the first event column).
 fn total_ir(text: &str) -> Option<u64> {
     text.lines()
@@ -259,6 +297,25 @@ fn report(counted: &[Counted], headline: AuditMode) {
             headline.word()
         );
     }
+    if let Some((handshake, sha256)) = counted
+        .get(1)
+        .and_then(|wsauth| wsauth.per_handshake.zip(wsauth.sha256_per_handshake))
+    {
+        // Valgrind's CPU has no SHA extensions, so `sha2` runs its portable
+        // code here whatever the machine has.
+        let native = if cpu_has_sha_ni() {
+            "this CPU has SHA-NI, which sha2 uses outside valgrind"
+        } else {
+            "this CPU has no SHA-NI either"
+        };
+        println!(
+            "of which SHA-256 blocks (HS256), portable code under valgrind ({native}): {}; \
+             the rest: {} ({:.2}x bare axum)",
+            k(sha256),
+            k(handshake - sha256),
+            (handshake - sha256) / bare_handshake,
+        );
+    }
     if let Some(typed) = counted.iter().find(|c| c.target == Target::WsauthTyped) {
         let r = typed.per_round_trip / bare.per_round_trip.max(1.0);
         let verdict = if r <= TYPED_ECHO_INSTRUCTIONS_TARGET {
@@ -273,9 +330,29 @@ fn report(counted: &[Counted], headline: AuditMode) {
     }
 }
 
+/// Whether this machine's CPU has the SHA extensions (Linux).
+fn cpu_has_sha_ni() -> bool {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .is_ok_and(|info| info.split_whitespace().any(|flag| flag == "sha_ni"))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::total_ir;
+    use super::{annotated_ir, total_ir};
+
+    #[test]
+    fn a_functions_own_instructions_are_read_from_the_annotation() {
+        let text = "\
+--------------------------------------------------------------------------------
+Ir                  file:function
+--------------------------------------------------------------------------------
+13,907,544 (13.4%)  ???:sha2::sha256::compress256 [/bench]
+ 2,832,000 ( 2.7%)  ???:sha1::compress::soft::compress [/bench]
+       100 ( 0.0%)  ???:sha2::sha256::compress256 [/other]
+";
+        assert_eq!(annotated_ir(text, "sha2::sha256::compress256"), 13_907_644);
+        assert_eq!(annotated_ir(text, "blake3"), 0);
+    }
 
     #[test]
     fn the_total_is_read_from_either_line() {
