@@ -36,19 +36,20 @@ use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
-use crate::cluster::{Revocations, TokenMark};
+use crate::cluster::TokenMark;
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
-use crate::identity::{self, Authenticator, run_checks};
+use crate::identity::{self, run_checks};
 use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
 use crate::link::{Inbound, Link};
 use crate::metrics::{Meter, Other, Received};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
+use crate::server::Open;
 use crate::session::{encode, error_reply};
-use crate::store::{BoxFuture, Checks, UserStore};
-use crate::topics::{self, Asker, Topics};
+use crate::store::BoxFuture;
+use crate::topics::{self, Asker};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// [`CloseWith`] with the spec's code for its kind, any other `Err` with the
@@ -128,8 +129,11 @@ enum Step {
 /// one timer (not one per deadline), sends through the socket's `Sink`
 /// directly (a write timer is allocated only when a write stalls), and runs
 /// the rare paths (token refresh) as boxed futures.
+///
+/// Its fields drop in order: the socket, the handler and the user's slot
+/// before the context, whose [`Open`] uncounts the connection last (what
+/// [`WsAuth::shutdown`](crate::WsAuth::shutdown) waits on).
 pub(crate) struct Connection {
-    pub(crate) cx: ConnectionContext,
     pub(crate) ws: WebSocket,
     pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
@@ -139,13 +143,14 @@ pub(crate) struct Connection {
     /// connection ends.
     #[expect(dead_code, reason = "held for its `Drop`, which frees the place")]
     pub(crate) slot: Place,
+    pub(crate) cx: ConnectionContext,
 }
 
 impl Drop for Connection {
     /// However the task ends (even dropped mid-loop), the broker forgets
     /// the connection.
     fn drop(&mut self) {
-        self.cx.topics.hub().leave_all(&self.link);
+        self.cx.open.topics().hub().leave_all(&self.link);
     }
 }
 
@@ -160,18 +165,13 @@ pub(crate) struct ConnectionContext {
     pub(crate) params: Arc<[(&'static str, String)]>,
     /// The current token's `iat`: a refresh must not go back to an older one.
     pub(crate) issued_at: Option<u64>,
-    /// How long a refresh's checks may take, as a handshake's: the loop
-    /// watches no deadline meanwhile.
-    pub(crate) check_budget: Duration,
     pub(crate) audit: AuditContext,
-    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
-    pub(crate) users: Option<Arc<dyn UserStore>>,
-    pub(crate) checks: Option<Arc<dyn Checks>>,
-    /// The server's topics: this connection's subscriptions are in its
-    /// [`Link`], and end with it.
-    pub(crate) topics: Topics,
-    /// What this node knows is revoked: a refresh token is checked there.
-    pub(crate) revocations: Arc<Revocations>,
+    /// The connection counted open on its endpoint, and the way to what
+    /// the server shares with every connection: the authenticator, the
+    /// user store and checks a refresh runs again, the check budget, the
+    /// topics, the revocations. One pointer rather than a copy of each in
+    /// every connection's task.
+    pub(crate) open: Open,
     /// The endpoint's counters: frames in and out, and how it ended.
     pub(crate) meter: Meter,
 }
@@ -259,18 +259,17 @@ fn poll_send_queued(
 /// Polls `step` until it is done, giving up on a client that does not read
 /// within [`WRITE_TIMEOUT`]. The timer is only allocated when the write does
 /// not complete at once.
-async fn within_write_timeout(
+fn within_write_timeout(
     mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), axum::Error>>,
-) -> Result<(), ()> {
+) -> impl Future<Output = Result<(), ()>> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
-    poll_fn(|cx| {
+    poll_fn(move |cx| {
         if let Poll::Ready(result) = step(cx) {
             return Poll::Ready(result.map_err(|_| ()));
         }
         let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_TIMEOUT)));
         timer.as_mut().poll(cx).map(|()| Err(()))
     })
-    .await
 }
 
 /// Runs `work` (a topic request's checks, a refresh's) while sending what
@@ -325,9 +324,14 @@ async fn send_ahead(
 }
 
 /// Sends one message.
-async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
+///
+/// Not an `async fn`, nor is [`send_queued`]: the returned future holds the
+/// message once, inside the step (an `async fn` would keep its argument
+/// and the step's copy side by side), and the loop holds this future while
+/// it waits on a slow client.
+fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(), ()>> {
     let mut message = Some(message);
-    within_write_timeout(|cx| poll_send(ws, &mut message, cx)).await
+    within_write_timeout(move |cx| poll_send(ws, &mut message, cx))
 }
 
 /// Sends what the outbox holds, as one write when it fits the socket's
@@ -336,9 +340,13 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
 /// per message. A lone message is written at once, as before: nothing
 /// waits for company. One batch per call, so a topic that never goes quiet
 /// does not keep the loop from its timers and the client's frames.
-async fn send_queued(ws: &mut WebSocket, link: &Link, meter: &Meter) -> Result<(), ()> {
+fn send_queued<'a>(
+    ws: &'a mut WebSocket,
+    link: &'a Link,
+    meter: &'a Meter,
+) -> impl Future<Output = Result<(), ()>> + 'a {
     let mut filled = false;
-    within_write_timeout(|cx| poll_send_queued(ws, link, meter, &mut filled, cx)).await
+    within_write_timeout(move |cx| poll_send_queued(ws, link, meter, &mut filled, cx))
 }
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
@@ -400,7 +408,7 @@ impl Connection {
     pub(crate) async fn run(&mut self) {
         let end = self.run_loop().await;
         // Publications stop now, not after the close handshake.
-        self.cx.topics.hub().leave_all(&self.link);
+        self.cx.open.topics().hub().leave_all(&self.link);
         let Connection { cx, ws, .. } = self;
         match end {
             End::Close(kind) => {
@@ -429,14 +437,17 @@ impl Connection {
             ..
         } = self;
         let link: &Link = shared_link;
-        let limits = cx.endpoint.limits;
+        let limits = &cx.endpoint.limits;
         let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
-        let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
-        let ping_every = Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
+        // The two periods are read from the limits where they are used, not
+        // kept as locals: every local the loop keeps is paid for by every
+        // idle connection.
+        let idle = || Duration::from_secs(u64::from(limits.idle_timeout_s));
+        let ping_every = || Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
         let now = Instant::now();
         let mut at = Deadlines {
-            idle: now + idle,
-            ping: now + ping_every,
+            idle: now + idle(),
+            ping: now + ping_every(),
             expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
         // One timer for every deadline, moved rather than re-created.
@@ -449,9 +460,11 @@ impl Connection {
             return End::Close(FailureKind::GoingAway);
         }
         loop {
-            let next = at.next();
-            if timer.deadline() != next {
-                timer.as_mut().reset(next);
+            {
+                let next = at.next();
+                if timer.deadline() != next {
+                    timer.as_mut().reset(next);
+                }
             }
             tokio::select! {
                 biased;
@@ -469,7 +482,7 @@ impl Connection {
                         return End::Close(FailureKind::TokenExpired);
                     }
                     if at.ping <= now {
-                        at.ping = now + ping_every;
+                        at.ping = now + ping_every();
                         if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
                             return End::Gone;
                         }
@@ -537,7 +550,7 @@ impl Connection {
                     }
                 }
                 frame = ws.recv(), if pending.is_none() => {
-                    at.idle = Instant::now() + idle;
+                    at.idle = Instant::now() + idle();
                     let frame = match frame {
                         None => return End::Gone,
                         Some(Err(e)) if too_big(&e) => {
@@ -569,7 +582,7 @@ impl Connection {
                             // Two rounds of checks: the token's, then every
                             // subscription's (concurrently), each within
                             // the check budget.
-                            let budget = cx.check_budget.saturating_mul(2);
+                            let budget = cx.open.check_budget().saturating_mul(2);
                             // The refresh borrows the whole context.
                             let meter = cx.meter.clone();
                             let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
@@ -602,7 +615,7 @@ impl Connection {
                                 audit: &cx.audit,
                                 link: shared_link,
                             };
-                            let request = Box::pin(topics::request(&cx.topics, asker, text.as_str()));
+                            let request = Box::pin(topics::request(cx.open.topics(), asker, text.as_str()));
                             let answer = match Box::pin(sending_while(ws, link, &cx.meter, request)).await {
                                 Ok(answer) => answer,
                                 Err(end) => return end,
@@ -744,7 +757,7 @@ impl ConnectionContext {
             .api
             .auth
             .is_some_and(|a| a.on_expiry == ExpiryPolicy::Refresh);
-        if !refresh_allowed || self.authenticator.is_none() {
+        if !refresh_allowed || self.open.authenticator().is_none() {
             return refused(self.refuse(FailureKind::InvalidMessage));
         }
         #[derive(serde::Deserialize)]
@@ -759,7 +772,8 @@ impl ConnectionContext {
             Ok(exp) => {
                 link.set_principal(self.principal.clone());
                 // Every subscription is decided again for the new roles.
-                self.topics
+                self.open
+                    .topics()
                     .hub()
                     .recheck(&self.principal, link, &self.audit)
                     .await;
@@ -788,7 +802,7 @@ impl ConnectionContext {
                 "refresh token too long",
             ));
         }
-        let claims = identity::verify(self.authenticator.as_ref(), token).await?;
+        let claims = identity::verify(self.open.authenticator(), token).await?;
         if Some(claims.subject.as_str()) != self.principal.subject() {
             return Err(Rejection::new(
                 FailureKind::AuthFailed,
@@ -808,7 +822,8 @@ impl ConnectionContext {
         // In memory, and recorded on the link in the same step, so that a
         // revocation racing the refresh sees the new token.
         if self
-            .revocations
+            .open
+            .revocations()
             .refreshed(&claims.subject, link, TokenMark::of(&claims))
             .is_err()
         {
@@ -817,8 +832,8 @@ impl ConnectionContext {
                 "refresh token revoked",
             ));
         }
-        if self.users.is_some() {
-            identity::check_user(self.users.as_ref(), &claims.subject).await?;
+        if let Some(users) = self.open.users() {
+            identity::check_user(Some(users), &claims.subject).await?;
         }
         let principal = Principal::shared(
             self.principal.shared_subject().cloned(),
@@ -836,13 +851,7 @@ impl ConnectionContext {
         // Access may have been revoked since the handshake (the user left
         // the conversation): the checks decide again, for the new
         // principal, and their refusal closes with their kind.
-        run_checks(
-            self.checks.as_ref(),
-            self.endpoint,
-            &principal,
-            &self.params,
-        )
-        .await?;
+        run_checks(self.open.checks(), self.endpoint, &principal, &self.params).await?;
         self.principal = principal;
         self.issued_at = claims.iat;
         Ok(claims.exp)
