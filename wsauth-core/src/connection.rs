@@ -386,6 +386,16 @@ fn too_big(error: &axum::Error) -> bool {
     false
 }
 
+/// How long a connection may stay silent before it is closed.
+fn idle_timeout(endpoint: &EndpointDescriptor) -> Duration {
+    Duration::from_secs(u64::from(endpoint.limits.idle_timeout_s))
+}
+
+/// How often the server pings (at least every second).
+fn ping_interval(endpoint: &EndpointDescriptor) -> Duration {
+    Duration::from_secs(u64::from(endpoint.limits.ping_interval_s.max(1)))
+}
+
 /// The deadlines the loop's one timer serves.
 struct Deadlines {
     /// No frame for `idle`: the connection is closed.
@@ -433,21 +443,17 @@ impl Connection {
             handler,
             expires_at,
             shutdown,
-            link: shared_link,
+            link,
             ..
         } = self;
-        let link: &Link = shared_link;
-        let limits = &cx.endpoint.limits;
-        let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
-        // The two periods are read from the limits where they are used, not
-        // kept as locals: every local the loop keeps is paid for by every
-        // idle connection.
-        let idle = || Duration::from_secs(u64::from(limits.idle_timeout_s));
-        let ping_every = || Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
+        // Every local kept across an `await` here is paid for by every idle
+        // connection: the limits are read where they are used.
+        let endpoint = cx.endpoint;
+        let mut rate = RateLimiter::new(endpoint.limits.messages_per_second, endpoint.limits.burst);
         let now = Instant::now();
         let mut at = Deadlines {
-            idle: now + idle(),
-            ping: now + ping_every(),
+            idle: now + idle_timeout(endpoint),
+            ping: now + ping_interval(endpoint),
             expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
         // One timer for every deadline, moved rather than re-created.
@@ -482,7 +488,7 @@ impl Connection {
                         return End::Close(FailureKind::TokenExpired);
                     }
                     if at.ping <= now {
-                        at.ping = now + ping_every();
+                        at.ping = now + ping_interval(endpoint);
                         if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
                             return End::Gone;
                         }
@@ -550,19 +556,16 @@ impl Connection {
                     }
                 }
                 frame = ws.recv(), if pending.is_none() => {
-                    at.idle = Instant::now() + idle();
-                    let frame = match frame {
-                        None => return End::Gone,
-                        Some(Err(e)) if too_big(&e) => {
-                            audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
-                            return End::Close(FailureKind::MessageTooBig);
+                    at.idle = Instant::now() + idle_timeout(endpoint);
+                    let frame = match read(frame) {
+                        Ok(frame) => frame,
+                        Err(end) => {
+                            if matches!(end, End::Close(FailureKind::MessageTooBig)) {
+                                audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
+                            }
+                            return end;
                         }
-                        Some(Err(_)) => return End::Gone,
-                        Some(Ok(frame)) => frame,
                     };
-                    if matches!(frame, Message::Close(_)) {
-                        return End::Gone;
-                    }
                     // Every frame counts, control frames too: each ping
                     // costs the server a pong.
                     if !rate.allow() {
@@ -578,60 +581,14 @@ impl Connection {
                             None
                         }
                         Step::Reply(reply) => Some(reply),
-                        Step::Refresh(text) => {
-                            // Two rounds of checks: the token's, then every
-                            // subscription's (concurrently), each within
-                            // the check budget.
-                            let budget = cx.open.check_budget().saturating_mul(2);
-                            // The refresh borrows the whole context.
-                            let meter = cx.meter.clone();
-                            let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
-                            let refreshed = match Box::pin(sending_while(ws, link, &meter, timeout(budget, refresh))).await {
-                                Ok(refreshed) => refreshed,
+                        // One await for both rare steps, the step moved
+                        // into it whole: nothing of theirs stays in the
+                        // loop's future, which every idle connection pays.
+                        step @ (Step::Refresh(_) | Step::Topic(_)) => {
+                            let rare = rare_step(cx, ws, link, &mut at.expiry, step);
+                            match Box::pin(rare).await {
+                                Ok(reply) => reply,
                                 Err(end) => return end,
-                            };
-                            match refreshed {
-                                Ok(Ok(reply)) => Some(reply),
-                                Ok(Err(end)) => return end,
-                                Err(_) => {
-                                    audit::rejected(
-                                        &cx.audit,
-                                        FailureKind::ServerError,
-                                        "the refresh's checks took longer than their time budget",
-                                    );
-                                    return End::Close(FailureKind::ServerError);
-                                }
-                            }
-                        }
-                        Step::Topic(text) => {
-                            // What was queued before the request goes first:
-                            // an answer never overtakes it.
-                            if send_queued(ws, link, &cx.meter).await.is_err() {
-                                return End::Gone;
-                            }
-                            let asker = Asker {
-                                endpoint: cx.endpoint,
-                                principal: &cx.principal,
-                                audit: &cx.audit,
-                                link: shared_link,
-                            };
-                            let request = Box::pin(topics::request(cx.open.topics(), asker, text.as_str()));
-                            let answer = match Box::pin(sending_while(ws, link, &cx.meter, request)).await {
-                                Ok(answer) => answer,
-                                Err(end) => return end,
-                            };
-                            match answer {
-                                Ok(replies) => {
-                                    if let Err(end) = Box::pin(send_ahead(ws, link, &cx.meter, replies)).await {
-                                        return end;
-                                    }
-                                    None
-                                }
-                                Err(kind) => match cx.refuse(kind) {
-                                    Step::Reply(reply) => Some(reply),
-                                    Step::End(end) => return end,
-                                    _ => return End::Close(FailureKind::ServerError),
-                                },
                             }
                         }
                         Step::End(end) => return end,
@@ -645,6 +602,80 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The frame a read of the socket returned, or how the connection ends:
+/// the client closed or vanished, or its message is over the size limit.
+/// (It takes the read whole, so the loop keeps nothing of it.)
+fn read(read: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
+    match read {
+        None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+        Some(Err(e)) if too_big(&e) => Err(End::Close(FailureKind::MessageTooBig)),
+        Some(Err(_)) => Err(End::Gone),
+        Some(Ok(frame)) => Ok(frame),
+    }
+}
+
+/// An in-band refresh or a topic request: answered by the loop, its
+/// checks awaited while what the outbox fills with is sent. Returns the
+/// reply to send, if any.
+async fn rare_step(
+    cx: &mut ConnectionContext,
+    ws: &mut WebSocket,
+    shared_link: &Arc<Link>,
+    expiry: &mut Option<Instant>,
+    step: Step,
+) -> Result<Option<Message>, End> {
+    let link: &Link = shared_link;
+    match step {
+        Step::Refresh(text) => {
+            // Two rounds of checks: the token's, then every
+            // subscription's (concurrently), each within the check budget.
+            let budget = cx.open.check_budget().saturating_mul(2);
+            // The refresh borrows the whole context.
+            let meter = cx.meter.clone();
+            let refresh = Box::pin(cx.refresh(text.as_str(), expiry, link));
+            let refreshed = sending_while(ws, link, &meter, timeout(budget, refresh)).await?;
+            match refreshed {
+                Ok(Ok(reply)) => Ok(Some(reply)),
+                Ok(Err(end)) => Err(end),
+                Err(_) => {
+                    audit::rejected(
+                        &cx.audit,
+                        FailureKind::ServerError,
+                        "the refresh's checks took longer than their time budget",
+                    );
+                    Err(End::Close(FailureKind::ServerError))
+                }
+            }
+        }
+        Step::Topic(text) => {
+            // What was queued before the request goes first: an answer
+            // never overtakes it.
+            if send_queued(ws, link, &cx.meter).await.is_err() {
+                return Err(End::Gone);
+            }
+            let asker = Asker {
+                endpoint: cx.endpoint,
+                principal: &cx.principal,
+                audit: &cx.audit,
+                link: shared_link,
+            };
+            let request = Box::pin(topics::request(cx.open.topics(), asker, text.as_str()));
+            match sending_while(ws, link, &cx.meter, request).await? {
+                Ok(replies) => {
+                    send_ahead(ws, link, &cx.meter, replies).await?;
+                    Ok(None)
+                }
+                Err(kind) => match cx.refuse(kind) {
+                    Step::Reply(reply) => Ok(Some(reply)),
+                    Step::End(end) => Err(end),
+                    _ => Err(End::Close(FailureKind::ServerError)),
+                },
+            }
+        }
+        _ => Err(End::Close(FailureKind::ServerError)),
     }
 }
 

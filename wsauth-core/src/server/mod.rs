@@ -456,16 +456,18 @@ mod tests {
     /// An idle connection costs what its task's future holds; keep it
     /// small (it was 3448 bytes before the connection was assembled in
     /// place with one timer, 1600 before the server's shared parts were
-    /// reached through one pointer and the sends stopped keeping their
-    /// message twice; idle authenticated connections must cost at most
-    /// 7 KiB in all). Tokio allocates a task in steps of 128 bytes (its
-    /// cache-line alignment), so a few bytes more can cost 128.
+    /// reached through one pointer, the sends stopped keeping their
+    /// message twice and the rare steps' locals left the loop's future;
+    /// 1240, 1256 with the `redis` feature, since; idle authenticated
+    /// connections must cost at most 7 KiB in all). Tokio allocates a task
+    /// in steps of 128 bytes (its cache-line alignment): in the benchmark's
+    /// build 1256 is 1536 bytes of task, and a little more would be 1664.
     #[test]
     fn connection_future_stays_small() {
         fn output_size<A, B, C, D, Fut, F: Fn(A, B, C, D) -> Fut>(_: &F) -> usize {
             std::mem::size_of::<Fut>()
         }
         let size = output_size(&serve);
-        assert!(size <= 1536, "the connection future is {size} bytes");
+        assert!(size <= 1256, "the connection future is {size} bytes");
     }
 }
