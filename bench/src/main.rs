@@ -27,8 +27,10 @@
 //!   `--idle-connections` connections are opened and made ready (welcome
 //!   received / first echo answered), divided by their number. This includes
 //!   everything the server keeps per connection: socket wrappers, buffers,
-//!   the task, and for wsauth the principal, audit context, channels,
-//!   timers, limiter entry (one user per connection) and handler state.
+//!   the task, and for wsauth the principal, audit context, link, timer,
+//!   limiter and revocation entries (one user per connection) and handler
+//!   state. Then the cost of a topic subscription (`subscriptions.rs`):
+//!   idle connections of the fan-out spec, each subscribed to one instance.
 //!
 //! For throughput, each process's CPU time over the window is read from
 //! `/proc`, so the table shows both the rate and the server CPU per
