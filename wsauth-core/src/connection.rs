@@ -608,8 +608,8 @@ impl Connection {
 /// The frame a read of the socket returned, or how the connection ends:
 /// the client closed or vanished, or its message is over the size limit.
 /// (It takes the read whole, so the loop keeps nothing of it.)
-fn read(read: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
-    match read {
+fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
+    match received {
         None | Some(Ok(Message::Close(_))) => Err(End::Gone),
         Some(Err(e)) if too_big(&e) => Err(End::Close(FailureKind::MessageTooBig)),
         Some(Err(_)) => Err(End::Gone),
@@ -675,6 +675,7 @@ async fn rare_step(
                 },
             }
         }
+        // The loop hands over only the two steps above.
         _ => Err(End::Close(FailureKind::ServerError)),
     }
 }
