@@ -29,8 +29,10 @@
 //!   `--idle-connections` connections are opened and made ready (welcome
 //!   received / first echo answered), divided by their number. This includes
 //!   everything the server keeps per connection: socket wrappers, buffers,
-//!   the task, and for wsauth the principal, audit context, channels,
-//!   timers, limiter entry (one user per connection) and handler state.
+//!   the task, and for wsauth the principal, audit context, link, timer,
+//!   limiter and revocation entries (one user per connection) and handler
+//!   state. Then the cost of a topic subscription (`subscriptions.rs`):
+//!   idle connections of the fan-out spec, each subscribed to one instance.
 //!
 //! For throughput, each process's CPU time over the window is read from
 //! `/proc`, so the table shows both the rate and the server CPU per
@@ -57,6 +59,7 @@ mod fanout;
 mod load;
 mod procfs;
 mod servers;
+mod subscriptions;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -1019,14 +1022,28 @@ fn report_diagnostics(raw: &Measured, verify_us: Option<f64>) {
             a.per_handshake, a.per_round_trip
         );
     }
-    let incoming = std::mem::size_of::<wsauth_core::Incoming>();
-    let message = std::mem::size_of::<axum::extract::ws::Message>();
+}
+
+/// The cost of a topic subscription, under the memory table.
+fn report_subscriptions(s: &subscriptions::SubscriptionMemory) {
+    let heap = |h: Option<f64>| h.map_or(String::new(), |h| format!(", {h:.0} live heap bytes"));
+    let (rss, live) = s.per_connection();
     println!(
-        "  per-connection channel blocks allocated up front by tokio mpsc (32 slots each): \
-         incoming 32 x {incoming} = {} bytes, outgoing 32 x {message} = {} bytes",
-        32 * incoming,
-        32 * message
+        "topic subscriptions (bench/fanout.yaml, one `feed` instance, {} subscribers):",
+        s.connections
     );
+    println!(
+        "  idle connection on /ws/feed, not subscribed: {rss:.0} RSS bytes{}",
+        heap(live)
+    );
+    let (rss, live) = s.per_subscription();
+    println!("  per subscription: {rss:.0} RSS bytes{}", heap(live));
+    match s.instance() {
+        Some(bytes) => println!(
+            "  the instance itself (shared by its subscribers): {bytes:.0} live heap bytes"
+        ),
+        None => println!("  the instance itself: counted in `--features count-allocs` builds"),
+    }
 }
 
 fn bench(args: &BenchArgs) -> Result<(), String> {
@@ -1112,7 +1129,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             Target::WsauthTyped,
         ]
     };
-    let (measured, verify_us) = runtime.block_on(async {
+    let (measured, verify_us, subscribed) = runtime.block_on(async {
         let mut measured = vec![Measured::default(); targets.len()];
         if plan.wants(Phase::Handshake) || plan.wants(Phase::Echo) {
             for round in 0..args.rounds.max(1) {
@@ -1153,10 +1170,13 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
         let logged = |(target, _): &(&Target, &mut Measured)| {
             !matches!(**target, Target::WsauthQuiet | Target::WsauthTyped)
         };
+        let mut subscribed = None;
         if plan.wants(Phase::Memory) {
             for (target, m) in targets.iter().zip(&mut measured).filter(logged) {
                 plan.memory(*target, m).await?;
             }
+            subscribed =
+                Some(subscriptions::measure(&args, server_core, &secret, &tokens).await?);
         }
         let mut verify_us = None;
         if args.diagnostics {
@@ -1165,7 +1185,7 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             }
             verify_us = Some(verify_cost(&secret, &tokens).await?);
         }
-        Ok::<_, String>((measured, verify_us))
+        Ok::<_, String>((measured, verify_us, subscribed))
     })?;
     let compared = [Phase::Handshake, Phase::Echo, Phase::Memory];
     if compared.iter().any(|p| phases.contains(p)) {
@@ -1175,6 +1195,9 @@ fn bench(args: &BenchArgs) -> Result<(), String> {
             typed: &measured[3],
         };
         report(&args, &measured[0], &compared);
+    }
+    if let Some(s) = &subscribed {
+        report_subscriptions(s);
     }
     if args.diagnostics {
         report_diagnostics(&measured[4], verify_us);

@@ -36,19 +36,20 @@ use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
-use crate::cluster::{Revocations, TokenMark};
+use crate::cluster::TokenMark;
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor, ReceiveDescriptor};
 use crate::frame;
-use crate::identity::{self, Authenticator, run_checks};
+use crate::identity::{self, run_checks};
 use crate::limits::{Place, RateLimiter, WRITE_TIMEOUT};
 use crate::link::{Inbound, Link};
 use crate::metrics::{Meter, Other, Received};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
+use crate::server::Open;
 use crate::session::{encode, error_reply};
-use crate::store::{BoxFuture, Checks, UserStore};
-use crate::topics::{self, Asker, Topics};
+use crate::store::BoxFuture;
+use crate::topics::{self, Asker};
 
 /// What a handler returns: `Ok` ends the connection normally (`completed`),
 /// [`CloseWith`] with the spec's code for its kind, any other `Err` with the
@@ -128,8 +129,11 @@ enum Step {
 /// one timer (not one per deadline), sends through the socket's `Sink`
 /// directly (a write timer is allocated only when a write stalls), and runs
 /// the rare paths (token refresh) as boxed futures.
+///
+/// Its fields drop in order: the socket, the handler and the user's slot
+/// before the context, whose [`Open`] uncounts the connection last (what
+/// [`WsAuth::shutdown`](crate::WsAuth::shutdown) waits on).
 pub(crate) struct Connection {
-    pub(crate) cx: ConnectionContext,
     pub(crate) ws: WebSocket,
     pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
@@ -139,13 +143,14 @@ pub(crate) struct Connection {
     /// connection ends.
     #[expect(dead_code, reason = "held for its `Drop`, which frees the place")]
     pub(crate) slot: Place,
+    pub(crate) cx: ConnectionContext,
 }
 
 impl Drop for Connection {
     /// However the task ends (even dropped mid-loop), the broker forgets
     /// the connection.
     fn drop(&mut self) {
-        self.cx.topics.hub().leave_all(&self.link);
+        self.cx.open.topics().hub().leave_all(&self.link);
     }
 }
 
@@ -160,18 +165,13 @@ pub(crate) struct ConnectionContext {
     pub(crate) params: Arc<[(&'static str, String)]>,
     /// The current token's `iat`: a refresh must not go back to an older one.
     pub(crate) issued_at: Option<u64>,
-    /// How long a refresh's checks may take, as a handshake's: the loop
-    /// watches no deadline meanwhile.
-    pub(crate) check_budget: Duration,
     pub(crate) audit: AuditContext,
-    pub(crate) authenticator: Option<Arc<dyn Authenticator>>,
-    pub(crate) users: Option<Arc<dyn UserStore>>,
-    pub(crate) checks: Option<Arc<dyn Checks>>,
-    /// The server's topics: this connection's subscriptions are in its
-    /// [`Link`], and end with it.
-    pub(crate) topics: Topics,
-    /// What this node knows is revoked: a refresh token is checked there.
-    pub(crate) revocations: Arc<Revocations>,
+    /// The connection counted open on its endpoint, and the way to what
+    /// the server shares with every connection: the authenticator, the
+    /// user store and checks a refresh runs again, the check budget, the
+    /// topics, the revocations. One pointer rather than a copy of each in
+    /// every connection's task.
+    pub(crate) open: Open,
     /// The endpoint's counters: frames in and out, and how it ended.
     pub(crate) meter: Meter,
 }
@@ -259,18 +259,17 @@ fn poll_send_queued(
 /// Polls `step` until it is done, giving up on a client that does not read
 /// within [`WRITE_TIMEOUT`]. The timer is only allocated when the write does
 /// not complete at once.
-async fn within_write_timeout(
+fn within_write_timeout(
     mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), axum::Error>>,
-) -> Result<(), ()> {
+) -> impl Future<Output = Result<(), ()>> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
-    poll_fn(|cx| {
+    poll_fn(move |cx| {
         if let Poll::Ready(result) = step(cx) {
             return Poll::Ready(result.map_err(|_| ()));
         }
         let timer = stalled.get_or_insert_with(|| Box::pin(tokio::time::sleep(WRITE_TIMEOUT)));
         timer.as_mut().poll(cx).map(|()| Err(()))
     })
-    .await
 }
 
 /// Runs `work` (a topic request's checks, a refresh's) while sending what
@@ -325,9 +324,14 @@ async fn send_ahead(
 }
 
 /// Sends one message.
-async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
+///
+/// Not an `async fn`, nor is [`send_queued`]: the returned future holds the
+/// message once, inside the step (an `async fn` would keep its argument
+/// and the step's copy side by side), and the loop holds this future while
+/// it waits on a slow client.
+fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(), ()>> {
     let mut message = Some(message);
-    within_write_timeout(|cx| poll_send(ws, &mut message, cx)).await
+    within_write_timeout(move |cx| poll_send(ws, &mut message, cx))
 }
 
 /// Sends what the outbox holds, as one write when it fits the socket's
@@ -336,9 +340,13 @@ async fn send(ws: &mut WebSocket, message: Message) -> Result<(), ()> {
 /// per message. A lone message is written at once, as before: nothing
 /// waits for company. One batch per call, so a topic that never goes quiet
 /// does not keep the loop from its timers and the client's frames.
-async fn send_queued(ws: &mut WebSocket, link: &Link, meter: &Meter) -> Result<(), ()> {
+fn send_queued<'a>(
+    ws: &'a mut WebSocket,
+    link: &'a Link,
+    meter: &'a Meter,
+) -> impl Future<Output = Result<(), ()>> + 'a {
     let mut filled = false;
-    within_write_timeout(|cx| poll_send_queued(ws, link, meter, &mut filled, cx)).await
+    within_write_timeout(move |cx| poll_send_queued(ws, link, meter, &mut filled, cx))
 }
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
@@ -378,6 +386,16 @@ fn too_big(error: &axum::Error) -> bool {
     false
 }
 
+/// How long a connection may stay silent before it is closed.
+fn idle_timeout(endpoint: &EndpointDescriptor) -> Duration {
+    Duration::from_secs(u64::from(endpoint.limits.idle_timeout_s))
+}
+
+/// How often the server pings (at least every second).
+fn ping_interval(endpoint: &EndpointDescriptor) -> Duration {
+    Duration::from_secs(u64::from(endpoint.limits.ping_interval_s.max(1)))
+}
+
 /// The deadlines the loop's one timer serves.
 ///
 /// A frame does not move the timer: it only notes when it came
@@ -410,7 +428,7 @@ impl Connection {
     pub(crate) async fn run(&mut self) {
         let end = self.run_loop().await;
         // Publications stop now, not after the close handshake.
-        self.cx.topics.hub().leave_all(&self.link);
+        self.cx.open.topics().hub().leave_all(&self.link);
         let Connection { cx, ws, .. } = self;
         match end {
             End::Close(kind) => {
@@ -439,15 +457,15 @@ impl Connection {
             ..
         } = self;
         let link: &Link = shared_link;
-        let limits = cx.endpoint.limits;
-        let mut rate = RateLimiter::new(limits.messages_per_second, limits.burst);
-        let idle = Duration::from_secs(u64::from(limits.idle_timeout_s));
-        let ping_every = Duration::from_secs(u64::from(limits.ping_interval_s.max(1)));
+        // Every local kept across an `await` here is paid for by every idle
+        // connection: the limits are read where they are used.
+        let endpoint = cx.endpoint;
+        let mut rate = RateLimiter::new(endpoint.limits.messages_per_second, endpoint.limits.burst);
         let now = Instant::now();
         let mut at = Deadlines {
-            idle: now + idle,
+            idle: now + idle_timeout(endpoint),
             seen: now,
-            ping: now + ping_every,
+            ping: now + ping_interval(endpoint),
             expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
         // One timer for every deadline, moved rather than re-created.
@@ -464,9 +482,11 @@ impl Connection {
         let shut_down = shutdown.changed();
         tokio::pin!(shut_down);
         loop {
-            let next = at.next();
-            if timer.deadline() != next {
-                timer.as_mut().reset(next);
+            {
+                let next = at.next();
+                if timer.deadline() != next {
+                    timer.as_mut().reset(next);
+                }
             }
             tokio::select! {
                 biased;
@@ -476,7 +496,7 @@ impl Connection {
                 () = &mut timer => {
                     let now = Instant::now();
                     if at.idle <= now {
-                        at.idle = at.seen + idle;
+                        at.idle = at.seen + idle_timeout(endpoint);
                         if at.idle <= now {
                             audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
                             return End::Close(FailureKind::IdleTimeout);
@@ -487,7 +507,7 @@ impl Connection {
                         return End::Close(FailureKind::TokenExpired);
                     }
                     if at.ping <= now {
-                        at.ping = now + ping_every;
+                        at.ping = now + ping_interval(endpoint);
                         if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
                             return End::Gone;
                         }
@@ -561,18 +581,15 @@ impl Connection {
                 }
                 frame = ws.recv(), if pending.is_none() => {
                     at.seen = Instant::now();
-                    let frame = match frame {
-                        None => return End::Gone,
-                        Some(Err(e)) if too_big(&e) => {
-                            audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
-                            return End::Close(FailureKind::MessageTooBig);
+                    let frame = match read(frame) {
+                        Ok(frame) => frame,
+                        Err(end) => {
+                            if matches!(end, End::Close(FailureKind::MessageTooBig)) {
+                                audit::limit_hit(&cx.audit, FailureKind::MessageTooBig);
+                            }
+                            return end;
                         }
-                        Some(Err(_)) => return End::Gone,
-                        Some(Ok(frame)) => frame,
                     };
-                    if matches!(frame, Message::Close(_)) {
-                        return End::Gone;
-                    }
                     // Every frame counts, control frames too: each ping
                     // costs the server a pong.
                     if !rate.allow() {
@@ -588,60 +605,14 @@ impl Connection {
                             None
                         }
                         Step::Reply(reply) => Some(reply),
-                        Step::Refresh(text) => {
-                            // Two rounds of checks: the token's, then every
-                            // subscription's (concurrently), each within
-                            // the check budget.
-                            let budget = cx.check_budget.saturating_mul(2);
-                            // The refresh borrows the whole context.
-                            let meter = cx.meter.clone();
-                            let refresh = Box::pin(cx.refresh(text.as_str(), &mut at.expiry, link));
-                            let refreshed = match Box::pin(sending_while(ws, link, &meter, timeout(budget, refresh))).await {
-                                Ok(refreshed) => refreshed,
+                        // One await for both rare steps, the step moved
+                        // into it whole: nothing of theirs stays in the
+                        // loop's future, which every idle connection pays.
+                        step @ (Step::Refresh(_) | Step::Topic(_)) => {
+                            let rare = rare_step(cx, ws, shared_link, &mut at.expiry, step);
+                            match Box::pin(rare).await {
+                                Ok(reply) => reply,
                                 Err(end) => return end,
-                            };
-                            match refreshed {
-                                Ok(Ok(reply)) => Some(reply),
-                                Ok(Err(end)) => return end,
-                                Err(_) => {
-                                    audit::rejected(
-                                        &cx.audit,
-                                        FailureKind::ServerError,
-                                        "the refresh's checks took longer than their time budget",
-                                    );
-                                    return End::Close(FailureKind::ServerError);
-                                }
-                            }
-                        }
-                        Step::Topic(text) => {
-                            // What was queued before the request goes first:
-                            // an answer never overtakes it.
-                            if send_queued(ws, link, &cx.meter).await.is_err() {
-                                return End::Gone;
-                            }
-                            let asker = Asker {
-                                endpoint: cx.endpoint,
-                                principal: &cx.principal,
-                                audit: &cx.audit,
-                                link: shared_link,
-                            };
-                            let request = Box::pin(topics::request(&cx.topics, asker, text.as_str()));
-                            let answer = match Box::pin(sending_while(ws, link, &cx.meter, request)).await {
-                                Ok(answer) => answer,
-                                Err(end) => return end,
-                            };
-                            match answer {
-                                Ok(replies) => {
-                                    if let Err(end) = Box::pin(send_ahead(ws, link, &cx.meter, replies)).await {
-                                        return end;
-                                    }
-                                    None
-                                }
-                                Err(kind) => match cx.refuse(kind) {
-                                    Step::Reply(reply) => Some(reply),
-                                    Step::End(end) => return end,
-                                    _ => return End::Close(FailureKind::ServerError),
-                                },
                             }
                         }
                         Step::End(end) => return end,
@@ -655,6 +626,81 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+/// The frame a read of the socket returned, or how the connection ends:
+/// the client closed or vanished, or its message is over the size limit.
+/// (It takes the read whole, so the loop keeps nothing of it.)
+fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
+    match received {
+        None | Some(Ok(Message::Close(_))) => Err(End::Gone),
+        Some(Err(e)) if too_big(&e) => Err(End::Close(FailureKind::MessageTooBig)),
+        Some(Err(_)) => Err(End::Gone),
+        Some(Ok(frame)) => Ok(frame),
+    }
+}
+
+/// An in-band refresh or a topic request: answered by the loop, its
+/// checks awaited while what the outbox fills with is sent. Returns the
+/// reply to send, if any.
+async fn rare_step(
+    cx: &mut ConnectionContext,
+    ws: &mut WebSocket,
+    shared_link: &Arc<Link>,
+    expiry: &mut Option<Instant>,
+    step: Step,
+) -> Result<Option<Message>, End> {
+    let link: &Link = shared_link;
+    match step {
+        Step::Refresh(text) => {
+            // Two rounds of checks: the token's, then every
+            // subscription's (concurrently), each within the check budget.
+            let budget = cx.open.check_budget().saturating_mul(2);
+            // The refresh borrows the whole context.
+            let meter = cx.meter.clone();
+            let refresh = Box::pin(cx.refresh(text.as_str(), expiry, link));
+            let refreshed = sending_while(ws, link, &meter, timeout(budget, refresh)).await?;
+            match refreshed {
+                Ok(Ok(reply)) => Ok(Some(reply)),
+                Ok(Err(end)) => Err(end),
+                Err(_) => {
+                    audit::rejected(
+                        &cx.audit,
+                        FailureKind::ServerError,
+                        "the refresh's checks took longer than their time budget",
+                    );
+                    Err(End::Close(FailureKind::ServerError))
+                }
+            }
+        }
+        Step::Topic(text) => {
+            // What was queued before the request goes first: an answer
+            // never overtakes it.
+            if send_queued(ws, link, &cx.meter).await.is_err() {
+                return Err(End::Gone);
+            }
+            let asker = Asker {
+                endpoint: cx.endpoint,
+                principal: &cx.principal,
+                audit: &cx.audit,
+                link: shared_link,
+            };
+            let request = Box::pin(topics::request(cx.open.topics(), asker, text.as_str()));
+            match sending_while(ws, link, &cx.meter, request).await? {
+                Ok(replies) => {
+                    send_ahead(ws, link, &cx.meter, replies).await?;
+                    Ok(None)
+                }
+                Err(kind) => match cx.refuse(kind) {
+                    Step::Reply(reply) => Ok(Some(reply)),
+                    Step::End(end) => Err(end),
+                    _ => Err(End::Close(FailureKind::ServerError)),
+                },
+            }
+        }
+        // The loop hands over only the two steps above.
+        _ => Err(End::Close(FailureKind::ServerError)),
     }
 }
 
@@ -797,7 +843,7 @@ impl ConnectionContext {
             .api
             .auth
             .is_some_and(|a| a.on_expiry == ExpiryPolicy::Refresh);
-        if !refresh_allowed || self.authenticator.is_none() {
+        if !refresh_allowed || self.open.authenticator().is_none() {
             return refused(self.refuse(FailureKind::InvalidMessage));
         }
         #[derive(serde::Deserialize)]
@@ -812,7 +858,8 @@ impl ConnectionContext {
             Ok(exp) => {
                 link.set_principal(self.principal.clone());
                 // Every subscription is decided again for the new roles.
-                self.topics
+                self.open
+                    .topics()
                     .hub()
                     .recheck(&self.principal, link, &self.audit)
                     .await;
@@ -841,7 +888,7 @@ impl ConnectionContext {
                 "refresh token too long",
             ));
         }
-        let claims = identity::verify(self.authenticator.as_ref(), token).await?;
+        let claims = identity::verify(self.open.authenticator(), token).await?;
         if Some(claims.subject.as_str()) != self.principal.subject() {
             return Err(Rejection::new(
                 FailureKind::AuthFailed,
@@ -861,7 +908,8 @@ impl ConnectionContext {
         // In memory, and recorded on the link in the same step, so that a
         // revocation racing the refresh sees the new token.
         if self
-            .revocations
+            .open
+            .revocations()
             .refreshed(&claims.subject, link, TokenMark::of(&claims))
             .is_err()
         {
@@ -870,8 +918,8 @@ impl ConnectionContext {
                 "refresh token revoked",
             ));
         }
-        if self.users.is_some() {
-            identity::check_user(self.users.as_ref(), &claims.subject).await?;
+        if let Some(users) = self.open.users() {
+            identity::check_user(Some(users), &claims.subject).await?;
         }
         let principal = Principal::shared(
             self.principal.shared_subject().cloned(),
@@ -889,13 +937,7 @@ impl ConnectionContext {
         // Access may have been revoked since the handshake (the user left
         // the conversation): the checks decide again, for the new
         // principal, and their refusal closes with their kind.
-        run_checks(
-            self.checks.as_ref(),
-            self.endpoint,
-            &principal,
-            &self.params,
-        )
-        .await?;
+        run_checks(self.open.checks(), self.endpoint, &principal, &self.params).await?;
         self.principal = principal;
         self.issued_at = claims.iat;
         Ok(claims.exp)

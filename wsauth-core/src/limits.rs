@@ -160,9 +160,12 @@ impl<K: Hash + Eq> Drop for Lease<K> {
 
 /// A token bucket: `rate` messages per second sustained, `burst` at once.
 #[derive(Debug)]
+///
+/// The spec's integers are kept, not their `f64`s: every connection's task
+/// holds one.
 pub(crate) struct RateLimiter {
-    rate: f64,
-    burst: f64,
+    rate: u32,
+    burst: u32,
     tokens: f64,
     last: Instant,
 }
@@ -170,10 +173,11 @@ pub(crate) struct RateLimiter {
 impl RateLimiter {
     /// A full bucket.
     pub(crate) fn new(rate: u32, burst: u32) -> Self {
+        let burst = burst.max(1);
         RateLimiter {
-            rate: f64::from(rate),
-            burst: f64::from(burst.max(1)),
-            tokens: f64::from(burst.max(1)),
+            rate,
+            burst,
+            tokens: f64::from(burst),
             last: Instant::now(),
         }
     }
@@ -182,7 +186,8 @@ impl RateLimiter {
     pub(crate) fn allow_at(&mut self, now: Instant) -> bool {
         let elapsed = now.saturating_duration_since(self.last);
         self.last = now;
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.rate).min(self.burst);
+        let refill = elapsed.as_secs_f64() * f64::from(self.rate);
+        self.tokens = (self.tokens + refill).min(f64::from(self.burst));
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true

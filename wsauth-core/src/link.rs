@@ -270,8 +270,12 @@ impl Link {
     }
 
     /// Resolves once the handler has taken the inbox's message.
-    pub(crate) async fn emptied(&self) {
-        poll_fn(|cx| {
+    ///
+    /// This and [`ready`](Self::ready) are plain functions, not `async fn`s:
+    /// the loop's idle wait holds both futures, and each is then one
+    /// reference (an `async fn` would add its own state and a second one).
+    pub(crate) fn emptied(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |cx| {
             self.to_loop.register(cx.waker());
             if lock(&self.inbox).is_none() {
                 Poll::Ready(())
@@ -279,12 +283,11 @@ impl Link {
                 Poll::Pending
             }
         })
-        .await;
     }
 
     /// Resolves when there is something to send or a flag to look at.
-    pub(crate) async fn ready(&self) {
-        poll_fn(|cx| {
+    pub(crate) fn ready(&self) -> impl Future<Output = ()> + '_ {
+        poll_fn(move |cx| {
             self.to_loop.register(cx.waker());
             let raised = self.slow.load(Ordering::Acquire)
                 || self.invalid.load(Ordering::Acquire)
@@ -295,7 +298,6 @@ impl Link {
                 Poll::Pending
             }
         })
-        .await;
     }
 
     /// The next message to send, if any.
