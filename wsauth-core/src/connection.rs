@@ -398,8 +398,8 @@ fn ping_interval(endpoint: &EndpointDescriptor) -> Duration {
 
 /// The deadlines the loop's one timer serves.
 ///
-/// A frame does not move the timer: it only notes when it came
-/// ([`Deadlines::seen`]), which costs a clock read. When the idle deadline
+/// A frame does not move the timer: the rate limiter notes when it came
+/// ([`RateLimiter::last`]), which it does anyway. When the idle deadline
 /// the timer holds passes, the loop closes the connection if no frame came
 /// since, else moves the deadline to `idle` after the last one. The
 /// connection is closed at the same instant as if every frame had reset
@@ -408,8 +408,6 @@ struct Deadlines {
     /// The idle deadline the timer was last given: no frame for `idle`
     /// after it, the connection is closed.
     idle: Instant,
-    /// When the last frame came.
-    seen: Instant,
     /// The next protocol ping.
     ping: Instant,
     /// The token's expiry, when it has one.
@@ -464,14 +462,15 @@ impl Connection {
         let now = Instant::now();
         let mut at = Deadlines {
             idle: now + idle_timeout(endpoint),
-            seen: now,
             ping: now + ping_interval(endpoint),
             expiry: expires_at.and_then(|exp| deadline(exp, cx.leeway_s())),
         };
         // One timer for every deadline, moved rather than re-created.
         let timer = tokio::time::sleep_until(at.next());
         tokio::pin!(timer);
-        let mut pending: Option<Inbound> = None;
+        // Boxed: a message waits only while the handler is behind, and 48
+        // bytes more here would cost every idle connection 128 of task.
+        let mut pending: Option<Box<Inbound>> = None;
         // A shutdown that began before this connection subscribed is not a
         // change the receiver will see; it is checked here instead.
         if *shutdown.borrow_and_update() {
@@ -496,7 +495,7 @@ impl Connection {
                 () = &mut timer => {
                     let now = Instant::now();
                     if at.idle <= now {
-                        at.idle = at.seen + idle_timeout(endpoint);
+                        at.idle = rate.last() + idle_timeout(endpoint);
                         if at.idle <= now {
                             audit::limit_hit(&cx.audit, FailureKind::IdleTimeout);
                             return End::Close(FailureKind::IdleTimeout);
@@ -576,11 +575,10 @@ impl Connection {
                 }
                 () = link.emptied(), if pending.is_some() => {
                     if let Some(message) = pending.take() {
-                        pending = link.put(message).err();
+                        pending = link.put(*message).err().map(Box::new);
                     }
                 }
                 frame = ws.recv(), if pending.is_none() => {
-                    at.seen = Instant::now();
                     let frame = match read(frame) {
                         Ok(frame) => frame,
                         Err(end) => {
@@ -601,7 +599,7 @@ impl Connection {
                     }
                     let reply = match cx.frame(frame) {
                         Step::Deliver(message) => {
-                            pending = link.put(message).err();
+                            pending = link.put(message).err().map(Box::new);
                             None
                         }
                         Step::Reply(reply) => Some(reply),

@@ -14,7 +14,9 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::cluster::{ClusterSlot, Listed};
 
@@ -199,6 +201,12 @@ impl RateLimiter {
     /// Takes one token now.
     pub(crate) fn allow(&mut self) -> bool {
         self.allow_at(Instant::now())
+    }
+
+    /// When a token was last asked for (or the bucket made): the
+    /// connection's last frame, since every frame asks for one.
+    pub(crate) fn last(&self) -> Instant {
+        self.last
     }
 }
 
