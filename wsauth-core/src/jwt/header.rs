@@ -10,6 +10,7 @@
 //! key twice, every value well-formed JSON (each is still parsed as a
 //! [`Value`], so a value the claims would refuse is refused here too).
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -73,6 +74,29 @@ impl Header {
     }
 }
 
+/// A member's name: borrowed from the header unless it has escapes
+/// (serde's own `Cow<str>` always allocates).
+struct Name<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct NameVisitor;
+        impl<'de> Visitor<'de> for NameVisitor {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(name)))
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(name.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(NameVisitor)
+    }
+}
+
 impl<'de> Deserialize<'de> for Members {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MembersVisitor;
@@ -86,7 +110,7 @@ impl<'de> Deserialize<'de> for Members {
                 // Every other member: only checked, never used.
                 let mut others: Option<Map<String, Value>> = None;
                 let duplicate = || de::Error::custom("duplicate key");
-                while let Some(key) = access.next_key::<std::borrow::Cow<'de, str>>()? {
+                while let Some(Name(key)) = access.next_key()? {
                     let slot = match key.as_ref() {
                         "alg" => Some(&mut members.alg),
                         "kid" => Some(&mut members.kid),
