@@ -70,10 +70,27 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for FieldsOf<T> {
 /// A frame's entries, its `type` left out.
 struct WithoutType<A>(A);
 
-/// A key as the parser gives it: borrowed from the text, or unescaped.
-enum FieldName<'de> {
+/// A key as the parser gives it: borrowed from the text, or unescaped
+/// (serde's own `Cow<str>` always allocates).
+pub(crate) enum FieldName<'de> {
     Borrowed(&'de str),
     Owned(String),
+}
+
+impl FieldName<'_> {
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            FieldName::Borrowed(name) => name,
+            FieldName::Owned(name) => name,
+        }
+    }
+
+    pub(crate) fn into_owned(self) -> String {
+        match self {
+            FieldName::Borrowed(name) => name.to_owned(),
+            FieldName::Owned(name) => name,
+        }
+    }
 }
 
 impl<'de> Deserialize<'de> for FieldName<'de> {

@@ -10,7 +10,6 @@
 //! key twice, every value well-formed JSON (each is still parsed as a
 //! [`Value`], so a value the claims would refuse is refused here too).
 
-use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine as _;
@@ -19,6 +18,8 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 use wsauth_spec::{Algorithm, Keyword};
+
+use crate::frame::FieldName;
 
 use super::JwtError;
 
@@ -74,29 +75,6 @@ impl Header {
     }
 }
 
-/// A member's name: borrowed from the header unless it has escapes
-/// (serde's own `Cow<str>` always allocates).
-struct Name<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct NameVisitor;
-        impl<'de> Visitor<'de> for NameVisitor {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, name: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(name)))
-            }
-            fn visit_str<E: de::Error>(self, name: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(name.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(NameVisitor)
-    }
-}
-
 impl<'de> Deserialize<'de> for Members {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct MembersVisitor;
@@ -110,8 +88,9 @@ impl<'de> Deserialize<'de> for Members {
                 // Every other member: only checked, never used.
                 let mut others: Option<Map<String, Value>> = None;
                 let duplicate = || de::Error::custom("duplicate key");
-                while let Some(Name(key)) = access.next_key()? {
-                    let slot = match key.as_ref() {
+                // Borrowed from the header unless escaped.
+                while let Some(key) = access.next_key::<FieldName<'de>>()? {
+                    let slot = match key.as_str() {
                         "alg" => Some(&mut members.alg),
                         "kid" => Some(&mut members.kid),
                         "crit" => Some(&mut members.crit),
@@ -127,7 +106,7 @@ impl<'de> Deserialize<'de> for Members {
                         continue;
                     }
                     let others = others.get_or_insert_with(Map::new);
-                    if others.contains_key(key.as_ref()) {
+                    if others.contains_key(key.as_str()) {
                         let _: IgnoredAny = access.next_value()?;
                         return Err(duplicate());
                     }
