@@ -110,6 +110,8 @@ pub(crate) struct Link {
     pub(crate) invalid: AtomicBool,
     /// The connection's token was revoked, or its subject disconnected.
     pub(crate) revoked: AtomicBool,
+    /// The server shuts down.
+    pub(crate) closing: AtomicBool,
     /// The token the connection holds now: replaced by an in-band refresh,
     /// read by revocation sweeps.
     pub(crate) token: Mutex<TokenMark>,
@@ -183,6 +185,7 @@ impl Link {
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
             revoked: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             token: Mutex::new(TokenMark::default()),
             principal: RwLock::new(principal),
             subscriptions: Mutex::new(Vec::new()),
@@ -291,7 +294,8 @@ impl Link {
             self.to_loop.register(cx.waker());
             let raised = self.slow.load(Ordering::Acquire)
                 || self.invalid.load(Ordering::Acquire)
-                || self.revoked.load(Ordering::Acquire);
+                || self.revoked.load(Ordering::Acquire)
+                || self.closing.load(Ordering::Acquire);
             if raised || lock(&self.outbox).len() > 0 {
                 Poll::Ready(())
             } else {
