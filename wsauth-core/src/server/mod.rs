@@ -339,12 +339,10 @@ fn serve(
     let link = admitted.link;
     let meter = Meter::new(Arc::clone(&shared.metrics), state.index);
     let session = Session::new(
-        shared.api,
+        ServerParts(Arc::clone(shared)),
         Arc::clone(&admitted.params),
         state.descriptor,
         Arc::clone(&link),
-        Arc::clone(&shared.state),
-        shared.topics.clone(),
         &audit,
     );
     let handler = start_handler(&state.handler, session);
@@ -374,6 +372,43 @@ fn serve(
     };
     async move {
         connection.run().await;
+    }
+}
+
+/// What the server shares, as a handler's [`Session`] reaches it: one
+/// pointer in every session rather than one per part (the spec, the
+/// application state, the topics, the audit log), which every idle
+/// connection's handler future would hold (issue 14).
+#[derive(Clone)]
+pub(crate) struct ServerParts(Arc<Shared>);
+
+impl ServerParts {
+    /// The spec.
+    pub(crate) fn api(&self) -> &'static ApiDescriptor {
+        self.0.api
+    }
+
+    /// The state given to [`Builder::state`].
+    pub(crate) fn state(&self) -> &AppState {
+        &self.0.state
+    }
+
+    /// The server's topics.
+    pub(crate) fn topics(&self) -> &Topics {
+        &self.0.topics
+    }
+
+    /// Where the audit events go instead of `tracing`, when configured.
+    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+        self.0.audit.as_ref()
+    }
+}
+
+impl std::fmt::Debug for ServerParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerParts")
+            .field("api", &self.0.api.name)
+            .finish_non_exhaustive()
     }
 }
 
