@@ -31,7 +31,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt as _, Sink};
-use tokio::sync::watch;
 use tokio::time::{Instant, Sleep, timeout};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
@@ -137,7 +136,6 @@ pub(crate) struct Connection {
     pub(crate) ws: WebSocket,
     pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
-    pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) link: Arc<Link>,
     /// The connection's place among the connection limits, freed when the
     /// connection ends.
@@ -147,10 +145,11 @@ pub(crate) struct Connection {
 }
 
 impl Drop for Connection {
-    /// However the task ends (even dropped mid-loop), the broker forgets
-    /// the connection.
+    /// However the task ends (even dropped mid-loop), the broker and the
+    /// shutdown's listing forget the connection.
     fn drop(&mut self) {
         self.cx.open.topics().hub().leave_all(&self.link);
+        self.cx.open.closing().forget(&self.link);
     }
 }
 
@@ -450,7 +449,6 @@ impl Connection {
             ws,
             handler,
             expires_at,
-            shutdown,
             link: shared_link,
             ..
         } = self;
@@ -471,16 +469,12 @@ impl Connection {
         // Boxed: a message waits only while the handler is behind, and 48
         // bytes more here would cost every idle connection 128 of task.
         let mut pending: Option<Box<Inbound>> = None;
-        // A shutdown that began before this connection subscribed is not a
-        // change the receiver will see; it is checked here instead.
-        if *shutdown.borrow_and_update() {
-            return End::Close(FailureKind::GoingAway);
-        }
-        // One wait for the shutdown for the whole loop (any change ends it):
-        // creating it again on every pass cost a few hundred instructions.
-        let shut_down = shutdown.changed();
-        tokio::pin!(shut_down);
         loop {
+            // The shutdown first, as it was first among the events (it
+            // raises `closing`, which also ends the link's wait below).
+            if link.closing.load(Ordering::Acquire) {
+                return End::Close(FailureKind::GoingAway);
+            }
             {
                 let next = at.next();
                 if timer.deadline() != next {
@@ -489,7 +483,6 @@ impl Connection {
             }
             tokio::select! {
                 biased;
-                _ = &mut shut_down => return End::Close(FailureKind::GoingAway),
                 // Before the socket: a client that keeps sending (pongs,
                 // pings, messages) is still closed at its deadlines.
                 () = &mut timer => {
@@ -559,6 +552,9 @@ impl Connection {
                     };
                 }
                 () = link.ready() => {
+                    if link.closing.load(Ordering::Acquire) {
+                        return End::Close(FailureKind::GoingAway);
+                    }
                     if link.slow.load(Ordering::Acquire) {
                         audit::limit_hit(&cx.audit, FailureKind::SlowConsumer);
                         return End::Close(FailureKind::SlowConsumer);

@@ -19,7 +19,7 @@ use serde::Serialize;
 use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{Deliver, FailureKind, Frames, Keyword};
 
-use crate::audit::{self, AuditContext, AuditLog};
+use crate::audit::{self, AuditContext};
 use crate::descriptor::{ApiDescriptor, EndpointDescriptor, OpenDescriptor};
 use crate::frame;
 use crate::link::{Link, QueueError};
@@ -27,7 +27,7 @@ use crate::link::{Link, QueueError};
 pub(crate) use crate::link::Inbound;
 use crate::open::OpenMessage;
 use crate::principal::Principal;
-use crate::state::AppState;
+use crate::server::ServerParts;
 use crate::topics::{By, Join, Topics};
 
 /// A message from the client, checked against the spec.
@@ -84,39 +84,32 @@ pub enum SendError {
 /// An admitted connection, as its handler sees it.
 #[derive(Debug)]
 pub struct Session {
-    api: &'static ApiDescriptor,
+    /// The spec, the application state, the topics and the audit log,
+    /// through one pointer.
+    server: ServerParts,
     params: Arc<[(&'static str, String)]>,
     endpoint: &'static EndpointDescriptor,
     link: Arc<Link>,
-    state: Arc<AppState>,
-    topics: Topics,
     /// The client's address, for the audit events of the handler's topic
     /// requests (as the loop's carry it for the client's own).
     peer: Option<SocketAddr>,
-    /// Where those events go instead of `tracing`, when configured.
-    audit_log: Option<AuditLog>,
     welcomed: bool,
 }
 
 impl Session {
     pub(crate) fn new(
-        api: &'static ApiDescriptor,
+        server: ServerParts,
         params: Arc<[(&'static str, String)]>,
         endpoint: &'static EndpointDescriptor,
         link: Arc<Link>,
-        state: Arc<AppState>,
-        topics: Topics,
         audit: &AuditContext,
     ) -> Self {
         Session {
-            api,
+            server,
             params,
             endpoint,
             link,
-            state,
-            topics,
             peer: audit.peer,
-            audit_log: audit.log.clone(),
             welcomed: endpoint.welcome.is_none(),
         }
     }
@@ -136,7 +129,7 @@ impl Session {
     /// built without one. The low-level path: a `#[ws_endpoint]` handler
     /// takes its state as a parameter, checked when the server is built.
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<&T> {
-        self.state.get::<T>()
+        self.server.state().get::<T>()
     }
 
     /// The endpoint this session is on.
@@ -199,7 +192,11 @@ impl Session {
     /// one that fails its own checks: a typed `error` reply when the
     /// endpoint may send one, else closing with the `invalid_message` code.
     pub fn refuse_invalid(&mut self) {
-        match error_reply(self.api, self.endpoint, FailureKind::InvalidMessage) {
+        match error_reply(
+            self.server.api(),
+            self.endpoint,
+            FailureKind::InvalidMessage,
+        ) {
             Some(text) => {
                 let _ = self.queue(Message::Text(text.into()));
             }
@@ -276,7 +273,7 @@ impl Session {
     /// The server's topics, to publish on from the handler (see
     /// [`WsAuth::topics`](crate::WsAuth::topics)).
     pub fn topics(&self) -> Topics {
-        self.topics.clone()
+        self.server.topics().clone()
     }
 
     /// Subscribes this connection to the instance of `topic` that
@@ -307,7 +304,12 @@ impl Session {
             since: None,
             by: By::Server,
         };
-        self.topics.hub().join(join, topic, params).await.map(drop)
+        self.server
+            .topics()
+            .hub()
+            .join(join, topic, params)
+            .await
+            .map(drop)
     }
 
     /// Ends this connection's subscription to the instance of `topic` that
@@ -315,10 +317,13 @@ impl Session {
     /// reason `server` (unless the topic is delivered as messages: its
     /// messages just stop).
     pub fn leave(&mut self, topic: &str, params: &serde_json::Value) -> Result<(), TopicRefusal> {
-        let (key, deliver) =
-            self.topics
-                .hub()
-                .leave(self.endpoint, &self.link, topic, params, By::Server)?;
+        let (key, deliver) = self.server.topics().hub().leave(
+            self.endpoint,
+            &self.link,
+            topic,
+            params,
+            By::Server,
+        )?;
         let principal = self.link.principal();
         audit::topic_unsubscribed(&self.audit(&principal), key.topic.name, "server");
         if deliver == Deliver::Publication {
@@ -334,7 +339,7 @@ impl Session {
             endpoint: self.endpoint.name,
             peer: self.peer,
             subject: principal.shared_subject().cloned(),
-            log: self.audit_log.clone(),
+            log: self.server.audit_log().cloned(),
             ..AuditContext::default()
         }
     }

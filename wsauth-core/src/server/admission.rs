@@ -115,10 +115,7 @@ pub(super) async fn admit(
 
     permitted(endpoint, &principal)?;
 
-    let link = Arc::new(Link::new(
-        endpoint.limits.send_queue as usize,
-        principal.clone(),
-    ));
+    let link = Arc::new(Link::new(endpoint.limits.send_queue, principal.clone()));
 
     // The user's slot before the resource checks: a user at their limit
     // costs no check (a lookup, often a database query); a refused check

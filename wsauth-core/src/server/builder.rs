@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::watch;
 use wsauth_spec::wire::MAX_CLOSE_REASON_BYTES;
 use wsauth_spec::{Access, FailureKind, Keyword, TokenSource};
 
@@ -21,6 +20,7 @@ use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
 use crate::topics::{Broker, Topics};
 
+use super::closing::Closing;
 use super::origin::{OriginPolicy, Origins, checked_origins};
 use super::{EndpointState, Shared, WsAuth};
 
@@ -347,7 +347,6 @@ impl Builder {
         };
         #[cfg(not(feature = "redis"))]
         let (broker, cluster, metrics) = alone();
-        let (shutdown, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             api: self.api,
             state: Arc::new(self.state),
@@ -369,7 +368,7 @@ impl Builder {
             limits: self.limits,
             audit: self.audit,
             metrics,
-            shutdown,
+            closing: Closing::default(),
             cluster,
         });
         let endpoints = endpoints

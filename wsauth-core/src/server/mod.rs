@@ -32,6 +32,7 @@
 
 mod admission;
 mod builder;
+mod closing;
 mod origin;
 mod revocation;
 mod stats;
@@ -47,7 +48,6 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::header::{ORIGIN, USER_AGENT};
-use tokio::sync::watch;
 use wsauth_spec::FailureKind;
 
 use crate::audit::{self, AuditContext, AuditLog, Refusal};
@@ -68,6 +68,7 @@ use crate::topics::Topics;
 pub(crate) use self::admission::canonical;
 use self::admission::{Admitted, admit};
 use self::builder::Handler;
+use self::closing::Closing;
 use self::origin::Origins;
 
 pub use self::builder::{BuildError, Builder};
@@ -89,7 +90,8 @@ struct Shared {
     /// Every counter: open connections per endpoint, and the refusals
     /// before authentication (audited by sampling) among them.
     metrics: Arc<Registry>,
-    shutdown: watch::Sender<bool>,
+    /// Every open connection, told when the server shuts down.
+    closing: Closing,
     /// The broker every connection's subscriptions and every publication
     /// go through.
     topics: Topics,
@@ -192,7 +194,7 @@ impl WsAuth {
     /// Closes every open connection with the spec's `going_away` code (1001
     /// by default) and waits, at most `grace`, until they have all ended.
     pub async fn shutdown(&self, grace: Duration) {
-        self.shared.shutdown.send_replace(true);
+        self.shared.closing.close_all();
         let drained = async {
             while self.stats().active_connections > 0 {
                 tokio::time::sleep(Duration::from_millis(10)).await;
@@ -264,7 +266,7 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
         subject: None,
         log: state.shared.audit.clone(),
     };
-    let admitted = if *state.shared.shutdown.borrow() {
+    let admitted = if state.shared.closing.is_closing() {
         Err(Rejection::new(
             FailureKind::GoingAway,
             "server shutting down",
@@ -337,23 +339,22 @@ fn serve(
     let link = admitted.link;
     let meter = Meter::new(Arc::clone(&shared.metrics), state.index);
     let session = Session::new(
-        shared.api,
+        ServerParts(Arc::clone(shared)),
         Arc::clone(&admitted.params),
         state.descriptor,
         Arc::clone(&link),
-        Arc::clone(&shared.state),
-        shared.topics.clone(),
         &audit,
     );
     let handler = start_handler(&state.handler, session);
     let endpoint = state.descriptor;
-    let shutdown = shared.shutdown.subscribe();
+    // Listed until the connection's `Drop` forgets it: nothing below
+    // returns before the connection is built.
+    shared.closing.list(&link);
     let api = shared.api;
     let mut connection = Connection {
         ws,
         handler,
         expires_at: admitted.expires_at,
-        shutdown,
         link,
         slot: admitted.slot,
         // Last: the socket and the user's slot are dropped before the
@@ -371,6 +372,43 @@ fn serve(
     };
     async move {
         connection.run().await;
+    }
+}
+
+/// What the server shares, as a handler's [`Session`] reaches it: one
+/// pointer in every session rather than one per part (the spec, the
+/// application state, the topics, the audit log), which every idle
+/// connection's handler future would hold (issue 14).
+#[derive(Clone)]
+pub(crate) struct ServerParts(Arc<Shared>);
+
+impl ServerParts {
+    /// The spec.
+    pub(crate) fn api(&self) -> &'static ApiDescriptor {
+        self.0.api
+    }
+
+    /// The state given to [`Builder::state`].
+    pub(crate) fn state(&self) -> &AppState {
+        &self.0.state
+    }
+
+    /// The server's topics.
+    pub(crate) fn topics(&self) -> &Topics {
+        &self.0.topics
+    }
+
+    /// Where the audit events go instead of `tracing`, when configured.
+    pub(crate) fn audit_log(&self) -> Option<&AuditLog> {
+        self.0.audit.as_ref()
+    }
+}
+
+impl std::fmt::Debug for ServerParts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerParts")
+            .field("api", &self.0.api.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -410,6 +448,11 @@ impl Open {
     /// watches no deadline meanwhile.
     pub(crate) fn check_budget(&self) -> Duration {
         self.0.shared.limits.handshake_timeout
+    }
+
+    /// Every open connection's link, told when the server shuts down.
+    pub(crate) fn closing(&self) -> &Closing {
+        &self.0.shared.closing
     }
 
     /// The server's topics: the connection's subscriptions are in its
@@ -458,16 +501,18 @@ mod tests {
     /// place with one timer, 1600 before the server's shared parts were
     /// reached through one pointer, the sends stopped keeping their
     /// message twice and the rare steps' locals left the loop's future;
-    /// 1240, 1256 with the `redis` feature, since; idle authenticated
-    /// connections must cost at most 7 KiB in all). Tokio allocates a task
-    /// in steps of 128 bytes (its cache-line alignment): in the benchmark's
-    /// build 1256 is 1536 bytes of task, and a little more would be 1664.
+    /// 1240, 1256 with the `redis` feature, until the shutdown came
+    /// through the link rather than a `watch` future: 1112 since; idle
+    /// authenticated connections must cost at most 7 KiB in all). Tokio
+    /// allocates a task in steps of 128 bytes (its cache-line alignment):
+    /// in the benchmark's build 1256 was 1536 bytes of task, 1112 is 1408,
+    /// and about 1130 would be 1536 again.
     #[test]
     fn connection_future_stays_small() {
         fn output_size<A, B, C, D, Fut, F: Fn(A, B, C, D) -> Fut>(_: &F) -> usize {
             std::mem::size_of::<Fut>()
         }
         let size = output_size(&serve);
-        assert!(size <= 1256, "the connection future is {size} bytes");
+        assert!(size <= 1112, "the connection future is {size} bytes");
     }
 }
