@@ -90,19 +90,15 @@ async fn rejected(addr: SocketAddr, path: &str) -> (u16, String) {
     }
 }
 
-#[tokio::test]
-async fn welcome_then_echo_round_trip() {
+/// Connects to `path` as alice, expects the welcome, then every one of
+/// `messages` sent back unchanged.
+async fn welcomes_then_echoes(path: &str, messages: impl IntoIterator<Item = serde_json::Value>) {
     let addr = start(echo::Users::any()).await;
-    let mut client = connect(addr, &format!("/ws/echo/alice?token={}", token("alice"))).await;
+    let mut client = connect(addr, &format!("{path}?token={}", token("alice"))).await;
     assert_eq!(
         next_json(&mut client).await,
         json!({ "type": "connected", "user_id": "alice", "authenticated": true })
     );
-    let messages = [
-        json!({ "type": "echo", "payload": "hello" }),
-        json!({ "type": "echo", "payload": { "nested": [1, 2.5, null, true], "text": "é ✓" } }),
-        json!({ "type": "echo", "payload": null }),
-    ];
     for message in messages {
         client
             .send(Message::text(message.to_string()))
@@ -114,22 +110,26 @@ async fn welcome_then_echo_round_trip() {
 }
 
 #[tokio::test]
+async fn welcome_then_echo_round_trip() {
+    welcomes_then_echoes(
+        "/ws/echo/alice",
+        [
+            json!({ "type": "echo", "payload": "hello" }),
+            json!({ "type": "echo", "payload": { "nested": [1, 2.5, null, true], "text": "é ✓" } }),
+            json!({ "type": "echo", "payload": null }),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn the_typed_endpoint_welcomes_then_echoes_say() {
-    let addr = start(echo::Users::any()).await;
-    let mut client = connect(addr, &format!("/ws/typed/alice?token={}", token("alice"))).await;
-    assert_eq!(
-        next_json(&mut client).await,
-        json!({ "type": "connected", "user_id": "alice", "authenticated": true })
-    );
-    for payload in ["hello", "", "é ✓ \"quoted\"\n"] {
-        let message = json!({ "type": "say", "payload": payload });
-        client
-            .send(Message::text(message.to_string()))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(next_json(&mut client).await, message);
-    }
-    client.close(None).await.unwrap_or_else(|e| panic!("{e}"));
+    welcomes_then_echoes(
+        "/ws/typed/alice",
+        ["hello", "", "é ✓ \"quoted\"\n"]
+            .map(|payload| json!({ "type": "say", "payload": payload })),
+    )
+    .await;
 }
 
 #[tokio::test]
