@@ -51,8 +51,10 @@
 //! The files follow that shape: `keys.rs` ([`KeySet`] and the start-up
 //! checks of each key), `jwks.rs` ([`JwksSource`], its cache and the
 //! document's parsing), `verify.rs` ([`Verifier`]: key choice and
-//! signature), `claims.rs` (the claims' rules, shared with introspection)
-//! and `dangerous.rs`; the errors and [`Claims`] are here.
+//! signature), `header.rs` (the JOSE header, read once), `hmac.rs` (HMAC
+//! tags with keys prepared once), `claims.rs` (the claims' rules, shared
+//! with introspection) and `dangerous.rs`; the errors and [`Claims`] are
+//! here.
 
 mod claims;
 pub mod dangerous;
