@@ -12,9 +12,12 @@
 //! began has its flag raised as it is listed (the listing and the shutdown
 //! take the same lock), so none is missed. A connection takes itself off
 //! when it ends (its `Drop`), by its link's address: the task holds no
-//! handle to the listing.
+//! handle to the listing. Whether the shutdown began is also kept outside
+//! the lock, so a handshake asks without taking it: the lock is taken
+//! twice per connection (listed, taken off), never per question.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use crate::link::Link;
@@ -22,16 +25,13 @@ use crate::link::Link;
 /// The server's open connections, as far as a shutdown cares.
 #[derive(Debug, Default)]
 pub(crate) struct Closing {
-    inner: Mutex<Listing>,
-}
-
-#[derive(Debug, Default)]
-struct Listing {
     /// The shutdown began: no connection is admitted, and every one listed
-    /// from now on is told at once.
-    closing: bool,
+    /// from now on is told at once. Raised under the lock, so a listing
+    /// (which reads it under the lock) is either told or found by
+    /// `close_all`.
+    begun: AtomicBool,
     /// The open connections' links, by address.
-    links: HashMap<usize, Weak<Link>>,
+    links: Mutex<HashMap<usize, Weak<Link>>>,
 }
 
 fn key(link: &Arc<Link>) -> usize {
@@ -39,37 +39,37 @@ fn key(link: &Arc<Link>) -> usize {
 }
 
 impl Closing {
-    fn lock(&self) -> MutexGuard<'_, Listing> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashMap<usize, Weak<Link>>> {
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the shutdown began.
     pub(crate) fn is_closing(&self) -> bool {
-        self.lock().closing
+        self.begun.load(Ordering::Acquire)
     }
 
     /// Lists `link` until [`forget`](Self::forget); raises its `closing`
     /// flag at once when the shutdown already began.
     pub(crate) fn list(&self, link: &Arc<Link>) {
-        let mut listing = self.lock();
-        if listing.closing {
+        let mut links = self.lock();
+        if self.begun.load(Ordering::Acquire) {
             link.raise(&link.closing);
         } else {
-            listing.links.insert(key(link), Arc::downgrade(link));
+            links.insert(key(link), Arc::downgrade(link));
         }
     }
 
     /// Takes `link` off the listing (its connection ended).
     pub(crate) fn forget(&self, link: &Arc<Link>) {
-        self.lock().links.remove(&key(link));
+        self.lock().remove(&key(link));
     }
 
     /// Begins the shutdown: raises `closing` on every listed connection,
     /// and on every one listed later.
     pub(crate) fn close_all(&self) {
-        let mut listing = self.lock();
-        listing.closing = true;
-        for link in std::mem::take(&mut listing.links)
+        let mut links = self.lock();
+        self.begun.store(true, Ordering::Release);
+        for link in std::mem::take(&mut *links)
             .values()
             .filter_map(Weak::upgrade)
         {
@@ -80,8 +80,6 @@ impl Closing {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::Ordering;
-
     use super::*;
     use crate::principal::Principal;
 
@@ -96,11 +94,7 @@ mod tests {
         closing.list(&early);
         closing.list(&gone);
         closing.forget(&gone);
-        assert_eq!(
-            closing.lock().links.len(),
-            1,
-            "a forgotten link is taken off"
-        );
+        assert_eq!(closing.lock().len(), 1, "a forgotten link is taken off");
         assert!(!closing.is_closing());
         closing.close_all();
         assert!(closing.is_closing());
