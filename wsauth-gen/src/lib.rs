@@ -12,6 +12,8 @@ pub mod payload;
 pub mod rust;
 pub mod spec;
 pub mod suggest;
+#[cfg(feature = "token")]
+pub mod token;
 pub mod validate;
 
 use std::path::Path;

@@ -12,6 +12,8 @@ use miette::GraphicalTheme;
 use wsauth_gen::Api;
 use wsauth_gen::generate::{self, GenError};
 use wsauth_gen::output::{self, Mode, Outcome};
+use wsauth_gen::token::TokenRequest;
+use wsauth_spec::{Algorithm, Keyword};
 
 #[derive(Parser)]
 #[command(name = "wsauth-gen", version, about, long_about = None)]
@@ -85,6 +87,38 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print a development token the spec's server accepts (HMAC slots
+    /// only): issuer, audience, subject and roles claims as the spec says,
+    /// `iat`, and an `exp` within `max_ttl_s`. The token goes to standard
+    /// output alone (`TOKEN=$(wsauth-gen token ...)`), what it says to
+    /// standard error.
+    Token {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The subject.
+        #[arg(long)]
+        sub: String,
+        /// Roles from the spec's `roles`, comma-separated or repeated.
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+        /// Lifetime: seconds, or a number with s, m, h or d (`5m`); default
+        /// 15 minutes, capped at the spec's `max_ttl_s`.
+        #[arg(long, value_parser = wsauth_gen::token::parse_ttl)]
+        ttl: Option<u64>,
+        /// The environment variable holding the secret (at least 32 bytes,
+        /// used as its UTF-8 bytes, as the examples' servers do).
+        #[arg(long, default_value = "WSAUTH_JWT_SECRET")]
+        secret_env: String,
+        /// The key slot (default: the spec's first HMAC slot).
+        #[arg(long)]
+        key: Option<String>,
+        /// The algorithm (default: the slot's first).
+        #[arg(long)]
+        alg: Option<String>,
+        /// The audience (default: the spec's first, if it lists any).
+        #[arg(long)]
+        aud: Option<String>,
+    },
     /// Print or write the JSON Schema of the spec format, for editors.
     Schema {
         /// Write to this file instead of standard output.
@@ -152,6 +186,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => single(&spec, mode(check), |api| {
             Ok((output.join("index.html"), generate::html::generate(api)?))
         }),
+        Command::Token {
+            spec,
+            sub,
+            roles,
+            ttl,
+            secret_env,
+            key,
+            alg,
+            aud,
+        } => {
+            let algorithm = match alg.as_deref() {
+                None => None,
+                Some(word) => Some(<Algorithm as Keyword>::from_word(word).with_context(|| {
+                    format!("`{word}` is not an algorithm; HMAC slots take HS256, HS384 or HS512")
+                })?),
+            };
+            let request = TokenRequest {
+                subject: sub,
+                roles,
+                ttl_s: ttl,
+                key,
+                algorithm,
+                audience: aud,
+            };
+            token(&spec, &request, &secret_env)
+        }
         Command::Schema { output, check } => {
             let text = wsauth_gen::format_schema::format_schema_text();
             let Some(path) = output else {
@@ -161,6 +221,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report(&path, output::emit(&path, &text, mode(check))?)
         }
     }
+}
+
+/// Mints a token for `request` with the secret in `secret_env`.
+fn token(spec: &Path, request: &TokenRequest, secret_env: &str) -> anyhow::Result<ExitCode> {
+    let Some(api) = load(spec)? else {
+        return Ok(ExitCode::FAILURE);
+    };
+    let secret = match std::env::var(secret_env) {
+        Ok(secret) => secret,
+        Err(std::env::VarError::NotPresent) => anyhow::bail!(
+            "{secret_env} is not set; set it to the secret the server was started with (at least {} bytes)",
+            wsauth_gen::token::MIN_SECRET_BYTES
+        ),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{secret_env} is not valid UTF-8")
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    let minted = wsauth_gen::token::mint(&api, request, secret.as_bytes(), now)
+        .with_context(|| format!("minting a token for {}", spec.display()))?;
+    println!("{}", minted.token);
+    eprintln!(
+        "{} token, expires in {} s: {}",
+        minted.algorithm.word(),
+        minted.expires_at - now,
+        serde_json::Value::Object(minted.claims)
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn mode(check: bool) -> Mode {

@@ -270,3 +270,34 @@ async fn eleven_concurrent_connections_admit_exactly_ten() {
     let mut retry = connect_as(app.addr, "/api/v1/web3/ws/bob", &bob).await;
     expect_welcome(&mut retry, "bob", "web3").await;
 }
+
+/// `wsauth-gen token` reads every claim the verifier checks from the spec
+/// (issuer, audience, `roles` as an array, `iat`, `exp` within
+/// `max_ttl_s`): what it mints is admitted wherever the role may go.
+#[tokio::test]
+async fn tokens_minted_from_the_spec_are_admitted() {
+    let app = start().await;
+    let spec = concat!(env!("CARGO_MANIFEST_DIR"), "/../../specs/prsm.yaml");
+    let api = wsauth_gen::load(std::path::Path::new(spec)).unwrap_or_else(|e| panic!("{e}"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let cases = [
+        ("/ws/alice", "alice", "user", "notifications"),
+        ("/ws/conversation/alice/1", "alice", "user", "conversation"),
+        ("/ws/mod", "mod", "moderator", "notifications"),
+        ("/api/v1/web3/ws/admin", "admin", "admin", "web3"),
+    ];
+    for (path, user, role, endpoint) in cases {
+        let request = wsauth_gen::token::TokenRequest {
+            subject: user.to_owned(),
+            roles: vec![role.to_owned()],
+            ttl_s: Some(300),
+            ..Default::default()
+        };
+        let minted =
+            wsauth_gen::token::mint(&api, &request, SECRET, now).unwrap_or_else(|e| panic!("{e}"));
+        let mut client = connect_as(app.addr, path, &minted.token).await;
+        expect_welcome(&mut client, user, endpoint).await;
+    }
+}
