@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod diagnostic;
+pub mod diff;
 pub mod expand;
 pub mod format_schema;
 #[cfg(feature = "generators")]

@@ -119,6 +119,18 @@ enum Command {
         #[arg(long)]
         aud: Option<String>,
     },
+    /// Classify every change from OLD to NEW as compatible or breaking,
+    /// for servers and for clients generated from OLD; exit 1 when any is
+    /// breaking (2 when a spec is invalid).
+    Diff {
+        /// The spec as it was.
+        old: PathBuf,
+        /// The spec as it is.
+        new: PathBuf,
+        /// Markdown (a summary for a changelog) or JSON.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
+        format: DiffFormat,
+    },
     /// Print or write the JSON Schema of the spec format, for editors.
     Schema {
         /// Write to this file instead of standard output.
@@ -128,6 +140,12 @@ enum Command {
         #[arg(long, requires = "output")]
         check: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum DiffFormat {
+    Markdown,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -211,6 +229,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 audience: aud,
             };
             token(&spec, &request, &secret_env)
+        }
+        Command::Diff { old, new, format } => {
+            // 1 means "breaking": a spec that cannot be read is 2.
+            let load = |path: &Path| match load(path) {
+                Ok(api) => api,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    None
+                }
+            };
+            let (Some(old), Some(new)) = (load(&old), load(&new)) else {
+                return Ok(ExitCode::from(2));
+            };
+            let report = wsauth_gen::diff::diff(&old, &new);
+            match format {
+                DiffFormat::Markdown => print!("{}", report.markdown()),
+                DiffFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+            }
+            Ok(if report.breaking() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Schema { output, check } => {
             let text = wsauth_gen::format_schema::format_schema_text();
