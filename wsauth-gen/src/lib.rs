@@ -10,6 +10,8 @@ pub mod ir;
 pub mod naming;
 pub mod output;
 pub mod payload;
+#[cfg(feature = "probe")]
+pub mod probe;
 pub mod rust;
 pub mod spec;
 pub mod suggest;

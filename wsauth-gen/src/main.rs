@@ -131,6 +131,51 @@ enum Command {
         #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
         format: DiffFormat,
     },
+    /// Run the spec as a test suite against a running server (wsauth or
+    /// not): the authorization matrix, subject binding, the token attack
+    /// catalogue, limits, expiry. Exit 1 on any deviation from the spec.
+    Probe {
+        /// Spec file (YAML).
+        spec: PathBuf,
+        /// The server, `ws://host:port` (loopback unless --allow-host).
+        #[arg(long)]
+        url: String,
+        /// The environment variable holding the server's HMAC secret, to
+        /// mint tokens from the spec.
+        #[arg(long, conflicts_with = "token")]
+        secret_env: Option<String>,
+        /// A token per role, `ROLE=TOKEN` (when the secret is not at hand).
+        #[arg(long, value_parser = pair)]
+        token: Vec<(String, String)>,
+        /// The subject to mint tokens for: a user the server keeps active.
+        #[arg(long, default_value = "alice")]
+        subject: String,
+        /// Another subject, for paths bound to the subject.
+        #[arg(long, default_value = "probe-someone-else")]
+        other_subject: String,
+        /// A path or topic parameter value every probed subject may open,
+        /// `name=value` (endpoints with resource checks need them).
+        #[arg(long, value_parser = pair)]
+        sample: Vec<(String, String)>,
+        /// An origin the server allows, sent with cookie tokens.
+        #[arg(long)]
+        origin: Option<String>,
+        /// A host besides loopback that may be probed.
+        #[arg(long)]
+        allow_host: Vec<String>,
+        /// Also run the slow checks (expiry with a long leeway).
+        #[arg(long)]
+        slow: bool,
+        /// List the checks and what each would send; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also write the report as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
     /// Print or write the JSON Schema of the spec format, for editors.
     Schema {
         /// Write to this file instead of standard output.
@@ -253,6 +298,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
+        Command::Probe {
+            spec,
+            url,
+            secret_env,
+            token,
+            subject,
+            other_subject,
+            sample,
+            origin,
+            allow_host,
+            slow,
+            dry_run,
+            json,
+            junit,
+        } => {
+            let secret = match secret_env {
+                None => None,
+                Some(var) => Some(
+                    std::env::var(&var)
+                        .with_context(|| format!("{var} (the server's HMAC secret)"))?
+                        .into_bytes(),
+                ),
+            };
+            let options = wsauth_gen::probe::Options {
+                url,
+                secret,
+                tokens: token,
+                subject,
+                other_subject,
+                samples: sample,
+                origin,
+                allow_hosts: allow_host,
+                slow,
+                ..wsauth_gen::probe::Options::default()
+            };
+            probe(&spec, &options, dry_run, json, junit.as_deref())
+        }
         Command::Schema { output, check } => {
             let text = wsauth_gen::format_schema::format_schema_text();
             let Some(path) = output else {
@@ -262,6 +344,79 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report(&path, output::emit(&path, &text, mode(check))?)
         }
     }
+}
+
+/// `name=value`.
+fn pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(n, v)| (n.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("`{text}` is not name=value"))
+}
+
+/// Probes the server at `options.url` with every check `spec` implies.
+fn probe(
+    spec: &Path,
+    options: &wsauth_gen::probe::Options,
+    dry_run: bool,
+    json: bool,
+    junit: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    use std::io::IsTerminal as _;
+    let Some(api) = load(spec)? else {
+        return Ok(ExitCode::from(2));
+    };
+    let checks = wsauth_gen::probe::plan(&api, options)?;
+    if dry_run {
+        for check in &checks {
+            match &check.skip {
+                Some(why) => println!("{} / {}: skipped ({why})", check.group, check.name),
+                None => println!(
+                    "{} / {}: expects {}; sends {}",
+                    check.group, check.name, check.expect, check.request
+                ),
+            }
+        }
+        println!("{} checks; nothing sent (--dry-run)", checks.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let terminal = std::io::stderr().is_terminal();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the probe's runtime")?;
+    let report = runtime.block_on(wsauth_gen::probe::run(
+        &api.name,
+        options,
+        checks,
+        |i, n, check| {
+            if terminal {
+                let done = i * 30 / n.max(1);
+                eprint!(
+                    "\r[{}{}] {i}/{n} {:<60.60}",
+                    "#".repeat(done),
+                    " ".repeat(30 - done),
+                    format!("{}: {}", check.group, check.name)
+                );
+            }
+        },
+    ));
+    if terminal {
+        eprint!("\r{:<100}\r", "");
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", wsauth_gen::probe::table(&report));
+    }
+    if let Some(path) = junit {
+        std::fs::write(path, wsauth_gen::probe::junit(&report))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(if report.deviations().next().is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Mints a token for `request` with the secret in `secret_env`.
