@@ -47,6 +47,7 @@ pub mod client;
 mod cluster;
 mod connection;
 mod descriptor;
+mod faults;
 mod frame;
 mod identity;
 pub mod introspection;
@@ -106,6 +107,14 @@ pub mod __private {
     pub mod descriptor {
         pub use crate::descriptor::*;
     }
+}
+
+/// Checks a test build switches off one at a time (feature
+/// `fault-injection`, never in a binary): see `faults`.
+#[cfg(feature = "fault-injection")]
+#[doc(hidden)]
+pub mod __faults {
+    pub use crate::faults::{Fault, set};
 }
 
 /// Entry points for the fuzz targets in `fuzz/`, which need a look at

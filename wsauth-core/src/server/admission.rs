@@ -11,6 +11,7 @@ use wsauth_spec::{Access, FailureKind, ParamType};
 use crate::audit::{self, AuditContext, Refusal};
 use crate::cluster::TokenMark;
 use crate::descriptor::EndpointDescriptor;
+use crate::faults::{self, Fault};
 use crate::identity::{self, run_checks};
 use crate::limits::Place;
 use crate::link::Link;
@@ -130,7 +131,11 @@ pub(super) async fn admit(
                 .revocations
                 .list(subject, &link, mark)
                 .map_err(|_| Rejection::new(FailureKind::Revoked, "token revoked"))?;
-            let max = endpoint.limits.max_connections_per_user;
+            let max = if faults::on(Fault::NoConnectionLimit) {
+                u32::MAX
+            } else {
+                endpoint.limits.max_connections_per_user
+            };
             let local = shared
                 .limiter
                 .try_acquire_shared(subject, max)
@@ -185,6 +190,9 @@ fn bound(
     principal: &Principal,
     raw: &[&str],
 ) -> Result<(), Rejection> {
+    if faults::on(Fault::NoSubjectBinding) {
+        return Ok(());
+    }
     let mismatch = endpoint
         .params
         .iter()
@@ -201,6 +209,9 @@ fn bound(
 
 /// Whether `principal` holds the endpoint's own permission.
 fn permitted(endpoint: &EndpointDescriptor, principal: &Principal) -> Result<(), Rejection> {
+    if faults::on(Fault::NoEndpointPermission) {
+        return Ok(());
+    }
     match endpoint.perm {
         Some(perm) if !principal.has(perm) => Err(Rejection::new(
             FailureKind::Forbidden,
