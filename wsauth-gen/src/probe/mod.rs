@@ -242,6 +242,9 @@ pub enum Observed {
         /// The selected protocol.
         selected: String,
     },
+    /// The connection opened, but the welcome the spec promises did not
+    /// come in time.
+    NoWelcome,
     /// No answer in time.
     Timeout,
     /// The probe could not do what it meant to (connection refused, ...).
@@ -263,6 +266,7 @@ impl std::fmt::Display for Observed {
             Observed::Reply { kind, code: None } => write!(f, "reply `{kind}`"),
             Observed::Http { status } => write!(f, "HTTP {status}"),
             Observed::Protocol { selected } => write!(f, "101 selected `{selected}`"),
+            Observed::NoWelcome => write!(f, "open, but no welcome in time"),
             Observed::Timeout => write!(f, "no answer in time"),
             Observed::Failed { error } => write!(f, "probe failed: {error}"),
         }

@@ -237,21 +237,45 @@ async fn answer(socket: &mut Socket, deadline: Instant, interest: Interest<'_>) 
 
 /// Opens `request` and waits for admission: its welcome (the first text
 /// frame) or, without one, the first message that is not a refusal, or
-/// the settle time passing with no close.
-async fn open(options: &Options, request: &Request) -> Result<Socket, Observed> {
+/// the settle time passing with no close. A connection that stays open
+/// without the welcome the spec promises is open but `welcomed: false`:
+/// the admission check deviates, the checks that only need it open go on.
+async fn open(options: &Options, request: &Request) -> Result<Opened, Observed> {
     let (mut socket, _) = connect(options, request).await?;
     let Some(welcome) = &request.welcome else {
         let deadline = Instant::now() + options.settle;
         return match answer(&mut socket, deadline, Interest::Data).await {
-            Observed::Admitted => Ok(socket),
+            Observed::Admitted => Ok(Opened {
+                socket,
+                welcomed: true,
+            }),
             other => Err(other),
         };
     };
     match answer(&mut socket, Instant::now() + options.timeout, Interest::Any).await {
-        Observed::Reply { kind, .. } if &kind == welcome => Ok(socket),
-        Observed::Admitted => Err(Observed::Timeout),
+        Observed::Reply { kind, .. } if &kind == welcome => Ok(Opened {
+            socket,
+            welcomed: true,
+        }),
+        Observed::Admitted => Ok(Opened {
+            socket,
+            welcomed: false,
+        }),
+        Observed::Reply { kind, code } if kind != "error" => {
+            let _ = code;
+            Ok(Opened {
+                socket,
+                welcomed: false,
+            })
+        }
         other => Err(other),
     }
+}
+
+/// An open connection, and whether its welcome came.
+struct Opened {
+    socket: Socket,
+    welcomed: bool,
 }
 
 /// Does what `action` says and reports what the server did.
@@ -259,9 +283,13 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
     match action {
         Action::None => Observed::Admitted,
         Action::Open(request) => match open(options, request).await {
-            Ok(socket) => {
+            Ok(Opened { socket, welcomed }) => {
                 finish(socket).await;
-                Observed::Admitted
+                if welcomed {
+                    Observed::Admitted
+                } else {
+                    Observed::NoWelcome
+                }
             }
             Err(observed) => observed,
         },
@@ -278,7 +306,7 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             Err(observed) => observed,
         },
         Action::Send(request, frame) => match open(options, request).await {
-            Ok(mut socket) => {
+            Ok(Opened { mut socket, .. }) => {
                 if let Err(e) = socket.send(Message::text(frame.clone())).await {
                     return Observed::Failed {
                         error: e.to_string(),
@@ -300,7 +328,7 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             Err(observed) => observed,
         },
         Action::Oversize(request, bytes) => match open(options, request).await {
-            Ok(mut socket) => {
+            Ok(Opened { mut socket, .. }) => {
                 let text = "x".repeat(*bytes);
                 // The server may close before reading it all: what it says
                 // is read either way.
@@ -315,7 +343,7 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             Err(observed) => observed,
         },
         Action::Flood(request, count) => match open(options, request).await {
-            Ok(mut socket) => {
+            Ok(Opened { mut socket, .. }) => {
                 for _ in 0..*count {
                     if socket.feed(Message::Ping(Vec::new().into())).await.is_err() {
                         break;
@@ -335,7 +363,7 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             let mut held = Vec::new();
             for _ in 0..*count {
                 match open(options, request).await {
-                    Ok(socket) => held.push(socket),
+                    Ok(opened) => held.push(opened.socket),
                     Err(observed) => {
                         let error = format!(
                             "connection {} of {count} was not admitted: {observed}",
@@ -347,8 +375,8 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
                 }
             }
             let observed = match open(options, request).await {
-                Ok(socket) => {
-                    finish(socket).await;
+                Ok(opened) => {
+                    finish(opened.socket).await;
                     Observed::Admitted
                 }
                 Err(observed) => observed,
@@ -370,7 +398,9 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
 async fn expiry(options: &Options, request: &Request, wait: Duration) -> Observed {
     {
         match open(options, request).await {
-            Ok(mut socket) => answer(&mut socket, Instant::now() + wait, Interest::Refusal).await,
+            Ok(Opened { mut socket, .. }) => {
+                answer(&mut socket, Instant::now() + wait, Interest::Refusal).await
+            }
             Err(observed) => observed,
         }
     }
