@@ -45,11 +45,23 @@ pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
 /// as `T` in one pass: `T` sees exactly the object an internally tagged
 /// enum's variant would (so a `deny_unknown_fields` type still refuses an
 /// undeclared field). `None` when the text is not such an object.
-pub fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
+pub(crate) fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
     let mut de = serde_json::Deserializer::from_str(text);
     let fields = de.deserialize_map(FieldsOf(PhantomData)).ok()?;
     de.end().ok()?;
     Some(fields)
+}
+
+/// Decodes the frame's fields as the payload type an endpoint routes its
+/// `type` to (see [`Endpoint::__route`](crate::Endpoint::__route)).
+pub(crate) struct FieldsOfText<'a>(pub(crate) &'a str);
+
+impl<M> crate::typed::Decoder<M> for FieldsOfText<'_> {
+    type Output = Option<M>;
+
+    fn decode<T: DeserializeOwned>(self, wrap: fn(T) -> M) -> Option<M> {
+        decode_fields(self.0).map(wrap)
+    }
 }
 
 /// Visits a frame's object as a `T`.

@@ -54,13 +54,37 @@ pub trait Endpoint: Send + Sync + 'static {
 
     /// Decodes a message of type `kind` (one the endpoint receives, as the
     /// loop routed it) from its frame's text; `None` when its fields do not
-    /// match. Generated code decodes the payload's type directly, in one
-    /// pass; this default goes through the `Incoming` enum.
+    /// match. A kind [`__route`](Endpoint::__route) routes is decoded as its
+    /// payload's type, in one pass; any other through the `Incoming` enum.
     #[doc(hidden)]
     fn __decode(kind: &'static str, text: &str) -> Option<Self::Incoming> {
-        let _ = kind;
-        serde_json::from_str(text).ok()
+        Self::__route(kind, crate::frame::FieldsOfText(text))
+            .unwrap_or_else(|| serde_json::from_str(text).ok())
     }
+
+    /// Hands `decoder` the payload type of the message `kind` (one the
+    /// endpoint receives) and the `Incoming` variant that holds it; `None`
+    /// for any other kind. Generated code routes each message the endpoint
+    /// receives, so that the runtime decodes its frame straight into the
+    /// payload's type (and checks it against the spec in the same pass,
+    /// in the connection's loop).
+    #[doc(hidden)]
+    fn __route<D: Decoder<Self::Incoming>>(kind: &str, decoder: D) -> Option<D::Output> {
+        let _ = (kind, decoder);
+        None
+    }
+}
+
+/// A way to decode a frame's payload, once [`Endpoint::__route`] has said
+/// which type it is: generated code names the type, the runtime decides how
+/// the frame is read.
+#[doc(hidden)]
+pub trait Decoder<M> {
+    /// What decoding gives.
+    type Output;
+
+    /// Decodes the payload as `T`, the message being `wrap(payload)`.
+    fn decode<T: DeserializeOwned>(self, wrap: fn(T) -> M) -> Self::Output;
 }
 
 /// The `type` of a message value.
@@ -116,6 +140,14 @@ impl<E: Endpoint> TypedSession<E> {
                 Inbound::Message { kind, text } => match E::__decode(kind, text.as_str()) {
                     Some(message) => return Some(message),
                     None => self.inner.refuse_invalid(),
+                },
+                // Decoded by the loop with this endpoint's decoder.
+                Inbound::Decoded { message, text } => match message.downcast() {
+                    Ok(message) => return Some(*message),
+                    Err(_) => match serde_json::from_str(text.as_str()) {
+                        Ok(message) => return Some(message),
+                        Err(_) => self.inner.refuse_invalid(),
+                    },
                 },
                 Inbound::Open { text } => match serde_json::from_str(text.as_str()) {
                     Ok(message) => return Some(message),
