@@ -29,6 +29,8 @@ use serde::{Deserialize, Deserializer};
 /// Skipped fields are not checked as values (nesting depth, number range,
 /// lone surrogates): the handler's parse refuses those, as invalid.
 pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
+    #[cfg(test)]
+    parses::count();
     #[derive(Deserialize)]
     struct Head<'a> {
         #[serde(rename = "type", borrow)]
@@ -46,6 +48,8 @@ pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
 /// enum's variant would (so a `deny_unknown_fields` type still refuses an
 /// undeclared field). `None` when the text is not such an object.
 pub(crate) fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
+    #[cfg(test)]
+    parses::count();
     let mut de = serde_json::Deserializer::from_str(text);
     let fields = de.deserialize_map(FieldsOf(PhantomData)).ok()?;
     de.end().ok()?;
@@ -61,6 +65,26 @@ impl<M> crate::typed::Decoder<M> for FieldsOfText<'_> {
 
     fn decode<T: DeserializeOwned>(self, wrap: fn(T) -> M) -> Option<M> {
         decode_fields(self.0).map(wrap)
+    }
+}
+
+/// How many times this thread has parsed a frame's text (by [`kind_of`],
+/// [`decode_fields`], the payload's check or its fused decode): for tests
+/// that serve and connect on one thread.
+#[cfg(test)]
+pub(crate) mod parses {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PARSES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn count() {
+        PARSES.with(|n| n.set(n.get() + 1));
+    }
+
+    pub(crate) fn so_far() -> usize {
+        PARSES.with(Cell::get)
     }
 }
 

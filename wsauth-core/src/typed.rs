@@ -300,3 +300,71 @@ pub const fn __str_eq(a: &str, b: &str) -> bool {
     }
     true
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    use crate::frame::parses;
+    use crate::{HandlerResult, Session, TypedSession};
+
+    mod constraints {
+        crate::include_spec!("tests/specs/constraints.yaml", crate = "crate");
+    }
+
+    use constraints::endpoints as ep;
+
+    /// A typed handler's message is parsed once on its way from the socket
+    /// to the handler: the loop checks it and decodes it in the same pass.
+    /// (The loop, the handler and the client share this test's thread,
+    /// where the parses are counted.)
+    #[tokio::test]
+    async fn a_typed_message_is_parsed_once() {
+        let nothing = |_: Session| async { HandlerResult::Ok(()) };
+        let builder = crate::Builder::new(&constraints::API)
+            .handler("untyped", nothing)
+            .handler("strict", nothing)
+            .handler("late", nothing)
+            .allow_any_origin();
+        let typed = |mut session: TypedSession<ep::typed::Endpoint>| async move {
+            while let Some(ep::typed::Incoming::Put(_)) = session.recv().await {
+                session.send(constraints::messages::Ok {})?;
+            }
+            HandlerResult::Ok(())
+        };
+        let builder = crate::__private::typed_handler(builder, typed);
+        let server = builder.build().unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = server.router::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/typed"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = parses::so_far();
+        let frames = [
+            r#"{"type":"put","name":"ab"}"#,
+            r#"{"type":"put","name":"abc","node":{"label":"a","children":[{"label":"b"}]}}"#,
+            r#"{"type":"put","name":"abcd","tags":["x"],"extra":{"a":[1,2]}}"#,
+        ];
+        for frame in frames {
+            client
+                .send(Message::text(frame))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let reply = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+            match reply {
+                Ok(Some(Ok(Message::Text(text)))) => assert_eq!(text.as_str(), r#"{"type":"ok"}"#),
+                other => panic!("{frame}: expected `ok`, got {other:?}"),
+            }
+        }
+        assert_eq!(parses::so_far() - before, frames.len());
+    }
+}

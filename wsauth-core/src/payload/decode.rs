@@ -79,6 +79,8 @@ pub(crate) fn decode<T: DeserializeOwned>(
     text: &str,
     payload: &'static SchemaDescriptor,
 ) -> Result<Option<T>, Violation> {
+    #[cfg(test)]
+    crate::frame::parses::count();
     let mut report = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let decoded = T::deserialize(Checked {
