@@ -6,12 +6,13 @@
 //! Every message crosses this module twice per round trip, so it parses and
 //! writes each frame once. The loop only needs a frame's `type` to route and
 //! authorize it: [`kind_of`] validates the whole text but borrows the type
-//! and builds nothing, and the handler's side parses the text straight into
-//! what it wants (the endpoint's typed enum, or a `serde_json::Value` for an
-//! untyped session). A typed message whose `type` the loop already knows is
-//! decoded by [`decode_fields`] straight into its payload's type, the
-//! `type` entry skipped: serde's internally tagged enums would first copy
-//! the whole object into a buffer of their own to find the tag. [`encode`]
+//! and builds nothing, and the text is parsed straight into what the
+//! handler wants (the endpoint's typed enum, or a `serde_json::Value` for
+//! an untyped session). A typed message whose `type` the loop already knows
+//! is decoded straight into its payload's type, the `type` entry skipped
+//! (by the loop, while it checks the payload, or by [`decode_fields`]):
+//! serde's internally tagged enums would first copy the whole object into a
+//! buffer of their own to find the tag. [`encode`]
 //! writes `"type"` and then the payload's own fields straight into the
 //! output, instead of building a JSON tree to splice the type into.
 

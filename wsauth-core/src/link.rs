@@ -44,9 +44,10 @@ use crate::principal::Principal;
 use crate::topics::InstanceKey;
 
 /// A message from the client as the loop hands it over: checked against
-/// the spec, its text not yet parsed into what the handler wants (a
-/// [`serde_json::Value`] for [`Session::recv`](crate::Session::recv), the endpoint's typed enum
-/// for [`TypedSession::recv`](crate::TypedSession::recv)).
+/// the spec, and either decoded for a typed handler or its text not yet
+/// parsed into what the handler wants (a [`serde_json::Value`] for
+/// [`Session::recv`](crate::Session::recv), the endpoint's typed enum for
+/// [`TypedSession::recv`](crate::TypedSession::recv)).
 #[derive(Debug)]
 pub(crate) enum Inbound {
     /// A typed message: its `type`, and the frame's text (a JSON object).

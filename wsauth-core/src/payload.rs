@@ -24,6 +24,9 @@
 //! check stops at the first broken rule. The path to the failing field is
 //! assembled only on failure, as the error returns through the levels.
 //! Nesting is bounded by serde_json's recursion limit, as for every parse.
+//! For a typed handler the same pass also decodes the message into its
+//! payload's type ([`decode`]), with the same outcome, so that the frame is
+//! not parsed again in the handler.
 //!
 //! What is checked: `type` (an integer must fit the generated `i64`;
 //! `null` never stands in for a value, optional fields are left out),
