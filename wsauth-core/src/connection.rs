@@ -121,6 +121,14 @@ enum Step {
     End(End),
 }
 
+/// What the loop knows of a message's payload when it routes it.
+enum Payload {
+    /// Not checked against its schema yet.
+    Unchecked,
+    /// Checked; decoded into the typed handler's message when it has one.
+    Checked(Option<Box<dyn Any + Send>>),
+}
+
 /// An admitted connection: everything its task keeps while it lives.
 ///
 /// The task's future holds this struct once, and the loop borrows it: an
@@ -596,7 +604,7 @@ impl Connection {
                     if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
                         continue;
                     }
-                    let reply = match cx.frame(frame) {
+                    let reply = match cx.frame(frame, link) {
                         Step::Deliver(message) => {
                             pending = link.put(message).err().map(Box::new);
                             None
@@ -710,8 +718,9 @@ impl ConnectionContext {
             .map_or(0, |jwt| jwt.leeway_s)
     }
 
-    /// Checks one data frame and says what the loop does with it.
-    fn frame(&mut self, frame: Message) -> Step {
+    /// Checks one data frame and says what the loop does with it (`link`:
+    /// how the handler reads what it is given).
+    fn frame(&mut self, frame: Message, link: &Link) -> Step {
         let text = match frame {
             Message::Text(text) => text,
             Message::Binary(bytes) if self.endpoint.frames == Frames::Raw => {
@@ -736,15 +745,20 @@ impl ConnectionContext {
         // The usual frame, its `type` first and naming a message with a
         // payload schema, is parsed once: the schema's check reads all of it,
         // which proves everything `kind_of` would (one JSON object, one
-        // string `type`). Any other frame, or one the check refuses, takes
-        // the long way below, which decides as it always did.
+        // string `type`), and for a typed handler decodes it in the same
+        // pass. Any other frame, or one the check refuses, takes the long
+        // way below, which decides as it always did.
         if let Some((index, spec)) =
             frame::leading_kind(text.as_str()).and_then(|kind| self.receives(kind))
-            && spec
-                .payload
-                .is_some_and(|payload| crate::payload::check(text.as_str(), payload).is_ok())
+            && let Some(schema) = spec.payload
         {
-            return self.message(index, spec, text, true);
+            let checked = match self.open.decoder().filter(|_| link.reads_typed()) {
+                Some(decode) => decode(spec.name, text.as_str(), schema),
+                None => crate::payload::check(text.as_str(), schema).map(|()| None),
+            };
+            if let Ok(decoded) = checked {
+                return self.message(index, spec, text, Payload::Checked(decoded));
+            }
         }
         let Some(kind) = frame::kind_of(text.as_str()) else {
             self.meter.received(Other::Unknown);
@@ -770,7 +784,7 @@ impl ConnectionContext {
                 Err(kind) => self.refuse(kind),
             };
         };
-        self.message(index, spec, text, false)
+        self.message(index, spec, text, Payload::Unchecked)
     }
 
     /// The endpoint's message named `kind`, and its index.
@@ -782,15 +796,14 @@ impl ConnectionContext {
             .find(|(_, r)| r.name == kind)
     }
 
-    /// A frame of the endpoint's message `spec` (`checked`: its payload
-    /// already passed the schema's check): counted, its permission checked,
-    /// then its payload, and handed over.
+    /// A frame of the endpoint's message `spec`: counted, its permission
+    /// checked, then its payload (unless already checked), and handed over.
     fn message(
         &mut self,
         index: usize,
         spec: &'static ReceiveDescriptor,
         text: Utf8Bytes,
-        checked: bool,
+        payload: Payload,
     ) -> Step {
         self.meter.received(Received::Message(index));
         if let Some(perm) = spec.perm
@@ -799,16 +812,24 @@ impl ConnectionContext {
             audit::permission_denied(&self.audit, spec.name, perm);
             return self.refuse(FailureKind::Forbidden);
         }
-        if !checked
-            && let Some(payload) = spec.payload
-            && let Err(violation) = crate::payload::check(text.as_str(), payload)
-        {
-            audit::invalid_message(&self.audit, spec.name, &violation);
-            return self.refuse(FailureKind::InvalidMessage);
-        }
-        Step::Deliver(Inbound::Message {
-            kind: spec.name,
-            text,
+        let decoded = match payload {
+            Payload::Checked(decoded) => decoded,
+            Payload::Unchecked => {
+                if let Some(schema) = spec.payload
+                    && let Err(violation) = crate::payload::check(text.as_str(), schema)
+                {
+                    audit::invalid_message(&self.audit, spec.name, &violation);
+                    return self.refuse(FailureKind::InvalidMessage);
+                }
+                None
+            }
+        };
+        Step::Deliver(match decoded {
+            Some(message) => Inbound::Decoded { message, text },
+            None => Inbound::Message {
+                kind: spec.name,
+                text,
+            },
         })
     }
 

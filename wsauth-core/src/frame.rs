@@ -6,12 +6,13 @@
 //! Every message crosses this module twice per round trip, so it parses and
 //! writes each frame once. The loop only needs a frame's `type` to route and
 //! authorize it: [`kind_of`] validates the whole text but borrows the type
-//! and builds nothing, and the handler's side parses the text straight into
-//! what it wants (the endpoint's typed enum, or a `serde_json::Value` for an
-//! untyped session). A typed message whose `type` the loop already knows is
-//! decoded by [`decode_fields`] straight into its payload's type, the
-//! `type` entry skipped: serde's internally tagged enums would first copy
-//! the whole object into a buffer of their own to find the tag. [`encode`]
+//! and builds nothing, and the text is parsed straight into what the
+//! handler wants (the endpoint's typed enum, or a `serde_json::Value` for
+//! an untyped session). A typed message whose `type` the loop already knows
+//! is decoded straight into its payload's type, the `type` entry skipped
+//! (by the loop, while it checks the payload, or by [`decode_fields`]):
+//! serde's internally tagged enums would first copy the whole object into a
+//! buffer of their own to find the tag. [`encode`]
 //! writes `"type"` and then the payload's own fields straight into the
 //! output, instead of building a JSON tree to splice the type into.
 
@@ -29,6 +30,8 @@ use serde::{Deserialize, Deserializer};
 /// Skipped fields are not checked as values (nesting depth, number range,
 /// lone surrogates): the handler's parse refuses those, as invalid.
 pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
+    #[cfg(test)]
+    parses::count();
     #[derive(Deserialize)]
     struct Head<'a> {
         #[serde(rename = "type", borrow)]
@@ -45,11 +48,45 @@ pub(crate) fn kind_of(text: &str) -> Option<Cow<'_, str>> {
 /// as `T` in one pass: `T` sees exactly the object an internally tagged
 /// enum's variant would (so a `deny_unknown_fields` type still refuses an
 /// undeclared field). `None` when the text is not such an object.
-pub fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
+pub(crate) fn decode_fields<T: DeserializeOwned>(text: &str) -> Option<T> {
+    #[cfg(test)]
+    parses::count();
     let mut de = serde_json::Deserializer::from_str(text);
     let fields = de.deserialize_map(FieldsOf(PhantomData)).ok()?;
     de.end().ok()?;
     Some(fields)
+}
+
+/// Decodes the frame's fields as the payload type an endpoint routes its
+/// `type` to (see [`Endpoint::__route`](crate::Endpoint::__route)).
+pub(crate) struct FieldsOfText<'a>(pub(crate) &'a str);
+
+impl<M> crate::typed::Decoder<M> for FieldsOfText<'_> {
+    type Output = Option<M>;
+
+    fn decode<T: DeserializeOwned>(self, wrap: fn(T) -> M) -> Option<M> {
+        decode_fields(self.0).map(wrap)
+    }
+}
+
+/// How many times this thread has parsed a frame's text (by [`kind_of`],
+/// [`decode_fields`], the payload's check or its fused decode): for tests
+/// that serve and connect on one thread.
+#[cfg(test)]
+pub(crate) mod parses {
+    use std::cell::Cell;
+
+    thread_local! {
+        static PARSES: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub(crate) fn count() {
+        PARSES.with(|n| n.set(n.get() + 1));
+    }
+
+    pub(crate) fn so_far() -> usize {
+        PARSES.with(Cell::get)
+    }
 }
 
 /// Visits a frame's object as a `T`.

@@ -96,9 +96,9 @@ pub use store::{BoxFuture, CheckContext, CheckOutcome, Checks, StoreError, UserS
 /// What generated code uses; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::frame::decode_fields;
+    pub use crate::server::typed_handler;
     pub use crate::store::BoxFuture;
-    pub use crate::typed::{__perm_eq, __str_eq, SessionOf};
+    pub use crate::typed::{__perm_eq, __str_eq, Decoder, SessionOf};
     pub use serde;
     pub use serde_json;
 

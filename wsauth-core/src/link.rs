@@ -44,13 +44,22 @@ use crate::principal::Principal;
 use crate::topics::InstanceKey;
 
 /// A message from the client as the loop hands it over: checked against
-/// the spec, its text not yet parsed into what the handler wants (a
-/// [`serde_json::Value`] for [`Session::recv`](crate::Session::recv), the endpoint's typed enum
-/// for [`TypedSession::recv`](crate::TypedSession::recv)).
+/// the spec, and either decoded for a typed handler or its text not yet
+/// parsed into what the handler wants (a [`serde_json::Value`] for
+/// [`Session::recv`](crate::Session::recv), the endpoint's typed enum for
+/// [`TypedSession::recv`](crate::TypedSession::recv)).
 #[derive(Debug)]
 pub(crate) enum Inbound {
     /// A typed message: its `type`, and the frame's text (a JSON object).
     Message { kind: &'static str, text: Utf8Bytes },
+    /// A typed message the loop decoded with the typed handler's decoder,
+    /// checking it in the same pass: the endpoint's `Incoming` value, and
+    /// the frame's text (for [`Session::recv`](crate::Session::recv), should
+    /// the typed handler read through its untyped session).
+    Decoded {
+        message: Box<dyn std::any::Any + Send>,
+        text: Utf8Bytes,
+    },
     /// An open message (a JSON object whose `type` the spec does not
     /// declare), permission-checked; the frame's text.
     Open { text: Utf8Bytes },
@@ -107,6 +116,10 @@ pub(crate) struct Link {
     /// The handler waiting for a message waits inside the loop's poll of
     /// it: the loop polls it again after filling the inbox, unwoken.
     handler_in_loop: AtomicBool,
+    /// The handler last asked for a message through its typed session (as
+    /// it will again, in practice): the loop decodes a typed message for
+    /// it while checking it, which an untyped read would only throw away.
+    reads_typed: AtomicBool,
     /// The outbox overflowed: the client is not reading.
     pub(crate) slow: AtomicBool,
     /// A message failed typed decoding and cannot be answered with `error`.
@@ -186,6 +199,7 @@ impl Link {
             to_loop: AtomicWaker::new(),
             to_handler: AtomicWaker::new(),
             handler_in_loop: AtomicBool::new(false),
+            reads_typed: AtomicBool::new(true),
             slow: AtomicBool::new(false),
             invalid: AtomicBool::new(false),
             revoked: AtomicBool::new(false),
@@ -331,7 +345,17 @@ impl Link {
         self.wake_loop();
     }
 
+    /// Whether the handler reads typed messages (see `reads_typed`).
+    pub(crate) fn reads_typed(&self) -> bool {
+        self.reads_typed.load(Ordering::Relaxed)
+    }
+
     // The handler's side.
+
+    /// Notes which of its sessions the handler reads through.
+    pub(crate) fn read_typed(&self, typed: bool) {
+        self.reads_typed.store(typed, Ordering::Relaxed);
+    }
 
     /// Takes the inbox's message, waiting for one.
     pub(crate) async fn take(&self) -> Inbound {

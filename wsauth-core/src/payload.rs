@@ -24,6 +24,9 @@
 //! check stops at the first broken rule. The path to the failing field is
 //! assembled only on failure, as the error returns through the levels.
 //! Nesting is bounded by serde_json's recursion limit, as for every parse.
+//! For a typed handler the same pass also decodes the message into its
+//! payload's type ([`decode`]), with the same outcome, so that the frame is
+//! not parsed again in the handler.
 //!
 //! What is checked: `type` (an integer must fit the generated `i64`;
 //! `null` never stands in for a value, optional fields are left out),
@@ -40,7 +43,11 @@ use std::fmt;
 use serde::Deserialize as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use crate::descriptor::{Bounds, FieldDescriptor, Format, SchemaDescriptor, StringDescriptor};
+use crate::descriptor::{FieldDescriptor, Format, SchemaDescriptor, StringDescriptor};
+
+mod decode;
+
+pub(crate) use decode::{Decode, decode_as};
 
 /// The keyword a message broke.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,6 +148,8 @@ impl Violation {
 /// Checks a frame's text (a JSON object: `type` and the payload's fields)
 /// against the payload's schema.
 pub(crate) fn check(text: &str, payload: &'static SchemaDescriptor) -> Result<(), Violation> {
+    #[cfg(test)]
+    crate::frame::parses::count();
     let mut report = None;
     let mut de = serde_json::Deserializer::from_str(text);
     let checked = Check {
@@ -171,7 +180,7 @@ fn resolve(mut schema: &'static SchemaDescriptor) -> Option<&'static SchemaDescr
 }
 
 /// Records `rule` as the violation and stops the parse.
-fn fail<E: de::Error>(report: &mut Option<Violation>, rule: Rule) -> Result<(), E> {
+fn fail<T, E: de::Error>(report: &mut Option<Violation>, rule: Rule) -> Result<T, E> {
     *report = Some(Violation::new(rule));
     Err(E::custom("payload constraint"))
 }
@@ -246,40 +255,26 @@ impl<'de> Visitor<'de> for Check<'_> {
     }
 
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
-        #[allow(clippy::cast_precision_loss, reason = "bounds are f64 in the spec")]
-        let n = v as f64;
-        match self.schema {
-            SchemaDescriptor::Integer(b) | SchemaDescriptor::Number(b) => self.bounds(b, n),
-            _ => fail(self.report, Rule::Type),
-        }
+        let checked = number(self.schema, Number::I64(v));
+        self.settle(checked)
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
-        match i64::try_from(v) {
-            Ok(v) => self.visit_i64(v),
-            #[allow(clippy::cast_precision_loss, reason = "bounds are f64 in the spec")]
-            Err(_) => match self.schema {
-                SchemaDescriptor::Number(b) => self.bounds(b, v as f64),
-                // Beyond the generated `i64`.
-                _ => fail(self.report, Rule::Type),
-            },
-        }
+        let checked = number(self.schema, Number::U64(v));
+        self.settle(checked)
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
-        match self.schema {
-            SchemaDescriptor::Number(b) => self.bounds(b, v),
-            // `1.5` and `1e3` alike: the generated `i64` reads neither.
-            _ => fail(self.report, Rule::Type),
-        }
+        let checked = number(self.schema, Number::F64(v));
+        self.settle(checked)
     }
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
         match self.schema {
-            SchemaDescriptor::String(s) => match string(s, v) {
-                Ok(()) => Ok(()),
-                Err(rule) => fail(self.report, rule),
-            },
+            SchemaDescriptor::String(s) => {
+                let checked = string(s, v);
+                self.settle(checked)
+            }
             _ => fail(self.report, Rule::Type),
         }
     }
@@ -377,15 +372,47 @@ impl<'de> Visitor<'de> for Check<'_> {
 }
 
 impl Check<'_> {
-    fn bounds<E: de::Error>(self, b: &Bounds, n: f64) -> Result<(), E> {
-        if b.minimum.is_some_and(|m| n < m) {
-            return fail(self.report, Rule::Minimum);
+    /// Records the rule `checked` broke, if any.
+    fn settle<E: de::Error>(self, checked: Result<(), Rule>) -> Result<(), E> {
+        match checked {
+            Ok(()) => Ok(()),
+            Err(rule) => fail(self.report, rule),
         }
-        if b.maximum.is_some_and(|m| n > m) {
-            return fail(self.report, Rule::Maximum);
-        }
-        Ok(())
     }
+}
+
+/// A JSON number as the parser read it.
+#[derive(Clone, Copy)]
+enum Number {
+    I64(i64),
+    U64(u64),
+    F64(f64),
+}
+
+/// The first rule the number `n` breaks as a value of `schema`, if any.
+fn number(schema: &SchemaDescriptor, n: Number) -> Result<(), Rule> {
+    #[allow(clippy::cast_precision_loss, reason = "bounds are f64 in the spec")]
+    let (bounds, v) = match (schema, n) {
+        (SchemaDescriptor::Integer(b) | SchemaDescriptor::Number(b), Number::I64(v)) => {
+            (b, v as f64)
+        }
+        (_, Number::U64(v)) => match (i64::try_from(v), schema) {
+            (Ok(v), _) => return number(schema, Number::I64(v)),
+            // Beyond the generated `i64`: only a `number` takes it.
+            (Err(_), SchemaDescriptor::Number(b)) => (b, v as f64),
+            (Err(_), _) => return Err(Rule::Type),
+        },
+        // `1.5` and `1e3` alike: the generated `i64` reads neither.
+        (SchemaDescriptor::Number(b), Number::F64(v)) => (b, v),
+        _ => return Err(Rule::Type),
+    };
+    if bounds.minimum.is_some_and(|m| v < m) {
+        return Err(Rule::Minimum);
+    }
+    if bounds.maximum.is_some_and(|m| v > m) {
+        return Err(Rule::Maximum);
+    }
+    Ok(())
 }
 
 /// The first rule `v` breaks, if any.
@@ -591,7 +618,8 @@ impl Seen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::descriptor::Pattern;
+    use crate::descriptor::{Bounds, Pattern};
+    use crate::frame::decode_fields;
 
     static SLUG: Pattern = Pattern::new("^[a-z][a-z0-9-]*$");
     static BROKEN: Pattern = Pattern::new("(");
@@ -716,13 +744,92 @@ mod tests {
         ],
     };
 
+    // `PAYLOAD`'s types, as `include_spec!` generates them.
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Payload {
+        text: String,
+        #[serde(default)]
+        level: Option<Level>,
+        #[serde(default)]
+        ratio: Option<f64>,
+        #[serde(default)]
+        points: Option<Vec<Point>>,
+        #[serde(default)]
+        id: Option<String>,
+        #[serde(default)]
+        on: Option<bool>,
+        #[serde(default)]
+        extra: Option<serde_json::Value>,
+        #[serde(default)]
+        tree: Option<Tree>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    enum Level {
+        #[serde(rename = "info")]
+        Info,
+        #[serde(rename = "warning")]
+        Warning,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Point {
+        x: i64,
+        #[serde(default)]
+        label: Option<String>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Tree {
+        name: String,
+        #[serde(default)]
+        children: Option<Vec<Tree>>,
+    }
+
+    /// A hand-written type that reads only `text` and ignores the rest:
+    /// the fused pass still checks every field it skips.
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Lenient {
+        text: String,
+    }
+
+    /// `check`'s outcome on `text` against `schema`, after asserting that
+    /// the fused pass decoding `T` reaches the same one: the same violation,
+    /// or, for a valid frame, the value `decode_fields` gives (`None` when
+    /// `T` cannot hold it).
+    fn checked_as<T>(text: &str, schema: &'static SchemaDescriptor) -> Result<(), Violation>
+    where
+        T: serde::de::DeserializeOwned + PartialEq + fmt::Debug,
+    {
+        let checked = check(text, schema);
+        match (&checked, decode::decode::<T>(text, schema)) {
+            (Err(want), Err(got)) => assert_eq!(want, &got, "{text}"),
+            (Ok(()), Ok(got)) => assert_eq!(got, decode_fields::<T>(text), "{text}"),
+            (want, got) => panic!("{text}: check gives {want:?}, the fused pass {got:?}"),
+        }
+        checked
+    }
+
+    /// `check`'s outcome on `text`, equal to the fused pass's (for the
+    /// generated types and for a type that ignores fields).
+    fn outcome(text: &str) -> Result<(), Violation> {
+        let lenient = checked_as::<Lenient>(text, &PAYLOAD);
+        let checked = checked_as::<Payload>(text, &PAYLOAD);
+        assert_eq!(lenient, checked, "{text}");
+        checked
+    }
+
     /// `Ok` or the violation as `(pointer, keyword)`.
     fn run(fields: &str) -> Result<(), (String, &'static str)> {
         let text = format!(
             r#"{{"type":"m"{}{fields}}}"#,
             if fields.is_empty() { "" } else { "," }
         );
-        check(&text, &PAYLOAD).map_err(|v| (v.pointer(), v.rule.keyword()))
+        outcome(&text).map_err(|v| (v.pointer(), v.rule.keyword()))
     }
 
     fn refused(fields: &str, pointer: &str, keyword: &str) {
@@ -832,8 +939,8 @@ mod tests {
         refused(r#""text":"a","points":[{}]"#, "/points/0/x", "required");
         refused(r#""text":"a","points":{"x":1}"#, "/points", "type");
         // Not an object at all, or trailing text.
-        assert!(check(r#"["m"]"#, &PAYLOAD).is_err());
-        assert!(check(r#"{"type":"m","text":"a"} x"#, &PAYLOAD).is_err());
+        assert!(outcome(r#"["m"]"#).is_err());
+        assert!(outcome(r#"{"type":"m","text":"a"} x"#).is_err());
     }
 
     #[test]
@@ -862,6 +969,132 @@ mod tests {
         assert!(run(&tree).is_err());
     }
 
+    /// Beyond the cases above (each of which also compares the fused pass
+    /// with the check): escapes, the frame's `type`, and numbers at the
+    /// edges of what the parser and the types hold.
+    #[test]
+    fn the_fused_pass_decides_as_the_check_does() {
+        for ok in [
+            r#"{"type":"m","t\u0065xt":"a"}"#,
+            r#"{"typ\u0065":"m","text":"a"}"#,
+            r#"{"text":"a","type":"m"}"#,
+            r#" { "text" : "a" , "type" : "m" } "#,
+            r#"{"type":"m","text":"a","level":"w\u0061rning"}"#,
+            r#"{"type":"m","text":"a","ratio":-0,"on":true,"extra":null}"#,
+            r#"{"type":"m","text":"a","ratio":1e-300}"#,
+            r#"{"type":"m","text":"a","points":[{"x":-10,"label":"a"},{"x":10}]}"#,
+            r#"{"type":"m","text":"a","tree":{"name":"r","children":[]}}"#,
+            // `Any` is skipped unchecked, as the check skips it: the types
+            // refuse it (`Ok(None)`), and so would the handler's decode.
+            r#"{"type":"m","text":"a","extra":1e400}"#,
+        ] {
+            assert_eq!(outcome(ok), Ok(()), "{ok}");
+        }
+        let refused = |text: &str, pointer: &str, keyword: &str| {
+            let got = outcome(text).map_err(|v| (v.pointer(), v.rule.keyword()));
+            assert_eq!(
+                got,
+                Err((pointer.to_owned(), keyword_static(keyword))),
+                "{text}"
+            );
+        };
+        refused(r#"{"type":"m","type":"m","text":"a"}"#, "", "duplicate");
+        refused(
+            r#"{"type":"m","text":"a","typ\u0065":"m"}"#,
+            "",
+            "duplicate",
+        );
+        refused(
+            r#"{"type":"m","t\u0065xt":"a","text":"b"}"#,
+            "/text",
+            "duplicate",
+        );
+        refused(
+            r#"{"type":"m","text":"a","s\u0065cret":1}"#,
+            "",
+            "additionalProperties",
+        );
+        refused(
+            r#"{"type":"m","text":"a","level":"w\u0061rn"}"#,
+            "/level",
+            "enum",
+        );
+        refused(
+            r#"{"type":"m","text":"a","ratio":18446744073709551615}"#,
+            "/ratio",
+            "maximum",
+        );
+        refused(r#"{"type":"m","text":"a","ratio":1e400}"#, "/ratio", "type");
+        refused(r#"{"type":"m","text":"a","ratio":null}"#, "/ratio", "type");
+        refused(
+            r#"{"type":"m","text":"a","tree":{"children":[]}}"#,
+            "/tree/name",
+            "required",
+        );
+        refused(r#"{"type":"m","text":"a","extra":[1,]}"#, "", "json");
+        refused(r#"{"type":"m","text":"\ud800"}"#, "", "json");
+        refused(r#"{"type":"m","text":"a"}{}"#, "", "json");
+        refused(
+            r#"{"type":"m","text":"abcde","secret":1}"#,
+            "/text",
+            "maxLength",
+        );
+    }
+
+    /// A type that holds less than its schema allows: where it stops, the
+    /// check over the whole frame decides, so a violation further on is
+    /// still the one found, and a frame that breaks no rule is left to the
+    /// handler's decode.
+    #[test]
+    fn where_the_type_refuses_a_valid_value_the_check_decides() {
+        static SMALL: SchemaDescriptor = SchemaDescriptor::Object {
+            fields: &[
+                FieldDescriptor {
+                    name: "a",
+                    required: true,
+                    schema: SchemaDescriptor::Integer(Bounds {
+                        minimum: None,
+                        maximum: None,
+                    }),
+                },
+                FieldDescriptor {
+                    name: "b",
+                    required: false,
+                    schema: SchemaDescriptor::String(StringDescriptor {
+                        values: &[],
+                        min_length: None,
+                        max_length: Some(1),
+                        format: None,
+                        pattern: None,
+                    }),
+                },
+            ],
+        };
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Small {
+            a: u8,
+            b: Option<String>,
+        }
+        let fused = |text: &str| decode::decode::<Small>(text, &SMALL);
+        assert_eq!(
+            fused(r#"{"type":"m","a":7,"b":"x"}"#),
+            Ok(Some(Small {
+                a: 7,
+                b: Some("x".to_owned())
+            }))
+        );
+        assert_eq!(fused(r#"{"type":"m","a":300,"b":"x"}"#), Ok(None));
+        let late = fused(r#"{"type":"m","a":300,"b":"xy"}"#).map_err(|v| v.pointer());
+        assert_eq!(late, Err("/b".to_owned()));
+        for text in [
+            r#"{"type":"m","a":300,"b":"xy"}"#,
+            r#"{"type":"m","a":300}"#,
+            r#"{"type":"m","a":-1,"c":1}"#,
+        ] {
+            let _ = checked_as::<Small>(text, &SMALL);
+        }
+    }
+
     #[test]
     fn a_pattern_that_does_not_compile_refuses_every_value() {
         assert_eq!(BROKEN.is_match("anything"), None);
@@ -878,7 +1111,12 @@ mod tests {
                 }),
             }],
         };
-        assert!(check(r#"{"type":"m","s":"("}"#, &S).is_err());
+        #[derive(Debug, PartialEq, serde::Deserialize)]
+        struct Broken {
+            #[allow(dead_code, reason = "never decoded: every value is refused")]
+            s: String,
+        }
+        assert!(checked_as::<Broken>(r#"{"type":"m","s":"("}"#, &S).is_err());
     }
 
     #[test]

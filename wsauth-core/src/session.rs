@@ -150,6 +150,7 @@ impl Session {
     /// handler is dropped where it waits, so a handler's receive loop needs
     /// no exit of its own; `Option` keeps `while let` loops natural.
     pub async fn recv(&mut self) -> Option<Incoming> {
+        self.link.read_typed(false);
         loop {
             let message = match self.link.take().await {
                 Inbound::Message { kind, text } => match serde_json::from_str(text.as_str()) {
@@ -162,6 +163,17 @@ impl Session {
                         continue;
                     }
                 },
+                // A typed handler reading through its untyped session.
+                Inbound::Decoded { text, .. } => {
+                    let value = serde_json::from_str(text.as_str()).ok();
+                    match (self.kind_of(text.as_str()), value) {
+                        (Some(kind), Some(value)) => Incoming::Message { kind, value },
+                        _ => {
+                            self.refuse_invalid();
+                            continue;
+                        }
+                    }
+                }
                 Inbound::Open { text } => match serde_json::from_str(text.as_str()) {
                     Ok(message) => Incoming::Open(message),
                     Err(_) => {
@@ -176,9 +188,18 @@ impl Session {
         }
     }
 
+    /// The endpoint's name for the `type` of the frame `text`, one it
+    /// receives.
+    fn kind_of(&self, text: &str) -> Option<&'static str> {
+        let kind = frame::kind_of(text)?;
+        let receives = self.endpoint.receives.iter();
+        receives.map(|r| r.name).find(|name| *name == kind)
+    }
+
     /// The next message as the loop handed it over (for the typed session,
     /// which parses it into the endpoint's enum).
     pub(crate) async fn recv_inbound(&mut self) -> Inbound {
+        self.link.read_typed(true);
         self.link.take().await
     }
 

@@ -54,13 +54,37 @@ pub trait Endpoint: Send + Sync + 'static {
 
     /// Decodes a message of type `kind` (one the endpoint receives, as the
     /// loop routed it) from its frame's text; `None` when its fields do not
-    /// match. Generated code decodes the payload's type directly, in one
-    /// pass; this default goes through the `Incoming` enum.
+    /// match. A kind [`__route`](Endpoint::__route) routes is decoded as its
+    /// payload's type, in one pass; any other through the `Incoming` enum.
     #[doc(hidden)]
     fn __decode(kind: &'static str, text: &str) -> Option<Self::Incoming> {
-        let _ = kind;
-        serde_json::from_str(text).ok()
+        Self::__route(kind, crate::frame::FieldsOfText(text))
+            .unwrap_or_else(|| serde_json::from_str(text).ok())
     }
+
+    /// Hands `decoder` the payload type of the message `kind` (one the
+    /// endpoint receives) and the `Incoming` variant that holds it; `None`
+    /// for any other kind. Generated code routes each message the endpoint
+    /// receives, so that the runtime decodes its frame straight into the
+    /// payload's type (and checks it against the spec in the same pass,
+    /// in the connection's loop).
+    #[doc(hidden)]
+    fn __route<D: Decoder<Self::Incoming>>(kind: &str, decoder: D) -> Option<D::Output> {
+        let _ = (kind, decoder);
+        None
+    }
+}
+
+/// A way to decode a frame's payload, once [`Endpoint::__route`] has said
+/// which type it is: generated code names the type, the runtime decides how
+/// the frame is read.
+#[doc(hidden)]
+pub trait Decoder<M> {
+    /// What decoding gives.
+    type Output;
+
+    /// Decodes the payload as `T`, the message being `wrap(payload)`.
+    fn decode<T: DeserializeOwned>(self, wrap: fn(T) -> M) -> Self::Output;
 }
 
 /// The `type` of a message value.
@@ -116,6 +140,14 @@ impl<E: Endpoint> TypedSession<E> {
                 Inbound::Message { kind, text } => match E::__decode(kind, text.as_str()) {
                     Some(message) => return Some(message),
                     None => self.inner.refuse_invalid(),
+                },
+                // Decoded by the loop with this endpoint's decoder.
+                Inbound::Decoded { message, text } => match message.downcast() {
+                    Ok(message) => return Some(*message),
+                    Err(_) => match serde_json::from_str(text.as_str()) {
+                        Ok(message) => return Some(message),
+                        Err(_) => self.inner.refuse_invalid(),
+                    },
                 },
                 Inbound::Open { text } => match serde_json::from_str(text.as_str()) {
                     Ok(message) => return Some(message),
@@ -267,4 +299,72 @@ pub const fn __str_eq(a: &str, b: &str) -> bool {
         i += 1;
     }
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+
+    use crate::frame::parses;
+    use crate::{HandlerResult, Session, TypedSession};
+
+    mod constraints {
+        crate::include_spec!("tests/specs/constraints.yaml", crate = "crate");
+    }
+
+    use constraints::endpoints as ep;
+
+    /// A typed handler's message is parsed once on its way from the socket
+    /// to the handler: the loop checks it and decodes it in the same pass.
+    /// (The loop, the handler and the client share this test's thread,
+    /// where the parses are counted.)
+    #[tokio::test]
+    async fn a_typed_message_is_parsed_once() {
+        let nothing = |_: Session| async { HandlerResult::Ok(()) };
+        let builder = crate::Builder::new(&constraints::API)
+            .handler("untyped", nothing)
+            .handler("strict", nothing)
+            .handler("late", nothing)
+            .allow_any_origin();
+        let typed = |mut session: TypedSession<ep::typed::Endpoint>| async move {
+            while let Some(ep::typed::Incoming::Put(_)) = session.recv().await {
+                session.send(constraints::messages::Ok {})?;
+            }
+            HandlerResult::Ok(())
+        };
+        let builder = crate::__private::typed_handler(builder, typed);
+        let server = builder.build().unwrap_or_else(|e| panic!("{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let app = server.router::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/typed"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let before = parses::so_far();
+        let frames = [
+            r#"{"type":"put","name":"ab"}"#,
+            r#"{"type":"put","name":"abc","node":{"label":"a","children":[{"label":"b"}]}}"#,
+            r#"{"type":"put","name":"abcd","tags":["x"],"extra":{"a":[1,2]}}"#,
+        ];
+        for frame in frames {
+            client
+                .send(Message::text(frame))
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            let reply = tokio::time::timeout(Duration::from_secs(5), client.next()).await;
+            match reply {
+                Ok(Some(Ok(Message::Text(text)))) => assert_eq!(text.as_str(), r#"{"type":"ok"}"#),
+                other => panic!("{frame}: expected `ok`, got {other:?}"),
+            }
+        }
+        assert_eq!(parses::so_far() - before, frames.len());
+    }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use wsauth_core::{HandlerResult, Incoming, ws_endpoint};
+use wsauth_core::{AuditLog, HandlerResult, Incoming, ws_endpoint};
 
 mod constraints {
     wsauth_core::include_spec!("tests/specs/constraints.yaml");
@@ -57,16 +57,41 @@ async fn strict(mut session: ep::strict::Session) -> HandlerResult {
     Ok(())
 }
 
+/// A typed endpoint's handler that reads through its untyped session, and
+/// only once the loop has already read what the client sent first (which
+/// it decoded for a typed read, as a typed handler's first message is).
+#[ws_endpoint(spec = "tests/specs/constraints.yaml", endpoint = "late", perm = "use")]
+async fn late(mut session: ep::late::Session) -> HandlerResult {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let session = session.untyped();
+    while let Some(message) = session.recv().await {
+        if let Incoming::Message { kind: "put", value } = message
+            && value["name"].is_string()
+        {
+            session.send("ok", &json!({}))?;
+        }
+    }
+    Ok(())
+}
+
 async fn start() -> SocketAddr {
-    let server = constraints::Handlers {
+    start_with(None).await
+}
+
+async fn start_with(audit: Option<AuditLog>) -> SocketAddr {
+    let builder = constraints::Handlers {
         typed,
         untyped,
         strict,
+        late,
     }
     .into_builder()
-    .allow_any_origin()
-    .build()
-    .unwrap_or_else(|e| panic!("{e}"));
+    .allow_any_origin();
+    let builder = match audit {
+        Some(log) => builder.audit(log),
+        None => builder,
+    };
+    let server = builder.build().unwrap_or_else(|e| panic!("{e}"));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -250,4 +275,137 @@ async fn a_refused_message_closes_with_1007_where_no_error_can_be_sent() {
     };
     let close = close.map(|f| (u16::from(f.code), f.reason.as_str().to_owned()));
     assert_eq!(close, Some((1007, "invalid message".to_owned())));
+}
+
+/// An audit log's lines, written to memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut written = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        written.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The `invalid_message` lines `log` has written to `written`, as
+/// `(endpoint, message_type, field, rule)`.
+async fn invalid_lines(log: &AuditLog, written: &Captured) -> Vec<[String; 4]> {
+    let flushing = log.clone();
+    tokio::task::spawn_blocking(move || flushing.flush())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = {
+        let bytes = written
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
+    text.lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .filter(|line| line["event"] == "invalid_message")
+        .map(|line| {
+            ["endpoint", "message_type", "field", "rule"]
+                .map(|key| line[key].as_str().unwrap_or_default().to_owned())
+        })
+        .collect()
+}
+
+/// A typed handler's messages are checked and decoded in one pass, an
+/// untyped handler's only checked: refused alike, with the same reply and
+/// the same audit line (the field and the rule), and passed alike.
+#[tokio::test]
+async fn typed_and_untyped_handlers_refuse_and_audit_alike() {
+    let written = Captured::default();
+    let log = AuditLog::json_lines(written.clone()).unwrap_or_else(|e| panic!("{e}"));
+    let addr = start_with(Some(log.clone())).await;
+    let refused = [
+        (r#"{"type":"put","name":"abcde"}"#, "/name", "maxLength"),
+        (
+            r#"{"type":"put","name":"ab","node":{"label":"a","children":[{"label":"abcd"}]}}"#,
+            "/node/children/0/label",
+            "maxLength",
+        ),
+        (
+            r#"{"type":"put","name":"ab","tags":["a","b","c"]}"#,
+            "/tags",
+            "maxItems",
+        ),
+        (
+            r#"{"type":"put","name":"ab","count":1.5}"#,
+            "/count",
+            "type",
+        ),
+        (
+            r#"{"type":"put","name":"ab","level":"l\u006fw","nickname":"x"}"#,
+            "",
+            "additionalProperties",
+        ),
+        (r#"{"type":"put","level":"low"}"#, "/name", "required"),
+        (
+            r#"{"type":"put","name":"ab","name":"cd"}"#,
+            "/name",
+            "duplicate",
+        ),
+        (
+            r#"{"type":"put","name":"ab","ratio":18446744073709551616}"#,
+            "/ratio",
+            "maximum",
+        ),
+    ];
+    for endpoint in ["typed", "untyped"] {
+        let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/{endpoint}"))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (frame, _, _) in refused {
+            assert_eq!(
+                reply_to(&mut client, frame).await,
+                "error",
+                "{endpoint}: {frame}"
+            );
+        }
+        let valid = r#"{"type":"put","name":"ab","level":"h\u0069gh","node":{"label":"a","children":[]},"extra":[1e300,null]}"#;
+        assert_eq!(reply_to(&mut client, valid).await, "ok", "{endpoint}");
+    }
+    let lines = invalid_lines(&log, &written).await;
+    let want: Vec<[String; 4]> = ["typed", "untyped"]
+        .into_iter()
+        .flat_map(|endpoint| {
+            refused.map(|(_, field, rule)| [endpoint, "put", field, rule].map(str::to_owned))
+        })
+        .collect();
+    assert_eq!(lines, want);
+}
+
+/// A message the loop decoded for a typed read (a typed handler's first
+/// message is expected so) still reaches a handler that reads it through
+/// its untyped session, and one the check refuses is refused as ever.
+#[tokio::test]
+async fn a_message_decoded_for_a_typed_read_reaches_an_untyped_one() {
+    let addr = start().await;
+    let (mut client, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/late"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    client
+        .send(Message::text(r#"{"type":"put","name":"ab"}"#))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    match tokio::time::timeout(Duration::from_secs(5), client.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) => {
+            let reply: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+            assert_eq!(reply, json!({"type": "ok"}));
+        }
+        other => panic!("expected the reply, got {other:?}"),
+    }
+    assert_eq!(put(&mut client, json!({"name": "abcde"})).await, "error");
+    assert_eq!(put(&mut client, json!({"name": "cd"})).await, "ok");
 }

@@ -15,16 +15,47 @@ use crate::identity::Authenticator;
 use crate::limits::ConnectionLimiter;
 use crate::listener::ServerLimits;
 use crate::metrics::Registry;
+use crate::payload::{Decode, decode_as};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::store::{BoxFuture, Checks, UserStore};
 use crate::topics::{Broker, Topics};
+use crate::typed::{Endpoint, TypedSession};
 
 use super::closing::Closing;
 use super::origin::{OriginPolicy, Origins, checked_origins};
 use super::{EndpointState, Shared, WsAuth};
 
-pub(super) type Handler = Arc<dyn Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+/// The function that runs an endpoint's handler on a session.
+pub(super) type Run = Arc<dyn Fn(Session) -> BoxFuture<'static, HandlerResult> + Send + Sync>;
+
+/// An endpoint's handler, and how its messages are decoded.
+pub(super) struct Handler {
+    pub(super) run: Run,
+    /// A typed handler's decoder: the loop checks each of its messages and
+    /// decodes it into the endpoint's type in one pass. `None` for an
+    /// untyped handler, which parses what it receives itself.
+    pub(super) decode: Option<Decode>,
+}
+
+/// Gives endpoint `E` a typed handler, `run` on its sessions, whose
+/// messages the connection's loop decodes into `E`'s types while it checks
+/// them. What the spec's generated `Handlers` registers each handler with.
+pub fn typed_handler<E, F, Fut>(builder: Builder, run: F) -> Builder
+where
+    E: Endpoint,
+    F: Fn(TypedSession<E>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = HandlerResult> + Send + 'static,
+{
+    let run: Run = Arc::new(move |session| Box::pin(run(TypedSession::__new(session))));
+    builder.register(
+        E::NAME,
+        Handler {
+            run,
+            decode: Some(decode_as::<E>),
+        },
+    )
+}
 
 /// Why a server could not be built.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -239,12 +270,16 @@ impl Builder {
     ///
     /// One per endpoint: a second for the same endpoint makes `build` fail
     /// ([`BuildError::HandlerTwice`]) rather than replace the first.
-    pub fn handler<F, Fut>(mut self, endpoint: &str, handler: F) -> Self
+    pub fn handler<F, Fut>(self, endpoint: &str, handler: F) -> Self
     where
         F: Fn(Session) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = HandlerResult> + Send + 'static,
     {
-        let handler: Handler = Arc::new(move |session| Box::pin(handler(session)));
+        let run: Run = Arc::new(move |session| Box::pin(handler(session)));
+        self.register(endpoint, Handler { run, decode: None })
+    }
+
+    fn register(mut self, endpoint: &str, handler: Handler) -> Self {
         if self.handlers.insert(endpoint.to_owned(), handler).is_some() {
             self.twice.get_or_insert_with(|| endpoint.to_owned());
         }

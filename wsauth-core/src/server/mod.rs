@@ -58,6 +58,7 @@ use crate::identity::Authenticator;
 use crate::limits::{ConnectionLimiter, Leases};
 use crate::listener::{self, Gate, ServerLimits};
 use crate::metrics::{Meter, Metrics, Registry};
+use crate::payload::Decode;
 use crate::reject::Rejection;
 use crate::session::Session;
 use crate::state::AppState;
@@ -67,11 +68,11 @@ use crate::topics::Topics;
 
 pub(crate) use self::admission::canonical;
 use self::admission::{Admitted, admit};
-use self::builder::Handler;
+use self::builder::{Handler, Run};
 use self::closing::Closing;
 use self::origin::Origins;
 
-pub use self::builder::{BuildError, Builder};
+pub use self::builder::{BuildError, Builder, typed_handler};
 pub use self::stats::{EndpointStats, Stats, stats_openapi};
 
 struct Shared {
@@ -345,7 +346,7 @@ fn serve(
         Arc::clone(&link),
         &audit,
     );
-    let handler = start_handler(&state.handler, session);
+    let handler = start_handler(&state.handler.run, session);
     let endpoint = state.descriptor;
     // Listed until the connection's `Drop` forgets it: nothing below
     // returns before the connection is built.
@@ -461,6 +462,12 @@ impl Open {
         &self.0.shared.topics
     }
 
+    /// How the endpoint's typed handler has its messages decoded, if it
+    /// has a typed handler.
+    pub(crate) fn decoder(&self) -> Option<Decode> {
+        self.0.handler.decode
+    }
+
     /// What this node knows is revoked: a refresh token is checked there.
     pub(crate) fn revocations(&self) -> &Arc<Revocations> {
         &self.0.shared.cluster.revocations
@@ -479,7 +486,7 @@ impl Drop for Open {
 /// (before it is even a future) ends the connection as one that returned
 /// an error: the loop closes with `server_error` and audits the panic.
 /// A panic while the future runs is caught by the loop.
-fn start_handler(handler: &Handler, session: Session) -> BoxFuture<'static, HandlerResult> {
+fn start_handler(handler: &Run, session: Session) -> BoxFuture<'static, HandlerResult> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(session))) {
         Ok(future) => future,
         Err(panic) => {

@@ -300,12 +300,30 @@ fn endpoint_module(
             }
         }
     });
-    // Each message the endpoint receives decoded as its payload's type
-    // (the loop already read its `type`); an open message, whose type is
-    // the client's, through the enum.
-    let decoders = e.receives.iter().map(|m| {
-        let v = message_ident(api, m);
-        quote!(#m => #krate::__private::decode_fields(text).map(Incoming::#v),)
+    // Each message the endpoint receives routed to its payload's type, so
+    // that the runtime decodes its frame straight into it (and checks it in
+    // the same pass); an open message, whose type is the client's, goes
+    // through the enum.
+    let routes: Vec<TokenStream> = e
+        .receives
+        .iter()
+        .map(|m| {
+            let v = message_ident(api, m);
+            quote!(#m => ::core::option::Option::Some(decoder.decode(Incoming::#v)),)
+        })
+        .collect();
+    let route = (!routes.is_empty()).then(|| {
+        quote! {
+            fn __route<__D: #krate::__private::Decoder<Incoming>>(
+                kind: &str,
+                decoder: __D,
+            ) -> ::core::option::Option<__D::Output> {
+                match kind {
+                    #(#routes)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+        }
     });
     let doc = format!(" The `{name}` endpoint (`{}`).", e.path);
     quote! {
@@ -322,12 +340,7 @@ fn endpoint_module(
                 type Incoming = Incoming;
                 type Outgoing = Outgoing;
 
-                fn __decode(kind: &'static str, text: &str) -> ::core::option::Option<Incoming> {
-                    match kind {
-                        #(#decoders)*
-                        _ => #krate::__private::serde_json::from_str(text).ok(),
-                    }
-                }
+                #route
             }
 
             /// What a handler of this endpoint receives.
@@ -426,7 +439,6 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
         .iter()
         .map(|e| naming::rust::ident(&e.idents.rust_module))
         .collect();
-    let names: Vec<&String> = api.endpoints.iter().map(|e| &e.name).collect();
     let docs = api
         .endpoints
         .iter()
@@ -475,13 +487,10 @@ fn handlers(api: &Api, krate: &TokenStream, descriptor: &Ident) -> TokenStream {
                 #(
                     let handler = ::std::sync::Arc::new(self.#fields);
                     let state_of_handler = ::std::sync::Arc::clone(&state);
-                    let builder = builder.handler(#names, move |session| {
-                        #krate::RunsWith::call(
-                            &*handler,
-                            #krate::TypedSession::__new(session),
-                            &state_of_handler,
-                        )
-                    });
+                    let builder = #krate::__private::typed_handler::<endpoints::#fields::Endpoint, _, _>(
+                        builder,
+                        move |session| #krate::RunsWith::call(&*handler, session, &state_of_handler),
+                    );
                 )*
                 builder
             }

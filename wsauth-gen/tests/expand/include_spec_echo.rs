@@ -343,15 +343,15 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `echo` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:34)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
+            fn __route<__D: ::wsauth_core::__private::Decoder<Incoming>>(
+                kind: &str,
+                decoder: __D,
+            ) -> ::core::option::Option<__D::Output> {
                 match kind {
                     "echo" => {
-                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Echo)
+                        ::core::option::Option::Some(decoder.decode(Incoming::Echo))
                     }
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                    _ => ::core::option::Option::None,
                 }
             }
         }
@@ -415,15 +415,13 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `typed` requires permission `echo.use`: write `#[ws_endpoint(perm = \"echo.use\")]` (../specs/echo.yaml:43)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
+            fn __route<__D: ::wsauth_core::__private::Decoder<Incoming>>(
+                kind: &str,
+                decoder: __D,
+            ) -> ::core::option::Option<__D::Output> {
                 match kind {
-                    "say" => {
-                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Say)
-                    }
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                    "say" => ::core::option::Option::Some(decoder.decode(Incoming::Say)),
+                    _ => ::core::option::Option::None,
                 }
             }
         }
@@ -485,14 +483,6 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `raw` requires no permission: remove `perm` from its `#[ws_endpoint]` (../specs/echo.yaml:55)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
-                match kind {
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
-                }
-            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -570,43 +560,46 @@ where
         let builder = ::wsauth_core::Builder::new(&API);
         let handler = ::std::sync::Arc::new(self.echo);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "echo",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::echo::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         let handler = ::std::sync::Arc::new(self.typed);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "typed",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::typed::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         let handler = ::std::sync::Arc::new(self.raw);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "raw",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::raw::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         builder
     }
 }

@@ -426,15 +426,13 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `broadcast` requires permission `broadcast.listen`: write `#[ws_endpoint(perm = \"broadcast.listen\")]` (../specs/shipvox.yaml:66)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
+            fn __route<__D: ::wsauth_core::__private::Decoder<Incoming>>(
+                kind: &str,
+                decoder: __D,
+            ) -> ::core::option::Option<__D::Output> {
                 match kind {
-                    "say" => {
-                        ::wsauth_core::__private::decode_fields(text).map(Incoming::Say)
-                    }
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
+                    "say" => ::core::option::Option::Some(decoder.decode(Incoming::Say)),
+                    _ => ::core::option::Option::None,
                 }
             }
         }
@@ -544,17 +542,18 @@ where
         let builder = ::wsauth_core::Builder::new(&API);
         let handler = ::std::sync::Arc::new(self.broadcast);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "broadcast",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::broadcast::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         builder
     }
 }

@@ -445,14 +445,6 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `rooms` requires no permission: remove `perm` from its `#[ws_endpoint]` (tests/fixtures/topics.yaml:34)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
-                match kind {
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
-                }
-            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -503,14 +495,6 @@ pub mod endpoints {
             const __PERM_HELP: &'static str = "endpoint `lobby` requires no permission: remove `perm` from its `#[ws_endpoint]` (tests/fixtures/topics.yaml:38)";
             type Incoming = Incoming;
             type Outgoing = Outgoing;
-            fn __decode(
-                kind: &'static str,
-                text: &str,
-            ) -> ::core::option::Option<Incoming> {
-                match kind {
-                    _ => ::wsauth_core::__private::serde_json::from_str(text).ok(),
-                }
-            }
         }
         /// What a handler of this endpoint receives.
         pub type Session = ::wsauth_core::TypedSession<Endpoint>;
@@ -583,30 +567,32 @@ where
         let builder = ::wsauth_core::Builder::new(&API);
         let handler = ::std::sync::Arc::new(self.rooms);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "rooms",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::rooms::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         let handler = ::std::sync::Arc::new(self.lobby);
         let state_of_handler = ::std::sync::Arc::clone(&state);
-        let builder = builder
-            .handler(
-                "lobby",
-                move |session| {
-                    ::wsauth_core::RunsWith::call(
-                        &*handler,
-                        ::wsauth_core::TypedSession::__new(session),
-                        &state_of_handler,
-                    )
-                },
-            );
+        let builder = ::wsauth_core::__private::typed_handler::<
+            endpoints::lobby::Endpoint,
+            _,
+            _,
+        >(
+            builder,
+            move |session| ::wsauth_core::RunsWith::call(
+                &*handler,
+                session,
+                &state_of_handler,
+            ),
+        );
         builder
     }
 }
