@@ -237,7 +237,10 @@ impl Planner<'_> {
             _ => String::new(),
         };
         let request = match &action {
-            Some(Action::Send(_, frame)) => format!("{request}; then {}", clip(frame)),
+            Some(Action::Send(_, frames)) => {
+                let frames: Vec<String> = frames.iter().map(|f| clip(f)).collect();
+                format!("{request}; then {}", frames.join(" then "))
+            }
             Some(Action::Oversize(_, bytes)) => format!("{request}; then {bytes} bytes of text"),
             Some(Action::Flood(_, count)) => format!("{request}; then {count} pings"),
             Some(Action::ConnectionLimit(_, count)) => {
@@ -443,8 +446,9 @@ impl Planner<'_> {
             return Ok(());
         }
 
-        // Messages with a permission of their own.
+        // Messages with a permission of their own; topic requests.
         self.message_permissions(endpoint, &path, checks, &group)?;
+        self.topics(endpoint, &path, checks)?;
 
         // Limits.
         let limits = &endpoint.limits;
@@ -602,10 +606,123 @@ impl Planner<'_> {
                 "an in-band refresh with a fresh token".into(),
                 Expect::Reply {
                     kind: wire::REFRESHED.into(),
+                    code: None,
                 },
-                Some(Action::Send(request, frame)),
+                Some(Action::Send(request, vec![frame])),
                 None,
             );
+        }
+        Ok(())
+    }
+
+    /// Each topic clients subscribe to on `endpoint`, by every role the
+    /// endpoint admits: subscribed, or refused `forbidden`, as the topic's
+    /// `subscribe` permission says; then, for those subscribed, a publish
+    /// as its `publish` permission says.
+    fn topics(
+        &self,
+        endpoint: &Endpoint,
+        path: &str,
+        checks: &mut Vec<Check>,
+    ) -> Result<(), ProbeError> {
+        for topic in endpoint.topics.iter().filter(|t| t.client_subscribes()) {
+            let Some(topic) = self.api.topic(&topic.name) else {
+                continue;
+            };
+            let group = format!("topic {} on {}", topic.name, endpoint.name);
+            let mut params = Map::new();
+            let mut sampled = true;
+            for param in &topic.params {
+                let value = match self.options.samples.iter().find(|(n, _)| *n == param.name) {
+                    Some((_, v)) => v.clone(),
+                    None => {
+                        sampled = false;
+                        match param.ty {
+                            ParamType::Integer => "1".into(),
+                            ParamType::Uuid => "00000000-0000-4000-8000-000000000000".into(),
+                            ParamType::String => "probe".into(),
+                        }
+                    }
+                };
+                params.insert(
+                    param.name.clone(),
+                    match param.ty {
+                        ParamType::Integer => {
+                            value.parse::<i64>().map_or(json!(value), |n| json!(n))
+                        }
+                        _ => json!(value),
+                    },
+                );
+            }
+            let subscribe = json!({
+                "type": wire::SUBSCRIBE, "id": 1, "topic": topic.name, "params": params,
+            })
+            .to_string();
+            let sample = topic.messages.iter().find_map(|name| {
+                let message = self.api.message(name)?;
+                sample(self.api, name, &message.payload, message.example.as_ref())
+            });
+            for role in &self.api.roles {
+                if self.admission(endpoint, Some(&role.name)).is_err() {
+                    continue;
+                }
+                let Some(token) = self.token(&role.name, None)? else {
+                    continue;
+                };
+                let Some(request) = self.request(endpoint, path, Some(&token.value)) else {
+                    continue;
+                };
+                let may = self.api.role_grants(&role.name, &topic.subscribe);
+                let skip = (may && !topic.checks.is_empty() && !sampled).then(|| {
+                    "its resource checks decide: give values every probed subject may open (--sample name=value)".to_owned()
+                });
+                let refused = Expect::Reply {
+                    kind: wire::REFUSED.into(),
+                    code: Some(wsauth_spec::wire::TopicRefusal::Forbidden.word().into()),
+                };
+                self.push(
+                    checks,
+                    &group,
+                    format!(
+                        "role `{}` subscribes (needs `{}`)",
+                        role.name, topic.subscribe
+                    ),
+                    if may {
+                        Expect::Reply {
+                            kind: wire::SUBSCRIBED.into(),
+                            code: None,
+                        }
+                    } else {
+                        refused.clone()
+                    },
+                    Some(Action::Send(request.clone(), vec![subscribe.clone()])),
+                    skip.clone(),
+                );
+                let (true, Some(publish), Some(message)) = (may, &topic.publish, &sample) else {
+                    continue;
+                };
+                let message: Value = serde_json::from_str(message).unwrap_or(Value::Null);
+                let frame = json!({
+                    "type": wire::PUBLISH, "id": 2, "topic": topic.name, "params": params,
+                    "message": message,
+                })
+                .to_string();
+                self.push(
+                    checks,
+                    &group,
+                    format!("role `{}` publishes (needs `{publish}`)", role.name),
+                    if self.api.role_grants(&role.name, publish) {
+                        Expect::Reply {
+                            kind: wire::PUBLISHED.into(),
+                            code: None,
+                        }
+                    } else {
+                        refused.clone()
+                    },
+                    Some(Action::Send(request, vec![subscribe.clone(), frame])),
+                    skip,
+                );
+            }
         }
         Ok(())
     }
@@ -645,7 +762,7 @@ impl Planner<'_> {
                 let action = token
                     .and_then(|t| self.request(endpoint, path, Some(&t.value)))
                     .zip(frame.clone())
-                    .map(|(request, frame)| Action::Send(request, frame));
+                    .map(|(request, frame)| Action::Send(request, vec![frame]));
                 let skip = frame
                     .is_none()
                     .then(|| format!("no sample of `{name}` (give the message an `example`)"));

@@ -14,7 +14,8 @@
 //!
 //! - **the authorization matrix**: every role of the spec, and no token at
 //!   all, against every endpoint; every message with a `perm` sent by a
-//!   role without it and by one with it; topic subscriptions likewise;
+//!   role without it and by one with it; topic subscriptions and
+//!   publications by every role the endpoint admits;
 //! - **subject binding**: a path parameter bound to the subject, given
 //!   another user's name;
 //! - **the token attack catalogue** ([`forge`]): `alg: none` in four
@@ -174,10 +175,12 @@ pub enum Expect {
         /// Its reason.
         reason: String,
     },
-    /// A reply of this `type`.
+    /// A reply of this `type` (and `code`/`error`, when given).
     Reply {
         /// The reply's `type`.
         kind: String,
+        /// Its `code` (or, for a topic refusal, `error`).
+        code: Option<String>,
     },
     /// The handshake is answered with this HTTP status.
     Http {
@@ -204,7 +207,11 @@ impl std::fmt::Display for Expect {
             }
             Expect::Refused { code, reason, .. } => write!(f, "close {code} \"{reason}\""),
             Expect::Permitted { .. } => write!(f, "not refused as forbidden"),
-            Expect::Reply { kind } => write!(f, "reply `{kind}`"),
+            Expect::Reply {
+                kind,
+                code: Some(code),
+            } => write!(f, "reply `{kind}` `{code}`"),
+            Expect::Reply { kind, code: None } => write!(f, "reply `{kind}`"),
             Expect::Http { status } => write!(f, "HTTP {status}"),
             Expect::ProtocolNotToken => write!(f, "admitted, token not echoed"),
         }
@@ -278,8 +285,9 @@ impl std::fmt::Display for Observed {
 pub(crate) enum Action {
     /// Opens a connection and waits for admission or refusal.
     Open(socket::Request),
-    /// Opens, then sends `frame` and waits for its answer.
-    Send(socket::Request, String),
+    /// Opens, then sends `frames` in turn and waits for the answer to the
+    /// last.
+    Send(socket::Request, Vec<String>),
     /// Opens, then sends a text message of `bytes` bytes.
     Oversize(socket::Request, usize),
     /// Opens `count` connections and holds them; opens one more.
@@ -399,7 +407,9 @@ fn matches(expect: &Expect, observed: &Observed) -> bool {
             },
             Observed::Closed { code: c, reason: r },
         ) => code == c && reason == r,
-        (Expect::Reply { kind }, Observed::Reply { kind: k, .. }) => kind == k,
+        (Expect::Reply { kind, code }, Observed::Reply { kind: k, code: c }) => {
+            kind == k && (code.is_none() || code == c)
+        }
         (Expect::Http { status }, Observed::Http { status: s }) => status == s,
         (Expect::ProtocolNotToken, Observed::Admitted) => true,
         _ => false,

@@ -165,7 +165,8 @@ enum Interest<'a> {
     /// A close, or an `error` reply; other messages are the server going
     /// on with its work (a stream, a publication) and are read past.
     Refusal,
-    /// A reply of this `type`, or a refusal.
+    /// A reply of this `type`, or a refusal (an `error`, or a topic
+    /// request's `wsauth.refused`).
     Reply(&'a str),
     /// A refusal, or any other message, which shows the connection was
     /// admitted (`Admitted`).
@@ -218,12 +219,18 @@ async fn answer(socket: &mut Socket, deadline: Instant, interest: Interest<'_>) 
                 let wanted = match interest {
                     Interest::Any => true,
                     Interest::Refusal => kind == "error",
-                    Interest::Reply(want) => kind == "error" || kind == want,
+                    Interest::Reply(want) => {
+                        kind == "error" || kind == wsauth_spec::wire::REFUSED || kind == want
+                    }
                     Interest::Data if kind == "error" => true,
                     Interest::Data => return Observed::Admitted,
                 };
                 if wanted {
-                    let code = value["code"].as_str().map(str::to_owned);
+                    // An `error`'s code, or a topic refusal's `error`.
+                    let code = value["code"]
+                        .as_str()
+                        .or_else(|| value["error"].as_str())
+                        .map(str::to_owned);
                     return Observed::Reply { kind, code };
                 }
             }
@@ -305,15 +312,17 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             }
             Err(observed) => observed,
         },
-        Action::Send(request, frame) => match open(options, request).await {
+        Action::Send(request, frames) => match open(options, request).await {
             Ok(Opened { mut socket, .. }) => {
-                if let Err(e) = socket.send(Message::text(frame.clone())).await {
-                    return Observed::Failed {
-                        error: e.to_string(),
-                    };
+                for frame in frames {
+                    if let Err(e) = socket.send(Message::text(frame.clone())).await {
+                        return Observed::Failed {
+                            error: e.to_string(),
+                        };
+                    }
                 }
                 let interest = match expect {
-                    Expect::Reply { kind } => Interest::Reply(kind),
+                    Expect::Reply { kind, .. } => Interest::Reply(kind),
                     _ => Interest::Refusal,
                 };
                 let deadline = Instant::now()
