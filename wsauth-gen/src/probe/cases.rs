@@ -232,6 +232,7 @@ impl Planner<'_> {
                 | Action::ConnectionLimit(r, _)
                 | Action::Flood(r, _)
                 | Action::Expiry(r, _)
+                | Action::Idle(r, _)
                 | Action::Protocol(r),
             ) => r.describe(),
             _ => String::new(),
@@ -257,6 +258,7 @@ impl Planner<'_> {
                 Action::Oversize(..)
                     | Action::Flood(..)
                     | Action::Expiry(..)
+                    | Action::Idle(..)
                     | Action::ConnectionLimit(..)
             )
         )
@@ -477,6 +479,18 @@ impl Planner<'_> {
                     .then(|| format!("max_connections_per_user is over {MAX_LIMIT_CONNECTIONS}")),
             );
         }
+        let idle = Duration::from_secs(u64::from(limits.idle_timeout_s) + 3);
+        self.push(
+            checks,
+            &group,
+            format!(
+                "a client silent for idle_timeout_s ({} s)",
+                limits.idle_timeout_s
+            ),
+            self.close(FailureKind::IdleTimeout),
+            Some(Action::Idle(base.clone(), idle)),
+            (!self.options.slow).then(|| format!("waits {} s (--slow)", idle.as_secs())),
+        );
         let flood = limits
             .burst
             .saturating_mul(2)

@@ -190,6 +190,19 @@ pub fn catalogue(valid: &str, secret: Option<&[u8]>, hs256: bool) -> Vec<Forged>
         }),
     );
     out.push(Forged {
+        name: "x5u pointing elsewhere, signed with another secret".into(),
+        token: {
+            let mut header = parts.header.clone();
+            header.insert("alg".into(), json!("HS256"));
+            header.insert("x5u".into(), json!("http://127.0.0.1:9/cert.pem"));
+            sign(
+                &header,
+                &parts.claims,
+                b"probe-attacker-secret-0123456789abcdef",
+            )
+        },
+    });
+    out.push(Forged {
         name: "jku pointing elsewhere, signed with another secret".into(),
         token: {
             let mut header = parts.header.clone();

@@ -26,7 +26,8 @@
 //!   sources, and the 101 never echoing the token as the subprotocol;
 //! - **limits**: a message one byte over `max_message_bytes`, one
 //!   connection over `max_connections_per_user`, a burst over the rate
-//!   limit; **expiry** (a short-lived token closed at `exp`) and
+//!   limit, and (with `slow`) a client silent past `idle_timeout_s`;
+//!   **expiry** (a short-lived token closed at `exp`) and
 //!   **refresh** when the spec allows it; a cookie token from a foreign
 //!   origin.
 //!
@@ -70,7 +71,8 @@ pub struct Options {
     pub origin: Option<String>,
     /// Hosts besides loopback that may be probed.
     pub allow_hosts: Vec<String>,
-    /// Also run the slow checks (expiry with a long leeway).
+    /// Also run the slow checks: the idle timeout, expiry with a long
+    /// leeway.
     pub slow: bool,
     /// The longest wait for any one answer.
     pub timeout: Duration,
@@ -296,6 +298,8 @@ pub(crate) enum Action {
     Flood(socket::Request, u32),
     /// Opens and waits for the close at the token's expiry (`wait`).
     Expiry(socket::Request, Duration),
+    /// Opens, then reads nothing (so answers no ping) for `wait`.
+    Idle(socket::Request, Duration),
     /// Opens and reads the selected subprotocol.
     Protocol(socket::Request),
     /// Nothing (the check is skipped).

@@ -393,6 +393,19 @@ pub(crate) async fn perform(action: &Action, expect: &Expect, options: &Options)
             close_all(held).await;
             observed
         }
+        Action::Idle(request, wait) => match open(options, request).await {
+            Ok(Opened { mut socket, .. }) => {
+                // Not reading: the server's pings go unanswered.
+                tokio::time::sleep(*wait).await;
+                answer(
+                    &mut socket,
+                    Instant::now() + options.timeout,
+                    Interest::Refusal,
+                )
+                .await
+            }
+            Err(observed) => observed,
+        },
         Action::Expiry(request, wait) => {
             let Some(request) = request.minted() else {
                 return Observed::Failed {
