@@ -29,9 +29,9 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::{FutureExt as _, Sink};
+use futures_util::{FutureExt as _, Sink, StreamExt as _};
 use tokio::time::{Instant, Sleep, timeout};
+use tungstenite::{Message, Utf8Bytes};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
@@ -45,7 +45,7 @@ use crate::metrics::{Meter, Other, Received};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::Open;
+use crate::server::{Open, Socket};
 use crate::session::{encode, error_reply};
 use crate::store::BoxFuture;
 use crate::topics::{self, Asker};
@@ -133,7 +133,7 @@ enum Step {
 /// before the context, whose [`Open`] uncounts the connection last (what
 /// [`WsAuth::shutdown`](crate::WsAuth::shutdown) waits on).
 pub(crate) struct Connection {
-    pub(crate) ws: WebSocket,
+    pub(crate) ws: Socket,
     pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
     pub(crate) link: Arc<Link>,
@@ -214,10 +214,10 @@ const EXPIRY_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// One step of sending `message` (taken on the first call) through the
 /// socket's `Sink`: ready, start, flush.
 fn poll_send(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     message: &mut Option<Message>,
     cx: &mut Context<'_>,
-) -> Poll<Result<(), axum::Error>> {
+) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
     if message.is_some() {
         ready!(ws.as_mut().poll_ready(cx))?;
@@ -235,12 +235,12 @@ fn poll_send(
 /// a client that does not read cannot pull more out of the bounded outbox
 /// into the socket's buffer.
 fn poll_send_queued(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     filled: &mut bool,
     cx: &mut Context<'_>,
-) -> Poll<Result<(), axum::Error>> {
+) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
     while !*filled {
         ready!(ws.as_mut().poll_ready(cx))?;
@@ -259,7 +259,7 @@ fn poll_send_queued(
 /// within [`WRITE_TIMEOUT`]. The timer is only allocated when the write does
 /// not complete at once.
 fn within_write_timeout(
-    mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), axum::Error>>,
+    mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), tungstenite::Error>>,
 ) -> impl Future<Output = Result<(), ()>> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
     poll_fn(move |cx| {
@@ -276,7 +276,7 @@ fn within_write_timeout(
 /// slow consumer because its loop was busy deciding something else. Once
 /// a flag is raised the loop only waits for `work`, and closes after it.
 async fn sending_while<T>(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     work: impl Future<Output = T>,
@@ -303,7 +303,7 @@ async fn sending_while<T>(
 /// publications arrive catches up, one that does not still overflows the
 /// outbox and is closed as a slow consumer.
 async fn send_ahead(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     answer: Vec<Message>,
@@ -328,7 +328,7 @@ async fn send_ahead(
 /// message once, inside the step (an `async fn` would keep its argument
 /// and the step's copy side by side), and the loop holds this future while
 /// it waits on a slow client.
-fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(), ()>> {
+fn send(ws: &mut Socket, message: Message) -> impl Future<Output = Result<(), ()>> {
     let mut message = Some(message);
     within_write_timeout(move |cx| poll_send(ws, &mut message, cx))
 }
@@ -340,7 +340,7 @@ fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(),
 /// waits for company. One batch per call, so a topic that never goes quiet
 /// does not keep the loop from its timers and the client's frames.
 fn send_queued<'a>(
-    ws: &'a mut WebSocket,
+    ws: &'a mut Socket,
     link: &'a Link,
     meter: &'a Meter,
 ) -> impl Future<Output = Result<(), ()>> + 'a {
@@ -350,17 +350,17 @@ fn send_queued<'a>(
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
 /// client completes the close handshake (or a timeout passes).
-pub(crate) async fn close(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+pub(crate) async fn close(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind) {
     close_within(ws, api, kind, CLOSE_TIMEOUT).await;
 }
 
 /// Closes a socket refused at the handshake: like [`close`], waiting at
 /// most a second for the client's close.
-pub(crate) async fn close_refused(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+pub(crate) async fn close_refused(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind) {
     close_within(ws, api, kind, REFUSED_CLOSE_TIMEOUT).await;
 }
 
-async fn close_within(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind, wait: Duration) {
+async fn close_within(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind, wait: Duration) {
     if send(ws, close_message(api, kind)).await.is_err() {
         return;
     }
@@ -368,21 +368,9 @@ async fn close_within(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind
 }
 
 /// Reads until the client completes the close handshake, or `wait` passes.
-async fn drain(ws: &mut WebSocket, wait: Duration) {
-    let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
+async fn drain(ws: &mut Socket, wait: Duration) {
+    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
     let _ = timeout(wait, drain).await;
-}
-
-/// Whether an error from the socket is the message-size limit.
-fn too_big(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// How long a connection may stay silent before it is closed.
@@ -574,7 +562,7 @@ impl Connection {
                         pending = link.put(*message).err().map(Box::new);
                     }
                 }
-                frame = ws.recv(), if pending.is_none() => {
+                frame = ws.next(), if pending.is_none() => {
                     let frame = match read(frame) {
                         Ok(frame) => frame,
                         Err(end) => {
@@ -590,7 +578,9 @@ impl Connection {
                         audit::limit_hit(&cx.audit, FailureKind::RateLimited);
                         return End::Close(FailureKind::RateLimited);
                     }
-                    if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+                    // tungstenite answers pings itself, and reading never
+                    // yields a raw `Frame` (skipped as axum skipped it).
+                    if matches!(frame, Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) {
                         continue;
                     }
                     let reply = match cx.frame(frame) {
@@ -626,10 +616,11 @@ impl Connection {
 /// The frame a read of the socket returned, or how the connection ends:
 /// the client closed or vanished, or its message is over the size limit.
 /// (It takes the read whole, so the loop keeps nothing of it.)
-fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
+fn read(received: Option<Result<Message, tungstenite::Error>>) -> Result<Message, End> {
     match received {
         None | Some(Ok(Message::Close(_))) => Err(End::Gone),
-        Some(Err(e)) if too_big(&e) => Err(End::Close(FailureKind::MessageTooBig)),
+        // A message or frame over the endpoint's limit.
+        Some(Err(tungstenite::Error::Capacity(_))) => Err(End::Close(FailureKind::MessageTooBig)),
         Some(Err(_)) => Err(End::Gone),
         Some(Ok(frame)) => Ok(frame),
     }
@@ -640,7 +631,7 @@ fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> 
 /// reply to send, if any.
 async fn rare_step(
     cx: &mut ConnectionContext,
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     shared_link: &Arc<Link>,
     expiry: &mut Option<Instant>,
     step: Step,
@@ -947,7 +938,7 @@ impl ConnectionContext {
     pub(crate) fn open_message(
         &self,
         open: Option<OpenDescriptor>,
-        text: axum::extract::ws::Utf8Bytes,
+        text: Utf8Bytes,
     ) -> Result<Inbound, FailureKind> {
         let Some(open) = open else {
             return Err(FailureKind::InvalidMessage);
