@@ -110,8 +110,8 @@ enum End {
 enum Step {
     /// Hand this message to the handler.
     Deliver(Inbound),
-    /// Answer with this frame (a heartbeat pong or a typed `error`).
-    Reply(Message),
+    /// Answer with this text frame (a heartbeat pong or a typed `error`).
+    Reply(Utf8Bytes),
     /// An in-band token refresh (rare: run as a boxed future).
     Refresh(Utf8Bytes),
     /// A topic request (`wsauth.subscribe` and the others), answered by
@@ -211,18 +211,38 @@ fn deadline(exp: u64, leeway_s: u64) -> Option<Instant> {
 /// The furthest expiry a live connection is timed for (ten years).
 const EXPIRY_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// A frame the loop sends of its own accord, between the handler's: a
+/// reply (always text) or a protocol ping.
+///
+/// The loop's future holds one while a slow client keeps it waiting, so
+/// every idle connection pays for its size: 32 bytes, where a [`Message`]
+/// takes 56 (for its `Frame` variant, which the loop never sends).
+enum Own {
+    Text(Utf8Bytes),
+    Ping,
+}
+
+impl From<Own> for Message {
+    fn from(own: Own) -> Self {
+        match own {
+            Own::Text(text) => Message::Text(text),
+            Own::Ping => Message::Ping(bytes::Bytes::new()),
+        }
+    }
+}
+
 /// One step of sending `message` (taken on the first call) through the
 /// socket's `Sink`: ready, start, flush.
-fn poll_send(
+fn poll_send<M: Into<Message>>(
     ws: &mut Socket,
-    message: &mut Option<Message>,
+    message: &mut Option<M>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
     if message.is_some() {
         ready!(ws.as_mut().poll_ready(cx))?;
         if let Some(message) = message.take() {
-            ws.as_mut().start_send(message)?;
+            ws.as_mut().start_send(message.into())?;
         }
     }
     ws.poll_flush(cx)
@@ -322,13 +342,13 @@ async fn send_ahead(
     Ok(())
 }
 
-/// Sends one message.
+/// Sends one message (a [`Message`], or the loop's [`Own`] frame, smaller).
 ///
 /// Not an `async fn`, nor is [`send_queued`]: the returned future holds the
 /// message once, inside the step (an `async fn` would keep its argument
 /// and the step's copy side by side), and the loop holds this future while
 /// it waits on a slow client.
-fn send(ws: &mut Socket, message: Message) -> impl Future<Output = Result<(), ()>> {
+fn send<M: Into<Message>>(ws: &mut Socket, message: M) -> impl Future<Output = Result<(), ()>> {
     let mut message = Some(message);
     within_write_timeout(move |cx| poll_send(ws, &mut message, cx))
 }
@@ -488,7 +508,7 @@ impl Connection {
                     }
                     if at.ping <= now {
                         at.ping = now + ping_interval(endpoint);
-                        if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
+                        if send(ws, Own::Ping).await.is_err() {
                             return End::Gone;
                         }
                     }
@@ -602,7 +622,7 @@ impl Connection {
                         Step::End(end) => return end,
                     };
                     if let Some(reply) = reply {
-                        if send(ws, reply).await.is_err() {
+                        if send(ws, Own::Text(reply)).await.is_err() {
                             return End::Gone;
                         }
                         cx.meter.sent(1);
@@ -635,7 +655,7 @@ async fn rare_step(
     shared_link: &Arc<Link>,
     expiry: &mut Option<Instant>,
     step: Step,
-) -> Result<Option<Message>, End> {
+) -> Result<Option<Utf8Bytes>, End> {
     let link: &Link = shared_link;
     match step {
         Step::Refresh(text) => {
@@ -715,7 +735,7 @@ impl ConnectionContext {
             && text.as_str() == ping
         {
             self.meter.received(Other::Heartbeat);
-            return Step::Reply(Message::Text(pong.into()));
+            return Step::Reply(Utf8Bytes::from_static(pong));
         }
         if self.endpoint.frames == Frames::Raw {
             self.meter.received(Other::Raw);
@@ -804,7 +824,7 @@ impl ConnectionContext {
     /// send one (the connection stays open), else by closing with the code.
     fn refuse(&self, kind: FailureKind) -> Step {
         match error_reply(self.api, self.endpoint, kind) {
-            Some(text) => Step::Reply(Message::Text(text.into())),
+            Some(text) => Step::Reply(text.into()),
             None => Step::End(End::Close(kind)),
         }
     }
@@ -818,7 +838,7 @@ impl ConnectionContext {
         text: &str,
         expiry: &mut Option<Instant>,
         link: &Link,
-    ) -> Result<Message, End> {
+    ) -> Result<Utf8Bytes, End> {
         let refused = |step: Step| match step {
             Step::Reply(reply) => Ok(reply),
             Step::End(end) => Err(end),
@@ -852,7 +872,7 @@ impl ConnectionContext {
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
-                Ok(Message::Text(text.into()))
+                Ok(text.into())
             }
             Err(rejection) => {
                 audit::rejected(&self.audit, rejection.kind, &rejection.detail);
