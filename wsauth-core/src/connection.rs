@@ -29,9 +29,9 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use futures_util::{FutureExt as _, Sink};
+use futures_util::{FutureExt as _, Sink, StreamExt as _};
 use tokio::time::{Instant, Sleep, timeout};
+use tungstenite::{Message, Utf8Bytes};
 use wsauth_spec::{ExpiryPolicy, FailureKind, Frames, Keyword};
 
 use crate::audit::{self, AuditContext};
@@ -45,7 +45,7 @@ use crate::metrics::{Meter, Other, Received};
 use crate::principal::Principal;
 use crate::reject::Rejection;
 use crate::reject::close_message;
-use crate::server::Open;
+use crate::server::{Open, Socket};
 use crate::session::{encode, error_reply};
 use crate::store::BoxFuture;
 use crate::topics::{self, Asker};
@@ -110,8 +110,8 @@ enum End {
 enum Step {
     /// Hand this message to the handler.
     Deliver(Inbound),
-    /// Answer with this frame (a heartbeat pong or a typed `error`).
-    Reply(Message),
+    /// Answer with this text frame (a heartbeat pong or a typed `error`).
+    Reply(Utf8Bytes),
     /// An in-band token refresh (rare: run as a boxed future).
     Refresh(Utf8Bytes),
     /// A topic request (`wsauth.subscribe` and the others), answered by
@@ -141,7 +141,7 @@ enum Payload {
 /// before the context, whose [`Open`] uncounts the connection last (what
 /// [`WsAuth::shutdown`](crate::WsAuth::shutdown) waits on).
 pub(crate) struct Connection {
-    pub(crate) ws: WebSocket,
+    pub(crate) ws: Socket,
     pub(crate) handler: BoxFuture<'static, HandlerResult>,
     pub(crate) expires_at: Option<u64>,
     pub(crate) link: Arc<Link>,
@@ -222,18 +222,38 @@ fn deadline(exp: u64, leeway_s: u64) -> Option<Instant> {
 /// The furthest expiry a live connection is timed for (ten years).
 const EXPIRY_HORIZON: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
+/// A frame the loop sends of its own accord, between the handler's: a
+/// reply (always text) or a protocol ping.
+///
+/// The loop's future holds one while a slow client keeps it waiting, so
+/// every idle connection pays for its size: 32 bytes, where a [`Message`]
+/// takes 56 (for its `Frame` variant, which the loop never sends).
+enum Own {
+    Text(Utf8Bytes),
+    Ping,
+}
+
+impl From<Own> for Message {
+    fn from(own: Own) -> Self {
+        match own {
+            Own::Text(text) => Message::Text(text),
+            Own::Ping => Message::Ping(bytes::Bytes::new()),
+        }
+    }
+}
+
 /// One step of sending `message` (taken on the first call) through the
 /// socket's `Sink`: ready, start, flush.
-fn poll_send(
-    ws: &mut WebSocket,
-    message: &mut Option<Message>,
+fn poll_send<M: Into<Message>>(
+    ws: &mut Socket,
+    message: &mut Option<M>,
     cx: &mut Context<'_>,
-) -> Poll<Result<(), axum::Error>> {
+) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
     if message.is_some() {
         ready!(ws.as_mut().poll_ready(cx))?;
         if let Some(message) = message.take() {
-            ws.as_mut().start_send(message)?;
+            ws.as_mut().start_send(message.into())?;
         }
     }
     ws.poll_flush(cx)
@@ -246,12 +266,12 @@ fn poll_send(
 /// a client that does not read cannot pull more out of the bounded outbox
 /// into the socket's buffer.
 fn poll_send_queued(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     filled: &mut bool,
     cx: &mut Context<'_>,
-) -> Poll<Result<(), axum::Error>> {
+) -> Poll<Result<(), tungstenite::Error>> {
     let mut ws = Pin::new(ws);
     while !*filled {
         ready!(ws.as_mut().poll_ready(cx))?;
@@ -270,7 +290,7 @@ fn poll_send_queued(
 /// within [`WRITE_TIMEOUT`]. The timer is only allocated when the write does
 /// not complete at once.
 fn within_write_timeout(
-    mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), axum::Error>>,
+    mut step: impl FnMut(&mut Context<'_>) -> Poll<Result<(), tungstenite::Error>>,
 ) -> impl Future<Output = Result<(), ()>> {
     let mut stalled: Option<Pin<Box<Sleep>>> = None;
     poll_fn(move |cx| {
@@ -287,7 +307,7 @@ fn within_write_timeout(
 /// slow consumer because its loop was busy deciding something else. Once
 /// a flag is raised the loop only waits for `work`, and closes after it.
 async fn sending_while<T>(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     work: impl Future<Output = T>,
@@ -314,7 +334,7 @@ async fn sending_while<T>(
 /// publications arrive catches up, one that does not still overflows the
 /// outbox and is closed as a slow consumer.
 async fn send_ahead(
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     link: &Link,
     meter: &Meter,
     answer: Vec<Message>,
@@ -333,13 +353,13 @@ async fn send_ahead(
     Ok(())
 }
 
-/// Sends one message.
+/// Sends one message (a [`Message`], or the loop's [`Own`] frame, smaller).
 ///
 /// Not an `async fn`, nor is [`send_queued`]: the returned future holds the
 /// message once, inside the step (an `async fn` would keep its argument
 /// and the step's copy side by side), and the loop holds this future while
 /// it waits on a slow client.
-fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(), ()>> {
+fn send<M: Into<Message>>(ws: &mut Socket, message: M) -> impl Future<Output = Result<(), ()>> {
     let mut message = Some(message);
     within_write_timeout(move |cx| poll_send(ws, &mut message, cx))
 }
@@ -351,7 +371,7 @@ fn send(ws: &mut WebSocket, message: Message) -> impl Future<Output = Result<(),
 /// waits for company. One batch per call, so a topic that never goes quiet
 /// does not keep the loop from its timers and the client's frames.
 fn send_queued<'a>(
-    ws: &'a mut WebSocket,
+    ws: &'a mut Socket,
     link: &'a Link,
     meter: &'a Meter,
 ) -> impl Future<Output = Result<(), ()>> + 'a {
@@ -361,17 +381,17 @@ fn send_queued<'a>(
 
 /// Closes with the spec's code for `kind`, then keeps reading until the
 /// client completes the close handshake (or a timeout passes).
-pub(crate) async fn close(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+pub(crate) async fn close(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind) {
     close_within(ws, api, kind, CLOSE_TIMEOUT).await;
 }
 
 /// Closes a socket refused at the handshake: like [`close`], waiting at
 /// most a second for the client's close.
-pub(crate) async fn close_refused(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind) {
+pub(crate) async fn close_refused(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind) {
     close_within(ws, api, kind, REFUSED_CLOSE_TIMEOUT).await;
 }
 
-async fn close_within(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind, wait: Duration) {
+async fn close_within(ws: &mut Socket, api: &ApiDescriptor, kind: FailureKind, wait: Duration) {
     if send(ws, close_message(api, kind)).await.is_err() {
         return;
     }
@@ -379,21 +399,9 @@ async fn close_within(ws: &mut WebSocket, api: &ApiDescriptor, kind: FailureKind
 }
 
 /// Reads until the client completes the close handshake, or `wait` passes.
-async fn drain(ws: &mut WebSocket, wait: Duration) {
-    let drain = async { while let Some(Ok(_)) = ws.recv().await {} };
+async fn drain(ws: &mut Socket, wait: Duration) {
+    let drain = async { while let Some(Ok(_)) = ws.next().await {} };
     let _ = timeout(wait, drain).await;
-}
-
-/// Whether an error from the socket is the message-size limit.
-fn too_big(error: &axum::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = e.downcast_ref::<tungstenite::Error>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
 }
 
 /// How long a connection may stay silent before it is closed.
@@ -511,7 +519,7 @@ impl Connection {
                     }
                     if at.ping <= now {
                         at.ping = now + ping_interval(endpoint);
-                        if send(ws, Message::Ping(bytes::Bytes::new())).await.is_err() {
+                        if send(ws, Own::Ping).await.is_err() {
                             return End::Gone;
                         }
                     }
@@ -585,7 +593,7 @@ impl Connection {
                         pending = link.put(*message).err().map(Box::new);
                     }
                 }
-                frame = ws.recv(), if pending.is_none() => {
+                frame = ws.next(), if pending.is_none() => {
                     let frame = match read(frame) {
                         Ok(frame) => frame,
                         Err(end) => {
@@ -601,7 +609,9 @@ impl Connection {
                         audit::limit_hit(&cx.audit, FailureKind::RateLimited);
                         return End::Close(FailureKind::RateLimited);
                     }
-                    if matches!(frame, Message::Ping(_) | Message::Pong(_)) {
+                    // tungstenite answers pings itself, and reading never
+                    // yields a raw `Frame` (skipped as axum skipped it).
+                    if matches!(frame, Message::Ping(_) | Message::Pong(_) | Message::Frame(_)) {
                         continue;
                     }
                     let reply = match cx.frame(frame, link) {
@@ -623,7 +633,7 @@ impl Connection {
                         Step::End(end) => return end,
                     };
                     if let Some(reply) = reply {
-                        if send(ws, reply).await.is_err() {
+                        if send(ws, Own::Text(reply)).await.is_err() {
                             return End::Gone;
                         }
                         cx.meter.sent(1);
@@ -637,10 +647,11 @@ impl Connection {
 /// The frame a read of the socket returned, or how the connection ends:
 /// the client closed or vanished, or its message is over the size limit.
 /// (It takes the read whole, so the loop keeps nothing of it.)
-fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> {
+fn read(received: Option<Result<Message, tungstenite::Error>>) -> Result<Message, End> {
     match received {
         None | Some(Ok(Message::Close(_))) => Err(End::Gone),
-        Some(Err(e)) if too_big(&e) => Err(End::Close(FailureKind::MessageTooBig)),
+        // A message or frame over the endpoint's limit.
+        Some(Err(tungstenite::Error::Capacity(_))) => Err(End::Close(FailureKind::MessageTooBig)),
         Some(Err(_)) => Err(End::Gone),
         Some(Ok(frame)) => Ok(frame),
     }
@@ -651,11 +662,11 @@ fn read(received: Option<Result<Message, axum::Error>>) -> Result<Message, End> 
 /// reply to send, if any.
 async fn rare_step(
     cx: &mut ConnectionContext,
-    ws: &mut WebSocket,
+    ws: &mut Socket,
     shared_link: &Arc<Link>,
     expiry: &mut Option<Instant>,
     step: Step,
-) -> Result<Option<Message>, End> {
+) -> Result<Option<Utf8Bytes>, End> {
     let link: &Link = shared_link;
     match step {
         Step::Refresh(text) => {
@@ -736,7 +747,7 @@ impl ConnectionContext {
             && text.as_str() == ping
         {
             self.meter.received(Other::Heartbeat);
-            return Step::Reply(Message::Text(pong.into()));
+            return Step::Reply(Utf8Bytes::from_static(pong));
         }
         if self.endpoint.frames == Frames::Raw {
             self.meter.received(Other::Raw);
@@ -837,7 +848,7 @@ impl ConnectionContext {
     /// send one (the connection stays open), else by closing with the code.
     fn refuse(&self, kind: FailureKind) -> Step {
         match error_reply(self.api, self.endpoint, kind) {
-            Some(text) => Step::Reply(Message::Text(text.into())),
+            Some(text) => Step::Reply(text.into()),
             None => Step::End(End::Close(kind)),
         }
     }
@@ -851,7 +862,7 @@ impl ConnectionContext {
         text: &str,
         expiry: &mut Option<Instant>,
         link: &Link,
-    ) -> Result<Message, End> {
+    ) -> Result<Utf8Bytes, End> {
         let refused = |step: Step| match step {
             Step::Reply(reply) => Ok(reply),
             Step::End(end) => Err(end),
@@ -885,7 +896,7 @@ impl ConnectionContext {
                 audit::refreshed(&self.audit, exp);
                 let text = encode(REFRESHED, &serde_json::json!({ "exp": exp }))
                     .map_err(|_| End::Close(FailureKind::ServerError))?;
-                Ok(Message::Text(text.into()))
+                Ok(text.into())
             }
             Err(rejection) => {
                 audit::rejected(&self.audit, rejection.kind, &rejection.detail);
@@ -971,7 +982,7 @@ impl ConnectionContext {
     pub(crate) fn open_message(
         &self,
         open: Option<OpenDescriptor>,
-        text: axum::extract::ws::Utf8Bytes,
+        text: Utf8Bytes,
     ) -> Result<Inbound, FailureKind> {
         let Some(open) = open else {
             return Err(FailureKind::InvalidMessage);

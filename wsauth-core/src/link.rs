@@ -35,9 +35,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::task::{Context, Poll};
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
+use tungstenite::{Message, Utf8Bytes};
 
 use crate::cluster::TokenMark;
 use crate::principal::Principal;
@@ -415,7 +415,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::task::{Context, Poll, Wake, Waker};
 
-    use axum::extract::ws::Message;
+    use tungstenite::Message;
 
     use super::Link;
     use crate::principal::Principal;

@@ -8,7 +8,8 @@
 
 use std::borrow::Cow;
 
-use axum::extract::ws::{CloseFrame, Message};
+use tungstenite::Message;
+use tungstenite::protocol::CloseFrame;
 use wsauth_spec::FailureKind;
 
 use crate::descriptor::ApiDescriptor;
@@ -48,7 +49,7 @@ impl Rejection {
 pub(crate) fn close_message(api: &ApiDescriptor, kind: FailureKind) -> Message {
     let close = api.close(kind);
     Message::Close(Some(CloseFrame {
-        code: close.code,
+        code: close.code.into(),
         reason: close.reason.into(),
     }))
 }

@@ -12,9 +12,10 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::ws::Message;
+use axum::extract::ws;
 use bytes::Bytes;
 use serde::Serialize;
+use tungstenite::{Message, Utf8Bytes};
 
 use wsauth_spec::wire::TopicRefusal;
 use wsauth_spec::{Deliver, FailureKind, Frames, Keyword};
@@ -263,14 +264,13 @@ impl Session {
     /// refused everywhere ([`SendError::ControlFrame`]): a handler ends its
     /// connection by returning, or with [`CloseWith`](crate::CloseWith) for
     /// the spec's code and generic reason.
-    pub fn send_raw(&mut self, message: Message) -> Result<(), SendError> {
-        if self.endpoint.frames != Frames::Raw {
-            return Err(SendError::NotRaw(self.endpoint.name));
-        }
-        match message {
-            Message::Text(_) | Message::Binary(_) => self.queue(message),
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Err(SendError::ControlFrame),
-        }
+    ///
+    /// A text frame's text is checked to be UTF-8 once more on its way to
+    /// the socket (axum's text type cannot be taken apart without it); the
+    /// typed paths, [`Session::send`] and the others, pay no such check.
+    pub fn send_raw(&mut self, message: ws::Message) -> Result<(), SendError> {
+        let message = self.raw(message)?;
+        self.queue(message)
     }
 
     /// Like [`Session::send_raw`], but waits for room in the send queue
@@ -278,16 +278,24 @@ impl Session {
     /// (as [`Session::deliver`] for typed ones). A client that stops reading
     /// still ends the connection (its writes time out), so the wait is
     /// bounded.
-    pub async fn deliver_raw(&mut self, message: Message) -> Result<(), SendError> {
+    pub async fn deliver_raw(&mut self, message: ws::Message) -> Result<(), SendError> {
+        let message = self.raw(message)?;
+        self.link.push_wait(message).await;
+        Ok(())
+    }
+
+    /// A handler's raw frame as the socket sends it, when the endpoint has
+    /// raw frames and the frame is text or binary.
+    fn raw(&self, message: ws::Message) -> Result<Message, SendError> {
         if self.endpoint.frames != Frames::Raw {
             return Err(SendError::NotRaw(self.endpoint.name));
         }
         match message {
-            Message::Text(_) | Message::Binary(_) => {
-                self.link.push_wait(message).await;
-                Ok(())
+            ws::Message::Text(text) => Ok(Message::Text(text_frame(text))),
+            ws::Message::Binary(bytes) => Ok(Message::Binary(bytes)),
+            ws::Message::Ping(_) | ws::Message::Pong(_) | ws::Message::Close(_) => {
+                Err(SendError::ControlFrame)
             }
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => Err(SendError::ControlFrame),
         }
     }
 
@@ -374,6 +382,12 @@ impl Session {
             }
         }
     }
+}
+
+/// axum's text as tungstenite's, which it wraps but does not give out: the
+/// bytes are checked to be UTF-8 again (they are: they were axum's text).
+fn text_frame(text: ws::Utf8Bytes) -> Utf8Bytes {
+    Utf8Bytes::try_from(Bytes::from(text)).unwrap_or_default()
 }
 
 /// The typed `error` message refusing one message for `kind`, when the

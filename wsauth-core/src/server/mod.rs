@@ -24,17 +24,19 @@
 //!
 //! Where things are: `builder.rs` ([`Builder`] and [`BuildError`]),
 //! `origin.rs` (the origin allow-list and the shape of an `Origin`),
-//! `admission.rs` (the handshake's checks, in order), `stats.rs` (the
+//! `admission.rs` (the handshake's checks, in order), `socket.rs` (the
+//! upgrade, and the socket a connection runs on), `stats.rs` (the
 //! statistics endpoint and its OpenAPI document; the Prometheus metrics
 //! live in `crate::metrics`), `revocation.rs`
 //! (disconnecting users and revoking tokens); the router, the
-//! handshake's upgrade and the running connection are here.
+//! handshake and the running connection are here.
 
 mod admission;
 mod builder;
 mod closing;
 mod origin;
 mod revocation;
+mod socket;
 mod stats;
 
 use std::net::SocketAddr;
@@ -43,8 +45,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::header::{ORIGIN, USER_AGENT};
@@ -71,8 +72,10 @@ use self::admission::{Admitted, admit};
 use self::builder::{Handler, Run};
 use self::closing::Closing;
 use self::origin::Origins;
+use self::socket::Upgrade;
 
 pub use self::builder::{BuildError, Builder, typed_handler};
+pub(crate) use self::socket::Socket;
 pub use self::stats::{EndpointStats, Stats, stats_openapi};
 
 struct Shared {
@@ -239,18 +242,11 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             .handshake(state.index, Some(FailureKind::OriginRejected));
         return (http::StatusCode::FORBIDDEN, "forbidden").into_response();
     }
-    let mut upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+    let mut upgrade = match Upgrade::from_parts(&mut parts) {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(refused) => return refused.into_response(),
     };
     let endpoint = state.descriptor;
-    let limits = endpoint.limits;
-    let max = limits.max_message_bytes as usize;
-    upgrade = upgrade
-        .read_buffer_size(4096)
-        .write_buffer_size(crate::limits::WRITE_BATCH_BYTES)
-        .max_message_size(max)
-        .max_frame_size(max);
     // Always select a protocol when the client offered any (browsers fail
     // the handshake otherwise), and never the one that carries the token.
     if let Some(protocol) = token::select_protocol_header(&parts.headers, endpoint.sources) {
@@ -301,12 +297,9 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             // A refused socket gets the close frame and nothing else: it may
             // send no more than a close of its own, and it is dropped a
             // second after ours whether or not it answers.
-            upgrade
-                .max_message_size(REFUSED_FRAME_BYTES)
-                .max_frame_size(REFUSED_FRAME_BYTES)
-                .on_upgrade(move |mut ws: WebSocket| async move {
-                    crate::connection::close_refused(&mut ws, api, rejection.kind).await;
-                })
+            upgrade.on_upgrade(REFUSED_FRAME_BYTES, move |mut ws: Socket| async move {
+                crate::connection::close_refused(&mut ws, api, rejection.kind).await;
+            })
         }
         Ok(admitted) => {
             audit::accepted(&audit);
@@ -314,8 +307,9 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
             // connection's whole life (a future's captures are never
             // reused), beside the connection built from them: the callback
             // captures one pointer, not the admitted connection (216 bytes).
+            let max = endpoint.limits.max_message_bytes as usize;
             let admitted = Box::new((state, admitted, audit));
-            upgrade.on_upgrade(move |ws| {
+            upgrade.on_upgrade(max, move |ws| {
                 let (state, admitted, audit) = *admitted;
                 serve(state, ws, admitted, audit)
             })
@@ -330,7 +324,7 @@ async fn handshake_in_span(state: Arc<EndpointState>, request: Request) -> Respo
 /// [`Connection`] built from them side by side for the connection's life.)
 fn serve(
     state: Arc<EndpointState>,
-    ws: WebSocket,
+    ws: Socket,
     admitted: Admitted,
     audit: AuditContext,
 ) -> impl Future<Output = ()> + Send + 'static {
@@ -509,17 +503,19 @@ mod tests {
     /// reached through one pointer, the sends stopped keeping their
     /// message twice and the rare steps' locals left the loop's future;
     /// 1240, 1256 with the `redis` feature, until the shutdown came
-    /// through the link rather than a `watch` future: 1112 since; idle
-    /// authenticated connections must cost at most 7 KiB in all). Tokio
-    /// allocates a task in steps of 128 bytes (its cache-line alignment):
-    /// in the benchmark's build 1256 was 1536 bytes of task, 1112 is 1408,
-    /// and about 1130 would be 1536 again.
+    /// through the link rather than a `watch` future: 1112; 1072, 1088
+    /// with `redis`, since the connection runs on wsauth's own socket and
+    /// the loop holds its replies and pings as 32 bytes rather than a
+    /// tungstenite `Message`'s 56; idle authenticated connections must cost
+    /// at most 7 KiB in all). Tokio allocates a task in steps of 128 bytes
+    /// (its cache-line alignment): in the benchmark's build 1256 was 1536
+    /// bytes of task, 1112 was 1408, and about 1130 would be 1536 again.
     #[test]
     fn connection_future_stays_small() {
         fn output_size<A, B, C, D, Fut, F: Fn(A, B, C, D) -> Fut>(_: &F) -> usize {
             std::mem::size_of::<Fut>()
         }
         let size = output_size(&serve);
-        assert!(size <= 1112, "the connection future is {size} bytes");
+        assert!(size <= 1088, "the connection future is {size} bytes");
     }
 }

@@ -65,10 +65,10 @@ use std::sync::{
 };
 use std::time::Duration;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use indexmap::IndexMap;
 use serde_json::json;
 use tokio::time::Instant;
+use tungstenite::{Message, Utf8Bytes};
 use wsauth_spec::Deliver;
 use wsauth_spec::wire::TopicRefusal;
 

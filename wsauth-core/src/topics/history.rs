@@ -13,8 +13,8 @@ use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::time::Instant;
+use tungstenite::Utf8Bytes;
 use wsauth_spec::wire::MAX_HISTORY_BYTES;
 
 use crate::descriptor::HistoryDescriptor;

@@ -502,10 +502,7 @@ impl Hub {
                     continue;
                 }
                 let frame = unsubscribed_frame(&key, reason.word());
-                if link
-                    .push(axum::extract::ws::Message::Text(frame.into()))
-                    .is_err()
-                {
+                if link.push(tungstenite::Message::Text(frame.into())).is_err() {
                     link.raise(&link.slow);
                 }
             }

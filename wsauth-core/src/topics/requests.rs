@@ -9,9 +9,9 @@
 
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, Utf8Bytes};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use tungstenite::{Message, Utf8Bytes};
 use wsauth_spec::FailureKind;
 use wsauth_spec::wire::{PRESENCE, PUBLISH, SUBSCRIBE, TopicRefusal, UNSUBSCRIBE};
 
