@@ -972,22 +972,8 @@ fn compare(
                     Shape::Changed,
                 );
             }
-            bound(
-                out,
-                &path,
-                "minLength",
-                omin.map(|v| v as f64),
-                nmin.map(|v| v as f64),
-                true,
-            );
-            bound(
-                out,
-                &path,
-                "maxLength",
-                omax.map(|v| v as f64),
-                nmax.map(|v| v as f64),
-                false,
-            );
+            bound(out, &path, "minLength", count(*omin), count(*nmin), true);
+            bound(out, &path, "maxLength", count(*omax), count(*nmax), false);
             rule(out, &path, "format", ofmt.as_deref(), nfmt.as_deref());
             rule(out, &path, "pattern", opat.as_deref(), npat.as_deref());
         }
@@ -1026,22 +1012,8 @@ fn compare(
                 max_items: nmax,
             },
         ) => {
-            bound(
-                out,
-                &path,
-                "minItems",
-                omin.map(|v| v as f64),
-                nmin.map(|v| v as f64),
-                true,
-            );
-            bound(
-                out,
-                &path,
-                "maxItems",
-                omax.map(|v| v as f64),
-                nmax.map(|v| v as f64),
-                false,
-            );
+            bound(out, &path, "minItems", count(*omin), count(*nmin), true);
+            bound(out, &path, "maxItems", count(*omax), count(*nmax), false);
             compare(
                 old_api,
                 new_api,
@@ -1073,6 +1045,11 @@ fn compare(
             );
         }
     }
+}
+
+/// A length or item count as a bound's value.
+fn count(value: Option<u64>) -> Option<f64> {
+    value.map(|v| v as f64)
 }
 
 fn join(path: &str, name: &str) -> String {

@@ -88,16 +88,13 @@ impl Request {
 /// apart in a report, not to use them.
 fn shorten(text: &str) -> String {
     let mut out = String::new();
-    for (i, word) in text
-        .split_inclusive(['=', ' ', '&', ',', '.', '/'])
-        .enumerate()
-    {
-        let _ = i;
-        if word.len() > 24 {
-            let end = word.char_indices().rev().nth(3).map_or(0, |(i, _)| i);
-            out.push_str(&word[..8]);
+    for word in text.split_inclusive(['=', ' ', '&', ',', '.', '/']) {
+        if word.chars().count() > 24 {
+            let start: String = word.chars().take(8).collect();
+            let end: String = word.chars().skip(word.chars().count() - 4).collect();
+            out.push_str(&start);
             out.push('…');
-            out.push_str(&word[end..]);
+            out.push_str(&end);
         } else {
             out.push_str(word);
         }
@@ -268,13 +265,10 @@ async fn open(options: &Options, request: &Request) -> Result<Opened, Observed> 
             socket,
             welcomed: false,
         }),
-        Observed::Reply { kind, code } if kind != "error" => {
-            let _ = code;
-            Ok(Opened {
-                socket,
-                welcomed: false,
-            })
-        }
+        Observed::Reply { kind, .. } if kind != "error" => Ok(Opened {
+            socket,
+            welcomed: false,
+        }),
         other => Err(other),
     }
 }
@@ -442,4 +436,25 @@ async fn finish(mut socket: Socket) {
         while let Some(Ok(_)) = socket.next().await {}
     })
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn long_words_are_shortened_on_character_boundaries() {
+        let token = format!("{}.{}", "a".repeat(40), "b".repeat(40));
+        assert_eq!(
+            shorten(&format!("/ws?token={token}")),
+            "/ws?token=aaaaaaaa…aaa.bbbbbbbb…bbbb"
+        );
+        // A subject of multi-byte characters: no byte slicing.
+        let name = "ü".repeat(30);
+        assert_eq!(
+            shorten(&name),
+            format!("{}…{}", "ü".repeat(8), "ü".repeat(4))
+        );
+        assert_eq!(shorten("/ws/short/path"), "/ws/short/path");
+    }
 }
