@@ -4,10 +4,12 @@
 //! A probe that passes against correct servers proves little on its own; it
 //! must also fail against wrong ones, and the wrong ones should be the real
 //! server with one real check missing, not a mock. With the
-//! `fault-injection` feature (test builds only: the examples' and
-//! generated code's tests turn it on, no binary does), [`set`] switches
-//! faults on for the whole process; without it [`on`] is a constant
-//! `false` and every check compiles as if this module did not exist.
+//! `fault-injection` feature (test builds only: `generated/`'s tests turn
+//! it on, which in a workspace test build reaches every test binary; no
+//! binary or release build has it), `set` switches faults on for the whole
+//! process, and only `generated/tests/probe_faults.rs` calls it; without
+//! the feature [`on`] is a constant `false` and every check compiles as if
+//! this module did not exist.
 
 /// A check a server skips.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
