@@ -60,6 +60,8 @@ async fn prsm_is_as_its_spec_says() {
     let origin = format!("http://{}", serving.addr);
     let report = probe("prsm.yaml", &serving, |o| {
         o.samples = vec![("conversation_id".into(), "1".into())];
+        // Conversation 2 is bob's.
+        o.foreign_samples = vec![("conversation_id".into(), "2".into())];
         o.origin = Some(origin);
     })
     .await;
@@ -87,6 +89,8 @@ async fn reflections_is_as_its_spec_says() {
     let serving = serve_on_loopback(router, server).await.abort_on_drop();
     let report = probe("reflections.yaml", &serving, |o| {
         o.samples = vec![("entry_id".into(), "1".into())];
+        // Entry 2 is bob's.
+        o.foreign_samples = vec![("entry_id".into(), "2".into())];
     })
     .await;
     clean(&report, 20);

@@ -55,6 +55,15 @@ const CASES: &[(Fault, &str, &[&str], &str)] = &[
         "connection 11 of one user (max_connections_per_user 10)",
     ),
     (
+        Fault::NoResourceChecks,
+        "endpoint conversation",
+        &[
+            "`alice` opens a resource of someone else's (--foreign-sample)",
+            "role `user` opens it",
+        ],
+        "`alice` opens a resource of someone else's (--foreign-sample)",
+    ),
+    (
         Fault::NoExpiry,
         "endpoint web3",
         &["a token living 2 s is closed at exp (+ leeway 5 s)"],
@@ -72,6 +81,9 @@ async fn each_missing_check_is_a_deviation() {
         let options = Options {
             url: format!("ws://{}", serving.addr),
             secret: Some(SECRET.as_bytes().to_vec()),
+            // alice takes part in conversation 1; 2 is bob's.
+            samples: vec![("conversation_id".into(), "1".into())],
+            foreign_samples: vec![("conversation_id".into(), "2".into())],
             ..Options::default()
         };
         let checks: Vec<_> = probe::plan(&api, &options)

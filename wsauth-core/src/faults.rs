@@ -27,6 +27,8 @@ pub enum Fault {
     NoConnectionLimit = 8,
     /// A live connection is not closed at its token's `exp`.
     NoExpiry = 16,
+    /// The endpoint's resource checks (`authorize`) are not run.
+    NoResourceChecks = 32,
 }
 
 #[cfg(feature = "fault-injection")]

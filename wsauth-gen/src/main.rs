@@ -157,6 +157,10 @@ enum Command {
         /// `name=value` (endpoints with resource checks need them).
         #[arg(long, value_parser = pair)]
         sample: Vec<(String, String)>,
+        /// A path parameter value the subject may not open (someone else's
+        /// resource), `name=value`: resource checks must refuse it.
+        #[arg(long, value_parser = pair)]
+        foreign_sample: Vec<(String, String)>,
         /// An origin the server allows, sent with cookie tokens.
         #[arg(long)]
         origin: Option<String>,
@@ -306,6 +310,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             subject,
             other_subject,
             sample,
+            foreign_sample,
             origin,
             allow_host,
             slow,
@@ -328,6 +333,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 subject,
                 other_subject,
                 samples: sample,
+                foreign_samples: foreign_sample,
                 origin,
                 allow_hosts: allow_host,
                 slow,

@@ -172,7 +172,9 @@ pub(super) async fn admit(
         ),
     };
 
-    run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
+    if !faults::on(Fault::NoResourceChecks) {
+        run_checks(shared.checks.as_ref(), endpoint, &principal, &params).await?;
+    }
 
     Ok(Admitted {
         principal,

@@ -127,6 +127,17 @@ impl Planner<'_> {
 
     /// The path of `endpoint` with `subject` in subject-bound parameters.
     fn path(&self, endpoint: &Endpoint, subject: &str) -> (String, bool) {
+        self.path_with(endpoint, subject, &self.options.samples)
+    }
+
+    /// [`path`](Self::path), the parameters not bound to the subject taken
+    /// from `samples` (`false` beside it when one is missing).
+    fn path_with(
+        &self,
+        endpoint: &Endpoint,
+        subject: &str,
+        samples: &[(String, String)],
+    ) -> (String, bool) {
         let mut path = String::new();
         let mut sampled = true;
         for segment in &endpoint.segments {
@@ -137,9 +148,7 @@ impl Planner<'_> {
                     let param = endpoint.params.iter().find(|p| &p.name == name);
                     if param.is_some_and(|p| p.equals == Some(Binding::Subject)) {
                         path.push_str(&encode(subject));
-                    } else if let Some((_, value)) =
-                        self.options.samples.iter().find(|(n, _)| n == name)
-                    {
+                    } else if let Some((_, value)) = samples.iter().find(|(n, _)| n == name) {
                         path.push_str(&encode(value));
                     } else {
                         sampled = false;
@@ -365,6 +374,38 @@ impl Planner<'_> {
                     .map(Action::Open),
                 None,
             );
+        }
+
+        // A resource someone else holds: the endpoint's checks refuse it.
+        if has_checks && let Some(valid_token) = valid_token {
+            let foreign: Vec<(String, String)> = self
+                .options
+                .foreign_samples
+                .iter()
+                .chain(&self.options.samples)
+                .cloned()
+                .collect();
+            let (path, complete) = self.path_with(endpoint, subject, &foreign);
+            let reads_foreign = endpoint.params.iter().any(|p| {
+                self.options
+                    .foreign_samples
+                    .iter()
+                    .any(|(n, _)| *n == p.name)
+            });
+            if complete && reads_foreign {
+                self.push(
+                    checks,
+                    &group,
+                    format!("`{subject}` opens a resource of someone else's (--foreign-sample)"),
+                    Expect::OneOf(vec![
+                        self.close(FailureKind::Forbidden),
+                        self.close(FailureKind::NotFound),
+                    ]),
+                    self.request(endpoint, &path, Some(valid_token))
+                        .map(Action::Open),
+                    None,
+                );
+            }
         }
 
         // Token attacks.

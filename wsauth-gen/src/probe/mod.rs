@@ -17,7 +17,9 @@
 //!   role without it and by one with it; topic subscriptions and
 //!   publications by every role the endpoint admits;
 //! - **subject binding**: a path parameter bound to the subject, given
-//!   another user's name;
+//!   another user's name; **resource checks**: with `--sample`, ids the
+//!   subject may open are opened, and with `--foreign-sample`, ids it may
+//!   not must be refused;
 //! - **the token attack catalogue** ([`forge`]): `alg: none` in four
 //!   casings, an algorithm of another family, stripped and flipped
 //!   signatures, edited claims, wrong issuer and audience, no `exp`, an
@@ -67,6 +69,10 @@ pub struct Options {
     /// ones every role's subject may access, for endpoints with resource
     /// checks.
     pub samples: Vec<(String, String)>,
+    /// Values of path parameters the subject may not open (someone
+    /// else's resource, or none at all), `name=value`: endpoints whose
+    /// resource checks read them must refuse them.
+    pub foreign_samples: Vec<(String, String)>,
     /// An origin the server allows, sent with cookie tokens.
     pub origin: Option<String>,
     /// Hosts besides loopback that may be probed.
@@ -90,6 +96,7 @@ impl Default for Options {
             subject: "alice".into(),
             other_subject: "probe-someone-else".into(),
             samples: Vec::new(),
+            foreign_samples: Vec::new(),
             origin: None,
             allow_hosts: Vec::new(),
             slow: false,
@@ -191,6 +198,9 @@ pub enum Expect {
     },
     /// Admitted, and the 101's `Sec-WebSocket-Protocol` is not the token.
     ProtocolNotToken,
+    /// Any one of these (a resource check may answer `forbidden` or
+    /// `not_found`).
+    OneOf(Vec<Expect>),
 }
 
 impl std::fmt::Display for Expect {
@@ -212,6 +222,15 @@ impl std::fmt::Display for Expect {
             Expect::Reply { kind, code: None } => write!(f, "reply `{kind}`"),
             Expect::Http { status } => write!(f, "HTTP {status}"),
             Expect::ProtocolNotToken => write!(f, "admitted, token not echoed"),
+            Expect::OneOf(any) => {
+                for (i, expect) in any.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(" or ")?;
+                    }
+                    write!(f, "{expect}")?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -377,6 +396,7 @@ pub async fn run(
 /// Whether `observed` is what `expect` prescribes.
 fn matches(expect: &Expect, observed: &Observed) -> bool {
     match (expect, observed) {
+        (Expect::OneOf(any), observed) => any.iter().any(|e| matches(e, observed)),
         (Expect::Admitted | Expect::Permitted { .. }, Observed::Admitted) => true,
         (Expect::Permitted { code, reason }, Observed::Closed { code: c, reason: r }) => {
             !(code == c && reason == r)
